@@ -1,0 +1,15 @@
+/* msgflo-c: MsgFlo participants in C. Include this one header.
+ *
+ * Build with: cc prog.c $(pkg-config --cflags --libs msgflo)
+ */
+#ifndef MSGFLO_MSGFLO_H
+#define MSGFLO_MSGFLO_H
+
+#include "msgflo/errors.h"
+#include "msgflo/log.h"
+#include "msgflo/participant.h"
+#include "msgflo/url.h"
+
+#define MSGFLO_VERSION "0.1.0"
+
+#endif

@@ -1,0 +1,82 @@
+/* msgflo-c: broker URLs.
+ *
+ *   scheme://[user[:password]@]host[:port][/vhost][?option=value&...]
+ *
+ * Schemes: mqtt (port 1883), mqtts (8883, TLS), amqp (5672), amqps (5671, TLS).
+ * user, password and vhost are percent-decoded. The AMQP vhost is the path
+ * without its leading '/' ("/" when the path is empty or "/"); MQTT URLs take
+ * no path. Options:
+ *
+ *   prefetch=N    AMQP consumer prefetch (1..65535, default 2 as msgflo-nodejs)
+ *   heartbeat=S   AMQP heartbeat in seconds (0..65535, default 60)
+ *   qos=N         MQTT QoS for subscribe and publish (0 or 1, default 0)
+ *   keepalive=S   MQTT keepalive in seconds (5..65535, default 60); keepAlive too
+ *   clientId=ID   MQTT client id (default: the participant id)
+ *   persistent=B  AMQP: publish with delivery mode 2 (default false, as the original)
+ *   ca=FILE, cert=FILE, key=FILE   TLS: CA bundle, client certificate and key
+ *   insecure=B    TLS: do not verify the broker's certificate (tests only)
+ *   frameMax, channelMax, locale   accepted for amqplib compatibility
+ *
+ * Booleans are 1/0, true/false, yes/no. Anything else is an error naming the
+ * option.
+ */
+#ifndef MSGFLO_URL_H
+#define MSGFLO_URL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum msgflo_scheme {
+    MSGFLO_SCHEME_MQTT,
+    MSGFLO_SCHEME_MQTTS,
+    MSGFLO_SCHEME_AMQP,
+    MSGFLO_SCHEME_AMQPS,
+};
+
+typedef struct msgflo_url {
+    enum msgflo_scheme scheme;
+    bool tls;         /* mqtts or amqps */
+    bool is_amqp;     /* amqp or amqps */
+    char *host;       /* without brackets for IPv6 literals */
+    int port;
+    char *user;       /* NULL when absent */
+    char *password;   /* NULL when absent */
+    char *vhost;      /* AMQP only; "/" by default */
+    int prefetch;
+    int heartbeat;
+    int qos;
+    int keepalive;
+    int frame_max;    /* 0: library default */
+    int channel_max;  /* 0: library default */
+    char *client_id;  /* NULL: use the participant id */
+    bool persistent;
+    char *ca_file;
+    char *cert_file;
+    char *key_file;
+    bool insecure;
+} msgflo_url;
+
+/* Parses `text` into a new URL (free with msgflo_url_free).
+ * On failure returns MSGFLO_EURL (or MSGFLO_ENOMEM) and, when errbuf is not
+ * NULL, writes a one-line reason there, e.g. "invalid port '99999'". */
+int msgflo_url_parse(const char *text, msgflo_url **out, char *errbuf, size_t errlen);
+
+/* Frees a URL; NULL is a no-op. */
+void msgflo_url_free(msgflo_url *url);
+
+/* Writes the URL without its password ("amqp://guest:***@host:5672/") to buf.
+ * Returns MSGFLO_EINVAL if buf is too small. Safe to print or log. */
+int msgflo_url_redact(const char *text, char *buf, size_t buflen);
+
+/* The broker URL to use: `arg` when given, else $MSGFLO_BROKER, else
+ * $CLOUDAMQP_URL. Returns a borrowed pointer, or NULL when none is set. */
+const char *msgflo_url_resolve(const char *arg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

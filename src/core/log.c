@@ -1,0 +1,111 @@
+/* Namespaced logging with a replaceable handler; DEBUG selects debug namespaces
+ * with the same pattern rules as the npm `debug` module used by the original. */
+#include "core/log.h"
+
+#include <fnmatch.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_PATTERNS 32
+#define PATTERN_LEN  128
+
+static msgflo_log_fn handler = msgflo_log_stderr;
+static void *handler_data;
+
+static struct {
+    bool loaded;
+    int count;
+    struct {
+        bool exclude;
+        char glob[PATTERN_LEN];
+    } patterns[MAX_PATTERNS];
+} debug_env;
+
+static void load_patterns(void)
+{
+    const char *env = getenv("DEBUG");
+    debug_env.loaded = true;
+    debug_env.count = 0;
+    if (!env)
+        return;
+    const char *p = env;
+    while (*p && debug_env.count < MAX_PATTERNS) {
+        while (*p == ',' || *p == ' ')
+            p++;
+        size_t n = strcspn(p, ", ");
+        if (n == 0)
+            break;
+        bool exclude = (*p == '-');
+        const char *start = exclude ? p + 1 : p;
+        size_t len = n - (exclude ? 1 : 0);
+        if (len > 0 && len < PATTERN_LEN) {
+            debug_env.patterns[debug_env.count].exclude = exclude;
+            memcpy(debug_env.patterns[debug_env.count].glob, start, len);
+            debug_env.patterns[debug_env.count].glob[len] = '\0';
+            debug_env.count++;
+        }
+        p += n;
+    }
+}
+
+void log__reset(void)
+{
+    debug_env.loaded = false;
+}
+
+bool msgflo_log_enabled(const char *ns)
+{
+    if (!debug_env.loaded)
+        load_patterns();
+    bool enabled = false;
+    for (int i = 0; i < debug_env.count; i++) {
+        if (fnmatch(debug_env.patterns[i].glob, ns, 0) != 0)
+            continue;
+        if (debug_env.patterns[i].exclude)
+            return false;
+        enabled = true;
+    }
+    return enabled;
+}
+
+const char *msgflo_log_level_name(enum msgflo_log_level level)
+{
+    switch (level) {
+    case MSGFLO_LOG_DEBUG:
+        return "debug";
+    case MSGFLO_LOG_INFO:
+        return "info";
+    case MSGFLO_LOG_WARNING:
+        return "warning";
+    case MSGFLO_LOG_ERROR:
+        return "error";
+    }
+    return "log";
+}
+
+void msgflo_log_set_handler(msgflo_log_fn fn, void *userdata)
+{
+    handler = fn ? fn : msgflo_log_stderr;
+    handler_data = fn ? userdata : NULL;
+}
+
+void msgflo_log_stderr(enum msgflo_log_level level, const char *ns, const char *message,
+                       void *userdata)
+{
+    (void)userdata;
+    if (level == MSGFLO_LOG_INFO && !msgflo_log_enabled(ns))
+        return;
+    fprintf(stderr, "%s %s: %s\n", ns, msgflo_log_level_name(level), message);
+}
+
+void log__write(enum msgflo_log_level level, const char *ns, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    handler(level, ns, buf, handler_data);
+}

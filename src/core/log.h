@@ -1,0 +1,22 @@
+/* Internal logging helpers: format a record and hand it to the handler. */
+#ifndef MSGFLO_CORE_LOG_H
+#define MSGFLO_CORE_LOG_H
+
+#include "msgflo/log.h"
+
+void log__write(enum msgflo_log_level level, const char *ns, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Re-reads DEBUG; for tests that change it. */
+void log__reset(void);
+
+#define LOG_DEBUG(ns, ...)                                                                         \
+    do {                                                                                           \
+        if (msgflo_log_enabled(ns))                                                                \
+            log__write(MSGFLO_LOG_DEBUG, ns, __VA_ARGS__);                                         \
+    } while (0)
+#define LOG_INFO(ns, ...)    log__write(MSGFLO_LOG_INFO, ns, __VA_ARGS__)
+#define LOG_WARNING(ns, ...) log__write(MSGFLO_LOG_WARNING, ns, __VA_ARGS__)
+#define LOG_ERROR(ns, ...)   log__write(MSGFLO_LOG_ERROR, ns, __VA_ARGS__)
+
+#endif

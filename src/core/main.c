@@ -1,0 +1,128 @@
+/* msgflo_main: the whole main() of a participant program. Parses
+ * `ROLE [BROKER_URL]`, runs the participant on the default libuv loop, prints
+ * the ready line supervisors wait for, and stops cleanly on SIGINT/SIGTERM. */
+#include "msgflo/errors.h"
+#include "msgflo/log.h"
+#include "msgflo/participant.h"
+#include "msgflo/url.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <uv.h>
+
+struct main_ctx {
+    msgflo_participant *p;
+    uv_signal_t sigint, sigterm;
+    bool announced;
+    bool stopping;
+};
+
+static void usage(FILE *f, const char *prog, const msgflo_definition *def)
+{
+    fprintf(f,
+            "Usage: %s ROLE [BROKER_URL]\n"
+            "Runs a %s participant (%s) as ROLE.\n"
+            "BROKER_URL defaults to $MSGFLO_BROKER, then $CLOUDAMQP_URL;\n"
+            "e.g. mqtt://localhost or amqp://guest:guest@localhost/.\n"
+            "Set DEBUG=msgflo* for debug logs.\n",
+            prog, def->component, def->label ? def->label : "");
+}
+
+static void on_ready(msgflo_participant *p, void *userdata)
+{
+    struct main_ctx *ctx = *(struct main_ctx **)userdata;
+    if (ctx->announced)
+        return;
+    ctx->announced = true;
+    char shown[512];
+    if (msgflo_url_redact(msgflo_participant_broker(p), shown, sizeof shown) != 0)
+        snprintf(shown, sizeof shown, "broker");
+    printf("%s(%s) connected to %s\n", msgflo_participant_role(p),
+           msgflo_participant_component(p), shown);
+    fflush(stdout);
+}
+
+static void on_closed_signal(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void on_stopped(msgflo_participant *p, void *userdata)
+{
+    (void)p;
+    struct main_ctx *ctx = *(struct main_ctx **)userdata;
+    uv_close((uv_handle_t *)&ctx->sigint, on_closed_signal);
+    uv_close((uv_handle_t *)&ctx->sigterm, on_closed_signal);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct main_ctx *ctx = h->data;
+    (void)signum;
+    if (ctx->stopping)
+        return;
+    ctx->stopping = true;
+    msgflo_participant_stop(ctx->p, on_stopped);
+}
+
+/* The participant's userdata must stay the application's; the context is
+ * reached through a wrapper that keeps both. */
+struct wrapped {
+    struct main_ctx *ctx; /* first: on_ready/on_stopped read it */
+    msgflo_process_fn process;
+    void *userdata;
+};
+
+static void process_wrapper(msgflo_participant *p, const char *inport, msgflo_message *msg,
+                            void *userdata)
+{
+    struct wrapped *w = userdata;
+    w->process(p, inport, msg, w->userdata);
+}
+
+int msgflo_main(int argc, char **argv, const msgflo_definition *def, msgflo_process_fn process,
+                void *userdata)
+{
+    const char *prog = argc > 0 ? argv[0] : "participant";
+    if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+        usage(stdout, prog, def);
+        return 0;
+    }
+    if (argc < 2 || argc > 3 || argv[1][0] == '-') {
+        usage(stderr, prog, def);
+        return 2;
+    }
+    struct main_ctx ctx = {0};
+    struct wrapped w = {&ctx, process, userdata};
+    char err[512];
+    int rc = msgflo_participant_new(&ctx.p, def, argv[1], argc == 3 ? argv[2] : NULL,
+                                    process_wrapper, &w, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "%s: %s\n", prog, err[0] ? err : msgflo_strerror(rc));
+        return rc == MSGFLO_ENOMEM ? 1 : 2;
+    }
+    msgflo_participant_set_callbacks(ctx.p, on_ready, NULL);
+
+    uv_loop_t *loop = uv_default_loop();
+    uv_signal_init(loop, &ctx.sigint);
+    uv_signal_init(loop, &ctx.sigterm);
+    ctx.sigint.data = ctx.sigterm.data = &ctx;
+    uv_signal_start(&ctx.sigint, on_signal, SIGINT);
+    uv_signal_start(&ctx.sigterm, on_signal, SIGTERM);
+    uv_unref((uv_handle_t *)&ctx.sigint);
+    uv_unref((uv_handle_t *)&ctx.sigterm);
+
+    rc = msgflo_participant_start(ctx.p, loop);
+    if (rc) {
+        fprintf(stderr, "%s: cannot start: %s\n", prog, msgflo_strerror(rc));
+        uv_close((uv_handle_t *)&ctx.sigint, on_closed_signal);
+        uv_close((uv_handle_t *)&ctx.sigterm, on_closed_signal);
+        uv_run(loop, UV_RUN_DEFAULT);
+        msgflo_participant_free(ctx.p);
+        return 1;
+    }
+    uv_run(loop, UV_RUN_DEFAULT);
+    msgflo_participant_free(ctx.p);
+    uv_loop_close(loop);
+    return 0;
+}

@@ -1,0 +1,653 @@
+/* AMQP 0-9-1 transport on rabbitmq-c, driven from a libuv loop.
+ *
+ * Topology is declared exactly as msgflo-nodejs (amqplib) declares it, so Node
+ * and C participants can share a broker: an inqueue Q is a durable queue with
+ * x-dead-letter-exchange=dead-Q plus a durable fanout exchange Q bound to it;
+ * an outqueue is a durable fanout exchange; discovery goes to the durable
+ * queue `fbp` through the default exchange.
+ *
+ * rabbitmq-c has no asynchronous API: connecting and declaring are blocking
+ * RPCs, done when (re)connecting, before consuming. The data path is
+ * non-blocking: a uv_poll handle on the socket drains every buffered frame with
+ * zero timeouts, and a timer at half the heartbeat interval services
+ * heartbeats while idle.
+ *
+ * No loss: the channel is in confirm mode. An ack of a received message is
+ * held back until the broker has confirmed every message published before
+ * it, so the output of a message is safe before its input is forgotten.
+ */
+#include "transport/transport.h"
+
+#include "core/log.h"
+#include "msgflo/errors.h"
+
+#include <amqp.h>
+#include <amqp_framing.h>
+#include <amqp_ssl_socket.h>
+#include <amqp_tcp_socket.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NS              "msgflo:amqp"
+#define CHANNEL         1
+#define CONNECT_TIMEOUT 10 /* seconds */
+#define MAX_BURST       1000
+
+struct pending_ack {
+    uint64_t tag;
+    uint64_t needed_seq; /* publishes up to this sequence number must be confirmed */
+};
+
+struct subscription {
+    char *queue;
+    char *consumer_tag;
+};
+
+struct amqp {
+    struct transport base;
+    amqp_connection_state_t conn; /* NULL when disconnected */
+    uv_poll_t *poll;
+    uv_timer_t *heartbeat;
+    /* publisher confirms */
+    uint64_t publish_seq;   /* last sequence number published */
+    uint64_t *unconfirmed;  /* sorted ascending */
+    size_t n_unconfirmed, cap_unconfirmed;
+    struct pending_ack *acks; /* FIFO waiting for confirms */
+    size_t n_acks, cap_acks;
+    struct subscription *subs;
+    size_t n_subs;
+    bool draining;
+};
+
+static void amqp_retry(struct transport *base);
+static void drain(struct amqp *a);
+
+static void free_handle(uv_handle_t *h)
+{
+    free(h);
+}
+
+static int check_reply(struct amqp *a, amqp_rpc_reply_t r, const char *what, const char *name)
+{
+    char detail[256] = "";
+    switch (r.reply_type) {
+    case AMQP_RESPONSE_NORMAL:
+        return 0;
+    case AMQP_RESPONSE_NONE:
+        snprintf(detail, sizeof detail, "no reply");
+        break;
+    case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+        snprintf(detail, sizeof detail, "%s", amqp_error_string2(r.library_error));
+        break;
+    case AMQP_RESPONSE_SERVER_EXCEPTION:
+        if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+            amqp_channel_close_t *m = r.reply.decoded;
+            snprintf(detail, sizeof detail, "%d %.*s", m->reply_code, (int)m->reply_text.len,
+                     (const char *)m->reply_text.bytes);
+        } else if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+            amqp_connection_close_t *m = r.reply.decoded;
+            snprintf(detail, sizeof detail, "%d %.*s", m->reply_code, (int)m->reply_text.len,
+                     (const char *)m->reply_text.bytes);
+        } else {
+            snprintf(detail, sizeof detail, "server method 0x%08x", r.reply.id);
+        }
+        break;
+    }
+    LOG_ERROR(NS, "%s%s%s failed: %s", what, name ? " " : "", name ? name : "", detail);
+    (void)a;
+    return r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION ? MSGFLO_ECONNECT : MSGFLO_EPROTO;
+}
+
+static void drop_connection(struct amqp *a)
+{
+    if (a->poll) {
+        uv_poll_stop(a->poll);
+        uv_close((uv_handle_t *)a->poll, free_handle);
+        a->poll = NULL;
+    }
+    uv_timer_stop(a->heartbeat);
+    if (a->conn) {
+        amqp_destroy_connection(a->conn);
+        a->conn = NULL;
+    }
+    a->n_unconfirmed = 0;
+    a->n_acks = 0;
+    a->publish_seq = 0;
+    for (size_t i = 0; i < a->n_subs; i++) {
+        free(a->subs[i].queue);
+        free(a->subs[i].consumer_tag);
+    }
+    a->n_subs = 0;
+}
+
+static void lost(struct amqp *a, int err)
+{
+    drop_connection(a);
+    if (!a->base.closing)
+        transport__schedule_reconnect(&a->base, err, amqp_retry);
+}
+
+/* --- confirms and held-back acks ------------------------------------------ */
+
+static uint64_t confirmed_upto(const struct amqp *a)
+{
+    return a->n_unconfirmed ? a->unconfirmed[0] - 1 : a->publish_seq;
+}
+
+static int send_ack(struct amqp *a, uint64_t tag)
+{
+    if (amqp_basic_ack(a->conn, CHANNEL, tag, false) != AMQP_STATUS_OK) {
+        LOG_WARNING(NS, "ack of message %llu failed", (unsigned long long)tag);
+        return MSGFLO_ENOTCONN;
+    }
+    return 0;
+}
+
+static void release_acks(struct amqp *a)
+{
+    uint64_t upto = confirmed_upto(a);
+    size_t i = 0;
+    while (i < a->n_acks && a->acks[i].needed_seq <= upto) {
+        if (send_ack(a, a->acks[i].tag) != 0)
+            break;
+        i++;
+    }
+    if (i > 0) {
+        memmove(a->acks, a->acks + i, (a->n_acks - i) * sizeof *a->acks);
+        a->n_acks -= i;
+    }
+}
+
+static void on_confirm(struct amqp *a, uint64_t tag, bool multiple, bool nacked)
+{
+    if (nacked)
+        LOG_ERROR(NS, "broker could not take published message %llu%s", (unsigned long long)tag,
+                  multiple ? " and earlier ones" : "");
+    size_t keep = 0;
+    for (size_t i = 0; i < a->n_unconfirmed; i++) {
+        uint64_t s = a->unconfirmed[i];
+        bool done = multiple ? s <= tag : s == tag;
+        if (!done)
+            a->unconfirmed[keep++] = s;
+    }
+    a->n_unconfirmed = keep;
+    release_acks(a);
+}
+
+static int track_publish(struct amqp *a)
+{
+    if (a->n_unconfirmed == a->cap_unconfirmed) {
+        size_t cap = a->cap_unconfirmed ? a->cap_unconfirmed * 2 : 64;
+        uint64_t *n = realloc(a->unconfirmed, cap * sizeof *n);
+        if (!n)
+            return MSGFLO_ENOMEM;
+        a->unconfirmed = n;
+        a->cap_unconfirmed = cap;
+    }
+    a->unconfirmed[a->n_unconfirmed++] = ++a->publish_seq;
+    return 0;
+}
+
+/* --- frames ------------------------------------------------------------------ */
+
+static const char *queue_of(const struct amqp *a, amqp_bytes_t consumer_tag)
+{
+    for (size_t i = 0; i < a->n_subs; i++) {
+        const char *t = a->subs[i].consumer_tag;
+        if (strlen(t) == consumer_tag.len && memcmp(t, consumer_tag.bytes, consumer_tag.len) == 0)
+            return a->subs[i].queue;
+    }
+    return NULL;
+}
+
+/* Handles a frame that is not a delivery. Returns false when the connection
+ * can no longer be used. */
+static bool handle_frame(struct amqp *a, const amqp_frame_t *f)
+{
+    if (f->frame_type != AMQP_FRAME_METHOD)
+        return true;
+    switch (f->payload.method.id) {
+    case AMQP_BASIC_ACK_METHOD: {
+        amqp_basic_ack_t *m = f->payload.method.decoded;
+        on_confirm(a, m->delivery_tag, m->multiple, false);
+        return true;
+    }
+    case AMQP_BASIC_NACK_METHOD: {
+        amqp_basic_nack_t *m = f->payload.method.decoded;
+        on_confirm(a, m->delivery_tag, m->multiple, true);
+        return true;
+    }
+    case AMQP_BASIC_RETURN_METHOD:
+        return true;
+    case AMQP_BASIC_CANCEL_METHOD:
+        LOG_WARNING(NS, "broker cancelled a consumer (queue deleted?); reconnecting");
+        return false;
+    case AMQP_CHANNEL_CLOSE_METHOD: {
+        amqp_channel_close_t *m = f->payload.method.decoded;
+        LOG_ERROR(NS, "broker closed the channel: %d %.*s", m->reply_code,
+                  (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+        return false;
+    }
+    case AMQP_CONNECTION_CLOSE_METHOD: {
+        amqp_connection_close_t *m = f->payload.method.decoded;
+        LOG_WARNING(NS, "broker closed the connection: %d %.*s", m->reply_code,
+                    (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+        return false;
+    }
+    default:
+        LOG_DEBUG(NS, "ignoring method 0x%08x", f->payload.method.id);
+        return true;
+    }
+}
+
+static void drain(struct amqp *a)
+{
+    struct timeval zero = {0, 0};
+    if (a->draining)
+        return; /* re-entered from a message callback */
+    a->draining = true;
+    for (int n = 0; a->conn && n < MAX_BURST; n++) {
+        amqp_envelope_t env;
+        amqp_maybe_release_buffers(a->conn);
+        amqp_rpc_reply_t r = amqp_consume_message(a->conn, &env, &zero, 0);
+        if (r.reply_type == AMQP_RESPONSE_NORMAL) {
+            const char *queue = queue_of(a, env.consumer_tag);
+            struct transport_delivery d = {.tag = env.delivery_tag,
+                                           .generation = a->base.generation};
+            if (queue && a->base.events.message)
+                a->base.events.message(a->base.ud, queue, &d, env.message.body.bytes,
+                                       env.message.body.len);
+            amqp_destroy_envelope(&env);
+            continue;
+        }
+        if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+            r.library_error == AMQP_STATUS_TIMEOUT)
+            break;
+        if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+            r.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
+            amqp_frame_t frame;
+            int rc = amqp_simple_wait_frame_noblock(a->conn, &frame, &zero);
+            if (rc == AMQP_STATUS_TIMEOUT)
+                break;
+            if (rc == AMQP_STATUS_OK && handle_frame(a, &frame))
+                continue;
+            if (rc != AMQP_STATUS_OK)
+                LOG_WARNING(NS, "connection lost: %s", amqp_error_string2(rc));
+            a->draining = false;
+            lost(a, MSGFLO_ENOTCONN);
+            return;
+        }
+        if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION)
+            LOG_WARNING(NS, "connection lost: %s", amqp_error_string2(r.library_error));
+        else
+            check_reply(a, r, "consume", NULL);
+        a->draining = false;
+        lost(a, MSGFLO_ENOTCONN);
+        return;
+    }
+    a->draining = false;
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    struct amqp *a = h->data;
+    (void)events;
+    if (status < 0) {
+        LOG_WARNING(NS, "socket error: %s", uv_strerror(status));
+        lost(a, MSGFLO_ENOTCONN);
+        return;
+    }
+    drain(a);
+}
+
+static void on_heartbeat(uv_timer_t *timer)
+{
+    drain(timer->data);
+}
+
+/* --- connecting ---------------------------------------------------------- */
+
+static int open_connection(struct amqp *a)
+{
+    const msgflo_url *u = a->base.url;
+    amqp_socket_t *sock;
+    int rc;
+    a->conn = amqp_new_connection();
+    if (!a->conn)
+        return MSGFLO_ENOMEM;
+    if (u->tls) {
+        sock = amqp_ssl_socket_new(a->conn);
+        if (!sock)
+            return MSGFLO_ETLS;
+        amqp_ssl_socket_set_verify_peer(sock, !u->insecure);
+        amqp_ssl_socket_set_verify_hostname(sock, !u->insecure);
+        if (u->ca_file && amqp_ssl_socket_set_cacert(sock, u->ca_file) != AMQP_STATUS_OK) {
+            LOG_ERROR(NS, "cannot load CA file %s", u->ca_file);
+            return MSGFLO_ETLS;
+        }
+        if (u->cert_file &&
+            amqp_ssl_socket_set_key(sock, u->cert_file, u->key_file) != AMQP_STATUS_OK) {
+            LOG_ERROR(NS, "cannot load certificate %s / key %s", u->cert_file, u->key_file);
+            return MSGFLO_ETLS;
+        }
+    } else {
+        sock = amqp_tcp_socket_new(a->conn);
+        if (!sock)
+            return MSGFLO_ENOMEM;
+    }
+    struct timeval tv = {CONNECT_TIMEOUT, 0};
+    rc = amqp_socket_open_noblock(sock, u->host, u->port, &tv);
+    if (rc != AMQP_STATUS_OK) {
+        LOG_WARNING(NS, "cannot connect to %s:%d: %s", u->host, u->port, amqp_error_string2(rc));
+        return MSGFLO_ECONNECT;
+    }
+    amqp_set_rpc_timeout(a->conn, &tv);
+    amqp_rpc_reply_t r = amqp_login(a->conn, u->vhost, u->channel_max,
+                                    u->frame_max ? u->frame_max : AMQP_DEFAULT_FRAME_SIZE,
+                                    u->heartbeat, AMQP_SASL_METHOD_PLAIN,
+                                    u->user ? u->user : "guest",
+                                    u->password ? u->password : "guest");
+    if ((rc = check_reply(a, r, "login to", u->host)) != 0)
+        return MSGFLO_ECONNECT;
+    amqp_channel_open(a->conn, CHANNEL);
+    if ((rc = check_reply(a, amqp_get_rpc_reply(a->conn), "channel.open", NULL)) != 0)
+        return rc;
+    amqp_basic_qos(a->conn, CHANNEL, 0, (uint16_t)u->prefetch, false);
+    if ((rc = check_reply(a, amqp_get_rpc_reply(a->conn), "basic.qos", NULL)) != 0)
+        return rc;
+    amqp_confirm_select(a->conn, CHANNEL);
+    if ((rc = check_reply(a, amqp_get_rpc_reply(a->conn), "confirm.select", NULL)) != 0)
+        return rc;
+    return 0;
+}
+
+static int watch_socket(struct amqp *a)
+{
+    a->poll = malloc(sizeof *a->poll);
+    if (!a->poll)
+        return MSGFLO_ENOMEM;
+    if (uv_poll_init_socket(a->base.loop, a->poll, amqp_get_sockfd(a->conn)) != 0) {
+        free(a->poll);
+        a->poll = NULL;
+        return MSGFLO_ESYS;
+    }
+    a->poll->data = a;
+    uv_poll_start(a->poll, UV_READABLE, on_poll);
+    int hb = a->base.url->heartbeat;
+    if (hb > 0) {
+        uint64_t period = (uint64_t)hb * 1000 / 2;
+        uv_timer_start(a->heartbeat, on_heartbeat, period, period);
+    }
+    return 0;
+}
+
+static void try_connect(struct amqp *a)
+{
+    int rc = open_connection(a);
+    if (rc == 0)
+        rc = watch_socket(a);
+    if (rc != 0) {
+        lost(a, rc);
+        return;
+    }
+    LOG_DEBUG(NS, "connected to %s:%d vhost %s", a->base.url->host, a->base.url->port,
+              a->base.url->vhost);
+    transport__on_connected(&a->base);
+    if (a->base.events.connected)
+        a->base.events.connected(a->base.ud);
+    /* Frames may have arrived during the blocking set-up RPCs. */
+    if (a->conn)
+        drain(a);
+}
+
+static void amqp_retry(struct transport *base)
+{
+    try_connect((struct amqp *)base);
+}
+
+static int amqp_connect_op(struct transport *base)
+{
+    try_connect((struct amqp *)base);
+    return 0;
+}
+
+/* --- topology -------------------------------------------------------------- */
+
+static int rpc_done(struct amqp *a, const char *what, const char *name)
+{
+    int rc = check_reply(a, amqp_get_rpc_reply(a->conn), what, name);
+    if (rc != 0)
+        lost(a, rc);
+    return rc;
+}
+
+static int declare_fanout(struct amqp *a, const char *name)
+{
+    amqp_exchange_declare(a->conn, CHANNEL, amqp_cstring_bytes(name),
+                          amqp_cstring_bytes("fanout"), false, true, false, false,
+                          amqp_empty_table);
+    return rpc_done(a, "declare exchange", name);
+}
+
+static int amqp_declare_inqueue(struct transport *base, const char *queue)
+{
+    struct amqp *a = (struct amqp *)base;
+    if (!a->conn)
+        return MSGFLO_ENOTCONN;
+    char dlx[300];
+    snprintf(dlx, sizeof dlx, "dead-%s", queue);
+    amqp_table_entry_t entry = {.key = amqp_cstring_bytes("x-dead-letter-exchange"),
+                                .value = {.kind = AMQP_FIELD_KIND_UTF8,
+                                          .value = {.bytes = amqp_cstring_bytes(dlx)}}};
+    amqp_table_t args = {.num_entries = 1, .entries = &entry};
+    amqp_queue_declare(a->conn, CHANNEL, amqp_cstring_bytes(queue), false, true, false, false,
+                       args);
+    int rc = rpc_done(a, "declare queue", queue);
+    if (rc)
+        return rc;
+    /* As msgflo-nodejs: a fanout exchange of the same name bound to the queue,
+     * so publishing to "the queue" as an outqueue also works. */
+    if ((rc = declare_fanout(a, queue)) != 0)
+        return rc;
+    amqp_queue_bind(a->conn, CHANNEL, amqp_cstring_bytes(queue), amqp_cstring_bytes(queue),
+                    amqp_empty_bytes, amqp_empty_table);
+    return rpc_done(a, "bind queue", queue);
+}
+
+static int amqp_declare_outqueue(struct transport *base, const char *queue)
+{
+    struct amqp *a = (struct amqp *)base;
+    if (!a->conn)
+        return MSGFLO_ENOTCONN;
+    return declare_fanout(a, queue);
+}
+
+static int amqp_subscribe(struct transport *base, const char *queue)
+{
+    struct amqp *a = (struct amqp *)base;
+    if (!a->conn)
+        return MSGFLO_ENOTCONN;
+    struct subscription *subs = realloc(a->subs, (a->n_subs + 1) * sizeof *subs);
+    if (!subs)
+        return MSGFLO_ENOMEM;
+    a->subs = subs;
+    amqp_basic_consume_ok_t *ok =
+        amqp_basic_consume(a->conn, CHANNEL, amqp_cstring_bytes(queue), amqp_empty_bytes, false,
+                           false, false, amqp_empty_table);
+    int rc = rpc_done(a, "consume", queue);
+    if (rc)
+        return rc;
+    struct subscription *s = &a->subs[a->n_subs];
+    s->queue = strdup(queue);
+    s->consumer_tag = strndup(ok->consumer_tag.bytes, ok->consumer_tag.len);
+    if (!s->queue || !s->consumer_tag) {
+        free(s->queue);
+        free(s->consumer_tag);
+        return MSGFLO_ENOMEM;
+    }
+    a->n_subs++;
+    LOG_DEBUG(NS, "consuming %s", queue);
+    return 0;
+}
+
+/* --- data path --------------------------------------------------------------- */
+
+static int publish(struct amqp *a, const char *exchange, const char *key, const void *data,
+                   size_t len)
+{
+    if (!a->conn)
+        return MSGFLO_ENOTCONN;
+    int rc = track_publish(a);
+    if (rc)
+        return rc;
+    amqp_basic_properties_t props = {._flags = AMQP_BASIC_DELIVERY_MODE_FLAG,
+                                     .delivery_mode = AMQP_DELIVERY_PERSISTENT};
+    amqp_bytes_t body = {.len = len, .bytes = (void *)data};
+    rc = amqp_basic_publish(a->conn, CHANNEL, amqp_cstring_bytes(exchange),
+                            amqp_cstring_bytes(key), false, false,
+                            a->base.url->persistent ? &props : NULL, body);
+    if (rc != AMQP_STATUS_OK) {
+        LOG_WARNING(NS, "publish to '%s' failed: %s", exchange[0] ? exchange : key,
+                    amqp_error_string2(rc));
+        lost(a, MSGFLO_ENOTCONN);
+        return MSGFLO_ENOTCONN;
+    }
+    return 0;
+}
+
+static int amqp_publish_op(struct transport *base, const char *queue, const void *data,
+                           size_t len)
+{
+    return publish((struct amqp *)base, queue, "", data, len);
+}
+
+static int amqp_send_to_queue(struct transport *base, const char *queue, const void *data,
+                              size_t len)
+{
+    return publish((struct amqp *)base, "", queue, data, len);
+}
+
+static int amqp_announce(struct transport *base, const void *data, size_t len)
+{
+    struct amqp *a = (struct amqp *)base;
+    if (!a->conn)
+        return MSGFLO_ENOTCONN;
+    amqp_queue_declare(a->conn, CHANNEL, amqp_cstring_bytes("fbp"), false, true, false, false,
+                       amqp_empty_table);
+    int rc = rpc_done(a, "declare queue", "fbp");
+    if (rc)
+        return rc;
+    return publish(a, "", "fbp", data, len);
+}
+
+static int amqp_ack_op(struct transport *base, const struct transport_delivery *d)
+{
+    struct amqp *a = (struct amqp *)base;
+    if (!a->conn)
+        return 0;
+    if (confirmed_upto(a) >= a->publish_seq && a->n_acks == 0)
+        return send_ack(a, d->tag);
+    if (a->n_acks == a->cap_acks) {
+        size_t cap = a->cap_acks ? a->cap_acks * 2 : 64;
+        struct pending_ack *n = realloc(a->acks, cap * sizeof *n);
+        if (!n)
+            return MSGFLO_ENOMEM;
+        a->acks = n;
+        a->cap_acks = cap;
+    }
+    a->acks[a->n_acks].tag = d->tag;
+    a->acks[a->n_acks].needed_seq = a->publish_seq;
+    a->n_acks++;
+    return 0;
+}
+
+static int amqp_nack_op(struct transport *base, const struct transport_delivery *d)
+{
+    struct amqp *a = (struct amqp *)base;
+    if (!a->conn)
+        return 0;
+    /* requeue=false: the queue's x-dead-letter-exchange takes it. */
+    if (amqp_basic_nack(a->conn, CHANNEL, d->tag, false, false) != AMQP_STATUS_OK)
+        return MSGFLO_ENOTCONN;
+    return 0;
+}
+
+/* --- closing ------------------------------------------------------------------ */
+
+static void amqp_freed(struct transport *base)
+{
+    struct amqp *a = (struct amqp *)base;
+    struct transport_events ev = base->events;
+    void *ud = base->ud;
+    free(a->unconfirmed);
+    free(a->acks);
+    free(a->subs);
+    free(a);
+    if (ev.closed)
+        ev.closed(ud);
+}
+
+static void on_heartbeat_closed(uv_handle_t *h)
+{
+    struct amqp *a = h->data;
+    free(h);
+    transport__cleanup(&a->base, amqp_freed);
+}
+
+static void amqp_close_op(struct transport *base)
+{
+    struct amqp *a = (struct amqp *)base;
+    if (a->conn) {
+        /* Give held-back acks their last chance, then close politely. */
+        struct timeval tv = {1, 0};
+        amqp_set_rpc_timeout(a->conn, &tv);
+        if (a->n_acks)
+            drain(a);
+        if (a->conn) {
+            amqp_channel_close(a->conn, CHANNEL, AMQP_REPLY_SUCCESS);
+            amqp_connection_close(a->conn, AMQP_REPLY_SUCCESS);
+        }
+    }
+    drop_connection(a);
+    uv_close((uv_handle_t *)a->heartbeat, on_heartbeat_closed);
+}
+
+static const struct transport_ops amqp_ops = {
+    .connect = amqp_connect_op,
+    .declare_inqueue = amqp_declare_inqueue,
+    .declare_outqueue = amqp_declare_outqueue,
+    .subscribe = amqp_subscribe,
+    .publish = amqp_publish_op,
+    .send_to_queue = amqp_send_to_queue,
+    .announce = amqp_announce,
+    .ack = amqp_ack_op,
+    .nack = amqp_nack_op,
+    .close = amqp_close_op,
+};
+
+int transport__amqp_new(struct transport **out, uv_loop_t *loop, msgflo_url *url,
+                        const char *client_id, const struct transport_events *ev, void *ud)
+{
+    struct amqp *a = calloc(1, sizeof *a);
+    if (!a) {
+        msgflo_url_free(url);
+        return MSGFLO_ENOMEM;
+    }
+    int rc = transport__init(&a->base, &amqp_ops, loop, url, client_id, ev, ud);
+    if (rc) {
+        msgflo_url_free(url);
+        free(a);
+        return rc;
+    }
+    a->heartbeat = malloc(sizeof *a->heartbeat);
+    if (!a->heartbeat || uv_timer_init(loop, a->heartbeat) != 0) {
+        free(a->heartbeat);
+        a->base.events.closed = NULL;
+        transport__cleanup(&a->base, amqp_freed);
+        return MSGFLO_ENOMEM;
+    }
+    a->heartbeat->data = a;
+    *out = &a->base;
+    return 0;
+}

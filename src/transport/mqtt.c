@@ -1,0 +1,399 @@
+/* MQTT transport on libmosquitto, driven from a libuv loop.
+ *
+ * libmosquitto's own threads are never used: the socket is watched with a
+ * uv_poll handle, mosquitto_loop_read/loop_write run when it is ready, and a
+ * one-second timer calls mosquitto_loop_misc for keepalive. Topics are the
+ * queue names; discovery goes to topic `fbp`. ack and nack do nothing, as in
+ * msgflo-nodejs (QoS 1 messages are acknowledged by libmosquitto on receipt).
+ *
+ * Batching: packets published from within a message callback are only
+ * queued by libmosquitto; after a read burst they are written together with
+ * the socket corked, so one loop turn costs one write segment, not one per
+ * message. Outside callbacks a publish is written at once (low latency).
+ */
+#include "transport/transport.h"
+
+#include "core/log.h"
+#include "msgflo/errors.h"
+
+#include <errno.h>
+#include <mosquitto.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define NS             "msgflo:mqtt"
+#define MAX_SUBS_BURST 1000
+
+struct mqtt {
+    struct transport base;
+    struct mosquitto *mosq;
+    uv_poll_t *poll;   /* per connection; NULL when no socket */
+    uv_timer_t *misc;  /* keepalive timer */
+    int poll_events;
+    bool in_read;      /* inside a read burst: flush once at the end */
+    int pending_close; /* handles still closing during close */
+};
+
+static void mqtt_retry(struct transport *base);
+static void update_poll(struct mqtt *m);
+
+static void free_handle(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void drop_poll(struct mqtt *m)
+{
+    if (!m->poll)
+        return;
+    uv_poll_stop(m->poll);
+    uv_close((uv_handle_t *)m->poll, free_handle);
+    m->poll = NULL;
+    m->poll_events = 0;
+}
+
+static void set_cork(struct mqtt *m, int on)
+{
+    int fd = mosquitto_socket(m->mosq);
+    if (fd >= 0)
+        setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+}
+
+static void lost(struct mqtt *m, int err)
+{
+    drop_poll(m);
+    if (!m->base.closing)
+        transport__schedule_reconnect(&m->base, err, mqtt_retry);
+}
+
+static void flush(struct mqtt *m)
+{
+    if (m->mosq && mosquitto_socket(m->mosq) >= 0 && mosquitto_want_write(m->mosq)) {
+        int rc = mosquitto_loop_write(m->mosq, 1);
+        if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN) {
+            LOG_DEBUG(NS, "write failed: %s", mosquitto_strerror(rc));
+        }
+    }
+    update_poll(m);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    struct mqtt *m = h->data;
+    if (status < 0) {
+        LOG_WARNING(NS, "socket error: %s", uv_strerror(status));
+        mosquitto_disconnect(m->mosq);
+        return;
+    }
+    if (events & UV_READABLE) {
+        set_cork(m, 1);
+        m->in_read = true;
+        int rc = mosquitto_loop_read(m->mosq, MAX_SUBS_BURST);
+        m->in_read = false;
+        if (rc != MOSQ_ERR_SUCCESS) {
+            LOG_DEBUG(NS, "read: %s", mosquitto_strerror(rc));
+            /* libmosquitto has called on_disconnect already when the
+             * connection is gone; nothing else to do here. */
+            if (!m->poll)
+                return;
+        }
+        if (m->mosq && mosquitto_socket(m->mosq) >= 0) {
+            if (mosquitto_want_write(m->mosq))
+                mosquitto_loop_write(m->mosq, 1);
+            set_cork(m, 0);
+        }
+    }
+    if (m->poll && (events & UV_WRITABLE))
+        mosquitto_loop_write(m->mosq, 1);
+    if (m->poll)
+        update_poll(m);
+}
+
+static void update_poll(struct mqtt *m)
+{
+    if (!m->poll)
+        return;
+    int want = UV_READABLE | (mosquitto_want_write(m->mosq) ? UV_WRITABLE : 0);
+    if (want != m->poll_events) {
+        m->poll_events = want;
+        uv_poll_start(m->poll, want, on_poll);
+    }
+}
+
+static int watch_socket(struct mqtt *m)
+{
+    int fd = mosquitto_socket(m->mosq);
+    if (fd < 0)
+        return MSGFLO_ENOTCONN;
+    drop_poll(m);
+    m->poll = malloc(sizeof *m->poll);
+    if (!m->poll)
+        return MSGFLO_ENOMEM;
+    if (uv_poll_init_socket(m->base.loop, m->poll, fd) != 0) {
+        free(m->poll);
+        m->poll = NULL;
+        return MSGFLO_ESYS;
+    }
+    m->poll->data = m;
+    m->poll_events = 0;
+    update_poll(m);
+    return 0;
+}
+
+static void on_misc(uv_timer_t *timer)
+{
+    struct mqtt *m = timer->data;
+    if (m->poll) {
+        mosquitto_loop_misc(m->mosq);
+        update_poll(m);
+    }
+}
+
+static void on_connect(struct mosquitto *mosq, void *obj, int rc)
+{
+    struct mqtt *m = obj;
+    (void)mosq;
+    if (rc != 0) {
+        LOG_ERROR(NS, "broker %s:%d refused the connection: %s", m->base.url->host,
+                  m->base.url->port, mosquitto_connack_string(rc));
+        mosquitto_disconnect(m->mosq);
+        return;
+    }
+    LOG_DEBUG(NS, "connected to %s:%d", m->base.url->host, m->base.url->port);
+    transport__on_connected(&m->base);
+    if (m->base.events.connected)
+        m->base.events.connected(m->base.ud);
+    if (!m->in_read)
+        flush(m);
+}
+
+static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
+{
+    struct mqtt *m = obj;
+    (void)mosq;
+    if (m->base.closing) {
+        drop_poll(m);
+        return;
+    }
+    LOG_WARNING(NS, "connection to %s:%d lost (%s)", m->base.url->host, m->base.url->port,
+                rc == 0 ? "closed" : mosquitto_strerror(rc));
+    lost(m, MSGFLO_ENOTCONN);
+}
+
+static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg)
+{
+    struct mqtt *m = obj;
+    (void)mosq;
+    struct transport_delivery d = {.tag = (uint64_t)msg->mid, .generation = m->base.generation};
+    if (m->base.events.message)
+        m->base.events.message(m->base.ud, msg->topic, &d, msg->payload,
+                               (size_t)msg->payloadlen);
+}
+
+static void start_connect(struct mqtt *m, bool first)
+{
+    const msgflo_url *u = m->base.url;
+    int rc = first ? mosquitto_connect_async(m->mosq, u->host, u->port, u->keepalive)
+                   : mosquitto_reconnect_async(m->mosq);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        LOG_WARNING(NS, "cannot connect to %s:%d: %s", u->host, u->port,
+                    rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+        lost(m, MSGFLO_ECONNECT);
+        return;
+    }
+    if (watch_socket(m) != 0)
+        lost(m, MSGFLO_ESYS);
+}
+
+static void mqtt_retry(struct transport *base)
+{
+    struct mqtt *m = (struct mqtt *)base;
+    start_connect(m, false);
+}
+
+static int mqtt_connect(struct transport *base)
+{
+    struct mqtt *m = (struct mqtt *)base;
+    if (uv_timer_start(m->misc, on_misc, 1000, 1000) != 0)
+        return MSGFLO_ESYS;
+    start_connect(m, true);
+    return 0;
+}
+
+static int mosq_err(struct mqtt *m, int rc, const char *what, const char *topic)
+{
+    if (rc == MOSQ_ERR_SUCCESS) {
+        if (!m->in_read)
+            update_poll(m);
+        return 0;
+    }
+    LOG_DEBUG(NS, "%s %s: %s", what, topic, mosquitto_strerror(rc));
+    if (rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST)
+        return MSGFLO_ENOTCONN;
+    if (rc == MOSQ_ERR_NOMEM)
+        return MSGFLO_ENOMEM;
+    if (rc == MOSQ_ERR_INVAL || rc == MOSQ_ERR_PAYLOAD_SIZE || rc == MOSQ_ERR_MALFORMED_UTF8)
+        return MSGFLO_EINVAL;
+    return MSGFLO_EPROTO;
+}
+
+static int mqtt_noop_declare(struct transport *base, const char *queue)
+{
+    (void)base;
+    (void)queue;
+    return 0;
+}
+
+static int mqtt_subscribe(struct transport *base, const char *queue)
+{
+    struct mqtt *m = (struct mqtt *)base;
+    LOG_DEBUG(NS, "subscribe %s", queue);
+    return mosq_err(m, mosquitto_subscribe(m->mosq, NULL, queue, base->url->qos), "subscribe",
+                    queue);
+}
+
+static int mqtt_publish(struct transport *base, const char *queue, const void *data, size_t len)
+{
+    struct mqtt *m = (struct mqtt *)base;
+    if (len > INT32_MAX)
+        return MSGFLO_EINVAL;
+    return mosq_err(m,
+                    mosquitto_publish(m->mosq, NULL, queue, (int)len, data, base->url->qos, false),
+                    "publish", queue);
+}
+
+static int mqtt_announce(struct transport *base, const void *data, size_t len)
+{
+    return mqtt_publish(base, "fbp", data, len);
+}
+
+static int mqtt_ack(struct transport *base, const struct transport_delivery *d)
+{
+    (void)base;
+    (void)d;
+    return 0;
+}
+
+static void mqtt_freed(struct transport *base)
+{
+    struct mqtt *m = (struct mqtt *)base;
+    struct transport_events ev = base->events;
+    void *ud = base->ud;
+    mosquitto_destroy(m->mosq);
+    free(m);
+    if (ev.closed)
+        ev.closed(ud);
+}
+
+static void on_misc_closed(uv_handle_t *h)
+{
+    struct mqtt *m = h->data;
+    free(h);
+    transport__cleanup(&m->base, mqtt_freed);
+}
+
+static void mqtt_close(struct transport *base)
+{
+    struct mqtt *m = (struct mqtt *)base;
+    if (mosquitto_socket(m->mosq) >= 0) {
+        mosquitto_disconnect(m->mosq);
+        /* DISCONNECT is queued when called from a callback: write it now. */
+        mosquitto_loop_write(m->mosq, 1);
+    }
+    drop_poll(m);
+    uv_timer_stop(m->misc);
+    uv_close((uv_handle_t *)m->misc, on_misc_closed);
+}
+
+static const struct transport_ops mqtt_ops = {
+    .connect = mqtt_connect,
+    .declare_inqueue = mqtt_noop_declare,
+    .declare_outqueue = mqtt_noop_declare,
+    .subscribe = mqtt_subscribe,
+    .publish = mqtt_publish,
+    .send_to_queue = mqtt_publish,
+    .announce = mqtt_announce,
+    .ack = mqtt_ack,
+    .nack = mqtt_ack,
+    .close = mqtt_close,
+};
+
+static int configure_tls(struct mqtt *m)
+{
+    const msgflo_url *u = m->base.url;
+    const char *capath = u->ca_file ? NULL : "/etc/ssl/certs";
+    int rc = mosquitto_tls_set(m->mosq, u->ca_file, capath, u->cert_file, u->key_file, NULL);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        LOG_ERROR(NS, "TLS set-up failed: %s", mosquitto_strerror(rc));
+        return MSGFLO_ETLS;
+    }
+    if (u->insecure) {
+        mosquitto_tls_insecure_set(m->mosq, true);
+        mosquitto_tls_opts_set(m->mosq, 0, NULL, NULL);
+    }
+    return 0;
+}
+
+int transport__mqtt_new(struct transport **out, uv_loop_t *loop, msgflo_url *url,
+                        const char *client_id, const struct transport_events *ev, void *ud)
+{
+    static bool lib_ready;
+    int rc;
+    if (!lib_ready) {
+        mosquitto_lib_init();
+        lib_ready = true;
+    }
+    struct mqtt *m = calloc(1, sizeof *m);
+    if (!m) {
+        msgflo_url_free(url);
+        return MSGFLO_ENOMEM;
+    }
+    const char *cid = url->client_id ? url->client_id : client_id;
+    rc = transport__init(&m->base, &mqtt_ops, loop, url, cid, ev, ud);
+    if (rc) {
+        msgflo_url_free(url);
+        free(m);
+        return rc;
+    }
+    bool misc_ready = false;
+    m->misc = malloc(sizeof *m->misc);
+    if (!m->misc || uv_timer_init(loop, m->misc) != 0) {
+        rc = MSGFLO_ESYS;
+        goto fail;
+    }
+    misc_ready = true;
+    m->mosq = mosquitto_new(m->base.client_id, true, m);
+    if (!m->mosq) {
+        rc = MSGFLO_ENOMEM;
+        goto fail;
+    }
+    m->misc->data = m;
+    mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+    mosquitto_int_option(m->mosq, MOSQ_OPT_TCP_NODELAY, 1);
+    /* Enough in-flight QoS 1 messages for a full prefetch-like window. */
+    mosquitto_int_option(m->mosq, MOSQ_OPT_SEND_MAXIMUM, 1000);
+    if (url->user && mosquitto_username_pw_set(m->mosq, url->user, url->password) != 0) {
+        rc = MSGFLO_ENOMEM;
+        goto fail;
+    }
+    if (url->tls && (rc = configure_tls(m)) != 0)
+        goto fail;
+    mosquitto_connect_callback_set(m->mosq, on_connect);
+    mosquitto_disconnect_callback_set(m->mosq, on_disconnect);
+    mosquitto_message_callback_set(m->mosq, on_message);
+    *out = &m->base;
+    return 0;
+fail:
+    m->base.events.closed = NULL;
+    if (misc_ready) {
+        m->misc->data = m;
+        uv_close((uv_handle_t *)m->misc, on_misc_closed);
+        return rc;
+    }
+    free(m->misc);
+    transport__cleanup(&m->base, mqtt_freed);
+    return rc;
+}

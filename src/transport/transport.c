@@ -1,0 +1,187 @@
+/* Transport dispatch and the reconnect backoff shared by both transports. */
+#include "transport/transport.h"
+
+#include "core/log.h"
+#include "msgflo/errors.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 10000
+
+int transport_new(struct transport **out, uv_loop_t *loop, msgflo_url *url,
+                  const char *client_id, const struct transport_events *events, void *ud)
+{
+    *out = NULL;
+    if (url->is_amqp)
+        return transport__amqp_new(out, loop, url, client_id, events, ud);
+    return transport__mqtt_new(out, loop, url, client_id, events, ud);
+}
+
+int transport__init(struct transport *t, const struct transport_ops *ops, uv_loop_t *loop,
+                    msgflo_url *url, const char *client_id, const struct transport_events *ev,
+                    void *ud)
+{
+    t->ops = ops;
+    t->loop = loop;
+    t->events = *ev;
+    t->ud = ud;
+    t->backoff_ms = BACKOFF_MIN_MS;
+    t->client_id = strdup(client_id);
+    t->reconnect_timer = malloc(sizeof *t->reconnect_timer);
+    if (!t->client_id || !t->reconnect_timer) {
+        free(t->client_id);
+        free(t->reconnect_timer);
+        return MSGFLO_ENOMEM;
+    }
+    if (uv_timer_init(loop, t->reconnect_timer) != 0) {
+        free(t->client_id);
+        free(t->reconnect_timer);
+        return MSGFLO_ESYS;
+    }
+    t->reconnect_timer->data = t;
+    t->url = url;
+    return 0;
+}
+
+static void free_handle(uv_handle_t *h)
+{
+    free(h);
+}
+
+struct cleanup_ctx {
+    struct transport *t;
+    void (*done)(struct transport *t);
+};
+
+static void on_cleanup_timer_closed(uv_handle_t *h)
+{
+    struct cleanup_ctx *ctx = h->data;
+    struct transport *t = ctx->t;
+    void (*done)(struct transport *) = ctx->done;
+    free(ctx);
+    free(h);
+    msgflo_url_free(t->url);
+    free(t->client_id);
+    t->url = NULL;
+    t->client_id = NULL;
+    done(t);
+}
+
+void transport__cleanup(struct transport *t, void (*done)(struct transport *t))
+{
+    struct cleanup_ctx *ctx = malloc(sizeof *ctx);
+    uv_timer_t *timer = t->reconnect_timer;
+    t->reconnect_timer = NULL;
+    if (!ctx) {
+        /* Without memory for the context, leak the timer rather than crash. */
+        uv_timer_stop(timer);
+        uv_close((uv_handle_t *)timer, free_handle);
+        msgflo_url_free(t->url);
+        free(t->client_id);
+        done(t);
+        return;
+    }
+    ctx->t = t;
+    ctx->done = done;
+    uv_timer_stop(timer);
+    timer->data = ctx;
+    uv_close((uv_handle_t *)timer, on_cleanup_timer_closed);
+}
+
+void transport__on_connected(struct transport *t)
+{
+    t->backoff_ms = BACKOFF_MIN_MS;
+    t->connected = true;
+    t->generation++;
+}
+
+static void on_reconnect_timer(uv_timer_t *timer)
+{
+    struct transport *t = timer->data;
+    if (!t->closing && t->retry_fn)
+        t->retry_fn(t);
+}
+
+void transport__schedule_reconnect(struct transport *t, int err,
+                                   void (*retry)(struct transport *t))
+{
+    t->connected = false;
+    if (t->closing || uv_is_active((uv_handle_t *)t->reconnect_timer))
+        return; /* closing, or a retry is already scheduled */
+    /* Jitter of +-20% keeps a fleet of participants from reconnecting in step. */
+    uint64_t delay = t->backoff_ms;
+    uint64_t jitter = delay / 5;
+    if (jitter > 0)
+        delay = delay - jitter + (uint64_t)(rand() % (int)(2 * jitter + 1));
+    t->backoff_ms = t->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : t->backoff_ms * 2;
+    t->retry_fn = retry;
+    uv_timer_start(t->reconnect_timer, on_reconnect_timer, delay, 0);
+    if (t->events.disconnected)
+        t->events.disconnected(t->ud, err);
+}
+
+int transport_connect(struct transport *t)
+{
+    return t->ops->connect(t);
+}
+
+int transport_declare_inqueue(struct transport *t, const char *queue)
+{
+    return t->ops->declare_inqueue(t, queue);
+}
+
+int transport_declare_outqueue(struct transport *t, const char *queue)
+{
+    return t->ops->declare_outqueue(t, queue);
+}
+
+int transport_subscribe(struct transport *t, const char *queue)
+{
+    return t->ops->subscribe(t, queue);
+}
+
+int transport_publish(struct transport *t, const char *queue, const void *data, size_t len)
+{
+    if (!t->connected)
+        return MSGFLO_ENOTCONN;
+    return t->ops->publish(t, queue, data, len);
+}
+
+int transport_send_to_queue(struct transport *t, const char *queue, const void *data, size_t len)
+{
+    if (!t->connected)
+        return MSGFLO_ENOTCONN;
+    return t->ops->send_to_queue(t, queue, data, len);
+}
+
+int transport_announce(struct transport *t, const void *data, size_t len)
+{
+    if (!t->connected)
+        return MSGFLO_ENOTCONN;
+    return t->ops->announce(t, data, len);
+}
+
+int transport_ack(struct transport *t, const struct transport_delivery *d)
+{
+    if (!t->connected || d->generation != t->generation)
+        return 0; /* the broker requeued it when the old connection died */
+    return t->ops->ack(t, d);
+}
+
+int transport_nack(struct transport *t, const struct transport_delivery *d)
+{
+    if (!t->connected || d->generation != t->generation)
+        return 0;
+    return t->ops->nack(t, d);
+}
+
+void transport_close(struct transport *t)
+{
+    if (t->closing)
+        return;
+    t->closing = true;
+    uv_timer_stop(t->reconnect_timer);
+    t->ops->close(t);
+}

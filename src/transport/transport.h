@@ -1,0 +1,111 @@
+/* The transport interface: the only code that touches brokers.
+ *
+ * One vtable, two implementations (mqtt.c on libmosquitto, amqp.c on
+ * rabbitmq-c), both driven by the caller's libuv loop in its thread. A
+ * transport connects, reconnects by itself with backoff after loss, and
+ * reports through `struct transport_events`. Queue semantics follow
+ * msgflo-nodejs: an "inqueue" is where a participant consumes, an "outqueue"
+ * is where it publishes (AMQP: a fanout exchange of that name).
+ */
+#ifndef MSGFLO_TRANSPORT_H
+#define MSGFLO_TRANSPORT_H
+
+#include "msgflo/url.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct transport;
+
+/* Identifies a received message for ack/nack. `generation` tells which
+ * connection it came on: acks of an earlier connection are dropped (the
+ * broker has requeued those messages already). */
+struct transport_delivery {
+    uint64_t tag;
+    uint32_t generation;
+};
+
+struct transport_events {
+    /* Connected (again): declare, subscribe and announce now. */
+    void (*connected)(void *ud);
+    /* Connection lost or connecting failed; a reconnect is scheduled. */
+    void (*disconnected)(void *ud, int err);
+    /* A message on a subscribed queue. `queue`, `data` are valid during the call. */
+    void (*message)(void *ud, const char *queue, const struct transport_delivery *d,
+                    const void *data, size_t len);
+    /* transport_close finished: every handle is closed, the transport freed. */
+    void (*closed)(void *ud);
+};
+
+struct transport_ops {
+    int (*connect)(struct transport *t);
+    int (*declare_inqueue)(struct transport *t, const char *queue);
+    int (*declare_outqueue)(struct transport *t, const char *queue);
+    int (*subscribe)(struct transport *t, const char *queue);
+    /* Publishes to an outqueue (AMQP: fanout exchange `queue`). */
+    int (*publish)(struct transport *t, const char *queue, const void *data, size_t len);
+    /* Sends directly to an inqueue (AMQP: default exchange, routing key `queue`). */
+    int (*send_to_queue)(struct transport *t, const char *queue, const void *data, size_t len);
+    /* Sends a discovery message on the `fbp` channel. */
+    int (*announce)(struct transport *t, const void *data, size_t len);
+    int (*ack)(struct transport *t, const struct transport_delivery *d);
+    int (*nack)(struct transport *t, const struct transport_delivery *d);
+    void (*close)(struct transport *t);
+};
+
+/* Fields every implementation starts with. */
+struct transport {
+    const struct transport_ops *ops;
+    uv_loop_t *loop;
+    msgflo_url *url; /* owned */
+    char *client_id; /* owned */
+    struct transport_events events;
+    void *ud;
+    bool connected;
+    bool closing;
+    uint32_t generation; /* incremented on every successful connect */
+    /* reconnect backoff */
+    uv_timer_t *reconnect_timer;
+    uint64_t backoff_ms;
+    void (*retry_fn)(struct transport *t);
+};
+
+/* Creates the transport for url->scheme (takes ownership of `url`).
+ * Nothing happens on the network until transport_connect. */
+int transport_new(struct transport **out, uv_loop_t *loop, msgflo_url *url,
+                  const char *client_id, const struct transport_events *events, void *ud);
+
+int transport_connect(struct transport *t);
+int transport_declare_inqueue(struct transport *t, const char *queue);
+int transport_declare_outqueue(struct transport *t, const char *queue);
+int transport_subscribe(struct transport *t, const char *queue);
+int transport_publish(struct transport *t, const char *queue, const void *data, size_t len);
+int transport_send_to_queue(struct transport *t, const char *queue, const void *data,
+                            size_t len);
+int transport_announce(struct transport *t, const void *data, size_t len);
+int transport_ack(struct transport *t, const struct transport_delivery *d);
+int transport_nack(struct transport *t, const struct transport_delivery *d);
+/* Disconnects and frees asynchronously; events.closed is called at the end. */
+void transport_close(struct transport *t);
+
+/* --- for implementations ------------------------------------------------ */
+
+int transport__init(struct transport *t, const struct transport_ops *ops, uv_loop_t *loop,
+                    msgflo_url *url, const char *client_id, const struct transport_events *ev,
+                    void *ud);
+/* Frees the common fields; `done` runs once the timer handle is closed. */
+void transport__cleanup(struct transport *t, void (*done)(struct transport *t));
+/* Called after a successful connect: resets the backoff, bumps generation. */
+void transport__on_connected(struct transport *t);
+/* Reports a loss and schedules `retry` after the next backoff delay. */
+void transport__schedule_reconnect(struct transport *t, int err,
+                                   void (*retry)(struct transport *t));
+
+int transport__mqtt_new(struct transport **out, uv_loop_t *loop, msgflo_url *url,
+                        const char *client_id, const struct transport_events *ev, void *ud);
+int transport__amqp_new(struct transport **out, uv_loop_t *loop, msgflo_url *url,
+                        const char *client_id, const struct transport_events *ev, void *ud);
+
+#endif

@@ -5,6 +5,8 @@
 #ifndef MSGFLO_MSGFLO_H
 #define MSGFLO_MSGFLO_H
 
+#include <jansson.h>
+
 #include "msgflo/errors.h"
 #include "msgflo/log.h"
 #include "msgflo/participant.h"

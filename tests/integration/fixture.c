@@ -1,0 +1,46 @@
+/* A participant with test behaviours: fixture ROLE URL MODE
+ *   tag   send {"id": <participant id>, "data": <input text>} on out, ack
+ *   nack  nack every message (AMQP: dead-lettered)
+ *   hold  never ack (to test that unacked messages are not lost) */
+#include <msgflo/msgflo.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *mode;
+
+static void process(msgflo_participant *p, const char *inport, msgflo_message *msg, void *ud)
+{
+    if (strcmp(mode, "nack") == 0) {
+        msgflo_message_nack(msg);
+        return;
+    }
+    if (strcmp(mode, "hold") == 0) {
+        printf("holding\n");
+        fflush(stdout);
+        return;
+    }
+    size_t len;
+    const char *data = msgflo_message_data(msg, &len);
+    json_t *out = json_pack("{s:s, s:s%}", "id", msgflo_participant_id(p), "data", data, len);
+    if (msgflo_participant_send_json(p, "out", out) == 0)
+        msgflo_message_ack(msg);
+    else
+        msgflo_message_nack(msg);
+    json_decref(out);
+}
+
+int main(int argc, char **argv)
+{
+    static const msgflo_port_def inports[] = {{.id = "in"}, {0}};
+    static const msgflo_port_def outports[] = {{.id = "out"}, {0}};
+    const msgflo_definition def = {
+        .component = "test/Fixture", .inports = inports, .outports = outports};
+    if (argc != 4) {
+        fprintf(stderr, "usage: fixture ROLE URL tag|nack|hold\n");
+        return 2;
+    }
+    mode = argv[3];
+    return msgflo_main(3, argv, &def, process, NULL);
+}

@@ -1,0 +1,91 @@
+/* Helpers for integration tests: child processes, and independent broker
+ * clients written directly on libmosquitto and rabbitmq-c (blocking), so the
+ * tests do not trust the transport code they test. */
+#ifndef MSGFLO_TEST_SUPPORT_H
+#define MSGFLO_TEST_SUPPORT_H
+
+#include <amqp.h>
+#include <jansson.h>
+#include <mosquitto.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* --- environment ---------------------------------------------------------- */
+
+/* Loads MSGFLO_TEST_* from $MSGFLO_TEST_BROKERS_ENV (written by
+ * tests/integration/brokers) into the environment; returns the value of
+ * `name` or NULL. */
+const char *support_broker(const char *name);
+/* Path of a built program, from $MSGFLO_TEST_BIN_DIR. */
+const char *support_program(const char *name, char *buf, size_t len);
+/* A role unique to this test run. */
+const char *support_role(const char *prefix, char *buf, size_t len);
+/* Runs tests/integration/brokers with `command` on the test brokers. */
+int support_brokers(const char *command);
+
+/* --- child processes ------------------------------------------------------- */
+
+struct child {
+    pid_t pid;
+    int out_fd; /* child's stdout */
+    char line[1024];
+};
+
+/* Starts argv[0] with stdout piped (stderr inherited). */
+int child_start(struct child *c, char *const argv[]);
+/* Reads one line of stdout within timeout_ms; false on timeout or EOF. */
+bool child_read_line(struct child *c, int timeout_ms);
+/* SIGTERM (or `sig`), then waits up to 5 s, then SIGKILL. Returns exit status or -signal. */
+int child_stop(struct child *c, int sig);
+
+/* --- MQTT client ----------------------------------------------------------- */
+
+struct mqtt_client {
+    struct mosquitto *mosq;
+    struct {
+        char *topic;
+        void *data;
+        size_t len;
+    } queue[256];
+    size_t head, tail;
+};
+
+int mqtt_client_open(struct mqtt_client *c, const char *url);
+int mqtt_client_subscribe(struct mqtt_client *c, const char *topic);
+int mqtt_client_publish(struct mqtt_client *c, const char *topic, const char *data);
+/* Waits for the next message on `topic` (others are dropped); returns owned
+ * payload (NUL-terminated, free()) or NULL on timeout. */
+char *mqtt_client_wait(struct mqtt_client *c, const char *topic, int timeout_ms);
+void mqtt_client_close(struct mqtt_client *c);
+
+/* --- AMQP client ----------------------------------------------------------- */
+
+struct amqp_client {
+    amqp_connection_state_t conn;
+};
+
+int amqp_client_open(struct amqp_client *c, const char *url);
+/* A fresh exclusive queue bound to `exchange` (fanout); its name in `name`. */
+int amqp_client_tap(struct amqp_client *c, const char *exchange, char *name, size_t len);
+int amqp_client_declare_fanout(struct amqp_client *c, const char *exchange);
+int amqp_client_bind(struct amqp_client *c, const char *queue, const char *exchange);
+/* Declares `queue` like msgflo-nodejs (durable, x-dead-letter-exchange). */
+int amqp_client_declare_inqueue(struct amqp_client *c, const char *queue);
+int amqp_client_declare_plain(struct amqp_client *c, const char *queue);
+int amqp_client_consume(struct amqp_client *c, const char *queue);
+/* Publishes to the default exchange with routing key `queue`. */
+int amqp_client_send(struct amqp_client *c, const char *queue, const char *data);
+/* Next delivery from any consumed queue within timeout_ms: owned payload or NULL. */
+char *amqp_client_wait(struct amqp_client *c, int timeout_ms);
+/* Number of ready messages in a queue (passive declare), or -1. */
+int amqp_client_count(struct amqp_client *c, const char *queue);
+void amqp_client_close(struct amqp_client *c);
+
+/* --- discovery ------------------------------------------------------------- */
+
+/* Whether `text` is a discovery message for `role`; returns its payload
+ * (new reference) or NULL. */
+json_t *support_discovery_for(const char *text, const char *role);
+
+#endif

@@ -1,0 +1,235 @@
+/* Participants on a real RabbitMQ: discovery, data, dead-lettering, shared
+ * work, no loss of unacked messages, reconnect after a broker restart. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <signal.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "support.h"
+
+static const char *url;
+
+static void start(struct child *c, const char *program, const char *role, const char *mode)
+{
+    char prog[1024];
+    char *argv[] = {(char *)support_program(program, prog, sizeof prog), (char *)role,
+                    (char *)url, (char *)mode, NULL};
+    assert_int_equal(child_start(c, argv), 0);
+    assert_true(child_read_line(c, 15000));
+    assert_non_null(strstr(c->line, " connected to amqp://guest:***@"));
+}
+
+static json_t *wait_discovery(struct amqp_client *ac, const char *role, int timeout_ms)
+{
+    json_t *payload = NULL;
+    for (int waited = 0; waited < timeout_ms && !payload; waited += 250) {
+        char *msg = amqp_client_wait(ac, 250);
+        if (msg)
+            payload = support_discovery_for(msg, role);
+        free(msg);
+    }
+    return payload;
+}
+
+static void test_discovery_and_data(void **state)
+{
+    char role[64], in[128], out[128], tap[256];
+    support_role("aq", role, sizeof role);
+    snprintf(in, sizeof in, "%s.IN", role);
+    snprintf(out, sizeof out, "%s.OUT", role);
+    struct amqp_client ac;
+    assert_int_equal(amqp_client_open(&ac, url), 0);
+    assert_int_equal(amqp_client_declare_plain(&ac, "fbp"), 0);
+    assert_int_equal(amqp_client_consume(&ac, "fbp"), 0);
+
+    struct child c;
+    start(&c, "repeat", role, NULL);
+    json_t *payload = wait_discovery(&ac, role, 10000);
+    assert_non_null(payload);
+    assert_int_equal(json_object_size(payload), 7);
+    assert_string_equal(json_string_value(json_object_get(payload, "component")), "c/Repeat");
+    json_decref(payload);
+
+    /* The participant declared its queue exactly as msgflo-nodejs does:
+     * redeclaring it with the Node arguments must succeed. */
+    assert_int_equal(amqp_client_declare_inqueue(&ac, in), 0);
+
+    assert_int_equal(amqp_client_tap(&ac, out, tap, sizeof tap), 0);
+    assert_int_equal(amqp_client_consume(&ac, tap), 0);
+    assert_int_equal(amqp_client_send(&ac, in, "{\"bar\":\"foo\"}"), 0);
+    char *got = NULL;
+    for (int i = 0; i < 40 && !got; i++) {
+        got = amqp_client_wait(&ac, 250);
+        if (got && strcmp(got, "{\"bar\":\"foo\"}") != 0) { /* a late discovery */
+            free(got);
+            got = NULL;
+        }
+    }
+    assert_non_null(got);
+    free(got);
+    assert_int_equal(child_stop(&c, 0), 0);
+    amqp_client_close(&ac);
+}
+
+static void test_nack_goes_to_dead_letter(void **state)
+{
+    char role[64], in[128], dead[160], dlq[128];
+    support_role("an", role, sizeof role);
+    snprintf(in, sizeof in, "%s.IN", role);
+    snprintf(dead, sizeof dead, "dead-%s", in);
+    snprintf(dlq, sizeof dlq, "%s.DEAD", role);
+    struct amqp_client ac;
+    assert_int_equal(amqp_client_open(&ac, url), 0);
+    assert_int_equal(amqp_client_declare_fanout(&ac, dead), 0);
+    assert_int_equal(amqp_client_declare_plain(&ac, dlq), 0);
+    assert_int_equal(amqp_client_bind(&ac, dlq, dead), 0);
+
+    struct child c;
+    start(&c, "fixture", role, "nack");
+    assert_int_equal(amqp_client_send(&ac, in, "reject me"), 0);
+    assert_int_equal(amqp_client_consume(&ac, dlq), 0);
+    char *got = amqp_client_wait(&ac, 5000);
+    assert_non_null(got);
+    assert_string_equal(got, "reject me");
+    free(got);
+    assert_int_equal(amqp_client_count(&ac, in), 0);
+    child_stop(&c, 0);
+    amqp_client_close(&ac);
+}
+
+static void test_same_role_shares_work(void **state)
+{
+    enum { N = 40 };
+    char role[64], in[128], out[128], tap[256];
+    support_role("as", role, sizeof role);
+    snprintf(in, sizeof in, "%s.IN", role);
+    snprintf(out, sizeof out, "%s.OUT", role);
+    struct child a, b;
+    start(&a, "fixture", role, "tag");
+    start(&b, "fixture", role, "tag");
+    struct amqp_client ac;
+    assert_int_equal(amqp_client_open(&ac, url), 0);
+    assert_int_equal(amqp_client_tap(&ac, out, tap, sizeof tap), 0);
+    assert_int_equal(amqp_client_consume(&ac, tap), 0);
+    for (int i = 0; i < N; i++) {
+        char data[16];
+        snprintf(data, sizeof data, "%d", i);
+        assert_int_equal(amqp_client_send(&ac, in, data), 0);
+    }
+    int seen[N] = {0};
+    char first_id[128] = "";
+    int by_first = 0, total = 0;
+    for (int i = 0; i < N; i++) {
+        char *got = amqp_client_wait(&ac, 5000);
+        assert_non_null(got);
+        json_t *j = json_loads(got, 0, NULL);
+        assert_non_null(j);
+        const char *id = json_string_value(json_object_get(j, "id"));
+        int n = (int)strtol(json_string_value(json_object_get(j, "data")), NULL, 10);
+        assert_true(n >= 0 && n < N);
+        seen[n]++;
+        if (!first_id[0])
+            snprintf(first_id, sizeof first_id, "%s", id);
+        if (strcmp(first_id, id) == 0)
+            by_first++;
+        total++;
+        json_decref(j);
+        free(got);
+    }
+    for (int i = 0; i < N; i++)
+        assert_int_equal(seen[i], 1);
+    assert_int_equal(total, N);
+    /* both workers took part */
+    assert_true(by_first > 0 && by_first < N);
+    child_stop(&a, 0);
+    child_stop(&b, 0);
+    amqp_client_close(&ac);
+}
+
+static void test_unacked_message_is_not_lost(void **state)
+{
+    char role[64], in[128], out[128], tap[256];
+    support_role("au", role, sizeof role);
+    snprintf(in, sizeof in, "%s.IN", role);
+    snprintf(out, sizeof out, "%s.OUT", role);
+    struct child holder;
+    start(&holder, "fixture", role, "hold");
+    struct amqp_client ac;
+    assert_int_equal(amqp_client_open(&ac, url), 0);
+    assert_int_equal(amqp_client_send(&ac, in, "precious"), 0);
+    assert_true(child_read_line(&holder, 5000));
+    assert_string_equal(holder.line, "holding");
+    /* the holder declared <role>.OUT: watch it before anyone can repeat */
+    assert_int_equal(amqp_client_tap(&ac, out, tap, sizeof tap), 0);
+    assert_int_equal(amqp_client_consume(&ac, tap), 0);
+    /* the worker dies while holding the message: the broker must requeue it */
+    child_stop(&holder, SIGKILL);
+
+    struct child c;
+    start(&c, "repeat", role, NULL);
+    char *got = amqp_client_wait(&ac, 5000);
+    assert_non_null(got);
+    assert_string_equal(got, "precious");
+    free(got);
+    child_stop(&c, 0);
+    amqp_client_close(&ac);
+}
+
+static void test_reconnect_after_broker_restart(void **state)
+{
+    char role[64], in[128], out[128], tap[256];
+    support_role("ar", role, sizeof role);
+    snprintf(in, sizeof in, "%s.IN", role);
+    snprintf(out, sizeof out, "%s.OUT", role);
+    struct child c;
+    start(&c, "repeat", role, NULL);
+
+    assert_int_equal(support_brokers("restart-amqp"), 0);
+
+    struct amqp_client ac;
+    assert_int_equal(amqp_client_open(&ac, url), 0);
+    assert_int_equal(amqp_client_declare_plain(&ac, "fbp"), 0);
+    assert_int_equal(amqp_client_consume(&ac, "fbp"), 0);
+    /* re-announced after reconnecting (the periodic announce is 27 s away) */
+    json_t *payload = wait_discovery(&ac, role, 25000);
+    assert_non_null(payload);
+    json_decref(payload);
+
+    assert_int_equal(amqp_client_tap(&ac, out, tap, sizeof tap), 0);
+    assert_int_equal(amqp_client_consume(&ac, tap), 0);
+    assert_int_equal(amqp_client_send(&ac, in, "after-restart"), 0);
+    char *got = NULL;
+    for (int i = 0; i < 20 && !got; i++) {
+        got = amqp_client_wait(&ac, 500);
+        if (got && strcmp(got, "after-restart") != 0) {
+            free(got);
+            got = NULL;
+        }
+    }
+    assert_non_null(got);
+    free(got);
+    assert_int_equal(child_stop(&c, 0), 0);
+    amqp_client_close(&ac);
+}
+
+int main(void)
+{
+    url = support_broker("MSGFLO_TEST_AMQP");
+    if (!url) {
+        fprintf(stderr, "MSGFLO_TEST_AMQP not set: no broker, skipping\n");
+        return 77;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_discovery_and_data),
+        cmocka_unit_test(test_nack_goes_to_dead_letter),
+        cmocka_unit_test(test_same_role_shares_work),
+        cmocka_unit_test(test_unacked_message_is_not_lost),
+        cmocka_unit_test(test_reconnect_after_broker_restart),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

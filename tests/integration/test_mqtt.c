@@ -1,0 +1,119 @@
+/* Participants on a real mosquitto: discovery, data, reconnect after a
+ * broker restart. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "support.h"
+
+static const char *url;
+
+static void start_repeat(struct child *c, const char *role)
+{
+    char prog[1024];
+    char *argv[] = {(char *)support_program("repeat", prog, sizeof prog), (char *)role,
+                    (char *)url, NULL};
+    assert_int_equal(child_start(c, argv), 0);
+    assert_true(child_read_line(c, 10000));
+    /* the ready line supervisors wait for */
+    char expected[256];
+    snprintf(expected, sizeof expected, "%s(c/Repeat) connected to %s", role, url);
+    assert_string_equal(c->line, expected);
+}
+
+static void test_discovery_and_data(void **state)
+{
+    char role[64], topic[128];
+    support_role("mq", role, sizeof role);
+    struct mqtt_client mc;
+    assert_int_equal(mqtt_client_open(&mc, url), 0);
+    assert_int_equal(mqtt_client_subscribe(&mc, "fbp"), 0);
+    snprintf(topic, sizeof topic, "%s.OUT", role);
+    assert_int_equal(mqtt_client_subscribe(&mc, topic), 0);
+
+    struct child c;
+    start_repeat(&c, role);
+
+    json_t *payload = NULL;
+    for (int i = 0; i < 20 && !payload; i++) {
+        char *msg = mqtt_client_wait(&mc, "fbp", 500);
+        if (msg)
+            payload = support_discovery_for(msg, role);
+        free(msg);
+    }
+    assert_non_null(payload);
+    static const char *const keys[] = {"id",    "icon",    "role",    "component",
+                                       "label", "inports", "outports"};
+    assert_int_equal(json_object_size(payload), 7);
+    for (size_t i = 0; i < 7; i++)
+        assert_non_null(json_object_get(payload, keys[i]));
+    json_t *in = json_array_get(json_object_get(payload, "inports"), 0);
+    char queue[128];
+    snprintf(queue, sizeof queue, "%s.IN", role);
+    assert_string_equal(json_string_value(json_object_get(in, "queue")), queue);
+    json_decref(payload);
+
+    const char *data = "{\"bar\":\"foo\"}";
+    assert_int_equal(mqtt_client_publish(&mc, queue, data), 0);
+    char *got = mqtt_client_wait(&mc, topic, 5000);
+    assert_non_null(got);
+    assert_string_equal(got, data);
+    free(got);
+
+    /* binary-safe: bytes that are not JSON pass unchanged */
+    assert_int_equal(mqtt_client_publish(&mc, queue, "not json \x01\x7f"), 0);
+    got = mqtt_client_wait(&mc, topic, 5000);
+    assert_non_null(got);
+    assert_string_equal(got, "not json \x01\x7f");
+    free(got);
+
+    assert_int_equal(child_stop(&c, 0), 0); /* SIGTERM is a clean stop */
+    mqtt_client_close(&mc);
+}
+
+static void test_reconnect_after_broker_restart(void **state)
+{
+    char role[64], in[128], out[128];
+    support_role("mqr", role, sizeof role);
+    snprintf(in, sizeof in, "%s.IN", role);
+    snprintf(out, sizeof out, "%s.OUT", role);
+    struct child c;
+    start_repeat(&c, role);
+
+    assert_int_equal(support_brokers("restart-mqtt"), 0);
+
+    struct mqtt_client mc;
+    assert_int_equal(mqtt_client_open(&mc, url), 0);
+    assert_int_equal(mqtt_client_subscribe(&mc, out), 0);
+    assert_int_equal(mqtt_client_subscribe(&mc, "fbp"), 0);
+    /* It comes back by itself: keep sending until it answers. */
+    char *got = NULL;
+    for (int i = 0; i < 30 && !got; i++) {
+        assert_int_equal(mqtt_client_publish(&mc, in, "after-restart"), 0);
+        got = mqtt_client_wait(&mc, out, 500);
+    }
+    assert_non_null(got);
+    assert_string_equal(got, "after-restart");
+    free(got);
+    assert_int_equal(child_stop(&c, 0), 0);
+    mqtt_client_close(&mc);
+}
+
+int main(void)
+{
+    url = support_broker("MSGFLO_TEST_MQTT");
+    if (!url) {
+        fprintf(stderr, "MSGFLO_TEST_MQTT not set: no broker, skipping\n");
+        return 77;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_discovery_and_data),
+        cmocka_unit_test(test_reconnect_after_broker_restart),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -12,18 +12,18 @@ extern "C" {
 
 enum msgflo_error {
     MSGFLO_OK = 0,
-    MSGFLO_ENOMEM = -1,        /* out of memory */
-    MSGFLO_EINVAL = -2,        /* invalid argument or definition */
-    MSGFLO_EURL = -3,          /* malformed or unsupported broker URL */
-    MSGFLO_ENOTCONN = -4,      /* not connected to the broker */
-    MSGFLO_ECONNECT = -5,      /* could not connect or log in to the broker */
-    MSGFLO_EPROTO = -6,        /* broker refused an operation or broke the protocol */
-    MSGFLO_ENOPORT = -7,       /* no such port */
-    MSGFLO_ESTATE = -8,        /* operation not allowed in this state (e.g. double ack) */
-    MSGFLO_EJSON = -9,         /* data is not valid JSON */
-    MSGFLO_ENOBROKER = -10,    /* no broker URL given and none in the environment */
-    MSGFLO_ESYS = -11,         /* system call or event loop failure */
-    MSGFLO_ETLS = -12,         /* TLS set-up failed */
+    MSGFLO_ENOMEM = -1,     /* out of memory */
+    MSGFLO_EINVAL = -2,     /* invalid argument or definition */
+    MSGFLO_EURL = -3,       /* malformed or unsupported broker URL */
+    MSGFLO_ENOTCONN = -4,   /* not connected to the broker */
+    MSGFLO_ECONNECT = -5,   /* could not connect or log in to the broker */
+    MSGFLO_EPROTO = -6,     /* broker refused an operation or broke the protocol */
+    MSGFLO_ENOPORT = -7,    /* no such port */
+    MSGFLO_ESTATE = -8,     /* operation not allowed in this state (e.g. double ack) */
+    MSGFLO_EJSON = -9,      /* data is not valid JSON */
+    MSGFLO_ENOBROKER = -10, /* no broker URL given and none in the environment */
+    MSGFLO_ESYS = -11,      /* system call or event loop failure */
+    MSGFLO_ETLS = -12,      /* TLS set-up failed */
 };
 
 /* Returns a static, human-readable description of an error code; never NULL. */

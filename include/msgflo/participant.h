@@ -49,11 +49,11 @@ typedef struct msgflo_port_def {
 /* What a participant is. All strings are borrowed: msgflo_participant_new
  * copies what it needs. */
 typedef struct msgflo_definition {
-    const char *component; /* required, e.g. "c/Repeat" */
-    const char *label;     /* optional human description; default "" */
-    const char *icon;      /* optional Font Awesome name; default "file-word-o" */
-    const char *role;      /* required unless given to msgflo_participant_new */
-    const char *id;        /* optional; default <role>-<random> */
+    const char *component;           /* required, e.g. "c/Repeat" */
+    const char *label;               /* optional human description; default "" */
+    const char *icon;                /* optional Font Awesome name; default "file-word-o" */
+    const char *role;                /* required unless given to msgflo_participant_new */
+    const char *id;                  /* optional; default <role>-<random> */
     const msgflo_port_def *inports;  /* may be NULL: no inports */
     const msgflo_port_def *outports; /* may be NULL: no outports */
 } msgflo_definition;
@@ -80,9 +80,9 @@ typedef void (*msgflo_disconnect_fn)(msgflo_participant *p, int err, void *userd
  * component or role), MSGFLO_ENOBROKER, MSGFLO_EURL, MSGFLO_ENOMEM.
  * `errbuf` (may be NULL) receives a one-line reason on failure.
  * The result is owned by the caller: free with msgflo_participant_free. */
-int msgflo_participant_new(msgflo_participant **out, const msgflo_definition *def,
-                           const char *role, const char *broker_url, msgflo_process_fn process,
-                           void *userdata, char *errbuf, size_t errlen);
+int msgflo_participant_new(msgflo_participant **out, const msgflo_definition *def, const char *role,
+                           const char *broker_url, msgflo_process_fn process, void *userdata,
+                           char *errbuf, size_t errlen);
 
 /* Frees a participant, stopping it first if needed. NULL is a no-op. When
  * started on a caller's loop, the caller must run that loop until

@@ -39,20 +39,20 @@ enum msgflo_scheme {
 
 typedef struct msgflo_url {
     enum msgflo_scheme scheme;
-    bool tls;         /* mqtts or amqps */
-    bool is_amqp;     /* amqp or amqps */
-    char *host;       /* without brackets for IPv6 literals */
+    bool tls;     /* mqtts or amqps */
+    bool is_amqp; /* amqp or amqps */
+    char *host;   /* without brackets for IPv6 literals */
     int port;
-    char *user;       /* NULL when absent */
-    char *password;   /* NULL when absent */
-    char *vhost;      /* AMQP only; "/" by default */
+    char *user;     /* NULL when absent */
+    char *password; /* NULL when absent */
+    char *vhost;    /* AMQP only; "/" by default */
     int prefetch;
     int heartbeat;
     int qos;
     int keepalive;
-    int frame_max;    /* 0: library default */
-    int channel_max;  /* 0: library default */
-    char *client_id;  /* NULL: use the participant id */
+    int frame_max;   /* 0: library default */
+    int channel_max; /* 0: library default */
+    char *client_id; /* NULL: use the participant id */
     bool persistent;
     char *ca_file;
     char *cert_file;

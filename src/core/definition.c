@@ -82,8 +82,7 @@ static void free_ports(struct definition_port *ports, size_t n)
 }
 
 static int build_ports(const msgflo_port_def *src, const char *role, const char *dir,
-                       struct definition_port **out, size_t *n_out, char *errbuf,
-                       size_t errlen)
+                       struct definition_port **out, size_t *n_out, char *errbuf, size_t errlen)
 {
     size_t n = count_ports(src);
     *out = NULL;
@@ -153,8 +152,8 @@ static char *make_id(const char *role)
     return id;
 }
 
-int definition__instantiate(const msgflo_definition *def, const char *role,
-                            struct definition **out, char *errbuf, size_t errlen)
+int definition__instantiate(const msgflo_definition *def, const char *role, struct definition **out,
+                            char *errbuf, size_t errlen)
 {
     int rc;
     *out = NULL;
@@ -187,8 +186,7 @@ int definition__instantiate(const msgflo_definition *def, const char *role,
     rc = build_ports(def->inports, role, "inport", &d->inports, &d->n_inports, errbuf, errlen);
     if (rc)
         goto out;
-    rc = build_ports(def->outports, role, "outport", &d->outports, &d->n_outports, errbuf,
-                     errlen);
+    rc = build_ports(def->outports, role, "outport", &d->outports, &d->n_outports, errbuf, errlen);
     if (rc)
         goto out;
     *out = d;
@@ -253,7 +251,7 @@ json_t *definition__discovery(const struct definition *d)
         return NULL;
     }
     return json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:o, s:o}}", "protocol", "discovery",
-                     "command", "participant", "payload", "id", d->id, "role", d->role,
-                     "component", d->component, "label", d->label, "icon", d->icon, "inports", in,
-                     "outports", outp);
+                     "command", "participant", "payload", "id", d->id, "role", d->role, "component",
+                     d->component, "label", d->label, "icon", d->icon, "inports", in, "outports",
+                     outp);
 }

@@ -35,8 +35,8 @@ struct definition {
 /* Validates `def` and builds its instance for `role` (NULL: def->role).
  * Returns 0, MSGFLO_EINVAL (reason in errbuf) or MSGFLO_ENOMEM.
  * The result is owned: free with definition__free. */
-int definition__instantiate(const msgflo_definition *def, const char *role,
-                            struct definition **out, char *errbuf, size_t errlen);
+int definition__instantiate(const msgflo_definition *def, const char *role, struct definition **out,
+                            char *errbuf, size_t errlen);
 void definition__free(struct definition *d);
 
 /* The default queue of a port: "<role>.<PORT uppercased>". Returns owned

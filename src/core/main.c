@@ -37,8 +37,8 @@ static void on_ready(msgflo_participant *p, void *userdata)
     char shown[512];
     if (msgflo_url_redact(msgflo_participant_broker(p), shown, sizeof shown) != 0)
         snprintf(shown, sizeof shown, "broker");
-    printf("%s(%s) connected to %s\n", msgflo_participant_role(p),
-           msgflo_participant_component(p), shown);
+    printf("%s(%s) connected to %s\n", msgflo_participant_role(p), msgflo_participant_component(p),
+           shown);
     fflush(stdout);
 }
 

@@ -34,8 +34,8 @@ static void message_free(msgflo_message *m)
     free(m);
 }
 
-void message__deliver(msgflo_participant *p, const char *port,
-                      const struct transport_delivery *d, const void *data, size_t len)
+void message__deliver(msgflo_participant *p, const char *port, const struct transport_delivery *d,
+                      const void *data, size_t len)
 {
     msgflo_message *m = malloc(sizeof *m + len + 1);
     if (!m) {

@@ -27,9 +27,9 @@ static double env_discovery_period(void)
     return v;
 }
 
-int msgflo_participant_new(msgflo_participant **out, const msgflo_definition *def,
-                           const char *role, const char *broker_url, msgflo_process_fn process,
-                           void *userdata, char *errbuf, size_t errlen)
+int msgflo_participant_new(msgflo_participant **out, const msgflo_definition *def, const char *role,
+                           const char *broker_url, msgflo_process_fn process, void *userdata,
+                           char *errbuf, size_t errlen)
 {
     int rc;
     *out = NULL;

@@ -31,8 +31,8 @@ struct msgflo_message {
 
 struct msgflo_participant {
     struct definition *def;
-    char *broker;          /* URL text */
-    char *discovery;       /* discovery message, compact JSON */
+    char *broker;    /* URL text */
+    char *discovery; /* discovery message, compact JSON */
     msgflo_process_fn process;
     void *userdata;
     msgflo_ready_fn on_ready;
@@ -51,8 +51,8 @@ struct msgflo_participant {
 };
 
 /* Delivers a transport message to the process callback (message.c). */
-void message__deliver(msgflo_participant *p, const char *port,
-                      const struct transport_delivery *d, const void *data, size_t len);
+void message__deliver(msgflo_participant *p, const char *port, const struct transport_delivery *d,
+                      const void *data, size_t len);
 /* Detaches every outstanding message from its participant (message.c). */
 void message__orphan_all(msgflo_participant *p);
 

@@ -116,8 +116,7 @@ static int apply_option(msgflo_url *u, const char *key, const char *value, char 
     bool b;
     if (strcmp(key, "prefetch") == 0) {
         if (!parse_int(value, vlen, 1, 65535, &u->prefetch))
-            return fail(errbuf, errlen, "option prefetch: '%s' is not a number in 1..65535",
-                        value);
+            return fail(errbuf, errlen, "option prefetch: '%s' is not a number in 1..65535", value);
     } else if (strcmp(key, "heartbeat") == 0) {
         if (!parse_int(value, vlen, 0, 65535, &u->heartbeat))
             return fail(errbuf, errlen, "option heartbeat: '%s' is not a number in 0..65535",
@@ -312,7 +311,7 @@ int msgflo_url_parse(const char *text, msgflo_url **out, char *errbuf, size_t er
         return MSGFLO_ENOMEM;
     set_defaults(u);
 
-    const char *rest;
+    const char *rest = NULL;
     rc = parse_scheme(text, u, &rest, errbuf, errlen);
     if (rc)
         goto out;

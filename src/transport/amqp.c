@@ -50,8 +50,8 @@ struct amqp {
     uv_poll_t *poll;
     uv_timer_t *heartbeat;
     /* publisher confirms */
-    uint64_t publish_seq;   /* last sequence number published */
-    uint64_t *unconfirmed;  /* sorted ascending */
+    uint64_t publish_seq;  /* last sequence number published */
+    uint64_t *unconfirmed; /* sorted ascending */
     size_t n_unconfirmed, cap_unconfirmed;
     struct pending_ack *acks; /* FIFO waiting for confirms */
     size_t n_acks, cap_acks;
@@ -225,8 +225,8 @@ static bool handle_frame(struct amqp *a, const amqp_frame_t *f)
         return false;
     case AMQP_CHANNEL_CLOSE_METHOD: {
         amqp_channel_close_t *m = f->payload.method.decoded;
-        LOG_ERROR(NS, "broker closed the channel: %d %.*s", m->reply_code,
-                  (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+        LOG_ERROR(NS, "broker closed the channel: %d %.*s", m->reply_code, (int)m->reply_text.len,
+                  (const char *)m->reply_text.bytes);
         return false;
     }
     case AMQP_CONNECTION_CLOSE_METHOD: {
@@ -343,11 +343,10 @@ static int open_connection(struct amqp *a)
         return MSGFLO_ECONNECT;
     }
     amqp_set_rpc_timeout(a->conn, &tv);
-    amqp_rpc_reply_t r = amqp_login(a->conn, u->vhost, u->channel_max,
-                                    u->frame_max ? u->frame_max : AMQP_DEFAULT_FRAME_SIZE,
-                                    u->heartbeat, AMQP_SASL_METHOD_PLAIN,
-                                    u->user ? u->user : "guest",
-                                    u->password ? u->password : "guest");
+    amqp_rpc_reply_t r = amqp_login(
+        a->conn, u->vhost, u->channel_max, u->frame_max ? u->frame_max : AMQP_DEFAULT_FRAME_SIZE,
+        u->heartbeat, AMQP_SASL_METHOD_PLAIN, u->user ? u->user : "guest",
+        u->password ? u->password : "guest");
     if ((rc = check_reply(a, r, "login to", u->host)) != 0)
         return MSGFLO_ECONNECT;
     amqp_channel_open(a->conn, CHANNEL);
@@ -424,9 +423,8 @@ static int rpc_done(struct amqp *a, const char *what, const char *name)
 
 static int declare_fanout(struct amqp *a, const char *name)
 {
-    amqp_exchange_declare(a->conn, CHANNEL, amqp_cstring_bytes(name),
-                          amqp_cstring_bytes("fanout"), false, true, false, false,
-                          amqp_empty_table);
+    amqp_exchange_declare(a->conn, CHANNEL, amqp_cstring_bytes(name), amqp_cstring_bytes("fanout"),
+                          false, true, false, false, amqp_empty_table);
     return rpc_done(a, "declare exchange", name);
 }
 
@@ -437,9 +435,9 @@ static int amqp_declare_inqueue(struct transport *base, const char *queue)
         return MSGFLO_ENOTCONN;
     char dlx[300];
     snprintf(dlx, sizeof dlx, "dead-%s", queue);
-    amqp_table_entry_t entry = {.key = amqp_cstring_bytes("x-dead-letter-exchange"),
-                                .value = {.kind = AMQP_FIELD_KIND_UTF8,
-                                          .value = {.bytes = amqp_cstring_bytes(dlx)}}};
+    amqp_table_entry_t entry = {
+        .key = amqp_cstring_bytes("x-dead-letter-exchange"),
+        .value = {.kind = AMQP_FIELD_KIND_UTF8, .value = {.bytes = amqp_cstring_bytes(dlx)}}};
     amqp_table_t args = {.num_entries = 1, .entries = &entry};
     amqp_queue_declare(a->conn, CHANNEL, amqp_cstring_bytes(queue), false, true, false, false,
                        args);
@@ -504,9 +502,8 @@ static int publish(struct amqp *a, const char *exchange, const char *key, const 
     amqp_basic_properties_t props = {._flags = AMQP_BASIC_DELIVERY_MODE_FLAG,
                                      .delivery_mode = AMQP_DELIVERY_PERSISTENT};
     amqp_bytes_t body = {.len = len, .bytes = (void *)data};
-    rc = amqp_basic_publish(a->conn, CHANNEL, amqp_cstring_bytes(exchange),
-                            amqp_cstring_bytes(key), false, false,
-                            a->base.url->persistent ? &props : NULL, body);
+    rc = amqp_basic_publish(a->conn, CHANNEL, amqp_cstring_bytes(exchange), amqp_cstring_bytes(key),
+                            false, false, a->base.url->persistent ? &props : NULL, body);
     if (rc != AMQP_STATUS_OK) {
         LOG_WARNING(NS, "publish to '%s' failed: %s", exchange[0] ? exchange : key,
                     amqp_error_string2(rc));
@@ -516,8 +513,7 @@ static int publish(struct amqp *a, const char *exchange, const char *key, const 
     return 0;
 }
 
-static int amqp_publish_op(struct transport *base, const char *queue, const void *data,
-                           size_t len)
+static int amqp_publish_op(struct transport *base, const char *queue, const void *data, size_t len)
 {
     return publish((struct amqp *)base, queue, "", data, len);
 }

@@ -30,8 +30,8 @@
 struct mqtt {
     struct transport base;
     struct mosquitto *mosq;
-    uv_poll_t *poll;   /* per connection; NULL when no socket */
-    uv_timer_t *misc;  /* keepalive timer */
+    uv_poll_t *poll;  /* per connection; NULL when no socket */
+    uv_timer_t *misc; /* keepalive timer */
     int poll_events;
     bool in_read;      /* inside a read burst: flush once at the end */
     int pending_close; /* handles still closing during close */
@@ -189,8 +189,7 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     (void)mosq;
     struct transport_delivery d = {.tag = (uint64_t)msg->mid, .generation = m->base.generation};
     if (m->base.events.message)
-        m->base.events.message(m->base.ud, msg->topic, &d, msg->payload,
-                               (size_t)msg->payloadlen);
+        m->base.events.message(m->base.ud, msg->topic, &d, msg->payload, (size_t)msg->payloadlen);
 }
 
 static void start_connect(struct mqtt *m, bool first)

@@ -10,8 +10,8 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
 
-int transport_new(struct transport **out, uv_loop_t *loop, msgflo_url *url,
-                  const char *client_id, const struct transport_events *events, void *ud)
+int transport_new(struct transport **out, uv_loop_t *loop, msgflo_url *url, const char *client_id,
+                  const struct transport_events *events, void *ud)
 {
     *out = NULL;
     if (url->is_amqp)
@@ -104,8 +104,7 @@ static void on_reconnect_timer(uv_timer_t *timer)
         t->retry_fn(t);
 }
 
-void transport__schedule_reconnect(struct transport *t, int err,
-                                   void (*retry)(struct transport *t))
+void transport__schedule_reconnect(struct transport *t, int err, void (*retry)(struct transport *t))
 {
     t->connected = false;
     if (t->closing || uv_is_active((uv_handle_t *)t->reconnect_timer))

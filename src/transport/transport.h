@@ -74,16 +74,15 @@ struct transport {
 
 /* Creates the transport for url->scheme (takes ownership of `url`).
  * Nothing happens on the network until transport_connect. */
-int transport_new(struct transport **out, uv_loop_t *loop, msgflo_url *url,
-                  const char *client_id, const struct transport_events *events, void *ud);
+int transport_new(struct transport **out, uv_loop_t *loop, msgflo_url *url, const char *client_id,
+                  const struct transport_events *events, void *ud);
 
 int transport_connect(struct transport *t);
 int transport_declare_inqueue(struct transport *t, const char *queue);
 int transport_declare_outqueue(struct transport *t, const char *queue);
 int transport_subscribe(struct transport *t, const char *queue);
 int transport_publish(struct transport *t, const char *queue, const void *data, size_t len);
-int transport_send_to_queue(struct transport *t, const char *queue, const void *data,
-                            size_t len);
+int transport_send_to_queue(struct transport *t, const char *queue, const void *data, size_t len);
 int transport_announce(struct transport *t, const void *data, size_t len);
 int transport_ack(struct transport *t, const struct transport_delivery *d);
 int transport_nack(struct transport *t, const struct transport_delivery *d);

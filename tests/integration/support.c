@@ -305,9 +305,9 @@ int amqp_client_declare_inqueue(struct amqp_client *c, const char *queue)
 {
     char dlx[300];
     snprintf(dlx, sizeof dlx, "dead-%s", queue);
-    amqp_table_entry_t e = {.key = amqp_cstring_bytes("x-dead-letter-exchange"),
-                            .value = {.kind = AMQP_FIELD_KIND_UTF8,
-                                      .value = {.bytes = amqp_cstring_bytes(dlx)}}};
+    amqp_table_entry_t e = {
+        .key = amqp_cstring_bytes("x-dead-letter-exchange"),
+        .value = {.kind = AMQP_FIELD_KIND_UTF8, .value = {.bytes = amqp_cstring_bytes(dlx)}}};
     amqp_table_t args = {.num_entries = 1, .entries = &e};
     amqp_queue_declare(c->conn, 1, amqp_cstring_bytes(queue), false, true, false, false, args);
     return amqp_ok(c);
@@ -322,15 +322,15 @@ int amqp_client_declare_plain(struct amqp_client *c, const char *queue)
 
 int amqp_client_consume(struct amqp_client *c, const char *queue)
 {
-    amqp_basic_consume(c->conn, 1, amqp_cstring_bytes(queue), amqp_empty_bytes, false, true,
-                       false, amqp_empty_table);
+    amqp_basic_consume(c->conn, 1, amqp_cstring_bytes(queue), amqp_empty_bytes, false, true, false,
+                       amqp_empty_table);
     return amqp_ok(c);
 }
 
 int amqp_client_send(struct amqp_client *c, const char *queue, const char *data)
 {
-    return amqp_basic_publish(c->conn, 1, amqp_empty_bytes, amqp_cstring_bytes(queue), false,
-                              false, NULL, amqp_cstring_bytes(data)) == AMQP_STATUS_OK
+    return amqp_basic_publish(c->conn, 1, amqp_empty_bytes, amqp_cstring_bytes(queue), false, false,
+                              NULL, amqp_cstring_bytes(data)) == AMQP_STATUS_OK
                ? 0
                : -1;
 }

@@ -17,8 +17,8 @@ static const char *url;
 static void start(struct child *c, const char *program, const char *role, const char *mode)
 {
     char prog[1024];
-    char *argv[] = {(char *)support_program(program, prog, sizeof prog), (char *)role,
-                    (char *)url, (char *)mode, NULL};
+    char *argv[] = {(char *)support_program(program, prog, sizeof prog), (char *)role, (char *)url,
+                    (char *)mode, NULL};
     assert_int_equal(child_start(c, argv), 0);
     assert_true(child_read_line(c, 15000));
     assert_non_null(strstr(c->line, " connected to amqp://guest:***@"));

@@ -16,8 +16,8 @@ static const char *url;
 static void start_repeat(struct child *c, const char *role)
 {
     char prog[1024];
-    char *argv[] = {(char *)support_program("repeat", prog, sizeof prog), (char *)role,
-                    (char *)url, NULL};
+    char *argv[] = {(char *)support_program("repeat", prog, sizeof prog), (char *)role, (char *)url,
+                    NULL};
     assert_int_equal(child_start(c, argv), 0);
     assert_true(child_read_line(c, 10000));
     /* the ready line supervisors wait for */

@@ -168,9 +168,9 @@ static void test_participant_new_errors(void **state)
         MSGFLO_EURL);
     assert_non_null(strstr(err, "invalid port"));
     assert_null(strstr(err, "pw")); /* never show a password */
-    assert_int_equal(msgflo_participant_new(&p, &repeat, "r", "mqtt://h", NULL, NULL, err,
-                                            sizeof err),
-                     MSGFLO_EINVAL);
+    assert_int_equal(
+        msgflo_participant_new(&p, &repeat, "r", "mqtt://h", NULL, NULL, err, sizeof err),
+        MSGFLO_EINVAL);
     const msgflo_definition bad_utf8 = {.component = "c/\xff"};
     assert_int_equal(
         msgflo_participant_new(&p, &bad_utf8, "r", "mqtt://h", noop, NULL, err, sizeof err),
@@ -203,11 +203,10 @@ static void test_participant_accessors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_default_queue),        cmocka_unit_test(test_instantiate_defaults),
-        cmocka_unit_test(test_discovery_exact),      cmocka_unit_test(test_validation),
-        cmocka_unit_test(test_role_from_definition), cmocka_unit_test(test_no_ports),
-        cmocka_unit_test(test_participant_new_errors),
-        cmocka_unit_test(test_participant_accessors),
+        cmocka_unit_test(test_default_queue),          cmocka_unit_test(test_instantiate_defaults),
+        cmocka_unit_test(test_discovery_exact),        cmocka_unit_test(test_validation),
+        cmocka_unit_test(test_role_from_definition),   cmocka_unit_test(test_no_ports),
+        cmocka_unit_test(test_participant_new_errors), cmocka_unit_test(test_participant_accessors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

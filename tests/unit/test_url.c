@@ -200,12 +200,18 @@ static void test_resolve(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mqtt_defaults),   cmocka_unit_test(test_default_ports),
-        cmocka_unit_test(test_amqp_full),       cmocka_unit_test(test_amqp_vhost_default),
-        cmocka_unit_test(test_user_without_password), cmocka_unit_test(test_ipv6),
-        cmocka_unit_test(test_mqtt_options),    cmocka_unit_test(test_tls_options),
-        cmocka_unit_test(test_errors),          cmocka_unit_test(test_null_and_long),
-        cmocka_unit_test(test_redact),          cmocka_unit_test(test_resolve),
+        cmocka_unit_test(test_mqtt_defaults),
+        cmocka_unit_test(test_default_ports),
+        cmocka_unit_test(test_amqp_full),
+        cmocka_unit_test(test_amqp_vhost_default),
+        cmocka_unit_test(test_user_without_password),
+        cmocka_unit_test(test_ipv6),
+        cmocka_unit_test(test_mqtt_options),
+        cmocka_unit_test(test_tls_options),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_null_and_long),
+        cmocka_unit_test(test_redact),
+        cmocka_unit_test(test_resolve),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

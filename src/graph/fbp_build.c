@@ -1,0 +1,387 @@
+/* The actions of the .fbp grammar, as the reference parser's initializer
+ * defines them: addNode (with component metadata), addAnonymousNode,
+ * makeInPort/makeOutPort with the DEFAULT_* ports, registerAnnotation,
+ * registerInports/Outports, and processEdges, which pairs the flat list of
+ * sources and targets into connections. */
+#include "graph/fbp_parser_int.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph/internal.h"
+
+/* A small string-keyed hash map for the anonymous-node bookkeeping. */
+struct fbp_strmap_entry {
+    char *key;   /* owned; NULL = empty slot */
+    char *value; /* owned; may be NULL */
+    size_t count;
+};
+
+struct fbp_strmap {
+    struct fbp_strmap_entry *slots;
+    size_t cap, n;
+};
+
+static size_t strmap_hash(const char *s)
+{
+    size_t h = 1469598103934665603u;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211u;
+    }
+    return h;
+}
+
+static void strmap_free(struct fbp_strmap *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->cap; i++) {
+        free(m->slots[i].key);
+        free(m->slots[i].value);
+    }
+    free(m->slots);
+    free(m);
+}
+
+static struct fbp_strmap_entry *strmap_slot(struct fbp_strmap_entry *slots, size_t cap,
+                                            const char *key)
+{
+    size_t i = strmap_hash(key) & (cap - 1);
+    while (slots[i].key && strcmp(slots[i].key, key) != 0)
+        i = (i + 1) & (cap - 1);
+    return &slots[i];
+}
+
+/* Finds or adds key; NULL when out of memory. */
+static struct fbp_strmap_entry *strmap_get(struct fbp_strmap **mp, const char *key)
+{
+    struct fbp_strmap *m = *mp;
+    if (!m) {
+        m = calloc(1, sizeof(*m));
+        if (!m)
+            return NULL;
+        *mp = m;
+    }
+    if ((m->n + 1) * 2 > m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 16;
+        struct fbp_strmap_entry *slots = calloc(cap, sizeof(*slots));
+        if (!slots)
+            return NULL;
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->slots[i].key)
+                *strmap_slot(slots, cap, m->slots[i].key) = m->slots[i];
+        free(m->slots);
+        m->slots = slots;
+        m->cap = cap;
+    }
+    struct fbp_strmap_entry *e = strmap_slot(m->slots, m->cap, key);
+    if (!e->key) {
+        e->key = graph__strndup(key, strlen(key));
+        if (!e->key)
+            return NULL;
+        m->n++;
+    }
+    return e;
+}
+
+static char *name_dup(struct fbp_parser *p, struct fbp_name n, bool lower)
+{
+    char *s = graph__strndup(n.s, n.len);
+    if (!s) {
+        p->rc = MSGFLO_ENOMEM;
+        return NULL;
+    }
+    if (lower)
+        for (char *c = s; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+    return s;
+}
+
+/* parseFloat of a metadata value made of [a-zA-Z/_0-9]: a digit run with an
+ * optional exponent; "Infinity..." and text without digits give a value
+ * that JSON.stringify writes as null. */
+static json_t *parse_float(const char *s)
+{
+    if (strncmp(s, "Infinity", 8) == 0)
+        return json_null();
+    size_t n = strspn(s, "0123456789");
+    if (n == 0)
+        return json_null();
+    if ((s[n] == 'e' || s[n] == 'E') && isdigit((unsigned char)s[n + 1]))
+        n += 1 + strspn(s + n + 1, "0123456789");
+    char buf[64];
+    if (n >= sizeof(buf))
+        n = sizeof(buf) - 1; /* more digits than a double holds */
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    double v = strtod(buf, NULL);
+    if (!isfinite(v))
+        return json_null();
+    if (v == floor(v) && v < 9223372036854775808.0)
+        return json_integer((json_int_t)v);
+    return json_real(v);
+}
+
+/* The reference splits "k=v,k2=v2" on ',' then '='; an item without '='
+ * becomes routes: item; x and y are parseFloat'ed. */
+static json_t *parse_metadata(struct fbp_parser *p, struct fbp_name meta)
+{
+    json_t *obj = json_object();
+    char *text = name_dup(p, meta, false);
+    if (!obj || !text)
+        goto fail;
+    char *item = text;
+    for (;;) {
+        char *comma = strchr(item, ',');
+        if (comma)
+            *comma = '\0';
+        char *eq = strchr(item, '=');
+        const char *key = item, *val;
+        if (eq) {
+            *eq = '\0';
+            char *eq2 = strchr(eq + 1, '=');
+            if (eq2)
+                *eq2 = '\0';
+            val = eq + 1;
+        } else {
+            key = "routes";
+            val = item;
+        }
+        json_t *v =
+            (strcmp(key, "x") == 0 || strcmp(key, "y") == 0) ? parse_float(val) : json_string(val);
+        if (!v || json_object_set_new(obj, key, v))
+            goto fail;
+        if (!comma)
+            break;
+        item = comma + 1;
+    }
+    free(text);
+    return obj;
+fail:
+    p->rc = MSGFLO_ENOMEM;
+    free(text);
+    json_decref(obj);
+    return NULL;
+}
+
+void fbp__add_node(struct fbp_parser *p, struct fbp_name name, struct fbp_name comp,
+                   const struct fbp_name *meta)
+{
+    char *node = name_dup(p, name, false);
+    struct graph_process *proc;
+    if (!node)
+        return;
+    if (graph__ensure_process(p->g, node, &proc)) {
+        p->rc = MSGFLO_ENOMEM;
+        goto out;
+    }
+    if (comp.len) {
+        char *c = name_dup(p, comp, false);
+        if (!c || graph__set_component(proc, c))
+            p->rc = MSGFLO_ENOMEM;
+        free(c);
+    }
+    if (meta) {
+        json_t *md = parse_metadata(p, *meta);
+        if (md) {
+            if (!proc->metadata && !proc->component)
+                proc->metadata_first = true;
+            json_decref(proc->metadata);
+            proc->metadata = md;
+        }
+    }
+out:
+    free(node);
+}
+
+bool fbp__add_anonymous(struct fbp_parser *p, size_t offset, struct fbp_name comp,
+                        const struct fbp_name *meta, struct fbp_name *out)
+{
+    char key[32];
+    snprintf(key, sizeof(key), "%zu", offset);
+    struct fbp_strmap_entry *e = strmap_get(&p->anon_names, key);
+    if (!e)
+        goto nomem;
+    if (!e->value) {
+        /* comp.replace(/[^a-zA-Z0-9]+/, "_"): only the first run */
+        char *base = name_dup(p, comp, false);
+        if (!base)
+            return false;
+        size_t i = 0;
+        while (base[i] && isalnum((unsigned char)base[i]))
+            i++;
+        size_t j = i;
+        while (base[j] && !isalnum((unsigned char)base[j]))
+            j++;
+        if (j > i) {
+            base[i] = '_';
+            memmove(base + i + 1, base + j, strlen(base + j) + 1);
+        }
+        struct fbp_strmap_entry *c = strmap_get(&p->anon_counts, base);
+        if (!c) {
+            free(base);
+            goto nomem;
+        }
+        c->count++;
+        size_t len = strlen(base) + 32;
+        e->value = malloc(len);
+        if (!e->value) {
+            free(base);
+            goto nomem;
+        }
+        snprintf(e->value, len, "_%s_%zu", base, c->count);
+        free(base);
+        struct fbp_name name = {e->value, strlen(e->value)};
+        fbp__add_node(p, name, comp, meta);
+    }
+    out->s = e->value;
+    out->len = strlen(e->value);
+    return true;
+nomem:
+    p->rc = MSGFLO_ENOMEM;
+    return false;
+}
+
+static struct fbp_item *push_item(struct fbp_parser *p)
+{
+    if (p->n_items == p->cap_items) {
+        size_t cap = p->cap_items ? p->cap_items * 2 : 64;
+        struct fbp_item *items = realloc(p->items, cap * sizeof(*items));
+        if (!items) {
+            p->rc = MSGFLO_ENOMEM;
+            return NULL;
+        }
+        p->items = items;
+        p->cap_items = cap;
+    }
+    struct fbp_item *it = &p->items[p->n_items++];
+    memset(it, 0, sizeof(*it));
+    it->index = GRAPH_NO_INDEX;
+    return it;
+}
+
+void fbp__push_port(struct fbp_parser *p, enum fbp_item_kind kind, struct fbp_name process,
+                    const struct fbp_port *port)
+{
+    struct fbp_item *it = push_item(p);
+    if (!it)
+        return;
+    it->kind = kind;
+    it->process = name_dup(p, process, false);
+    if (port) {
+        it->port = name_dup(p, port->name, !p->case_sensitive);
+        it->index = port->index;
+    } else {
+        const char *def = kind == ITEM_TGT ? p->default_in : p->default_out;
+        struct fbp_name d = {def, strlen(def)};
+        it->port = name_dup(p, d, !p->case_sensitive);
+    }
+}
+
+void fbp__push_data(struct fbp_parser *p, json_t *data)
+{
+    struct fbp_item *it = push_item(p);
+    if (!it) {
+        json_decref(data);
+        return;
+    }
+    it->kind = ITEM_DATA;
+    it->data = data;
+}
+
+void fbp__truncate_items(struct fbp_parser *p, size_t n)
+{
+    while (p->n_items > n) {
+        struct fbp_item *it = &p->items[--p->n_items];
+        free(it->process);
+        free(it->port);
+        json_decref(it->data);
+    }
+}
+
+void fbp__annotation(struct fbp_parser *p, struct fbp_name key, struct fbp_name value)
+{
+    char *k = name_dup(p, key, false);
+    char *v = name_dup(p, value, false);
+    if (!k || !v)
+        goto out;
+    if (!p->g->properties && !(p->g->properties = json_object())) {
+        p->rc = MSGFLO_ENOMEM;
+        goto out;
+    }
+    int rc;
+    if (strcmp(k, "runtime") == 0)
+        rc = json_object_set_new(p->g->properties, "environment", json_pack("{s:s}", "type", v));
+    else
+        rc = json_object_set_new(p->g->properties, k, json_string(v));
+    if (rc)
+        p->rc = MSGFLO_ENOMEM;
+out:
+    free(k);
+    free(v);
+}
+
+void fbp__export(struct fbp_parser *p, bool in, struct fbp_name node, struct fbp_name port,
+                 struct fbp_name pub)
+{
+    char *n = name_dup(p, node, false);
+    char *pt = name_dup(p, port, !p->case_sensitive);
+    char *pb = name_dup(p, pub, !p->case_sensitive);
+    if (n && pt && pb) {
+        int rc = in ? graph__set_inport(p->g, pb, n, pt, NULL)
+                    : graph__set_outport(p->g, pb, n, pt, NULL);
+        if (rc)
+            p->rc = rc;
+    }
+    free(n);
+    free(pt);
+    free(pb);
+}
+
+void fbp__set_default(struct fbp_parser *p, bool in, struct fbp_name port)
+{
+    char *s = name_dup(p, port, false);
+    if (!s)
+        return;
+    char **slot = in ? &p->default_in : &p->default_out;
+    free(*slot);
+    *slot = s;
+}
+
+/* processEdges: a source or IIP followed by a target is a connection. */
+int fbp__finish(struct fbp_parser *p)
+{
+    for (size_t i = 1; i < p->n_items; i++) {
+        struct fbp_item *a = &p->items[i - 1], *b = &p->items[i];
+        if (a->kind == ITEM_TGT || b->kind != ITEM_TGT)
+            continue;
+        struct graph_endpoint tgt = {b->process, b->port, b->index};
+        int rc;
+        if (a->kind == ITEM_DATA) {
+            rc = graph__add_iip(p->g, a->data, &tgt, NULL);
+        } else {
+            struct graph_endpoint src = {a->process, a->port, a->index};
+            rc = graph__add_edge(p->g, &src, &tgt, NULL);
+        }
+        if (rc)
+            return rc;
+        i++;
+    }
+    return p->rc;
+}
+
+void fbp__cleanup(struct fbp_parser *p)
+{
+    fbp__truncate_items(p, 0);
+    free(p->items);
+    free(p->chain);
+    free(p->default_in);
+    free(p->default_out);
+    strmap_free(p->anon_counts);
+    strmap_free(p->anon_names);
+    graph__free(p->g);
+}

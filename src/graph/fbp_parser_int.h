@@ -1,0 +1,135 @@
+/* State shared by the files of the .fbp parser (fbp_parser.c: the grammar,
+ * fbp_iip.c: JSON IIP values, fbp_build.c: the grammar's actions,
+ * fbp_error.c: syntax error messages). Not for use outside src/graph. */
+#ifndef MSGFLO_GRAPH_FBP_PARSER_INT_H
+#define MSGFLO_GRAPH_FBP_PARSER_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "graph/graph.h"
+
+/* What the parser expected where it failed, named as the reference parser
+ * (PEG.js 0.9) names it; the descriptions are in fbp_error.c. */
+enum fbp_expect {
+    X_INPORT,
+    X_OUTPORT,
+    X_DEFAULT_INPORT,
+    X_DEFAULT_OUTPORT,
+    X_DOT,
+    X_COLON,
+    X_COMMA,
+    X_NEWLINE,
+    X_HASH,
+    X_ARROW,
+    X_QUOTE,
+    X_NAME_START,
+    X_NAME_CHAR,
+    X_LPAREN,
+    X_COMPONENT_CHAR,
+    X_RPAREN,
+    X_META_CHAR,
+    X_AT,
+    X_ANNOTATION_KEY,
+    X_ANNOTATION_VALUE,
+    X_PORT_CHAR,
+    X_LBRACKET,
+    X_DIGIT,
+    X_RBRACKET,
+    X_ANYCHAR,
+    X_BACKSLASH_CLASS,
+    X_QUOTE_CLASS,
+    X_NOT_QUOTE,
+    X_SPACE,
+    X_LBRACE,
+    X_RBRACE,
+    X_FALSE,
+    X_NULL,
+    X_TRUE,
+    X_NUMBER,
+    X_STRING,
+    X_END,
+    X__COUNT
+};
+
+/* One element of the reference's flat edge list. */
+enum fbp_item_kind { ITEM_SRC, ITEM_TGT, ITEM_DATA };
+
+struct fbp_item {
+    enum fbp_item_kind kind;
+    char *process; /* owned; NULL for ITEM_DATA */
+    char *port;    /* owned; NULL for ITEM_DATA */
+    int64_t index;
+    json_t *data; /* owned reference for ITEM_DATA */
+};
+
+/* A name in the input or generated (anonymous nodes); not owned. */
+struct fbp_name {
+    const char *s;
+    size_t len;
+};
+
+struct fbp_port {
+    struct fbp_name name;
+    int64_t index; /* GRAPH_NO_INDEX when absent */
+};
+
+struct fbp_strmap; /* fbp_build.c */
+
+struct fbp_parser {
+    const char *s; /* the input, valid UTF-8 */
+    size_t n;
+    size_t pos;
+    size_t max_fail;   /* furthest position a terminal failed at */
+    uint64_t expected; /* bit set of enum fbp_expect at max_fail */
+    int silent;        /* > 0 inside named rules, whose inner failures are not reported */
+    int rc;            /* sticky MSGFLO_ENOMEM or MSGFLO_EINVAL (too deep) */
+    int depth;         /* JSON nesting */
+    bool case_sensitive;
+    struct graph *g;
+    char *default_in;  /* owned */
+    char *default_out; /* owned */
+    struct fbp_item *items;
+    size_t n_items, cap_items;
+    struct fbp_strmap *anon_counts; /* component-derived name -> count */
+    struct fbp_strmap *anon_names;  /* offset (as text) -> generated node name */
+    size_t *chain;                  /* connection chain stack: pos, n_items pairs */
+    size_t cap_chain;
+};
+
+#define FBP_MAX_DEPTH 512
+
+/* fbp_parser.c */
+void fbp__fail(struct fbp_parser *p, enum fbp_expect x);
+bool fbp__lit(struct fbp_parser *p, const char *lit, enum fbp_expect x);
+size_t fbp__char_len(const struct fbp_parser *p, size_t pos);
+
+/* fbp_iip.c: JSON_text = ws value ws; *out gets a new reference. */
+bool fbp__json_text(struct fbp_parser *p, json_t **out);
+
+/* fbp_build.c */
+void fbp__add_node(struct fbp_parser *p, struct fbp_name name, struct fbp_name comp,
+                   const struct fbp_name *meta);
+bool fbp__add_anonymous(struct fbp_parser *p, size_t offset, struct fbp_name comp,
+                        const struct fbp_name *meta, struct fbp_name *out);
+void fbp__push_port(struct fbp_parser *p, enum fbp_item_kind kind, struct fbp_name process,
+                    const struct fbp_port *port);
+void fbp__push_data(struct fbp_parser *p, json_t *data);
+void fbp__truncate_items(struct fbp_parser *p, size_t n);
+void fbp__annotation(struct fbp_parser *p, struct fbp_name key, struct fbp_name value);
+void fbp__export(struct fbp_parser *p, bool in, struct fbp_name node, struct fbp_name port,
+                 struct fbp_name pub);
+void fbp__set_default(struct fbp_parser *p, bool in, struct fbp_name port);
+int fbp__finish(struct fbp_parser *p);
+void fbp__cleanup(struct fbp_parser *p);
+
+/* fbp_error.c */
+void fbp__syntax_error(const struct fbp_parser *p, struct graph_error *err);
+/* Replaces invalid UTF-8 as a WHATWG decoder (and so Node) does; *out is
+ * NULL when the text was valid, else a new buffer (free()) of *out_len bytes. */
+int fbp__sanitize_utf8(const char *s, size_t n, char **out, size_t *out_len);
+
+#endif

@@ -1,0 +1,353 @@
+/* The graph model: ordered processes (with a hash index by name),
+ * connections, exported ports and groups, and the reference's validation. */
+#include "graph/internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+char *graph__strndup(const char *s, size_t n)
+{
+    char *copy = malloc(n + 1);
+    if (!copy)
+        return NULL;
+    memcpy(copy, s, n);
+    copy[n] = '\0';
+    return copy;
+}
+
+static char *graph__strdup(const char *s)
+{
+    return graph__strndup(s, strlen(s));
+}
+
+void graph__error(struct graph_error *err, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    va_end(ap);
+    err->line = 0;
+    err->column = 0;
+}
+
+int graph__new(struct graph **out)
+{
+    struct graph *g = calloc(1, sizeof(*g));
+    if (!g)
+        return MSGFLO_ENOMEM;
+    *out = g;
+    return 0;
+}
+
+static void graph__free_endpoint(struct graph_endpoint *e)
+{
+    free(e->process);
+    free(e->port);
+}
+
+static void graph__free_export(struct graph_export *e)
+{
+    free(e->name);
+    free(e->process);
+    free(e->port);
+    json_decref(e->metadata);
+}
+
+void graph__free(struct graph *g)
+{
+    if (!g)
+        return;
+    for (size_t i = 0; i < g->n_processes; i++) {
+        free(g->processes[i].name);
+        free(g->processes[i].component);
+        json_decref(g->processes[i].metadata);
+    }
+    for (size_t i = 0; i < g->n_connections; i++) {
+        struct graph_connection *c = &g->connections[i];
+        json_decref(c->data);
+        graph__free_endpoint(&c->src);
+        graph__free_endpoint(&c->tgt);
+        json_decref(c->metadata);
+    }
+    for (size_t i = 0; i < g->n_inports; i++)
+        graph__free_export(&g->inports[i]);
+    for (size_t i = 0; i < g->n_outports; i++)
+        graph__free_export(&g->outports[i]);
+    for (size_t i = 0; i < g->n_groups; i++) {
+        free(g->groups[i].name);
+        json_decref(g->groups[i].nodes);
+        json_decref(g->groups[i].metadata);
+    }
+    json_decref(g->properties);
+    free(g->processes);
+    free(g->connections);
+    free(g->inports);
+    free(g->outports);
+    free(g->groups);
+    free(g->index);
+    free(g);
+}
+
+/* Makes room for one more element of an array. */
+static int graph__reserve(void **items, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    size_t new_cap = *cap ? *cap * 2 : 8;
+    void *p = realloc(*items, new_cap * size);
+    if (!p)
+        return MSGFLO_ENOMEM;
+    *items = p;
+    *cap = new_cap;
+    return 0;
+}
+
+static size_t graph__hash(const char *s)
+{
+    size_t h = 1469598103934665603u;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211u;
+    }
+    return h;
+}
+
+static void graph__index_put(size_t *index, size_t cap, const char *name, size_t pos)
+{
+    size_t i = graph__hash(name) & (cap - 1);
+    while (index[i])
+        i = (i + 1) & (cap - 1);
+    index[i] = pos + 1;
+}
+
+static int graph__index_grow(struct graph *g)
+{
+    if ((g->n_processes + 1) * 2 <= g->index_cap)
+        return 0;
+    size_t cap = g->index_cap ? g->index_cap * 2 : 16;
+    size_t *index = calloc(cap, sizeof(*index));
+    if (!index)
+        return MSGFLO_ENOMEM;
+    for (size_t i = 0; i < g->n_processes; i++)
+        graph__index_put(index, cap, g->processes[i].name, i);
+    free(g->index);
+    g->index = index;
+    g->index_cap = cap;
+    return 0;
+}
+
+struct graph_process *graph__find_process(const struct graph *g, const char *name)
+{
+    if (!g->index_cap)
+        return NULL;
+    size_t i = graph__hash(name) & (g->index_cap - 1);
+    while (g->index[i]) {
+        struct graph_process *p = &g->processes[g->index[i] - 1];
+        if (strcmp(p->name, name) == 0)
+            return p;
+        i = (i + 1) & (g->index_cap - 1);
+    }
+    return NULL;
+}
+
+int graph__ensure_process(struct graph *g, const char *name, struct graph_process **out)
+{
+    struct graph_process *p = graph__find_process(g, name);
+    if (!p) {
+        int rc = graph__reserve((void **)&g->processes, &g->cap_processes, g->n_processes,
+                                sizeof(*g->processes));
+        if (rc == 0)
+            rc = graph__index_grow(g);
+        if (rc)
+            return rc;
+        p = &g->processes[g->n_processes];
+        memset(p, 0, sizeof(*p));
+        p->name = graph__strdup(name);
+        if (!p->name)
+            return MSGFLO_ENOMEM;
+        graph__index_put(g->index, g->index_cap, name, g->n_processes);
+        g->n_processes++;
+    }
+    if (out)
+        *out = p;
+    return 0;
+}
+
+int graph__set_component(struct graph_process *p, const char *component)
+{
+    char *copy = NULL;
+    if (component) {
+        copy = graph__strdup(component);
+        if (!copy)
+            return MSGFLO_ENOMEM;
+    }
+    free(p->component);
+    p->component = copy;
+    return 0;
+}
+
+static int graph__copy_endpoint(struct graph_endpoint *dst, const struct graph_endpoint *src)
+{
+    dst->process = graph__strdup(src->process);
+    dst->port = graph__strdup(src->port);
+    dst->index = src->index;
+    if (!dst->process || !dst->port) {
+        graph__free_endpoint(dst);
+        return MSGFLO_ENOMEM;
+    }
+    return 0;
+}
+
+static int graph__add_connection(struct graph *g, json_t *data, const struct graph_endpoint *src,
+                                 const struct graph_endpoint *tgt, json_t *metadata)
+{
+    int rc = graph__reserve((void **)&g->connections, &g->cap_connections, g->n_connections,
+                            sizeof(*g->connections));
+    if (rc)
+        return rc;
+    struct graph_connection c;
+    memset(&c, 0, sizeof(c));
+    c.src.index = GRAPH_NO_INDEX;
+    rc = graph__copy_endpoint(&c.tgt, tgt);
+    if (rc)
+        return rc;
+    if (src) {
+        rc = graph__copy_endpoint(&c.src, src);
+        if (rc) {
+            graph__free_endpoint(&c.tgt);
+            return rc;
+        }
+    }
+    c.data = json_incref(data);
+    c.metadata = json_incref(metadata);
+    g->connections[g->n_connections++] = c;
+    return 0;
+}
+
+int graph__add_edge(struct graph *g, const struct graph_endpoint *src,
+                    const struct graph_endpoint *tgt, json_t *metadata)
+{
+    return graph__add_connection(g, NULL, src, tgt, metadata);
+}
+
+int graph__add_iip(struct graph *g, json_t *data, const struct graph_endpoint *tgt,
+                   json_t *metadata)
+{
+    if (!data)
+        return MSGFLO_EINVAL;
+    return graph__add_connection(g, data, NULL, tgt, metadata);
+}
+
+static int graph__set_export(struct graph_export **items, size_t *n, size_t *cap, const char *name,
+                             const char *process, const char *port, json_t *metadata)
+{
+    struct graph_export e = {graph__strdup(name), graph__strdup(process), graph__strdup(port),
+                             json_incref(metadata)};
+    if (!e.name || !e.process || !e.port) {
+        graph__free_export(&e);
+        return MSGFLO_ENOMEM;
+    }
+    for (size_t i = 0; i < *n; i++) {
+        if (strcmp((*items)[i].name, name) == 0) {
+            graph__free_export(&(*items)[i]);
+            (*items)[i] = e;
+            return 0;
+        }
+    }
+    int rc = graph__reserve((void **)items, cap, *n, sizeof(**items));
+    if (rc) {
+        graph__free_export(&e);
+        return rc;
+    }
+    (*items)[(*n)++] = e;
+    return 0;
+}
+
+int graph__set_inport(struct graph *g, const char *name, const char *process, const char *port,
+                      json_t *metadata)
+{
+    return graph__set_export(&g->inports, &g->n_inports, &g->cap_inports, name, process, port,
+                             metadata);
+}
+
+int graph__set_outport(struct graph *g, const char *name, const char *process, const char *port,
+                       json_t *metadata)
+{
+    return graph__set_export(&g->outports, &g->n_outports, &g->cap_outports, name, process, port,
+                             metadata);
+}
+
+int graph__add_group(struct graph *g, const char *name, json_t *nodes, json_t *metadata)
+{
+    int rc = graph__reserve((void **)&g->groups, &g->cap_groups, g->n_groups, sizeof(*g->groups));
+    if (rc)
+        return rc;
+    char *copy = graph__strdup(name);
+    if (!copy)
+        return MSGFLO_ENOMEM;
+    struct graph_group *grp = &g->groups[g->n_groups++];
+    grp->name = copy;
+    grp->nodes = json_incref(nodes);
+    grp->metadata = json_incref(metadata);
+    return 0;
+}
+
+/* The reference's validateContents, check for check and message for message. */
+int graph__validate(const struct graph *g, struct graph_error *err)
+{
+    for (size_t i = 0; i < g->n_processes; i++) {
+        const char *component = g->processes[i].component;
+        if (!component || !*component) {
+            graph__error(err, "Node \"%s\" does not have a component defined",
+                         g->processes[i].name);
+            return MSGFLO_EINVAL;
+        }
+    }
+    for (size_t i = 0; i < g->n_inports; i++) {
+        if (!graph__find_process(g, g->inports[i].process)) {
+            graph__error(err, "Inport \"%s\" is connected to an undefined target node \"%s\"",
+                         g->inports[i].name, g->inports[i].process);
+            return MSGFLO_EINVAL;
+        }
+    }
+    for (size_t i = 0; i < g->n_outports; i++) {
+        if (!graph__find_process(g, g->outports[i].process)) {
+            graph__error(err, "Outport \"%s\" is connected to an undefined source node \"%s\"",
+                         g->outports[i].name, g->outports[i].process);
+            return MSGFLO_EINVAL;
+        }
+    }
+    for (size_t i = 0; i < g->n_connections; i++) {
+        const struct graph_connection *c = &g->connections[i];
+        if (!graph__find_process(g, c->tgt.process)) {
+            if (c->data) {
+                struct strbuf sb;
+                strbuf__init(&sb);
+                graph_json__js_string(c->data, &sb);
+                graph__error(err,
+                             "IIP containing \"%s\" is connected to an undefined target node "
+                             "\"%s\"",
+                             sb.data ? sb.data : "", c->tgt.process);
+                strbuf__cleanup(&sb);
+                return MSGFLO_EINVAL;
+            }
+            graph__error(err,
+                         "Edge from \"%s\" port \"%s\" is connected to an undefined target node "
+                         "\"%s\"",
+                         c->src.process, c->src.port, c->tgt.process);
+            return MSGFLO_EINVAL;
+        }
+        if (!c->data && !graph__find_process(g, c->src.process)) {
+            graph__error(err,
+                         "Edge to \"%s\" port \"%s\" is connected to an undefined source node "
+                         "\"%s\"",
+                         c->tgt.process, c->tgt.port, c->src.process);
+            return MSGFLO_EINVAL;
+        }
+    }
+    return 0;
+}

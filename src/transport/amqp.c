@@ -584,6 +584,29 @@ static void amqp_freed(struct transport *base)
         ev.closed(ud);
 }
 
+/* Held-back acks wait for publisher confirms; before closing, wait for those
+ * (at most a second) so a clean stop does not requeue processed messages.
+ * Other frames (new deliveries) are dropped: the broker requeues them. */
+static void flush_acks(struct amqp *a)
+{
+    uint64_t deadline = uv_hrtime() + 1000000000ULL;
+    while (a->conn && a->n_acks > 0) {
+        uint64_t now = uv_hrtime();
+        if (now >= deadline)
+            break;
+        uint64_t left_us = (deadline - now) / 1000;
+        struct timeval tv = {(time_t)(left_us / 1000000), (suseconds_t)(left_us % 1000000)};
+        amqp_frame_t frame;
+        if (amqp_simple_wait_frame_noblock(a->conn, &frame, &tv) != AMQP_STATUS_OK)
+            break;
+        if (!handle_frame(a, &frame))
+            break;
+    }
+    if (a->n_acks)
+        LOG_WARNING(NS, "closing with %zu acks unconfirmed: those messages will be redelivered",
+                    a->n_acks);
+}
+
 static void on_heartbeat_closed(uv_handle_t *h)
 {
     struct amqp *a = h->data;
@@ -595,11 +618,9 @@ static void amqp_close_op(struct transport *base)
 {
     struct amqp *a = (struct amqp *)base;
     if (a->conn) {
-        /* Give held-back acks their last chance, then close politely. */
         struct timeval tv = {1, 0};
         amqp_set_rpc_timeout(a->conn, &tv);
-        if (a->n_acks)
-            drain(a);
+        flush_acks(a);
         if (a->conn) {
             amqp_channel_close(a->conn, CHANNEL, AMQP_REPLY_SUCCESS);
             amqp_connection_close(a->conn, AMQP_REPLY_SUCCESS);

@@ -4,7 +4,8 @@
  * graph is case-sensitive. Where the reference loses or corrupts information
  * we do not: each process is declared (with its component) at its own first
  * mention, not only the first process of each component; IIP data is written
- * as JSON text; array-port indexes are kept; processes without connections
+ * as JSON text (true, false and null after a tab, where they are not node
+ * names); array-port indexes are kept; processes without connections
  * are declared on their own lines; metadata that the language can express
  * (x, y and [a-zA-Z/_0-9] strings) is kept. The result parses back (with the
  * graph's caseSensitive option) to the same graph, groups and connection
@@ -190,6 +191,10 @@ static int put_connection(struct writer *w, const struct graph_connection *c)
         rc = graph_json__dump(c->data, 0, &text);
         if (rc)
             return rc;
+        /* a bare true/false/null at the start of a statement is a node name;
+         * after a tab (JSON whitespace, not .fbp whitespace) it is an IIP */
+        if (json_is_boolean(c->data) || json_is_null(c->data))
+            strbuf__putc(&w->sb, '\t');
         strbuf__puts(&w->sb, text);
         free(text);
     } else {

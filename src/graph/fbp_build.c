@@ -168,22 +168,19 @@ fail:
     return NULL;
 }
 
-void fbp__add_node(struct fbp_parser *p, struct fbp_name name, struct fbp_name comp,
+void fbp__add_node(struct fbp_parser *p, size_t offset, struct fbp_name name, struct fbp_name comp,
                    const struct fbp_name *meta)
 {
-    char *node = name_dup(p, name, false);
-    struct graph_process *proc;
-    if (!node)
+    /* Backtracking parses the same declaration again (up to three times);
+     * if nothing was declared in between, doing it again changes nothing. */
+    if (p->last_add_offset == offset + 1)
         return;
-    if (graph__ensure_process(p->g, node, &proc)) {
+    p->last_add_offset = offset + 1;
+    struct graph_process *proc;
+    if (graph__ensure_process_n(p->g, name.s, name.len, &proc) ||
+        (comp.len && graph__set_component_n(p->g, proc, comp.s, comp.len))) {
         p->rc = MSGFLO_ENOMEM;
-        goto out;
-    }
-    if (comp.len) {
-        char *c = name_dup(p, comp, false);
-        if (!c || graph__set_component(proc, c))
-            p->rc = MSGFLO_ENOMEM;
-        free(c);
+        return;
     }
     if (meta) {
         json_t *md = parse_metadata(p, *meta);
@@ -194,8 +191,6 @@ void fbp__add_node(struct fbp_parser *p, struct fbp_name name, struct fbp_name c
             proc->metadata = md;
         }
     }
-out:
-    free(node);
 }
 
 bool fbp__add_anonymous(struct fbp_parser *p, size_t offset, struct fbp_name comp,
@@ -236,7 +231,7 @@ bool fbp__add_anonymous(struct fbp_parser *p, size_t offset, struct fbp_name com
         snprintf(e->value, len, "_%s_%zu", base, c->count);
         free(base);
         struct fbp_name name = {e->value, strlen(e->value)};
-        fbp__add_node(p, name, comp, meta);
+        fbp__add_node(p, offset, name, comp, meta);
     }
     out->s = e->value;
     out->len = strlen(e->value);
@@ -271,14 +266,18 @@ void fbp__push_port(struct fbp_parser *p, enum fbp_item_kind kind, struct fbp_na
     if (!it)
         return;
     it->kind = kind;
-    it->process = name_dup(p, process, false);
+    it->process = process.s;
+    it->process_len = process.len;
     if (port) {
-        it->port = name_dup(p, port->name, !p->case_sensitive);
+        it->port = port->name.s;
+        it->port_len = port->name.len;
         it->index = port->index;
+    } else if (kind == ITEM_TGT) {
+        it->port = p->default_in;
+        it->port_len = p->default_in_len;
     } else {
-        const char *def = kind == ITEM_TGT ? p->default_in : p->default_out;
-        struct fbp_name d = {def, strlen(def)};
-        it->port = name_dup(p, d, !p->case_sensitive);
+        it->port = p->default_out;
+        it->port_len = p->default_out_len;
     }
 }
 
@@ -296,10 +295,7 @@ void fbp__push_data(struct fbp_parser *p, json_t *data)
 void fbp__truncate_items(struct fbp_parser *p, size_t n)
 {
     while (p->n_items > n) {
-        struct fbp_item *it = &p->items[--p->n_items];
-        free(it->process);
-        free(it->port);
-        json_decref(it->data);
+        json_decref(p->items[--p->n_items].data);
     }
 }
 
@@ -344,34 +340,47 @@ void fbp__export(struct fbp_parser *p, bool in, struct fbp_name node, struct fbp
 
 void fbp__set_default(struct fbp_parser *p, bool in, struct fbp_name port)
 {
-    char *s = name_dup(p, port, false);
-    if (!s)
-        return;
-    char **slot = in ? &p->default_in : &p->default_out;
-    free(*slot);
-    *slot = s;
+    if (in) {
+        p->default_in = port.s;
+        p->default_in_len = port.len;
+    } else {
+        p->default_out = port.s;
+        p->default_out_len = port.len;
+    }
 }
 
-/* processEdges: a source or IIP followed by a target is a connection. */
-int fbp__finish(struct fbp_parser *p)
+/* processEdges: a source or IIP followed by a target is a connection. The
+ * reference pairs the flat list of the whole file; every registered line
+ * ends with a target, so no pair spans two lines and each line's items can
+ * become connections when the line is done, keeping the list short. */
+int fbp__register_line(struct fbp_parser *p, size_t first)
 {
-    for (size_t i = 1; i < p->n_items; i++) {
+    bool lower = !p->case_sensitive;
+    for (size_t i = first + 1; i < p->n_items; i++) {
         struct fbp_item *a = &p->items[i - 1], *b = &p->items[i];
         if (a->kind == ITEM_TGT || b->kind != ITEM_TGT)
             continue;
-        struct graph_endpoint tgt = {b->process, b->port, b->index};
-        int rc;
+        struct graph_connection c;
+        memset(&c, 0, sizeof(c));
+        c.src.index = GRAPH_NO_INDEX;
+        int rc = graph__endpoint_init(p->g, &c.tgt, b->process, b->process_len, b->port,
+                                      b->port_len, lower, b->index);
+        if (rc == 0 && a->kind == ITEM_SRC)
+            rc = graph__endpoint_init(p->g, &c.src, a->process, a->process_len, a->port,
+                                      a->port_len, lower, a->index);
+        if (rc)
+            return rc;
         if (a->kind == ITEM_DATA) {
-            rc = graph__add_iip(p->g, a->data, &tgt, NULL);
-        } else {
-            struct graph_endpoint src = {a->process, a->port, a->index};
-            rc = graph__add_edge(p->g, &src, &tgt, NULL);
+            c.data = a->data; /* the graph takes the item's reference */
+            a->data = NULL;
         }
+        rc = graph__push_connection(p->g, &c);
         if (rc)
             return rc;
         i++;
     }
-    return p->rc;
+    fbp__truncate_items(p, first);
+    return 0;
 }
 
 void fbp__cleanup(struct fbp_parser *p)
@@ -379,8 +388,6 @@ void fbp__cleanup(struct fbp_parser *p)
     fbp__truncate_items(p, 0);
     free(p->items);
     free(p->chain);
-    free(p->default_in);
-    free(p->default_out);
     strmap_free(p->anon_counts);
     strmap_free(p->anon_names);
     graph__free(p->g);

@@ -242,7 +242,17 @@ int fbp__sanitize_utf8(const char *text, size_t n, char **out, size_t *out_len)
     size_t i = 0;
     *out = NULL;
     *out_len = 0;
-    while (i < n) {
+    for (;;) {
+        /* ASCII runs, eight bytes at a time */
+        while (n - i >= 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (w & 0x8080808080808080ULL)
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
         size_t len = utf8_valid(s + i, n - i);
         if (!len)
             break;

@@ -25,7 +25,7 @@ static bool token(struct fbp_parser *p, const char *c, enum fbp_expect x)
 {
     size_t start = p->pos;
     ws(p);
-    if (!fbp__lit(p, c, x)) {
+    if (!fbp__lit_n(p, c, strlen(c), x)) {
         p->pos = start;
         return false;
     }
@@ -336,7 +336,7 @@ out:
 static bool keyword(struct fbp_parser *p, const char *word, enum fbp_expect x, json_t *v,
                     json_t **out)
 {
-    if (!fbp__lit(p, word, x))
+    if (!fbp__lit_n(p, word, strlen(word), x))
         return false;
     *out = v;
     return true;

@@ -15,26 +15,13 @@
 
 #include "graph/internal.h"
 
-void fbp__fail(struct fbp_parser *p, enum fbp_expect x)
+void fbp__record_fail(struct fbp_parser *p, enum fbp_expect x)
 {
-    if (p->silent || p->pos < p->max_fail)
-        return;
     if (p->pos > p->max_fail) {
         p->max_fail = p->pos;
         p->expected = 0;
     }
     p->expected |= (uint64_t)1 << x;
-}
-
-bool fbp__lit(struct fbp_parser *p, const char *lit, enum fbp_expect x)
-{
-    size_t len = strlen(lit);
-    if (p->n - p->pos >= len && memcmp(p->s + p->pos, lit, len) == 0) {
-        p->pos += len;
-        return true;
-    }
-    fbp__fail(p, x);
-    return false;
 }
 
 /* Bytes of the (valid UTF-8) character at pos; 0 at the end. */
@@ -47,55 +34,51 @@ size_t fbp__char_len(const struct fbp_parser *p, size_t pos)
     return len <= p->n - pos ? len : p->n - pos;
 }
 
-static bool is_alpha(int c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
+/* Character classes of the grammar, one bit each, for a table lookup. */
+enum {
+    C_NAME_START = 1 << 0, /* [a-zA-Z_] */
+    C_NAME = 1 << 1,       /* [a-zA-Z0-9_\-] */
+    C_PORT = 1 << 2,       /* [a-zA-Z.0-9_] */
+    C_COMPONENT = 1 << 3,  /* [a-zA-Z/\-0-9_] */
+    C_META = 1 << 4,       /* [a-zA-Z/=_,0-9] */
+    C_ANN_KEY = 1 << 5,    /* [a-zA-Z0-9\-_] */
+    C_ANN_VALUE = 1 << 6,  /* [a-zA-Z0-9\-_ .] */
+    C_DIGIT = 1 << 7,      /* [0-9] */
+};
 
-static bool is_digit(int c)
-{
-    return c >= '0' && c <= '9';
-}
+static unsigned char classes[256];
 
-static bool is_name_start(int c)
+static void init_classes(void)
 {
-    return is_alpha(c) || c == '_';
-}
-
-static bool is_name_char(int c)
-{
-    return is_alpha(c) || is_digit(c) || c == '_' || c == '-';
-}
-
-static bool is_port_char(int c)
-{
-    return is_alpha(c) || is_digit(c) || c == '_' || c == '.';
-}
-
-static bool is_component_char(int c)
-{
-    return is_alpha(c) || is_digit(c) || c == '_' || c == '-' || c == '/';
-}
-
-static bool is_meta_char(int c)
-{
-    return is_alpha(c) || is_digit(c) || c == '_' || c == '/' || c == '=' || c == ',';
-}
-
-static bool is_annotation_key(int c)
-{
-    return is_alpha(c) || is_digit(c) || c == '_' || c == '-';
-}
-
-static bool is_annotation_value(int c)
-{
-    return is_annotation_key(c) || c == ' ' || c == '.';
+    if (classes['a'])
+        return;
+    for (int c = 0; c < 256; c++) {
+        bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        bool digit = c >= '0' && c <= '9';
+        bool alnum_ = alpha || digit || c == '_';
+        unsigned char k = 0;
+        if (alpha || c == '_')
+            k |= C_NAME_START;
+        if (alnum_ || c == '-')
+            k |= C_NAME | C_ANN_KEY;
+        if (alnum_ || c == '.')
+            k |= C_PORT;
+        if (alnum_ || c == '-' || c == '/')
+            k |= C_COMPONENT;
+        if (alnum_ || c == '/' || c == '=' || c == ',')
+            k |= C_META;
+        if (alnum_ || c == '-' || c == ' ' || c == '.')
+            k |= C_ANN_VALUE;
+        if (digit)
+            k |= C_DIGIT;
+        classes[c] = k;
+    }
 }
 
 /* One ASCII character of a class. */
-static bool cls(struct fbp_parser *p, bool (*pred)(int), enum fbp_expect x)
+static inline bool cls(struct fbp_parser *p, unsigned char k, enum fbp_expect x)
 {
-    if (p->pos < p->n && pred((unsigned char)p->s[p->pos])) {
+    if (p->pos < p->n && (classes[(unsigned char)p->s[p->pos]] & k)) {
         p->pos++;
         return true;
     }
@@ -172,13 +155,32 @@ static void line_terminator(struct fbp_parser *p)
     newline(p);
 }
 
-/* nodeName = [a-zA-Z_][a-zA-Z0-9_\-]* */
+static bool node_name_rule(struct fbp_parser *p, struct fbp_name *out);
+
 static bool node_name(struct fbp_parser *p, struct fbp_name *out)
 {
     size_t start = p->pos;
-    if (!cls(p, is_name_start, X_NAME_START))
+    if (p->memo_node_name.key != start + 1) {
+        p->memo_node_name.ok = node_name_rule(p, out);
+        p->memo_node_name.key = start + 1;
+        p->memo_node_name.end = p->pos;
+        return p->memo_node_name.ok;
+    }
+    if (!p->memo_node_name.ok)
         return false;
-    while (cls(p, is_name_char, X_NAME_CHAR)) {
+    out->s = p->s + start;
+    out->len = p->memo_node_name.end - start;
+    p->pos = p->memo_node_name.end;
+    return true;
+}
+
+/* nodeName = [a-zA-Z_][a-zA-Z0-9_\-]* */
+static bool node_name_rule(struct fbp_parser *p, struct fbp_name *out)
+{
+    size_t start = p->pos;
+    if (!cls(p, C_NAME_START, X_NAME_START))
+        return false;
+    while (cls(p, C_NAME, X_NAME_CHAR)) {
     }
     out->s = p->s + start;
     out->len = p->pos - start;
@@ -189,9 +191,9 @@ static bool node_name(struct fbp_parser *p, struct fbp_name *out)
 static bool port_name(struct fbp_parser *p, struct fbp_name *out)
 {
     size_t start = p->pos;
-    if (!cls(p, is_name_start, X_NAME_START))
+    if (!cls(p, C_NAME_START, X_NAME_START))
         return false;
-    while (cls(p, is_port_char, X_PORT_CHAR)) {
+    while (cls(p, C_PORT, X_PORT_CHAR)) {
     }
     out->s = p->s + start;
     out->len = p->pos - start;
@@ -211,8 +213,25 @@ static int64_t parse_index(const char *s, size_t len)
     return v;
 }
 
-/* port = portName ("[" [0-9]+ "]")? */
+static bool port_rule(struct fbp_parser *p, struct fbp_port *out);
+
 static bool port(struct fbp_parser *p, struct fbp_port *out)
+{
+    size_t start = p->pos;
+    if (p->memo_port.key != start + 1) {
+        p->memo_port.ok = port_rule(p, &p->memo_port.port);
+        p->memo_port.key = start + 1;
+        p->memo_port.end = p->pos;
+    } else {
+        p->pos = p->memo_port.end;
+    }
+    if (p->memo_port.ok)
+        *out = p->memo_port.port;
+    return p->memo_port.ok;
+}
+
+/* port = portName ("[" [0-9]+ "]")? */
+static bool port_rule(struct fbp_parser *p, struct fbp_port *out)
 {
     if (!port_name(p, &out->name))
         return false;
@@ -221,11 +240,11 @@ static bool port(struct fbp_parser *p, struct fbp_port *out)
     if (!fbp__lit(p, "[", X_LBRACKET))
         return true;
     size_t digits = p->pos;
-    if (!cls(p, is_digit, X_DIGIT)) {
+    if (!cls(p, C_DIGIT, X_DIGIT)) {
         p->pos = before;
         return true;
     }
-    while (cls(p, is_digit, X_DIGIT)) {
+    while (cls(p, C_DIGIT, X_DIGIT)) {
     }
     size_t end = p->pos;
     if (!fbp__lit(p, "]", X_RBRACKET)) {
@@ -256,23 +275,46 @@ static bool spaces_port(struct fbp_parser *p, struct fbp_port *out)
     return false;
 }
 
-/* component = "(" [a-zA-Z/\-0-9_]* (":" [a-zA-Z/=_,0-9]+)? ")" */
+static bool component_rule(struct fbp_parser *p, struct fbp_name *comp, struct fbp_name *meta,
+                           bool *has_meta);
+
 static bool component(struct fbp_parser *p, struct fbp_name *comp, struct fbp_name *meta,
                       bool *has_meta)
+{
+    size_t start = p->pos;
+    if (p->memo_component.key != start + 1) {
+        p->memo_component.ok = component_rule(p, &p->memo_component.comp, &p->memo_component.meta,
+                                              &p->memo_component.has_meta);
+        p->memo_component.key = start + 1;
+        p->memo_component.end = p->pos;
+    } else {
+        p->pos = p->memo_component.end;
+    }
+    if (p->memo_component.ok) {
+        *comp = p->memo_component.comp;
+        *meta = p->memo_component.meta;
+        *has_meta = p->memo_component.has_meta;
+    }
+    return p->memo_component.ok;
+}
+
+/* component = "(" [a-zA-Z/\-0-9_]* (":" [a-zA-Z/=_,0-9]+)? ")" */
+static bool component_rule(struct fbp_parser *p, struct fbp_name *comp, struct fbp_name *meta,
+                           bool *has_meta)
 {
     size_t start = p->pos;
     if (!fbp__lit(p, "(", X_LPAREN))
         return false;
     comp->s = p->s + p->pos;
-    while (cls(p, is_component_char, X_COMPONENT_CHAR)) {
+    while (cls(p, C_COMPONENT, X_COMPONENT_CHAR)) {
     }
     comp->len = (size_t)(p->s + p->pos - comp->s);
     *has_meta = false;
     size_t before_meta = p->pos;
     if (fbp__lit(p, ":", X_COLON)) {
         meta->s = p->s + p->pos;
-        if (cls(p, is_meta_char, X_META_CHAR)) {
-            while (cls(p, is_meta_char, X_META_CHAR)) {
+        if (cls(p, C_META, X_META_CHAR)) {
+            while (cls(p, C_META, X_META_CHAR)) {
             }
             meta->len = (size_t)(p->s + p->pos - meta->s);
             *has_meta = true;
@@ -297,7 +339,7 @@ static bool node_name_and_component(struct fbp_parser *p, struct fbp_name *out)
         p->pos = start;
         return false;
     }
-    fbp__add_node(p, name, comp, has_meta ? &meta : NULL);
+    fbp__add_node(p, (size_t)(name.s - p->s), name, comp, has_meta ? &meta : NULL);
     *out = name;
     return true;
 }
@@ -515,17 +557,17 @@ static bool annotation_line(struct fbp_parser *p)
     if (!fbp__lit(p, "#", X_HASH) || !spaces1(p) || !fbp__lit(p, "@", X_AT))
         return false;
     key.s = p->s + p->pos;
-    if (!cls(p, is_annotation_key, X_ANNOTATION_KEY))
+    if (!cls(p, C_ANN_KEY, X_ANNOTATION_KEY))
         return false;
-    while (cls(p, is_annotation_key, X_ANNOTATION_KEY)) {
+    while (cls(p, C_ANN_KEY, X_ANNOTATION_KEY)) {
     }
     key.len = (size_t)(p->s + p->pos - key.s);
     if (!spaces1(p))
         return false;
     value.s = p->s + p->pos;
-    if (!cls(p, is_annotation_value, X_ANNOTATION_VALUE))
+    if (!cls(p, C_ANN_VALUE, X_ANNOTATION_VALUE))
         return false;
-    while (cls(p, is_annotation_value, X_ANNOTATION_VALUE)) {
+    while (cls(p, C_ANN_VALUE, X_ANNOTATION_VALUE)) {
     }
     value.len = (size_t)(p->s + p->pos - value.s);
     if (!newline(p))
@@ -573,11 +615,25 @@ static bool line(struct fbp_parser *p)
         line_terminator(p);
         if (!is_array)
             fbp__truncate_items(p, items);
+        else if (fbp__register_line(p, items))
+            p->rc = MSGFLO_ENOMEM;
         return true;
     }
     fbp__truncate_items(p, items);
     p->pos = start;
     return false;
+}
+
+/* An upper bound of the connections: the arrows in the text. */
+static size_t count_arrows(const char *s, size_t n)
+{
+    size_t count = 0;
+    const char *end = s + n;
+    while ((s = memchr(s, '-', (size_t)(end - s))) != NULL) {
+        if (++s < end && *s == '>')
+            count++;
+    }
+    return count;
 }
 
 int fbp__parse(const char *text, size_t len, const struct fbp_parse_options *opts,
@@ -590,6 +646,7 @@ int fbp__parse(const char *text, size_t len, const struct fbp_parse_options *opt
 
     memset(&p, 0, sizeof(p));
     *out = NULL;
+    init_classes();
     if (err)
         memset(err, 0, sizeof(*err));
     rc = fbp__sanitize_utf8(text, len, &clean, &clean_len);
@@ -598,14 +655,17 @@ int fbp__parse(const char *text, size_t len, const struct fbp_parse_options *opt
     p.s = clean ? clean : text;
     p.n = clean ? clean_len : len;
     p.case_sensitive = opts && opts->case_sensitive;
-    p.default_in = graph__strndup("IN", 2);
-    p.default_out = graph__strndup("OUT", 3);
+    p.default_in = "IN";
+    p.default_in_len = 2;
+    p.default_out = "OUT";
+    p.default_out_len = 3;
     rc = graph__new(&p.g);
-    if (rc == 0 && (!p.default_in || !p.default_out))
-        rc = MSGFLO_ENOMEM;
     if (rc)
         goto out;
     p.g->case_sensitive = p.case_sensitive;
+    rc = graph__reserve_connections(p.g, count_arrows(p.s, p.n));
+    if (rc)
+        goto out;
 
     while (p.rc == 0 && line(&p)) {
     }
@@ -617,9 +677,7 @@ int fbp__parse(const char *text, size_t len, const struct fbp_parse_options *opt
     }
     /* The reference builds and validates the result before it checks that
      * all input was consumed, so a validation error wins over a syntax error. */
-    rc = fbp__finish(&p);
-    if (rc == 0)
-        rc = graph__validate(p.g, err);
+    rc = graph__validate(p.g, err);
     if (rc)
         goto out;
     if (p.pos < p.n) {

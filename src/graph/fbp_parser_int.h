@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <jansson.h>
 
@@ -60,8 +61,10 @@ enum fbp_item_kind { ITEM_SRC, ITEM_TGT, ITEM_DATA };
 
 struct fbp_item {
     enum fbp_item_kind kind;
-    char *process; /* owned; NULL for ITEM_DATA */
-    char *port;    /* owned; NULL for ITEM_DATA */
+    const char *process; /* in the input or an anonymous name; NULL for ITEM_DATA */
+    size_t process_len;
+    const char *port; /* in the input or a default port name; NULL for ITEM_DATA */
+    size_t port_len;
     int64_t index;
     json_t *data; /* owned reference for ITEM_DATA */
 };
@@ -90,8 +93,29 @@ struct fbp_parser {
     int depth;         /* JSON nesting */
     bool case_sensitive;
     struct graph *g;
-    char *default_in;  /* owned */
-    char *default_out; /* owned */
+    const char *default_in; /* in the input, or "IN" */
+    size_t default_in_len;
+    const char *default_out; /* in the input, or "OUT" */
+    size_t default_out_len;
+    size_t last_add_offset; /* offset + 1 of the last fbp__add_node call, 0 = none */
+    /* One-entry memos of pure rules, keyed by start position + 1. Backtracking
+     * asks for the same rule at the same place several times in a row; the
+     * answer and the failures it reports are the same each time, and
+     * reporting a failure twice changes nothing, so a memo is exact. */
+    struct {
+        size_t key, end;
+        bool ok;
+        struct fbp_port port;
+    } memo_port;
+    struct {
+        size_t key, end;
+        bool ok;
+    } memo_node_name;
+    struct {
+        size_t key, end;
+        bool ok, has_meta;
+        struct fbp_name comp, meta;
+    } memo_component;
     struct fbp_item *items;
     size_t n_items, cap_items;
     struct fbp_strmap *anon_counts; /* component-derived name -> count */
@@ -103,15 +127,37 @@ struct fbp_parser {
 #define FBP_MAX_DEPTH 512
 
 /* fbp_parser.c */
-void fbp__fail(struct fbp_parser *p, enum fbp_expect x);
-bool fbp__lit(struct fbp_parser *p, const char *lit, enum fbp_expect x);
+void fbp__record_fail(struct fbp_parser *p, enum fbp_expect x);
+
+/* Reports a failed terminal at p->pos (the hot path stays inline). */
+static inline void fbp__fail(struct fbp_parser *p, enum fbp_expect x)
+{
+    if (p->silent || p->pos < p->max_fail)
+        return;
+    fbp__record_fail(p, x);
+}
+
+/* Matches the literal lit (len bytes) at p->pos. */
+static inline bool fbp__lit_n(struct fbp_parser *p, const char *lit, size_t len, enum fbp_expect x)
+{
+    if (p->pos < p->n && p->s[p->pos] == lit[0] && p->n - p->pos >= len &&
+        (len == 1 || memcmp(p->s + p->pos + 1, lit + 1, len - 1) == 0)) {
+        p->pos += len;
+        return true;
+    }
+    fbp__fail(p, x);
+    return false;
+}
+
+/* For string literals only (the length is taken with sizeof). */
+#define fbp__lit(p, lit, x) fbp__lit_n((p), "" lit, sizeof(lit) - 1, (x))
 size_t fbp__char_len(const struct fbp_parser *p, size_t pos);
 
 /* fbp_iip.c: JSON_text = ws value ws; *out gets a new reference. */
 bool fbp__json_text(struct fbp_parser *p, json_t **out);
 
 /* fbp_build.c */
-void fbp__add_node(struct fbp_parser *p, struct fbp_name name, struct fbp_name comp,
+void fbp__add_node(struct fbp_parser *p, size_t offset, struct fbp_name name, struct fbp_name comp,
                    const struct fbp_name *meta);
 bool fbp__add_anonymous(struct fbp_parser *p, size_t offset, struct fbp_name comp,
                         const struct fbp_name *meta, struct fbp_name *out);
@@ -123,7 +169,7 @@ void fbp__annotation(struct fbp_parser *p, struct fbp_name key, struct fbp_name 
 void fbp__export(struct fbp_parser *p, bool in, struct fbp_name node, struct fbp_name port,
                  struct fbp_name pub);
 void fbp__set_default(struct fbp_parser *p, bool in, struct fbp_name port);
-int fbp__finish(struct fbp_parser *p);
+int fbp__register_line(struct fbp_parser *p, size_t first);
 void fbp__cleanup(struct fbp_parser *p);
 
 /* fbp_error.c */

@@ -17,9 +17,62 @@ char *graph__strndup(const char *s, size_t n)
     return copy;
 }
 
-static char *graph__strdup(const char *s)
+/* A bump allocator for the graph's strings: parsing a large graph makes
+ * tens of thousands of small strings, and malloc/free dominated the time. */
+struct graph_arena_block {
+    struct graph_arena_block *next;
+    size_t used, cap;
+    char data[];
+};
+
+#define GRAPH_ARENA_BLOCK 65536
+
+static char *graph__alloc(struct graph *g, size_t n)
 {
-    return graph__strndup(s, strlen(s));
+    struct graph_arena_block *b = g->arena;
+    if (!b || b->cap - b->used < n) {
+        size_t cap = GRAPH_ARENA_BLOCK - sizeof(*b);
+        if (n > cap / 4) {
+            /* a big string gets a block of its own, behind the current one */
+            struct graph_arena_block *big = malloc(sizeof(*big) + n);
+            if (!big)
+                return NULL;
+            big->used = big->cap = n;
+            if (b) {
+                big->next = b->next;
+                b->next = big;
+            } else {
+                big->next = NULL;
+                g->arena = big;
+            }
+            return big->data;
+        }
+        b = malloc(sizeof(*b) + cap);
+        if (!b)
+            return NULL;
+        b->next = g->arena;
+        b->used = 0;
+        b->cap = cap;
+        g->arena = b;
+    }
+    char *p = b->data + b->used;
+    b->used += n;
+    return p;
+}
+
+static char *graph__strndup_in(struct graph *g, const char *s, size_t n)
+{
+    char *copy = graph__alloc(g, n + 1);
+    if (!copy)
+        return NULL;
+    memcpy(copy, s, n);
+    copy[n] = '\0';
+    return copy;
+}
+
+static char *graph__strdup(struct graph *g, const char *s)
+{
+    return graph__strndup_in(g, s, strlen(s));
 }
 
 void graph__error(struct graph_error *err, const char *fmt, ...)
@@ -43,17 +96,57 @@ int graph__new(struct graph **out)
     return 0;
 }
 
-static void graph__free_endpoint(struct graph_endpoint *e)
+static int graph__reserve(void **items, size_t *cap, size_t n, size_t size);
+
+/* An endpoint's process and port share one allocation (process first). */
+int graph__endpoint_init(struct graph *g, struct graph_endpoint *e, const char *process,
+                         size_t process_len, const char *port, size_t port_len, bool lower,
+                         int64_t index)
 {
-    free(e->process);
-    free(e->port);
+    char *block = graph__alloc(g, process_len + port_len + 2);
+    if (!block)
+        return MSGFLO_ENOMEM;
+    memcpy(block, process, process_len);
+    block[process_len] = '\0';
+    char *p = block + process_len + 1;
+    for (size_t i = 0; i < port_len; i++) {
+        char c = port[i];
+        p[i] = lower && c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+    }
+    p[port_len] = '\0';
+    e->process = block;
+    e->port = p;
+    e->index = index;
+    return 0;
+}
+
+int graph__reserve_connections(struct graph *g, size_t n)
+{
+    if (n <= g->cap_connections)
+        return 0;
+    void *p = realloc(g->connections, n * sizeof(*g->connections));
+    if (!p)
+        return MSGFLO_ENOMEM;
+    g->connections = p;
+    g->cap_connections = n;
+    return 0;
+}
+
+int graph__push_connection(struct graph *g, struct graph_connection *c)
+{
+    int rc = graph__reserve((void **)&g->connections, &g->cap_connections, g->n_connections,
+                            sizeof(*g->connections));
+    if (rc) {
+        json_decref(c->data);
+        json_decref(c->metadata);
+        return rc;
+    }
+    g->connections[g->n_connections++] = *c;
+    return 0;
 }
 
 static void graph__free_export(struct graph_export *e)
 {
-    free(e->name);
-    free(e->process);
-    free(e->port);
     json_decref(e->metadata);
 }
 
@@ -62,15 +155,11 @@ void graph__free(struct graph *g)
     if (!g)
         return;
     for (size_t i = 0; i < g->n_processes; i++) {
-        free(g->processes[i].name);
-        free(g->processes[i].component);
         json_decref(g->processes[i].metadata);
     }
     for (size_t i = 0; i < g->n_connections; i++) {
         struct graph_connection *c = &g->connections[i];
         json_decref(c->data);
-        graph__free_endpoint(&c->src);
-        graph__free_endpoint(&c->tgt);
         json_decref(c->metadata);
     }
     for (size_t i = 0; i < g->n_inports; i++)
@@ -78,7 +167,6 @@ void graph__free(struct graph *g)
     for (size_t i = 0; i < g->n_outports; i++)
         graph__free_export(&g->outports[i]);
     for (size_t i = 0; i < g->n_groups; i++) {
-        free(g->groups[i].name);
         json_decref(g->groups[i].nodes);
         json_decref(g->groups[i].metadata);
     }
@@ -89,6 +177,11 @@ void graph__free(struct graph *g)
     free(g->outports);
     free(g->groups);
     free(g->index);
+    while (g->arena) {
+        struct graph_arena_block *next = g->arena->next;
+        free(g->arena);
+        g->arena = next;
+    }
     free(g);
 }
 
@@ -106,11 +199,11 @@ static int graph__reserve(void **items, size_t *cap, size_t n, size_t size)
     return 0;
 }
 
-static size_t graph__hash(const char *s)
+static size_t graph__hash(const char *s, size_t len)
 {
     size_t h = 1469598103934665603u;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
         h *= 1099511628211u;
     }
     return h;
@@ -118,7 +211,7 @@ static size_t graph__hash(const char *s)
 
 static void graph__index_put(size_t *index, size_t cap, const char *name, size_t pos)
 {
-    size_t i = graph__hash(name) & (cap - 1);
+    size_t i = graph__hash(name, strlen(name)) & (cap - 1);
     while (index[i])
         i = (i + 1) & (cap - 1);
     index[i] = pos + 1;
@@ -140,23 +233,29 @@ static int graph__index_grow(struct graph *g)
     return 0;
 }
 
-struct graph_process *graph__find_process(const struct graph *g, const char *name)
+struct graph_process *graph__find_process_n(const struct graph *g, const char *name, size_t len)
 {
     if (!g->index_cap)
         return NULL;
-    size_t i = graph__hash(name) & (g->index_cap - 1);
+    size_t i = graph__hash(name, len) & (g->index_cap - 1);
     while (g->index[i]) {
         struct graph_process *p = &g->processes[g->index[i] - 1];
-        if (strcmp(p->name, name) == 0)
+        if (memcmp(p->name, name, len) == 0 && p->name[len] == '\0')
             return p;
         i = (i + 1) & (g->index_cap - 1);
     }
     return NULL;
 }
 
-int graph__ensure_process(struct graph *g, const char *name, struct graph_process **out)
+struct graph_process *graph__find_process(const struct graph *g, const char *name)
 {
-    struct graph_process *p = graph__find_process(g, name);
+    return graph__find_process_n(g, name, strlen(name));
+}
+
+int graph__ensure_process_n(struct graph *g, const char *name, size_t len,
+                            struct graph_process **out)
+{
+    struct graph_process *p = graph__find_process_n(g, name, len);
     if (!p) {
         int rc = graph__reserve((void **)&g->processes, &g->cap_processes, g->n_processes,
                                 sizeof(*g->processes));
@@ -166,10 +265,10 @@ int graph__ensure_process(struct graph *g, const char *name, struct graph_proces
             return rc;
         p = &g->processes[g->n_processes];
         memset(p, 0, sizeof(*p));
-        p->name = graph__strdup(name);
+        p->name = graph__strndup_in(g, name, len);
         if (!p->name)
             return MSGFLO_ENOMEM;
-        graph__index_put(g->index, g->index_cap, name, g->n_processes);
+        graph__index_put(g->index, g->index_cap, p->name, g->n_processes);
         g->n_processes++;
     }
     if (out)
@@ -177,55 +276,56 @@ int graph__ensure_process(struct graph *g, const char *name, struct graph_proces
     return 0;
 }
 
-int graph__set_component(struct graph_process *p, const char *component)
+int graph__ensure_process(struct graph *g, const char *name, struct graph_process **out)
 {
-    char *copy = NULL;
-    if (component) {
-        copy = graph__strdup(component);
-        if (!copy)
-            return MSGFLO_ENOMEM;
-    }
-    free(p->component);
-    p->component = copy;
+    return graph__ensure_process_n(g, name, strlen(name), out);
+}
+
+int graph__set_component_n(struct graph *g, struct graph_process *p, const char *component,
+                           size_t len)
+{
+    if (p->component && strncmp(p->component, component, len) == 0 && p->component[len] == '\0')
+        return 0;
+    char *copy = graph__strndup_in(g, component, len);
+    if (!copy)
+        return MSGFLO_ENOMEM;
+    p->component = copy; /* the old one stays in the arena */
     return 0;
 }
 
-static int graph__copy_endpoint(struct graph_endpoint *dst, const struct graph_endpoint *src)
+int graph__set_component(struct graph *g, struct graph_process *p, const char *component)
 {
-    dst->process = graph__strdup(src->process);
-    dst->port = graph__strdup(src->port);
-    dst->index = src->index;
-    if (!dst->process || !dst->port) {
-        graph__free_endpoint(dst);
-        return MSGFLO_ENOMEM;
+    if (!component) {
+        p->component = NULL;
+        return 0;
     }
-    return 0;
+    return graph__set_component_n(g, p, component, strlen(component));
+}
+
+static int graph__copy_endpoint(struct graph *g, struct graph_endpoint *dst,
+                                const struct graph_endpoint *src)
+{
+    return graph__endpoint_init(g, dst, src->process, strlen(src->process), src->port,
+                                strlen(src->port), false, src->index);
 }
 
 static int graph__add_connection(struct graph *g, json_t *data, const struct graph_endpoint *src,
                                  const struct graph_endpoint *tgt, json_t *metadata)
 {
-    int rc = graph__reserve((void **)&g->connections, &g->cap_connections, g->n_connections,
-                            sizeof(*g->connections));
-    if (rc)
-        return rc;
     struct graph_connection c;
     memset(&c, 0, sizeof(c));
     c.src.index = GRAPH_NO_INDEX;
-    rc = graph__copy_endpoint(&c.tgt, tgt);
+    int rc = graph__copy_endpoint(g, &c.tgt, tgt);
     if (rc)
         return rc;
     if (src) {
-        rc = graph__copy_endpoint(&c.src, src);
-        if (rc) {
-            graph__free_endpoint(&c.tgt);
+        rc = graph__copy_endpoint(g, &c.src, src);
+        if (rc)
             return rc;
-        }
     }
     c.data = json_incref(data);
     c.metadata = json_incref(metadata);
-    g->connections[g->n_connections++] = c;
-    return 0;
+    return graph__push_connection(g, &c);
 }
 
 int graph__add_edge(struct graph *g, const struct graph_endpoint *src,
@@ -242,11 +342,12 @@ int graph__add_iip(struct graph *g, json_t *data, const struct graph_endpoint *t
     return graph__add_connection(g, data, NULL, tgt, metadata);
 }
 
-static int graph__set_export(struct graph_export **items, size_t *n, size_t *cap, const char *name,
-                             const char *process, const char *port, json_t *metadata)
+static int graph__set_export(struct graph *g, struct graph_export **items, size_t *n, size_t *cap,
+                             const char *name, const char *process, const char *port,
+                             json_t *metadata)
 {
-    struct graph_export e = {graph__strdup(name), graph__strdup(process), graph__strdup(port),
-                             json_incref(metadata)};
+    struct graph_export e = {graph__strdup(g, name), graph__strdup(g, process),
+                             graph__strdup(g, port), json_incref(metadata)};
     if (!e.name || !e.process || !e.port) {
         graph__free_export(&e);
         return MSGFLO_ENOMEM;
@@ -270,14 +371,14 @@ static int graph__set_export(struct graph_export **items, size_t *n, size_t *cap
 int graph__set_inport(struct graph *g, const char *name, const char *process, const char *port,
                       json_t *metadata)
 {
-    return graph__set_export(&g->inports, &g->n_inports, &g->cap_inports, name, process, port,
+    return graph__set_export(g, &g->inports, &g->n_inports, &g->cap_inports, name, process, port,
                              metadata);
 }
 
 int graph__set_outport(struct graph *g, const char *name, const char *process, const char *port,
                        json_t *metadata)
 {
-    return graph__set_export(&g->outports, &g->n_outports, &g->cap_outports, name, process, port,
+    return graph__set_export(g, &g->outports, &g->n_outports, &g->cap_outports, name, process, port,
                              metadata);
 }
 
@@ -286,7 +387,7 @@ int graph__add_group(struct graph *g, const char *name, json_t *nodes, json_t *m
     int rc = graph__reserve((void **)&g->groups, &g->cap_groups, g->n_groups, sizeof(*g->groups));
     if (rc)
         return rc;
-    char *copy = graph__strdup(name);
+    char *copy = graph__strdup(g, name);
     if (!copy)
         return MSGFLO_ENOMEM;
     struct graph_group *grp = &g->groups[g->n_groups++];

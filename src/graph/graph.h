@@ -26,10 +26,13 @@
 /* An array-port index that was not given. */
 #define GRAPH_NO_INDEX (-1)
 
+/* Strings "owned by the graph" live in the graph's arena and are freed with
+ * it; never free() them. */
+
 /* One end of a connection. */
 struct graph_endpoint {
     char *process; /* owned by the graph; NULL on the source side of an IIP */
-    char *port;    /* owned by the graph */
+    char *port;    /* owned by the graph, in the same allocation as process */
     int64_t index; /* array-port index, or GRAPH_NO_INDEX */
 };
 
@@ -63,6 +66,8 @@ struct graph_group {
     json_t *metadata; /* one reference owned by the graph; NULL when absent */
 };
 
+struct graph_arena_block;
+
 /* The fields are readable by anyone; change them only through graph__* calls
  * so the process index stays right. */
 struct graph {
@@ -83,6 +88,7 @@ struct graph {
     size_t cap_processes, cap_connections, cap_inports, cap_outports, cap_groups;
     size_t *index; /* open-addressing hash of process positions + 1; 0 = empty */
     size_t index_cap;
+    struct graph_arena_block *arena; /* all the graph's strings */
 };
 
 /* A located error. line and column are 1-based; 0 when the error has no
@@ -111,7 +117,7 @@ struct graph_process *graph__find_process(const struct graph *g, const char *nam
 int graph__ensure_process(struct graph *g, const char *name, struct graph_process **out);
 
 /* Sets (copies) or clears (NULL) a process's component. */
-int graph__set_component(struct graph_process *p, const char *component);
+int graph__set_component(struct graph *g, struct graph_process *p, const char *component);
 
 /* Appends an edge. Strings are copied; metadata (may be NULL) gains a reference. */
 int graph__add_edge(struct graph *g, const struct graph_endpoint *src,

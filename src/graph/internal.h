@@ -2,7 +2,9 @@
 #ifndef MSGFLO_GRAPH_INTERNAL_H
 #define MSGFLO_GRAPH_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -23,6 +25,26 @@ void graph_json__quote(const char *s, size_t len, struct strbuf *sb);
 /* Fills err with a formatted message and no place. */
 void graph__error(struct graph_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Fills e with copies of process and port (port lowercased if lower) in one
+ * allocation of the graph's arena. */
+int graph__endpoint_init(struct graph *g, struct graph_endpoint *e, const char *process,
+                         size_t process_len, const char *port, size_t port_len, bool lower,
+                         int64_t index);
+
+/* Makes room for n connections in all (a hint; 0 or MSGFLO_ENOMEM). */
+int graph__reserve_connections(struct graph *g, size_t n);
+
+/* Appends c to the graph, which takes over everything c owns (also on error). */
+int graph__push_connection(struct graph *g, struct graph_connection *c);
+
+/* graph__find_process, graph__ensure_process and graph__set_component for
+ * names given as len bytes (not NUL-terminated). */
+struct graph_process *graph__find_process_n(const struct graph *g, const char *name, size_t len);
+int graph__ensure_process_n(struct graph *g, const char *name, size_t len,
+                            struct graph_process **out);
+int graph__set_component_n(struct graph *g, struct graph_process *p, const char *component,
+                           size_t len);
 
 /* A copy of s (n bytes) with a NUL; NULL when out of memory. */
 char *graph__strndup(const char *s, size_t n);

@@ -6,6 +6,8 @@
 #include "graph/internal.h"
 
 #include <ctype.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,7 +116,7 @@ static int read_processes(struct reader *r, const json_t *doc)
         struct graph_process *proc;
         int rc = graph__ensure_process(r->g, name, &proc);
         if (rc == 0 && comp)
-            rc = graph__set_component(proc, json_string_value(comp));
+            rc = graph__set_component(r->g, proc, json_string_value(comp));
         if (rc)
             return rc;
         proc->metadata = json_incref(metadata(p));
@@ -258,10 +260,42 @@ out:
     return 0;
 }
 
+/* Numbers as JavaScript holds them (doubles), stored as the .fbp parser
+ * stores them: integral values below 2^63 as integers, others as reals. So
+ * 11111111111111110000 loads (jansson alone refuses it) and a graph read
+ * back from our JSON equals the parsed one. */
+static void normalize_numbers(json_t *v)
+{
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            json_t *item = json_array_get(v, i);
+            if (json_is_real(item) && json_real_value(item) == floor(json_real_value(item)) &&
+                fabs(json_real_value(item)) < 9223372036854775808.0)
+                json_array_set_new(v, i, json_integer((json_int_t)json_real_value(item)));
+            else
+                normalize_numbers(item);
+        }
+    } else if (json_is_object(v)) {
+        const char *key;
+        size_t key_len;
+        json_t *item;
+        void *tmp;
+        json_object_keylen_foreach_safe(v, tmp, key, key_len, item)
+        {
+            if (json_is_real(item) && json_real_value(item) == floor(json_real_value(item)) &&
+                fabs(json_real_value(item)) < 9223372036854775808.0)
+                json_object_setn_new(v, key, key_len,
+                                     json_integer((json_int_t)json_real_value(item)));
+            else
+                normalize_numbers(item);
+        }
+    }
+}
+
 int graph_json__read(const char *text, size_t len, struct graph **out, struct graph_error *err)
 {
     json_error_t jerr;
-    json_t *doc = json_loadb(text, len, JSON_ALLOW_NUL, &jerr);
+    json_t *doc = json_loadb(text, len, JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &jerr);
     *out = NULL;
     if (!doc) {
         if (err) {
@@ -271,6 +305,7 @@ int graph_json__read(const char *text, size_t len, struct graph **out, struct gr
         }
         return MSGFLO_EJSON;
     }
+    normalize_numbers(doc);
     int rc = graph_json__from_json(doc, out, err);
     json_decref(doc);
     return rc;

@@ -231,7 +231,7 @@ static void test_model_api(void **state)
     assert_int_equal(graph__validate(g, &err), MSGFLO_EINVAL);
     assert_string_equal(err.message, "Node \"p0\" does not have a component defined");
     for (size_t i = 0; i < g->n_processes; i++)
-        assert_int_equal(graph__set_component(&g->processes[i], "C"), 0);
+        assert_int_equal(graph__set_component(g, &g->processes[i], "C"), 0);
     assert_int_equal(graph__validate(g, &err), 0);
     struct graph_endpoint src = {"p1", "out", GRAPH_NO_INDEX}, tgt = {"nope", "in", 2};
     assert_int_equal(graph__add_edge(g, &src, &tgt, NULL), 0);

@@ -94,11 +94,15 @@ static void on_poll(uv_poll_t *h, int status, int events)
         int rc = mosquitto_loop_read(m->mosq, MAX_SUBS_BURST);
         m->in_read = false;
         if (rc != MOSQ_ERR_SUCCESS) {
-            LOG_DEBUG(NS, "read: %s", mosquitto_strerror(rc));
-            /* libmosquitto has called on_disconnect already when the
-             * connection is gone; nothing else to do here. */
-            if (!m->poll)
-                return;
+            set_cork(m, 0);
+            /* When libmosquitto has called on_disconnect the poll is gone;
+             * otherwise (e.g. a failed TLS handshake) handle the loss here. */
+            if (m->poll) {
+                LOG_WARNING(NS, "connection to %s:%d failed: %s", m->base.url->host,
+                            m->base.url->port, mosquitto_strerror(rc));
+                lost(m, rc == MOSQ_ERR_TLS ? MSGFLO_ETLS : MSGFLO_ENOTCONN);
+            }
+            return;
         }
         if (m->mosq && mosquitto_socket(m->mosq) >= 0) {
             if (mosquitto_want_write(m->mosq))
@@ -106,8 +110,15 @@ static void on_poll(uv_poll_t *h, int status, int events)
             set_cork(m, 0);
         }
     }
-    if (m->poll && (events & UV_WRITABLE))
-        mosquitto_loop_write(m->mosq, 1);
+    if (m->poll && (events & UV_WRITABLE)) {
+        int rc = mosquitto_loop_write(m->mosq, 1);
+        if (rc != MOSQ_ERR_SUCCESS && m->poll) {
+            LOG_WARNING(NS, "connection to %s:%d failed: %s", m->base.url->host,
+                        m->base.url->port, mosquitto_strerror(rc));
+            lost(m, rc == MOSQ_ERR_TLS ? MSGFLO_ETLS : MSGFLO_ENOTCONN);
+            return;
+        }
+    }
     if (m->poll)
         update_poll(m);
 }

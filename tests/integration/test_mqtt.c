@@ -104,6 +104,44 @@ static void test_reconnect_after_broker_restart(void **state)
     mqtt_client_close(&mc);
 }
 
+/* mqtts:// with the test CA works; with another CA the broker is not trusted. */
+static void test_tls(void **state)
+{
+    const char *tls_url = support_broker("MSGFLO_TEST_MQTTS");
+    if (!tls_url)
+        skip();
+    char role[64], in[128], out[128], prog[1024];
+    support_role("mqs", role, sizeof role);
+    snprintf(in, sizeof in, "%s.IN", role);
+    snprintf(out, sizeof out, "%s.OUT", role);
+    struct mqtt_client mc;
+    assert_int_equal(mqtt_client_open(&mc, url), 0);
+    assert_int_equal(mqtt_client_subscribe(&mc, out), 0);
+
+    struct child c;
+    char *argv[] = {(char *)support_program("repeat", prog, sizeof prog), role, (char *)tls_url,
+                    NULL};
+    assert_int_equal(child_start(&c, argv), 0);
+    assert_true(child_read_line(&c, 10000));
+    assert_non_null(strstr(c.line, "connected to mqtts://"));
+    assert_int_equal(mqtt_client_publish(&mc, in, "secret"), 0);
+    char *got = mqtt_client_wait(&mc, out, 5000);
+    assert_non_null(got);
+    assert_string_equal(got, "secret");
+    free(got);
+    assert_int_equal(child_stop(&c, 0), 0);
+
+    /* the system CAs did not sign the test broker's certificate */
+    char wrong[1024];
+    snprintf(wrong, sizeof wrong, "%.*s?ca=/etc/ssl/certs/ca-certificates.crt",
+             (int)strcspn(tls_url, "?"), tls_url);
+    argv[2] = wrong;
+    assert_int_equal(child_start(&c, argv), 0);
+    assert_false(child_read_line(&c, 2000));
+    child_stop(&c, 0);
+    mqtt_client_close(&mc);
+}
+
 int main(void)
 {
     url = support_broker("MSGFLO_TEST_MQTT");
@@ -114,6 +152,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_discovery_and_data),
         cmocka_unit_test(test_reconnect_after_broker_restart),
+        cmocka_unit_test(test_tls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

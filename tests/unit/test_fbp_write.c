@@ -148,7 +148,7 @@ static void test_round_trip_vectors(void **state)
         if (n < 5 || strcmp(ent->d_name + n - 4, ".fbp") != 0)
             continue;
         char path[1400];
-        size_t len;
+        size_t len = 0;
         snprintf(path, sizeof(path), "%s/%s", vector_dir, ent->d_name);
         char *text = slurp(path, &len);
         assert_non_null(text);

@@ -104,15 +104,27 @@ static char *name_dup(struct fbp_parser *p, struct fbp_name n, bool lower)
 /* parseFloat of a metadata value made of [a-zA-Z/_0-9]: a digit run with an
  * optional exponent; "Infinity..." and text without digits give a value
  * that JSON.stringify writes as null. */
-static json_t *parse_float(const char *s)
+static json_t *parse_float(const char *s, size_t len)
 {
-    if (strncmp(s, "Infinity", 8) == 0)
+    if (len >= 8 && memcmp(s, "Infinity", 8) == 0)
         return json_null();
-    size_t n = strspn(s, "0123456789");
+    size_t n = 0;
+    json_int_t small = 0;
+    while (n < len && s[n] >= '0' && s[n] <= '9') {
+        if (n < 15)
+            small = small * 10 + (s[n] - '0');
+        n++;
+    }
     if (n == 0)
         return json_null();
-    if ((s[n] == 'e' || s[n] == 'E') && isdigit((unsigned char)s[n + 1]))
-        n += 1 + strspn(s + n + 1, "0123456789");
+    bool exp = n + 1 < len && (s[n] == 'e' || s[n] == 'E') && s[n + 1] >= '0' && s[n + 1] <= '9';
+    if (!exp && n <= 15)
+        return json_integer(small); /* exact: fewer digits than a double holds */
+    if (exp) {
+        n++;
+        while (n < len && s[n] >= '0' && s[n] <= '9')
+            n++;
+    }
     char buf[64];
     if (n >= sizeof(buf))
         n = sizeof(buf) - 1; /* more digits than a double holds */
@@ -127,43 +139,41 @@ static json_t *parse_float(const char *s)
 }
 
 /* The reference splits "k=v,k2=v2" on ',' then '='; an item without '='
- * becomes routes: item; x and y are parseFloat'ed. */
+ * becomes routes: item; x and y are parseFloat'ed. Keys and values are
+ * ASCII ([a-zA-Z/_0-9]), so no UTF-8 check is needed. */
 static json_t *parse_metadata(struct fbp_parser *p, struct fbp_name meta)
 {
     json_t *obj = json_object();
-    char *text = name_dup(p, meta, false);
-    if (!obj || !text)
+    if (!obj)
         goto fail;
-    char *item = text;
+    const char *item = meta.s, *end = meta.s + meta.len;
     for (;;) {
-        char *comma = strchr(item, ',');
-        if (comma)
-            *comma = '\0';
-        char *eq = strchr(item, '=');
-        const char *key = item, *val;
+        const char *comma = memchr(item, ',', (size_t)(end - item));
+        const char *item_end = comma ? comma : end;
+        const char *eq = memchr(item, '=', (size_t)(item_end - item));
+        const char *key = item, *val = item;
+        size_t key_len, val_len;
         if (eq) {
-            *eq = '\0';
-            char *eq2 = strchr(eq + 1, '=');
-            if (eq2)
-                *eq2 = '\0';
+            key_len = (size_t)(eq - item);
             val = eq + 1;
+            const char *eq2 = memchr(val, '=', (size_t)(item_end - val));
+            val_len = (size_t)((eq2 ? eq2 : item_end) - val);
         } else {
             key = "routes";
-            val = item;
+            key_len = 6;
+            val_len = (size_t)(item_end - item);
         }
-        json_t *v =
-            (strcmp(key, "x") == 0 || strcmp(key, "y") == 0) ? parse_float(val) : json_string(val);
-        if (!v || json_object_set_new(obj, key, v))
+        bool xy = key_len == 1 && (key[0] == 'x' || key[0] == 'y');
+        json_t *v = xy ? parse_float(val, val_len) : json_stringn_nocheck(val, val_len);
+        if (!v || json_object_setn_new_nocheck(obj, key, key_len, v))
             goto fail;
         if (!comma)
             break;
         item = comma + 1;
     }
-    free(text);
     return obj;
 fail:
     p->rc = MSGFLO_ENOMEM;
-    free(text);
     json_decref(obj);
     return NULL;
 }

@@ -75,6 +75,15 @@ static void init_classes(void)
     }
 }
 
+/* [class]*: the run, then the one failure that counts (at its end; those
+ * the generated parser reports before are all at smaller positions). */
+static inline void cls_star(struct fbp_parser *p, unsigned char k, enum fbp_expect x)
+{
+    while (p->pos < p->n && (classes[(unsigned char)p->s[p->pos]] & k))
+        p->pos++;
+    fbp__fail(p, x);
+}
+
 /* One ASCII character of a class. */
 static inline bool cls(struct fbp_parser *p, unsigned char k, enum fbp_expect x)
 {
@@ -102,8 +111,9 @@ static size_t newline_len(const struct fbp_parser *p, size_t pos)
 /* _ = " "* */
 static void spaces0(struct fbp_parser *p)
 {
-    while (fbp__lit(p, " ", X_SPACE)) {
-    }
+    while (p->pos < p->n && p->s[p->pos] == ' ')
+        p->pos++;
+    fbp__fail(p, X_SPACE);
 }
 
 /* __ = " "+ */
@@ -160,17 +170,18 @@ static bool node_name_rule(struct fbp_parser *p, struct fbp_name *out);
 static bool node_name(struct fbp_parser *p, struct fbp_name *out)
 {
     size_t start = p->pos;
-    if (p->memo_node_name.key != start + 1) {
-        p->memo_node_name.ok = node_name_rule(p, out);
-        p->memo_node_name.key = start + 1;
-        p->memo_node_name.end = p->pos;
-        return p->memo_node_name.ok;
+    struct fbp_memo_name *m = &p->memo_node_name[start & (FBP_MEMO - 1)];
+    if (m->key != start + 1) {
+        m->ok = node_name_rule(p, out);
+        m->key = start + 1;
+        m->end = p->pos;
+        return m->ok;
     }
-    if (!p->memo_node_name.ok)
+    if (!m->ok)
         return false;
     out->s = p->s + start;
-    out->len = p->memo_node_name.end - start;
-    p->pos = p->memo_node_name.end;
+    out->len = m->end - start;
+    p->pos = m->end;
     return true;
 }
 
@@ -180,8 +191,7 @@ static bool node_name_rule(struct fbp_parser *p, struct fbp_name *out)
     size_t start = p->pos;
     if (!cls(p, C_NAME_START, X_NAME_START))
         return false;
-    while (cls(p, C_NAME, X_NAME_CHAR)) {
-    }
+    cls_star(p, C_NAME, X_NAME_CHAR);
     out->s = p->s + start;
     out->len = p->pos - start;
     return true;
@@ -193,8 +203,7 @@ static bool port_name(struct fbp_parser *p, struct fbp_name *out)
     size_t start = p->pos;
     if (!cls(p, C_NAME_START, X_NAME_START))
         return false;
-    while (cls(p, C_PORT, X_PORT_CHAR)) {
-    }
+    cls_star(p, C_PORT, X_PORT_CHAR);
     out->s = p->s + start;
     out->len = p->pos - start;
     return true;
@@ -218,16 +227,17 @@ static bool port_rule(struct fbp_parser *p, struct fbp_port *out);
 static bool port(struct fbp_parser *p, struct fbp_port *out)
 {
     size_t start = p->pos;
-    if (p->memo_port.key != start + 1) {
-        p->memo_port.ok = port_rule(p, &p->memo_port.port);
-        p->memo_port.key = start + 1;
-        p->memo_port.end = p->pos;
+    struct fbp_memo_port *m = &p->memo_port[start & (FBP_MEMO - 1)];
+    if (m->key != start + 1) {
+        m->ok = port_rule(p, &m->port);
+        m->key = start + 1;
+        m->end = p->pos;
     } else {
-        p->pos = p->memo_port.end;
+        p->pos = m->end;
     }
-    if (p->memo_port.ok)
-        *out = p->memo_port.port;
-    return p->memo_port.ok;
+    if (m->ok)
+        *out = m->port;
+    return m->ok;
 }
 
 /* port = portName ("[" [0-9]+ "]")? */
@@ -244,8 +254,7 @@ static bool port_rule(struct fbp_parser *p, struct fbp_port *out)
         p->pos = before;
         return true;
     }
-    while (cls(p, C_DIGIT, X_DIGIT)) {
-    }
+    cls_star(p, C_DIGIT, X_DIGIT);
     size_t end = p->pos;
     if (!fbp__lit(p, "]", X_RBRACKET)) {
         p->pos = before;
@@ -282,20 +291,20 @@ static bool component(struct fbp_parser *p, struct fbp_name *comp, struct fbp_na
                       bool *has_meta)
 {
     size_t start = p->pos;
-    if (p->memo_component.key != start + 1) {
-        p->memo_component.ok = component_rule(p, &p->memo_component.comp, &p->memo_component.meta,
-                                              &p->memo_component.has_meta);
-        p->memo_component.key = start + 1;
-        p->memo_component.end = p->pos;
+    struct fbp_memo_component *m = &p->memo_component[start & (FBP_MEMO - 1)];
+    if (m->key != start + 1) {
+        m->ok = component_rule(p, &m->comp, &m->meta, &m->has_meta);
+        m->key = start + 1;
+        m->end = p->pos;
     } else {
-        p->pos = p->memo_component.end;
+        p->pos = m->end;
     }
-    if (p->memo_component.ok) {
-        *comp = p->memo_component.comp;
-        *meta = p->memo_component.meta;
-        *has_meta = p->memo_component.has_meta;
+    if (m->ok) {
+        *comp = m->comp;
+        *meta = m->meta;
+        *has_meta = m->has_meta;
     }
-    return p->memo_component.ok;
+    return m->ok;
 }
 
 /* component = "(" [a-zA-Z/\-0-9_]* (":" [a-zA-Z/=_,0-9]+)? ")" */
@@ -306,16 +315,14 @@ static bool component_rule(struct fbp_parser *p, struct fbp_name *comp, struct f
     if (!fbp__lit(p, "(", X_LPAREN))
         return false;
     comp->s = p->s + p->pos;
-    while (cls(p, C_COMPONENT, X_COMPONENT_CHAR)) {
-    }
+    cls_star(p, C_COMPONENT, X_COMPONENT_CHAR);
     comp->len = (size_t)(p->s + p->pos - comp->s);
     *has_meta = false;
     size_t before_meta = p->pos;
     if (fbp__lit(p, ":", X_COLON)) {
         meta->s = p->s + p->pos;
         if (cls(p, C_META, X_META_CHAR)) {
-            while (cls(p, C_META, X_META_CHAR)) {
-            }
+            cls_star(p, C_META, X_META_CHAR);
             meta->len = (size_t)(p->s + p->pos - meta->s);
             *has_meta = true;
         } else {
@@ -426,6 +433,22 @@ static bool iip(struct fbp_parser *p)
 {
     size_t start = p->pos;
     if (fbp__lit(p, "'", X_QUOTE)) {
+        /* the common case, no \' in it: the text as it is */
+        const char *q = memchr(p->s + p->pos, '\'', p->n - p->pos);
+        if (q && !memchr(p->s + p->pos, '\\', (size_t)(q - (p->s + p->pos)))) {
+            /* the failures of [\\] at each character would all be
+             * superseded by those at the closing quote, further on */
+            size_t from = p->pos;
+            p->pos = (size_t)(q - p->s);
+            fbp__fail(p, X_BACKSLASH_CLASS);
+            fbp__fail(p, X_NOT_QUOTE);
+            p->pos++;
+            json_t *data = json_stringn_nocheck(p->s + from, (size_t)(q - (p->s + from)));
+            if (!data)
+                p->rc = MSGFLO_ENOMEM;
+            fbp__push_data(p, data);
+            return true;
+        }
         struct strbuf sb;
         strbuf__init(&sb);
         for (;;) {
@@ -559,16 +582,14 @@ static bool annotation_line(struct fbp_parser *p)
     key.s = p->s + p->pos;
     if (!cls(p, C_ANN_KEY, X_ANNOTATION_KEY))
         return false;
-    while (cls(p, C_ANN_KEY, X_ANNOTATION_KEY)) {
-    }
+    cls_star(p, C_ANN_KEY, X_ANNOTATION_KEY);
     key.len = (size_t)(p->s + p->pos - key.s);
     if (!spaces1(p))
         return false;
     value.s = p->s + p->pos;
     if (!cls(p, C_ANN_VALUE, X_ANNOTATION_VALUE))
         return false;
-    while (cls(p, C_ANN_VALUE, X_ANNOTATION_VALUE)) {
-    }
+    cls_star(p, C_ANN_VALUE, X_ANNOTATION_VALUE);
     value.len = (size_t)(p->s + p->pos - value.s);
     if (!newline(p))
         return false;
@@ -628,11 +649,8 @@ static bool line(struct fbp_parser *p)
 static size_t count_arrows(const char *s, size_t n)
 {
     size_t count = 0;
-    const char *end = s + n;
-    while ((s = memchr(s, '-', (size_t)(end - s))) != NULL) {
-        if (++s < end && *s == '>')
-            count++;
-    }
+    for (size_t i = 1; i < n; i++)
+        count += s[i] == '>' && s[i - 1] == '-';
     return count;
 }
 

@@ -82,6 +82,25 @@ struct fbp_port {
 
 struct fbp_strmap; /* fbp_build.c */
 
+#define FBP_MEMO 8 /* a power of two */
+
+struct fbp_memo_port {
+    size_t key, end;
+    bool ok;
+    struct fbp_port port;
+};
+
+struct fbp_memo_name {
+    size_t key, end;
+    bool ok;
+};
+
+struct fbp_memo_component {
+    size_t key, end;
+    bool ok, has_meta;
+    struct fbp_name comp, meta;
+};
+
 struct fbp_parser {
     const char *s; /* the input, valid UTF-8 */
     size_t n;
@@ -98,24 +117,13 @@ struct fbp_parser {
     const char *default_out; /* in the input, or "OUT" */
     size_t default_out_len;
     size_t last_add_offset; /* offset + 1 of the last fbp__add_node call, 0 = none */
-    /* One-entry memos of pure rules, keyed by start position + 1. Backtracking
-     * asks for the same rule at the same place several times in a row; the
-     * answer and the failures it reports are the same each time, and
+    /* Small direct-mapped memos of pure rules, keyed by start position + 1.
+     * Backtracking asks for the same rule at the same place several times;
+     * the answer and the failures it reports are the same each time, and
      * reporting a failure twice changes nothing, so a memo is exact. */
-    struct {
-        size_t key, end;
-        bool ok;
-        struct fbp_port port;
-    } memo_port;
-    struct {
-        size_t key, end;
-        bool ok;
-    } memo_node_name;
-    struct {
-        size_t key, end;
-        bool ok, has_meta;
-        struct fbp_name comp, meta;
-    } memo_component;
+    struct fbp_memo_port memo_port[FBP_MEMO];
+    struct fbp_memo_name memo_node_name[FBP_MEMO];
+    struct fbp_memo_component memo_component[FBP_MEMO];
     struct fbp_item *items;
     size_t n_items, cap_items;
     struct fbp_strmap *anon_counts; /* component-derived name -> count */

@@ -240,7 +240,7 @@ struct graph_process *graph__find_process_n(const struct graph *g, const char *n
     size_t i = graph__hash(name, len) & (g->index_cap - 1);
     while (g->index[i]) {
         struct graph_process *p = &g->processes[g->index[i] - 1];
-        if (memcmp(p->name, name, len) == 0 && p->name[len] == '\0')
+        if (p->name[0] == name[0] && memcmp(p->name, name, len) == 0 && p->name[len] == '\0')
             return p;
         i = (i + 1) & (g->index_cap - 1);
     }

@@ -164,6 +164,9 @@ const own = [
   ['node-name-dashes', "my-node_1(my-comp/x_y-z) OUT -> IN other-node(C)\n"],
   ['names-like-keywords', "INPORT(A) OUT -> IN DEFAULT_INPORT(B)\n"],
   ['space-before-arrow-variants', "a(A)OUT -> IN b(B)\na(A)->b(B)\n a(A)  OUT  ->  IN  b(B)  \n"],
+  ['iip-into-bridge-default-port', "# @runtime msgflo\n\n'Ada' -> greet(Greeter) OUT -> NAME again(Greeter) -> NAME last(Greeter)\n"],
+  ['msgflo-roundrobin-deadletter', "\n# !runtime msgflo\nfront(shop/Api) ORDER -> IN queue(msgflo/RoundRobin) OUT -> JOB worker(shop/Worker)\nworker DONE -> RESULT front\nqueue DEADLETTER -> IN sink(Drop)\n"],
+  ['iips-comma-separated', "web(api/Web) A -> IN one(api/Worker)\nweb B -> IN two(api/Worker)\n'9001' -> PORT one, '9002' -> PORT two\n"],
   ['bridge-without-component', "a(A) OUT -> IN b OUT -> IN c(C)\nb(B)\n"],
 ];
 

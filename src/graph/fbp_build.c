@@ -125,12 +125,15 @@ static json_t *parse_float(const char *s, size_t len)
         while (n < len && s[n] >= '0' && s[n] <= '9')
             n++;
     }
-    char buf[64];
-    if (n >= sizeof(buf))
-        n = sizeof(buf) - 1; /* more digits than a double holds */
+    char stack[64];
+    char *buf = n < sizeof(stack) ? stack : malloc(n + 1);
+    if (!buf)
+        return NULL;
     memcpy(buf, s, n);
     buf[n] = '\0';
     double v = strtod(buf, NULL);
+    if (buf != stack)
+        free(buf);
     if (!isfinite(v))
         return json_null();
     if (v == floor(v) && v < 9223372036854775808.0)

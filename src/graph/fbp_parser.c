@@ -15,6 +15,8 @@
 
 #include "graph/internal.h"
 
+#define INT64_MAX_DOUBLE ((int64_t)9223372036854774784) /* 2^63 - 1024 */
+
 void fbp__record_fail(struct fbp_parser *p, enum fbp_expect x)
 {
     if (p->pos > p->max_fail) {
@@ -209,17 +211,26 @@ static bool port_name(struct fbp_parser *p, struct fbp_name *out)
     return true;
 }
 
-/* parseInt of a run of digits, saturated to int64. */
+/* parseInt of a run of digits: the double JavaScript gets, as an integer
+ * (below 2^63; larger ones are clamped to the largest double below it). */
 static int64_t parse_index(const char *s, size_t len)
 {
     int64_t v = 0;
-    for (size_t i = 0; i < len; i++) {
-        int d = s[i] - '0';
-        if (v > (INT64_MAX - d) / 10)
-            return INT64_MAX;
-        v = v * 10 + d;
+    if (len <= 15) {
+        for (size_t i = 0; i < len; i++)
+            v = v * 10 + (s[i] - '0');
+        return v;
     }
-    return v;
+    char stack[64];
+    char *buf = len < sizeof(stack) ? stack : malloc(len + 1);
+    if (!buf)
+        return INT64_MAX_DOUBLE;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    double d = strtod(buf, NULL);
+    if (buf != stack)
+        free(buf);
+    return d < 9223372036854775808.0 ? (int64_t)d : INT64_MAX_DOUBLE;
 }
 
 static bool port_rule(struct fbp_parser *p, struct fbp_port *out);

@@ -146,7 +146,8 @@ static int read_endpoint(struct reader *r, const json_t *conn, const char *side,
     out->index = GRAPH_NO_INDEX;
     if (json_is_integer(index) && json_integer_value(index) >= 0)
         out->index = json_integer_value(index);
-    else if (json_is_real(index) && json_real_value(index) >= 0 && json_real_value(index) < 9.2e18)
+    else if (json_is_real(index) && json_real_value(index) >= 0 &&
+             json_real_value(index) < 9223372036854775808.0)
         out->index = (int64_t)json_real_value(index);
     return 0;
 }

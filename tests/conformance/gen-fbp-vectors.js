@@ -5,6 +5,9 @@
 //   node gen-fbp-vectors.js --out DIR        the same vectors into DIR
 //   node gen-fbp-vectors.js --random N [--seed S] --out DIR
 //                                            N random graphs (some broken) into DIR
+//   node gen-fbp-vectors.js --inputs SRC --out DIR
+//                                            every file of SRC (e.g. a fuzzing
+//                                            corpus) as a vector in DIR
 //
 // For every input NAME.fbp it writes, for the default options (caseSensitive
 // false, as msgflo calls the parser) and for caseSensitive true:
@@ -27,12 +30,13 @@ if (version !== '1.8.0') {
 }
 
 function parseArgs() {
-  const args = { out: path.join(here, 'fbp'), random: 0, seed: 1 };
+  const args = { out: path.join(here, 'fbp'), random: 0, seed: 1, inputs: null };
   const a = process.argv.slice(2);
   for (let i = 0; i < a.length; i++) {
     if (a[i] === '--out') args.out = a[++i];
     else if (a[i] === '--random') args.random = parseInt(a[++i], 10);
     else if (a[i] === '--seed') args.seed = parseInt(a[++i], 10);
+    else if (a[i] === '--inputs') args.inputs = a[++i];
     else { console.error('usage: gen-fbp-vectors.js [--random N [--seed S]] [--out DIR]'); process.exit(2); }
   }
   return args;
@@ -247,6 +251,12 @@ function randomGraph(r) {
 function main() {
   const args = parseArgs();
   fs.mkdirSync(args.out, { recursive: true });
+  if (args.inputs) {
+    const files = fs.readdirSync(args.inputs).sort();
+    files.forEach((f, i) => writeCase(args.out, 'input-' + String(i).padStart(6, '0'), fs.readFileSync(path.join(args.inputs, f))));
+    console.log(`gen-fbp-vectors: ${files.length} inputs from ${args.inputs} in ${args.out}`);
+    return;
+  }
   if (args.random > 0) {
     const r = rng(args.seed);
     for (let i = 0; i < args.random; i++) writeCase(args.out, 'random-' + String(i).padStart(5, '0'), randomGraph(r));

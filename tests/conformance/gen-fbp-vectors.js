@@ -15,8 +15,11 @@
 //   NAME.error.json / NAME.cs.error.json  {"message", "line", "column"} (0 when
 //                                         the error has no place: validation)
 // The inputs come from the reference's own test suite (spec/fbp.coffee and
-// spec/json.coffee, extracted below) and from the cases listed here, which
-// cover every construct of the language and every error message.
+// spec/json.coffee, extracted below), from the cases listed here, which
+// cover every construct of the language and every error message, and from
+// the fuzz-*.fbp inputs already in the directory (picked once from our
+// libFuzzer corpus: one per distinct syntax error message, plus some that
+// parse), whose expected outputs are regenerated too.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -267,6 +270,11 @@ function main() {
   const cases = [].concat(extractSpec(path.join(specDir, 'fbp.coffee'), 'spec-'),
     extractSpec(path.join(specDir, 'json.coffee'), 'spec-json-'), own);
   cases.push(['utf8-invalid', utf8Invalid()]);
+  if (fs.existsSync(args.out)) {
+    for (const f of fs.readdirSync(args.out).sort()) {
+      if (/^fuzz-.*\.fbp$/.test(f)) cases.push([f.slice(0, -4), fs.readFileSync(path.join(args.out, f))]);
+    }
+  }
   const seen = {};
   for (const [name0, text] of cases) {
     let name = name0;

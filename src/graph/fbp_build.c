@@ -144,12 +144,12 @@ static json_t *parse_float(const char *s, size_t len)
 /* The reference splits "k=v,k2=v2" on ',' then '='; an item without '='
  * becomes routes: item; x and y are parseFloat'ed. Keys and values are
  * ASCII ([a-zA-Z/_0-9]), so no UTF-8 check is needed. */
-static json_t *parse_metadata(struct fbp_parser *p, struct fbp_name meta)
+json_t *fbp__metadata(const char *text, size_t len)
 {
     json_t *obj = json_object();
     if (!obj)
         goto fail;
-    const char *item = meta.s, *end = meta.s + meta.len;
+    const char *item = text, *end = text + len;
     for (;;) {
         const char *comma = memchr(item, ',', (size_t)(end - item));
         const char *item_end = comma ? comma : end;
@@ -176,7 +176,6 @@ static json_t *parse_metadata(struct fbp_parser *p, struct fbp_name meta)
     }
     return obj;
 fail:
-    p->rc = MSGFLO_ENOMEM;
     json_decref(obj);
     return NULL;
 }
@@ -196,13 +195,18 @@ void fbp__add_node(struct fbp_parser *p, size_t offset, struct fbp_name name, st
         return;
     }
     if (meta) {
-        json_t *md = parse_metadata(p, *meta);
-        if (md) {
-            if (!proc->metadata && !proc->component)
-                proc->metadata_first = true;
-            json_decref(proc->metadata);
-            proc->metadata = md;
+        /* kept as text; graph__process_metadata builds the JSON */
+        if (!proc->metadata && !proc->metadata_text && !proc->component)
+            proc->metadata_first = true;
+        const char *text = graph__arena_strndup(p->g, meta->s, meta->len);
+        if (!text) {
+            p->rc = MSGFLO_ENOMEM;
+            return;
         }
+        json_decref(proc->metadata);
+        proc->metadata = NULL;
+        proc->metadata_text = text;
+        proc->metadata_len = meta->len;
     }
 }
 

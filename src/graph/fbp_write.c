@@ -90,9 +90,11 @@ static void put_component(struct writer *w, const struct graph_process *p)
     strbuf__putc(&w->sb, '(');
     strbuf__puts(&w->sb, p->component ? p->component : "");
     const char *key;
-    json_t *v;
+    json_t *v, *md = NULL;
     bool first = true;
-    json_object_foreach(p->metadata, key, v)
+    if (graph__process_metadata(p, &md))
+        w->sb.err = MSGFLO_ENOMEM;
+    json_object_foreach(md, key, v)
     {
         bool xy = strcmp(key, "x") == 0 || strcmp(key, "y") == 0;
         if (!*key || !all_chars(key, meta_char))
@@ -108,6 +110,7 @@ static void put_component(struct writer *w, const struct graph_process *p)
         else
             strbuf__printf(&w->sb, "%s=%s", key, json_string_value(v));
     }
+    json_decref(md);
     strbuf__putc(&w->sb, ')');
 }
 

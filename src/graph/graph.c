@@ -60,6 +60,26 @@ static char *graph__alloc(struct graph *g, size_t n)
     return p;
 }
 
+static char *graph__strndup_in(struct graph *g, const char *s, size_t n);
+
+char *graph__arena_strndup(struct graph *g, const char *s, size_t n)
+{
+    return graph__strndup_in(g, s, n);
+}
+
+int graph__process_metadata(const struct graph_process *p, json_t **out)
+{
+    *out = NULL;
+    if (p->metadata) {
+        *out = json_incref(p->metadata);
+        return 0;
+    }
+    if (!p->metadata_text)
+        return 0;
+    *out = fbp__metadata(p->metadata_text, p->metadata_len);
+    return *out ? 0 : MSGFLO_ENOMEM;
+}
+
 static char *graph__strndup_in(struct graph *g, const char *s, size_t n)
 {
     char *copy = graph__alloc(g, n + 1);

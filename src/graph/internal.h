@@ -46,6 +46,14 @@ int graph__ensure_process_n(struct graph *g, const char *name, size_t len,
 int graph__set_component_n(struct graph *g, struct graph_process *p, const char *component,
                            size_t len);
 
+/* A copy of s (n bytes, NUL added) in the graph's arena; NULL when out of memory. */
+char *graph__arena_strndup(struct graph *g, const char *s, size_t n);
+
+/* The metadata of a (Component:k=v,...) declaration, from the text after the
+ * colon, as the reference's addNode builds it; a new object or NULL (out of
+ * memory). */
+json_t *fbp__metadata(const char *s, size_t len);
+
 /* A copy of s (n bytes) with a NUL; NULL when out of memory. */
 char *graph__strndup(const char *s, size_t n);
 

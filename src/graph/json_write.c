@@ -62,13 +62,15 @@ static json_t *processes(const struct graph *g)
     for (size_t i = 0; obj && i < g->n_processes; i++) {
         const struct graph_process *p = &g->processes[i];
         json_t *o = json_object();
-        int rc = o ? 0 : MSGFLO_ENOMEM;
-        if (rc == 0 && p->metadata && p->metadata_first)
-            rc = set(o, "metadata", json_deep_copy(p->metadata));
+        json_t *md = NULL;
+        int rc = o ? graph__process_metadata(p, &md) : MSGFLO_ENOMEM;
+        if (rc == 0 && md && p->metadata_first)
+            rc = set(o, "metadata", json_deep_copy(md));
         if (rc == 0 && p->component)
             rc = set(o, "component", json_string(p->component));
-        if (rc == 0 && p->metadata && !p->metadata_first)
-            rc = set(o, "metadata", json_deep_copy(p->metadata));
+        if (rc == 0 && md && !p->metadata_first)
+            rc = set(o, "metadata", json_deep_copy(md));
+        json_decref(md);
         if (rc) {
             json_decref(o);
             o = NULL;

@@ -47,8 +47,12 @@ static void test_model(void **state)
     assert_int_equal(g->n_processes, 2);
     assert_string_equal(g->processes[0].name, "button");
     assert_string_equal(g->processes[0].component, "Button");
-    assert_int_equal(json_integer_value(json_object_get(g->processes[0].metadata, "x")), 3);
-    assert_null(g->processes[1].metadata);
+    json_t *md = NULL;
+    assert_int_equal(graph__process_metadata(&g->processes[0], &md), 0);
+    assert_int_equal(json_integer_value(json_object_get(md, "x")), 3);
+    json_decref(md);
+    assert_int_equal(graph__process_metadata(&g->processes[1], &md), 0);
+    assert_null(md);
     assert_int_equal(g->n_connections, 2);
     const struct graph_connection *iip = &g->connections[0];
     assert_string_equal(json_string_value(iip->data), "hi");

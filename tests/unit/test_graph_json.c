@@ -43,7 +43,10 @@ static void test_read_flowhub(void **state)
     assert_false(g->case_sensitive);
     assert_int_equal(g->n_processes, 2);
     assert_string_equal(g->processes[0].component, "Repeat");
-    assert_int_equal(json_integer_value(json_object_get(g->processes[0].metadata, "y")), 72);
+    json_t *md = NULL;
+    assert_int_equal(graph__process_metadata(&g->processes[0], &md), 0);
+    assert_int_equal(json_integer_value(json_object_get(md, "y")), 72);
+    json_decref(md);
     assert_int_equal(g->n_inports, 1);
     assert_string_equal(g->inports[0].name, "in"); /* lowercased: caseSensitive false */
     assert_string_equal(g->inports[0].port, "in");

@@ -27,7 +27,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_fbp_parse FILE [RUNS]\n");
         return 2;
     }
-    int runs = argc > 2 ? atoi(argv[2]) : 10;
+    long runs = argc > 2 ? strtol(argv[2], NULL, 10) : 10;
     if (runs < 1 || runs > 1000)
         runs = 10;
     FILE *f = fopen(argv[1], "rb");

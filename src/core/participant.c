@@ -148,15 +148,11 @@ static int setup_ports(msgflo_participant *p)
     return 0;
 }
 
-static void on_connected(void *ud)
+/* Announce only once the broker has our subscriptions: whoever reacts to the
+ * discovery message can send at once without losing data. */
+static void on_subscribed(void *ud)
 {
     msgflo_participant *p = ud;
-    int rc = setup_ports(p);
-    if (rc) {
-        LOG_ERROR(NS, "setting up the queues of %s failed: %s; will retry", p->def->role,
-                  msgflo_strerror(rc));
-        return;
-    }
     if (announce(p) != 0)
         return;
     uint64_t period = (uint64_t)(p->discovery_period * 1000.0 / 2.2);
@@ -165,6 +161,17 @@ static void on_connected(void *ud)
     uv_timer_start(p->announce_timer, on_announce_timer, period, period);
     if (p->on_ready)
         p->on_ready(p, p->userdata);
+}
+
+static void on_connected(void *ud)
+{
+    msgflo_participant *p = ud;
+    int rc = setup_ports(p);
+    if (rc == 0)
+        rc = transport_when_subscribed(p->transport, on_subscribed);
+    if (rc)
+        LOG_ERROR(NS, "setting up the queues of %s failed: %s; will retry", p->def->role,
+                  msgflo_strerror(rc));
 }
 
 static void on_disconnected(void *ud, int err)

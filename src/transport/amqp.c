@@ -537,6 +537,12 @@ static int amqp_announce(struct transport *base, const void *data, size_t len)
     return publish(a, "", "fbp", data, len);
 }
 
+static int amqp_when_subscribed(struct transport *base, void (*done)(void *ud))
+{
+    done(base->ud); /* basic.consume already waited for consume-ok */
+    return 0;
+}
+
 static int amqp_ack_op(struct transport *base, const struct transport_delivery *d)
 {
     struct amqp *a = (struct amqp *)base;
@@ -638,6 +644,7 @@ static const struct transport_ops amqp_ops = {
     .publish = amqp_publish_op,
     .send_to_queue = amqp_send_to_queue,
     .announce = amqp_announce,
+    .when_subscribed = amqp_when_subscribed,
     .ack = amqp_ack_op,
     .nack = amqp_nack_op,
     .close = amqp_close_op,

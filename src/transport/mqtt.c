@@ -33,8 +33,9 @@ struct mqtt {
     uv_poll_t *poll;  /* per connection; NULL when no socket */
     uv_timer_t *misc; /* keepalive timer */
     int poll_events;
-    bool in_read;      /* inside a read burst: flush once at the end */
-    int pending_close; /* handles still closing during close */
+    bool in_read;                 /* inside a read burst: flush once at the end */
+    int pending_subacks;          /* SUBSCRIBEs sent on this connection, not yet acked */
+    void (*subscribed)(void *ud); /* waiting for pending_subacks == 0 */
 };
 
 static void mqtt_retry(struct transport *base);
@@ -113,8 +114,8 @@ static void on_poll(uv_poll_t *h, int status, int events)
     if (m->poll && (events & UV_WRITABLE)) {
         int rc = mosquitto_loop_write(m->mosq, 1);
         if (rc != MOSQ_ERR_SUCCESS && m->poll) {
-            LOG_WARNING(NS, "connection to %s:%d failed: %s", m->base.url->host,
-                        m->base.url->port, mosquitto_strerror(rc));
+            LOG_WARNING(NS, "connection to %s:%d failed: %s", m->base.url->host, m->base.url->port,
+                        mosquitto_strerror(rc));
             lost(m, rc == MOSQ_ERR_TLS ? MSGFLO_ETLS : MSGFLO_ENOTCONN);
             return;
         }
@@ -181,10 +182,31 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
         flush(m);
 }
 
+static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int qos_count,
+                         const int *granted)
+{
+    struct mqtt *m = obj;
+    (void)mosq;
+    (void)mid;
+    for (int i = 0; i < qos_count; i++) {
+        if (granted[i] == 0x80)
+            LOG_ERROR(NS, "broker refused a subscription (access control?)");
+    }
+    if (m->pending_subacks > 0)
+        m->pending_subacks--;
+    if (m->pending_subacks == 0 && m->subscribed) {
+        void (*done)(void *) = m->subscribed;
+        m->subscribed = NULL;
+        done(m->base.ud);
+    }
+}
+
 static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
 {
     struct mqtt *m = obj;
     (void)mosq;
+    m->pending_subacks = 0;
+    m->subscribed = NULL;
     if (m->base.closing) {
         drop_poll(m);
         return;
@@ -261,8 +283,22 @@ static int mqtt_subscribe(struct transport *base, const char *queue)
 {
     struct mqtt *m = (struct mqtt *)base;
     LOG_DEBUG(NS, "subscribe %s", queue);
-    return mosq_err(m, mosquitto_subscribe(m->mosq, NULL, queue, base->url->qos), "subscribe",
-                    queue);
+    int rc =
+        mosq_err(m, mosquitto_subscribe(m->mosq, NULL, queue, base->url->qos), "subscribe", queue);
+    if (rc == 0)
+        m->pending_subacks++;
+    return rc;
+}
+
+static int mqtt_when_subscribed(struct transport *base, void (*done)(void *ud))
+{
+    struct mqtt *m = (struct mqtt *)base;
+    if (m->pending_subacks == 0) {
+        done(base->ud);
+        return 0;
+    }
+    m->subscribed = done;
+    return 0;
 }
 
 static int mqtt_publish(struct transport *base, const char *queue, const void *data, size_t len)
@@ -326,6 +362,7 @@ static const struct transport_ops mqtt_ops = {
     .publish = mqtt_publish,
     .send_to_queue = mqtt_publish,
     .announce = mqtt_announce,
+    .when_subscribed = mqtt_when_subscribed,
     .ack = mqtt_ack,
     .nack = mqtt_ack,
     .close = mqtt_close,
@@ -394,6 +431,7 @@ int transport__mqtt_new(struct transport **out, uv_loop_t *loop, msgflo_url *url
     mosquitto_connect_callback_set(m->mosq, on_connect);
     mosquitto_disconnect_callback_set(m->mosq, on_disconnect);
     mosquitto_message_callback_set(m->mosq, on_message);
+    mosquitto_subscribe_callback_set(m->mosq, on_subscribe);
     *out = &m->base;
     return 0;
 fail:

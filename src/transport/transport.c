@@ -162,6 +162,13 @@ int transport_announce(struct transport *t, const void *data, size_t len)
     return t->ops->announce(t, data, len);
 }
 
+int transport_when_subscribed(struct transport *t, void (*done)(void *ud))
+{
+    if (!t->connected)
+        return MSGFLO_ENOTCONN;
+    return t->ops->when_subscribed(t, done);
+}
+
 int transport_ack(struct transport *t, const struct transport_delivery *d)
 {
     if (!t->connected || d->generation != t->generation)

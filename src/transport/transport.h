@@ -50,6 +50,9 @@ struct transport_ops {
     int (*send_to_queue)(struct transport *t, const char *queue, const void *data, size_t len);
     /* Sends a discovery message on the `fbp` channel. */
     int (*announce)(struct transport *t, const void *data, size_t len);
+    /* Calls done(ud) once the broker has processed every subscribe sent so
+     * far (MQTT: all SUBACKs in; AMQP: at once, its RPCs are synchronous). */
+    int (*when_subscribed)(struct transport *t, void (*done)(void *ud));
     int (*ack)(struct transport *t, const struct transport_delivery *d);
     int (*nack)(struct transport *t, const struct transport_delivery *d);
     void (*close)(struct transport *t);
@@ -84,6 +87,7 @@ int transport_subscribe(struct transport *t, const char *queue);
 int transport_publish(struct transport *t, const char *queue, const void *data, size_t len);
 int transport_send_to_queue(struct transport *t, const char *queue, const void *data, size_t len);
 int transport_announce(struct transport *t, const void *data, size_t len);
+int transport_when_subscribed(struct transport *t, void (*done)(void *ud));
 int transport_ack(struct transport *t, const struct transport_delivery *d);
 int transport_nack(struct transport *t, const struct transport_delivery *d);
 /* Disconnects and frees asynchronously; events.closed is called at the end. */

@@ -78,6 +78,13 @@ const char *support_role(const char *prefix, char *buf, size_t len)
     return buf;
 }
 
+void support_names(struct names *n, const char *prefix)
+{
+    support_role(prefix, n->role, sizeof n->role);
+    snprintf(n->in, sizeof n->in, "%s.IN", n->role);
+    snprintf(n->out, sizeof n->out, "%s.OUT", n->role);
+}
+
 int support_brokers(const char *command)
 {
     const char *script = getenv("MSGFLO_TEST_BROKERS_SCRIPT");
@@ -100,6 +107,37 @@ int support_brokers(const char *command)
 
 /* --- child processes -------------------------------------------------------- */
 
+#define MAX_CHILDREN 32
+static pid_t live[MAX_CHILDREN];
+
+static void track(pid_t pid, bool add)
+{
+    for (int i = 0; i < MAX_CHILDREN; i++) {
+        if (add ? live[i] == 0 : live[i] == pid) {
+            live[i] = add ? pid : 0;
+            return;
+        }
+    }
+}
+
+static void kill_all(void)
+{
+    for (int i = 0; i < MAX_CHILDREN; i++) {
+        if (live[i] > 0) {
+            kill(live[i], SIGKILL);
+            waitpid(live[i], NULL, 0);
+            live[i] = 0;
+        }
+    }
+}
+
+int support_teardown(void **state)
+{
+    (void)state;
+    kill_all();
+    return 0;
+}
+
 int child_start(struct child *c, char *const argv[])
 {
     int fds[2];
@@ -118,6 +156,12 @@ int child_start(struct child *c, char *const argv[])
         return -1;
     }
     c->out_fd = fds[0];
+    static bool registered;
+    if (!registered) {
+        atexit(kill_all);
+        registered = true;
+    }
+    track(c->pid, true);
     return 0;
 }
 
@@ -160,6 +204,7 @@ int child_stop(struct child *c, int sig)
         usleep(10000);
     }
     close(c->out_fd);
+    track(c->pid, false);
     c->pid = 0;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
 }
@@ -285,6 +330,14 @@ int amqp_client_tap(struct amqp_client *c, const char *exchange, char *name, siz
         return -1;
     snprintf(name, len, "%.*s", (int)ok->queue.len, (const char *)ok->queue.bytes);
     return amqp_client_bind(c, name, exchange);
+}
+
+int amqp_client_watch(struct amqp_client *c, const char *exchange)
+{
+    char tap[256];
+    if (amqp_client_tap(c, exchange, tap, sizeof tap) != 0)
+        return -1;
+    return amqp_client_consume(c, tap);
 }
 
 int amqp_client_declare_fanout(struct amqp_client *c, const char *exchange)

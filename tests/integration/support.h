@@ -21,6 +21,13 @@ const char *support_broker(const char *name);
 const char *support_program(const char *name, char *buf, size_t len);
 /* A role unique to this test run. */
 const char *support_role(const char *prefix, char *buf, size_t len);
+/* The role of a test participant and its default queues. */
+struct names {
+    char role[64];
+    char in[128];
+    char out[128];
+};
+void support_names(struct names *n, const char *prefix);
 /* Runs tests/integration/brokers with `command` on the test brokers. */
 int support_brokers(const char *command);
 
@@ -31,6 +38,11 @@ struct child {
     int out_fd; /* child's stdout */
     char line[1024];
 };
+
+/* Kills every child still running (a failed assertion skips child_stop);
+ * a cmocka teardown: use SUPPORT_TEST(fn) instead of cmocka_unit_test(fn). */
+int support_teardown(void **state);
+#define SUPPORT_TEST(fn) cmocka_unit_test_teardown(fn, support_teardown)
 
 /* Starts argv[0] with stdout piped (stderr inherited). */
 int child_start(struct child *c, char *const argv[]);
@@ -68,6 +80,8 @@ struct amqp_client {
 int amqp_client_open(struct amqp_client *c, const char *url);
 /* A fresh exclusive queue bound to `exchange` (fanout); its name in `name`. */
 int amqp_client_tap(struct amqp_client *c, const char *exchange, char *name, size_t len);
+/* amqp_client_tap + amqp_client_consume. */
+int amqp_client_watch(struct amqp_client *c, const char *exchange);
 int amqp_client_declare_fanout(struct amqp_client *c, const char *exchange);
 int amqp_client_bind(struct amqp_client *c, const char *queue, const char *exchange);
 /* Declares `queue` like msgflo-nodejs (durable, x-dead-letter-exchange). */

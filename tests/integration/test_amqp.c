@@ -38,18 +38,16 @@ static json_t *wait_discovery(struct amqp_client *ac, const char *role, int time
 
 static void test_discovery_and_data(void **state)
 {
-    char role[64], in[128], out[128], tap[256];
-    support_role("aq", role, sizeof role);
-    snprintf(in, sizeof in, "%s.IN", role);
-    snprintf(out, sizeof out, "%s.OUT", role);
+    struct names n;
+    support_names(&n, "aq");
     struct amqp_client ac;
     assert_int_equal(amqp_client_open(&ac, url), 0);
     assert_int_equal(amqp_client_declare_plain(&ac, "fbp"), 0);
     assert_int_equal(amqp_client_consume(&ac, "fbp"), 0);
 
     struct child c;
-    start(&c, "repeat", role, NULL);
-    json_t *payload = wait_discovery(&ac, role, 10000);
+    start(&c, "repeat", n.role, NULL);
+    json_t *payload = wait_discovery(&ac, n.role, 10000);
     assert_non_null(payload);
     assert_int_equal(json_object_size(payload), 7);
     assert_string_equal(json_string_value(json_object_get(payload, "component")), "c/Repeat");
@@ -57,11 +55,10 @@ static void test_discovery_and_data(void **state)
 
     /* The participant declared its queue exactly as msgflo-nodejs does:
      * redeclaring it with the Node arguments must succeed. */
-    assert_int_equal(amqp_client_declare_inqueue(&ac, in), 0);
+    assert_int_equal(amqp_client_declare_inqueue(&ac, n.in), 0);
 
-    assert_int_equal(amqp_client_tap(&ac, out, tap, sizeof tap), 0);
-    assert_int_equal(amqp_client_consume(&ac, tap), 0);
-    assert_int_equal(amqp_client_send(&ac, in, "{\"bar\":\"foo\"}"), 0);
+    assert_int_equal(amqp_client_watch(&ac, n.out), 0);
+    assert_int_equal(amqp_client_send(&ac, n.in, "{\"bar\":\"foo\"}"), 0);
     char *got = NULL;
     for (int i = 0; i < 40 && !got; i++) {
         got = amqp_client_wait(&ac, 250);
@@ -105,21 +102,18 @@ static void test_nack_goes_to_dead_letter(void **state)
 static void test_same_role_shares_work(void **state)
 {
     enum { N = 40 };
-    char role[64], in[128], out[128], tap[256];
-    support_role("as", role, sizeof role);
-    snprintf(in, sizeof in, "%s.IN", role);
-    snprintf(out, sizeof out, "%s.OUT", role);
+    struct names n;
+    support_names(&n, "as");
     struct child a, b;
-    start(&a, "fixture", role, "tag");
-    start(&b, "fixture", role, "tag");
+    start(&a, "fixture", n.role, "tag");
+    start(&b, "fixture", n.role, "tag");
     struct amqp_client ac;
     assert_int_equal(amqp_client_open(&ac, url), 0);
-    assert_int_equal(amqp_client_tap(&ac, out, tap, sizeof tap), 0);
-    assert_int_equal(amqp_client_consume(&ac, tap), 0);
+    assert_int_equal(amqp_client_watch(&ac, n.out), 0);
     for (int i = 0; i < N; i++) {
         char data[16];
         snprintf(data, sizeof data, "%d", i);
-        assert_int_equal(amqp_client_send(&ac, in, data), 0);
+        assert_int_equal(amqp_client_send(&ac, n.in, data), 0);
     }
     int seen[N] = {0};
     char first_id[128] = "";
@@ -130,9 +124,9 @@ static void test_same_role_shares_work(void **state)
         json_t *j = json_loads(got, 0, NULL);
         assert_non_null(j);
         const char *id = json_string_value(json_object_get(j, "id"));
-        int n = (int)strtol(json_string_value(json_object_get(j, "data")), NULL, 10);
-        assert_true(n >= 0 && n < N);
-        seen[n]++;
+        int k = (int)strtol(json_string_value(json_object_get(j, "data")), NULL, 10);
+        assert_true(k >= 0 && k < N);
+        seen[k]++;
         if (!first_id[0])
             snprintf(first_id, sizeof first_id, "%s", id);
         if (strcmp(first_id, id) == 0)
@@ -153,25 +147,22 @@ static void test_same_role_shares_work(void **state)
 
 static void test_unacked_message_is_not_lost(void **state)
 {
-    char role[64], in[128], out[128], tap[256];
-    support_role("au", role, sizeof role);
-    snprintf(in, sizeof in, "%s.IN", role);
-    snprintf(out, sizeof out, "%s.OUT", role);
+    struct names n;
+    support_names(&n, "au");
     struct child holder;
-    start(&holder, "fixture", role, "hold");
+    start(&holder, "fixture", n.role, "hold");
     struct amqp_client ac;
     assert_int_equal(amqp_client_open(&ac, url), 0);
-    assert_int_equal(amqp_client_send(&ac, in, "precious"), 0);
+    assert_int_equal(amqp_client_send(&ac, n.in, "precious"), 0);
     assert_true(child_read_line(&holder, 5000));
     assert_string_equal(holder.line, "holding");
-    /* the holder declared <role>.OUT: watch it before anyone can repeat */
-    assert_int_equal(amqp_client_tap(&ac, out, tap, sizeof tap), 0);
-    assert_int_equal(amqp_client_consume(&ac, tap), 0);
+    /* the holder declared <n.role>.OUT: watch it before anyone can repeat */
+    assert_int_equal(amqp_client_watch(&ac, n.out), 0);
     /* the worker dies while holding the message: the broker must requeue it */
     child_stop(&holder, SIGKILL);
 
     struct child c;
-    start(&c, "repeat", role, NULL);
+    start(&c, "repeat", n.role, NULL);
     char *got = amqp_client_wait(&ac, 5000);
     assert_non_null(got);
     assert_string_equal(got, "precious");
@@ -182,12 +173,10 @@ static void test_unacked_message_is_not_lost(void **state)
 
 static void test_reconnect_after_broker_restart(void **state)
 {
-    char role[64], in[128], out[128], tap[256];
-    support_role("ar", role, sizeof role);
-    snprintf(in, sizeof in, "%s.IN", role);
-    snprintf(out, sizeof out, "%s.OUT", role);
+    struct names n;
+    support_names(&n, "ar");
     struct child c;
-    start(&c, "repeat", role, NULL);
+    start(&c, "repeat", n.role, NULL);
 
     assert_int_equal(support_brokers("restart-amqp"), 0);
 
@@ -196,13 +185,12 @@ static void test_reconnect_after_broker_restart(void **state)
     assert_int_equal(amqp_client_declare_plain(&ac, "fbp"), 0);
     assert_int_equal(amqp_client_consume(&ac, "fbp"), 0);
     /* re-announced after reconnecting (the periodic announce is 27 s away) */
-    json_t *payload = wait_discovery(&ac, role, 25000);
+    json_t *payload = wait_discovery(&ac, n.role, 25000);
     assert_non_null(payload);
     json_decref(payload);
 
-    assert_int_equal(amqp_client_tap(&ac, out, tap, sizeof tap), 0);
-    assert_int_equal(amqp_client_consume(&ac, tap), 0);
-    assert_int_equal(amqp_client_send(&ac, in, "after-restart"), 0);
+    assert_int_equal(amqp_client_watch(&ac, n.out), 0);
+    assert_int_equal(amqp_client_send(&ac, n.in, "after-restart"), 0);
     char *got = NULL;
     for (int i = 0; i < 20 && !got; i++) {
         got = amqp_client_wait(&ac, 500);
@@ -225,11 +213,11 @@ int main(void)
         return 77;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_discovery_and_data),
-        cmocka_unit_test(test_nack_goes_to_dead_letter),
-        cmocka_unit_test(test_same_role_shares_work),
-        cmocka_unit_test(test_unacked_message_is_not_lost),
-        cmocka_unit_test(test_reconnect_after_broker_restart),
+        SUPPORT_TEST(test_discovery_and_data),
+        SUPPORT_TEST(test_nack_goes_to_dead_letter),
+        SUPPORT_TEST(test_same_role_shares_work),
+        SUPPORT_TEST(test_unacked_message_is_not_lost),
+        SUPPORT_TEST(test_reconnect_after_broker_restart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

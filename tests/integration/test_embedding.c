@@ -77,13 +77,12 @@ static void step_for(msgflo_participant *p, int ms)
 
 static void test_fd_step_interface(void **unused)
 {
-    char role[64], in[128], out[128], err[200];
-    support_role("emb", role, sizeof role);
-    snprintf(in, sizeof in, "%s.IN", role);
-    snprintf(out, sizeof out, "%s.OUT", role);
+    char err[200];
+    struct names n;
+    support_names(&n, "emb");
     struct state s = {0};
     msgflo_participant *p;
-    assert_int_equal(msgflo_participant_new(&p, &def, role, mqtt_url, echo, &s, err, sizeof err),
+    assert_int_equal(msgflo_participant_new(&p, &def, n.role, mqtt_url, echo, &s, err, sizeof err),
                      0);
     msgflo_participant_set_callbacks(p, on_ready, NULL);
     assert_int_equal(msgflo_participant_fd(p), -1);
@@ -95,12 +94,12 @@ static void test_fd_step_interface(void **unused)
 
     struct mqtt_client mc;
     assert_int_equal(mqtt_client_open(&mc, mqtt_url), 0);
-    assert_int_equal(mqtt_client_subscribe(&mc, out), 0);
-    assert_int_equal(mqtt_client_publish(&mc, in, "{\"k\":1}"), 0);
+    assert_int_equal(mqtt_client_subscribe(&mc, n.out), 0);
+    assert_int_equal(mqtt_client_publish(&mc, n.in, "{\"k\":1}"), 0);
     char *got = NULL;
     for (int i = 0; i < 100 && !got; i++) {
         step_for(p, 20);
-        got = mqtt_client_wait(&mc, out, 20);
+        got = mqtt_client_wait(&mc, n.out, 20);
     }
     assert_non_null(got);
     assert_string_equal(got, "{\"k\":1}");
@@ -128,15 +127,13 @@ static void run_uv_for(uv_loop_t *loop, int ms)
 
 static void test_libuv_loop_and_async_ack(void **unused)
 {
-    char role[64], in[128], out[128], tap[256];
-    support_role("embuv", role, sizeof role);
-    snprintf(in, sizeof in, "%s.IN", role);
-    snprintf(out, sizeof out, "%s.OUT", role);
+    struct names n;
+    support_names(&n, "embuv");
     uv_loop_t loop;
     uv_loop_init(&loop);
     struct state s = {.defer_ack = true};
     msgflo_participant *p;
-    assert_int_equal(msgflo_participant_new(&p, &def, role, amqp_url, echo, &s, NULL, 0), 0);
+    assert_int_equal(msgflo_participant_new(&p, &def, n.role, amqp_url, echo, &s, NULL, 0), 0);
     msgflo_participant_set_callbacks(p, on_ready, NULL);
     assert_int_equal(msgflo_participant_start(p, &loop), 0);
     for (int i = 0; i < 100 && !s.ready; i++)
@@ -145,9 +142,8 @@ static void test_libuv_loop_and_async_ack(void **unused)
 
     struct amqp_client ac;
     assert_int_equal(amqp_client_open(&ac, amqp_url), 0);
-    assert_int_equal(amqp_client_tap(&ac, out, tap, sizeof tap), 0);
-    assert_int_equal(amqp_client_consume(&ac, tap), 0);
-    assert_int_equal(amqp_client_send(&ac, in, "later"), 0);
+    assert_int_equal(amqp_client_watch(&ac, n.out), 0);
+    assert_int_equal(amqp_client_send(&ac, n.in, "later"), 0);
     for (int i = 0; i < 100 && !s.deferred; i++)
         run_uv_for(&loop, 20);
     assert_non_null(s.deferred);
@@ -157,7 +153,7 @@ static void test_libuv_loop_and_async_ack(void **unused)
     free(got);
     /* not acked yet: the broker still counts it as unacknowledged, so the
      * queue has nothing ready */
-    assert_int_equal(amqp_client_count(&ac, in), 0);
+    assert_int_equal(amqp_client_count(&ac, n.in), 0);
     /* acked outside the callback, from the loop */
     assert_int_equal(msgflo_message_ack(s.deferred), 0);
     run_uv_for(&loop, 200);
@@ -169,7 +165,7 @@ static void test_libuv_loop_and_async_ack(void **unused)
     msgflo_participant_free(p);
     assert_int_equal(uv_loop_close(&loop), 0); /* every handle was closed */
     /* acked before the stop: it must not come back */
-    assert_int_equal(amqp_client_count(&ac, in), 0);
+    assert_int_equal(amqp_client_count(&ac, n.in), 0);
     amqp_client_close(&ac);
 }
 
@@ -205,9 +201,9 @@ int main(void)
     }
     msgflo_log_set_handler(NULL, NULL);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fd_step_interface),
-        cmocka_unit_test(test_libuv_loop_and_async_ack),
-        cmocka_unit_test(test_blocking_run_until_stop),
+        SUPPORT_TEST(test_fd_step_interface),
+        SUPPORT_TEST(test_libuv_loop_and_async_ack),
+        SUPPORT_TEST(test_blocking_run_until_stop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

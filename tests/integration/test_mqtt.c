@@ -78,24 +78,22 @@ static void test_discovery_and_data(void **state)
 
 static void test_reconnect_after_broker_restart(void **state)
 {
-    char role[64], in[128], out[128];
-    support_role("mqr", role, sizeof role);
-    snprintf(in, sizeof in, "%s.IN", role);
-    snprintf(out, sizeof out, "%s.OUT", role);
+    struct names n;
+    support_names(&n, "mqr");
     struct child c;
-    start_repeat(&c, role);
+    start_repeat(&c, n.role);
 
     assert_int_equal(support_brokers("restart-mqtt"), 0);
 
     struct mqtt_client mc;
     assert_int_equal(mqtt_client_open(&mc, url), 0);
-    assert_int_equal(mqtt_client_subscribe(&mc, out), 0);
+    assert_int_equal(mqtt_client_subscribe(&mc, n.out), 0);
     assert_int_equal(mqtt_client_subscribe(&mc, "fbp"), 0);
     /* It comes back by itself: keep sending until it answers. */
     char *got = NULL;
     for (int i = 0; i < 30 && !got; i++) {
-        assert_int_equal(mqtt_client_publish(&mc, in, "after-restart"), 0);
-        got = mqtt_client_wait(&mc, out, 500);
+        assert_int_equal(mqtt_client_publish(&mc, n.in, "after-restart"), 0);
+        got = mqtt_client_wait(&mc, n.out, 500);
     }
     assert_non_null(got);
     assert_string_equal(got, "after-restart");
@@ -110,22 +108,21 @@ static void test_tls(void **state)
     const char *tls_url = support_broker("MSGFLO_TEST_MQTTS");
     if (!tls_url)
         skip();
-    char role[64], in[128], out[128], prog[1024];
-    support_role("mqs", role, sizeof role);
-    snprintf(in, sizeof in, "%s.IN", role);
-    snprintf(out, sizeof out, "%s.OUT", role);
+    char prog[1024];
+    struct names n;
+    support_names(&n, "mqs");
     struct mqtt_client mc;
     assert_int_equal(mqtt_client_open(&mc, url), 0);
-    assert_int_equal(mqtt_client_subscribe(&mc, out), 0);
+    assert_int_equal(mqtt_client_subscribe(&mc, n.out), 0);
 
     struct child c;
-    char *argv[] = {(char *)support_program("repeat", prog, sizeof prog), role, (char *)tls_url,
+    char *argv[] = {(char *)support_program("repeat", prog, sizeof prog), n.role, (char *)tls_url,
                     NULL};
     assert_int_equal(child_start(&c, argv), 0);
     assert_true(child_read_line(&c, 10000));
     assert_non_null(strstr(c.line, "connected to mqtts://"));
-    assert_int_equal(mqtt_client_publish(&mc, in, "secret"), 0);
-    char *got = mqtt_client_wait(&mc, out, 5000);
+    assert_int_equal(mqtt_client_publish(&mc, n.in, "secret"), 0);
+    char *got = mqtt_client_wait(&mc, n.out, 5000);
     assert_non_null(got);
     assert_string_equal(got, "secret");
     free(got);
@@ -150,9 +147,9 @@ int main(void)
         return 77;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_discovery_and_data),
-        cmocka_unit_test(test_reconnect_after_broker_restart),
-        cmocka_unit_test(test_tls),
+        SUPPORT_TEST(test_discovery_and_data),
+        SUPPORT_TEST(test_reconnect_after_broker_restart),
+        SUPPORT_TEST(test_tls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

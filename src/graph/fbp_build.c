@@ -189,11 +189,14 @@ void fbp__add_node(struct fbp_parser *p, size_t offset, struct fbp_name name, st
         return;
     p->last_add_offset = offset + 1;
     struct graph_process *proc;
+    size_t before = p->g->n_processes;
     if (graph__ensure_process_n(p->g, name.s, name.len, &proc) ||
         (comp.len && graph__set_component_n(p->g, proc, comp.s, comp.len))) {
         p->rc = MSGFLO_ENOMEM;
         return;
     }
+    if (p->g->n_processes > before)
+        fbp__record_at(p, &p->proc_at, &p->cap_proc_at, before, offset);
     if (meta) {
         /* kept as text; graph__process_metadata builds the JSON */
         if (!proc->metadata && !proc->metadata_text && !proc->component)
@@ -276,13 +279,31 @@ static struct fbp_item *push_item(struct fbp_parser *p)
     return it;
 }
 
-void fbp__push_port(struct fbp_parser *p, enum fbp_item_kind kind, struct fbp_name process,
-                    const struct fbp_port *port)
+void fbp__record_at(struct fbp_parser *p, size_t **arr, size_t *cap, size_t i, size_t at)
+{
+    if (i >= *cap) {
+        size_t n = *cap ? *cap * 2 : 64;
+        while (n <= i)
+            n *= 2;
+        size_t *bigger = realloc(*arr, n * sizeof(**arr));
+        if (!bigger) {
+            p->rc = MSGFLO_ENOMEM;
+            return;
+        }
+        *arr = bigger;
+        *cap = n;
+    }
+    (*arr)[i] = at;
+}
+
+void fbp__push_port(struct fbp_parser *p, enum fbp_item_kind kind, size_t at,
+                    struct fbp_name process, const struct fbp_port *port)
 {
     struct fbp_item *it = push_item(p);
     if (!it)
         return;
     it->kind = kind;
+    it->offset = at;
     it->process = process.s;
     it->process_len = process.len;
     if (port) {
@@ -298,7 +319,7 @@ void fbp__push_port(struct fbp_parser *p, enum fbp_item_kind kind, struct fbp_na
     }
 }
 
-void fbp__push_data(struct fbp_parser *p, json_t *data)
+void fbp__push_data(struct fbp_parser *p, size_t at, json_t *data)
 {
     struct fbp_item *it = push_item(p);
     if (!it) {
@@ -306,6 +327,7 @@ void fbp__push_data(struct fbp_parser *p, json_t *data)
         return;
     }
     it->kind = ITEM_DATA;
+    it->offset = at;
     it->data = data;
 }
 
@@ -338,8 +360,8 @@ out:
     free(v);
 }
 
-void fbp__export(struct fbp_parser *p, bool in, struct fbp_name node, struct fbp_name port,
-                 struct fbp_name pub)
+void fbp__export(struct fbp_parser *p, bool in, size_t at, struct fbp_name node,
+                 struct fbp_name port, struct fbp_name pub)
 {
     char *n = name_dup(p, node, false);
     char *pt = name_dup(p, port, !p->case_sensitive);
@@ -349,6 +371,16 @@ void fbp__export(struct fbp_parser *p, bool in, struct fbp_name node, struct fbp
                     : graph__set_outport(p->g, pb, n, pt, NULL);
         if (rc)
             p->rc = rc;
+        const struct graph_export *e = in ? p->g->inports : p->g->outports;
+        size_t count = in ? p->g->n_inports : p->g->n_outports;
+        for (size_t i = 0; rc == 0 && i < count; i++) {
+            if (strcmp(e[i].name, pb) == 0) {
+                if (in)
+                    fbp__record_at(p, &p->inport_at, &p->cap_inport_at, i, at);
+                else
+                    fbp__record_at(p, &p->outport_at, &p->cap_outport_at, i, at);
+            }
+        }
     }
     free(n);
     free(pt);
@@ -394,6 +426,9 @@ int fbp__register_line(struct fbp_parser *p, size_t first)
         rc = graph__push_connection(p->g, &c);
         if (rc)
             return rc;
+        size_t k = p->g->n_connections - 1;
+        fbp__record_at(p, &p->conn_at, &p->cap_conn_at, k * 2, a->offset);
+        fbp__record_at(p, &p->conn_at, &p->cap_conn_at, k * 2 + 1, b->offset);
         i++;
     }
     fbp__truncate_items(p, first);
@@ -405,6 +440,10 @@ void fbp__cleanup(struct fbp_parser *p)
     fbp__truncate_items(p, 0);
     free(p->items);
     free(p->chain);
+    free(p->conn_at);
+    free(p->proc_at);
+    free(p->inport_at);
+    free(p->outport_at);
     strmap_free(p->anon_counts);
     strmap_free(p->anon_names);
     graph__free(p->g);

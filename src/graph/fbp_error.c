@@ -149,6 +149,12 @@ static void found_desc(const struct fbp_parser *p, struct strbuf *sb)
     strbuf__putc(sb, '"');
 }
 
+void fbp__locate(const struct fbp_parser *p, size_t pos, struct graph_error *err)
+{
+    if (err)
+        location(p, pos, &err->line, &err->column);
+}
+
 static int cmp_desc(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);

@@ -395,20 +395,22 @@ static bool bridge(struct fbp_parser *p)
     size_t start = p->pos;
     struct fbp_port x, y;
     struct fbp_name proc;
-    if (port_spaces(p, &x) && node(p, &proc) && spaces_port(p, &y)) {
-        fbp__push_port(p, ITEM_TGT, proc, &x);
-        fbp__push_port(p, ITEM_SRC, proc, &y);
+    size_t at = 0;
+    if (port_spaces(p, &x) && (at = p->pos, node(p, &proc)) && spaces_port(p, &y)) {
+        fbp__push_port(p, ITEM_TGT, at, proc, &x);
+        fbp__push_port(p, ITEM_SRC, at, proc, &y);
         return true;
     }
     p->pos = start;
     bool has_x = port_spaces(p, &x);
+    at = p->pos;
     if (!node_with_component(p, &proc)) {
         p->pos = start;
         return false;
     }
     bool has_y = spaces_port(p, &y);
-    fbp__push_port(p, ITEM_TGT, proc, has_x ? &x : NULL);
-    fbp__push_port(p, ITEM_SRC, proc, has_y ? &y : NULL);
+    fbp__push_port(p, ITEM_TGT, at, proc, has_x ? &x : NULL);
+    fbp__push_port(p, ITEM_SRC, at, proc, has_y ? &y : NULL);
     return true;
 }
 
@@ -417,10 +419,11 @@ static bool outport(struct fbp_parser *p)
 {
     struct fbp_name proc;
     struct fbp_port y;
+    size_t at = p->pos;
     if (!node(p, &proc))
         return false;
     bool has_y = spaces_port(p, &y);
-    fbp__push_port(p, ITEM_SRC, proc, has_y ? &y : NULL);
+    fbp__push_port(p, ITEM_SRC, at, proc, has_y ? &y : NULL);
     return true;
 }
 
@@ -431,11 +434,12 @@ static bool inport(struct fbp_parser *p)
     struct fbp_port x;
     struct fbp_name proc;
     bool has_x = port_spaces(p, &x);
+    size_t at = p->pos;
     if (!node(p, &proc)) {
         p->pos = start;
         return false;
     }
-    fbp__push_port(p, ITEM_TGT, proc, has_x ? &x : NULL);
+    fbp__push_port(p, ITEM_TGT, at, proc, has_x ? &x : NULL);
     return true;
 }
 
@@ -457,7 +461,7 @@ static bool iip(struct fbp_parser *p)
             json_t *data = json_stringn_nocheck(p->s + from, (size_t)(q - (p->s + from)));
             if (!data)
                 p->rc = MSGFLO_ENOMEM;
-            fbp__push_data(p, data);
+            fbp__push_data(p, start, data);
             return true;
         }
         struct strbuf sb;
@@ -488,7 +492,7 @@ static bool iip(struct fbp_parser *p)
             if (!data || sb.err)
                 p->rc = MSGFLO_ENOMEM;
             strbuf__cleanup(&sb);
-            fbp__push_data(p, data);
+            fbp__push_data(p, start, data);
             return true;
         }
         strbuf__cleanup(&sb);
@@ -496,7 +500,7 @@ static bool iip(struct fbp_parser *p)
     }
     json_t *value = NULL;
     if (fbp__json_text(p, &value)) {
-        fbp__push_data(p, value);
+        fbp__push_data(p, start, value);
         return true;
     }
     return false;
@@ -563,13 +567,14 @@ static bool connection(struct fbp_parser *p, bool *is_array)
 /* INPORT=node.port:pub / OUTPORT=node.port:pub, after the keyword */
 static bool export_rest(struct fbp_parser *p, bool in)
 {
+    size_t at = p->pos; /* the node's name */
     struct fbp_name nd, prt, pub;
     if (!node(p, &nd) || !fbp__lit(p, ".", X_DOT) || !port_name(p, &prt) ||
         !fbp__lit(p, ":", X_COLON) || !port_name(p, &pub))
         return false;
     spaces0(p);
     line_terminator(p);
-    fbp__export(p, in, nd, prt, pub);
+    fbp__export(p, in, at, nd, prt, pub);
     return true;
 }
 
@@ -706,9 +711,22 @@ int fbp__parse(const char *text, size_t len, const struct fbp_parse_options *opt
     }
     /* The reference builds and validates the result before it checks that
      * all input was consumed, so a validation error wins over a syntax error. */
-    rc = graph__validate(p.g, err);
-    if (rc)
+    enum graph_part part;
+    size_t index;
+    rc = graph__validate_ex(p.g, err, &part, &index);
+    if (rc) {
+        /* the reference has no place for these; we point at the name */
+        size_t *at = part == GRAPH_PART_PROCESS   ? p.proc_at
+                     : part == GRAPH_PART_INPORT  ? p.inport_at
+                     : part == GRAPH_PART_OUTPORT ? p.outport_at
+                                                  : p.conn_at;
+        size_t i = part == GRAPH_PART_CONNECTION_SRC   ? index * 2
+                   : part == GRAPH_PART_CONNECTION_TGT ? index * 2 + 1
+                                                       : index;
+        if (at)
+            fbp__locate(&p, at[i], err);
         goto out;
+    }
     if (p.pos < p.n) {
         fbp__fail(&p, X_END);
         fbp__syntax_error(&p, err);

@@ -66,7 +66,8 @@ struct fbp_item {
     const char *port; /* in the input or a default port name; NULL for ITEM_DATA */
     size_t port_len;
     int64_t index;
-    json_t *data; /* owned reference for ITEM_DATA */
+    json_t *data;  /* owned reference for ITEM_DATA */
+    size_t offset; /* where the node (or the IIP) is in the input */
 };
 
 /* A name in the input or generated (anonymous nodes); not owned. */
@@ -130,6 +131,13 @@ struct fbp_parser {
     struct fbp_strmap *anon_names;  /* offset (as text) -> generated node name */
     size_t *chain;                  /* connection chain stack: pos, n_items pairs */
     size_t cap_chain;
+    /* where things were written, for located validation errors */
+    size_t *conn_at; /* per connection: source (or IIP) offset, target offset */
+    size_t cap_conn_at;
+    size_t *proc_at; /* per process: first mention */
+    size_t cap_proc_at;
+    size_t *inport_at, *outport_at; /* per export */
+    size_t cap_inport_at, cap_outport_at;
 };
 
 #define FBP_MAX_DEPTH 512
@@ -169,19 +177,24 @@ void fbp__add_node(struct fbp_parser *p, size_t offset, struct fbp_name name, st
                    const struct fbp_name *meta);
 bool fbp__add_anonymous(struct fbp_parser *p, size_t offset, struct fbp_name comp,
                         const struct fbp_name *meta, struct fbp_name *out);
-void fbp__push_port(struct fbp_parser *p, enum fbp_item_kind kind, struct fbp_name process,
-                    const struct fbp_port *port);
-void fbp__push_data(struct fbp_parser *p, json_t *data);
+void fbp__push_port(struct fbp_parser *p, enum fbp_item_kind kind, size_t at,
+                    struct fbp_name process, const struct fbp_port *port);
+void fbp__push_data(struct fbp_parser *p, size_t at, json_t *data);
 void fbp__truncate_items(struct fbp_parser *p, size_t n);
 void fbp__annotation(struct fbp_parser *p, struct fbp_name key, struct fbp_name value);
-void fbp__export(struct fbp_parser *p, bool in, struct fbp_name node, struct fbp_name port,
-                 struct fbp_name pub);
+void fbp__export(struct fbp_parser *p, bool in, size_t at, struct fbp_name node,
+                 struct fbp_name port, struct fbp_name pub);
 void fbp__set_default(struct fbp_parser *p, bool in, struct fbp_name port);
 int fbp__register_line(struct fbp_parser *p, size_t first);
 void fbp__cleanup(struct fbp_parser *p);
 
+/* Records offset `at` as entry i of *arr (grown as needed). */
+void fbp__record_at(struct fbp_parser *p, size_t **arr, size_t *cap, size_t i, size_t at);
+
 /* fbp_error.c */
 void fbp__syntax_error(const struct fbp_parser *p, struct graph_error *err);
+/* Sets err's line and column to those of offset pos (as the reference counts). */
+void fbp__locate(const struct fbp_parser *p, size_t pos, struct graph_error *err);
 /* Replaces invalid UTF-8 as a WHATWG decoder (and so Node) does; *out is
  * NULL when the text was valid, else a new buffer (free()) of *out_len bytes. */
 int fbp__sanitize_utf8(const char *s, size_t n, char **out, size_t *out_len);

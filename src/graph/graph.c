@@ -417,29 +417,37 @@ int graph__add_group(struct graph *g, const char *name, json_t *nodes, json_t *m
     return 0;
 }
 
+static int graph__bad(enum graph_part *part, size_t *index, enum graph_part what, size_t i)
+{
+    *part = what;
+    *index = i;
+    return MSGFLO_EINVAL;
+}
+
 /* The reference's validateContents, check for check and message for message. */
-int graph__validate(const struct graph *g, struct graph_error *err)
+int graph__validate_ex(const struct graph *g, struct graph_error *err, enum graph_part *part,
+                       size_t *index)
 {
     for (size_t i = 0; i < g->n_processes; i++) {
         const char *component = g->processes[i].component;
         if (!component || !*component) {
             graph__error(err, "Node \"%s\" does not have a component defined",
                          g->processes[i].name);
-            return MSGFLO_EINVAL;
+            return graph__bad(part, index, GRAPH_PART_PROCESS, i);
         }
     }
     for (size_t i = 0; i < g->n_inports; i++) {
         if (!graph__find_process(g, g->inports[i].process)) {
             graph__error(err, "Inport \"%s\" is connected to an undefined target node \"%s\"",
                          g->inports[i].name, g->inports[i].process);
-            return MSGFLO_EINVAL;
+            return graph__bad(part, index, GRAPH_PART_INPORT, i);
         }
     }
     for (size_t i = 0; i < g->n_outports; i++) {
         if (!graph__find_process(g, g->outports[i].process)) {
             graph__error(err, "Outport \"%s\" is connected to an undefined source node \"%s\"",
                          g->outports[i].name, g->outports[i].process);
-            return MSGFLO_EINVAL;
+            return graph__bad(part, index, GRAPH_PART_OUTPORT, i);
         }
     }
     for (size_t i = 0; i < g->n_connections; i++) {
@@ -454,21 +462,28 @@ int graph__validate(const struct graph *g, struct graph_error *err)
                              "\"%s\"",
                              sb.data ? sb.data : "", c->tgt.process);
                 strbuf__cleanup(&sb);
-                return MSGFLO_EINVAL;
+                return graph__bad(part, index, GRAPH_PART_CONNECTION_TGT, i);
             }
             graph__error(err,
                          "Edge from \"%s\" port \"%s\" is connected to an undefined target node "
                          "\"%s\"",
                          c->src.process, c->src.port, c->tgt.process);
-            return MSGFLO_EINVAL;
+            return graph__bad(part, index, GRAPH_PART_CONNECTION_TGT, i);
         }
         if (!c->data && !graph__find_process(g, c->src.process)) {
             graph__error(err,
                          "Edge to \"%s\" port \"%s\" is connected to an undefined source node "
                          "\"%s\"",
                          c->tgt.process, c->tgt.port, c->src.process);
-            return MSGFLO_EINVAL;
+            return graph__bad(part, index, GRAPH_PART_CONNECTION_SRC, i);
         }
     }
     return 0;
+}
+
+int graph__validate(const struct graph *g, struct graph_error *err)
+{
+    enum graph_part part;
+    size_t index;
+    return graph__validate_ex(g, err, &part, &index);
 }

@@ -54,6 +54,20 @@ char *graph__arena_strndup(struct graph *g, const char *s, size_t n);
  * memory). */
 json_t *fbp__metadata(const char *s, size_t len);
 
+/* What graph__validate_ex found wrong: the process, export or connection
+ * (and which end of it names the unknown process) at *index. */
+enum graph_part {
+    GRAPH_PART_PROCESS,
+    GRAPH_PART_INPORT,
+    GRAPH_PART_OUTPORT,
+    GRAPH_PART_CONNECTION_SRC,
+    GRAPH_PART_CONNECTION_TGT,
+};
+
+/* graph__validate, also telling where the error is (set only on an error). */
+int graph__validate_ex(const struct graph *g, struct graph_error *err, enum graph_part *part,
+                       size_t *index);
+
 /* A copy of s (n bytes) with a NUL; NULL when out of memory. */
 char *graph__strndup(const char *s, size_t n);
 

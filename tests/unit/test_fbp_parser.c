@@ -124,19 +124,22 @@ static void test_syntax_error_places(void **state)
 static void test_validation_errors(void **state)
 {
     (void)state;
-    parse_err("a OUT -> IN b(B)\n", 0, 0,
+    /* the reference's messages; the place is ours (the reference has none):
+     * the mention of the node that is undefined or lacks a component */
+    parse_err("a OUT -> IN b(B)\n", 1, 1,
               "Edge to \"b\" port \"in\" is connected to an undefined source node \"a\"");
-    parse_err("a(A) OUT -> IN b\n", 0, 0,
+    parse_err("a(A) OUT -> IN b\n", 1, 16,
               "Edge from \"a\" port \"out\" is connected to an undefined target node \"b\"");
-    parse_err("'localhost' -> IN a\n", 0, 0,
+    parse_err("x(X)\n'localhost' -> IN a\n", 2, 19,
               "IIP containing \"localhost\" is connected to an undefined target node \"a\"");
-    parse_err("INPORT=x.IN:broken\na(A)\n", 0, 0,
+    parse_err("INPORT=x.IN:broken\na(A)\n", 1, 8,
               "Inport \"broken\" is connected to an undefined target node \"x\"");
-    parse_err("OUTPORT=x.OUT:broken\na(A)\n", 0, 0,
+    parse_err("a(A)\n  OUTPORT=x.OUT:broken\n", 2, 11,
               "Outport \"broken\" is connected to an undefined source node \"x\"");
-    parse_err("a() OUT -> IN b(B)\n", 0, 0, "Node \"a\" does not have a component defined");
+    parse_err("b(B)\na() OUT -> IN b\n", 2, 1, "Node \"a\" does not have a component defined");
+    parse_err("() OUT -> IN b(B)\n", 1, 1, "Node \"__1\" does not have a component defined");
     /* the reference crashes here (TypeError); we name the IIP */
-    parse_err("0 -> IN a\n", 0, 0,
+    parse_err("0 -> IN a\n", 1, 9,
               "IIP containing \"0\" is connected to an undefined target node \"a\"");
 }
 

@@ -205,6 +205,41 @@ static void test_reconnect_after_broker_restart(void **state)
     amqp_client_close(&ac);
 }
 
+/* amqps:// with the test CA works; with another CA the broker is not trusted. */
+static void test_tls(void **state)
+{
+    const char *tls_url = support_broker("MSGFLO_TEST_AMQPS");
+    if (!tls_url)
+        skip();
+    struct names n;
+    support_names(&n, "ats");
+    char prog[1024];
+    char *argv[] = {(char *)support_program("repeat", prog, sizeof prog), n.role, (char *)tls_url,
+                    NULL};
+    struct child c;
+    assert_int_equal(child_start(&c, argv), 0);
+    assert_true(child_read_line(&c, 15000));
+    assert_non_null(strstr(c.line, "connected to amqps://guest:***@"));
+    struct amqp_client ac;
+    assert_int_equal(amqp_client_open(&ac, url), 0);
+    assert_int_equal(amqp_client_watch(&ac, n.out), 0);
+    assert_int_equal(amqp_client_send(&ac, n.in, "over tls"), 0);
+    char *got = amqp_client_wait(&ac, 5000);
+    assert_non_null(got);
+    assert_string_equal(got, "over tls");
+    free(got);
+    assert_int_equal(child_stop(&c, 0), 0);
+
+    char wrong[1024];
+    snprintf(wrong, sizeof wrong, "%.*s?ca=/etc/ssl/certs/ca-certificates.crt",
+             (int)strcspn(tls_url, "?"), tls_url);
+    argv[2] = wrong;
+    assert_int_equal(child_start(&c, argv), 0);
+    assert_false(child_read_line(&c, 2000));
+    child_stop(&c, 0);
+    amqp_client_close(&ac);
+}
+
 int main(void)
 {
     url = support_broker("MSGFLO_TEST_AMQP");
@@ -218,6 +253,7 @@ int main(void)
         SUPPORT_TEST(test_same_role_shares_work),
         SUPPORT_TEST(test_unacked_message_is_not_lost),
         SUPPORT_TEST(test_reconnect_after_broker_restart),
+        SUPPORT_TEST(test_tls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -441,6 +441,7 @@ void fbp__cleanup(struct fbp_parser *p)
     free(p->items);
     free(p->chain);
     free(p->conn_at);
+    free(p->infinities);
     free(p->proc_at);
     free(p->inport_at);
     free(p->outport_at);

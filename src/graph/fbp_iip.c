@@ -86,8 +86,23 @@ static bool number(struct fbp_parser *p, json_t **out)
         p->rc = MSGFLO_ENOMEM;
         return false;
     }
-    *out = js_number(strtod(text, NULL));
+    double d = strtod(text, NULL);
     free(text);
+    if (!isfinite(d) && !p->inf_in_object && p->n_infinities < 1000000) {
+        if (p->n_infinities == p->cap_infinities) {
+            size_t cap = p->cap_infinities ? p->cap_infinities * 2 : 8;
+            struct fbp_infinity *more = realloc(p->infinities, cap * sizeof(*more));
+            if (!more) {
+                p->rc = MSGFLO_ENOMEM;
+                return false;
+            }
+            p->infinities = more;
+            p->cap_infinities = cap;
+        }
+        p->infinities[p->n_infinities++] =
+            (struct fbp_infinity){p->iip_at, p->inf_array, p->inf_index, d < 0};
+    }
+    *out = js_number(d);
     if (!*out)
         p->rc = MSGFLO_ENOMEM;
     return *out != NULL;
@@ -267,12 +282,18 @@ static bool object(struct fbp_parser *p, json_t **out)
         p->rc = MSGFLO_ENOMEM;
         goto out;
     }
-    if (member(p, obj)) {
+    p->inf_in_object++;
+    bool has_member = member(p, obj);
+    p->inf_in_object--;
+    if (has_member) {
         for (;;) {
             size_t mark = p->pos;
             if (!token(p, ",", X_COMMA))
                 break;
-            if (!member(p, obj)) {
+            p->inf_in_object++;
+            has_member = member(p, obj);
+            p->inf_in_object--;
+            if (!has_member) {
                 p->pos = mark;
                 break;
             }
@@ -306,6 +327,10 @@ static bool array(struct fbp_parser *p, json_t **out)
         p->rc = MSGFLO_ENOMEM;
         goto out;
     }
+    const json_t *outer = p->inf_array;
+    size_t outer_index = p->inf_index;
+    p->inf_array = arr;
+    p->inf_index = 0;
     if (value(p, &v)) {
         for (;;) {
             if (json_array_append_new(arr, v)) {
@@ -315,6 +340,7 @@ static bool array(struct fbp_parser *p, json_t **out)
             size_t mark = p->pos;
             if (!token(p, ",", X_COMMA))
                 break;
+            p->inf_index = json_array_size(arr);
             if (!value(p, &v)) {
                 p->pos = mark;
                 break;
@@ -323,6 +349,10 @@ static bool array(struct fbp_parser *p, json_t **out)
     }
     ok = token(p, "]", X_RBRACKET);
 out:
+    if (arr) {
+        p->inf_array = outer;
+        p->inf_index = outer_index;
+    }
     p->depth--;
     if (!ok) {
         json_decref(arr);
@@ -356,6 +386,16 @@ static bool value(struct fbp_parser *p, json_t **out)
 bool fbp__json_text(struct fbp_parser *p, json_t **out)
 {
     size_t start = p->pos;
+    /* a new parse of this IIP: forget what an earlier one noted */
+    size_t kept = 0;
+    for (size_t i = 0; i < p->n_infinities; i++)
+        if (p->infinities[i].iip_at != start)
+            p->infinities[kept++] = p->infinities[i];
+    p->n_infinities = kept;
+    p->iip_at = start;
+    p->inf_array = NULL;
+    p->inf_index = 0;
+    p->inf_in_object = 0;
     ws(p);
     if (!value(p, out)) {
         p->pos = start;
@@ -363,4 +403,44 @@ bool fbp__json_text(struct fbp_parser *p, json_t **out)
     }
     ws(p);
     return true;
+}
+
+static const struct fbp_infinity *infinity_at(const struct fbp_parser *p, size_t iip_at,
+                                              const json_t *array, size_t index)
+{
+    for (size_t i = 0; i < p->n_infinities; i++) {
+        const struct fbp_infinity *f = &p->infinities[i];
+        if (f->iip_at == iip_at && f->array == array && f->index == index)
+            return f;
+    }
+    return NULL;
+}
+
+static void js_string_array(const struct fbp_parser *p, size_t iip_at, const json_t *arr,
+                            struct strbuf *sb)
+{
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        const json_t *item = json_array_get(arr, i);
+        if (i)
+            strbuf__putc(sb, ',');
+        const struct fbp_infinity *f = json_is_null(item) ? infinity_at(p, iip_at, arr, i) : NULL;
+        if (f)
+            strbuf__puts(sb, f->negative ? "-Infinity" : "Infinity");
+        else if (json_is_array(item))
+            js_string_array(p, iip_at, item, sb);
+        else if (!json_is_null(item))
+            graph_json__js_string(item, sb);
+    }
+}
+
+void fbp__iip_js_string(const struct fbp_parser *p, size_t iip_at, const json_t *value,
+                        struct strbuf *sb)
+{
+    const struct fbp_infinity *f = json_is_null(value) ? infinity_at(p, iip_at, NULL, 0) : NULL;
+    if (f)
+        strbuf__puts(sb, f->negative ? "-Infinity" : "Infinity");
+    else if (json_is_array(value))
+        js_string_array(p, iip_at, value, sb);
+    else
+        graph_json__js_string(value, sb);
 }

@@ -10,6 +10,7 @@
  * fail (a node declared there stays declared, as in the reference). */
 #include "graph/fbp_parser_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -725,6 +726,17 @@ int fbp__parse(const char *text, size_t len, const struct fbp_parse_options *opt
                                                        : index;
         if (at)
             fbp__locate(&p, at[i], err);
+        const struct graph_connection *c =
+            part == GRAPH_PART_CONNECTION_TGT ? &p.g->connections[index] : NULL;
+        if (c && c->data && p.n_infinities && err) {
+            struct strbuf sb;
+            strbuf__init(&sb);
+            fbp__iip_js_string(&p, p.conn_at[index * 2], c->data, &sb);
+            snprintf(err->message, sizeof(err->message),
+                     "IIP containing \"%s\" is connected to an undefined target node \"%s\"",
+                     sb.data ? sb.data : "", c->tgt.process);
+            strbuf__cleanup(&sb);
+        }
         goto out;
     }
     if (p.pos < p.n) {

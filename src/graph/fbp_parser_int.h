@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "graph/graph.h"
+#include "graph/strbuf.h"
 
 /* What the parser expected where it failed, named as the reference parser
  * (PEG.js 0.9) names it; the descriptions are in fbp_error.c. */
@@ -83,6 +84,13 @@ struct fbp_port {
 
 struct fbp_strmap; /* fbp_build.c */
 
+struct fbp_infinity {
+    size_t iip_at;       /* the IIP's offset */
+    const json_t *array; /* the array holding the null, or NULL for the IIP itself */
+    size_t index;
+    bool negative;
+};
+
 #define FBP_MEMO 8 /* a power of two */
 
 struct fbp_memo_port {
@@ -138,9 +146,17 @@ struct fbp_parser {
     size_t cap_proc_at;
     size_t *inport_at, *outport_at; /* per export */
     size_t cap_inport_at, cap_outport_at;
+    /* JSON IIP numbers beyond the double range: JSON has no Infinity, so they
+     * are null in the value, and noted here for String(value) in messages */
+    struct fbp_infinity *infinities;
+    size_t n_infinities, cap_infinities;
+    size_t iip_at;           /* start of the JSON IIP being parsed */
+    const json_t *inf_array; /* array being filled, or NULL at the top */
+    size_t inf_index;        /* index of the value being parsed in it */
+    int inf_in_object;       /* > 0 inside an object (String() stops there) */
 };
 
-#define FBP_MAX_DEPTH 512
+#define FBP_MAX_DEPTH 2000
 
 /* fbp_parser.c */
 void fbp__record_fail(struct fbp_parser *p, enum fbp_expect x);
@@ -171,6 +187,9 @@ size_t fbp__char_len(const struct fbp_parser *p, size_t pos);
 
 /* fbp_iip.c: JSON_text = ws value ws; *out gets a new reference. */
 bool fbp__json_text(struct fbp_parser *p, json_t **out);
+/* String(value) of the IIP at offset iip_at, with its infinities. */
+void fbp__iip_js_string(const struct fbp_parser *p, size_t iip_at, const json_t *value,
+                        struct strbuf *sb);
 
 /* fbp_build.c */
 void fbp__add_node(struct fbp_parser *p, size_t offset, struct fbp_name name, struct fbp_name comp,

@@ -13,6 +13,8 @@
 #include "graph/internal.h"
 
 #include <ctype.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,6 +86,38 @@ static void put_port(struct writer *w, const char *port, int64_t index)
         strbuf__printf(&w->sb, "[%lld]", (long long)index);
 }
 
+/* x/y as the reference's parseFloat reads them back, with only digits and
+ * "e" (no '.', '-' or '+' in metadata): non-negative integral values. */
+static bool xy_text(const json_t *v, char out[64])
+{
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        snprintf(out, 64, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return true;
+    }
+    if (!json_is_real(v))
+        return false;
+    double d = json_real_value(v);
+    if (!(d >= 0) || d != floor(d) || !isfinite(d))
+        return false;
+    char js[40];
+    graph_json__number(d, js); /* digits, or d[.ddd]e+x from 1e21 on */
+    char *e = strchr(js, 'e');
+    if (!e) {
+        snprintf(out, 64, "%s", js);
+        return true;
+    }
+    *e = '\0';
+    long exp10 = strtol(e + 1, NULL, 10);
+    char *dot = strchr(js, '.');
+    size_t frac = 0;
+    if (dot) {
+        frac = strlen(dot + 1);
+        memmove(dot, dot + 1, frac + 1);
+    }
+    snprintf(out, 64, "%se%ld", js, exp10 - (long)frac);
+    return true;
+}
+
 /* (Comp:k=v,...) with the metadata entries the grammar can carry. */
 static void put_component(struct writer *w, const struct graph_process *p)
 {
@@ -97,18 +131,16 @@ static void put_component(struct writer *w, const struct graph_process *p)
     json_object_foreach(md, key, v)
     {
         bool xy = strcmp(key, "x") == 0 || strcmp(key, "y") == 0;
+        char num[64];
         if (!*key || !all_chars(key, meta_char))
             continue;
-        if (xy && !(json_is_integer(v) && json_integer_value(v) >= 0))
+        if (xy && !xy_text(v, num))
             continue;
         if (!xy && !(json_is_string(v) && all_chars(json_string_value(v), meta_char)))
             continue;
         strbuf__putc(&w->sb, first ? ':' : ',');
         first = false;
-        if (xy)
-            strbuf__printf(&w->sb, "%s=%" JSON_INTEGER_FORMAT, key, json_integer_value(v));
-        else
-            strbuf__printf(&w->sb, "%s=%s", key, json_string_value(v));
+        strbuf__printf(&w->sb, "%s=%s", key, xy ? num : json_string_value(v));
     }
     json_decref(md);
     strbuf__putc(&w->sb, ')');

@@ -147,8 +147,9 @@ static json_t *parse_float(const char *s, size_t len)
 json_t *fbp__metadata(const char *text, size_t len)
 {
     json_t *obj = json_object();
+    bool ok = false;
     if (!obj)
-        goto fail;
+        goto out;
     const char *item = text, *end = text + len;
     for (;;) {
         const char *comma = memchr(item, ',', (size_t)(end - item));
@@ -169,15 +170,18 @@ json_t *fbp__metadata(const char *text, size_t len)
         bool xy = key_len == 1 && (key[0] == 'x' || key[0] == 'y');
         json_t *v = xy ? parse_float(val, val_len) : json_stringn_nocheck(val, val_len);
         if (!v || json_object_setn_new_nocheck(obj, key, key_len, v))
-            goto fail;
+            goto out;
         if (!comma)
             break;
         item = comma + 1;
     }
+    ok = true;
+out:
+    if (!ok) {
+        json_decref(obj);
+        obj = NULL;
+    }
     return obj;
-fail:
-    json_decref(obj);
-    return NULL;
 }
 
 void fbp__add_node(struct fbp_parser *p, size_t offset, struct fbp_name name, struct fbp_name comp,
@@ -216,16 +220,17 @@ void fbp__add_node(struct fbp_parser *p, size_t offset, struct fbp_name name, st
 bool fbp__add_anonymous(struct fbp_parser *p, size_t offset, struct fbp_name comp,
                         const struct fbp_name *meta, struct fbp_name *out)
 {
-    char key[32];
+    char key[32], *base = NULL;
+    bool ok = false;
     snprintf(key, sizeof(key), "%zu", offset);
     struct fbp_strmap_entry *e = strmap_get(&p->anon_names, key);
     if (!e)
-        goto nomem;
+        goto out;
     if (!e->value) {
         /* comp.replace(/[^a-zA-Z0-9]+/, "_"): only the first run */
-        char *base = name_dup(p, comp, false);
+        base = name_dup(p, comp, false);
         if (!base)
-            return false;
+            goto out;
         size_t i = 0;
         while (base[i] && isalnum((unsigned char)base[i]))
             i++;
@@ -237,28 +242,25 @@ bool fbp__add_anonymous(struct fbp_parser *p, size_t offset, struct fbp_name com
             memmove(base + i + 1, base + j, strlen(base + j) + 1);
         }
         struct fbp_strmap_entry *c = strmap_get(&p->anon_counts, base);
-        if (!c) {
-            free(base);
-            goto nomem;
-        }
-        c->count++;
+        if (!c)
+            goto out;
         size_t len = strlen(base) + 32;
         e->value = malloc(len);
-        if (!e->value) {
-            free(base);
-            goto nomem;
-        }
+        if (!e->value)
+            goto out;
+        c->count++;
         snprintf(e->value, len, "_%s_%zu", base, c->count);
-        free(base);
         struct fbp_name name = {e->value, strlen(e->value)};
         fbp__add_node(p, offset, name, comp, meta);
     }
     out->s = e->value;
     out->len = strlen(e->value);
-    return true;
-nomem:
-    p->rc = MSGFLO_ENOMEM;
-    return false;
+    ok = true;
+out:
+    free(base);
+    if (!ok)
+        p->rc = MSGFLO_ENOMEM;
+    return ok;
 }
 
 static struct fbp_item *push_item(struct fbp_parser *p)

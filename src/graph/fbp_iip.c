@@ -164,19 +164,21 @@ static long hex4(const struct fbp_parser *p, size_t pos)
 static bool string(struct fbp_parser *p, struct strbuf *sb)
 {
     size_t start = p->pos;
+    bool ok = false;
     if (p->pos >= p->n || p->s[p->pos] != '"')
-        goto fail;
+        goto out;
     p->pos++;
     for (;;) {
         if (p->pos >= p->n)
-            goto fail;
+            goto out;
         unsigned char c = (unsigned char)p->s[p->pos];
         if (c == '"') {
             p->pos++;
-            return true;
+            ok = true;
+            goto out;
         }
         if (c < 0x20)
-            goto fail;
+            goto out;
         if (c != '\\') {
             size_t len = fbp__char_len(p, p->pos);
             strbuf__append(sb, p->s + p->pos, len);
@@ -184,7 +186,7 @@ static bool string(struct fbp_parser *p, struct strbuf *sb)
             continue;
         }
         if (p->pos + 1 >= p->n)
-            goto fail;
+            goto out;
         char e = p->s[p->pos + 1];
         const char *simple = strchr("\"\\/bfnrt", e);
         if (e && simple) {
@@ -194,10 +196,10 @@ static bool string(struct fbp_parser *p, struct strbuf *sb)
             continue;
         }
         if (e != 'u')
-            goto fail;
+            goto out;
         long unit = hex4(p, p->pos + 2);
         if (unit < 0)
-            goto fail;
+            goto out;
         p->pos += 6;
         if (unit >= 0xD800 && unit <= 0xDBFF && p->n - p->pos >= 6 && p->s[p->pos] == '\\' &&
             p->s[p->pos + 1] == 'u') {
@@ -212,10 +214,12 @@ static bool string(struct fbp_parser *p, struct strbuf *sb)
         /* A lone surrogate cannot be UTF-8; U+FFFD stands in for it. */
         put_utf8(sb, unit >= 0xD800 && unit <= 0xDFFF ? 0xFFFD : (unsigned long)unit);
     }
-fail:
-    p->pos = start;
-    fbp__fail(p, X_STRING);
-    return false;
+out:
+    if (!ok) {
+        p->pos = start;
+        fbp__fail(p, X_STRING);
+    }
+    return ok;
 }
 
 static bool string_value(struct fbp_parser *p, json_t **out)

@@ -156,7 +156,7 @@ struct fbp_parser {
     int inf_in_object;       /* > 0 inside an object (String() stops there) */
 };
 
-#define FBP_MAX_DEPTH 2000
+#define FBP_MAX_DEPTH 6000
 
 /* fbp_parser.c */
 void fbp__record_fail(struct fbp_parser *p, enum fbp_expect x);

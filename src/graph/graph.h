@@ -32,7 +32,7 @@
 /* One end of a connection. */
 struct graph_endpoint {
     char *process; /* owned by the graph; NULL on the source side of an IIP */
-    char *port;    /* owned by the graph, in the same allocation as process */
+    char *port;    /* owned by the graph */
     int64_t index; /* array-port index, or GRAPH_NO_INDEX */
 };
 

@@ -70,6 +70,19 @@ void graph_json__number(double v, char out[40])
 #undef PUT
 }
 
+/* Numbers are JavaScript doubles: beyond 2^53 an integer prints as the
+ * double it is (1234567890123457792 -> 1234567890123457800). */
+static void integer(json_int_t v, struct strbuf *sb)
+{
+    if (v > 9007199254740992 || v < -9007199254740992) {
+        char num[40];
+        graph_json__number((double)v, num);
+        strbuf__puts(sb, num);
+    } else {
+        strbuf__printf(sb, "%" JSON_INTEGER_FORMAT, v);
+    }
+}
+
 void graph_json__quote(const char *s, size_t len, struct strbuf *sb)
 {
     strbuf__putc(sb, '"');
@@ -167,7 +180,7 @@ static void dump(const json_t *v, int indent, int level, struct strbuf *sb)
         strbuf__puts(sb, "false");
         break;
     case JSON_INTEGER:
-        strbuf__printf(sb, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        integer(json_integer_value(v), sb);
         break;
     case JSON_REAL:
         graph_json__number(json_real_value(v), num);
@@ -253,7 +266,7 @@ void graph_json__js_string(const json_t *value, struct strbuf *sb)
         strbuf__append(sb, json_string_value(value), json_string_length(value));
         break;
     case JSON_INTEGER:
-        strbuf__printf(sb, "%" JSON_INTEGER_FORMAT, json_integer_value(value));
+        integer(json_integer_value(value), sb);
         break;
     case JSON_REAL:
         graph_json__number(json_real_value(value), num);

@@ -185,7 +185,7 @@ static void deep(size_t depth, int rc_expected)
     struct graph_error err;
     assert_int_equal(fbp__parse(text, strlen(text), NULL, &g, &err), rc_expected);
     if (rc_expected)
-        assert_non_null(strstr(err.message, "nested deeper than 2000"));
+        assert_non_null(strstr(err.message, "nested deeper than 6000"));
     graph__free(g);
     free(text);
 }
@@ -193,8 +193,8 @@ static void deep(size_t depth, int rc_expected)
 static void test_deep_json(void **state)
 {
     (void)state;
-    deep(1999, 0);
-    deep(2001, MSGFLO_EINVAL);
+    deep(5999, 0);
+    deep(6001, MSGFLO_EINVAL);
     deep(100000, MSGFLO_EINVAL);
 }
 

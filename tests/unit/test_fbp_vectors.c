@@ -133,13 +133,15 @@ static void check_vector(void **state)
         json_error_t jerr;
         json_t *e = json_load_file(path, 0, &jerr);
         assert_non_null(e);
-        if (rc == 0)
-            print_error("%s: parsed, but the reference fails with: %s\n", v->name,
-                        json_string_value(json_object_get(e, "message")));
-        assert_int_not_equal(rc, 0);
         const char *message = json_string_value(json_object_get(e, "message"));
         assert_non_null(message);
-        if (strncmp(message, "Cannot read properties", 22) == 0) {
+        bool crashed = strstr(message, "Maximum call stack size exceeded") != NULL;
+        if (rc == 0 && !crashed)
+            print_error("%s: parsed, but the reference fails with: %s\n", v->name, message);
+        assert_true(rc != 0 || crashed);
+        if (strstr(message, "Maximum call stack size exceeded")) {
+            /* the reference ran out of stack (JSON nested ~5000 deep); we may not */
+        } else if (strncmp(message, "Cannot read properties", 22) == 0) {
             assert_true(strncmp(err.message, "IIP containing", 14) == 0);
         } else {
             if (strcmp(err.message, message) != 0)

@@ -18,15 +18,6 @@
 
 #define INT64_MAX_DOUBLE ((int64_t)9223372036854774784) /* 2^63 - 1024 */
 
-void fbp__record_fail(struct fbp_parser *p, enum fbp_expect x)
-{
-    if (p->pos > p->max_fail) {
-        p->max_fail = p->pos;
-        p->expected = 0;
-    }
-    p->expected |= (uint64_t)1 << x;
-}
-
 /* Bytes of the (valid UTF-8) character at pos; 0 at the end. */
 size_t fbp__char_len(const struct fbp_parser *p, size_t pos)
 {

@@ -158,15 +158,17 @@ struct fbp_parser {
 
 #define FBP_MAX_DEPTH 6000
 
-/* fbp_parser.c */
-void fbp__record_fail(struct fbp_parser *p, enum fbp_expect x);
-
-/* Reports a failed terminal at p->pos (the hot path stays inline). */
+/* Reports a failed terminal at p->pos: the furthest failures and what was
+ * expected there make the syntax error message. */
 static inline void fbp__fail(struct fbp_parser *p, enum fbp_expect x)
 {
     if (p->silent || p->pos < p->max_fail)
         return;
-    fbp__record_fail(p, x);
+    if (p->pos > p->max_fail) {
+        p->max_fail = p->pos;
+        p->expected = 0;
+    }
+    p->expected |= (uint64_t)1 << x;
 }
 
 /* Matches the literal lit (len bytes) at p->pos. */

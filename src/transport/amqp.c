@@ -58,6 +58,7 @@ struct amqp {
     struct subscription *subs;
     size_t n_subs;
     bool draining;
+    void (*flushed)(void *ud); /* waiting for every publish to be confirmed */
 };
 
 static void amqp_retry(struct transport *base);
@@ -113,6 +114,7 @@ static void drop_connection(struct amqp *a)
     }
     a->n_unconfirmed = 0;
     a->n_acks = 0;
+    a->flushed = NULL;
     a->publish_seq = 0;
     for (size_t i = 0; i < a->n_subs; i++) {
         free(a->subs[i].queue);
@@ -173,6 +175,11 @@ static void on_confirm(struct amqp *a, uint64_t tag, bool multiple, bool nacked)
     }
     a->n_unconfirmed = keep;
     release_acks(a);
+    if (a->n_unconfirmed == 0 && a->flushed) {
+        void (*done)(void *) = a->flushed;
+        a->flushed = NULL;
+        done(a->base.ud);
+    }
 }
 
 static int track_publish(struct amqp *a)
@@ -543,6 +550,53 @@ static int amqp_when_subscribed(struct transport *base, void (*done)(void *ud))
     return 0;
 }
 
+static int amqp_when_flushed(struct transport *base, void (*done)(void *ud))
+{
+    struct amqp *a = (struct amqp *)base;
+    if (a->n_unconfirmed == 0) {
+        done(base->ud);
+        return 0;
+    }
+    a->flushed = done;
+    return 0;
+}
+
+static int amqp_declare_exchange(struct transport *base, const char *name, const char *type)
+{
+    struct amqp *a = (struct amqp *)base;
+    if (!a->conn)
+        return MSGFLO_ENOTCONN;
+    amqp_exchange_declare(a->conn, CHANNEL, amqp_cstring_bytes(name), amqp_cstring_bytes(type),
+                          false, true, false, false, amqp_empty_table);
+    return rpc_done(a, "declare exchange", name);
+}
+
+static int amqp_bind_queue(struct transport *base, const char *queue, const char *exchange,
+                           bool bind)
+{
+    struct amqp *a = (struct amqp *)base;
+    if (!a->conn)
+        return MSGFLO_ENOTCONN;
+    if (bind) {
+        amqp_queue_bind(a->conn, CHANNEL, amqp_cstring_bytes(queue), amqp_cstring_bytes(exchange),
+                        amqp_empty_bytes, amqp_empty_table);
+        return rpc_done(a, "bind queue", queue);
+    }
+    amqp_queue_unbind(a->conn, CHANNEL, amqp_cstring_bytes(queue), amqp_cstring_bytes(exchange),
+                      amqp_empty_bytes, amqp_empty_table);
+    return rpc_done(a, "unbind queue", queue);
+}
+
+static int amqp_bind_exchange(struct transport *base, const char *dest, const char *src)
+{
+    struct amqp *a = (struct amqp *)base;
+    if (!a->conn)
+        return MSGFLO_ENOTCONN;
+    amqp_exchange_bind(a->conn, CHANNEL, amqp_cstring_bytes(dest), amqp_cstring_bytes(src),
+                       amqp_empty_bytes, amqp_empty_table);
+    return rpc_done(a, "bind exchange", dest);
+}
+
 static int amqp_ack_op(struct transport *base, const struct transport_delivery *d)
 {
     struct amqp *a = (struct amqp *)base;
@@ -645,6 +699,10 @@ static const struct transport_ops amqp_ops = {
     .send_to_queue = amqp_send_to_queue,
     .announce = amqp_announce,
     .when_subscribed = amqp_when_subscribed,
+    .when_flushed = amqp_when_flushed,
+    .declare_exchange = amqp_declare_exchange,
+    .bind_queue = amqp_bind_queue,
+    .bind_exchange = amqp_bind_exchange,
     .ack = amqp_ack_op,
     .nack = amqp_nack_op,
     .close = amqp_close_op,

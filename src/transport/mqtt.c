@@ -34,12 +34,55 @@ struct mqtt {
     uv_timer_t *misc; /* keepalive timer */
     int poll_events;
     bool in_read;                 /* inside a read burst: flush once at the end */
+    int busy;                     /* nesting depth of our calls into libmosquitto */
+    bool close_pending;           /* close asked for while busy */
     int pending_subacks;          /* SUBSCRIBEs sent on this connection, not yet acked */
     void (*subscribed)(void *ud); /* waiting for pending_subacks == 0 */
+    int pending_publishes;        /* not yet written (QoS 0) or acknowledged (QoS 1) */
+    void (*flushed)(void *ud);    /* waiting for pending_publishes == 0 */
 };
 
 static void mqtt_retry(struct transport *base);
 static void update_poll(struct mqtt *m);
+static void do_close(struct mqtt *m);
+
+/* libmosquitto is not re-entrant: notifications that may lead to closing the
+ * transport or to new I/O run only once our outermost call into it returns. */
+static void enter(struct mqtt *m)
+{
+    m->busy++;
+}
+
+static void leave(struct mqtt *m)
+{
+    if (--m->busy > 0)
+        return;
+    if (m->close_pending) {
+        m->close_pending = false;
+        do_close(m);
+        return;
+    }
+    if (m->base.closing)
+        return;
+    if (m->subscribed && m->pending_subacks == 0) {
+        void (*done)(void *) = m->subscribed;
+        m->subscribed = NULL;
+        m->busy++;
+        done(m->base.ud);
+        leave(m);
+        return;
+    }
+    if (m->flushed && m->pending_publishes == 0) {
+        void (*done)(void *) = m->flushed;
+        m->flushed = NULL;
+        m->busy++;
+        done(m->base.ud);
+        leave(m);
+        return;
+    }
+    if (m->poll)
+        update_poll(m);
+}
 
 static void free_handle(uv_handle_t *h)
 {
@@ -70,58 +113,37 @@ static void lost(struct mqtt *m, int err)
         transport__schedule_reconnect(&m->base, err, mqtt_retry);
 }
 
-static void flush(struct mqtt *m)
-{
-    if (m->mosq && mosquitto_socket(m->mosq) >= 0 && mosquitto_want_write(m->mosq)) {
-        int rc = mosquitto_loop_write(m->mosq, 1);
-        if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN) {
-            LOG_DEBUG(NS, "write failed: %s", mosquitto_strerror(rc));
-        }
-    }
-    update_poll(m);
-}
-
 static void on_poll(uv_poll_t *h, int status, int events)
 {
     struct mqtt *m = h->data;
+    int rc = MOSQ_ERR_SUCCESS;
+    enter(m);
     if (status < 0) {
         LOG_WARNING(NS, "socket error: %s", uv_strerror(status));
-        mosquitto_disconnect(m->mosq);
-        return;
+        lost(m, MSGFLO_ENOTCONN);
+        goto out;
     }
     if (events & UV_READABLE) {
         set_cork(m, 1);
         m->in_read = true;
-        int rc = mosquitto_loop_read(m->mosq, MAX_SUBS_BURST);
+        rc = mosquitto_loop_read(m->mosq, MAX_SUBS_BURST);
         m->in_read = false;
-        if (rc != MOSQ_ERR_SUCCESS) {
-            set_cork(m, 0);
-            /* When libmosquitto has called on_disconnect the poll is gone;
-             * otherwise (e.g. a failed TLS handshake) handle the loss here. */
-            if (m->poll) {
-                LOG_WARNING(NS, "connection to %s:%d failed: %s", m->base.url->host,
-                            m->base.url->port, mosquitto_strerror(rc));
-                lost(m, rc == MOSQ_ERR_TLS ? MSGFLO_ETLS : MSGFLO_ENOTCONN);
-            }
-            return;
-        }
-        if (m->mosq && mosquitto_socket(m->mosq) >= 0) {
-            if (mosquitto_want_write(m->mosq))
-                mosquitto_loop_write(m->mosq, 1);
-            set_cork(m, 0);
-        }
+        /* Write what the callbacks queued, as one corked burst. */
+        if (rc == MOSQ_ERR_SUCCESS && m->poll && mosquitto_want_write(m->mosq))
+            rc = mosquitto_loop_write(m->mosq, 1);
+        set_cork(m, 0);
     }
-    if (m->poll && (events & UV_WRITABLE)) {
-        int rc = mosquitto_loop_write(m->mosq, 1);
-        if (rc != MOSQ_ERR_SUCCESS && m->poll) {
-            LOG_WARNING(NS, "connection to %s:%d failed: %s", m->base.url->host, m->base.url->port,
-                        mosquitto_strerror(rc));
-            lost(m, rc == MOSQ_ERR_TLS ? MSGFLO_ETLS : MSGFLO_ENOTCONN);
-            return;
-        }
+    if (rc == MOSQ_ERR_SUCCESS && m->poll && (events & UV_WRITABLE))
+        rc = mosquitto_loop_write(m->mosq, 1);
+    /* When libmosquitto has called on_disconnect the poll is gone already;
+     * otherwise (e.g. a failed TLS handshake) handle the loss here. */
+    if (rc != MOSQ_ERR_SUCCESS && m->poll) {
+        LOG_WARNING(NS, "connection to %s:%d failed: %s", m->base.url->host, m->base.url->port,
+                    mosquitto_strerror(rc));
+        lost(m, rc == MOSQ_ERR_TLS ? MSGFLO_ETLS : MSGFLO_ENOTCONN);
     }
-    if (m->poll)
-        update_poll(m);
+out:
+    leave(m);
 }
 
 static void update_poll(struct mqtt *m)
@@ -158,10 +180,11 @@ static int watch_socket(struct mqtt *m)
 static void on_misc(uv_timer_t *timer)
 {
     struct mqtt *m = timer->data;
-    if (m->poll) {
-        mosquitto_loop_misc(m->mosq);
-        update_poll(m);
-    }
+    if (!m->poll)
+        return;
+    enter(m);
+    mosquitto_loop_misc(m->mosq);
+    leave(m);
 }
 
 static void on_connect(struct mosquitto *mosq, void *obj, int rc)
@@ -176,10 +199,10 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     }
     LOG_DEBUG(NS, "connected to %s:%d", m->base.url->host, m->base.url->port);
     transport__on_connected(&m->base);
+    /* Always called from mosquitto_loop_read in on_poll, which writes what
+     * this queues once the read burst is over. */
     if (m->base.events.connected)
         m->base.events.connected(m->base.ud);
-    if (!m->in_read)
-        flush(m);
 }
 
 static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int qos_count,
@@ -193,12 +216,7 @@ static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int qos_cou
             LOG_ERROR(NS, "broker refused a subscription (access control?)");
     }
     if (m->pending_subacks > 0)
-        m->pending_subacks--;
-    if (m->pending_subacks == 0 && m->subscribed) {
-        void (*done)(void *) = m->subscribed;
-        m->subscribed = NULL;
-        done(m->base.ud);
-    }
+        m->pending_subacks--; /* leave() tells the waiter */
 }
 
 static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
@@ -207,6 +225,8 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
     (void)mosq;
     m->pending_subacks = 0;
     m->subscribed = NULL;
+    m->pending_publishes = 0; /* QoS 0 ones are gone; QoS 1 ones are resent */
+    m->flushed = NULL;
     if (m->base.closing) {
         drop_poll(m);
         return;
@@ -228,16 +248,17 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
 static void start_connect(struct mqtt *m, bool first)
 {
     const msgflo_url *u = m->base.url;
+    enter(m);
     int rc = first ? mosquitto_connect_async(m->mosq, u->host, u->port, u->keepalive)
                    : mosquitto_reconnect_async(m->mosq);
     if (rc != MOSQ_ERR_SUCCESS) {
         LOG_WARNING(NS, "cannot connect to %s:%d: %s", u->host, u->port,
                     rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
         lost(m, MSGFLO_ECONNECT);
-        return;
-    }
-    if (watch_socket(m) != 0)
+    } else if (watch_socket(m) != 0) {
         lost(m, MSGFLO_ESYS);
+    }
+    leave(m);
 }
 
 static void mqtt_retry(struct transport *base)
@@ -255,13 +276,10 @@ static int mqtt_connect(struct transport *base)
     return 0;
 }
 
-static int mosq_err(struct mqtt *m, int rc, const char *what, const char *topic)
+static int mosq_err(int rc, const char *what, const char *topic)
 {
-    if (rc == MOSQ_ERR_SUCCESS) {
-        if (!m->in_read)
-            update_poll(m);
+    if (rc == MOSQ_ERR_SUCCESS)
         return 0;
-    }
     LOG_DEBUG(NS, "%s %s: %s", what, topic, mosquitto_strerror(rc));
     if (rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST)
         return MSGFLO_ENOTCONN;
@@ -283,21 +301,22 @@ static int mqtt_subscribe(struct transport *base, const char *queue)
 {
     struct mqtt *m = (struct mqtt *)base;
     LOG_DEBUG(NS, "subscribe %s", queue);
+    enter(m);
+    m->pending_subacks++;
     int rc =
-        mosq_err(m, mosquitto_subscribe(m->mosq, NULL, queue, base->url->qos), "subscribe", queue);
-    if (rc == 0)
-        m->pending_subacks++;
+        mosq_err(mosquitto_subscribe(m->mosq, NULL, queue, base->url->qos), "subscribe", queue);
+    if (rc)
+        m->pending_subacks--;
+    leave(m);
     return rc;
 }
 
 static int mqtt_when_subscribed(struct transport *base, void (*done)(void *ud))
 {
     struct mqtt *m = (struct mqtt *)base;
-    if (m->pending_subacks == 0) {
-        done(base->ud);
-        return 0;
-    }
     m->subscribed = done;
+    enter(m);
+    leave(m); /* fires now when nothing is pending and we are not inside libmosquitto */
     return 0;
 }
 
@@ -306,9 +325,66 @@ static int mqtt_publish(struct transport *base, const char *queue, const void *d
     struct mqtt *m = (struct mqtt *)base;
     if (len > INT32_MAX)
         return MSGFLO_EINVAL;
-    return mosq_err(m,
-                    mosquitto_publish(m->mosq, NULL, queue, (int)len, data, base->url->qos, false),
-                    "publish", queue);
+    enter(m);
+    /* Counted before the call: a QoS 0 publish may be written (and reported
+     * through on_publish) before mosquitto_publish returns. */
+    m->pending_publishes++;
+    int rc =
+        mosq_err(mosquitto_publish(m->mosq, NULL, queue, (int)len, data, base->url->qos, false),
+                 "publish", queue);
+    if (rc)
+        m->pending_publishes--;
+    leave(m);
+    return rc;
+}
+
+/* libmosquitto reports a QoS 0 publish once written, a QoS 1 one once acknowledged. */
+static void on_publish(struct mosquitto *mosq, void *obj, int mid)
+{
+    struct mqtt *m = obj;
+    (void)mosq;
+    (void)mid;
+    if (m->pending_publishes > 0)
+        m->pending_publishes--;
+}
+
+static int mqtt_when_flushed(struct transport *base, void (*done)(void *ud))
+{
+    struct mqtt *m = (struct mqtt *)base;
+    m->flushed = done;
+    enter(m);
+    leave(m);
+    return 0;
+}
+
+static int mqtt_no_bindings(struct transport *base)
+{
+    (void)base;
+    LOG_DEBUG(NS, "MQTT has no broker-side bindings");
+    return MSGFLO_EINVAL;
+}
+
+static int mqtt_declare_exchange(struct transport *base, const char *name, const char *type)
+{
+    (void)name;
+    (void)type;
+    return mqtt_no_bindings(base);
+}
+
+static int mqtt_bind_queue(struct transport *base, const char *queue, const char *exchange,
+                           bool bind)
+{
+    (void)queue;
+    (void)exchange;
+    (void)bind;
+    return mqtt_no_bindings(base);
+}
+
+static int mqtt_bind_exchange(struct transport *base, const char *dest, const char *src)
+{
+    (void)dest;
+    (void)src;
+    return mqtt_no_bindings(base);
 }
 
 static int mqtt_announce(struct transport *base, const void *data, size_t len)
@@ -341,17 +417,25 @@ static void on_misc_closed(uv_handle_t *h)
     transport__cleanup(&m->base, mqtt_freed);
 }
 
-static void mqtt_close(struct transport *base)
+static void do_close(struct mqtt *m)
 {
-    struct mqtt *m = (struct mqtt *)base;
     if (mosquitto_socket(m->mosq) >= 0) {
         mosquitto_disconnect(m->mosq);
-        /* DISCONNECT is queued when called from a callback: write it now. */
         mosquitto_loop_write(m->mosq, 1);
     }
     drop_poll(m);
     uv_timer_stop(m->misc);
     uv_close((uv_handle_t *)m->misc, on_misc_closed);
+}
+
+static void mqtt_close(struct transport *base)
+{
+    struct mqtt *m = (struct mqtt *)base;
+    if (m->busy > 0) {
+        m->close_pending = true; /* done when the outermost call returns */
+        return;
+    }
+    do_close(m);
 }
 
 static const struct transport_ops mqtt_ops = {
@@ -363,6 +447,10 @@ static const struct transport_ops mqtt_ops = {
     .send_to_queue = mqtt_publish,
     .announce = mqtt_announce,
     .when_subscribed = mqtt_when_subscribed,
+    .when_flushed = mqtt_when_flushed,
+    .declare_exchange = mqtt_declare_exchange,
+    .bind_queue = mqtt_bind_queue,
+    .bind_exchange = mqtt_bind_exchange,
     .ack = mqtt_ack,
     .nack = mqtt_ack,
     .close = mqtt_close,
@@ -432,6 +520,7 @@ int transport__mqtt_new(struct transport **out, uv_loop_t *loop, msgflo_url *url
     mosquitto_disconnect_callback_set(m->mosq, on_disconnect);
     mosquitto_message_callback_set(m->mosq, on_message);
     mosquitto_subscribe_callback_set(m->mosq, on_subscribe);
+    mosquitto_publish_callback_set(m->mosq, on_publish);
     *out = &m->base;
     return 0;
 fail:

@@ -1,0 +1,179 @@
+/* Broker sessions for command-line tools; see session.h. */
+#include "coord/session.h"
+
+#include "core/log.h"
+#include "msgflo/errors.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uuid/uuid.h>
+
+#define NS "msgflo:session"
+
+struct session {
+    uv_loop_t *loop;
+    struct transport *transport;
+    struct session_events events;
+    void *ud;
+    uv_timer_t deadline;
+    uv_signal_t sigint, sigterm;
+    int open_handles;
+    bool finished;
+    bool ever_connected;
+    int status;
+    char error[320];
+    char redacted[256];
+};
+
+static void on_connected(void *ud)
+{
+    struct session *s = ud;
+    s->ever_connected = true;
+    uv_timer_stop(&s->deadline);
+    if (s->events.connected)
+        s->events.connected(s, s->ud);
+}
+
+static void on_disconnected(void *ud, int err)
+{
+    (void)ud;
+    (void)err;
+}
+
+static void on_message(void *ud, const char *queue, const struct transport_delivery *d,
+                       const void *data, size_t len)
+{
+    struct session *s = ud;
+    if (s->events.message && !s->finished)
+        s->events.message(s, queue, d, data, len, s->ud);
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+    struct session *s = h->data;
+    s->open_handles--;
+}
+
+static void on_transport_closed(void *ud)
+{
+    struct session *s = ud;
+    s->transport = NULL;
+}
+
+void session__finish(struct session *s, int status)
+{
+    if (s->finished)
+        return;
+    s->finished = true;
+    s->status = status;
+    uv_timer_stop(&s->deadline);
+    uv_close((uv_handle_t *)&s->deadline, handle_closed);
+    uv_close((uv_handle_t *)&s->sigint, handle_closed);
+    uv_close((uv_handle_t *)&s->sigterm, handle_closed);
+    if (s->transport)
+        transport_close(s->transport);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+    struct session *s = t->data;
+    snprintf(s->error, sizeof s->error, "could not reach the broker at %s", s->redacted);
+    session__finish(s, 1);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct session *s = h->data;
+    snprintf(s->error, sizeof s->error, "interrupted by signal %d", signum);
+    session__finish(s, 128 + signum);
+}
+
+int session__new(uv_loop_t *loop, const char *url, const char *prefix, int prefetch,
+                 const struct session_events *events, void *ud, struct session **out, char *errbuf,
+                 size_t errlen)
+{
+    *out = NULL;
+    msgflo_url *u = NULL;
+    char reason[200];
+    int rc = msgflo_url_parse(url, &u, reason, sizeof reason);
+    struct session *s = calloc(1, sizeof *s);
+    if (!s) {
+        msgflo_url_free(u);
+        return MSGFLO_ENOMEM;
+    }
+    if (msgflo_url_redact(url, s->redacted, sizeof s->redacted) != 0)
+        snprintf(s->redacted, sizeof s->redacted, "(URL too long)");
+    if (rc) {
+        snprintf(errbuf, errlen, "broker URL %s: %s", s->redacted, reason);
+        free(s);
+        return rc;
+    }
+    if (prefetch > 0)
+        u->prefetch = prefetch;
+    s->loop = loop;
+    s->events = *events;
+    s->ud = ud;
+    uuid_t uu;
+    char text[37], cid[128];
+    uuid_generate_random(uu);
+    uuid_unparse_lower(uu, text);
+    snprintf(cid, sizeof cid, "%s-%.8s", prefix, text);
+    static const struct transport_events tev = {
+        .connected = on_connected,
+        .disconnected = on_disconnected,
+        .message = on_message,
+        .closed = on_transport_closed,
+    };
+    rc = transport_new(&s->transport, loop, u, cid, &tev, s);
+    if (rc) {
+        snprintf(errbuf, errlen, "cannot set up a connection to %s: %s", s->redacted,
+                 msgflo_strerror(rc));
+        free(s);
+        return rc;
+    }
+    uv_timer_init(loop, &s->deadline);
+    uv_signal_init(loop, &s->sigint);
+    uv_signal_init(loop, &s->sigterm);
+    s->deadline.data = s->sigint.data = s->sigterm.data = s;
+    s->open_handles = 3;
+    *out = s;
+    return 0;
+}
+
+int session__start(struct session *s, uint64_t deadline_ms)
+{
+    uv_signal_start(&s->sigint, on_signal, SIGINT);
+    uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    if (deadline_ms > 0)
+        uv_timer_start(&s->deadline, on_deadline, deadline_ms, 0);
+    LOG_DEBUG(NS, "connecting to %s", s->redacted);
+    return transport_connect(s->transport);
+}
+
+struct transport *session__transport(struct session *s)
+{
+    return s->transport;
+}
+
+int session__status(const struct session *s)
+{
+    return s->status;
+}
+
+const char *session__error(const struct session *s)
+{
+    return s->error;
+}
+
+void session__free(struct session *s)
+{
+    if (!s)
+        return;
+    if (!s->finished)
+        session__finish(s, s->status);
+    while (s->open_handles > 0 || s->transport)
+        uv_run(s->loop, UV_RUN_ONCE);
+    free(s);
+}

@@ -1,0 +1,55 @@
+/* A broker session for command-line tools: one transport on a libuv loop,
+ * connected with a deadline, stopped on SIGINT/SIGTERM, closed cleanly.
+ *
+ *     struct session *s;
+ *     session__new(loop, url_text, "msgflo-send", &events, ud, &s, err, sizeof err);
+ *     session__start(s, 10000);  // deadline for connecting, ms (0: none)
+ *     uv_run(loop, UV_RUN_DEFAULT);
+ *     int status = session__status(s);
+ *     session__free(s);
+ *
+ * The session closes itself on session__finish(s, status) (from any callback)
+ * and when the deadline passes before session__connected; uv_run then returns.
+ */
+#ifndef MSGFLO_COORD_SESSION_H
+#define MSGFLO_COORD_SESSION_H
+
+#include "transport/transport.h"
+
+#include <stddef.h>
+#include <uv.h>
+
+struct session;
+
+struct session_events {
+    /* The transport is connected (again): declare, subscribe, send now. */
+    void (*connected)(struct session *s, void *ud);
+    /* A message on a subscribed queue; valid during the call. */
+    void (*message)(struct session *s, const char *queue, const struct transport_delivery *d,
+                    const void *data, size_t len, void *ud);
+};
+
+/* Parses `url` (reason in errbuf on failure) and prepares a transport with
+ * client id "<prefix>-<random>". `prefetch` > 0 overrides the URL's.
+ * Nothing happens on the network before session__start. */
+int session__new(uv_loop_t *loop, const char *url, const char *prefix, int prefetch,
+                 const struct session_events *events, void *ud, struct session **out, char *errbuf,
+                 size_t errlen);
+
+/* Connects; if not connected within deadline_ms (0: wait forever), finishes
+ * with status 1 and the message "could not reach the broker ...". */
+int session__start(struct session *s, uint64_t deadline_ms);
+
+/* Marks the work as done: `status` becomes the exit status; closes the
+ * transport and the session's handles. */
+void session__finish(struct session *s, int status);
+
+struct transport *session__transport(struct session *s);
+int session__status(const struct session *s);
+/* The error text set by the session itself (deadline, signal), or "". */
+const char *session__error(const struct session *s);
+
+/* Frees a finished session (after uv_run returned). NULL is a no-op. */
+void session__free(struct session *s);
+
+#endif

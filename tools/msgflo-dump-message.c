@@ -1,0 +1,153 @@
+/* msgflo-dump-message: take N messages off a queue and print them. */
+#include "coord/session.h"
+#include "msgflo/msgflo.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "Usage: msgflo-dump-message [--broker URL] --queue QUEUE [--amount N]\n"
+    "Consumes N messages from QUEUE (acknowledging each), then prints them as\n"
+    "one JSON value (N = 1) or a JSON array (N > 1) and exits. Payloads that are\n"
+    "not JSON are printed as JSON strings. On AMQP the queue is declared as\n"
+    "msgflo declares inports (durable, x-dead-letter-exchange); on MQTT QUEUE is\n"
+    "the topic, and only messages sent after the subscription arrive.\n"
+    "\n"
+    "  --broker URL   broker (default: $MSGFLO_BROKER, then $CLOUDAMQP_URL)\n"
+    "  --queue NAME   queue or topic (required)\n"
+    "  --amount N     how many messages (default 1)\n"
+    "  --timeout S    give up when the broker cannot be reached in S seconds (10)\n"
+    "  -h, --help     this text\n";
+
+struct ctx {
+    const char *queue;
+    long amount;
+    json_t *received; /* array */
+    bool subscribed;
+};
+
+static void on_subscribed(void *ud)
+{
+    (void)ud;
+    /* Tests and scripts wait for this line before sending on MQTT. */
+    fprintf(stderr, "msgflo-dump-message: waiting for messages\n");
+}
+
+static void on_connected(struct session *s, void *ud)
+{
+    struct ctx *c = ud;
+    struct transport *t = session__transport(s);
+    int rc = transport_declare_inqueue(t, c->queue);
+    if (rc == 0)
+        rc = transport_subscribe(t, c->queue);
+    if (rc == 0)
+        rc = transport_when_subscribed(t, on_subscribed);
+    if (rc) {
+        fprintf(stderr, "msgflo-dump-message: cannot consume %s: %s\n", c->queue,
+                msgflo_strerror(rc));
+        session__finish(s, 1);
+    }
+}
+
+static void on_message(struct session *s, const char *queue, const struct transport_delivery *d,
+                       const void *data, size_t len, void *ud)
+{
+    struct ctx *c = ud;
+    if ((long)json_array_size(c->received) >= c->amount)
+        return; /* beyond the amount: not acked, the broker keeps it */
+    json_t *v = json_loadb(data, len, JSON_DECODE_ANY, NULL);
+    if (!v)
+        v = json_stringn_nocheck(data, len);
+    json_array_append_new(c->received, v);
+    transport_ack(session__transport(s), d);
+    if ((long)json_array_size(c->received) < c->amount)
+        return;
+    json_t *out = c->amount == 1 ? json_array_get(c->received, 0) : c->received;
+    char *text = json_dumps(out, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (text) {
+        puts(text);
+        fflush(stdout);
+        free(text);
+    }
+    session__finish(s, text ? 0 : 1);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"broker", required_argument, NULL, 'b'}, {"queue", required_argument, NULL, 'q'},
+        {"amount", required_argument, NULL, 'n'}, {"timeout", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    const char *broker = NULL;
+    struct ctx c = {.amount = 1};
+    long timeout = 10;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        char *end;
+        switch (opt) {
+        case 'b':
+            broker = optarg;
+            break;
+        case 'q':
+            c.queue = optarg;
+            break;
+        case 'n':
+            c.amount = strtol(optarg, &end, 10);
+            if (*end || c.amount < 1 || c.amount > 100000000) {
+                fprintf(stderr, "msgflo-dump-message: --amount: '%s' is not a number >= 1\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 't':
+            timeout = strtol(optarg, &end, 10);
+            if (*end || timeout <= 0) {
+                fprintf(stderr, "msgflo-dump-message: --timeout: '%s' is not a positive number\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
+        default:
+            fputs(usage, stderr);
+            return 2;
+        }
+    }
+    if (optind < argc || !c.queue || !*c.queue) {
+        fprintf(stderr, "msgflo-dump-message: %s\n",
+                optind < argc ? "unexpected argument" : "missing queue to dump (--queue)");
+        fputs(usage, stderr);
+        return 2;
+    }
+    const char *url = msgflo_url_resolve(broker);
+    if (!url) {
+        fprintf(stderr, "msgflo-dump-message: no broker: use --broker URL or set MSGFLO_BROKER\n");
+        return 2;
+    }
+    c.received = json_array();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct session *s;
+    char err[512];
+    static const struct session_events events = {.connected = on_connected, .message = on_message};
+    int rc = session__new(&loop, url, "msgflo-dump", 1, &events, &c, &s, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "msgflo-dump-message: %s\n", err);
+        json_decref(c.received);
+        return 2;
+    }
+    session__start(s, (uint64_t)timeout * 1000);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    int status = session__status(s);
+    if (*session__error(s))
+        fprintf(stderr, "msgflo-dump-message: %s\n", session__error(s));
+    session__free(s);
+    uv_loop_close(&loop);
+    json_decref(c.received);
+    return status;
+}

@@ -1,0 +1,176 @@
+/* msgflo-send-message: put one message on a queue. */
+#include "coord/session.h"
+#include "msgflo/msgflo.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "Usage: msgflo-send-message [--broker URL] --queue QUEUE [--json DATA | --raw DATA]\n"
+    "Sends one message to QUEUE (AMQP: through the default exchange, so to the\n"
+    "queue of that name; MQTT: to the topic) and exits when the broker has it.\n"
+    "\n"
+    "  --broker URL   broker (default: $MSGFLO_BROKER, then $CLOUDAMQP_URL)\n"
+    "  --queue NAME   queue or topic to send to (required)\n"
+    "  --json DATA    the message; must be valid JSON. Without --json and --raw,\n"
+    "                 the message is read from standard input (a final newline is\n"
+    "                 dropped); '-' also means standard input\n"
+    "  --raw DATA     send DATA as it is, without checking that it is JSON\n"
+    "  --timeout S    give up when the broker cannot be reached in S seconds (10)\n"
+    "  -h, --help     this text\n";
+
+struct ctx {
+    const char *queue;
+    char *data;
+    size_t len;
+};
+
+static void on_flushed(void *ud)
+{
+    session__finish(ud, 0);
+}
+
+static void on_connected(struct session *s, void *ud)
+{
+    struct ctx *c = ud;
+    struct transport *t = session__transport(s);
+    int rc = transport_send_to_queue(t, c->queue, c->data, c->len);
+    if (rc == 0)
+        rc = transport_when_flushed(t, on_flushed);
+    if (rc) {
+        fprintf(stderr, "msgflo-send-message: sending to %s failed: %s\n", c->queue,
+                msgflo_strerror(rc));
+        session__finish(s, 1);
+    }
+}
+
+static char *read_stdin(size_t *len)
+{
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        size_t r = fread(buf + n, 1, cap - n, stdin);
+        n += r;
+        if (r == 0)
+            break;
+        if (n == cap) {
+            char *bigger = realloc(buf, cap * 2);
+            if (!bigger) {
+                free(buf);
+                return NULL;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+    }
+    if (buf && n > 0 && buf[n - 1] == '\n')
+        n--;
+    *len = n;
+    return buf;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"broker", required_argument, NULL, 'b'},
+        {"queue", required_argument, NULL, 'q'},
+        {"json", required_argument, NULL, 'j'},
+        {"raw", required_argument, NULL, 'r'},
+        {"timeout", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *broker = NULL, *json = NULL, *raw = NULL;
+    struct ctx c = {0};
+    long timeout = 10;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        char *end;
+        switch (opt) {
+        case 'b':
+            broker = optarg;
+            break;
+        case 'q':
+            c.queue = optarg;
+            break;
+        case 'j':
+            json = optarg;
+            break;
+        case 'r':
+            raw = optarg;
+            break;
+        case 't':
+            timeout = strtol(optarg, &end, 10);
+            if (*end || timeout <= 0) {
+                fprintf(stderr, "msgflo-send-message: --timeout: '%s' is not a positive number\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
+        default:
+            fputs(usage, stderr);
+            return 2;
+        }
+    }
+    if (optind < argc || !c.queue || !*c.queue || (json && raw)) {
+        fprintf(stderr, "msgflo-send-message: %s\n",
+                optind < argc ? "unexpected argument"
+                : json && raw ? "give --json or --raw, not both"
+                              : "missing queue to send to (--queue)");
+        fputs(usage, stderr);
+        return 2;
+    }
+    const char *text = json ? json : raw;
+    if (text && strcmp(text, "-") != 0) {
+        c.data = strdup(text);
+        c.len = strlen(text);
+    } else {
+        c.data = read_stdin(&c.len);
+    }
+    if (!c.data) {
+        fprintf(stderr, "msgflo-send-message: out of memory\n");
+        return 1;
+    }
+    if (!raw) {
+        json_error_t jerr;
+        json_t *v = json_loadb(c.data, c.len, JSON_DECODE_ANY, &jerr);
+        if (!v) {
+            fprintf(stderr, "msgflo-send-message: invalid JSON at line %d column %d: %s\n",
+                    jerr.line, jerr.column, jerr.text);
+            free(c.data);
+            return 1;
+        }
+        json_decref(v);
+    }
+    const char *url = msgflo_url_resolve(broker);
+    if (!url) {
+        fprintf(stderr, "msgflo-send-message: no broker: use --broker URL or set MSGFLO_BROKER\n");
+        free(c.data);
+        return 2;
+    }
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct session *s;
+    char err[512];
+    static const struct session_events events = {.connected = on_connected};
+    int rc = session__new(&loop, url, "msgflo-send", 0, &events, &c, &s, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "msgflo-send-message: %s\n", err);
+        free(c.data);
+        return 2;
+    }
+    session__start(s, (uint64_t)timeout * 1000);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    int status = session__status(s);
+    if (*session__error(s))
+        fprintf(stderr, "msgflo-send-message: %s\n", session__error(s));
+    session__free(s);
+    uv_loop_close(&loop);
+    free(c.data);
+    return status;
+}

@@ -1,0 +1,545 @@
+/* Process supervisor: ready line, start timeout, exit before start, spawn
+ * failure, forwarding with prefixes and whole lines, environment, SIGTERM then
+ * SIGKILL, restart with backoff under forever, stop_all. Real child processes
+ * (/bin/sh scripts); every wait is for an event, bounded by a watchdog. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "coord/supervisor.h"
+#include "msgflo/errors.h"
+#include "msgflo/log.h"
+
+#define MAX_LINES 2000
+#define MAX_LOGS  64
+
+struct ctx {
+    uv_loop_t loop;
+    struct supervisor *sup;
+    int started, exits, errors, done;
+    int last_status;
+    bool last_will_restart;
+    char first_line[256];
+    char last_line[256];
+    char error[512];
+    int pids[32];
+    int npids;
+    char *lines[MAX_LINES];
+    enum supervisor_stream streams[MAX_LINES];
+    int nlines;
+    bool timed_out;
+};
+
+static char logs[MAX_LOGS][512];
+static int nlogs;
+
+static void capture_log(enum msgflo_log_level level, const char *ns, const char *message, void *ud)
+{
+    if (getenv("TEST_VERBOSE"))
+        fprintf(stderr, "LOG %s: %s\n", ns, message);
+    if (level >= MSGFLO_LOG_WARNING && nlogs < MAX_LOGS)
+        snprintf(logs[nlogs++], sizeof logs[0], "%s", message);
+}
+
+static int count_logs(const char *fragment)
+{
+    int n = 0;
+    for (int i = 0; i < nlogs; i++)
+        n += strstr(logs[i], fragment) != NULL;
+    return n;
+}
+
+static void on_started(const char *role, const char *line, void *ud)
+{
+    struct ctx *c = ud;
+    uv_stop(&c->loop); /* UV_RUN_ONCE would go on to wait in poll */
+    if (c->started == 0)
+        snprintf(c->first_line, sizeof c->first_line, "%s", line);
+    snprintf(c->last_line, sizeof c->last_line, "%s", line);
+    c->started++;
+    /* Scripts print "ready PID": remember the pids to check they are gone. */
+    const char *sp = strchr(line, ' ');
+    if (strncmp(line, "ready ", 6) == 0 && c->npids < 32) {
+        char *end;
+        long pid = strtol(sp + 1, &end, 10);
+        if (end != sp + 1 && pid > 0)
+            c->pids[c->npids++] = (int)pid;
+    }
+}
+
+static void on_exit_cb(const char *role, int status, bool will_restart, void *ud)
+{
+    struct ctx *c = ud;
+    uv_stop(&c->loop); /* UV_RUN_ONCE would go on to wait in poll */
+    c->exits++;
+    c->last_status = status;
+    c->last_will_restart = will_restart;
+}
+
+static void on_error(const char *role, const char *message, void *ud)
+{
+    struct ctx *c = ud;
+    uv_stop(&c->loop); /* UV_RUN_ONCE would go on to wait in poll */
+    c->errors++;
+    snprintf(c->error, sizeof c->error, "%s", message);
+}
+
+static const struct supervisor_callbacks callbacks = {on_started, on_exit_cb, on_error};
+
+static void on_output(const char *role, enum supervisor_stream stream, const char *line, size_t len,
+                      void *ud)
+{
+    struct ctx *c = ud;
+    assert_true(len > 0);
+    assert_int_equal(line[len - 1], '\n');
+    assert_null(memchr(line, '\n', len - 1));
+    if (c->nlines < MAX_LINES) {
+        c->lines[c->nlines] = strndup(line, len);
+        c->streams[c->nlines++] = stream;
+    }
+}
+
+static void on_done(struct supervisor *sup, void *ud)
+{
+    struct ctx *c = ud;
+    uv_stop(&c->loop); /* UV_RUN_ONCE would go on to wait in poll */
+    c->done++;
+}
+
+static void on_watchdog(uv_timer_t *t)
+{
+    struct ctx *c = t->data;
+    c->timed_out = true;
+    uv_stop(&c->loop);
+}
+
+/* Runs the loop until *counter >= want; fails after `seconds`. */
+static void run_until(struct ctx *c, const int *counter, int want, unsigned seconds)
+{
+    uv_timer_t watchdog;
+    uv_timer_init(&c->loop, &watchdog);
+    watchdog.data = c;
+    c->timed_out = false;
+    uv_timer_start(&watchdog, on_watchdog, seconds * 1000u, 0);
+    while (*counter < want && !c->timed_out)
+        uv_run(&c->loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&watchdog, NULL);
+    uv_run(&c->loop, UV_RUN_NOWAIT);
+    if (*counter < want)
+        fail_msg("timed out after %u s waiting for %d events (have %d)", seconds, want, *counter);
+}
+
+static void setup_sup(struct ctx *c, struct supervisor_options *o)
+{
+    memset(c, 0, sizeof *c);
+    nlogs = 0;
+    msgflo_log_set_handler(capture_log, NULL);
+    assert_int_equal(uv_loop_init(&c->loop), 0);
+    if (o) {
+        o->on_output = on_output;
+        o->output_userdata = c;
+    }
+    assert_int_equal(supervisor__new(&c->loop, o, &c->sup), 0);
+}
+
+/* Dead or a zombie (an orphaned grandchild waits for init to reap it); a
+ * process killed by SIGKILL may take a moment to die, so this polls (5 s). */
+static bool process_gone(int pid)
+{
+    for (int i = 0; i < 500; i++) {
+        if (kill(pid, 0) != 0 && errno == ESRCH)
+            return true;
+        char path[64], buf[512];
+        snprintf(path, sizeof path, "/proc/%d/stat", pid);
+        FILE *f = fopen(path, "r");
+        if (f) {
+            size_t n = fread(buf, 1, sizeof buf - 1, f);
+            fclose(f);
+            buf[n] = '\0';
+            const char *paren = strrchr(buf, ')');
+            if (paren && (paren[2] == 'Z' || paren[2] == 'X'))
+                return true;
+        }
+        usleep(10000);
+    }
+    return false;
+}
+
+/* Runs the loop until no process runs or waits for a restart. */
+static void run_until_idle(struct ctx *c, unsigned seconds)
+{
+    uv_timer_t watchdog;
+    uv_timer_init(&c->loop, &watchdog);
+    watchdog.data = c;
+    c->timed_out = false;
+    uv_timer_start(&watchdog, on_watchdog, seconds * 1000u, 0);
+    while (supervisor__active(c->sup) > 0 && !c->timed_out)
+        uv_run(&c->loop, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&watchdog, NULL);
+    uv_run(&c->loop, UV_RUN_NOWAIT);
+    assert_int_equal(supervisor__active(c->sup), 0);
+}
+
+/* Stops everything, checks the done callback and that no child is left. */
+static void teardown_sup(struct ctx *c)
+{
+    if (c->sup) {
+        assert_int_equal(supervisor__stop_all(c->sup, on_done, c), 0);
+        assert_int_equal(c->done, 0); /* never from within the call */
+        run_until(c, &c->done, 1, 20);
+        assert_int_equal(c->done, 1);
+        assert_int_equal(supervisor__active(c->sup), 0);
+        supervisor__free(c->sup);
+    }
+    uv_run(&c->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&c->loop), 0);
+    for (int i = 0; i < c->npids; i++)
+        if (!process_gone(c->pids[i]))
+            fail_msg("process %d survived the supervisor", c->pids[i]);
+    for (int i = 0; i < c->nlines; i++)
+        free(c->lines[i]);
+    msgflo_log_set_handler(NULL, NULL);
+}
+
+static void test_started_on_first_line(void **state)
+{
+    struct ctx c;
+    struct supervisor_options o = {.shell = "/bin/sh"};
+    setup_sup(&c, &o);
+    assert_int_equal(
+        supervisor__start(c.sup, "motor", "echo ready $$; exec sleep 30", &callbacks, &c), 0);
+    assert_int_equal(c.started, 0); /* not from within the call */
+    run_until(&c, &c.started, 1, 20);
+    assert_int_equal(strncmp(c.first_line, "ready ", 6), 0);
+    assert_int_equal(c.npids, 1);
+    assert_int_equal(kill(c.pids[0], 0), 0);
+    assert_int_equal(supervisor__active(c.sup), 1);
+    /* The same role twice is refused. */
+    assert_int_equal(supervisor__start(c.sup, "motor", "true", &callbacks, &c), MSGFLO_EINVAL);
+    assert_int_equal(c.errors, 0);
+    assert_int_equal(c.exits, 0);
+    teardown_sup(&c);
+}
+
+static void test_start_timeout_names_role(void **state)
+{
+    struct ctx c;
+    struct supervisor_options o = {
+        .shell = "/bin/sh", .start_timeout_ms = 300, .forward = SUPERVISOR_FORWARD_STDERR};
+    setup_sup(&c, &o);
+    /* Output on stderr does not count as started. */
+    assert_int_equal(supervisor__start(c.sup, "slow", "echo $$ >&2; exec sleep 30", &callbacks, &c),
+                     0);
+    run_until(&c, &c.errors, 1, 20);
+    assert_non_null(strstr(c.error, "participant 'slow' (echo $$ >&2; exec sleep 30) did not "
+                                    "start within 0.3 s"));
+    assert_int_equal(c.started, 0);
+    /* It is stopped after the timeout. */
+    run_until_idle(&c, 20);
+    assert_int_equal(c.nlines, 1);
+    char *end;
+    long pid = strtol(c.lines[0] + strlen("slow: "), &end, 10);
+    assert_true(pid > 0);
+    c.pids[c.npids++] = (int)pid;
+    assert_true(process_gone((int)pid));
+    assert_int_equal(c.exits, 0);
+    teardown_sup(&c);
+}
+
+static void test_exit_before_start(void **state)
+{
+    for (int forever = 0; forever <= 1; forever++) {
+        struct ctx c;
+        struct supervisor_options o = {.shell = "/bin/sh", .forever = forever};
+        setup_sup(&c, &o);
+        assert_int_equal(supervisor__start(c.sup, "crash", "exit 3", &callbacks, &c), 0);
+        run_until(&c, &c.errors, 1, 20);
+        assert_string_equal(c.error,
+                            "participant 'crash' (exit 3) exited with status 3 before starting");
+        assert_int_equal(c.started, 0);
+        assert_int_equal(c.exits, 0);
+        /* Never started: not restarted, even under forever. */
+        assert_int_equal(supervisor__active(c.sup), 0);
+        teardown_sup(&c);
+    }
+}
+
+static void test_spawn_failure(void **state)
+{
+    struct ctx c;
+    setup_sup(&c, NULL);
+    assert_int_equal(supervisor__start(c.sup, "ghost", "/nonexistent/ghost --x", &callbacks, &c),
+                     0);
+    assert_int_equal(c.errors, 0);
+    run_until(&c, &c.errors, 1, 20);
+    assert_non_null(strstr(c.error, "participant 'ghost' (/nonexistent/ghost --x) could not be "
+                                    "run: no such file or directory"));
+    assert_int_equal(supervisor__start(c.sup, "", "x", &callbacks, &c), MSGFLO_EINVAL);
+    assert_int_equal(supervisor__start(c.sup, "r", "", &callbacks, &c), MSGFLO_EINVAL);
+    teardown_sup(&c);
+}
+
+static void test_split_on_single_spaces(void **state)
+{
+    struct ctx c;
+    setup_sup(&c, NULL);
+    /* As the original: no quoting, and two spaces give an empty argument. */
+    assert_int_equal(supervisor__start(c.sup, "e", "/bin/echo 'a b'  c", &callbacks, &c), 0);
+    run_until(&c, &c.started, 1, 20);
+    assert_string_equal(c.first_line, "'a b'  c");
+    run_until(&c, &c.exits, 1, 20);
+    assert_int_equal(c.last_status, 0);
+    assert_false(c.last_will_restart);
+    teardown_sup(&c);
+}
+
+static void test_environment_and_cwd(void **state)
+{
+    struct ctx c;
+    const char *env[] = {"EXTRA=x y", "MSGFLO_TEST_OVERRIDE=new", NULL};
+    struct supervisor_options o = {
+        .shell = "/bin/sh", .broker_url = "mqtt://127.0.0.1:1234", .env = env, .cwd = "/"};
+    setenv("MSGFLO_BROKER", "amqp://old", 1);
+    setenv("MSGFLO_TEST_OVERRIDE", "old", 1);
+    setenv("MSGFLO_TEST_KEPT", "kept", 1);
+    setup_sup(&c, &o);
+    assert_int_equal(supervisor__start(c.sup, "env",
+                                       "echo \"$MSGFLO_BROKER|$EXTRA|$MSGFLO_TEST_OVERRIDE|"
+                                       "$MSGFLO_TEST_KEPT|$(pwd)\"",
+                                       &callbacks, &c),
+                     0);
+    run_until(&c, &c.started, 1, 20);
+    assert_string_equal(c.first_line, "mqtt://127.0.0.1:1234|x y|new|kept|/");
+    unsetenv("MSGFLO_BROKER");
+    unsetenv("MSGFLO_TEST_OVERRIDE");
+    unsetenv("MSGFLO_TEST_KEPT");
+    teardown_sup(&c);
+}
+
+static void test_forwarding_with_prefixes(void **state)
+{
+    static const unsigned modes[] = {SUPERVISOR_FORWARD_BOTH, SUPERVISOR_FORWARD_STDOUT,
+                                     SUPERVISOR_FORWARD_STDERR, SUPERVISOR_FORWARD_NONE};
+    for (size_t m = 0; m < 4; m++) {
+        struct ctx c;
+        struct supervisor_options o = {.shell = "/bin/sh", .forward = modes[m]};
+        setup_sup(&c, &o);
+        assert_int_equal(supervisor__start(c.sup, "motor",
+                                           "echo ready; echo err1 >&2; echo out1; printf part",
+                                           &callbacks, &c),
+                         0);
+        run_until(&c, &c.exits, 1, 20);
+        assert_int_equal(c.started, 1);
+        int out = 0, err = 0;
+        for (int i = 0; i < c.nlines; i++) {
+            if (c.streams[i] == SUPERVISOR_STDOUT) {
+                static const char *const want[] = {"motor: ready\n", "motor: out1\n",
+                                                   "motor: part\n"};
+                assert_true(out < 3);
+                assert_string_equal(c.lines[i], want[out++]);
+            } else {
+                assert_string_equal(c.lines[i], "motor: err1\n");
+                err++;
+            }
+        }
+        assert_int_equal(out, (modes[m] & SUPERVISOR_FORWARD_STDOUT) ? 3 : 0);
+        assert_int_equal(err, (modes[m] & SUPERVISOR_FORWARD_STDERR) ? 1 : 0);
+        teardown_sup(&c);
+    }
+}
+
+static void long_lines_script(char *buf, size_t len, char letter)
+{
+    snprintf(buf, len,
+             "s=$(printf '%%05000d' 0); i=0; echo ready;"
+             " while [ $i -lt 150 ]; do echo \"%c$s\"; echo \"%c$s\" >&2; i=$((i+1)); done",
+             letter, letter);
+}
+
+/* Two children writing long lines at once: every forwarded line is whole. */
+static void test_forwarding_keeps_lines_whole(void **state)
+{
+    struct ctx c;
+    struct supervisor_options o = {.shell = "/bin/sh", .forward = SUPERVISOR_FORWARD_BOTH};
+    setup_sup(&c, &o);
+    char a[256], b[256];
+    long_lines_script(a, sizeof a, 'a');
+    long_lines_script(b, sizeof b, 'b');
+    assert_int_equal(supervisor__start(c.sup, "a", a, &callbacks, &c), 0);
+    assert_int_equal(supervisor__start(c.sup, "b", b, &callbacks, &c), 0);
+    run_until(&c, &c.exits, 2, 25);
+    assert_int_equal(c.nlines, 2 * (1 + 300));
+    int counts[2] = {0, 0};
+    for (int i = 0; i < c.nlines; i++) {
+        const char *l = c.lines[i];
+        if (strcmp(l + 3, "ready\n") == 0)
+            continue;
+        assert_true(l[0] == 'a' || l[0] == 'b');
+        assert_int_equal(strlen(l), 3 + 1 + 5000 + 1);
+        assert_int_equal(l[1], ':');
+        assert_int_equal(l[3], l[0]);
+        assert_int_equal(strspn(l + 4, "0"), 5000);
+        counts[l[0] - 'a']++;
+    }
+    assert_int_equal(counts[0], 300);
+    assert_int_equal(counts[1], 300);
+    teardown_sup(&c);
+}
+
+static void test_sigterm_then_sigkill(void **state)
+{
+    struct ctx c;
+    struct supervisor_options o = {.shell = "/bin/sh", .grace_ms = 400};
+    setup_sup(&c, &o);
+    assert_int_equal(
+        supervisor__start(c.sup, "polite", "echo ready $$; exec sleep 30", &callbacks, &c), 0);
+    assert_int_equal(supervisor__start(c.sup, "stubborn",
+                                       "trap '' TERM; echo ready $$; while :; do sleep 1; done",
+                                       &callbacks, &c),
+                     0);
+    run_until(&c, &c.started, 2, 20);
+    uint64_t t0 = uv_now(&c.loop);
+    assert_int_equal(supervisor__stop_all(c.sup, on_done, &c), 0);
+    assert_int_equal(supervisor__stop_all(c.sup, on_done, &c), MSGFLO_ESTATE);
+    assert_int_equal(supervisor__start(c.sup, "late", "true", &callbacks, &c), MSGFLO_ESTATE);
+    run_until(&c, &c.done, 1, 20);
+    uv_update_time(&c.loop);
+    assert_true(uv_now(&c.loop) - t0 >= 400);
+    assert_int_equal(count_logs("participant 'stubborn' did not exit within 0.4 s of SIGTERM; "
+                                "sending SIGKILL"),
+                     1);
+    assert_int_equal(count_logs("'polite'"), 0);
+    assert_int_equal(c.exits, 0); /* stopping is not reported as an exit */
+    supervisor__free(c.sup);
+    c.sup = NULL;
+    teardown_sup(&c);
+}
+
+static void test_restart_with_backoff(void **state)
+{
+    struct ctx c;
+    struct supervisor_options o = {
+        .shell = "/bin/sh", .forever = true, .backoff_initial_ms = 50, .backoff_max_ms = 200};
+    setup_sup(&c, &o);
+    assert_int_equal(supervisor__start(c.sup, "x", "echo ready $$; exit 7", &callbacks, &c), 0);
+    run_until(&c, &c.started, 5, 25);
+    assert_true(c.exits >= 4);
+    assert_int_equal(c.last_status, 7);
+    assert_true(c.last_will_restart);
+    assert_int_equal(c.errors, 0);
+    /* 0.05, 0.1, 0.2, 0.2: doubling up to the maximum. */
+    static const char *const delays[] = {"0.05", "0.1", "0.2", "0.2"};
+    for (int i = 0; i < 4; i++) {
+        char want[128];
+        snprintf(want, sizeof want, "participant 'x' exited with status 7; restarting in %s s",
+                 delays[i]);
+        assert_string_equal(logs[i], want);
+    }
+    /* Each start is a new process. */
+    assert_true(c.npids >= 5);
+    assert_int_not_equal(c.pids[0], c.pids[1]);
+    teardown_sup(&c);
+}
+
+static void test_backoff_resets_after_uptime(void **state)
+{
+    struct ctx c;
+    struct supervisor_options o = {
+        .shell = "/bin/sh", .forever = true, .backoff_initial_ms = 50, .backoff_reset_ms = 200};
+    setup_sup(&c, &o);
+    assert_int_equal(
+        supervisor__start(c.sup, "y", "echo ready $$; sleep 1; exit 2", &callbacks, &c), 0);
+    run_until(&c, &c.started, 3, 25);
+    assert_true(nlogs >= 2);
+    for (int i = 0; i < 2; i++)
+        assert_string_equal(logs[i], "participant 'y' exited with status 2; restarting in 0.05 s");
+    teardown_sup(&c);
+}
+
+static void test_killed_participant_restarted(void **state)
+{
+    struct ctx c;
+    struct supervisor_options o = {.shell = "/bin/sh", .forever = true, .backoff_initial_ms = 50};
+    setup_sup(&c, &o);
+    assert_int_equal(supervisor__start(c.sup, "k", "echo ready $$; exec sleep 30", &callbacks, &c),
+                     0);
+    run_until(&c, &c.started, 1, 20);
+    assert_int_equal(kill(c.pids[0], SIGKILL), 0);
+    run_until(&c, &c.started, 2, 20);
+    assert_int_equal(c.exits, 1);
+    assert_int_equal(c.last_status, -SIGKILL);
+    assert_true(c.last_will_restart);
+    assert_non_null(strstr(logs[0], "participant 'k' was killed by signal 9"));
+    assert_int_not_equal(c.pids[0], c.pids[1]);
+    assert_int_equal(kill(c.pids[1], 0), 0);
+    teardown_sup(&c);
+}
+
+static void test_no_restart_without_forever(void **state)
+{
+    struct ctx c;
+    struct supervisor_options o = {.shell = "/bin/sh", .backoff_initial_ms = 10};
+    setup_sup(&c, &o);
+    assert_int_equal(supervisor__start(c.sup, "once", "echo ready $$; exit 5", &callbacks, &c), 0);
+    run_until(&c, &c.exits, 1, 20);
+    assert_int_equal(c.last_status, 5);
+    assert_false(c.last_will_restart);
+    assert_int_equal(supervisor__active(c.sup), 0); /* no restart pending */
+    assert_int_equal(c.started, 1);
+    assert_int_equal(nlogs, 0);
+    teardown_sup(&c);
+}
+
+static void test_stop_all_many_and_empty(void **state)
+{
+    struct ctx c;
+    struct supervisor_options o = {.shell = "/bin/sh"};
+    setup_sup(&c, &o);
+    char role[16];
+    for (int i = 0; i < 4; i++) {
+        snprintf(role, sizeof role, "p%d", i);
+        /* A shell that started children: the whole group goes. */
+        assert_int_equal(
+            supervisor__start(c.sup, role, "sleep 30 & echo ready $!; wait", &callbacks, &c), 0);
+    }
+    run_until(&c, &c.started, 4, 20);
+    assert_int_equal(c.npids, 4); /* pids of the background sleeps */
+    teardown_sup(&c);
+
+    /* Nothing to stop: done still comes from the loop. */
+    setup_sup(&c, NULL);
+    teardown_sup(&c);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_started_on_first_line),
+        cmocka_unit_test(test_start_timeout_names_role),
+        cmocka_unit_test(test_exit_before_start),
+        cmocka_unit_test(test_spawn_failure),
+        cmocka_unit_test(test_split_on_single_spaces),
+        cmocka_unit_test(test_environment_and_cwd),
+        cmocka_unit_test(test_forwarding_with_prefixes),
+        cmocka_unit_test(test_forwarding_keeps_lines_whole),
+        cmocka_unit_test(test_sigterm_then_sigkill),
+        cmocka_unit_test(test_restart_with_backoff),
+        cmocka_unit_test(test_backoff_resets_after_uptime),
+        cmocka_unit_test(test_killed_participant_restarted),
+        cmocka_unit_test(test_no_restart_without_forever),
+        cmocka_unit_test(test_stop_all_many_and_empty),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,612 @@
+/* YAML -> node tree -> JSON for foreign definitions; see foreign_yaml.h.
+ * Untagged plain scalars are resolved as js-yaml 3 resolves them: null,
+ * booleans, integers (decimal, 0x, 0b, leading-0 octal, base 60), floats
+ * (2.5e4, .5, base 60, .inf, .nan); everything else is a string. */
+#include "coord/foreign_yaml.h"
+
+#include "msgflo/errors.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DEPTH 500
+/* Aliases are copied into the JSON: bound the copies ("billion laughs"). */
+#define MAX_JSON_NODES 200000
+
+#define TAG_PREFIX "tag:yaml.org,2002:"
+
+int foreign_yaml__fail_at(struct yreader *r, yaml_mark_t mark, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (r->errbuf && r->errlen)
+        snprintf(r->errbuf, r->errlen, "%s:%zu:%zu: %s", r->filename, mark.line + 1,
+                 mark.column + 1, msg);
+    return MSGFLO_EINVAL;
+}
+
+int foreign_yaml__fail(struct yreader *r, const char *msg)
+{
+    if (r->errbuf && r->errlen)
+        snprintf(r->errbuf, r->errlen, "%s: %s", r->filename, msg);
+    return MSGFLO_EINVAL;
+}
+
+static int parser_error(struct yreader *r)
+{
+    yaml_parser_t *p = &r->parser;
+    if (p->error == YAML_MEMORY_ERROR)
+        return MSGFLO_ENOMEM;
+    const char *problem = p->problem ? p->problem : "invalid YAML";
+    if (p->error == YAML_READER_ERROR) {
+        if (r->errbuf && r->errlen)
+            snprintf(r->errbuf, r->errlen, "%s: %s at byte %zu", r->filename, problem,
+                     p->problem_offset);
+        return MSGFLO_EINVAL;
+    }
+    if (p->context)
+        return foreign_yaml__fail_at(r, p->problem_mark, "%s %s that starts at %zu:%zu", problem,
+                                     p->context, p->context_mark.line + 1,
+                                     p->context_mark.column + 1);
+    return foreign_yaml__fail_at(r, p->problem_mark, "%s", problem);
+}
+
+/* --- YAML events -> node tree --------------------------------------------------- */
+
+static struct ynode *node_new(struct yreader *r, enum ynode_kind kind, yaml_mark_t mark)
+{
+    if (r->n_all == r->cap_all) {
+        size_t cap = r->cap_all ? r->cap_all * 2 : 64;
+        struct ynode **all = realloc(r->all, cap * sizeof *all);
+        if (!all)
+            return NULL;
+        r->all = all;
+        r->cap_all = cap;
+    }
+    struct ynode *n = calloc(1, sizeof *n);
+    if (!n)
+        return NULL;
+    n->kind = kind;
+    n->mark = mark;
+    r->all[r->n_all++] = n;
+    return n;
+}
+
+static int node_add(struct ynode *parent, struct ynode *child)
+{
+    if (parent->n == parent->cap) {
+        size_t cap = parent->cap ? parent->cap * 2 : 8;
+        struct ynode **items = realloc(parent->items, cap * sizeof *items);
+        if (!items)
+            return MSGFLO_ENOMEM;
+        parent->items = items;
+        parent->cap = cap;
+    }
+    parent->items[parent->n++] = child;
+    return 0;
+}
+
+static int anchor_add(struct yreader *r, const yaml_char_t *name, struct ynode *node)
+{
+    if (!name)
+        return 0;
+    if (r->n_anchors == r->cap_anchors) {
+        size_t cap = r->cap_anchors ? r->cap_anchors * 2 : 8;
+        struct anchor *a = realloc(r->anchors, cap * sizeof *a);
+        if (!a)
+            return MSGFLO_ENOMEM;
+        r->anchors = a;
+        r->cap_anchors = cap;
+    }
+    char *copy = strdup((const char *)name);
+    if (!copy)
+        return MSGFLO_ENOMEM;
+    r->anchors[r->n_anchors].name = copy;
+    r->anchors[r->n_anchors].node = node;
+    r->n_anchors++;
+    return 0;
+}
+
+static struct ynode *anchor_find(const struct yreader *r, const yaml_char_t *name)
+{
+    /* the latest definition of a name wins */
+    for (size_t i = r->n_anchors; i > 0; i--)
+        if (strcmp(r->anchors[i - 1].name, (const char *)name) == 0)
+            return r->anchors[i - 1].node;
+    return NULL;
+}
+
+static int next_event(struct yreader *r, yaml_event_t *ev)
+{
+    if (!yaml_parser_parse(&r->parser, ev))
+        return parser_error(r);
+    return 0;
+}
+
+static int set_tag(struct ynode *n, const yaml_char_t *tag)
+{
+    if (!tag)
+        return 0;
+    n->tag = strdup((const char *)tag);
+    return n->tag ? 0 : MSGFLO_ENOMEM;
+}
+
+/* Reads the node that `ev` starts (ev is consumed by the caller). */
+static int read_node(struct yreader *r, const yaml_event_t *ev, int depth, struct ynode **out)
+{
+    int rc;
+    struct ynode *n = NULL;
+    const yaml_char_t *anchor = NULL;
+
+    if (depth > MAX_DEPTH)
+        return foreign_yaml__fail_at(r, ev->start_mark, "nesting deeper than %d levels", MAX_DEPTH);
+    switch (ev->type) {
+    case YAML_ALIAS_EVENT:
+        n = anchor_find(r, ev->data.alias.anchor);
+        if (!n)
+            return foreign_yaml__fail_at(r, ev->start_mark, "unknown alias *%s",
+                                         ev->data.alias.anchor);
+        *out = n;
+        return 0;
+    case YAML_SCALAR_EVENT:
+        n = node_new(r, YNODE_SCALAR, ev->start_mark);
+        if (!n)
+            return MSGFLO_ENOMEM;
+        n->text = malloc(ev->data.scalar.length + 1);
+        if (!n->text)
+            return MSGFLO_ENOMEM;
+        memcpy(n->text, ev->data.scalar.value, ev->data.scalar.length);
+        n->text[ev->data.scalar.length] = '\0';
+        n->len = ev->data.scalar.length;
+        n->plain = ev->data.scalar.plain_implicit && !ev->data.scalar.tag;
+        if ((rc = set_tag(n, ev->data.scalar.tag)) != 0)
+            return rc;
+        anchor = ev->data.scalar.anchor;
+        break;
+    case YAML_SEQUENCE_START_EVENT:
+    case YAML_MAPPING_START_EVENT: {
+        bool seq = ev->type == YAML_SEQUENCE_START_EVENT;
+        n = node_new(r, seq ? YNODE_SEQ : YNODE_MAP, ev->start_mark);
+        if (!n)
+            return MSGFLO_ENOMEM;
+        if ((rc = set_tag(n, seq ? ev->data.sequence_start.tag : ev->data.mapping_start.tag)) != 0)
+            return rc;
+        anchor = seq ? ev->data.sequence_start.anchor : ev->data.mapping_start.anchor;
+        yaml_event_type_t end = seq ? YAML_SEQUENCE_END_EVENT : YAML_MAPPING_END_EVENT;
+        for (;;) {
+            yaml_event_t child_ev;
+            if ((rc = next_event(r, &child_ev)) != 0)
+                return rc;
+            if (child_ev.type == end) {
+                yaml_event_delete(&child_ev);
+                break;
+            }
+            struct ynode *child = NULL;
+            rc = read_node(r, &child_ev, depth + 1, &child);
+            yaml_event_delete(&child_ev);
+            if (rc == 0)
+                rc = node_add(n, child);
+            if (rc)
+                return rc;
+        }
+        break;
+    }
+    default:
+        return foreign_yaml__fail_at(r, ev->start_mark, "unexpected YAML event");
+    }
+    /* Registered once complete: an alias inside its own anchor is unknown. */
+    if ((rc = anchor_add(r, anchor, n)) != 0)
+        return rc;
+    *out = n;
+    return 0;
+}
+
+/* Reads the single document of the stream; *root is NULL when there is none. */
+static int read_stream(struct yreader *r, struct ynode **root)
+{
+    int rc;
+    yaml_event_t ev;
+    *root = NULL;
+    for (;;) {
+        if ((rc = next_event(r, &ev)) != 0)
+            return rc;
+        yaml_event_type_t type = ev.type;
+        yaml_mark_t mark = ev.start_mark;
+        if (type == YAML_STREAM_END_EVENT) {
+            yaml_event_delete(&ev);
+            return 0;
+        }
+        if (type == YAML_DOCUMENT_START_EVENT && *root) {
+            yaml_event_delete(&ev);
+            return foreign_yaml__fail_at(r, mark, "expected a single document, but found more");
+        }
+        if (type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT ||
+            type == YAML_SCALAR_EVENT || type == YAML_ALIAS_EVENT)
+            rc = read_node(r, &ev, 0, root);
+        yaml_event_delete(&ev);
+        if (rc)
+            return rc;
+    }
+}
+
+int foreign_yaml__read(struct yreader *r, const char *text, size_t len, const char *filename,
+                       char *errbuf, size_t errlen, struct ynode **root)
+{
+    memset(r, 0, sizeof *r);
+    *root = NULL;
+    r->filename = filename;
+    r->errbuf = errbuf;
+    r->errlen = errlen;
+    if (!yaml_parser_initialize(&r->parser))
+        return MSGFLO_ENOMEM;
+    r->parser_ready = true;
+    yaml_parser_set_input_string(&r->parser, (const unsigned char *)text, len);
+    return read_stream(r, root);
+}
+
+void foreign_yaml__free(struct yreader *r)
+{
+    if (r->parser_ready)
+        yaml_parser_delete(&r->parser);
+    r->parser_ready = false;
+    for (size_t i = 0; i < r->n_all; i++) {
+        free(r->all[i]->tag);
+        free(r->all[i]->text);
+        free(r->all[i]->items);
+        free(r->all[i]);
+    }
+    free(r->all);
+    for (size_t i = 0; i < r->n_anchors; i++)
+        free(r->anchors[i].name);
+    free(r->anchors);
+}
+
+/* --- scalars as js-yaml 3 resolves them ---------------------------------------- */
+
+static bool is_one_of(const char *s, const char *const *words)
+{
+    for (; *words; words++)
+        if (strcmp(s, *words) == 0)
+            return true;
+    return false;
+}
+
+static const char *const null_words[] = {"~", "null", "Null", "NULL", "", NULL};
+static const char *const true_words[] = {"true", "True", "TRUE", NULL};
+static const char *const false_words[] = {"false", "False", "FALSE", NULL};
+
+/* A JS number as JSON: integral values within 2^53 are integers (JSON.stringify
+ * prints 1.0 as 1); infinities and NaN are null, as JSON.stringify writes them. */
+static json_t *js_number(double v)
+{
+    if (!isfinite(v))
+        return json_null();
+    if (v == floor(v) && fabs(v) <= 9007199254740992.0)
+        return json_integer((json_int_t)v);
+    return json_real(v);
+}
+
+/* Copies `s` without '_' into buf; false when too long. */
+static bool strip_underscores(const char *s, char *buf, size_t len)
+{
+    size_t j = 0;
+    for (; *s; s++) {
+        if (*s == '_')
+            continue;
+        if (j + 1 >= len)
+            return false;
+        buf[j++] = *s;
+    }
+    buf[j] = '\0';
+    return true;
+}
+
+static bool digits_of(const char *s, int base, bool *any)
+{
+    for (; *s && *s != ':'; s++) {
+        if (*s == '_')
+            continue;
+        int d = (*s >= '0' && *s <= '9')   ? *s - '0'
+                : (*s >= 'a' && *s <= 'f') ? *s - 'a' + 10
+                : (*s >= 'A' && *s <= 'F') ? *s - 'A' + 10
+                                           : 99;
+        if (d >= base)
+            return false;
+        *any = true;
+    }
+    return true;
+}
+
+/* ":[0-5]?[0-9]" repeated to the end. */
+static bool base60_tail(const char *s)
+{
+    if (!*s)
+        return false;
+    while (*s) {
+        if (*s++ != ':')
+            return false;
+        size_t n = 0;
+        while (s[n] >= '0' && s[n] <= '9')
+            n++;
+        if (n == 0 || n > 2 || (n == 2 && s[0] > '5'))
+            return false;
+        s += n;
+    }
+    return true;
+}
+
+/* Sum of the ':'-separated parts (each parsed as a number) in base 60. */
+static bool base60_value(const char *p, double sign, double *out)
+{
+    char buf[128];
+    if (!strip_underscores(p, buf, sizeof buf))
+        return false;
+    double v = 0;
+    char *q = buf;
+    for (;;) {
+        char *end;
+        v = v * 60 + strtod(q, &end);
+        if (*end != ':')
+            break;
+        q = end + 1;
+    }
+    *out = sign * v;
+    return true;
+}
+
+/* js-yaml 3's resolveYamlInteger + constructYamlInteger. */
+static bool resolve_int(const char *s, double *out)
+{
+    char buf[128];
+    size_t len = strlen(s);
+    if (len == 0 || len >= sizeof buf || s[len - 1] == '_')
+        return false;
+    const char *p = s;
+    double sign = 1;
+    if (*p == '-' || *p == '+')
+        sign = *p++ == '-' ? -1 : 1;
+    bool any = false;
+    if (p[0] == '0') {
+        if (p[1] == '\0') {
+            *out = 0;
+            return true;
+        }
+        int base = p[1] == 'b' ? 2 : p[1] == 'x' ? 16 : 8;
+        const char *digits = base == 8 ? p + 1 : p + 2;
+        if (strchr(digits, ':') || !digits_of(digits, base, &any) || !any)
+            return false;
+        strip_underscores(digits, buf, sizeof buf);
+        *out = sign * (double)strtoull(buf, NULL, base);
+        return true;
+    }
+    if (*p == '_' || !digits_of(p, 10, &any) || !any)
+        return false;
+    const char *colon = strchr(p, ':');
+    if (!colon) {
+        strip_underscores(p, buf, sizeof buf);
+        *out = sign * strtod(buf, NULL);
+        return true;
+    }
+    if (!base60_tail(colon))
+        return false;
+    return base60_value(p, sign, out);
+}
+
+/* js-yaml 3's float pattern (2.5e4, .5, 1:30.5, .inf, .nan) and construction. */
+static bool resolve_float(const char *s, double *out)
+{
+    char buf[128];
+    size_t len = strlen(s);
+    if (len == 0 || len >= sizeof buf || s[len - 1] == '_')
+        return false;
+    const char *p = s;
+    double sign = 1;
+    if (*p == '-' || *p == '+')
+        sign = *p++ == '-' ? -1 : 1;
+    if (strcmp(p, ".inf") == 0 || strcmp(p, ".Inf") == 0 || strcmp(p, ".INF") == 0) {
+        *out = sign * INFINITY;
+        return true;
+    }
+    if (p == s && (strcmp(p, ".nan") == 0 || strcmp(p, ".NaN") == 0 || strcmp(p, ".NAN") == 0)) {
+        *out = NAN;
+        return true;
+    }
+    const char *colon = strchr(p, ':');
+    if (colon) { /* [0-9][0-9_]*(:[0-5]?[0-9])+\.[0-9_]* */
+        const char *dot = strchr(colon, '.');
+        if (!dot || !(*p >= '0' && *p <= '9') || strspn(p, "0123456789_") != (size_t)(colon - p) ||
+            strspn(dot + 1, "0123456789_") != strlen(dot + 1))
+            return false;
+        char mid[sizeof buf];
+        snprintf(mid, sizeof mid, "%.*s", (int)(dot - colon), colon);
+        if (!base60_tail(mid))
+            return false;
+        return base60_value(p, sign, out);
+    }
+    /* (0|[1-9][0-9_]*)(\.[0-9_]*)?([eE][-+]?[0-9]+)?  or  \.[0-9_]+([eE][-+]?[0-9]+)? */
+    const char *q = p;
+    if (*q == '.') {
+        if (p != s) /* no sign before the ".5" form */
+            return false;
+        q++;
+        size_t n = strspn(q, "0123456789_");
+        if (n == 0)
+            return false;
+        q += n;
+    } else {
+        if (*q == '0')
+            q++;
+        else if (*q >= '1' && *q <= '9')
+            q += strspn(q, "0123456789_");
+        else
+            return false;
+        if (*q == '.')
+            q += 1 + strspn(q + 1, "0123456789_");
+    }
+    if (*q == 'e' || *q == 'E') {
+        q++;
+        if (*q == '-' || *q == '+')
+            q++;
+        size_t n = strspn(q, "0123456789");
+        if (n == 0)
+            return false;
+        q += n;
+    }
+    if (*q)
+        return false;
+    strip_underscores(p, buf, sizeof buf);
+    *out = sign * strtod(buf, NULL);
+    return true;
+}
+
+/* --- node tree -> JSON ------------------------------------------------------------ */
+
+static const char *short_tag(const char *tag)
+{
+    size_t n = strlen(TAG_PREFIX);
+    return strncmp(tag, TAG_PREFIX, n) == 0 ? tag + n : NULL;
+}
+
+static int scalar_json(struct yreader *r, const struct ynode *n, json_t **out)
+{
+    double v;
+    const char *tag = n->tag ? short_tag(n->tag) : NULL;
+    if (n->tag && strcmp(n->tag, "!") == 0)
+        tag = "str";
+    static const char *const scalar_tags[] = {"str", "int", "float", "bool", "null", NULL};
+    if (n->tag && (!tag || !is_one_of(tag, scalar_tags)))
+        return foreign_yaml__fail_at(r, n->mark, "unsupported tag %s", n->tag);
+    if (!n->plain && !tag)
+        tag = "str";
+    bool any = !tag;
+    const char *text = n->text;
+    if ((any || strcmp(tag, "null") == 0) && is_one_of(text, null_words))
+        *out = json_null();
+    else if ((any || strcmp(tag, "bool") == 0) && is_one_of(text, true_words))
+        *out = json_true();
+    else if ((any || strcmp(tag, "bool") == 0) && is_one_of(text, false_words))
+        *out = json_false();
+    else if ((any || strcmp(tag, "int") == 0) && resolve_int(text, &v))
+        *out = js_number(v);
+    else if ((any || strcmp(tag, "float") == 0) && resolve_float(text, &v))
+        *out = js_number(v);
+    else if (any || strcmp(tag, "str") == 0) {
+        *out = json_stringn(text, n->len);
+        if (!*out)
+            return foreign_yaml__fail_at(r, n->mark, "string is not valid UTF-8");
+    } else
+        return foreign_yaml__fail_at(r, n->mark, "cannot read '%s' as !!%s", text, tag);
+    return *out ? 0 : MSGFLO_ENOMEM;
+}
+
+/* A mapping key as the object key js-yaml makes of it (String(value)). */
+int foreign_yaml__key(struct yreader *r, const struct ynode *k, char *buf, size_t len,
+                      const char **out)
+{
+    if (k->kind != YNODE_SCALAR)
+        return foreign_yaml__fail_at(r, k->mark, "mapping keys must be scalars");
+    json_t *v = NULL;
+    int rc = scalar_json(r, k, &v);
+    if (rc)
+        return rc;
+    if (json_is_string(v)) {
+        *out = k->text;
+    } else if (json_is_integer(v)) {
+        snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        *out = buf;
+    } else if (json_is_real(v)) {
+        snprintf(buf, len, "%.17g", json_real_value(v));
+        *out = buf;
+    } else {
+        *out = json_is_null(v) ? "null" : json_is_true(v) ? "true" : "false";
+    }
+    json_decref(v);
+    return 0;
+}
+
+static int map_json(struct yreader *r, const struct ynode *n, json_t **out)
+{
+    int rc = 0;
+    json_t *obj = json_object();
+    if (!obj)
+        return MSGFLO_ENOMEM;
+    for (size_t i = 0; i + 1 < n->n; i += 2) {
+        char buf[64];
+        const char *key;
+        json_t *value = NULL;
+        if ((rc = foreign_yaml__key(r, n->items[i], buf, sizeof buf, &key)) != 0)
+            goto out;
+        if (json_object_get(obj, key)) {
+            rc = foreign_yaml__fail_at(r, n->items[i]->mark, "duplicate key '%s'", key);
+            goto out;
+        }
+        if ((rc = foreign_yaml__to_json(r, n->items[i + 1], &value)) != 0)
+            goto out;
+        if (json_object_set_new(obj, key, value) != 0) {
+            rc = foreign_yaml__fail_at(r, n->items[i]->mark, "key is not valid UTF-8");
+            goto out;
+        }
+    }
+out:
+    if (rc)
+        json_decref(obj);
+    else
+        *out = obj;
+    return rc;
+}
+
+int foreign_yaml__to_json(struct yreader *r, const struct ynode *n, json_t **out)
+{
+    int rc = 0;
+    if (++r->json_nodes > MAX_JSON_NODES)
+        return foreign_yaml__fail_at(
+            r, n->mark, "document too large (more than %d values with aliases)", MAX_JSON_NODES);
+    if (n->kind == YNODE_SCALAR)
+        return scalar_json(r, n, out);
+    const char *tag = n->tag ? short_tag(n->tag) : NULL;
+    if (n->tag && strcmp(n->tag, "!") != 0 &&
+        (!tag || strcmp(tag, n->kind == YNODE_MAP ? "map" : "seq") != 0))
+        return foreign_yaml__fail_at(r, n->mark, "unsupported tag %s", n->tag);
+    if (n->kind == YNODE_MAP)
+        return map_json(r, n, out);
+    json_t *arr = json_array();
+    if (!arr)
+        return MSGFLO_ENOMEM;
+    for (size_t i = 0; i < n->n && rc == 0; i++) {
+        json_t *item = NULL;
+        rc = foreign_yaml__to_json(r, n->items[i], &item);
+        if (rc == 0 && json_array_append_new(arr, item) != 0)
+            rc = MSGFLO_ENOMEM;
+    }
+    if (rc)
+        json_decref(arr);
+    else
+        *out = arr;
+    return rc;
+}
+
+bool foreign_yaml__is_null(const struct ynode *n)
+{
+    if (n->kind != YNODE_SCALAR)
+        return false;
+    if (n->tag)
+        return strcmp(n->tag, TAG_PREFIX "null") == 0;
+    return n->plain && is_one_of(n->text, null_words);
+}
+
+/* The value of `key` in mapping `map`, or NULL. */
+const struct ynode *foreign_yaml__get(const struct ynode *map, const char *key)
+{
+    for (size_t i = 0; i + 1 < map->n; i += 2) {
+        const struct ynode *k = map->items[i];
+        if (k->kind == YNODE_SCALAR && strcmp(k->text, key) == 0)
+            return map->items[i + 1];
+    }
+    return NULL;
+}

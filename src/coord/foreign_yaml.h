@@ -1,0 +1,70 @@
+/* Reading a YAML document for foreign definitions: libyaml events become a
+ * tree of nodes that keep their place in the text, their tag and their source
+ * text; nodes become JSON with the types js-yaml 3 (the original's parser)
+ * gives untagged plain scalars. Errors are "FILE:LINE:COLUMN: message". */
+#ifndef MSGFLO_COORD_FOREIGN_YAML_H
+#define MSGFLO_COORD_FOREIGN_YAML_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <yaml.h>
+
+enum ynode_kind { YNODE_SCALAR, YNODE_SEQ, YNODE_MAP };
+
+/* A node of the tree; every pointer is owned by the reader. */
+struct ynode {
+    enum ynode_kind kind;
+    yaml_mark_t mark;
+    char *tag;            /* explicit tag, or NULL */
+    char *text;           /* scalar text */
+    size_t len;           /* of text */
+    bool plain;           /* untagged plain scalar: its type is resolved */
+    struct ynode **items; /* seq: items; map: key, value, key, value, ... */
+    size_t n, cap;
+};
+
+struct anchor {
+    char *name;
+    struct ynode *node; /* borrowed from the tree */
+};
+
+struct yreader {
+    yaml_parser_t parser;
+    bool parser_ready;
+    const char *filename; /* borrowed */
+    char *errbuf;         /* borrowed; NULL: no messages */
+    size_t errlen;
+    struct ynode **all; /* every node, for freeing (aliases share nodes) */
+    size_t n_all, cap_all;
+    struct anchor *anchors;
+    size_t n_anchors, cap_anchors;
+    size_t json_nodes;
+};
+
+/* Reads the single document of text[0..len) into a tree owned by `r` (free
+ * with foreign_yaml__free, also after a failure). *root is NULL when the
+ * text holds no document. Returns 0, MSGFLO_EINVAL (message in errbuf) or
+ * MSGFLO_ENOMEM. `filename` and `errbuf` are borrowed until the free. */
+int foreign_yaml__read(struct yreader *r, const char *text, size_t len, const char *filename,
+                       char *errbuf, size_t errlen, struct ynode **root);
+void foreign_yaml__free(struct yreader *r);
+
+/* Writes "FILE:LINE:COLUMN: message" (or "FILE: message") to the reader's
+ * errbuf and returns MSGFLO_EINVAL. */
+int foreign_yaml__fail_at(struct yreader *r, yaml_mark_t mark, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int foreign_yaml__fail(struct yreader *r, const char *msg);
+
+/* The node as JSON (a new reference in *out; aliases are copied). */
+int foreign_yaml__to_json(struct yreader *r, const struct ynode *n, json_t **out);
+/* A mapping key as the object key js-yaml makes of it: String(value).
+ * *out points into the node or into buf. */
+int foreign_yaml__key(struct yreader *r, const struct ynode *k, char *buf, size_t len,
+                      const char **out);
+/* Whether the node is a null scalar (~, null, empty, !!null). */
+bool foreign_yaml__is_null(const struct ynode *n);
+/* The value of the scalar key `key` in a mapping node, or NULL. */
+const struct ynode *foreign_yaml__get(const struct ynode *map, const char *key);
+
+#endif

@@ -579,6 +579,27 @@ static void on_start_timeout(uv_timer_t *t)
 
 /* --- public ------------------------------------------------------------- */
 
+int supervisor__parse_forward(const char *text, unsigned *out)
+{
+    unsigned bits = SUPERVISOR_FORWARD_NONE;
+    if (!text || !out)
+        return MSGFLO_EINVAL;
+    while (*text) {
+        size_t n = strcspn(text, ",");
+        if (n == 6 && strncmp(text, "stdout", 6) == 0)
+            bits |= SUPERVISOR_FORWARD_STDOUT;
+        else if (n == 6 && strncmp(text, "stderr", 6) == 0)
+            bits |= SUPERVISOR_FORWARD_STDERR;
+        else if (n > 0)
+            return MSGFLO_EINVAL;
+        text += n;
+        if (*text == ',')
+            text++;
+    }
+    *out = bits;
+    return 0;
+}
+
 int supervisor__new(uv_loop_t *loop, const struct supervisor_options *options,
                     struct supervisor **out)
 {

@@ -26,6 +26,11 @@ enum supervisor_forward {
     SUPERVISOR_FORWARD_BOTH = 3,
 };
 
+/* Parses a --forward value: "", "stdout", "stderr" or both comma-separated
+ * ("stderr,stdout"), into *out (a bit set of enum supervisor_forward).
+ * Returns 0, or MSGFLO_EINVAL for another word (then *out is unchanged). */
+int supervisor__parse_forward(const char *text, unsigned *out);
+
 enum supervisor_stream {
     SUPERVISOR_STDOUT = 1,
     SUPERVISOR_STDERR = 2,
@@ -34,7 +39,7 @@ enum supervisor_stream {
 /* One forwarded line: `line` is "<role>: <text>\n" (always one complete line,
  * newline included, `len` bytes, not NUL-terminated), so writing it with one
  * fwrite keeps lines of different children apart. `role` and `line` are valid
- * until the callback returns. */
+ * until the callback returns. It must not call supervisor__free. */
 typedef void (*supervisor_output_fn)(const char *role, enum supervisor_stream stream,
                                      const char *line, size_t len, void *userdata);
 

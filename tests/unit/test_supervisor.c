@@ -522,6 +522,56 @@ static void test_stop_all_many_and_empty(void **state)
     teardown_sup(&c);
 }
 
+static void test_parse_forward(void **state)
+{
+    static const struct {
+        const char *text;
+        int rc;
+        unsigned bits;
+    } cases[] = {
+        {"", 0, SUPERVISOR_FORWARD_NONE},
+        {"stdout", 0, SUPERVISOR_FORWARD_STDOUT},
+        {"stderr", 0, SUPERVISOR_FORWARD_STDERR},
+        {"stderr,stdout", 0, SUPERVISOR_FORWARD_BOTH},
+        {"stdout,stderr", 0, SUPERVISOR_FORWARD_BOTH},
+        {"stdout,", 0, SUPERVISOR_FORWARD_STDOUT},
+        {"stdin", MSGFLO_EINVAL, 99},
+        {"stdout,stderrx", MSGFLO_EINVAL, 99},
+        {"true", MSGFLO_EINVAL, 99},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        unsigned bits = 99;
+        assert_int_equal(supervisor__parse_forward(cases[i].text, &bits), cases[i].rc);
+        assert_int_equal(bits, cases[i].bits);
+    }
+}
+
+/* A tool stopping everything from a callback (e.g. a failed start). */
+static struct ctx *stop_ctx;
+static void stop_on_error(const char *role, const char *message, void *ud)
+{
+    on_error(role, message, ud);
+    assert_int_equal(supervisor__stop_all(stop_ctx->sup, on_done, stop_ctx), 0);
+}
+
+static void test_stop_all_from_callback(void **state)
+{
+    struct ctx c;
+    struct supervisor_options o = {.shell = "/bin/sh"};
+    setup_sup(&c, &o);
+    stop_ctx = &c;
+    const struct supervisor_callbacks cb = {on_started, on_exit_cb, stop_on_error};
+    assert_int_equal(supervisor__start(c.sup, "ok", "echo ready $$; exec sleep 30", &cb, &c), 0);
+    run_until(&c, &c.started, 1, 20);
+    assert_int_equal(supervisor__start(c.sup, "bad", "exit 1", &cb, &c), 0);
+    run_until(&c, &c.done, 1, 20);
+    assert_int_equal(c.errors, 1);
+    assert_int_equal(supervisor__active(c.sup), 0);
+    supervisor__free(c.sup);
+    c.sup = NULL;
+    teardown_sup(&c);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -540,6 +590,8 @@ int main(void)
         cmocka_unit_test(test_killed_participant_restarted),
         cmocka_unit_test(test_no_restart_without_forever),
         cmocka_unit_test(test_stop_all_many_and_empty),
+        cmocka_unit_test(test_parse_forward),
+        cmocka_unit_test(test_stop_all_from_callback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

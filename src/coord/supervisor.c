@@ -220,19 +220,9 @@ static void run__line(struct sup_run *run, int i, char *text, size_t len)
     struct supervisor *sup = run->sup;
     LOG_DEBUG(NS, "%s %s: %s", p->role, i == 0 ? "stdout" : "stderr", text);
     unsigned bit = i == 0 ? SUPERVISOR_FORWARD_STDOUT : SUPERVISOR_FORWARD_STDERR;
-    if ((sup->opt.forward & bit) && sup->opt.on_output) {
-        size_t rlen = strlen(p->role);
-        char *out = malloc(rlen + len + 3);
-        if (out) {
-            memcpy(out, p->role, rlen);
-            memcpy(out + rlen, ": ", 2);
-            memcpy(out + rlen + 2, text, len);
-            out[rlen + 2 + len] = '\n';
-            sup->opt.on_output(p->role, i == 0 ? SUPERVISOR_STDOUT : SUPERVISOR_STDERR, out,
-                               rlen + len + 3, sup->opt.output_userdata);
-            free(out);
-        }
-    }
+    if ((sup->opt.forward & bit) && sup->opt.on_output)
+        sup->opt.on_output(p->role, i == 0 ? SUPERVISOR_STDOUT : SUPERVISOR_STDERR, text, len,
+                           sup->opt.output_userdata);
     if (i == 0 && p->state == PROC_STARTING && p->after == AFTER_DECIDE)
         proc__started(p, text);
 }

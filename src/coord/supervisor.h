@@ -36,9 +36,10 @@ enum supervisor_stream {
     SUPERVISOR_STDERR = 2,
 };
 
-/* One forwarded line: `line` is "<role>: <text>\n" (always one complete line,
- * newline included, `len` bytes, not NUL-terminated), so writing it with one
- * fwrite keeps lines of different children apart. `role` and `line` are valid
+/* One forwarded line of `role`'s output: `line` is the text of one complete
+ * line without its newline (`len` bytes, also NUL-terminated). The tool prints
+ * it prefixed by the role, "<role>: <text>\n", with one write, so lines of
+ * different children never interleave mid-line. `role` and `line` are valid
  * until the callback returns. It must not call supervisor__free. */
 typedef void (*supervisor_output_fn)(const char *role, enum supervisor_stream stream,
                                      const char *line, size_t len, void *userdata);

@@ -101,11 +101,14 @@ static void on_output(const char *role, enum supervisor_stream stream, const cha
                       void *ud)
 {
     struct ctx *c = ud;
-    assert_true(len > 0);
-    assert_int_equal(line[len - 1], '\n');
-    assert_null(memchr(line, '\n', len - 1));
+    assert_int_equal(strlen(line), len);
+    assert_null(memchr(line, '\n', len));
     if (c->nlines < MAX_LINES) {
-        c->lines[c->nlines] = strndup(line, len);
+        /* Printed as the tools do. */
+        size_t n = strlen(role) + len + 4;
+        c->lines[c->nlines] = malloc(n);
+        assert_non_null(c->lines[c->nlines]);
+        snprintf(c->lines[c->nlines], n, "%s: %s\n", role, line);
         c->streams[c->nlines++] = stream;
     }
 }

@@ -479,8 +479,7 @@ int embedded_broker__wait(struct embedded_broker *b, char *err, size_t errlen)
     if (b->state == B_READY)
         return 0;
     if (errlen > 0)
-        snprintf(err, errlen, "%s",
-                 b->state == B_FAILED ? b->errmsg : "embedded broker stopped while starting");
+        snprintf(err, errlen, "%s", b->state == B_FAILED ? b->errmsg : "embedded broker stopped");
     return b->state == B_FAILED ? b->err : MSGFLO_ESTATE;
 }
 

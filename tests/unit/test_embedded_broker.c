@@ -249,6 +249,29 @@ static void test_free_kills_running_broker(void **state)
     teardown_ctx(&c);
 }
 
+/* Stopping while it starts abandons the start: no ready call, nothing left. */
+static void test_stop_while_starting(void **state)
+{
+    struct ctx c;
+    struct embedded_broker *b = NULL;
+    char err[256] = "";
+    setup_ctx(&c);
+    assert_int_equal(embedded_broker__start(&c.loop, NULL, on_ready, &c, &b), 0);
+    int pid = embedded_broker__pid(b);
+    assert_true(pid > 0);
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s", embedded_broker__dir(b));
+    assert_true(path_exists(dir));
+    stop_broker(&c, b);
+    assert_int_equal(c.ready, 0);
+    assert_true(process_gone(pid, 1));
+    assert_false(path_exists(dir));
+    assert_int_equal(embedded_broker__wait(b, err, sizeof err), MSGFLO_ESTATE);
+    assert_non_null(strstr(err, "stopped"));
+    embedded_broker__free(b);
+    teardown_ctx(&c);
+}
+
 /* The owner dies by SIGKILL: the kernel's parent-death signal ends the
  * broker. This test process is a subreaper, so the orphaned broker becomes
  * its child and is reaped here (no zombie left for a non-reaping init). */
@@ -304,8 +327,11 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_start_carry_stop),  cmocka_unit_test(test_missing_mosquitto),
-        cmocka_unit_test(test_failing_mosquitto), cmocka_unit_test(test_free_kills_running_broker),
+        cmocka_unit_test(test_start_carry_stop),
+        cmocka_unit_test(test_missing_mosquitto),
+        cmocka_unit_test(test_failing_mosquitto),
+        cmocka_unit_test(test_free_kills_running_broker),
+        cmocka_unit_test(test_stop_while_starting),
         cmocka_unit_test(test_owner_killed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

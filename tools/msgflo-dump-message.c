@@ -43,7 +43,7 @@ static void on_connected(struct session *s, void *ud)
     if (rc == 0)
         rc = transport_subscribe(t, c->queue);
     if (rc == 0)
-        rc = transport_when_subscribed(t, on_subscribed);
+        rc = transport_when_subscribed(t, on_subscribed, NULL);
     if (rc) {
         fprintf(stderr, "msgflo-dump-message: cannot consume %s: %s\n", c->queue,
                 msgflo_strerror(rc));

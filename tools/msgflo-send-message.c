@@ -38,7 +38,7 @@ static void on_connected(struct session *s, void *ud)
     struct transport *t = session__transport(s);
     int rc = transport_send_to_queue(t, c->queue, c->data, c->len);
     if (rc == 0)
-        rc = transport_when_flushed(t, on_flushed);
+        rc = transport_when_flushed(t, on_flushed, s);
     if (rc) {
         fprintf(stderr, "msgflo-send-message: sending to %s failed: %s\n", c->queue,
                 msgflo_strerror(rc));

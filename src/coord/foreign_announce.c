@@ -154,7 +154,7 @@ static void on_connected(void *ud)
         return;
     }
     if (rc == 0)
-        rc = transport_when_flushed(a->transport, on_flushed);
+        rc = transport_when_flushed(a->transport, on_flushed, a);
     if (rc)
         finish(a, rc);
 }

@@ -80,6 +80,8 @@ static void on_deadline(uv_timer_t *t)
 {
     struct session *s = t->data;
     snprintf(s->error, sizeof s->error, "could not reach the broker at %s", s->redacted);
+    if (s->events.stopping)
+        s->events.stopping(s, 1, s->ud);
     session__finish(s, 1);
 }
 
@@ -87,6 +89,8 @@ static void on_signal(uv_signal_t *h, int signum)
 {
     struct session *s = h->data;
     snprintf(s->error, sizeof s->error, "interrupted by signal %d", signum);
+    if (s->events.stopping)
+        s->events.stopping(s, 128 + signum, s->ud);
     session__finish(s, 128 + signum);
 }
 

@@ -27,6 +27,9 @@ struct session_events {
     /* A message on a subscribed queue; valid during the call. */
     void (*message)(struct session *s, const char *queue, const struct transport_delivery *d,
                     const void *data, size_t len, void *ud);
+    /* The session is finishing on its own (deadline, SIGINT, SIGTERM) with
+     * this status; its error text is set. Optional. */
+    void (*stopping)(struct session *s, int status, void *ud);
 };
 
 /* Parses `url` (reason in errbuf on failure) and prepares a transport with

@@ -168,7 +168,7 @@ static void on_connected(void *ud)
     msgflo_participant *p = ud;
     int rc = setup_ports(p);
     if (rc == 0)
-        rc = transport_when_subscribed(p->transport, on_subscribed);
+        rc = transport_when_subscribed(p->transport, on_subscribed, p);
     if (rc)
         LOG_ERROR(NS, "setting up the queues of %s failed: %s; will retry", p->def->role,
                   msgflo_strerror(rc));

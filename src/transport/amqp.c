@@ -58,7 +58,8 @@ struct amqp {
     struct subscription *subs;
     size_t n_subs;
     bool draining;
-    void (*flushed)(void *ud); /* waiting for every publish to be confirmed */
+    void (*flushed)(void *arg); /* waiting for every publish to be confirmed */
+    void *flushed_arg;
 };
 
 static void amqp_retry(struct transport *base);
@@ -178,7 +179,7 @@ static void on_confirm(struct amqp *a, uint64_t tag, bool multiple, bool nacked)
     if (a->n_unconfirmed == 0 && a->flushed) {
         void (*done)(void *) = a->flushed;
         a->flushed = NULL;
-        done(a->base.ud);
+        done(a->flushed_arg);
     }
 }
 
@@ -531,33 +532,40 @@ static int amqp_send_to_queue(struct transport *base, const char *queue, const v
     return publish((struct amqp *)base, "", queue, data, len);
 }
 
-static int amqp_announce(struct transport *base, const void *data, size_t len)
+static int amqp_declare_discovery(struct transport *base)
 {
     struct amqp *a = (struct amqp *)base;
     if (!a->conn)
         return MSGFLO_ENOTCONN;
     amqp_queue_declare(a->conn, CHANNEL, amqp_cstring_bytes("fbp"), false, true, false, false,
                        amqp_empty_table);
-    int rc = rpc_done(a, "declare queue", "fbp");
-    if (rc)
-        return rc;
-    return publish(a, "", "fbp", data, len);
+    return rpc_done(a, "declare queue", "fbp");
 }
 
-static int amqp_when_subscribed(struct transport *base, void (*done)(void *ud))
+static int amqp_announce(struct transport *base, const void *data, size_t len)
 {
-    done(base->ud); /* basic.consume already waited for consume-ok */
+    int rc = amqp_declare_discovery(base);
+    if (rc)
+        return rc;
+    return publish((struct amqp *)base, "", "fbp", data, len);
+}
+
+static int amqp_when_subscribed(struct transport *base, void (*done)(void *arg), void *arg)
+{
+    (void)base;
+    done(arg); /* basic.consume already waited for consume-ok */
     return 0;
 }
 
-static int amqp_when_flushed(struct transport *base, void (*done)(void *ud))
+static int amqp_when_flushed(struct transport *base, void (*done)(void *arg), void *arg)
 {
     struct amqp *a = (struct amqp *)base;
     if (a->n_unconfirmed == 0) {
-        done(base->ud);
+        done(arg);
         return 0;
     }
     a->flushed = done;
+    a->flushed_arg = arg;
     return 0;
 }
 
@@ -698,6 +706,7 @@ static const struct transport_ops amqp_ops = {
     .publish = amqp_publish_op,
     .send_to_queue = amqp_send_to_queue,
     .announce = amqp_announce,
+    .declare_discovery = amqp_declare_discovery,
     .when_subscribed = amqp_when_subscribed,
     .when_flushed = amqp_when_flushed,
     .declare_exchange = amqp_declare_exchange,

@@ -33,13 +33,15 @@ struct mqtt {
     uv_poll_t *poll;  /* per connection; NULL when no socket */
     uv_timer_t *misc; /* keepalive timer */
     int poll_events;
-    bool in_read;                 /* inside a read burst: flush once at the end */
-    int busy;                     /* nesting depth of our calls into libmosquitto */
-    bool close_pending;           /* close asked for while busy */
-    int pending_subacks;          /* SUBSCRIBEs sent on this connection, not yet acked */
-    void (*subscribed)(void *ud); /* waiting for pending_subacks == 0 */
-    int pending_publishes;        /* not yet written (QoS 0) or acknowledged (QoS 1) */
-    void (*flushed)(void *ud);    /* waiting for pending_publishes == 0 */
+    bool in_read;                  /* inside a read burst: flush once at the end */
+    int busy;                      /* nesting depth of our calls into libmosquitto */
+    bool close_pending;            /* close asked for while busy */
+    int pending_subacks;           /* SUBSCRIBEs sent on this connection, not yet acked */
+    void (*subscribed)(void *arg); /* waiting for pending_subacks == 0 */
+    void *subscribed_arg;
+    int pending_publishes;      /* not yet written (QoS 0) or acknowledged (QoS 1) */
+    void (*flushed)(void *arg); /* waiting for pending_publishes == 0 */
+    void *flushed_arg;
 };
 
 static void mqtt_retry(struct transport *base);
@@ -68,7 +70,7 @@ static void leave(struct mqtt *m)
         void (*done)(void *) = m->subscribed;
         m->subscribed = NULL;
         m->busy++;
-        done(m->base.ud);
+        done(m->subscribed_arg);
         leave(m);
         return;
     }
@@ -76,7 +78,7 @@ static void leave(struct mqtt *m)
         void (*done)(void *) = m->flushed;
         m->flushed = NULL;
         m->busy++;
-        done(m->base.ud);
+        done(m->flushed_arg);
         leave(m);
         return;
     }
@@ -311,10 +313,11 @@ static int mqtt_subscribe(struct transport *base, const char *queue)
     return rc;
 }
 
-static int mqtt_when_subscribed(struct transport *base, void (*done)(void *ud))
+static int mqtt_when_subscribed(struct transport *base, void (*done)(void *arg), void *arg)
 {
     struct mqtt *m = (struct mqtt *)base;
     m->subscribed = done;
+    m->subscribed_arg = arg;
     enter(m);
     leave(m); /* fires now when nothing is pending and we are not inside libmosquitto */
     return 0;
@@ -348,10 +351,11 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid)
         m->pending_publishes--;
 }
 
-static int mqtt_when_flushed(struct transport *base, void (*done)(void *ud))
+static int mqtt_when_flushed(struct transport *base, void (*done)(void *arg), void *arg)
 {
     struct mqtt *m = (struct mqtt *)base;
     m->flushed = done;
+    m->flushed_arg = arg;
     enter(m);
     leave(m);
     return 0;
@@ -390,6 +394,12 @@ static int mqtt_bind_exchange(struct transport *base, const char *dest, const ch
 static int mqtt_announce(struct transport *base, const void *data, size_t len)
 {
     return mqtt_publish(base, "fbp", data, len);
+}
+
+static int mqtt_declare_discovery(struct transport *base)
+{
+    (void)base;
+    return 0; /* topics need no declaration */
 }
 
 static int mqtt_ack(struct transport *base, const struct transport_delivery *d)
@@ -446,6 +456,7 @@ static const struct transport_ops mqtt_ops = {
     .publish = mqtt_publish,
     .send_to_queue = mqtt_publish,
     .announce = mqtt_announce,
+    .declare_discovery = mqtt_declare_discovery,
     .when_subscribed = mqtt_when_subscribed,
     .when_flushed = mqtt_when_flushed,
     .declare_exchange = mqtt_declare_exchange,

@@ -162,18 +162,18 @@ int transport_announce(struct transport *t, const void *data, size_t len)
     return t->ops->announce(t, data, len);
 }
 
-int transport_when_subscribed(struct transport *t, void (*done)(void *ud))
+int transport_when_subscribed(struct transport *t, void (*done)(void *arg), void *arg)
 {
     if (!t->connected)
         return MSGFLO_ENOTCONN;
-    return t->ops->when_subscribed(t, done);
+    return t->ops->when_subscribed(t, done, arg);
 }
 
-int transport_when_flushed(struct transport *t, void (*done)(void *ud))
+int transport_when_flushed(struct transport *t, void (*done)(void *arg), void *arg)
 {
     if (!t->connected)
         return MSGFLO_ENOTCONN;
-    return t->ops->when_flushed(t, done);
+    return t->ops->when_flushed(t, done, arg);
 }
 
 int transport_declare_exchange(struct transport *t, const char *name, const char *type)
@@ -200,6 +200,13 @@ int transport_bind_exchange(struct transport *t, const char *dest, const char *s
 bool transport_has_bindings(const struct transport *t)
 {
     return t->url->is_amqp;
+}
+
+int transport_declare_discovery(struct transport *t)
+{
+    if (!t->connected)
+        return MSGFLO_ENOTCONN;
+    return t->ops->declare_discovery(t);
 }
 
 int transport_ack(struct transport *t, const struct transport_delivery *d)

@@ -48,14 +48,17 @@ struct transport_ops {
     int (*publish)(struct transport *t, const char *queue, const void *data, size_t len);
     /* Sends directly to an inqueue (AMQP: default exchange, routing key `queue`). */
     int (*send_to_queue)(struct transport *t, const char *queue, const void *data, size_t len);
+    /* Prepares consuming discovery messages: AMQP declares the durable queue
+     * `fbp` as msgflo-nodejs does (no arguments); then subscribe to "fbp". */
+    int (*declare_discovery)(struct transport *t);
     /* Sends a discovery message on the `fbp` channel. */
     int (*announce)(struct transport *t, const void *data, size_t len);
-    /* Calls done(ud) once the broker has processed every subscribe sent so
+    /* Calls done(arg) once the broker has processed every subscribe sent so
      * far (MQTT: all SUBACKs in; AMQP: at once, its RPCs are synchronous). */
-    int (*when_subscribed)(struct transport *t, void (*done)(void *ud));
-    /* Calls done(ud) once everything published so far is safe: AMQP, confirmed
+    int (*when_subscribed)(struct transport *t, void (*done)(void *arg), void *arg);
+    /* Calls done(arg) once everything published so far is safe: AMQP, confirmed
      * by the broker; MQTT, written to the socket (QoS 0) or acknowledged (QoS 1). */
-    int (*when_flushed)(struct transport *t, void (*done)(void *ud));
+    int (*when_flushed)(struct transport *t, void (*done)(void *arg), void *arg);
     /* Broker-side topology (AMQP only; MQTT returns MSGFLO_EINVAL: bindings
      * there are made by forwarding). `type` is "fanout", "direct", ... */
     int (*declare_exchange)(struct transport *t, const char *name, const char *type);
@@ -95,8 +98,9 @@ int transport_subscribe(struct transport *t, const char *queue);
 int transport_publish(struct transport *t, const char *queue, const void *data, size_t len);
 int transport_send_to_queue(struct transport *t, const char *queue, const void *data, size_t len);
 int transport_announce(struct transport *t, const void *data, size_t len);
-int transport_when_subscribed(struct transport *t, void (*done)(void *ud));
-int transport_when_flushed(struct transport *t, void (*done)(void *ud));
+int transport_declare_discovery(struct transport *t);
+int transport_when_subscribed(struct transport *t, void (*done)(void *arg), void *arg);
+int transport_when_flushed(struct transport *t, void (*done)(void *arg), void *arg);
 int transport_declare_exchange(struct transport *t, const char *name, const char *type);
 /* Binds (bind=true) or unbinds `queue` to/from `exchange`, routing key "". */
 int transport_bind_queue(struct transport *t, const char *queue, const char *exchange, bool bind);

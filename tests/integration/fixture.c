@@ -1,4 +1,4 @@
-/* A participant with test behaviours: fixture ROLE URL MODE
+/* A participant with test behaviours: fixture ROLE URL|- MODE  ('-': $MSGFLO_BROKER)
  *   tag   send {"id": <participant id>, "data": <input text>} on out, ack
  *   nack  nack every message (AMQP: dead-lettered)
  *   hold  never ack (to test that unacked messages are not lost) */
@@ -38,9 +38,9 @@ int main(int argc, char **argv)
     const msgflo_definition def = {
         .component = "test/Fixture", .inports = inports, .outports = outports};
     if (argc != 4) {
-        fprintf(stderr, "usage: fixture ROLE URL tag|nack|hold\n");
+        fprintf(stderr, "usage: fixture ROLE URL|- tag|nack|hold\n");
         return 2;
     }
     mode = argv[3];
-    return msgflo_main(3, argv, &def, process, NULL);
+    return msgflo_main(argv[2][0] == '-' ? 2 : 3, argv, &def, process, NULL);
 }

@@ -188,6 +188,23 @@ bool child_read_line(struct child *c, int timeout_ms)
     return true;
 }
 
+int child_wait(struct child *c, int timeout_ms)
+{
+    int status = 0;
+    long long deadline = now_ms() + timeout_ms;
+    while (waitpid(c->pid, &status, WNOHANG) == 0) {
+        if (now_ms() > deadline) {
+            child_stop(c, SIGKILL);
+            return -1000;
+        }
+        usleep(10000);
+    }
+    close(c->out_fd);
+    track(c->pid, false);
+    c->pid = 0;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+}
+
 int child_stop(struct child *c, int sig)
 {
     if (c->pid <= 0)

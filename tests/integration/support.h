@@ -48,6 +48,9 @@ int support_teardown(void **state);
 int child_start(struct child *c, char *const argv[]);
 /* Reads one line of stdout within timeout_ms; false on timeout or EOF. */
 bool child_read_line(struct child *c, int timeout_ms);
+/* Waits up to timeout_ms for the child to exit by itself; returns its exit
+ * status (or -signal), or -1000 on timeout (the child is then killed). */
+int child_wait(struct child *c, int timeout_ms);
 /* SIGTERM (or `sig`), then waits up to 5 s, then SIGKILL. Returns exit status or -signal. */
 int child_stop(struct child *c, int sig);
 

@@ -1,0 +1,259 @@
+/* msgflo-setup, msgflo-send-message and msgflo-dump-message on real brokers:
+ * participants from a component library, pubsub forwarding on MQTT, IIPs,
+ * roundrobin with dead-lettering and fan-out/fan-in on RabbitMQ, clean stop. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "support.h"
+
+static const char *mqtt_url, *amqp_url;
+
+/* A temporary folder with a graph, a component library and a component dir
+ * holding the Repeat example as an executable component. */
+struct workdir {
+    char dir[256];
+    char graph[300];
+    char library[300];
+    char components[300];
+};
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void make_workdir(struct workdir *w, const char *graph_text)
+{
+    char prog[1024], fixture[1024], link[400], lib[3000];
+    snprintf(w->dir, sizeof w->dir, "/tmp/msgflo-setup-test-XXXXXX");
+    assert_non_null(mkdtemp(w->dir));
+    snprintf(w->graph, sizeof w->graph, "%s/graph.fbp", w->dir);
+    snprintf(w->library, sizeof w->library, "%s/library.json", w->dir);
+    snprintf(w->components, sizeof w->components, "%s/participants", w->dir);
+    write_file(w->graph, graph_text);
+    assert_int_equal(mkdir(w->components, 0755), 0);
+    snprintf(link, sizeof link, "%s/Repeat", w->components);
+    assert_int_equal(symlink(support_program("repeat", prog, sizeof prog), link), 0);
+    snprintf(lib, sizeof lib, "{\"msgflo\":{\"components\":{\"test/Nacker\":\"%s #ROLE - nack\"}}}",
+             support_program("fixture", fixture, sizeof fixture));
+    write_file(w->library, lib);
+}
+
+static void remove_workdir(struct workdir *w)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", w->dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void start_setup(struct child *c, struct workdir *w, const char *url, bool forever)
+{
+    char prog[1024];
+    char *argv[] = {(char *)support_program("msgflo-setup", prog, sizeof prog),
+                    "--broker",
+                    (char *)url,
+                    "--participants",
+                    "--library",
+                    w->library,
+                    "--componentdir",
+                    w->components,
+                    "--timeout",
+                    "20",
+                    forever ? "--forever" : "--forever=false",
+                    w->graph,
+                    NULL};
+    assert_int_equal(child_start(c, argv), 0);
+}
+
+/* Reads setup's stdout until `last`; the lines seen are appended to `seen`. */
+static void read_until(struct child *c, const char *last, char *seen, size_t len)
+{
+    size_t used = strlen(seen);
+    for (;;) {
+        if (!child_read_line(c, 30000))
+            fail_msg("msgflo-setup stopped before printing '%s'; saw:\n%s", last, seen);
+        int n = snprintf(seen + used, len - used, "%s\n", c->line);
+        if (n > 0 && (size_t)n < len - used)
+            used += (size_t)n;
+        if (strcmp(c->line, last) == 0)
+            return;
+    }
+}
+
+static void test_mqtt_participants_forwarding_iips(void **state)
+{
+    struct workdir w;
+    make_workdir(&w, "{\"hello\":1} -> IN sa(Repeat)\n'text' -> IN sa\nsa OUT -> IN sb(Repeat)\n");
+    struct mqtt_client mc;
+    assert_int_equal(mqtt_client_open(&mc, mqtt_url), 0);
+    assert_int_equal(mqtt_client_subscribe(&mc, "sb.OUT"), 0);
+
+    struct child c;
+    char seen[4096] = "";
+    start_setup(&c, &w, mqtt_url, true);
+    read_until(&c, "--forever enabled, keeping alive", seen, sizeof seen);
+    assert_non_null(strstr(seen, "Set up participants [ 'sa', 'sb' ]\n"));
+    assert_non_null(strstr(seen, "Set up bindings:\n PUBSUB: \t sa.OUT -> sb.IN\n"));
+
+    /* the IIPs went into sa, through sa, and were forwarded to sb; as JSON,
+     * like the original (a string IIP arrives as a JSON string) */
+    char *got = mqtt_client_wait(&mc, "sb.OUT", 10000);
+    assert_non_null(got);
+    assert_string_equal(got, "{\"hello\":1}");
+    free(got);
+    got = mqtt_client_wait(&mc, "sb.OUT", 10000);
+    assert_non_null(got);
+    assert_string_equal(got, "\"text\"");
+    free(got);
+    assert_int_equal(mqtt_client_publish(&mc, "sa.IN", "bytes \x01 as they are"), 0);
+    got = mqtt_client_wait(&mc, "sb.OUT", 5000);
+    assert_non_null(got);
+    assert_string_equal(got, "bytes \x01 as they are");
+    free(got);
+
+    /* SIGTERM: participants stopped, clean exit */
+    assert_int_equal(child_stop(&c, SIGTERM), 0);
+    mqtt_client_close(&mc);
+    remove_workdir(&w);
+}
+
+static void test_mqtt_needs_forever(void **state)
+{
+    struct workdir w;
+    make_workdir(&w, "ma(Repeat) OUT -> IN mb(Repeat)\n");
+    struct child c;
+    start_setup(&c, &w, mqtt_url, false);
+    /* bindings on MQTT die with the process: refused with a clear error */
+    assert_int_equal(child_wait(&c, 30000), 1);
+    remove_workdir(&w);
+}
+
+static void test_amqp_roundrobin_deadletter(void **state)
+{
+    struct workdir w;
+    make_workdir(&w, "api(Repeat) OUT -> IN rr(msgflo/RoundRobin) OUT -> IN worker(test/Nacker)\n"
+                     "rr DEADLETTER -> IN dead(Repeat)\n");
+    struct child c;
+    char seen[4096] = "";
+    start_setup(&c, &w, amqp_url, true);
+    read_until(&c, "--forever enabled, keeping alive", seen, sizeof seen);
+    assert_non_null(strstr(seen, "DEADLETTER:\t worker.IN -> dead.IN\n"));
+    assert_non_null(strstr(seen, "ROUNDROBIN:\t api.OUT -> worker.IN\n"));
+
+    struct amqp_client ac;
+    assert_int_equal(amqp_client_open(&ac, amqp_url), 0);
+    assert_int_equal(amqp_client_watch(&ac, "dead.OUT"), 0);
+    assert_int_equal(amqp_client_send(&ac, "api.IN", "fail me"), 0);
+    char *got = amqp_client_wait(&ac, 10000);
+    assert_non_null(got);
+    assert_string_equal(got, "fail me"); /* nacked by the worker, repeated by dead */
+    free(got);
+    assert_int_equal(child_stop(&c, SIGTERM), 0);
+    amqp_client_close(&ac);
+    remove_workdir(&w);
+}
+
+static void test_amqp_fanout_fanin(void **state)
+{
+    struct workdir w;
+    make_workdir(&w, "fs(Repeat) OUT -> IN f1(Repeat)\nfs OUT -> IN f2(Repeat)\n"
+                     "fs OUT -> IN f3(Repeat)\nf1 OUT -> IN fj(Repeat)\n"
+                     "f2 OUT -> IN fj\nf3 OUT -> IN fj\n");
+    struct child c;
+    char seen[4096] = "";
+    start_setup(&c, &w, amqp_url, true);
+    read_until(&c, "--forever enabled, keeping alive", seen, sizeof seen);
+    struct amqp_client ac;
+    assert_int_equal(amqp_client_open(&ac, amqp_url), 0);
+    assert_int_equal(amqp_client_watch(&ac, "fj.OUT"), 0);
+    assert_int_equal(amqp_client_send(&ac, "fs.IN", "one"), 0);
+    for (int i = 0; i < 3; i++) { /* 1 -> 3 -> 1: three copies */
+        char *got = amqp_client_wait(&ac, 10000);
+        assert_non_null(got);
+        assert_string_equal(got, "one");
+        free(got);
+    }
+    assert_null(amqp_client_wait(&ac, 500));
+    assert_int_equal(child_stop(&c, SIGTERM), 0);
+    amqp_client_close(&ac);
+    remove_workdir(&w);
+}
+
+static int run_tool(char *const argv[])
+{
+    struct child c;
+    if (child_start(&c, argv) != 0)
+        return -1;
+    return child_wait(&c, 20000);
+}
+
+static void test_send_and_dump(void **state)
+{
+    char send[1024], dump[1024];
+    support_program("msgflo-send-message", send, sizeof send);
+    support_program("msgflo-dump-message", dump, sizeof dump);
+    /* AMQP: the queue keeps messages until dumped */
+    struct amqp_client ac;
+    assert_int_equal(amqp_client_open(&ac, amqp_url), 0);
+    assert_int_equal(amqp_client_declare_inqueue(&ac, "sd.IN"), 0);
+    char *s1[] = {send,    "--broker", (char *)amqp_url,  "--queue",
+                  "sd.IN", "--json",   "{\"a\": [1, 2]}", NULL};
+    char *s2[] = {send,    "--broker", (char *)amqp_url, "--queue",
+                  "sd.IN", "--json",   "\"two\"",        NULL};
+    char *bad[] = {send, "--broker", (char *)amqp_url, "--queue", "sd.IN", "--json", "{nope", NULL};
+    assert_int_equal(run_tool(s1), 0);
+    assert_int_equal(run_tool(s2), 0);
+    assert_int_equal(run_tool(bad), 1);
+    struct child c;
+    char *d[] = {dump, "--broker", (char *)amqp_url, "--queue", "sd.IN", "--amount", "2", NULL};
+    assert_int_equal(child_start(&c, d), 0);
+    assert_true(child_read_line(&c, 10000));
+    assert_string_equal(c.line, "[{\"a\":[1,2]},\"two\"]");
+    assert_int_equal(child_wait(&c, 5000), 0);
+    assert_int_equal(amqp_client_count(&ac, "sd.IN"), 0); /* acked */
+    amqp_client_close(&ac);
+
+    /* MQTT: only what is sent after the dump subscribed arrives */
+    char *dm[] = {dump, "--broker", (char *)mqtt_url, "--queue", "sd/topic", NULL};
+    char *sm[] = {send, "--broker", (char *)mqtt_url, "--queue", "sd/topic", "--json", "42", NULL};
+    assert_int_equal(child_start(&c, dm), 0);
+    bool got = false;
+    for (int i = 0; i < 50 && !got; i++) {
+        assert_int_equal(run_tool(sm), 0);
+        got = child_read_line(&c, 200);
+    }
+    assert_true(got);
+    assert_string_equal(c.line, "42");
+    assert_int_equal(child_wait(&c, 5000), 0);
+}
+
+int main(void)
+{
+    mqtt_url = support_broker("MSGFLO_TEST_MQTT");
+    amqp_url = support_broker("MSGFLO_TEST_AMQP");
+    if (!mqtt_url || !amqp_url) {
+        fprintf(stderr, "MSGFLO_TEST_MQTT/AMQP not set: no brokers, skipping\n");
+        return 77;
+    }
+    const struct CMUnitTest tests[] = {
+        SUPPORT_TEST(test_mqtt_participants_forwarding_iips),
+        SUPPORT_TEST(test_mqtt_needs_forever),
+        SUPPORT_TEST(test_amqp_roundrobin_deadletter),
+        SUPPORT_TEST(test_amqp_fanout_fanin),
+        SUPPORT_TEST(test_send_and_dump),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

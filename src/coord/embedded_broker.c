@@ -6,6 +6,8 @@
  * "Address already in use" and we try another port (a few times). */
 #include "coord/embedded_broker.h"
 
+#include "coord/supervisor.h"
+
 #include "core/log.h"
 #include "msgflo/errors.h"
 
@@ -88,28 +90,6 @@ static void broker__release(struct embedded_broker *b)
 static void on_handle_closed(uv_handle_t *h)
 {
     broker__release(h->data);
-}
-
-/* Absolute path of `name` (with a '/': itself, if executable). Owned. */
-static char *broker__which(const char *name)
-{
-    if (strchr(name, '/'))
-        return access(name, X_OK) == 0 ? strdup(name) : NULL;
-    const char *path = getenv("PATH");
-    if (!path || !*path)
-        path = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
-    char buf[4096];
-    while (*path) {
-        size_t n = strcspn(path, ":");
-        if (n > 0 &&
-            (size_t)snprintf(buf, sizeof buf, "%.*s/%s", (int)n, path, name) < sizeof buf &&
-            access(buf, X_OK) == 0)
-            return strdup(buf);
-        path += n;
-        if (*path == ':')
-            path++;
-    }
-    return NULL;
 }
 
 static int broker__free_port(void)
@@ -446,8 +426,8 @@ int embedded_broker__start(uv_loop_t *loop, const struct embedded_broker_options
 
     const char *program = options && options->program ? options->program : "mosquitto";
     const char *tmp = getenv("TMPDIR");
-    b->program = broker__which(program);
-    b->setpriv = broker__which("setpriv");
+    b->program = supervisor__find_program(program);
+    b->setpriv = supervisor__find_program("setpriv");
     if (!b->program) {
         broker__fail(b, MSGFLO_ESYS,
                      "cannot start the embedded broker: '%s' not found (install mosquitto, "

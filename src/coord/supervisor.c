@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #define NS           "msgflo:supervisor"
 #define MAX_LINE     16384 /* longer lines are forwarded in pieces */
@@ -74,6 +76,7 @@ struct supervisor {
     struct supervisor_options opt;
     char *broker_env; /* "MSGFLO_BROKER=..." */
     char **env;       /* copied extra entries, NULL-terminated */
+    char *setpriv;    /* path of setpriv (util-linux), or NULL */
     struct sup_proc *procs;
     bool stopping, freed;
     void (*done)(struct supervisor *sup, void *ud);
@@ -91,6 +94,7 @@ static void sup__release(struct supervisor *sup)
         free(*e);
     free(sup->env);
     free(sup->broker_env);
+    free(sup->setpriv);
     free((char *)sup->opt.shell);
     free((char *)sup->opt.cwd);
     free(sup);
@@ -105,6 +109,33 @@ static void sup__describe_status(int status, char *buf, size_t len)
 }
 
 /* --- environment and arguments ------------------------------------------- */
+
+static bool executable_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+char *supervisor__find_program(const char *name)
+{
+    if (strchr(name, '/'))
+        return executable_file(name) ? strdup(name) : NULL;
+    const char *path = getenv("PATH");
+    if (!path || !*path)
+        path = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
+    char buf[4096];
+    while (*path) {
+        size_t n = strcspn(path, ":");
+        if (n > 0 &&
+            (size_t)snprintf(buf, sizeof buf, "%.*s/%s", (int)n, path, name) < sizeof buf &&
+            executable_file(buf))
+            return strdup(buf);
+        path += n;
+        if (*path == ':')
+            path++;
+    }
+    return NULL;
+}
 
 static bool env__overridden(const char *entry, char *const *extra)
 {
@@ -395,8 +426,8 @@ static int proc__try_spawn(struct sup_proc *p)
     struct supervisor *sup = p->sup;
     int rc = MSGFLO_ENOMEM, err = 0;
     bool spawn_called = false;
-    char *copy = NULL;
-    char **argv = NULL, **envp = NULL;
+    char *copy = NULL, *program = NULL;
+    char **argv = NULL, **envp = NULL, **full = NULL;
     char *shell_argv[4];
     struct sup_run *run = calloc(1, sizeof *run);
     char msg[MSG_LEN];
@@ -417,13 +448,29 @@ static int proc__try_spawn(struct sup_proc *p)
     } else if ((copy = strdup(p->command)) != NULL) {
         argv = args__split(copy);
     }
+    /* Run through `setpriv --pdeathsig=TERM` (it execs the command in the
+     * same process): children get SIGTERM if the supervisor dies. */
+    size_t argc = 0;
+    while (argv && argv[argc])
+        argc++;
+    if (argv && (full = calloc(argc + 3, sizeof *full)) != NULL) {
+        size_t k = 0;
+        if (sup->setpriv) {
+            full[k++] = sup->setpriv;
+            full[k++] = "--pdeathsig=TERM";
+        }
+        for (size_t i = 0; i <= argc; i++)
+            full[k++] = argv[i];
+    }
     uv_pipe_init(sup->loop, &run->pipes[0], 0);
     uv_pipe_init(sup->loop, &run->pipes[1], 0);
     uv_timer_init(sup->loop, &run->drain);
     run->pipes[0].data = run->pipes[1].data = run->drain.data = run->process.data = run;
     run->open_pipe[0] = run->open_pipe[1] = true;
-    if (!argv || !envp || !run->lines[0].data || !run->lines[1].data) {
+    if (!full || !envp || !run->lines[0].data || !run->lines[1].data) {
         err = UV_ENOMEM;
+    } else if (sup->setpriv && (program = supervisor__find_program(argv[0])) == NULL) {
+        err = UV_ENOENT; /* said here: setpriv would only exit with 127 */
     } else {
         uv_stdio_container_t stdio[3] = {
             {.flags = UV_IGNORE},
@@ -434,8 +481,8 @@ static int proc__try_spawn(struct sup_proc *p)
         };
         uv_process_options_t po = {
             .exit_cb = on_process_exit,
-            .file = argv[0],
-            .args = argv,
+            .file = full[0],
+            .args = full,
             .env = envp,
             .cwd = sup->opt.cwd,
             .flags = UV_PROCESS_DETACHED,
@@ -476,6 +523,8 @@ static int proc__try_spawn(struct sup_proc *p)
     rc = 0;
 out:
     free(envp);
+    free(full);
+    free(program);
     if (argv != shell_argv)
         free(argv);
     free(copy);
@@ -635,6 +684,7 @@ int supervisor__new(uv_loop_t *loop, const struct supervisor_options *options,
         ok = false;
     for (size_t i = 0; ok && i < n; i++)
         ok = strchr(options->env[i], '=') && (sup->env[i] = strdup(options->env[i])) != NULL;
+    sup->setpriv = supervisor__find_program("setpriv");
     uv_timer_init(loop, &sup->done_timer);
     sup->done_timer.data = sup;
     sup->refs = 1;

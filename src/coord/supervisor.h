@@ -7,7 +7,9 @@
  * A process is "started" when its first line arrives on stdout (the ready line
  * every msgflo participant prints once connected and announced). Each process
  * runs in its own process group; signals go to the whole group, so a
- * `sh -c` wrapper and what it started are stopped together.
+ * `sh -c` wrapper and what it started are stopped together. Where setpriv
+ * (util-linux) is installed, each child runs with a parent-death signal
+ * (SIGTERM), so it also goes when the supervisor's process is killed.
  */
 #ifndef MSGFLO_COORD_SUPERVISOR_H
 #define MSGFLO_COORD_SUPERVISOR_H
@@ -114,6 +116,11 @@ int supervisor__start(struct supervisor *sup, const char *role, const char *comm
  * Returns 0, or MSGFLO_ESTATE when already stopping. */
 int supervisor__stop_all(struct supervisor *sup, void (*done)(struct supervisor *sup, void *ud),
                          void *userdata);
+
+/* The absolute path of program `name` found in PATH (a name with a '/' is
+ * taken as it is), if it exists and is executable; else NULL. Returns an owned
+ * string (free with free()). */
+char *supervisor__find_program(const char *name);
 
 /* Number of processes still running or about to be restarted. */
 size_t supervisor__active(const struct supervisor *sup);

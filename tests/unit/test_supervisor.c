@@ -14,7 +14,9 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "coord/supervisor.h"
@@ -575,6 +577,53 @@ static void test_stop_all_from_callback(void **state)
     teardown_sup(&c);
 }
 
+/* The supervisor's process is killed with SIGKILL: its children get the
+ * parent-death signal (setpriv). This process is a subreaper, so the orphans
+ * become its children and are reaped here. */
+static void test_owner_killed(void **state)
+{
+    int fds[2];
+    assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
+    assert_int_equal(pipe(fds), 0);
+    pid_t owner = fork();
+    assert_true(owner >= 0);
+    if (owner == 0) {
+        struct ctx c;
+        struct supervisor_options o = {.shell = "/bin/sh"};
+        close(fds[0]);
+        setup_sup(&c, &o);
+        supervisor__start(c.sup, "orphan", "echo ready $$; exec sleep 30", &callbacks, &c);
+        while (c.started == 0)
+            uv_run(&c.loop, UV_RUN_ONCE);
+        if (write(fds[1], &c.pids[0], sizeof c.pids[0]) != sizeof c.pids[0])
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    close(fds[1]);
+    int pid = 0;
+    assert_int_equal(read(fds[0], &pid, sizeof pid), (ssize_t)sizeof pid);
+    close(fds[0]);
+    assert_true(pid > 0);
+    assert_int_equal(kill(owner, SIGKILL), 0);
+    assert_int_equal(waitpid(owner, NULL, 0), owner);
+    int status = 0;
+    pid_t reaped = 0;
+    for (int i = 0; i < 1000 && reaped == 0; i++) {
+        reaped = waitpid(pid, &status, WNOHANG);
+        if (reaped == 0)
+            usleep(10000);
+    }
+    prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
+    if (reaped != pid) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        fail_msg("participant %d survived its supervisor", pid);
+    }
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGTERM);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -595,6 +644,7 @@ int main(void)
         cmocka_unit_test(test_stop_all_many_and_empty),
         cmocka_unit_test(test_parse_forward),
         cmocka_unit_test(test_stop_all_from_callback),
+        cmocka_unit_test(test_owner_killed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

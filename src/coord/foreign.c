@@ -117,13 +117,13 @@ static int ports_json(struct yreader *r, const struct ynode *root, const char *k
     if (!n || foreign_yaml__is_null(n)) {
         /* no ports */
     } else if (n->kind == YNODE_MAP) {
-        for (size_t i = 0; i + 1 < n->n && rc == 0; i += 2) {
-            char buf[64];
-            const char *id;
-            rc = foreign_yaml__key(r, n->items[i], buf, sizeof buf, &id);
-            if (rc == 0)
-                rc = port_json(r, n->items[i + 1], n->items[i]->mark, kind, id, role, ports);
-        }
+        struct yentry *items = NULL;
+        size_t count = 0;
+        rc = foreign_yaml__entries(r, n, &items, &count);
+        for (size_t i = 0; i < count && rc == 0; i++)
+            rc = port_json(r, items[i].value, items[i].key_node->mark, kind, items[i].key, role,
+                           ports);
+        foreign_yaml__entries_free(items, count);
     } else if (n->kind == YNODE_SEQ) {
         for (size_t i = 0; i < n->n && rc == 0; i++) {
             const struct ynode *item = n->items[i];

@@ -530,30 +530,138 @@ int foreign_yaml__key(struct yreader *r, const struct ynode *k, char *buf, size_
     return 0;
 }
 
-static int map_json(struct yreader *r, const struct ynode *n, json_t **out)
+/* --- mappings: keys, merges (<<), duplicates ------------------------------------- */
+
+static bool is_merge_key(const struct ynode *k)
+{
+    if (k->kind != YNODE_SCALAR)
+        return false;
+    if (k->tag)
+        return strcmp(k->tag, TAG_PREFIX "merge") == 0;
+    return k->plain && strcmp(k->text, "<<") == 0;
+}
+
+struct entries {
+    struct yentry *items;
+    size_t n, cap;
+    json_t *index; /* key -> position in items */
+};
+
+void foreign_yaml__entries_free(struct yentry *items, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(items[i].key);
+    free(items);
+}
+
+/* As js-yaml: an explicit key may appear once, and wins over a merged one
+ * wherever it stands; a merged key never replaces one already there. */
+static int entries_add(struct yreader *r, struct entries *e, const char *key, const struct ynode *k,
+                       const struct ynode *v, bool merged)
+{
+    json_t *pos = json_object_get(e->index, key);
+    if (pos) {
+        struct yentry *x = &e->items[json_integer_value(pos)];
+        if (merged)
+            return 0;
+        if (!x->merged)
+            return foreign_yaml__fail_at(r, k->mark, "duplicate key '%s'", key);
+        x->key_node = k;
+        x->value = v;
+        x->merged = false;
+        return 0;
+    }
+    if (++r->json_nodes > MAX_JSON_NODES)
+        return foreign_yaml__fail_at(r, k->mark, "document too large (more than %d values)",
+                                     MAX_JSON_NODES);
+    if (e->n == e->cap) {
+        size_t cap = e->cap ? e->cap * 2 : 8;
+        struct yentry *items = realloc(e->items, cap * sizeof *items);
+        if (!items)
+            return MSGFLO_ENOMEM;
+        e->items = items;
+        e->cap = cap;
+    }
+    struct yentry *x = &e->items[e->n];
+    x->key = strdup(key);
+    if (!x->key)
+        return MSGFLO_ENOMEM;
+    if (json_object_set_new(e->index, key, json_integer((json_int_t)e->n)) != 0) {
+        free(x->key);
+        return foreign_yaml__fail_at(r, k->mark, "key is not valid UTF-8");
+    }
+    x->key_node = k;
+    x->value = v;
+    x->merged = merged;
+    e->n++;
+    return 0;
+}
+
+static int merge_from(struct yreader *r, struct entries *e, const struct ynode *src)
+{
+    struct yentry *items = NULL;
+    size_t n = 0;
+    if (src->kind != YNODE_MAP)
+        return foreign_yaml__fail_at(r, src->mark, "<< merges a mapping or a list of mappings");
+    int rc = foreign_yaml__entries(r, src, &items, &n);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = entries_add(r, e, items[i].key, items[i].key_node, items[i].value, true);
+    foreign_yaml__entries_free(items, n);
+    return rc;
+}
+
+int foreign_yaml__entries(struct yreader *r, const struct ynode *map, struct yentry **out,
+                          size_t *n_out)
 {
     int rc = 0;
+    struct entries e = {0};
+    *out = NULL;
+    *n_out = 0;
+    e.index = json_object();
+    if (!e.index)
+        return MSGFLO_ENOMEM;
+    for (size_t i = 0; i + 1 < map->n && rc == 0; i += 2) {
+        const struct ynode *k = map->items[i], *v = map->items[i + 1];
+        if (is_merge_key(k)) {
+            if (v->kind == YNODE_SEQ) {
+                for (size_t j = 0; j < v->n && rc == 0; j++)
+                    rc = merge_from(r, &e, v->items[j]);
+            } else {
+                rc = merge_from(r, &e, v);
+            }
+            continue;
+        }
+        char buf[64];
+        const char *key;
+        rc = foreign_yaml__key(r, k, buf, sizeof buf, &key);
+        if (rc == 0)
+            rc = entries_add(r, &e, key, k, v, false);
+    }
+    json_decref(e.index);
+    if (rc) {
+        foreign_yaml__entries_free(e.items, e.n);
+        return rc;
+    }
+    *out = e.items;
+    *n_out = e.n;
+    return 0;
+}
+
+static int map_json(struct yreader *r, const struct ynode *n, json_t **out)
+{
+    struct yentry *items = NULL;
+    size_t count = 0;
     json_t *obj = json_object();
     if (!obj)
         return MSGFLO_ENOMEM;
-    for (size_t i = 0; i + 1 < n->n; i += 2) {
-        char buf[64];
-        const char *key;
+    int rc = foreign_yaml__entries(r, n, &items, &count);
+    for (size_t i = 0; i < count && rc == 0; i++) {
         json_t *value = NULL;
-        if ((rc = foreign_yaml__key(r, n->items[i], buf, sizeof buf, &key)) != 0)
-            goto out;
-        if (json_object_get(obj, key)) {
-            rc = foreign_yaml__fail_at(r, n->items[i]->mark, "duplicate key '%s'", key);
-            goto out;
-        }
-        if ((rc = foreign_yaml__to_json(r, n->items[i + 1], &value)) != 0)
-            goto out;
-        if (json_object_set_new(obj, key, value) != 0) {
-            rc = foreign_yaml__fail_at(r, n->items[i]->mark, "key is not valid UTF-8");
-            goto out;
-        }
+        rc = foreign_yaml__to_json(r, items[i].value, &value);
+        if (rc == 0 && json_object_set_new(obj, items[i].key, value) != 0)
+            rc = MSGFLO_ENOMEM;
     }
-out:
+    foreign_yaml__entries_free(items, count);
     if (rc)
         json_decref(obj);
     else
@@ -605,8 +713,21 @@ const struct ynode *foreign_yaml__get(const struct ynode *map, const char *key)
 {
     for (size_t i = 0; i + 1 < map->n; i += 2) {
         const struct ynode *k = map->items[i];
-        if (k->kind == YNODE_SCALAR && strcmp(k->text, key) == 0)
+        if (k->kind == YNODE_SCALAR && !is_merge_key(k) && strcmp(k->text, key) == 0)
             return map->items[i + 1];
+    }
+    /* not given explicitly: the first merged mapping that has it */
+    for (size_t i = 0; i + 1 < map->n; i += 2) {
+        const struct ynode *v = map->items[i + 1];
+        if (!is_merge_key(map->items[i]))
+            continue;
+        size_t n = v->kind == YNODE_SEQ ? v->n : 1;
+        for (size_t j = 0; j < n; j++) {
+            const struct ynode *src = v->kind == YNODE_SEQ ? v->items[j] : v;
+            const struct ynode *found = src->kind == YNODE_MAP ? foreign_yaml__get(src, key) : NULL;
+            if (found)
+                return found;
+        }
     }
     return NULL;
 }

@@ -64,7 +64,21 @@ int foreign_yaml__key(struct yreader *r, const struct ynode *k, char *buf, size_
                       const char **out);
 /* Whether the node is a null scalar (~, null, empty, !!null). */
 bool foreign_yaml__is_null(const struct ynode *n);
-/* The value of the scalar key `key` in a mapping node, or NULL. */
+/* The effective entries of a mapping, in js-yaml's order: explicit keys,
+ * and the keys merged in with `<<` that no explicit key overrides. A
+ * duplicate explicit key is an error. Free with foreign_yaml__entries_free. */
+struct yentry {
+    char *key;                    /* owned */
+    const struct ynode *key_node; /* borrowed from the tree */
+    const struct ynode *value;    /* borrowed from the tree */
+    bool merged;
+};
+int foreign_yaml__entries(struct yreader *r, const struct ynode *map, struct yentry **out,
+                          size_t *n);
+void foreign_yaml__entries_free(struct yentry *items, size_t n);
+
+/* The value of the scalar key `key` in a mapping node (explicit, else merged
+ * in with `<<`), or NULL. */
 const struct ynode *foreign_yaml__get(const struct ynode *map, const char *key);
 
 #endif

@@ -246,6 +246,44 @@ static void test_aliases(void **state)
     parse_fails(yaml, "r", "document too large");
 }
 
+/* Merge keys (<<) as js-yaml: explicit keys win wherever they stand. */
+static void test_merge_keys(void **state)
+{
+    json_t *p = parse_ok("x-bool: &bool {type: boolean, queue: 'lamp/#ROLE/default'}\n"
+                         "component: c\n"
+                         "inports:\n"
+                         "  red: {<<: *bool, queue: 'lamp/#ROLE/red'}\n"
+                         "  green: {queue: 'lamp/#ROLE/green', <<: *bool}\n"
+                         "  other: {<<: [{type: string}, *bool]}\n",
+                         "l1");
+    json_t *red = port(p, "inports", 0), *green = port(p, "inports", 1);
+    json_t *other = port(p, "inports", 2);
+    assert_string_equal(str(red, "type"), "boolean");
+    assert_string_equal(str(red, "queue"), "lamp/l1/red");
+    assert_string_equal(str(green, "type"), "boolean");
+    assert_string_equal(str(green, "queue"), "lamp/l1/green");
+    assert_string_equal(str(other, "type"), "string"); /* the first source wins */
+    assert_string_equal(str(other, "queue"), "lamp/l1/default");
+    assert_null(json_object_get(red, "<<"));
+    json_decref(p);
+
+    /* ports merged from a shared map, one overridden */
+    p = parse_ok("common: &ports {a: {queue: qa}, b: {queue: qb}}\n"
+                 "component: c\n"
+                 "outports: {<<: *ports, b: {queue: 'qb/#ROLE'}, c: {queue: qc}}\n",
+                 "r");
+    assert_int_equal(json_array_size(json_object_get(p, "outports")), 3);
+    assert_string_equal(str(port(p, "outports", 0), "id"), "a");
+    assert_string_equal(str(port(p, "outports", 1), "queue"), "qb/r");
+    assert_string_equal(str(port(p, "outports", 2), "id"), "c");
+    json_decref(p);
+
+    parse_fails("component: c\nx: {<<: 5}\n", "r",
+                "t.yaml:2:9: << merges a mapping or a list of mappings");
+    parse_fails("component: c\nx: {<<: {a: 1}, a: 2, a: 3}\n", "r",
+                "t.yaml:2:23: duplicate key 'a'");
+}
+
 static void test_message(void **state)
 {
     json_t *p = parse_ok("component: my/Lamp\nlabel: L\nversion: 0.1\n"
@@ -299,7 +337,8 @@ int main(void)
         cmocka_unit_test(test_missing_component), cmocka_unit_test(test_missing_queue),
         cmocka_unit_test(test_bad_yaml),          cmocka_unit_test(test_not_a_mapping),
         cmocka_unit_test(test_scalar_types),      cmocka_unit_test(test_aliases),
-        cmocka_unit_test(test_message),           cmocka_unit_test(test_fixture_files),
+        cmocka_unit_test(test_merge_keys),        cmocka_unit_test(test_message),
+        cmocka_unit_test(test_fixture_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

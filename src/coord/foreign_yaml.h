@@ -81,4 +81,14 @@ void foreign_yaml__entries_free(struct yentry *items, size_t n);
  * in with `<<`), or NULL. */
 const struct ynode *foreign_yaml__get(const struct ynode *map, const char *key);
 
+/* --- scalars (foreign_scalar.c) ------------------------------------------------ */
+
+/* The value js-yaml 3 gives `text` as `type` ("null", "bool", "int",
+ * "float"), or as any of them when type is NULL (an untagged plain scalar).
+ * Returns 1 with a new reference in *out, 0 when the text is not of that
+ * type (so it is a string), or MSGFLO_ENOMEM. */
+int foreign_scalar__resolve(const char *text, const char *type, json_t **out);
+/* Whether an untagged plain scalar's text is null: ~, null, Null, NULL or empty. */
+bool foreign_scalar__is_null(const char *text);
+
 #endif

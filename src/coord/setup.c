@@ -352,8 +352,8 @@ static void on_started(const char *role, const char *line, void *ud)
 static void on_exit_cb(const char *role, int status, bool will_restart, void *ud)
 {
     struct setup *s = ud;
-    say(s, SETUP_STDERR, "participant '%s' exited with status %d%s", role, status,
-        will_restart ? "; restarting" : "");
+    if (!will_restart) /* a restart is logged by the supervisor itself */
+        say(s, SETUP_STDERR, "participant '%s' exited with status %d", role, status);
 }
 
 static void on_error(const char *role, const char *message, void *ud)

@@ -59,7 +59,10 @@ static void remove_workdir(struct workdir *w)
     assert_int_equal(system(cmd), 0);
 }
 
-static void start_setup(struct child *c, struct workdir *w, const char *url, bool forever)
+static void read_until(struct child *c, const char *last, char *seen, size_t len);
+
+static void start_setup_with(struct child *c, struct workdir *w, const char *url, bool forever,
+                             const char *extra)
 {
     char prog[1024];
     char *argv[] = {(char *)support_program("msgflo-setup", prog, sizeof prog),
@@ -73,9 +76,118 @@ static void start_setup(struct child *c, struct workdir *w, const char *url, boo
                     "--timeout",
                     "20",
                     forever ? "--forever" : "--forever=false",
-                    w->graph,
+                    (char *)(extra ? extra : w->graph),
+                    extra ? w->graph : NULL,
                     NULL};
     assert_int_equal(child_start(c, argv), 0);
+}
+
+static void start_setup(struct child *c, struct workdir *w, const char *url, bool forever)
+{
+    start_setup_with(c, w, url, forever, NULL);
+}
+
+static void add_component(struct workdir *w, const char *name, const char *text, mode_t mode)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/%s", w->components, name);
+    write_file(path, text);
+    assert_int_equal(chmod(path, mode), 0);
+}
+
+/* msgflo-register (the .yml handler) must be found in PATH. */
+static void tools_in_path(void)
+{
+    char prog[1024], path[4096];
+    support_program("msgflo-register", prog, sizeof prog);
+    char *slash = strrchr(prog, '/');
+    assert_non_null(slash);
+    *slash = '\0';
+    snprintf(path, sizeof path, "%s:%s", prog, getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+    setenv("PATH", path, 1);
+}
+
+/* A foreign device registered from YAML (the .yml handler runs msgflo-register)
+ * announces a custom topic; --discover binds from it. */
+static void test_mqtt_discover_foreign_device(void **state)
+{
+    struct workdir w;
+    make_workdir(&w, "sw(Switch) STATE -> IN lamp(Repeat)\n");
+    add_component(&w, "Switch.yml",
+                  "component: iot/Switch\nlabel: A wall switch\n"
+                  "outports:\n  state:\n    queue: /devices/#ROLE/state\n    type: boolean\n",
+                  0644);
+    tools_in_path();
+    struct mqtt_client mc;
+    assert_int_equal(mqtt_client_open(&mc, mqtt_url), 0);
+    assert_int_equal(mqtt_client_subscribe(&mc, "lamp.OUT"), 0);
+    struct child c;
+    char seen[4096] = "";
+    start_setup_with(&c, &w, mqtt_url, true, "--discover");
+    read_until(&c, "--forever enabled, keeping alive", seen, sizeof seen);
+    assert_non_null(strstr(seen, "Set up bindings:\n PUBSUB: \t /devices/sw/state -> lamp.IN\n"));
+    assert_int_equal(mqtt_client_publish(&mc, "/devices/sw/state", "true"), 0);
+    char *got = mqtt_client_wait(&mc, "lamp.OUT", 5000);
+    assert_non_null(got);
+    assert_string_equal(got, "true");
+    free(got);
+    assert_int_equal(child_stop(&c, SIGTERM), 0);
+    mqtt_client_close(&mc);
+    remove_workdir(&w);
+}
+
+/* --discover names the roles that never announced themselves. */
+static void test_discover_timeout_names_missing(void **state)
+{
+    struct workdir w;
+    make_workdir(&w, "da(Repeat) OUT -> IN ghost(Repeat)\n");
+    char prog[1024];
+    char *argv[] = {(char *)support_program("msgflo-setup", prog, sizeof prog),
+                    "--broker",
+                    (char *)amqp_url,
+                    "--discover",
+                    "--timeout",
+                    "2",
+                    w.graph,
+                    NULL};
+    struct child c;
+    assert_int_equal(child_start(&c, argv), 0);
+    assert_int_equal(child_wait(&c, 20000), 1);
+    remove_workdir(&w);
+}
+
+/* Under --forever a crashed participant is restarted and works again. */
+static void test_forever_restarts_crashed(void **state)
+{
+    struct workdir w;
+    make_workdir(&w, "flaky(Flaky) OUT -> IN after(Repeat)\n");
+    char prog[1024], script[2048];
+    support_program("repeat", prog, sizeof prog);
+    snprintf(script, sizeof script,
+             "#!/bin/sh\n"
+             "# the first run starts like a participant, then crashes\n"
+             "if [ ! -e '%s/ran' ]; then touch '%s/ran'; echo started; sleep 1; exit 3; fi\n"
+             "exec '%s' \"$1\"\n",
+             w.dir, w.dir, prog);
+    add_component(&w, "Flaky", script, 0755);
+    struct mqtt_client mc;
+    assert_int_equal(mqtt_client_open(&mc, mqtt_url), 0);
+    assert_int_equal(mqtt_client_subscribe(&mc, "after.OUT"), 0);
+    struct child c;
+    char seen[4096] = "";
+    start_setup(&c, &w, mqtt_url, true);
+    read_until(&c, "--forever enabled, keeping alive", seen, sizeof seen);
+    char *got = NULL;
+    for (int i = 0; i < 40 && !got; i++) { /* until the restarted one answers */
+        assert_int_equal(mqtt_client_publish(&mc, "flaky.IN", "again"), 0);
+        got = mqtt_client_wait(&mc, "after.OUT", 250);
+    }
+    assert_non_null(got);
+    assert_string_equal(got, "again");
+    free(got);
+    assert_int_equal(child_stop(&c, SIGTERM), 0);
+    mqtt_client_close(&mc);
+    remove_workdir(&w);
 }
 
 /* Reads setup's stdout until `last`; the lines seen are appended to `seen`. */
@@ -254,6 +366,9 @@ int main(void)
         SUPPORT_TEST(test_amqp_roundrobin_deadletter),
         SUPPORT_TEST(test_amqp_fanout_fanin),
         SUPPORT_TEST(test_send_and_dump),
+        SUPPORT_TEST(test_mqtt_discover_foreign_device),
+        SUPPORT_TEST(test_discover_timeout_names_missing),
+        SUPPORT_TEST(test_forever_restarts_crashed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -355,6 +355,15 @@ static void test_usage_errors(void **state)
     assert_int_equal(expect_exit(&c, 10000, out, sizeof out), 2);
     assert_non_null(strstr(out, "no broker"));
 
+    /* other spellings of false: the run ends by itself */
+    start_tool(&c, MSGFLO_REGISTER_TOOL, false, "--broker", mqtt_url, "--forever=0", "--role", arg,
+               NULL);
+    assert_int_equal(expect_exit(&c, 10000, out, sizeof out), 0);
+    assert_string_equal(out, "Sent discovery message for r1\n");
+    start_tool(&c, MSGFLO_REGISTER_TOOL, false, "--forever", "no", "--broker", mqtt_url, "--role",
+               arg, NULL);
+    assert_int_equal(expect_exit(&c, 10000, out, sizeof out), 0);
+
     start_tool(&c, MSGFLO_REGISTER_TOOL, true, "--help", NULL);
     assert_int_equal(expect_exit(&c, 10000, out, sizeof out), 0);
     assert_non_null(strstr(out, "--interval SECONDS"));

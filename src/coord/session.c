@@ -116,6 +116,7 @@ int session__new(uv_loop_t *loop, const char *url, const char *prefix, int prefe
     }
     if (prefetch > 0)
         u->prefetch = prefetch;
+    signal(SIGPIPE, SIG_IGN); /* broker sockets: EPIPE, not death (tools only) */
     s->loop = loop;
     s->events = *events;
     s->ud = ud;

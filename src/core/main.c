@@ -6,6 +6,7 @@
 #include "msgflo/participant.h"
 #include "msgflo/url.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <uv.h>
@@ -103,6 +104,9 @@ int msgflo_main(int argc, char **argv, const msgflo_definition *def, msgflo_proc
     }
     msgflo_participant_set_callbacks(ctx.p, on_ready, NULL);
 
+    /* A write to a socket the broker closed must be an error, not a kill
+     * (OpenSSL writes without MSG_NOSIGNAL). */
+    signal(SIGPIPE, SIG_IGN);
     uv_loop_t *loop = uv_default_loop();
     uv_signal_init(loop, &ctx.sigint);
     uv_signal_init(loop, &ctx.sigterm);

@@ -137,6 +137,11 @@ static void on_poll(uv_poll_t *h, int status, int events)
     }
     if (rc == MOSQ_ERR_SUCCESS && m->poll && (events & UV_WRITABLE))
         rc = mosquitto_loop_write(m->mosq, 1);
+    /* The peer hung up and libmosquitto did not notice (e.g. a refused
+     * connection during a TLS handshake): without this, the poll would report
+     * the hang-up again at once, forever. */
+    if (rc == MOSQ_ERR_SUCCESS && m->poll && (events & UV_DISCONNECT))
+        rc = MOSQ_ERR_CONN_LOST;
     /* When libmosquitto has called on_disconnect the poll is gone already;
      * otherwise (e.g. a failed TLS handshake) handle the loss here. */
     if (rc != MOSQ_ERR_SUCCESS && m->poll) {
@@ -152,7 +157,7 @@ static void update_poll(struct mqtt *m)
 {
     if (!m->poll)
         return;
-    int want = UV_READABLE | (mosquitto_want_write(m->mosq) ? UV_WRITABLE : 0);
+    int want = UV_READABLE | UV_DISCONNECT | (mosquitto_want_write(m->mosq) ? UV_WRITABLE : 0);
     if (want != m->poll_events) {
         m->poll_events = want;
         uv_poll_start(m->poll, want, on_poll);

@@ -9,6 +9,9 @@
 // (otherwise amqplib gets a PRECONDITION_FAILED channel error), and the work
 // is shared. Every message must arrive exactly once, unchanged.
 //
+// Then msgflo-setup wires C and Node participants of one graph, started from a
+// component library:  c1(Repeat) -> n(node/NodeRepeat) -> c2(Repeat).
+//
 // Usage: node interop.js   (brokers from $MSGFLO_TEST_BROKERS_ENV or
 // $MSGFLO_TEST_MQTT / $MSGFLO_TEST_AMQP; programs from $MSGFLO_TEST_BIN_DIR)
 'use strict';
@@ -40,7 +43,7 @@ function program(name) {
   const dirs = (process.env.MSGFLO_TEST_BIN_DIR || '.').split(':');
   for (const d of dirs) {
     const p = path.join(d, name);
-    if (fs.existsSync(p)) return p;
+    if (fs.existsSync(p)) return path.resolve(p);
   }
   throw new Error(`program ${name} not found in ${dirs}`);
 }
@@ -155,6 +158,68 @@ async function scenario(kind, url) {
   }
 }
 
+const os = require('os');
+
+function setupScenario(kind, url) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'msgflo-interop-'));
+  const components = path.join(dir, 'participants');
+  fs.mkdirSync(components);
+  fs.symlinkSync(program('repeat'), path.join(components, 'Repeat'));
+  const launcher = path.join(__dirname, 'node_modules', 'msgflo-nodejs', 'bin', 'msgflo-nodejs');
+  const module = path.join(__dirname, 'node-repeat.js');
+  const library = path.join(dir, 'library.json');
+  fs.writeFileSync(library, JSON.stringify({
+    msgflo: { components: { 'node/NodeRepeat': `${process.execPath} ${launcher} --name #ROLE ${module}` } },
+  }));
+  const tag = `${kind}${process.pid}`;
+  const [c1, n, c2] = [`sc${tag}`, `sn${tag}`, `sd${tag}`];
+  const graph = path.join(dir, 'graph.fbp');
+  fs.writeFileSync(graph, `${c1}(Repeat) OUT -> IN ${n}(node/NodeRepeat)\n${n} OUT -> IN ${c2}(Repeat)\n`);
+  const setup = spawn(program('msgflo-setup'), ['--broker', url, '--participants', '--forever',
+    '--library', library, '--componentdir', components, graph],
+  { stdio: ['ignore', 'pipe', 'inherit'] });
+  const received = [];
+  let tap;
+  const finish = async (ok, why) => {
+    console.log(`interop msgflo-setup ${kind}: ${ok ? 'ok' : 'FAILED'}${why ? ': ' + why : ''}`);
+    if (tap) await tap.close().catch(() => {});
+    const exited = new Promise((r) => setup.once('exit', (code) => r(code)));
+    setup.kill('SIGTERM');
+    const code = await exited;
+    fs.rmSync(dir, { recursive: true, force: true });
+    return ok && code === 0;
+  };
+  return new Promise((resolve) => {
+    let out = '';
+    const timer = setTimeout(() => resolve(finish(false, `no set-up in time; saw: ${out}`)), 30000);
+    setup.stdout.on('data', async (d) => {
+      out += d.toString();
+      if (!out.includes('--forever enabled, keeping alive') || tap) return;
+      clearTimeout(timer);
+      try {
+        tap = kind === 'mqtt'
+          ? await mqttTap(url, `${c2}.OUT`, (x) => received.push(x))
+          : await amqpTap(url, `${c2}.OUT`, (x) => received.push(x));
+        const sent = [];
+        for (let i = 0; i < 10; i++) {
+          sent.push(JSON.stringify({ via: 'setup', i }));
+          tap.send(`${c1}.IN`, sent[i]);
+        }
+        const deadline = Date.now() + 10000;
+        while (received.length < sent.length && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        await new Promise((r) => setTimeout(r, 300));
+        const ok = received.length === sent.length && sent.every((m) => received.includes(m)) &&
+          out.includes(`Set up participants [ '${c1}', '${n}', '${c2}' ]`);
+        resolve(finish(ok, ok ? '' : `received ${JSON.stringify(received)}`));
+      } catch (e) {
+        resolve(finish(false, e.message));
+      }
+    });
+  });
+}
+
 async function main() {
   loadEnv();
   const brokers = [['mqtt', process.env.MSGFLO_TEST_MQTT], ['amqp', process.env.MSGFLO_TEST_AMQP]]
@@ -166,6 +231,7 @@ async function main() {
   let passed = 0, failed = 0;
   for (const [kind, url] of brokers) {
     if (await scenario(kind, url)) passed++; else failed++;
+    if (await setupScenario(kind, url)) passed++; else failed++;
   }
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(failed ? 1 : 0);

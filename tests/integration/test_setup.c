@@ -352,6 +352,51 @@ static void test_send_and_dump(void **state)
     assert_int_equal(child_wait(&c, 5000), 0);
 }
 
+/* No broker configured: a private mosquitto for this run, stopped at the end. */
+static void test_embedded_broker(void **state)
+{
+    struct workdir w;
+    make_workdir(&w, "ea(Repeat) OUT -> IN eb(Repeat)\n");
+    char prog[1024];
+    char *argv[] = {(char *)support_program("msgflo-setup", prog, sizeof prog),
+                    "--participants",
+                    "--forever",
+                    "--library",
+                    w.library,
+                    "--componentdir",
+                    w.components,
+                    w.graph,
+                    NULL};
+    unsetenv("MSGFLO_BROKER");
+    unsetenv("CLOUDAMQP_URL");
+    struct child c;
+    assert_int_equal(child_start(&c, argv), 0);
+    assert_true(child_read_line(&c, 15000));
+    const char *prefix = "Started embedded broker ";
+    assert_int_equal(strncmp(c.line, prefix, strlen(prefix)), 0);
+    char url[1024];
+    snprintf(url, sizeof url, "%s", c.line + strlen(prefix));
+    assert_int_equal(strncmp(url, "mqtt://127.0.0.1:", 17), 0);
+    char seen[4096] = "";
+    read_until(&c, "--forever enabled, keeping alive", seen, sizeof seen);
+
+    struct mqtt_client mc;
+    assert_int_equal(mqtt_client_open(&mc, url), 0);
+    assert_int_equal(mqtt_client_subscribe(&mc, "eb.OUT"), 0);
+    assert_int_equal(mqtt_client_publish(&mc, "ea.IN", "private"), 0);
+    char *got = mqtt_client_wait(&mc, "eb.OUT", 5000);
+    assert_non_null(got);
+    assert_string_equal(got, "private");
+    free(got);
+    mqtt_client_close(&mc);
+
+    assert_int_equal(child_stop(&c, SIGTERM), 0);
+    /* the broker is gone with it */
+    assert_int_equal(mqtt_client_open(&mc, url), -1);
+    mqtt_client_close(&mc);
+    remove_workdir(&w);
+}
+
 int main(void)
 {
     mqtt_url = support_broker("MSGFLO_TEST_MQTT");
@@ -369,6 +414,7 @@ int main(void)
         SUPPORT_TEST(test_mqtt_discover_foreign_device),
         SUPPORT_TEST(test_discover_timeout_names_missing),
         SUPPORT_TEST(test_forever_restarts_crashed),
+        SUPPORT_TEST(test_embedded_broker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
  * repeat.c lets msgflo_main own the loop. */
 #include <msgflo/msgflo.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <uv.h>
@@ -120,6 +121,7 @@ int main(int argc, char **argv)
     }
     msgflo_participant_set_callbacks(b.p, on_ready, NULL);
     setvbuf(stdout, NULL, _IOLBF, 0); /* a supervisor reads our output through a pipe */
+    signal(SIGPIPE, SIG_IGN);         /* a lost broker (TLS) is an error to recover from */
 
     uv_loop_t *loop = uv_default_loop();
     uv_timer_init(loop, &b.demo);

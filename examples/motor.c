@@ -8,6 +8,7 @@
  * on its own libuv loop instead of calling msgflo_main. */
 #include <msgflo/msgflo.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,7 @@ int main(int argc, char **argv)
     }
     msgflo_participant_set_callbacks(m.p, on_ready, NULL);
     setvbuf(stdout, NULL, _IOLBF, 0); /* a supervisor reads our output through a pipe */
+    signal(SIGPIPE, SIG_IGN);         /* a lost broker (TLS) is an error to recover from */
 
     uv_loop_t *loop = uv_default_loop();
     uv_timer_init(loop, &m.run);

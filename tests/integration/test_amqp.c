@@ -240,6 +240,45 @@ static void test_tls(void **state)
     amqp_client_close(&ac);
 }
 
+/* An idle participant keeps its connection: heartbeats are serviced while
+ * nothing happens. With heartbeat=1 RabbitMQ closes a silent connection after
+ * about 2 s; the participant would then reconnect and announce again. */
+static void test_idle_heartbeats(void **state)
+{
+    struct names n;
+    support_names(&n, "ahb");
+    char hb_url[512], prog[1024];
+    snprintf(hb_url, sizeof hb_url, "%s?heartbeat=1", url);
+    struct amqp_client ac;
+    assert_int_equal(amqp_client_open(&ac, url), 0);
+    assert_int_equal(amqp_client_declare_plain(&ac, "fbp"), 0);
+    assert_int_equal(amqp_client_consume(&ac, "fbp"), 0);
+    setenv("MSGFLO_DISCOVERY_PERIOD", "100000", 1); /* no periodic announcements */
+    char *argv[] = {(char *)support_program("repeat", prog, sizeof prog), n.role, hb_url, NULL};
+    struct child c;
+    assert_int_equal(child_start(&c, argv), 0);
+    unsetenv("MSGFLO_DISCOVERY_PERIOD");
+    assert_true(child_read_line(&c, 15000));
+    int announcements = 0;
+    for (int waited = 0; waited < 6000; waited += 250) {
+        char *msg = amqp_client_wait(&ac, 250);
+        json_t *p = msg ? support_discovery_for(msg, n.role) : NULL;
+        announcements += p != NULL;
+        json_decref(p);
+        free(msg);
+    }
+    assert_int_equal(announcements, 1);
+    /* and it still works */
+    assert_int_equal(amqp_client_watch(&ac, n.out), 0);
+    assert_int_equal(amqp_client_send(&ac, n.in, "awake"), 0);
+    char *got = amqp_client_wait(&ac, 5000);
+    assert_non_null(got);
+    assert_string_equal(got, "awake");
+    free(got);
+    assert_int_equal(child_stop(&c, 0), 0);
+    amqp_client_close(&ac);
+}
+
 int main(void)
 {
     url = support_broker("MSGFLO_TEST_AMQP");
@@ -254,6 +293,7 @@ int main(void)
         SUPPORT_TEST(test_unacked_message_is_not_lost),
         SUPPORT_TEST(test_reconnect_after_broker_restart),
         SUPPORT_TEST(test_tls),
+        SUPPORT_TEST(test_idle_heartbeats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

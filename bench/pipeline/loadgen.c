@@ -1,0 +1,229 @@
+/* Load generator for pipeline benchmarks: keeps N messages in flight into a
+ * queue and takes them back from another, then prints throughput and
+ * round-trip percentiles as one JSON line.
+ *
+ *   loadgen --broker URL --in a.IN --out b.OUT [--inflight N] [--count M] [--warmup W]
+ *
+ * It talks to the broker directly (libmosquitto / rabbitmq-c, blocking, one
+ * thread), not through libmsgflo, so it measures the system under test only.
+ * Payloads are JSON arrays [sequence, send time in ns], which both C and Node
+ * repeaters pass unchanged. On AMQP the output is read from a private queue
+ * bound to the fanout exchange of --out, as a binding would.
+ */
+#include "msgflo/url.h"
+
+#include <amqp.h>
+#include <amqp_tcp_socket.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <mosquitto.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct run {
+    const char *in, *out;
+    long inflight, count, warmup;
+    long sent, received;
+    uint64_t *latency_ns; /* per measured message */
+    long measured;
+    uint64_t t_start, t_end;
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int payload(char *buf, size_t len, long seq)
+{
+    return snprintf(buf, len, "[%ld,%" PRIu64 "]", seq, now_ns());
+}
+
+/* Records a received payload; returns true when one more should be sent. */
+static bool on_received(struct run *r, const char *data, size_t len)
+{
+    char text[64];
+    snprintf(text, sizeof text, "%.*s", (int)(len < 63 ? len : 63), data);
+    char *p = strchr(text, ',');
+    if (!p)
+        return false;
+    uint64_t sent_at = strtoull(p + 1, NULL, 10);
+    uint64_t now = now_ns();
+    r->received++;
+    if (r->received == r->warmup)
+        r->t_start = now;
+    if (r->received > r->warmup && r->measured < r->count)
+        r->latency_ns[r->measured++] = now - sent_at;
+    if (r->received == r->warmup + r->count)
+        r->t_end = now;
+    return r->sent < r->warmup + r->count;
+}
+
+/* --- MQTT ------------------------------------------------------------------- */
+
+static void mqtt_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg)
+{
+    struct run *r = ud;
+    if (strcmp(msg->topic, r->out) != 0)
+        return;
+    if (on_received(r, msg->payload, (size_t)msg->payloadlen)) {
+        char buf[64];
+        int n = payload(buf, sizeof buf, r->sent++);
+        mosquitto_publish(m, NULL, r->in, n, buf, 0, false);
+    }
+}
+
+static int run_mqtt(struct run *r, const msgflo_url *u)
+{
+    mosquitto_lib_init();
+    struct mosquitto *m = mosquitto_new(NULL, true, r);
+    mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);
+    mosquitto_message_callback_set(m, mqtt_message);
+    if (mosquitto_connect(m, u->host, u->port, 60) != MOSQ_ERR_SUCCESS) {
+        fprintf(stderr, "loadgen: cannot connect to %s:%d\n", u->host, u->port);
+        return 1;
+    }
+    mosquitto_subscribe(m, NULL, r->out, 0);
+    for (int i = 0; i < 20; i++)
+        mosquitto_loop(m, 10, 1);
+    for (long i = 0; i < r->inflight; i++) {
+        char buf[64];
+        int n = payload(buf, sizeof buf, r->sent++);
+        mosquitto_publish(m, NULL, r->in, n, buf, 0, false);
+    }
+    uint64_t deadline = now_ns() + 120000000000ull;
+    while (r->received < r->warmup + r->count && now_ns() < deadline) {
+        if (mosquitto_loop(m, 1000, 100) != MOSQ_ERR_SUCCESS)
+            break;
+    }
+    mosquitto_destroy(m);
+    return r->received < r->warmup + r->count;
+}
+
+/* --- AMQP -------------------------------------------------------------------------- */
+
+static int run_amqp(struct run *r, const msgflo_url *u)
+{
+    amqp_connection_state_t c = amqp_new_connection();
+    amqp_socket_t *s = amqp_tcp_socket_new(c);
+    if (amqp_socket_open(s, u->host, u->port) != AMQP_STATUS_OK ||
+        amqp_login(c, u->vhost, 0, AMQP_DEFAULT_FRAME_SIZE, 0, AMQP_SASL_METHOD_PLAIN,
+                   u->user ? u->user : "guest", u->password ? u->password : "guest")
+                .reply_type != AMQP_RESPONSE_NORMAL) {
+        fprintf(stderr, "loadgen: cannot connect to %s:%d\n", u->host, u->port);
+        return 1;
+    }
+    amqp_channel_open(c, 1);
+    amqp_queue_declare_ok_t *q =
+        amqp_queue_declare(c, 1, amqp_empty_bytes, false, false, true, true, amqp_empty_table);
+    amqp_bytes_t tap = amqp_bytes_malloc_dup(q->queue);
+    amqp_queue_bind(c, 1, tap, amqp_cstring_bytes(r->out), amqp_empty_bytes, amqp_empty_table);
+    amqp_basic_consume(c, 1, tap, amqp_empty_bytes, false, true, true, amqp_empty_table);
+    if (amqp_get_rpc_reply(c).reply_type != AMQP_RESPONSE_NORMAL) {
+        fprintf(stderr, "loadgen: cannot consume from exchange %s\n", r->out);
+        return 1;
+    }
+    for (long i = 0; i < r->inflight; i++) {
+        char buf[64];
+        payload(buf, sizeof buf, r->sent++);
+        amqp_basic_publish(c, 1, amqp_empty_bytes, amqp_cstring_bytes(r->in), false, false, NULL,
+                           amqp_cstring_bytes(buf));
+    }
+    uint64_t deadline = now_ns() + 120000000000ull;
+    while (r->received < r->warmup + r->count && now_ns() < deadline) {
+        amqp_envelope_t env;
+        struct timeval tv = {1, 0};
+        amqp_maybe_release_buffers(c);
+        amqp_rpc_reply_t rep = amqp_consume_message(c, &env, &tv, 0);
+        if (rep.reply_type != AMQP_RESPONSE_NORMAL)
+            continue;
+        if (on_received(r, env.message.body.bytes, env.message.body.len)) {
+            char buf[64];
+            payload(buf, sizeof buf, r->sent++);
+            amqp_basic_publish(c, 1, amqp_empty_bytes, amqp_cstring_bytes(r->in), false, false,
+                               NULL, amqp_cstring_bytes(buf));
+        }
+        amqp_destroy_envelope(&env);
+    }
+    amqp_bytes_free(tap);
+    amqp_connection_close(c, AMQP_REPLY_SUCCESS);
+    amqp_destroy_connection(c);
+    return r->received < r->warmup + r->count;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"broker", required_argument, NULL, 'b'},
+        {"in", required_argument, NULL, 'i'},
+        {"out", required_argument, NULL, 'o'},
+        {"inflight", required_argument, NULL, 'n'},
+        {"count", required_argument, NULL, 'c'},
+        {"warmup", required_argument, NULL, 'w'},
+        {NULL, 0, NULL, 0},
+    };
+    struct run r = {.inflight = 100, .count = 20000, .warmup = 1000};
+    const char *broker = NULL;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (opt) {
+        case 'b':
+            broker = optarg;
+            break;
+        case 'i':
+            r.in = optarg;
+            break;
+        case 'o':
+            r.out = optarg;
+            break;
+        case 'n':
+            r.inflight = strtol(optarg, NULL, 10);
+            break;
+        case 'c':
+            r.count = strtol(optarg, NULL, 10);
+            break;
+        case 'w':
+            r.warmup = strtol(optarg, NULL, 10);
+            break;
+        default:
+            fprintf(stderr, "usage: loadgen --broker URL --in Q --out Q [--inflight N] "
+                            "[--count M] [--warmup W]\n");
+            return 2;
+        }
+    }
+    msgflo_url *u = NULL;
+    char err[200];
+    if (!broker || !r.in || !r.out || r.inflight < 1 || r.count < 1 || r.warmup < 0 ||
+        msgflo_url_parse(broker, &u, err, sizeof err) != 0) {
+        fprintf(stderr, "loadgen: need --broker URL --in Q --out Q with valid numbers\n");
+        return 2;
+    }
+    if (r.warmup == 0)
+        r.t_start = now_ns();
+    r.latency_ns = calloc((size_t)r.count, sizeof *r.latency_ns);
+    int rc = u->is_amqp ? run_amqp(&r, u) : run_mqtt(&r, u);
+    if (rc) {
+        fprintf(stderr, "loadgen: only %ld of %ld messages came back\n", r.received,
+                r.warmup + r.count);
+        return 1;
+    }
+    qsort(r.latency_ns, (size_t)r.measured, sizeof *r.latency_ns, cmp_u64);
+    double secs = (double)(r.t_end - r.t_start) / 1e9;
+    printf("{\"inflight\":%ld,\"count\":%ld,\"msgs_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f}\n",
+           r.inflight, r.count, (double)r.count / secs, (double)r.latency_ns[r.measured / 2] / 1e3,
+           (double)r.latency_ns[(size_t)((double)r.measured * 0.99)] / 1e3);
+    free(r.latency_ns);
+    msgflo_url_free(u);
+    return 0;
+}

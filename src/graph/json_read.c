@@ -29,7 +29,7 @@ static int get_string(struct reader *r, const json_t *obj, const char *key, cons
 {
     const json_t *v = json_object_get(obj, key);
     if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)) {
-        char where[256];
+        char where[600];
         snprintf(where, sizeof(where), "%s.%s", path, key);
         return bad(r, where, "expected a string");
     }

@@ -7,6 +7,7 @@
  * The role comes from --role, else from the YAML's `role`. Sends once by
  * default (--forever false). Exit codes as msgflo-register. */
 #include "coord/foreign.h"
+#include "core/boolean.h"
 #include "msgflo/errors.h"
 #include "msgflo/url.h"
 
@@ -16,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <uv.h>
 
 #define PROG "msgflo-register-foreign"
@@ -56,19 +56,6 @@ static int usage_error(const char *fmt, ...)
     fprintf(stderr, "\nTry '" PROG " --help'.\n");
     va_end(ap);
     return 2;
-}
-
-static bool parse_bool(const char *s, bool *out)
-{
-    static const char *const yes[] = {"true", "1", "yes", "on"};
-    static const char *const no[] = {"false", "0", "no", "off"};
-    for (size_t i = 0; i < 4; i++) {
-        if (strcasecmp(s, yes[i]) == 0 || strcasecmp(s, no[i]) == 0) {
-            *out = strcasecmp(s, yes[i]) == 0;
-            return true;
-        }
-    }
-    return false;
 }
 
 /* "--name VALUE" or "--name=VALUE": the value, advancing *i; NULL if absent. */
@@ -143,9 +130,9 @@ int main(int argc, char **argv)
             /* "--forever" alone is true; "--forever false" and "--forever=0" are false */
             const char *eq = strchr(arg, '=');
             if (eq) {
-                if (!parse_bool(eq + 1, &forever))
+                if (!boolean__parse(eq + 1, &forever))
                     return usage_error("--forever needs true or false, not '%s'", eq + 1);
-            } else if (i + 1 < argc && parse_bool(argv[i + 1], &forever)) {
+            } else if (i + 1 < argc && boolean__parse(argv[i + 1], &forever)) {
                 i++;
             } else {
                 forever = true;

@@ -7,6 +7,7 @@
  * Exit codes: 0 ok (or stopped by SIGINT/SIGTERM), 1 a definition is bad or
  * the broker could not be reached, 2 usage error. */
 #include "coord/foreign.h"
+#include "core/boolean.h"
 #include "msgflo/errors.h"
 #include "msgflo/url.h"
 
@@ -16,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <uv.h>
 
 #define PROG "msgflo-register"
@@ -65,23 +65,6 @@ static int usage_error(const char *fmt, ...)
     fprintf(stderr, "\nTry '" PROG " --help'.\n");
     va_end(ap);
     return 2;
-}
-
-static bool parse_bool(const char *s, bool *out)
-{
-    static const char *const yes[] = {"true", "1", "yes", "on"};
-    static const char *const no[] = {"false", "0", "no", "off"};
-    for (size_t i = 0; i < 4; i++) {
-        if (strcasecmp(s, yes[i]) == 0) {
-            *out = true;
-            return true;
-        }
-        if (strcasecmp(s, no[i]) == 0) {
-            *out = false;
-            return true;
-        }
-    }
-    return false;
 }
 
 static bool parse_seconds(const char *s, double *out)
@@ -194,12 +177,12 @@ int main(int argc, char **argv)
         } else if (is_option(arg, "--forever")) {
             /* "--forever" alone is true; "--forever false" and "--forever=0" are false */
             if (arg[strlen("--forever")] == '=') {
-                if (!parse_bool(arg + strlen("--forever="), &forever)) {
+                if (!boolean__parse(arg + strlen("--forever="), &forever)) {
                     status = usage_error("--forever needs true or false, not '%s'",
                                          arg + strlen("--forever="));
                     goto out;
                 }
-            } else if (i + 1 < argc && parse_bool(argv[i + 1], &forever)) {
+            } else if (i + 1 < argc && boolean__parse(argv[i + 1], &forever)) {
                 i++;
             } else {
                 forever = true;

@@ -1,12 +1,12 @@
 /* msgflo-setup: bindings, participants and IIPs of a graph. */
 #include "coord/setup.h"
+#include "core/boolean.h"
 #include "coord/supervisor.h"
 #include "msgflo/msgflo.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 static const char usage[] =
     "Usage: msgflo-setup [options] GRAPH.fbp|GRAPH.json\n"
@@ -66,29 +66,6 @@ static int add_csv(struct list *l, const char *csv)
     return 0;
 }
 
-static int parse_bool(const char *s, bool *out)
-{
-    static const char *const yes[] = {"true", "yes", "on", "1"};
-    static const char *const no[] = {"false", "no", "off", "0"};
-    for (size_t i = 0; i < 4; i++) {
-        if (strcasecmp(s, yes[i]) == 0) {
-            *out = true;
-            return 0;
-        }
-        if (strcasecmp(s, no[i]) == 0) {
-            *out = false;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-static bool looks_bool(const char *s)
-{
-    bool b;
-    return s && parse_bool(s, &b) == 0;
-}
-
 static void print_line(enum setup_output where, const char *line, void *ud)
 {
     (void)ud;
@@ -137,11 +114,12 @@ int main(int argc, char **argv)
                      : strcmp(name, "--forever") == 0    ? &o.forever
                                                          : NULL;
         if (flag) {
-            if (!value && looks_bool(i + 1 < argc ? argv[i + 1] : NULL))
+            bool ignored;
+            if (!value && i + 1 < argc && boolean__parse(argv[i + 1], &ignored))
                 value = argv[++i];
             if (!value) {
                 *flag = true;
-            } else if (parse_bool(value, flag) != 0) {
+            } else if (!boolean__parse(value, flag)) {
                 status = usage_error("", name, " takes true or false");
                 goto out;
             }

@@ -1,6 +1,7 @@
 /* Broker URL parsing: scheme, credentials, host, port, vhost and options. */
 #include "msgflo/url.h"
 
+#include "core/boolean.h"
 #include "msgflo/errors.h"
 
 #include <ctype.h>
@@ -82,23 +83,6 @@ static bool parse_int(const char *s, size_t len, long min, long max, int *out)
     return true;
 }
 
-static bool parse_bool(const char *s, bool *out)
-{
-    static const char *const yes[] = {"1", "true", "yes", "on"};
-    static const char *const no[] = {"0", "false", "no", "off"};
-    for (size_t i = 0; i < 4; i++) {
-        if (strcasecmp(s, yes[i]) == 0) {
-            *out = true;
-            return true;
-        }
-        if (strcasecmp(s, no[i]) == 0) {
-            *out = false;
-            return true;
-        }
-    }
-    return false;
-}
-
 static int set_string(char **field, const char *value)
 {
     char *copy = strdup(value);
@@ -142,10 +126,10 @@ static int apply_option(msgflo_url *u, const char *key, const char *value, char 
             return fail(errbuf, errlen, "option clientId: must not be empty");
         return set_string(&u->client_id, value);
     } else if (strcmp(key, "persistent") == 0) {
-        if (!parse_bool(value, &u->persistent))
+        if (!boolean__parse(value, &u->persistent))
             return fail(errbuf, errlen, "option persistent: '%s' is not a boolean", value);
     } else if (strcmp(key, "insecure") == 0) {
-        if (!parse_bool(value, &b))
+        if (!boolean__parse(value, &b))
             return fail(errbuf, errlen, "option insecure: '%s' is not a boolean", value);
         u->insecure = b;
     } else if (strcmp(key, "ca") == 0) {

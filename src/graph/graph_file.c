@@ -1,5 +1,6 @@
 /* Loading a graph file (.fbp or FBP JSON) for the tools; see graph_file.h. */
 #include "graph/graph_file.h"
+#include "graph/internal.h"
 
 #include <errno.h>
 #include <math.h>
@@ -56,37 +57,6 @@ static bool sniff_json(const char *text, size_t len)
     return false;
 }
 
-/* As graph_json__read stores numbers: integral values below 2^63 as
- * integers, others as reals (the document is decoded with every number as a
- * real, so big integers load). Keep in step with json_read.c. */
-static void normalize_numbers(json_t *v)
-{
-    if (json_is_array(v)) {
-        for (size_t i = 0; i < json_array_size(v); i++) {
-            json_t *item = json_array_get(v, i);
-            if (json_is_real(item) && json_real_value(item) == floor(json_real_value(item)) &&
-                fabs(json_real_value(item)) < 9223372036854775808.0)
-                json_array_set_new(v, i, json_integer((json_int_t)json_real_value(item)));
-            else
-                normalize_numbers(item);
-        }
-    } else if (json_is_object(v)) {
-        const char *key;
-        size_t key_len;
-        json_t *item;
-        void *tmp;
-        json_object_keylen_foreach_safe(v, tmp, key, key_len, item)
-        {
-            if (json_is_real(item) && json_real_value(item) == floor(json_real_value(item)) &&
-                fabs(json_real_value(item)) < 9223372036854775808.0)
-                json_object_setn_new(v, key, key_len,
-                                     json_integer((json_int_t)json_real_value(item)));
-            else
-                normalize_numbers(item);
-        }
-    }
-}
-
 /* FBP JSON with port names kept as written: the document is read as
  * graph_json__read reads it, with "caseSensitive" forced to true. */
 static int read_json_case_sensitive(const char *text, size_t len, struct graph **out,
@@ -108,7 +78,7 @@ static int read_json_case_sensitive(const char *text, size_t len, struct graph *
             rc = MSGFLO_ENOMEM;
     }
     if (rc == 0) {
-        normalize_numbers(doc);
+        graph_json__normalize_numbers(doc);
         rc = graph_json__from_json(doc, out, err);
     }
     json_decref(doc);

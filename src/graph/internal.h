@@ -15,6 +15,11 @@
  * round-trip digits; NaN and infinities as JSON.stringify writes them: null). */
 void graph_json__number(double v, char out[40]);
 
+/* Numbers as JavaScript holds them (doubles), stored as the .fbp parser
+ * stores them: integral values below 2^63 become integers, others stay reals.
+ * Applied to documents decoded with JSON_DECODE_INT_AS_REAL. */
+void graph_json__normalize_numbers(json_t *v);
+
 /* Appends String(value) as JavaScript computes it (arrays joined with ",",
  * objects as "[object Object]"); used in the reference's messages. */
 void graph_json__js_string(const json_t *value, struct strbuf *sb);

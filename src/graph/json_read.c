@@ -265,7 +265,7 @@ out:
  * stores them: integral values below 2^63 as integers, others as reals. So
  * 11111111111111110000 loads (jansson alone refuses it) and a graph read
  * back from our JSON equals the parsed one. */
-static void normalize_numbers(json_t *v)
+void graph_json__normalize_numbers(json_t *v)
 {
     if (json_is_array(v)) {
         for (size_t i = 0; i < json_array_size(v); i++) {
@@ -274,7 +274,7 @@ static void normalize_numbers(json_t *v)
                 fabs(json_real_value(item)) < 9223372036854775808.0)
                 json_array_set_new(v, i, json_integer((json_int_t)json_real_value(item)));
             else
-                normalize_numbers(item);
+                graph_json__normalize_numbers(item);
         }
     } else if (json_is_object(v)) {
         const char *key;
@@ -288,7 +288,7 @@ static void normalize_numbers(json_t *v)
                 json_object_setn_new(v, key, key_len,
                                      json_integer((json_int_t)json_real_value(item)));
             else
-                normalize_numbers(item);
+                graph_json__normalize_numbers(item);
         }
     }
 }
@@ -306,7 +306,7 @@ int graph_json__read(const char *text, size_t len, struct graph **out, struct gr
         }
         return MSGFLO_EJSON;
     }
-    normalize_numbers(doc);
+    graph_json__normalize_numbers(doc);
     int rc = graph_json__from_json(doc, out, err);
     json_decref(doc);
     return rc;

@@ -124,30 +124,13 @@ int main(int argc, char **argv)
         fputs(usage, stderr);
         return 2;
     }
-    const char *url = msgflo_url_resolve(broker);
-    if (!url) {
-        fprintf(stderr, "msgflo-dump-message: no broker: use --broker URL or set MSGFLO_BROKER\n");
-        return 2;
-    }
     c.received = json_array();
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    struct session *s;
     char err[512];
     static const struct session_events events = {.connected = on_connected, .message = on_message};
-    int rc = session__new(&loop, url, "msgflo-dump", 1, &events, &c, &s, err, sizeof err);
-    if (rc) {
+    int status = session__run(broker, "msgflo-dump", 1, (uint64_t)timeout * 1000, &events, &c, err,
+                              sizeof err);
+    if (err[0])
         fprintf(stderr, "msgflo-dump-message: %s\n", err);
-        json_decref(c.received);
-        return 2;
-    }
-    session__start(s, (uint64_t)timeout * 1000);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    int status = session__status(s);
-    if (*session__error(s))
-        fprintf(stderr, "msgflo-dump-message: %s\n", session__error(s));
-    session__free(s);
-    uv_loop_close(&loop);
     json_decref(c.received);
     return status;
 }

@@ -147,30 +147,12 @@ int main(int argc, char **argv)
         }
         json_decref(v);
     }
-    const char *url = msgflo_url_resolve(broker);
-    if (!url) {
-        fprintf(stderr, "msgflo-send-message: no broker: use --broker URL or set MSGFLO_BROKER\n");
-        free(c.data);
-        return 2;
-    }
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    struct session *s;
     char err[512];
     static const struct session_events events = {.connected = on_connected};
-    int rc = session__new(&loop, url, "msgflo-send", 0, &events, &c, &s, err, sizeof err);
-    if (rc) {
+    int status = session__run(broker, "msgflo-send", 0, (uint64_t)timeout * 1000, &events, &c, err,
+                              sizeof err);
+    if (err[0])
         fprintf(stderr, "msgflo-send-message: %s\n", err);
-        free(c.data);
-        return 2;
-    }
-    session__start(s, (uint64_t)timeout * 1000);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    int status = session__status(s);
-    if (*session__error(s))
-        fprintf(stderr, "msgflo-send-message: %s\n", session__error(s));
-    session__free(s);
-    uv_loop_close(&loop);
     free(c.data);
     return status;
 }

@@ -182,3 +182,32 @@ void session__free(struct session *s)
         uv_run(s->loop, UV_RUN_ONCE);
     free(s);
 }
+
+int session__run(const char *broker_arg, const char *prefix, int prefetch, uint64_t deadline_ms,
+                 const struct session_events *events, void *ud, char *errbuf, size_t errlen)
+{
+    errbuf[0] = '\0';
+    const char *url = msgflo_url_resolve(broker_arg);
+    if (!url) {
+        snprintf(errbuf, errlen, "no broker: use --broker URL or set MSGFLO_BROKER");
+        return 2;
+    }
+    uv_loop_t loop;
+    if (uv_loop_init(&loop) != 0) {
+        snprintf(errbuf, errlen, "cannot create an event loop");
+        return 1;
+    }
+    struct session *s;
+    int rc = session__new(&loop, url, prefix, prefetch, events, ud, &s, errbuf, errlen);
+    if (rc) {
+        uv_loop_close(&loop);
+        return 2;
+    }
+    session__start(s, deadline_ms);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    int status = session__status(s);
+    snprintf(errbuf, errlen, "%s", session__error(s));
+    session__free(s);
+    uv_loop_close(&loop);
+    return status;
+}

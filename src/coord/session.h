@@ -55,4 +55,12 @@ const char *session__error(const struct session *s);
 /* Frees a finished session (after uv_run returned). NULL is a no-op. */
 void session__free(struct session *s);
 
+/* The whole life of a one-shot tool's session on a private loop: the broker
+ * is `broker_arg`, else $MSGFLO_BROKER, else $CLOUDAMQP_URL; connects within
+ * deadline_ms, runs until session__finish. Returns the exit status: the
+ * finish status, 1 when the session failed (deadline), 2 when there is no
+ * usable broker URL. `errbuf` gets the reason of a failure, else "". */
+int session__run(const char *broker_arg, const char *prefix, int prefetch, uint64_t deadline_ms,
+                 const struct session_events *events, void *ud, char *errbuf, size_t errlen);
+
 #endif

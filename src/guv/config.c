@@ -171,28 +171,32 @@ static void role_cleanup(struct guv_role *r)
     memset(r, 0, sizeof *r);
 }
 
+static const char *string_of(const struct guv_role *role, const struct key *k)
+{
+    return *(char *const *)(const void *)((const char *)role + k->offset);
+}
+
 /* A deep copy of `from` named `name`; *to is cleaned up on failure. */
 static int role_copy(struct guv_role *to, const struct guv_role *from, const char *name)
 {
+    int rc = MSGFLO_ENOMEM;
     *to = *from;
     to->name = NULL;
     for (size_t i = 0; i < N_KEYS; i++)
         if (keys[i].kind == K_STRING)
             *string_at(to, &keys[i]) = NULL;
-    to->name = strdup(name);
-    if (!to->name)
-        goto fail;
+    if (!(to->name = strdup(name)))
+        goto out;
     for (size_t i = 0; i < N_KEYS; i++) {
-        if (keys[i].kind != K_STRING)
-            continue;
-        const char *s = *string_at((struct guv_role *)(void *)from, &keys[i]);
+        const char *s = keys[i].kind == K_STRING ? string_of(from, &keys[i]) : NULL;
         if (s && !(*string_at(to, &keys[i]) = strdup(s)))
-            goto fail;
+            goto out;
     }
-    return 0;
-fail:
-    role_cleanup(to);
-    return MSGFLO_ENOMEM;
+    rc = 0;
+out:
+    if (rc)
+        role_cleanup(to);
+    return rc;
 }
 
 static bool allowed(const struct ctx *x, const char *name)
@@ -270,7 +274,7 @@ out:
     return rc;
 }
 
-/* Applies the settings of mapping `map` (NULL: none) to `r`. */
+/* Applies the settings of the mapping `value` (NULL: none) to `r`. */
 static int settings_apply(struct ctx *x, struct guv_role *r, const char *rolename,
                           const struct ynode *value)
 {
@@ -489,16 +493,16 @@ enum guv_value_kind guv_role__get(const struct guv_role *role, const char *key, 
                                   const char **string)
 {
     const struct key *k = key_find(key);
-    struct guv_role *r = (struct guv_role *)(void *)role; /* read only */
     if (!k)
         return GUV_VALUE_UNKNOWN_KEY;
     if (k->kind == K_STRING) {
         if (string)
-            *string = *string_at(r, k);
+            *string = string_of(role, k);
         return GUV_VALUE_STRING;
     }
+    const void *field = (const char *)role + k->offset;
     if (number)
-        *number = k->kind == K_WHOLE ? (double)*whole_at(r, k) : *number_at(r, k);
+        *number = k->kind == K_WHOLE ? (double)*(const int *)field : *(const double *)field;
     return GUV_VALUE_NUMBER;
 }
 

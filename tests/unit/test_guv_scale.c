@@ -304,6 +304,34 @@ static void test_quantile(void **state)
     assert_true(fabs(guv_config__target(10, 5, 60, 99) - 48.368260629795796) < 1e-12);
 }
 
+/* The worked example of docs/guv.md, poll by poll. */
+static void test_docs_example(void **state)
+{
+    struct guv_config *cfg = config("r: {max: 20}\n");
+    const struct guv_role *r = guv_config__role(cfg, "r");
+    struct guv_history h;
+    assert_int_equal(guv_history__init(&h, guv_history__window(&cfg->global)), 0);
+    static const struct {
+        uint64_t queue;
+        int estimate, set;
+    } polls[] = {{40, 11, 11},     {40, 11, GUV_NONE}, {0, 1, GUV_NONE}, {0, 1, GUV_NONE},
+                 {0, 1, GUV_NONE}, {0, 1, GUV_NONE},   {0, 1, 1},        {10, 3, 3}};
+    int current = GUV_NONE;
+    for (size_t i = 0; i < sizeof polls / sizeof polls[0]; i++) {
+        struct guv_state s;
+        guv_scale__step(r, &h, current, polls[i].queue, GUV_NONE, &s);
+        assert_int_equal(s.estimate, polls[i].estimate);
+        assert_int_equal(s.next, polls[i].set);
+        if (s.next != GUV_NONE)
+            current = s.next;
+    }
+    struct guv_config *four = config("r: {max: 20, concurrency: 4}\n");
+    assert_int_equal(guv_scale__estimate(guv_config__role(four, "r"), 40), 3);
+    guv_config__free(four);
+    guv_history__cleanup(&h);
+    guv_config__free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -316,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_damping_over_polls),
         cmocka_unit_test(test_damping_partial),
         cmocka_unit_test(test_quantile),
+        cmocka_unit_test(test_docs_example),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

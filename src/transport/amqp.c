@@ -49,6 +49,7 @@ struct amqp {
     amqp_connection_state_t conn; /* NULL when disconnected */
     uv_poll_t *poll;
     uv_timer_t *heartbeat;
+    uv_timer_t *kick; /* drains, from the loop, frames queued during blocking RPCs */
     /* publisher confirms */
     uint64_t publish_seq;  /* last sequence number published */
     uint64_t *unconfirmed; /* sorted ascending */
@@ -109,6 +110,7 @@ static void drop_connection(struct amqp *a)
         a->poll = NULL;
     }
     uv_timer_stop(a->heartbeat);
+    uv_timer_stop(a->kick);
     if (a->conn) {
         amqp_destroy_connection(a->conn);
         a->conn = NULL;
@@ -421,12 +423,24 @@ static int amqp_connect_op(struct transport *base)
 
 /* --- topology -------------------------------------------------------------- */
 
+static void on_kick(uv_timer_t *timer)
+{
+    drain(timer->data);
+}
+
 static int rpc_done(struct amqp *a, const char *what, const char *name)
 {
     int rc = check_reply(a, amqp_get_rpc_reply(a->conn), what, name);
-    if (rc != 0)
+    if (rc != 0) {
         lost(a, rc);
-    return rc;
+        return rc;
+    }
+    /* A blocking RPC keeps frames that are not its reply (deliveries,
+     * confirms) in rabbitmq-c's queue, and the socket will not signal them:
+     * drain them on the next loop turn (a drain in progress sees them). */
+    if (!a->draining && (amqp_frames_enqueued(a->conn) || amqp_data_in_buffer(a->conn)))
+        uv_timer_start(a->kick, on_kick, 0, 0);
+    return 0;
 }
 
 static int declare_fanout(struct amqp *a, const char *name)
@@ -675,6 +689,15 @@ static void flush_acks(struct amqp *a)
                     a->n_acks);
 }
 
+static void on_heartbeat_closed(uv_handle_t *h);
+
+static void on_kick_closed(uv_handle_t *h)
+{
+    struct amqp *a = h->data;
+    free(h);
+    uv_close((uv_handle_t *)a->heartbeat, on_heartbeat_closed);
+}
+
 static void on_heartbeat_closed(uv_handle_t *h)
 {
     struct amqp *a = h->data;
@@ -695,7 +718,7 @@ static void amqp_close_op(struct transport *base)
         }
     }
     drop_connection(a);
-    uv_close((uv_handle_t *)a->heartbeat, on_heartbeat_closed);
+    uv_close((uv_handle_t *)a->kick, on_kick_closed);
 }
 
 static const struct transport_ops amqp_ops = {
@@ -732,13 +755,17 @@ int transport__amqp_new(struct transport **out, uv_loop_t *loop, msgflo_url *url
         return rc;
     }
     a->heartbeat = malloc(sizeof *a->heartbeat);
-    if (!a->heartbeat || uv_timer_init(loop, a->heartbeat) != 0) {
+    a->kick = malloc(sizeof *a->kick);
+    if (!a->heartbeat || !a->kick) {
         free(a->heartbeat);
+        free(a->kick);
         a->base.events.closed = NULL;
         transport__cleanup(&a->base, amqp_freed);
         return MSGFLO_ENOMEM;
     }
-    a->heartbeat->data = a;
+    uv_timer_init(loop, a->heartbeat); /* cannot fail for timers */
+    uv_timer_init(loop, a->kick);
+    a->heartbeat->data = a->kick->data = a;
     *out = &a->base;
     return 0;
 }

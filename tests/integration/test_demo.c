@@ -79,11 +79,11 @@ static void expect_line(struct child *c, const char *prefix, int timeout_ms)
  * back to green when the motor stops (MOTOR_RUN_SECONDS=1). */
 static void expect_press_handled(struct child *c)
 {
-    expect_line(c, "motor: starting", 5000);
-    expect_line(c, "warninglight: red ON", 3000);
-    expect_line(c, "motor: stopped", 3000);
-    expect_line(c, "warninglight: red off", 3000);
-    expect_line(c, "warninglight: green ON", 3000);
+    expect_line(c, "motor: starting", 15000);
+    expect_line(c, "warninglight: red ON", 15000);
+    expect_line(c, "motor: stopped", 15000);
+    expect_line(c, "warninglight: red off", 15000);
+    expect_line(c, "warninglight: green ON", 15000);
 }
 
 /* Up to the point where the bindings are in place, and with `iip` the IIP
@@ -94,7 +94,7 @@ static void expect_running(struct child *c, bool iip)
     expect_line(c, "PUBSUB: \t motor.IDLE -> warninglight.GREEN", 5000);
     if (iip) {
         expect_line(c, "--forever enabled", 15000);
-        expect_line(c, "warninglight: green ON", 5000);
+        expect_line(c, "warninglight: green ON", 15000);
     }
 }
 

@@ -21,7 +21,8 @@
 /* "No number": an unknown current count, no change, a poll without estimate. */
 #define GUV_NONE (-1)
 
-/* The workers the formula asks for, clamped to [minimum, maximum]. */
+/* The workers the formula asks for, clamped to [minimum, maximum]. `role` is
+ * borrowed, here and below. */
 int guv_scale__estimate(const struct guv_role *role, uint64_t queue_length);
 
 /* One poll of one role, as kept in the history. */
@@ -39,12 +40,14 @@ struct guv_history {
     size_t capacity, count, head;
 };
 
-/* floor(history / pollinterval) of `global` (the '*' role), as guv's governor. */
+/* floor(history / pollinterval) of `global` (borrowed; the '*' role), as guv's
+ * governor. */
 size_t guv_history__window(const struct guv_role *global);
 
 /* A ring of `capacity` states (0 is allowed: nothing is kept, so a decision
  * never waits to scale down). Returns 0 or MSGFLO_ENOMEM. */
 int guv_history__init(struct guv_history *h, size_t capacity);
+/* Frees the states; the ring is empty and of capacity 0 afterwards. */
 void guv_history__cleanup(struct guv_history *h);
 /* Appends a copy of `s`, dropping the oldest state when full. */
 void guv_history__push(struct guv_history *h, const struct guv_state *s);
@@ -67,7 +70,8 @@ int guv_history__max_estimate(const struct guv_history *h);
 void guv_scale__decide(const struct guv_role *role, const struct guv_history *history, int current,
                        uint64_t queue_length, struct guv_state *out);
 
-/* guv_scale__decide, then the state appended to the history. */
+/* guv_scale__decide, then the state (with `consumers`, GUV_NONE when unknown)
+ * appended to `history` (borrowed, updated). */
 void guv_scale__step(const struct guv_role *role, struct guv_history *history, int current,
                      uint64_t queue_length, int consumers, struct guv_state *out);
 

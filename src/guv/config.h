@@ -85,6 +85,12 @@ struct guv_config_options {
 int guv_config__parse(const char *text, size_t len, const struct guv_config_options *options,
                       struct guv_config **out, char *errbuf, size_t errlen);
 
+/* guv_config__parse on the contents of the file at `path` (borrowed), which
+ * names the text in messages (options->filename is not used). An unreadable
+ * file is MSGFLO_EINVAL with "PATH: reason" in errbuf. */
+int guv_config__load(const char *path, const struct guv_config_options *options,
+                     struct guv_config **out, char *errbuf, size_t errlen);
+
 /* The role named `name` (borrowed), '*' included, or NULL. Returns a pointer
  * into the config. */
 const struct guv_role *guv_config__role(const struct guv_config *cfg, const char *name);

@@ -456,6 +456,48 @@ static void test_not_a_config(void **state)
     guv_config__free(NULL);
 }
 
+static void test_load(void **state)
+{
+    fake_env = NULL;
+    struct guv_config *cfg = NULL;
+    struct guv_config_options o = {.getenv = env_get};
+    assert_int_equal(
+        guv_config__load(MSGFLO_GUV_FIXTURES "/imgflo.guv.yaml", &o, &cfg, err, sizeof err), 0);
+    assert_int_equal(cfg->n_errors, 0);
+    assert_int_equal(cfg->n_roles, 2);
+    const struct guv_role *p = guv_config__role(cfg, "processing");
+    const struct guv_role *t = guv_config__role(cfg, "thumbnails");
+    assert_string_equal(p->queue, "imgflo_worker.IN");
+    assert_string_equal(p->app, "imgflo");
+    assert_int_equal(p->minimum, 2);
+    assert_int_equal(t->maximum, 10);
+    assert_string_equal(t->worker, "thumbs");
+    assert_string_equal(t->queue, "thumbnails");
+    assert_true(t->concurrency == 4 && t->boot == 20);
+    assert_int_equal(t->line, 8);
+    guv_config__free(cfg);
+
+    assert_int_equal(
+        guv_config__load(MSGFLO_GUV_FIXTURES "/typo.guv.yaml", NULL, &cfg, err, sizeof err), 0);
+    assert_int_equal(cfg->n_errors, 3);
+    const char *path = MSGFLO_GUV_FIXTURES "/typo.guv.yaml";
+    char want[1024];
+    snprintf(want, sizeof want, "%s:4:3: unknown property 'procesing' in role 'typorole'", path);
+    assert_true(strncmp(cfg->errors[0].message, want, strlen(want)) == 0);
+    snprintf(want, sizeof want, "%s:5:6: unknown property 'p:60' in role 'my'", path);
+    assert_true(strncmp(cfg->errors[1].message, want, strlen(want)) == 0);
+    snprintf(want, sizeof want, "%s:7:15: invalid type: string (expected number)", path);
+    assert_true(strncmp(cfg->errors[2].message, want, strlen(want)) == 0);
+    assert_string_equal(cfg->errors[2].role, "slow");
+    guv_config__free(cfg);
+
+    assert_int_equal(
+        guv_config__load(MSGFLO_GUV_FIXTURES "/missing.guv.yaml", NULL, &cfg, err, sizeof err),
+        MSGFLO_EINVAL);
+    assert_null(cfg);
+    assert_non_null(strstr(err, "missing.guv.yaml: cannot open: "));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -467,6 +509,7 @@ int main(void)
         cmocka_unit_test(test_located_errors),
         cmocka_unit_test(test_nonsense_values),
         cmocka_unit_test(test_not_a_config),
+        cmocka_unit_test(test_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

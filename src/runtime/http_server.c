@@ -1,0 +1,748 @@
+/* HTTP/1.1 requests (http-parser) and WebSocket connections (wslay) on libuv.
+ *
+ * A connection starts in HTTP state; a plain request gets one response and
+ * the connection is shut down (no keep-alive: the runtime serves one page);
+ * an upgrade request switches it to WebSocket state, where bytes go to a
+ * wslay event context whose send callback writes to the uv stream.
+ *
+ * Lifetime: a connection is freed once both its handles (tcp, timer) are
+ * closed, so callbacks running on the current stack can still touch it; they
+ * check `closing`. The server is freed after its listener and every
+ * connection are closed. */
+#include "runtime/http_server.h"
+
+#include "core/log.h"
+#include "msgflo/errors.h"
+#include "runtime/ws_handshake.h"
+
+#include <http_parser.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <wslay/wslay.h>
+
+#define NS "msgflo:http"
+
+#define MAX_REQUEST        16384       /* request line + headers + body */
+#define MAX_HEADER_VALUE   512         /* of the headers we look at */
+#define MAX_CONNECTIONS    256         /* more are accepted and closed at once */
+#define MAX_BACKLOG        (16u << 20) /* unsent bytes per client before we give up */
+#define DEFAULT_MAX_MSG    (8u << 20)
+#define REQUEST_TIMEOUT_MS 10000
+#define LINGER_MS          2000 /* after a response or a close frame */
+#define READ_BUFFER        65536
+
+enum conn_state { CONN_HTTP, CONN_RESPONDING, CONN_WS };
+
+enum header { H_UPGRADE, H_CONNECTION, H_KEY, H_VERSION, H_PROTOCOL, H_COUNT };
+static const char *const header_names[H_COUNT] = {
+    "Upgrade", "Connection", "Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Protocol",
+};
+
+struct ws_conn {
+    struct http_server *server;
+    struct ws_conn *prev, *next;
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_shutdown_t shutdown;
+    int open_handles;
+    bool closing;
+    enum conn_state state;
+
+    /* HTTP state */
+    http_parser parser;
+    size_t request_bytes;
+    bool message_done;
+    bool bad_request; /* a header we need is too long */
+    char url[1024];
+    size_t url_len;
+    char field[64];
+    size_t field_len;
+    bool field_done; /* the last callback was a value */
+    int current;     /* enum header of the value being read, or -1 */
+    char headers[H_COUNT][MAX_HEADER_VALUE];
+    size_t header_len[H_COUNT];
+
+    /* WebSocket state */
+    wslay_event_context_ptr ws;
+    const char *in; /* bytes being fed to wslay_event_recv */
+    size_t in_len;
+    int in_recv; /* inside wslay_event_recv: queue, flush afterwards */
+
+    char buf[READ_BUFFER];
+};
+
+struct http_server {
+    uv_loop_t *loop;
+    uv_tcp_t listener;
+    bool listener_open;
+    bool closing;
+    int port;
+    char *page;
+    size_t max_message;
+    struct http_server_events events;
+    void *ud;
+    struct ws_conn *conns;
+    size_t n_conns, n_ws;
+    void (*on_closed)(void *ud);
+    void *closed_ud;
+};
+
+struct wreq {
+    uv_write_t req;
+    struct ws_conn *c;
+    char data[];
+};
+
+static void conn_close(struct ws_conn *c);
+static void ws_flush(struct ws_conn *c);
+
+/* ---- server and connection lifetime ---- */
+
+static void server_maybe_free(struct http_server *s)
+{
+    if (!s->closing || s->listener_open || s->conns)
+        return;
+    void (*cb)(void *) = s->on_closed;
+    void *ud = s->closed_ud;
+    free(s->page);
+    free(s);
+    if (cb)
+        cb(ud);
+}
+
+static void on_conn_handle_closed(uv_handle_t *h)
+{
+    struct ws_conn *c = h->data;
+    if (--c->open_handles > 0)
+        return;
+    struct http_server *s = c->server;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->n_conns--;
+    if (c->ws)
+        wslay_event_context_free(c->ws);
+    free(c);
+    server_maybe_free(s);
+}
+
+/* The application's view: the WebSocket client is gone. */
+static void ws_gone(struct ws_conn *c)
+{
+    struct http_server *s = c->server;
+    if (c->state != CONN_WS)
+        return;
+    c->state = CONN_RESPONDING;
+    s->n_ws--;
+    LOG_DEBUG(NS, "websocket client gone (%zu left)", s->n_ws);
+    if (s->events.close)
+        s->events.close(s, c, s->ud);
+}
+
+static void conn_close(struct ws_conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    ws_gone(c);
+    uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
+    uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    struct ws_conn *c = t->data;
+    if (c->state == CONN_HTTP)
+        LOG_DEBUG(NS, "request not complete within %d ms: closing", REQUEST_TIMEOUT_MS);
+    conn_close(c);
+}
+
+/* ---- writing ---- */
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    struct ws_conn *c = req->data;
+    if (status < 0 && !c->closing)
+        conn_close(c);
+}
+
+/* Our last bytes are queued: send FIN after them, then keep reading (and
+ * discarding) until the client hangs up, so unread bytes of the client do
+ * not turn our close into a reset that loses what we sent (a response, a
+ * close frame); the linger timer bounds the wait. */
+static void conn_linger(struct ws_conn *c)
+{
+    if (c->closing)
+        return;
+    ws_gone(c);
+    c->state = CONN_RESPONDING;
+    uv_timer_start(&c->timer, on_timer, LINGER_MS, 0);
+    c->shutdown.data = c;
+    if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown) != 0)
+        conn_close(c);
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+    struct wreq *w = (struct wreq *)req;
+    struct ws_conn *c = w->c;
+    free(w);
+    if (c->closing)
+        return;
+    if (status < 0) {
+        LOG_DEBUG(NS, "write failed: %s", uv_strerror(status));
+        conn_close(c);
+        return;
+    }
+    /* A send that wslay had to hold back (backlog full) goes on now. */
+    if (c->state == CONN_WS && wslay_event_want_write(c->ws))
+        ws_flush(c);
+}
+
+static int conn_write(struct ws_conn *c, const void *data, size_t len)
+{
+    struct wreq *w = malloc(sizeof *w + len);
+    if (!w)
+        return MSGFLO_ENOMEM;
+    w->c = c;
+    memcpy(w->data, data, len);
+    uv_buf_t b = uv_buf_init(w->data, (unsigned)len);
+    int r = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+    if (r != 0) {
+        free(w);
+        LOG_DEBUG(NS, "write failed: %s", uv_strerror(r));
+        return MSGFLO_ESYS;
+    }
+    return 0;
+}
+
+/* ---- HTTP responses ---- */
+
+static void respond(struct ws_conn *c, int status, const char *reason, const char *extra_headers,
+                    const char *body, bool head_only)
+{
+    size_t body_len = body ? strlen(body) : 0;
+    char head[512];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d %s\r\n"
+                     "Content-Type: %s\r\n"
+                     "Content-Length: %zu\r\n"
+                     "%s"
+                     "Connection: close\r\n\r\n",
+                     status, reason, status == 200 ? "text/html; charset=utf-8" : "text/plain",
+                     body_len, extra_headers ? extra_headers : "");
+    if (n < 0 || (size_t)n >= sizeof head) {
+        conn_close(c);
+        return;
+    }
+    size_t total = (size_t)n + (head_only ? 0 : body_len);
+    char *msg = malloc(total);
+    if (!msg) {
+        conn_close(c);
+        return;
+    }
+    memcpy(msg, head, (size_t)n);
+    if (!head_only && body_len)
+        memcpy(msg + n, body, body_len);
+    if (conn_write(c, msg, total) == 0)
+        conn_linger(c);
+    else
+        conn_close(c);
+    free(msg);
+}
+
+static void bad_request(struct ws_conn *c, const char *why)
+{
+    LOG_DEBUG(NS, "bad request: %s", why);
+    respond(c, 400, "Bad Request", NULL, "Bad Request\n", false);
+}
+
+/* ---- HTTP request parsing (http-parser callbacks) ---- */
+
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+    struct ws_conn *c = p->data;
+    if (len > sizeof c->url - 1 - c->url_len) {
+        c->bad_request = true;
+        return 1;
+    }
+    memcpy(c->url + c->url_len, at, len);
+    c->url_len += len;
+    c->url[c->url_len] = '\0';
+    return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+    struct ws_conn *c = p->data;
+    if (c->field_done) {
+        c->field_len = 0;
+        c->field_done = false;
+        c->current = -1;
+    }
+    /* Longer names are none of ours: keep a prefix that matches nothing. */
+    size_t room = sizeof c->field - 1 - c->field_len;
+    size_t n = len < room ? len : room;
+    memcpy(c->field + c->field_len, at, n);
+    c->field_len += n;
+    c->field[c->field_len] = '\0';
+    return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+    struct ws_conn *c = p->data;
+    if (!c->field_done) {
+        c->field_done = true;
+        c->current = -1;
+        for (int i = 0; i < H_COUNT; i++) {
+            if (strcasecmp(c->field, header_names[i]) == 0)
+                c->current = i;
+        }
+        /* A repeated header continues the list, as RFC 7230 3.2.2 allows. */
+        if (c->current >= 0 && c->header_len[c->current] > 0)
+            on_header_value(p, ",", 1);
+    }
+    if (c->current < 0)
+        return 0;
+    char *v = c->headers[c->current];
+    size_t *vlen = &c->header_len[c->current];
+    if (len > MAX_HEADER_VALUE - 1 - *vlen) {
+        c->bad_request = true;
+        return 1;
+    }
+    memcpy(v + *vlen, at, len);
+    *vlen += len;
+    v[*vlen] = '\0';
+    return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+    struct ws_conn *c = p->data;
+    c->message_done = true;
+    /* One request per connection: do not parse what may follow. */
+    if (!p->upgrade)
+        http_parser_pause(p, 1);
+    return 0;
+}
+
+static const http_parser_settings parser_settings = {
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_message_complete = on_message_complete,
+};
+
+static void route(struct ws_conn *c)
+{
+    struct http_server *s = c->server;
+    enum http_method m = (enum http_method)c->parser.method;
+    if (m != HTTP_GET && m != HTTP_HEAD) {
+        LOG_DEBUG(NS, "%s %s: 405", http_method_str(m), c->url);
+        respond(c, 405, "Method Not Allowed", "Allow: GET, HEAD\r\n", "Method Not Allowed\n",
+                false);
+        return;
+    }
+    size_t path_len = strcspn(c->url, "?#");
+    bool root = (path_len == 1 && c->url[0] == '/') ||
+                (path_len == 11 && strncmp(c->url, "/index.html", 11) == 0);
+    LOG_DEBUG(NS, "%s %s: %d", http_method_str(m), c->url, root ? 200 : 404);
+    if (root)
+        respond(c, 200, "OK", NULL, s->page ? s->page : "", m == HTTP_HEAD);
+    else
+        respond(c, 404, "Not Found", NULL, "Not Found\n", m == HTTP_HEAD);
+}
+
+/* ---- WebSocket (wslay callbacks) ---- */
+
+static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
+                          void *ud)
+{
+    (void)flags;
+    struct ws_conn *c = ud;
+    if (c->closing || c->in_len == 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    size_t n = len < c->in_len ? len : c->in_len;
+    memcpy(buf, c->in, n);
+    c->in += n;
+    c->in_len -= n;
+    return (ssize_t)n;
+}
+
+static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
+                          void *ud)
+{
+    (void)flags;
+    struct ws_conn *c = ud;
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > MAX_BACKLOG) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    if (conn_write(c, data, len) != 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+        return -1;
+    }
+    return (ssize_t)len;
+}
+
+static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
+                      void *ud)
+{
+    (void)ctx;
+    struct ws_conn *c = ud;
+    struct http_server *s = c->server;
+    if (c->closing)
+        return;
+    if (arg->opcode == WSLAY_TEXT_FRAME) {
+        if (s->events.text)
+            s->events.text(s, c, (const char *)arg->msg, arg->msg_length, s->ud);
+    } else if (arg->opcode == WSLAY_BINARY_FRAME) {
+        LOG_DEBUG(NS, "binary message of %zu bytes ignored", arg->msg_length);
+    } else if (arg->opcode == WSLAY_CONNECTION_CLOSE) {
+        LOG_DEBUG(NS, "close frame received (status %u)", arg->status_code);
+    }
+}
+
+static const struct wslay_event_callbacks ws_callbacks = {
+    .recv_callback = ws_recv_cb,
+    .send_callback = ws_send_cb,
+    .on_msg_recv_callback = ws_msg_cb,
+};
+
+/* After reading or writing: close once both sides said goodbye; when we
+ * ended it (message too big, protocol error) without the client's close
+ * frame, linger so the client reads our close frame instead of a reset. */
+static void ws_check_done(struct ws_conn *c)
+{
+    if (c->closing || c->state != CONN_WS)
+        return;
+    if (!wslay_event_want_read(c->ws) && !wslay_event_want_write(c->ws)) {
+        if (wslay_event_get_close_received(c->ws))
+            conn_close(c);
+        else
+            conn_linger(c);
+    } else if (wslay_event_get_close_sent(c->ws) && !uv_is_active((uv_handle_t *)&c->timer))
+        uv_timer_start(&c->timer, on_timer, LINGER_MS, 0);
+}
+
+static void ws_flush(struct ws_conn *c)
+{
+    if (c->closing || c->in_recv)
+        return;
+    int r = wslay_event_send(c->ws);
+    if (r != 0) {
+        LOG_DEBUG(NS, "websocket send failed (wslay %d)", r);
+        conn_close(c);
+        return;
+    }
+    ws_check_done(c);
+}
+
+static void feed_ws(struct ws_conn *c, const char *data, size_t len)
+{
+    c->in = data;
+    c->in_len = len;
+    c->in_recv++;
+    int r = wslay_event_recv(c->ws);
+    c->in_recv--;
+    c->in = NULL;
+    c->in_len = 0;
+    if (c->closing)
+        return;
+    if (r != 0) {
+        LOG_DEBUG(NS, "websocket receive failed (wslay %d)", r);
+        conn_close(c);
+        return;
+    }
+    ws_flush(c); /* pongs, close replies, what the callbacks queued */
+}
+
+static void upgrade(struct ws_conn *c, const char *rest, size_t rest_len)
+{
+    struct http_server *s = c->server;
+    if (c->parser.method != HTTP_GET || c->parser.http_major != 1 || c->parser.http_minor < 1 ||
+        !ws_handshake__has_token(c->headers[H_UPGRADE], "websocket", true)) {
+        bad_request(c, "not a WebSocket upgrade");
+        return;
+    }
+    if (strcmp(c->headers[H_VERSION], "13") != 0) {
+        LOG_DEBUG(NS, "unsupported WebSocket version '%s'", c->headers[H_VERSION]);
+        respond(c, 426, "Upgrade Required", "Sec-WebSocket-Version: 13\r\n",
+                "Unsupported WebSocket version\n", false);
+        return;
+    }
+    char accept[WS_ACCEPT_SIZE];
+    if (ws_handshake__accept(c->headers[H_KEY], accept) != 0) {
+        bad_request(c, "invalid Sec-WebSocket-Key");
+        return;
+    }
+    bool noflo = ws_handshake__has_token(c->headers[H_PROTOCOL], "noflo", false);
+    if (wslay_event_context_server_init(&c->ws, &ws_callbacks, c) != 0) {
+        c->ws = NULL;
+        conn_close(c);
+        return;
+    }
+    wslay_event_config_set_max_recv_msg_length(c->ws, s->max_message);
+    char head[256];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 101 Switching Protocols\r\n"
+                     "Upgrade: websocket\r\n"
+                     "Connection: Upgrade\r\n"
+                     "Sec-WebSocket-Accept: %s\r\n"
+                     "%s\r\n",
+                     accept, noflo ? "Sec-WebSocket-Protocol: noflo\r\n" : "");
+    if (n < 0 || (size_t)n >= sizeof head || conn_write(c, head, (size_t)n) != 0) {
+        conn_close(c);
+        return;
+    }
+    c->state = CONN_WS;
+    uv_timer_stop(&c->timer);
+    s->n_ws++;
+    LOG_DEBUG(NS, "websocket client connected%s (%zu)", noflo ? " (noflo)" : "", s->n_ws);
+    if (s->events.open)
+        s->events.open(s, c, s->ud);
+    if (!c->closing && rest_len > 0)
+        feed_ws(c, rest, rest_len);
+}
+
+static void feed_http(struct ws_conn *c, const char *data, size_t len)
+{
+    c->request_bytes += len;
+    size_t parsed = http_parser_execute(&c->parser, &parser_settings, data, len);
+    if (c->request_bytes > MAX_REQUEST) {
+        bad_request(c, "request too large");
+    } else if (c->message_done && c->parser.http_major != 1) {
+        bad_request(c, "not HTTP/1.x");
+    } else if (c->parser.upgrade && c->message_done) {
+        upgrade(c, data + parsed, len - parsed);
+    } else if (c->message_done) {
+        route(c);
+    } else if (c->bad_request) {
+        bad_request(c, "header or URL too long");
+    } else if (HTTP_PARSER_ERRNO(&c->parser) != HPE_OK) {
+        bad_request(c, http_errno_description(HTTP_PARSER_ERRNO(&c->parser)));
+    }
+}
+
+/* ---- reading and accepting ---- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    struct ws_conn *c = h->data;
+    *buf = uv_buf_init(c->buf, sizeof c->buf);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    struct ws_conn *c = stream->data;
+    if (c->closing || nread == 0)
+        return;
+    if (nread < 0) {
+        if (nread != UV_EOF)
+            LOG_DEBUG(NS, "read: %s", uv_strerror((int)nread));
+        conn_close(c);
+        return;
+    }
+    switch (c->state) {
+    case CONN_HTTP:
+        feed_http(c, buf->base, (size_t)nread);
+        break;
+    case CONN_RESPONDING:
+        break; /* discarded: the response is on its way */
+    case CONN_WS:
+        feed_ws(c, buf->base, (size_t)nread);
+        break;
+    }
+}
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+    struct http_server *s = listener->data;
+    if (status < 0) {
+        LOG_WARNING(NS, "accept: %s", uv_strerror(status));
+        return;
+    }
+    struct ws_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        LOG_ERROR(NS, "out of memory accepting a connection");
+        return;
+    }
+    c->server = s;
+    c->current = -1;
+    c->tcp.data = c;
+    c->timer.data = c;
+    uv_tcp_init(s->loop, &c->tcp);
+    uv_timer_init(s->loop, &c->timer);
+    c->open_handles = 2;
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->n_conns++;
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+        conn_close(c);
+        return;
+    }
+    if (s->n_conns > MAX_CONNECTIONS) {
+        LOG_WARNING(NS, "more than %d connections: refusing one", MAX_CONNECTIONS);
+        conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    uv_timer_start(&c->timer, on_timer, REQUEST_TIMEOUT_MS, 0);
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+        conn_close(c);
+}
+
+/* ---- public API ---- */
+
+static void on_listener_closed(uv_handle_t *h)
+{
+    struct http_server *s = h->data;
+    s->listener_open = false;
+    server_maybe_free(s);
+}
+
+int http_server__new(uv_loop_t *loop, const struct http_server_options *opts,
+                     const struct http_server_events *events, void *ud, struct http_server **out)
+{
+    *out = NULL;
+    if (!loop || !opts || opts->port < 0 || opts->port > 65535)
+        return MSGFLO_EINVAL;
+    const char *host = opts->listen && *opts->listen ? opts->listen : "127.0.0.1";
+    struct sockaddr_storage addr;
+    int r = strchr(host, ':') ? uv_ip6_addr(host, opts->port, (struct sockaddr_in6 *)&addr)
+                              : uv_ip4_addr(host, opts->port, (struct sockaddr_in *)&addr);
+    if (r != 0) {
+        LOG_ERROR(NS, "'%s' is not an IP address to listen on", host);
+        return MSGFLO_EINVAL;
+    }
+    struct http_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return MSGFLO_ENOMEM;
+    s->loop = loop;
+    s->ud = ud;
+    if (events)
+        s->events = *events;
+    s->max_message = opts->max_message ? opts->max_message : DEFAULT_MAX_MSG;
+    s->page = strdup(opts->page ? opts->page : "");
+    if (!s->page) {
+        free(s);
+        return MSGFLO_ENOMEM;
+    }
+    uv_tcp_init(loop, &s->listener);
+    s->listener.data = s;
+    s->listener_open = true;
+    r = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
+    if (r == 0)
+        r = uv_listen((uv_stream_t *)&s->listener, 128, on_connection);
+    struct sockaddr_storage bound;
+    int blen = sizeof bound;
+    if (r == 0)
+        r = uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &blen);
+    if (r != 0) {
+        LOG_ERROR(NS, "cannot listen on %s port %d: %s", host, opts->port, uv_strerror(r));
+        /* The handle is initialized: free through the close path. */
+        http_server__close(s, NULL, NULL);
+        return MSGFLO_ESYS;
+    }
+    s->port = bound.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&bound)->sin6_port)
+                                          : ntohs(((struct sockaddr_in *)&bound)->sin_port);
+    LOG_DEBUG(NS, "listening on %s port %d", host, s->port);
+    *out = s;
+    return 0;
+}
+
+int http_server__set_page(struct http_server *s, const char *page)
+{
+    char *copy = strdup(page ? page : "");
+    if (!copy)
+        return MSGFLO_ENOMEM;
+    free(s->page);
+    s->page = copy;
+    return 0;
+}
+
+int http_server__port(const struct http_server *s)
+{
+    return s->port;
+}
+
+size_t http_server__clients(const struct http_server *s)
+{
+    return s->n_ws;
+}
+
+int http_server__send(struct ws_conn *c, const char *data, size_t len)
+{
+    if (c->closing || c->state != CONN_WS || wslay_event_get_close_sent(c->ws))
+        return MSGFLO_ESTATE;
+    if (wslay_event_get_queued_msg_length(c->ws) + len > MAX_BACKLOG) {
+        LOG_WARNING(NS, "a client does not read its messages: disconnecting it");
+        conn_close(c);
+        return MSGFLO_ESTATE;
+    }
+    struct wslay_event_msg m = {
+        .opcode = WSLAY_TEXT_FRAME, .msg = (const uint8_t *)data, .msg_length = len};
+    int r = wslay_event_queue_msg(c->ws, &m);
+    if (r != 0)
+        return r == WSLAY_ERR_NOMEM ? MSGFLO_ENOMEM : MSGFLO_ESTATE;
+    ws_flush(c);
+    return 0;
+}
+
+int http_server__broadcast(struct http_server *s, const char *data, size_t len)
+{
+    int rc = 0;
+    struct ws_conn *next;
+    for (struct ws_conn *c = s->conns; c; c = next) {
+        next = c->next;
+        if (c->state != CONN_WS || c->closing)
+            continue;
+        int r = http_server__send(c, data, len);
+        if (r != 0)
+            rc = r;
+    }
+    return rc;
+}
+
+static void close_ws(struct ws_conn *c, uint16_t status, const char *reason)
+{
+    if (c->closing || c->state != CONN_WS)
+        return;
+    if (!wslay_event_get_close_sent(c->ws))
+        wslay_event_queue_close(c->ws, status, (const uint8_t *)reason, strlen(reason));
+    ws_flush(c);
+}
+
+void http_server__close_conn(struct ws_conn *c)
+{
+    close_ws(c, WSLAY_CODE_NORMAL_CLOSURE, "");
+}
+
+void http_server__close(struct http_server *s, void (*on_closed)(void *ud), void *ud)
+{
+    if (!s || s->closing)
+        return;
+    s->closing = true;
+    s->on_closed = on_closed;
+    s->closed_ud = ud;
+    uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+    for (struct ws_conn *c = s->conns; c; c = c->next) {
+        /* The close frame is handed to the kernel before the socket closes. */
+        close_ws(c, WSLAY_CODE_GOING_AWAY, "runtime shutting down");
+        conn_close(c);
+    }
+}

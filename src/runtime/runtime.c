@@ -1,0 +1,137 @@
+/* Wiring: WebSocket text frames -> protocol handler -> WebSocket sends. */
+#include "runtime/runtime.h"
+
+#include "core/log.h"
+#include "msgflo/errors.h"
+#include "runtime/front_page.h"
+#include "runtime/http_server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NS "msgflo:runtime"
+
+struct runtime {
+    struct http_server *server;
+    struct protocol *protocol;
+    char address[300];
+    char *url;
+    void (*on_closed)(void *ud);
+    void *closed_ud;
+};
+
+static void on_emit(struct protocol *p, void *client, const char *text, size_t len, void *ud)
+{
+    (void)p;
+    struct runtime *rt = ud;
+    int r = client ? http_server__send(client, text, len)
+                   : http_server__broadcast(rt->server, text, len);
+    if (r != 0 && r != MSGFLO_ESTATE)
+        LOG_WARNING(NS, "could not send to a client: %s", msgflo_strerror(r));
+}
+
+static void on_text(struct http_server *s, struct ws_conn *c, const char *data, size_t len,
+                    void *ud)
+{
+    (void)s;
+    struct runtime *rt = ud;
+    int r = protocol__handle(rt->protocol, c, data, len);
+    if (r != 0)
+        LOG_WARNING(NS, "message not handled: %s", msgflo_strerror(r));
+}
+
+static const struct http_server_events server_events = {.text = on_text};
+
+static void runtime_free(struct runtime *rt)
+{
+    protocol__free(rt->protocol);
+    free(rt->url);
+    free(rt);
+}
+
+int runtime__new(uv_loop_t *loop, const struct runtime_options *opts, struct runtime **out)
+{
+    *out = NULL;
+    if (!loop || !opts || !opts->id || !*opts->id)
+        return MSGFLO_EINVAL;
+    int rc = MSGFLO_ENOMEM;
+    char *page = NULL;
+    struct runtime *rt = calloc(1, sizeof *rt);
+    if (!rt)
+        goto out;
+    const struct protocol_options popts = {
+        .id = opts->id, .label = opts->label, .secret = opts->secret};
+    rc = protocol__new(&popts, on_emit, rt, &rt->protocol);
+    if (rc != 0)
+        goto out;
+    /* The page links to the bound port: listen first, then set it. */
+    const struct http_server_options sopts = {.listen = opts->listen, .port = opts->port};
+    rc = http_server__new(loop, &sopts, &server_events, rt, &rt->server);
+    if (rc != 0)
+        goto out;
+    const char *host = opts->host && *opts->host ? opts->host : "localhost";
+    int port = http_server__port(rt->server);
+    snprintf(rt->address, sizeof rt->address, "ws://%.200s:%d", host, port);
+    rc = front_page__flowhub_url(opts->ide ? opts->ide : "http://app.flowhub.io", host, port,
+                                 opts->id, &rt->url);
+    if (rc == 0)
+        rc = front_page__html(rt->url, &page);
+    if (rc != 0)
+        goto out;
+    rc = http_server__set_page(rt->server, page);
+    if (rc != 0)
+        goto out;
+    *out = rt;
+    rt = NULL;
+out:
+    free(page);
+    if (rt) {
+        http_server__close(rt->server, NULL, NULL);
+        runtime_free(rt);
+    }
+    return rc;
+}
+
+int runtime__port(const struct runtime *rt)
+{
+    return http_server__port(rt->server);
+}
+
+const char *runtime__address(const struct runtime *rt)
+{
+    return rt->address;
+}
+
+const char *runtime__flowhub_url(const struct runtime *rt)
+{
+    return rt->url;
+}
+
+struct protocol *runtime__protocol(struct runtime *rt)
+{
+    return rt->protocol;
+}
+
+static void on_server_closed(void *ud)
+{
+    struct runtime *rt = ud;
+    void (*cb)(void *) = rt->on_closed;
+    void *cb_ud = rt->closed_ud;
+    runtime_free(rt);
+    if (cb)
+        cb(cb_ud);
+}
+
+void runtime__close(struct runtime *rt, void (*on_closed)(void *ud), void *ud)
+{
+    if (!rt)
+        return;
+    rt->on_closed = on_closed;
+    rt->closed_ud = ud;
+    struct http_server *s = rt->server;
+    rt->server = NULL;
+    /* The protocol stays alive until the server's last close callback, as
+     * clients may still be handled while closing. */
+    http_server__close(s, on_server_closed, rt);
+}

@@ -1,0 +1,53 @@
+/* The msgflo runtime: the FBP protocol (protocol.h) served over HTTP +
+ * WebSocket (http_server.h), with the front page linking to Flowhub.
+ *
+ *     struct runtime *rt;
+ *     runtime__new(loop, &opts, &rt);     // listening
+ *     runtime__port(rt); runtime__flowhub_url(rt);
+ *     uv_run(loop, ...);
+ *     runtime__close(rt, on_closed, ud);  // frees rt asynchronously
+ *
+ * This slice answers runtime:getruntime; the coordinator (discovery, graph,
+ * network, components) plugs into runtime__protocol's dispatch table.
+ */
+#ifndef MSGFLO_RUNTIME_RUNTIME_H
+#define MSGFLO_RUNTIME_RUNTIME_H
+
+#include "runtime/protocol.h"
+
+#include <uv.h>
+
+struct runtime;
+
+/* Strings are borrowed during runtime__new only (copied as needed). */
+struct runtime_options {
+    const char *listen; /* address to bind; NULL: 127.0.0.1 */
+    int port;           /* 0: any free port */
+    const char *host;   /* advertised host in ws://HOST:PORT; NULL: localhost */
+    const char *ide;    /* Flowhub base URL; NULL: http://app.flowhub.io */
+    const char *id;     /* runtime id; required */
+    const char *label;  /* optional, as protocol_options */
+    const char *secret; /* optional */
+};
+
+/* Creates the protocol handler and starts listening. `loop` is borrowed for
+ * the runtime's life. On success *out is owned by the caller (release with
+ * runtime__close). Returns 0, MSGFLO_EINVAL, MSGFLO_ESYS (cannot listen; the
+ * reason is logged), MSGFLO_ENOMEM. */
+int runtime__new(uv_loop_t *loop, const struct runtime_options *opts, struct runtime **out);
+
+/* The bound port. */
+int runtime__port(const struct runtime *rt);
+
+/* "ws://HOST:PORT" and the Flowhub URL; owned by rt. */
+const char *runtime__address(const struct runtime *rt);
+const char *runtime__flowhub_url(const struct runtime *rt);
+
+/* The protocol handler, to add commands (borrowed; owned by rt). */
+struct protocol *runtime__protocol(struct runtime *rt);
+
+/* Closes every connection and frees rt once libuv has closed its handles,
+ * then calls on_closed (optional). NULL is a no-op. */
+void runtime__close(struct runtime *rt, void (*on_closed)(void *ud), void *ud);
+
+#endif

@@ -1,0 +1,414 @@
+#!/usr/bin/env node
+// The msgflo executable's HTTP + WebSocket server with real clients: npm `ws`
+// for WebSocket, Node's http and net for HTTP and hand-made bad input.
+//
+//   node ws-runtime.js PATH/TO/msgflo
+//
+// Starts msgflo on a free port (--port 0) three times (no secret, --secret,
+// MSGFLO_SECRET) and checks: the printed lines, GET / with the Flowhub link,
+// 404/405/400, the RFC 6455 handshake (subprotocol noflo, bad versions and
+// keys), runtime:getruntime with and without the secret, many clients at
+// once, malformed and oversized frames not stopping the server, ping/pong,
+// fragmented messages, SIGTERM closing clients with 1001 and exit 0, and a
+// port in use failing with exit 1. Exit 77 when `ws` is not installed.
+'use strict';
+const { spawn } = require('child_process');
+const http = require('http');
+const net = require('net');
+const crypto = require('crypto');
+const assert = require('assert').strict;
+
+let WebSocket;
+try {
+  WebSocket = require('ws');
+} catch (e) {
+  console.error('ws-runtime: npm package ws missing (npm install --prefix tests/conformance): skipping');
+  process.exit(77);
+}
+
+const BIN = process.argv[2];
+if (!BIN) {
+  console.error('usage: node ws-runtime.js PATH/TO/msgflo');
+  process.exit(2);
+}
+
+const CAPS = ['protocol:runtime', 'protocol:component', 'protocol:graph', 'protocol:network',
+  'component:getsource', 'component:setsource'];
+
+let checks = 0;
+function ok(cond, what) {
+  assert.ok(cond, what);
+  checks++;
+}
+function eq(a, b, what) {
+  assert.deepStrictEqual(a, b, what);
+  checks++;
+}
+
+function withTimeout(promise, ms, what) {
+  let t;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => { t = setTimeout(() => reject(new Error(`timeout: ${what}`)), ms); }),
+  ]).finally(() => clearTimeout(t));
+}
+
+// Starts msgflo; resolves with {child, port, lines, url} after its two lines.
+function startRuntime(args, env) {
+  return withTimeout(new Promise((resolve, reject) => {
+    const child = spawn(BIN, ['--port', '0', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: Object.assign({}, process.env, env || {}),
+    });
+    let out = '';
+    child.stderrText = '';
+    child.stderr.on('data', (d) => { child.stderrText += d; });
+    child.exited = new Promise((res) => child.on('exit', (code, signal) => res({ code, signal })));
+    child.stdout.on('data', (d) => {
+      out += d;
+      const lines = out.split('\n');
+      if (lines.length < 3) return;
+      const m = /^msgflo started on ws:\/\/([^:]+):(\d+)$/.exec(lines[0]);
+      if (!m) return reject(new Error(`unexpected first line: ${lines[0]}`));
+      const u = /^Open in Flowhub: (.*)$/.exec(lines[1]);
+      if (!u) return reject(new Error(`unexpected second line: ${lines[1]}`));
+      resolve({ child, host: m[1], port: Number(m[2]), url: u[1] });
+    });
+    child.on('exit', (code) => reject(new Error(`msgflo exited with ${code}: ${child.stderrText}`)));
+  }), 10000, 'msgflo start');
+}
+
+async function stopRuntime(rt) {
+  rt.child.kill('SIGTERM');
+  const r = await withTimeout(rt.child.exited, 10000, 'msgflo exit after SIGTERM');
+  eq(r, { code: 0, signal: null }, `msgflo exits 0 on SIGTERM (stderr: ${rt.child.stderrText})`);
+}
+
+function httpRequest(port, method, path) {
+  return withTimeout(new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path }, (res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  }), 5000, `${method} ${path}`);
+}
+
+// Sends raw bytes, resolves with everything received until the server closes.
+function rawExchange(port, bytes) {
+  return withTimeout(new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let data = Buffer.alloc(0);
+    sock.on('connect', () => sock.write(bytes));
+    sock.on('data', (d) => { data = Buffer.concat([data, d]); });
+    sock.on('error', (e) => (e.code === 'ECONNRESET' ? resolve(data) : reject(e)));
+    sock.on('close', () => resolve(data));
+  }), 5000, 'raw exchange');
+}
+
+// Raw handshake: resolves with the response head, keeps the socket open.
+function rawHandshake(port, headers) {
+  return withTimeout(new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let data = '';
+    sock.on('connect', () => sock.write(`GET / HTTP/1.1\r\nHost: x\r\n${headers}\r\n`));
+    sock.on('data', (d) => {
+      data += d.toString('latin1');
+      const end = data.indexOf('\r\n\r\n');
+      if (end >= 0) resolve({ sock, head: data.slice(0, end) });
+    });
+    sock.on('error', reject);
+    sock.on('close', () => resolve({ sock, head: data }));
+  }), 5000, 'raw handshake');
+}
+
+function connect(port, protocols) {
+  return withTimeout(new Promise((resolve, reject) => {
+    const ws = protocols === undefined ? new WebSocket(`ws://127.0.0.1:${port}/`)
+      : new WebSocket(`ws://127.0.0.1:${port}/`, protocols);
+    ws.inbox = [];
+    ws.waiters = [];
+    ws.closed = new Promise((res) => ws.on('close', (code) => res(code)));
+    ws.on('message', (m) => {
+      ws.inbox.push(m);
+      const w = ws.waiters.shift();
+      if (w) w();
+    });
+    ws.on('open', () => resolve(ws));
+    ws.on('error', reject);
+  }), 5000, 'websocket connect');
+}
+
+// The next message as parsed JSON.
+async function next(ws, what) {
+  if (!ws.inbox.length) {
+    await withTimeout(new Promise((res) => ws.waiters.push(res)), 5000, what || 'a message');
+  }
+  const text = ws.inbox.shift();
+  ok(typeof text === 'string', 'text frame');
+  return { text, msg: JSON.parse(text) };
+}
+
+// Asserts no message arrives within ms.
+async function silence(ws, ms) {
+  await new Promise((res) => setTimeout(res, ms));
+  eq(ws.inbox, [], 'no reply expected');
+}
+
+async function rpc(ws, msg, what) {
+  ws.send(typeof msg === 'string' ? msg : JSON.stringify(msg));
+  return next(ws, what);
+}
+
+const getruntime = { protocol: 'runtime', command: 'getruntime', payload: {} };
+
+function checkRuntime(msg, id, permitted) {
+  eq(msg.protocol, 'runtime');
+  eq(msg.command, 'runtime');
+  eq(Object.keys(msg).sort(), ['command', 'payload', 'protocol']);
+  const p = msg.payload;
+  const keys = ['capabilities', 'graph', 'id', 'type', 'version'];
+  if (!permitted) keys.push('allCapabilities');
+  eq(Object.keys(p).sort(), keys.sort(), 'runtime:runtime keys');
+  eq(p.id, id);
+  eq(p.type, 'msgflo');
+  eq(p.version, '0.7');
+  eq(p.graph, 'default/main');
+  eq(p.capabilities, permitted ? CAPS : []);
+  if (!permitted) eq(p.allCapabilities, CAPS);
+}
+
+async function httpChecks(rt, id) {
+  const expectedUrl = 'http://app.flowhub.io#runtime/endpoint?' +
+    encodeURIComponent(`protocol=websocket&address=ws://localhost:${rt.port}&id=${id}`);
+  eq(rt.url, expectedUrl, 'printed Flowhub URL');
+
+  const page = await httpRequest(rt.port, 'GET', '/');
+  eq(page.status, 200);
+  ok(/^text\/html/.test(page.headers['content-type']), 'html');
+  const a = /<a id="flowhub_url" href="([^"]*)"/.exec(page.body);
+  ok(a, `page has the flowhub_url link: ${page.body}`);
+  eq(a[1], expectedUrl, 'link of the page');
+  eq((await httpRequest(rt.port, 'GET', '/?x=1')).status, 200);
+  eq((await httpRequest(rt.port, 'GET', '/nope')).status, 404);
+  eq((await httpRequest(rt.port, 'GET', '/nope/../x')).status, 404);
+  const head = await httpRequest(rt.port, 'HEAD', '/');
+  eq(head.status, 200);
+  eq(head.body, '');
+  const post = await httpRequest(rt.port, 'POST', '/');
+  eq(post.status, 405);
+  eq(post.headers.allow, 'GET, HEAD');
+  eq((await httpRequest(rt.port, 'DELETE', '/nope')).status, 405);
+
+  // Malformed and oversized requests: 400 and the connection closed.
+  const bad = [
+    'GARBAGE\r\n\r\n',
+    'GET / HTTP/1.1\r\nHost x\r\n\r\n',
+    'GET / HTTP/9.9\r\n\r\n',
+    '\x00\x01\x02\x03\r\n\r\n',
+    `GET /${'a'.repeat(4000)} HTTP/1.1\r\n\r\n`,
+    `GET / HTTP/1.1\r\nX-Big: ${'b'.repeat(20000)}\r\n\r\n`,
+    `GET / HTTP/1.1\r\nUpgrade: ${'w'.repeat(2000)}\r\n\r\n`,
+  ];
+  for (const req of bad) {
+    const res = (await rawExchange(rt.port, req)).toString('latin1');
+    ok(res.startsWith('HTTP/1.1 400 '), `400 for ${JSON.stringify(req.slice(0, 40))}: ${res.slice(0, 40)}`);
+  }
+  // A body larger than the limit.
+  const big = await rawExchange(rt.port,
+    `POST / HTTP/1.1\r\nContent-Length: 100000\r\n\r\n${'x'.repeat(100000)}`);
+  ok(/^HTTP\/1\.1 (400|405) /.test(big.toString('latin1')), 'big body refused');
+  // A client that hangs up mid-request does not matter.
+  await rawExchange(rt.port, 'GET / HT').catch(() => {});
+}
+
+async function handshakeChecks(rt) {
+  const key = crypto.randomBytes(16).toString('base64');
+  const accept = crypto.createHash('sha1')
+    .update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+  const base = `Upgrade: websocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Key: ${key}\r\n` +
+    'Sec-WebSocket-Version: 13\r\n';
+
+  let r = await rawHandshake(rt.port, `${base}Sec-WebSocket-Protocol: chat, noflo\r\n`);
+  ok(r.head.startsWith('HTTP/1.1 101 '), `101: ${r.head}`);
+  ok(r.head.includes(`Sec-WebSocket-Accept: ${accept}`), 'accept key');
+  ok(/\r\nSec-WebSocket-Protocol: noflo(\r\n|$)/.test(r.head), 'noflo chosen');
+  r.sock.destroy();
+
+  // A client asking for other subprotocols only is accepted without one, as the original.
+  r = await rawHandshake(rt.port, `${base}Sec-WebSocket-Protocol: chat\r\n`);
+  ok(r.head.startsWith('HTTP/1.1 101 '), 'accepted without noflo');
+  ok(!/Sec-WebSocket-Protocol/i.test(r.head), 'no subprotocol echoed');
+  // Garbage instead of frames: the server drops this client.
+  r.sock.write(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x00, 0x01, 0x02]));
+  await withTimeout(new Promise((res) => r.sock.on('close', res)), 5000, 'garbage frame closes');
+  checks++;
+
+  r = await rawHandshake(rt.port, base.replace('Version: 13', 'Version: 8'));
+  ok(r.head.startsWith('HTTP/1.1 426 '), `426 for version 8: ${r.head}`);
+  ok(r.head.includes('Sec-WebSocket-Version: 13'), 'tells the version');
+  r.sock.destroy();
+  r = await rawHandshake(rt.port, base.replace(key, 'c2hvcnQ='));
+  ok(r.head.startsWith('HTTP/1.1 400 '), 'bad key: 400');
+  r.sock.destroy();
+  r = await rawHandshake(rt.port, base.replace(/Sec-WebSocket-Key: .*\r\n/, ''));
+  ok(r.head.startsWith('HTTP/1.1 400 '), 'no key: 400');
+  r.sock.destroy();
+  r = await rawHandshake(rt.port, base.replace('Upgrade: websocket', 'Upgrade: h2c'));
+  ok(r.head.startsWith('HTTP/1.1 400 '), 'other upgrade: 400');
+  r.sock.destroy();
+  // Upgrade header without Connection: Upgrade is a plain request.
+  r = await rawHandshake(rt.port, base.replace('Connection: keep-alive, Upgrade', 'Connection: close'));
+  ok(r.head.startsWith('HTTP/1.1 200 '), 'plain GET when Connection lacks Upgrade');
+  r.sock.destroy();
+}
+
+async function noSecretRun() {
+  const id = crypto.randomUUID();
+  const rt = await startRuntime(['--runtime-id', id]);
+  try {
+    eq(rt.host, 'localhost');
+    await httpChecks(rt, id);
+    await handshakeChecks(rt);
+
+    // Subprotocol noflo when asked for, none otherwise.
+    const a = await connect(rt.port, 'noflo');
+    eq(a.protocol, 'noflo');
+    const b = await connect(rt.port);
+    eq(b.protocol, '');
+    checkRuntime((await rpc(a, getruntime)).msg, id, true);
+    checkRuntime((await rpc(b, { protocol: 'runtime', command: 'getruntime' })).msg, id, true);
+    // A secret sent to a runtime without one is fine and not echoed.
+    const withSecret = await rpc(a, { protocol: 'runtime', command: 'getruntime', payload: { secret: 'zz9' } });
+    checkRuntime(withSecret.msg, id, true);
+    ok(!withSecret.text.includes('zz9'), 'secret not echoed');
+
+    // Malformed frames: an error reply, and the connection keeps working.
+    let r = await rpc(a, '{not json');
+    eq([r.msg.protocol, r.msg.command], ['runtime', 'error']);
+    ok(typeof r.msg.payload.message === 'string' && r.msg.payload.message.length > 0, 'message');
+    r = await rpc(a, JSON.stringify({ protocol: 'graph', payload: {} }));
+    eq([r.msg.protocol, r.msg.command], ['graph', 'error']);
+    r = await rpc(a, JSON.stringify({ protocol: 'runtime', command: 'getruntime', payload: 7 }));
+    eq([r.msg.protocol, r.msg.command], ['runtime', 'error']);
+    r = await rpc(a, '[' .repeat(100000));
+    eq([r.msg.protocol, r.msg.command], ['runtime', 'error']);
+    // Unknown commands: no reply, as the original.
+    a.send(JSON.stringify({ protocol: 'runtime', command: 'nosuch', payload: {} }));
+    a.send(JSON.stringify({ protocol: 'graph', command: 'addnode', payload: { id: 'x', graph: 'g' } }));
+    await silence(a, 300);
+    // Binary frames are ignored.
+    a.send(Buffer.from([1, 2, 3]));
+    await silence(a, 200);
+    // A fragmented text message is reassembled.
+    const text = JSON.stringify(getruntime);
+    a.send(text.slice(0, 10), { fin: false });
+    a.send(text.slice(10), { fin: true });
+    checkRuntime((await next(a, 'reply to a fragmented message')).msg, id, true);
+    // Ping -> pong (wslay answers).
+    await withTimeout(new Promise((res) => { a.once('pong', res); a.ping('hi'); }), 5000, 'pong');
+    checks++;
+    // A message over the limit (8 MiB) closes that client with 1009, and only it.
+    const big = await connect(rt.port, 'noflo');
+    big.send('"' + 'x'.repeat(9 * 1024 * 1024) + '"');
+    eq(await withTimeout(big.closed, 10000, 'oversized message closes'), 1009);
+    checkRuntime((await rpc(a, getruntime)).msg, id, true);
+
+    // Many clients at once, each gets exactly its own reply.
+    const many = await Promise.all(Array.from({ length: 20 }, () => connect(rt.port, 'noflo')));
+    many.forEach((ws) => ws.send(JSON.stringify(getruntime)));
+    for (const ws of many) checkRuntime((await next(ws, 'reply of one of many')).msg, id, true);
+    await Promise.all(many.map((ws) => silence(ws, 100)));
+    // Some leave abruptly, the rest keep working.
+    many.slice(0, 10).forEach((ws) => ws.terminate());
+    for (const ws of many.slice(10)) checkRuntime((await rpc(ws, getruntime)).msg, id, true);
+    many.slice(10, 15).forEach((ws) => ws.close(1000));
+    await Promise.all(many.slice(10, 15).map((ws) => withTimeout(ws.closed, 5000, 'close')));
+
+    // A second runtime on the same port fails cleanly.
+    const clash = spawn(BIN, ['--port', String(rt.port), '--listen', '127.0.0.1'],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    let clashErr = '';
+    clash.stderr.on('data', (d) => { clashErr += d; });
+    const code = await withTimeout(new Promise((res) => clash.on('exit', res)), 5000, 'clash exit');
+    eq(code, 1, 'port in use: exit 1');
+    ok(/cannot start|in use/i.test(clashErr), `says why: ${clashErr}`);
+
+    // SIGTERM: every connected client gets 1001 "going away", the process exits 0.
+    const remaining = [a, b, ...many.slice(15)];
+    const codes = Promise.all(remaining.map((ws) => ws.closed));
+    await stopRuntime(rt);
+    eq(await withTimeout(codes, 5000, 'clients closed on shutdown'), remaining.map(() => 1001));
+  } catch (e) {
+    rt.child.kill('SIGKILL');
+    throw e;
+  }
+}
+
+async function secretRun(how) {
+  const id = crypto.randomUUID();
+  const secret = `s3-${crypto.randomBytes(6).toString('hex')}`;
+  const rt = how === 'option'
+    ? await startRuntime(['--runtime-id', id, '--secret', secret])
+    : await startRuntime([], { MSGFLO_SECRET: secret, MSGFLO_RUNTIME_ID: id });
+  try {
+    const ws = await connect(rt.port, 'noflo');
+    const texts = [];
+    const ask = async (msg) => { const r = await rpc(ws, msg); texts.push(r.text); return r.msg; };
+    checkRuntime(await ask(getruntime), id, false);
+    checkRuntime(await ask({ protocol: 'runtime', command: 'getruntime', payload: { secret: 'nope' } }), id, false);
+    checkRuntime(await ask({ protocol: 'runtime', command: 'getruntime', payload: { secret: secret.slice(0, -1) } }), id, false);
+    checkRuntime(await ask({ protocol: 'runtime', command: 'getruntime', payload: { secret } }), id, true);
+    checkRuntime(await ask({ protocol: 'runtime', command: 'getruntime', secret, payload: {} }), id, true);
+    // Other commands without the secret: <protocol>:error, permission message.
+    let m = await ask({ protocol: 'graph', command: 'clear', payload: { id: 'g', secret: 'bad' } });
+    eq(m, { protocol: 'graph', command: 'error', payload: { message: 'graph:clear is not permitted' } });
+    m = await ask({ protocol: 'network', command: 'getstatus', payload: { graph: 'g' } });
+    eq(m, { protocol: 'network', command: 'error', payload: { message: 'network:getstatus is not permitted' } });
+    for (const t of texts) ok(!t.includes(secret) && !t.includes('"secret"'), 'secret never echoed');
+    // With the secret, unknown commands are simply not answered (yet).
+    ws.send(JSON.stringify({ protocol: 'graph', command: 'clear', payload: { id: 'g', secret } }));
+    await silence(ws, 300);
+    await stopRuntime(rt);
+    eq(await withTimeout(ws.closed, 5000, 'closed on shutdown'), 1001);
+  } catch (e) {
+    rt.child.kill('SIGKILL');
+    throw e;
+  }
+}
+
+async function optionsRun() {
+  // --host is advertised only; the listen address stays loopback.
+  const rt = await startRuntime(['--host', 'example.test', '--ide', 'http://ide.test/', '--runtime-id', 'rid']);
+  try {
+    eq(rt.host, 'example.test');
+    eq(rt.url, 'http://ide.test/#runtime/endpoint?' +
+      encodeURIComponent(`protocol=websocket&address=ws://example.test:${rt.port}&id=rid`));
+    const ws = await connect(rt.port, 'noflo');
+    checkRuntime((await rpc(ws, getruntime)).msg, 'rid', true);
+    await stopRuntime(rt);
+  } catch (e) {
+    rt.child.kill('SIGKILL');
+    throw e;
+  }
+  // Bad options: exit 2 with usage.
+  for (const args of [['--port', 'x'], ['--port', '70000'], ['--nosuch', '1'], ['--port']]) {
+    const child = spawn(BIN, args, { stdio: 'ignore' });
+    const code = await withTimeout(new Promise((res) => child.on('exit', res)), 5000, 'bad option');
+    eq(code, 2, `exit 2 for ${args.join(' ')}`);
+  }
+}
+
+(async () => {
+  const started = Date.now();
+  await noSecretRun();
+  await secretRun('option');
+  await secretRun('env');
+  await optionsRun();
+  console.log(`ws-runtime: ${checks} checks passed in ${Date.now() - started} ms`);
+})().catch((e) => {
+  console.error('ws-runtime: FAILED:', e && e.stack ? e.stack : e);
+  process.exit(1);
+});

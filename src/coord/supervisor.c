@@ -6,9 +6,11 @@
  * still closing. A run is finished ("reaped") once the child has exited and
  * both pipes are at EOF, or shortly after the exit when something else (a
  * grandchild) still holds the pipes: then every line the child wrote is
- * handled before its exit is. */
+ * handled before its exit is. The command line and environment of a spawn
+ * come from supervisor_spawn.c. */
 #include "coord/supervisor.h"
 
+#include "coord/supervisor_spawn.h"
 #include "core/log.h"
 #include "msgflo/errors.h"
 
@@ -17,17 +19,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #define NS           "msgflo:supervisor"
 #define MAX_LINE     16384 /* longer lines are forwarded in pieces */
 #define DRAIN_MS     200   /* after the exit, how long output may still arrive */
 #define MSG_LEN      512
 #define READ_BUF_LEN 16384
-
-extern char **environ;
 
 enum proc_state { PROC_STARTING, PROC_RUNNING, PROC_BACKOFF, PROC_DONE };
 
@@ -106,98 +104,6 @@ static void sup__describe_status(int status, char *buf, size_t len)
         snprintf(buf, len, "exited with status %d", status);
     else
         snprintf(buf, len, "was killed by signal %d (%s)", -status, strsignal(-status));
-}
-
-/* --- environment and arguments ------------------------------------------- */
-
-static bool executable_file(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
-}
-
-char *supervisor__find_program(const char *name)
-{
-    if (strchr(name, '/'))
-        return executable_file(name) ? strdup(name) : NULL;
-    const char *path = getenv("PATH");
-    if (!path || !*path)
-        path = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
-    char buf[4096];
-    while (*path) {
-        size_t n = strcspn(path, ":");
-        if (n > 0 &&
-            (size_t)snprintf(buf, sizeof buf, "%.*s/%s", (int)n, path, name) < sizeof buf &&
-            executable_file(buf))
-            return strdup(buf);
-        path += n;
-        if (*path == ':')
-            path++;
-    }
-    return NULL;
-}
-
-static bool env__overridden(const char *entry, char *const *extra)
-{
-    size_t n = strcspn(entry, "=");
-    for (char *const *e = extra; e && *e; e++)
-        if (strncmp(*e, entry, n) == 0 && (*e)[n] == '=')
-            return true;
-    return false;
-}
-
-/* The child's environment: the parent's, minus what the options replace,
- * plus the options' entries. Returns an array of borrowed strings. */
-static char **env__build(const struct supervisor *sup)
-{
-    size_t n = 0, extra = 0;
-    while (environ && environ[n])
-        n++;
-    while (sup->env && sup->env[extra])
-        extra++;
-    char **envp = calloc(n + extra + 2, sizeof *envp);
-    if (!envp)
-        return NULL;
-    char *brk[] = {sup->broker_env, NULL};
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (env__overridden(environ[i], sup->env) ||
-            (sup->broker_env && env__overridden(environ[i], brk)))
-            continue;
-        envp[k++] = environ[i];
-    }
-    if (sup->broker_env && !env__overridden(sup->broker_env, sup->env))
-        envp[k++] = sup->broker_env;
-    for (size_t i = 0; i < extra; i++)
-        envp[k++] = sup->env[i];
-    envp[k] = NULL;
-    return envp;
-}
-
-/* Splits on single spaces, keeping empty words, as the original does
- * (cmd.split(' ')). `copy` is modified; the result points into it. */
-static char **args__split(char *copy)
-{
-    size_t n = 1;
-    for (const char *c = copy; *c; c++)
-        n += (*c == ' ');
-    char **argv = calloc(n + 1, sizeof *argv);
-    if (!argv)
-        return NULL;
-    size_t k = 0;
-    char *word = copy;
-    for (char *c = copy;; c++) {
-        if (*c == ' ' || *c == '\0') {
-            bool end = (*c == '\0');
-            *c = '\0';
-            argv[k++] = word;
-            word = c + 1;
-            if (end)
-                break;
-        }
-    }
-    argv[k] = NULL;
-    return argv;
 }
 
 /* --- runs --------------------------------------------------------------- */
@@ -426,9 +332,9 @@ static int proc__try_spawn(struct sup_proc *p)
     struct supervisor *sup = p->sup;
     int rc = MSGFLO_ENOMEM, err = 0;
     bool spawn_called = false;
-    char *copy = NULL, *program = NULL;
-    char **argv = NULL, **envp = NULL, **full = NULL;
-    char *shell_argv[4];
+    char *program = NULL;
+    char **envp = NULL;
+    struct supervisor_spawn_args args = {0};
     struct sup_run *run = calloc(1, sizeof *run);
     char msg[MSG_LEN];
     if (!run)
@@ -438,38 +344,16 @@ static int proc__try_spawn(struct sup_proc *p)
     run->open = 4;
     run->lines[0].data = malloc(MAX_LINE + 1);
     run->lines[1].data = malloc(MAX_LINE + 1);
-    envp = env__build(sup);
-    if (sup->opt.shell) {
-        shell_argv[0] = (char *)sup->opt.shell;
-        shell_argv[1] = "-c";
-        shell_argv[2] = p->command;
-        shell_argv[3] = NULL;
-        argv = shell_argv;
-    } else if ((copy = strdup(p->command)) != NULL) {
-        argv = args__split(copy);
-    }
-    /* Run through `setpriv --pdeathsig=TERM` (it execs the command in the
-     * same process): children get SIGTERM if the supervisor dies. */
-    size_t argc = 0;
-    while (argv && argv[argc])
-        argc++;
-    if (argv && (full = calloc(argc + 3, sizeof *full)) != NULL) {
-        size_t k = 0;
-        if (sup->setpriv) {
-            full[k++] = sup->setpriv;
-            full[k++] = "--pdeathsig=TERM";
-        }
-        for (size_t i = 0; i <= argc; i++)
-            full[k++] = argv[i];
-    }
+    envp = supervisor_spawn__env(sup->broker_env, sup->env);
+    supervisor_spawn__args(p->command, sup->opt.shell, sup->setpriv, &args);
     uv_pipe_init(sup->loop, &run->pipes[0], 0);
     uv_pipe_init(sup->loop, &run->pipes[1], 0);
     uv_timer_init(sup->loop, &run->drain);
     run->pipes[0].data = run->pipes[1].data = run->drain.data = run->process.data = run;
     run->open_pipe[0] = run->open_pipe[1] = true;
-    if (!full || !envp || !run->lines[0].data || !run->lines[1].data) {
+    if (!args.argv || !envp || !run->lines[0].data || !run->lines[1].data) {
         err = UV_ENOMEM;
-    } else if (sup->setpriv && (program = supervisor__find_program(argv[0])) == NULL) {
+    } else if (sup->setpriv && (program = supervisor__find_program(args.program)) == NULL) {
         err = UV_ENOENT; /* said here: setpriv would only exit with 127 */
     } else {
         uv_stdio_container_t stdio[3] = {
@@ -481,8 +365,8 @@ static int proc__try_spawn(struct sup_proc *p)
         };
         uv_process_options_t po = {
             .exit_cb = on_process_exit,
-            .file = full[0],
-            .args = full,
+            .file = args.argv[0],
+            .args = args.argv,
             .env = envp,
             .cwd = sup->opt.cwd,
             .flags = UV_PROCESS_DETACHED,
@@ -523,11 +407,8 @@ static int proc__try_spawn(struct sup_proc *p)
     rc = 0;
 out:
     free(envp);
-    free(full);
+    supervisor_spawn__args_cleanup(&args);
     free(program);
-    if (argv != shell_argv)
-        free(argv);
-    free(copy);
     return rc;
 }
 

@@ -30,6 +30,7 @@
 #define MAX_CONNECTIONS    256         /* more are accepted and closed at once */
 #define MAX_BACKLOG        (16u << 20) /* unsent bytes per client before we give up */
 #define DEFAULT_MAX_MSG    (8u << 20)
+#define DEFAULT_MAX_FRAME  (1u << 20) /* Node's websocket client refuses larger frames */
 #define REQUEST_TIMEOUT_MS 10000
 #define LINGER_MS          2000 /* after a response or a close frame */
 #define READ_BUFFER        65536
@@ -67,11 +68,21 @@ struct ws_conn {
 
     /* WebSocket state */
     wslay_event_context_ptr ws;
-    const char *in; /* bytes being fed to wslay_event_recv */
+    struct frag *frags; /* sources of fragmented messages being sent */
+    const char *in;     /* bytes being fed to wslay_event_recv */
     size_t in_len;
-    int in_recv; /* inside wslay_event_recv: queue, flush afterwards */
+    int in_recv;           /* inside wslay_event_recv: queue, flush afterwards */
+    bool close_after_recv; /* the server closed during a receive callback */
 
     char buf[READ_BUFFER];
+};
+
+/* A long message being sent in fragments; freed when wslay has read it all
+ * or with its connection. */
+struct frag {
+    struct frag *next;
+    size_t len, off;
+    char data[];
 };
 
 struct http_server {
@@ -82,6 +93,7 @@ struct http_server {
     int port;
     char *page;
     size_t max_message;
+    size_t max_frame;
     struct http_server_events events;
     void *ud;
     struct ws_conn *conns;
@@ -128,6 +140,11 @@ static void on_conn_handle_closed(uv_handle_t *h)
     s->n_conns--;
     if (c->ws)
         wslay_event_context_free(c->ws);
+    while (c->frags) {
+        struct frag *f = c->frags;
+        c->frags = f->next;
+        free(f);
+    }
     free(c);
     server_maybe_free(s);
 }
@@ -367,7 +384,7 @@ static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
 {
     (void)flags;
     struct ws_conn *c = ud;
-    if (c->closing || c->in_len == 0) {
+    if (c->closing || c->close_after_recv || c->in_len == 0) {
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
         return -1;
     }
@@ -400,7 +417,7 @@ static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_m
     (void)ctx;
     struct ws_conn *c = ud;
     struct http_server *s = c->server;
-    if (c->closing)
+    if (c->closing || s->closing)
         return;
     if (arg->opcode == WSLAY_TEXT_FRAME) {
         if (s->events.text)
@@ -464,6 +481,8 @@ static void feed_ws(struct ws_conn *c, const char *data, size_t len)
         return;
     }
     ws_flush(c); /* pongs, close replies, what the callbacks queued */
+    if (c->close_after_recv)
+        conn_close(c);
 }
 
 static void upgrade(struct ws_conn *c, const char *rest, size_t rest_len)
@@ -622,6 +641,8 @@ int http_server__new(uv_loop_t *loop, const struct http_server_options *opts,
     if (!loop || !opts || opts->port < 0 || opts->port > 65535)
         return MSGFLO_EINVAL;
     const char *host = opts->listen && *opts->listen ? opts->listen : "127.0.0.1";
+    if (strcmp(host, "localhost") == 0)
+        host = "127.0.0.1";
     struct sockaddr_storage addr;
     int r = strchr(host, ':') ? uv_ip6_addr(host, opts->port, (struct sockaddr_in6 *)&addr)
                               : uv_ip4_addr(host, opts->port, (struct sockaddr_in *)&addr);
@@ -637,6 +658,7 @@ int http_server__new(uv_loop_t *loop, const struct http_server_options *opts,
     if (events)
         s->events = *events;
     s->max_message = opts->max_message ? opts->max_message : DEFAULT_MAX_MSG;
+    s->max_frame = opts->max_frame ? opts->max_frame : DEFAULT_MAX_FRAME;
     s->page = strdup(opts->page ? opts->page : "");
     if (!s->page) {
         free(s);
@@ -685,6 +707,51 @@ size_t http_server__clients(const struct http_server *s)
     return s->n_ws;
 }
 
+static ssize_t frag_read(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
+                         const union wslay_event_msg_source *source, int *eof, void *ud)
+{
+    (void)ctx;
+    struct ws_conn *c = ud;
+    struct frag *f = source->data;
+    size_t n = f->len - f->off < len ? f->len - f->off : len;
+    memcpy(buf, f->data + f->off, n);
+    f->off += n;
+    if (f->off == f->len) {
+        /* wslay does not read a source again after its end. */
+        *eof = 1;
+        for (struct frag **pp = &c->frags; *pp; pp = &(*pp)->next) {
+            if (*pp == f) {
+                *pp = f->next;
+                break;
+            }
+        }
+        free(f);
+    }
+    return (ssize_t)n;
+}
+
+/* Queues a message longer than max_frame as several frames (wslay reads
+ * the source in pieces of its buffer size, 4 KiB). */
+static int queue_fragmented(struct ws_conn *c, const char *data, size_t len)
+{
+    struct frag *f = malloc(sizeof *f + len);
+    if (!f)
+        return MSGFLO_ENOMEM;
+    f->len = len;
+    f->off = 0;
+    memcpy(f->data, data, len);
+    struct wslay_event_fragmented_msg m = {
+        .opcode = WSLAY_TEXT_FRAME, .source = {.data = f}, .read_callback = frag_read};
+    int r = wslay_event_queue_fragmented_msg(c->ws, &m);
+    if (r != 0) {
+        free(f);
+        return r == WSLAY_ERR_NOMEM ? MSGFLO_ENOMEM : MSGFLO_ESTATE;
+    }
+    f->next = c->frags;
+    c->frags = f;
+    return 0;
+}
+
 int http_server__send(struct ws_conn *c, const char *data, size_t len)
 {
     if (c->closing || c->state != CONN_WS || wslay_event_get_close_sent(c->ws))
@@ -694,11 +761,17 @@ int http_server__send(struct ws_conn *c, const char *data, size_t len)
         conn_close(c);
         return MSGFLO_ESTATE;
     }
-    struct wslay_event_msg m = {
-        .opcode = WSLAY_TEXT_FRAME, .msg = (const uint8_t *)data, .msg_length = len};
-    int r = wslay_event_queue_msg(c->ws, &m);
-    if (r != 0)
-        return r == WSLAY_ERR_NOMEM ? MSGFLO_ENOMEM : MSGFLO_ESTATE;
+    if (len > c->server->max_frame) {
+        int rc = queue_fragmented(c, data, len);
+        if (rc != 0)
+            return rc;
+    } else {
+        struct wslay_event_msg m = {
+            .opcode = WSLAY_TEXT_FRAME, .msg = (const uint8_t *)data, .msg_length = len};
+        int r = wslay_event_queue_msg(c->ws, &m);
+        if (r != 0)
+            return r == WSLAY_ERR_NOMEM ? MSGFLO_ENOMEM : MSGFLO_ESTATE;
+    }
     ws_flush(c);
     return 0;
 }
@@ -741,8 +814,12 @@ void http_server__close(struct http_server *s, void (*on_closed)(void *ud), void
     s->closed_ud = ud;
     uv_close((uv_handle_t *)&s->listener, on_listener_closed);
     for (struct ws_conn *c = s->conns; c; c = c->next) {
-        /* The close frame is handed to the kernel before the socket closes. */
+        /* The close frame is handed to the kernel before the socket closes;
+         * inside a receive callback, once it returns (feed_ws). */
         close_ws(c, WSLAY_CODE_GOING_AWAY, "runtime shutting down");
-        conn_close(c);
+        if (c->in_recv)
+            c->close_after_recv = true;
+        else
+            conn_close(c);
     }
 }

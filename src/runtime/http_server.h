@@ -24,10 +24,13 @@ struct http_server;
 struct ws_conn;
 
 struct http_server_options {
-    const char *listen; /* address to bind, IPv4 or IPv6 literal; NULL: 127.0.0.1 */
+    const char *listen; /* address to bind: IPv4 or IPv6 literal, or "localhost"
+                           (127.0.0.1); NULL: 127.0.0.1 */
     int port;           /* 0: any free port (see http_server__port) */
     const char *page;   /* HTML of GET /; copied; NULL: an empty page */
     size_t max_message; /* largest WebSocket message accepted; 0: 8 MiB */
+    size_t max_frame;   /* longer messages are sent in fragments; 0: 1 MiB (the
+                           limit of Node's websocket client, used by fbp-test) */
 };
 
 struct http_server_events {

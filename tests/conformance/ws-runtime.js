@@ -265,6 +265,33 @@ async function handshakeChecks(rt) {
   r.sock.destroy();
 }
 
+// Random bytes as HTTP requests and as WebSocket frames: the server answers
+// or drops each connection, and keeps serving.
+async function garbageChecks(rt, id) {
+  for (let i = 0; i < 100; i++) {
+    const len = 1 + crypto.randomInt(2000);
+    const bytes = i % 2 ? crypto.randomBytes(len)
+      : Buffer.concat([Buffer.from('GET / HTTP/1.1\r\n'), crypto.randomBytes(len), Buffer.from('\r\n\r\n')]);
+    const res = (await rawExchange(rt.port, bytes)).toString('latin1');
+    ok(res === '' || /^HTTP\/1\.1 [1-5]\d\d /.test(res), `an HTTP answer or none: ${res.slice(0, 30)}`);
+  }
+  const key = crypto.randomBytes(16).toString('base64');
+  const head = `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\n` +
+    'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: noflo\r\n';
+  for (let i = 0; i < 50; i++) {
+    const r = await rawHandshake(rt.port, head);
+    ok(r.head.startsWith('HTTP/1.1 101 '), 'handshake');
+    // A masked text frame header claiming a random length, then random bytes.
+    const body = crypto.randomBytes(1 + crypto.randomInt(3000));
+    r.sock.write(Buffer.concat([Buffer.from([0x81, 0x80 | crypto.randomInt(126)]), body]));
+    r.sock.destroy();
+  }
+  const ws = await connect(rt.port, 'noflo');
+  checkRuntime((await rpc(ws, getruntime)).msg, id, true);
+  ws.close();
+  await withTimeout(ws.closed, 5000, 'close');
+}
+
 async function noSecretRun() {
   const id = crypto.randomUUID();
   const rt = await startRuntime(['--runtime-id', id]);
@@ -272,6 +299,7 @@ async function noSecretRun() {
     eq(rt.host, 'localhost');
     await httpChecks(rt, id);
     await handshakeChecks(rt);
+    await garbageChecks(rt, id);
 
     // Subprotocol noflo when asked for, none otherwise.
     const a = await connect(rt.port, 'noflo');
@@ -381,14 +409,21 @@ async function secretRun(how) {
 
 async function optionsRun() {
   // --host is advertised only; the listen address stays loopback.
-  const rt = await startRuntime(['--host', 'example.test', '--ide', 'http://ide.test/', '--runtime-id', 'rid']);
+  const rt = await startRuntime(['--host', 'example.test', '--ide', 'http://ide.test/', '--runtime-id', 'rid',
+    '--listen', 'localhost', '--graph', 'none.fbp', '--auto-save', '--broker', 'mqtt://x']);
   try {
     eq(rt.host, 'example.test');
     eq(rt.url, 'http://ide.test/#runtime/endpoint?' +
       encodeURIComponent(`protocol=websocket&address=ws://example.test:${rt.port}&id=rid`));
     const ws = await connect(rt.port, 'noflo');
     checkRuntime((await rpc(ws, getruntime)).msg, 'rid', true);
-    await stopRuntime(rt);
+    // SIGINT ends it like SIGTERM.
+    rt.child.kill('SIGINT');
+    eq(await withTimeout(rt.child.exited, 10000, 'exit after SIGINT'), { code: 0, signal: null });
+    eq(await withTimeout(ws.closed, 5000, 'closed on SIGINT'), 1001);
+    for (const o of ['--graph', '--auto-save', '--broker']) {
+      ok(rt.child.stderrText.includes(`msgflo: ${o} is not yet implemented; ignored`), `says ${o} is not implemented`);
+    }
   } catch (e) {
     rt.child.kill('SIGKILL');
     throw e;

@@ -49,7 +49,8 @@ struct setup {
     uv_timer_t discovery_timer;
     bool timer_ready;
     bool want_discovery;
-    bool participants_done, bound, finishing, said_forever;
+    bool participants_done, bound, bindings_reported, finishing, said_forever;
+    char *binding_lines; /* printed once the forwarding subscriptions are in place */
     int status;
 };
 
@@ -173,6 +174,7 @@ static bool all_discovered(const struct setup *s, char *missing, size_t len)
 }
 
 static void on_flushed(void *ud);
+static void on_bound(void *ud);
 
 static void bind_all(struct setup *s)
 {
@@ -193,19 +195,32 @@ static void bind_all(struct setup *s)
         finish(s, 1);
         return;
     }
-    char *lines = bindings__format(&b);
-    /* console.log('Set up bindings:\n', lines) in the original */
-    say(s, SETUP_STDOUT, "Set up bindings:\n %s", lines ? lines : "");
-    free(lines);
-    bindings__cleanup(&b);
     s->bound = true;
     if (binder__needs_process(s->binder) && !s->o->forever) {
         say(s, SETUP_STDERR,
             "msgflo-setup: on MQTT the bindings are made by this process forwarding messages; "
             "they end when it exits. Run with --forever to keep them.");
+        bindings__cleanup(&b);
         finish(s, 1);
         return;
     }
+    char *lines = bindings__format(&b);
+    bindings__cleanup(&b);
+    s->binding_lines = lines;
+    /* Report the bindings once the broker has the forwarding subscriptions
+     * (MQTT), so a message sent on seeing the report is not lost. */
+    if (transport_when_subscribed(session__transport(s->session), on_bound, s) != 0)
+        finish(s, 1);
+}
+
+static void on_bound(void *ud)
+{
+    struct setup *s = ud;
+    /* console.log('Set up bindings:\n', lines) in the original */
+    say(s, SETUP_STDOUT, "Set up bindings:\n %s", s->binding_lines ? s->binding_lines : "");
+    free(s->binding_lines);
+    s->binding_lines = NULL;
+    s->bindings_reported = true;
     maybe_done(s);
 }
 
@@ -221,7 +236,7 @@ static void maybe_bind(struct setup *s)
 
 static void maybe_done(struct setup *s)
 {
-    if (!s->bound || s->finishing)
+    if (!s->bindings_reported || s->finishing)
         return;
     send_iips(s);
     if (s->n_iips_sent < s->n_iips)
@@ -501,6 +516,7 @@ static void cleanup(struct setup *s)
         free(s->cmds[i].command);
     free(s->cmds);
     free(s->iips);
+    free(s->binding_lines);
     binder__free(s->binder);
     session__free(s->session);
     supervisor__free(s->sup);

@@ -230,8 +230,11 @@ int protocol__handle(struct protocol *p, void *client, const char *data, size_t 
     json_error_t jerr;
     json_t *msg = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!msg) {
-        char text[256];
-        snprintf(text, sizeof text, "Invalid JSON message: %s", jerr.text);
+        /* Position only: jansson's text quotes the input near the error,
+         * which may be the secret (or bytes that are not UTF-8). */
+        char text[128];
+        snprintf(text, sizeof text, "Invalid JSON message (line %d, column %d)", jerr.line,
+                 jerr.column);
         rc = send_error(p, client, "runtime", text);
         goto out;
     }
@@ -262,9 +265,12 @@ int protocol__handle(struct protocol *p, void *client, const char *data, size_t 
     /* As noflo-runtime-base: the permission check comes first, so a client
      * without the secret learns nothing about which commands exist. */
     if ((!c || c->capability) && !permitted) {
-        char text[256];
-        snprintf(text, sizeof text, "%.100s:%.100s is not permitted", protocol, command);
-        rc = send_error(p, client, protocol, text);
+        /* Whole names (json_sprintf): cutting them could split a UTF-8
+         * sequence. */
+        json_t *text = json_sprintf("%s:%s is not permitted", protocol, command);
+        LOG_DEBUG(NS, "refused %s:%s: no secret", protocol, command);
+        rc = protocol__send(p, client, protocol, "error",
+                            text ? json_pack("{so}", "message", text) : NULL);
         goto out;
     }
     if (!c) {

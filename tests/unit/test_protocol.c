@@ -272,6 +272,20 @@ static void test_secret_other_commands(void **state)
                         "network:start is not permitted");
     json_decref(msg);
 
+    /* Long non-ASCII names come back whole, as valid UTF-8. */
+    char frame[1024], expect[1024];
+    char name[400];
+    for (int i = 0; i < 60; i++)
+        memcpy(name + 2 * i, "\xc3\xa9", 2); /* é */
+    name[120] = '\0';
+    snprintf(frame, sizeof frame, "{\"protocol\":\"graph\",\"command\":\"%s\"}", name);
+    snprintf(expect, sizeof expect, "graph:%s is not permitted", name);
+    handle(f, frame);
+    assert_int_equal(f->cap.n, 1);
+    pl = output(f, 0, "graph", "error", &msg);
+    assert_string_equal(json_string_value(json_object_get(pl, "message")), expect);
+    json_decref(msg);
+
     /* With it (payload or top level): the handler runs without the secret. */
     handle(f, "{\"protocol\":\"graph\",\"command\":\"clear\",\"payload\":{\"id\":\"g\","
               "\"secret\":\"pw\"}}");
@@ -364,6 +378,69 @@ static void test_malformed(void **state)
     output(f, 0, "runtime", "runtime", &msg);
     json_decref(msg);
     fixture_free(f);
+}
+
+/* Mutated frames (bytes flipped, cut, duplicated), with and without a
+ * secret: never more than one reply, always a parseable envelope, never the
+ * secret. A seeded generator keeps failures reproducible. */
+static void test_mutated_frames(void **state)
+{
+    (void)state;
+    static const char *const seeds[] = {
+        "{\"protocol\":\"runtime\",\"command\":\"getruntime\",\"payload\":{\"secret\":\"k3y\"}}",
+        "{\"protocol\":\"graph\",\"command\":\"addnode\",\"secret\":\"k3y\",\"payload\":{\"id\":"
+        "\"a\",\"component\":\"core/Repeat\",\"metadata\":{\"x\":1.5e3,\"y\":[true,null]}}}",
+        "{\"protocol\":\"network\",\"command\":\"start\",\"payload\":{\"graph\":"
+        "\"\\u00e9\\ud83d\\ude00\"}}",
+    };
+    for (int with_secret = 0; with_secret < 2; with_secret++) {
+        const struct protocol_options o = {.id = "id-m", .secret = with_secret ? "k3y" : NULL};
+        struct fixture *f = fixture_new(&o);
+        unsigned seed = 12345u + (unsigned)with_secret;
+        char buf[512];
+        for (int iter = 0; iter < 20000; iter++) {
+            const char *base = seeds[iter % 3];
+            size_t len = strlen(base);
+            memcpy(buf, base, len);
+            int edits = 1 + (int)(rand_r(&seed) % 4);
+            for (int e = 0; e < edits; e++) {
+                size_t at = (size_t)rand_r(&seed) % len;
+                switch (rand_r(&seed) % 4) {
+                case 0: /* flip a byte */
+                    buf[at] = (char)(rand_r(&seed) & 0xff);
+                    break;
+                case 1: /* cut */
+                    len = at + 1;
+                    break;
+                case 2: /* insert a structural character */
+                    if (len < sizeof buf - 1) {
+                        memmove(buf + at + 1, buf + at, len - at);
+                        buf[at] = "{}[]\",:\\0"[rand_r(&seed) % 10];
+                        len++;
+                    }
+                    break;
+                default: /* duplicate a tail */
+                    if (len + (len - at) < sizeof buf) {
+                        memcpy(buf + len, buf + at, len - at);
+                        len += len - at;
+                    }
+                }
+            }
+            capture_reset(&f->cap);
+            assert_int_equal(protocol__handle(f->p, &f->client, buf, len), 0);
+            assert_true(f->cap.n <= 1);
+            for (int i = 0; i < f->cap.n; i++) {
+                json_t *msg = json_loads(f->cap.text[i], 0, NULL);
+                assert_non_null(msg);
+                assert_true(json_is_string(json_object_get(msg, "protocol")));
+                assert_true(json_is_string(json_object_get(msg, "command")));
+                assert_true(json_is_object(json_object_get(msg, "payload")));
+                json_decref(msg);
+                assert_null(strstr(f->cap.text[i], "k3y"));
+            }
+        }
+        fixture_free(f);
+    }
 }
 
 /* ---- dispatch table ---- */
@@ -816,17 +893,12 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* the server test's clients write to closed sockets */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_getruntime_fields),
-        cmocka_unit_test(test_getruntime_optional_fields),
-        cmocka_unit_test(test_secret_getruntime),
-        cmocka_unit_test(test_secret_other_commands),
-        cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_dispatch_table),
-        cmocka_unit_test(test_send_and_broadcast),
-        cmocka_unit_test(test_new_invalid),
-        cmocka_unit_test(test_ws_accept),
-        cmocka_unit_test(test_ws_tokens),
-        cmocka_unit_test(test_flowhub_url),
+        cmocka_unit_test(test_getruntime_fields), cmocka_unit_test(test_getruntime_optional_fields),
+        cmocka_unit_test(test_secret_getruntime), cmocka_unit_test(test_secret_other_commands),
+        cmocka_unit_test(test_malformed),         cmocka_unit_test(test_mutated_frames),
+        cmocka_unit_test(test_dispatch_table),    cmocka_unit_test(test_send_and_broadcast),
+        cmocka_unit_test(test_new_invalid),       cmocka_unit_test(test_ws_accept),
+        cmocka_unit_test(test_ws_tokens),         cmocka_unit_test(test_flowhub_url),
         cmocka_unit_test(test_server_send_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,12 +6,12 @@
  *   msgflo-graph dot FILE         Graphviz DOT
  *
  * Exit codes: 0 ok, 1 the graph (or file) is bad, 2 usage error. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "graph/graph.h"
+#include "graph/graph_file.h"
 
 static const char usage[] =
     "Usage: msgflo-graph [--case-sensitive] COMMAND FILE\n"
@@ -32,69 +32,13 @@ static const char usage[] =
     "\n"
     "Exit status: 0 ok, 1 invalid graph or unreadable file, 2 usage error.\n";
 
-static int read_all(FILE *f, char **out, size_t *out_len)
-{
-    size_t cap = 65536, len = 0;
-    char *buf = malloc(cap);
-    if (!buf)
-        return -1;
-    for (;;) {
-        if (len == cap) {
-            char *bigger = realloc(buf, cap * 2);
-            if (!bigger) {
-                free(buf);
-                return -1;
-            }
-            buf = bigger;
-            cap *= 2;
-        }
-        size_t n = fread(buf + len, 1, cap - len, f);
-        len += n;
-        if (n == 0)
-            break;
-    }
-    if (ferror(f)) {
-        free(buf);
-        return -1;
-    }
-    *out = buf;
-    *out_len = len;
-    return 0;
-}
-
-static int is_json_name(const char *path)
-{
-    size_t n = strlen(path);
-    return n >= 5 && strcmp(path + n - 5, ".json") == 0;
-}
-
-static int sniff_json(const char *text, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        if (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')
-            continue;
-        return text[i] == '{';
-    }
-    return 0;
-}
-
-static void report(const char *path, const struct graph_error *err, int rc)
-{
-    const char *msg = err->message[0] ? err->message : msgflo_strerror(rc);
-    if (err->line > 0)
-        fprintf(stderr, "%s:%d:%d: %s\n", path, err->line, err->column, msg);
-    else
-        fprintf(stderr, "%s: %s\n", path, msg);
-}
-
 int main(int argc, char **argv)
 {
     struct fbp_parse_options opts = {false};
     const char *command = NULL, *path = NULL;
     struct graph *g = NULL;
     struct graph_error err;
-    char *text = NULL, *output = NULL;
-    size_t len = 0;
+    char *output = NULL;
     int status = 1, rc;
 
     memset(&err, 0, sizeof(err));
@@ -126,30 +70,11 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "%s: cannot open: %s\n", path, strerror(errno));
-        return 1;
-    }
-    rc = read_all(f, &text, &len);
-    if (f != stdin)
-        fclose(f);
+    /* --case-sensitive applies to .fbp text; JSON files keep what the JSON
+     * reader does with port names. */
+    rc = graph__load_file(path, opts.case_sensitive && !graph__path_is_json(path), &g, &err);
     if (rc) {
-        fprintf(stderr, "%s: cannot read\n", path);
-        goto out;
-    }
-
-    int json_in = strcmp(path, "-") == 0 ? sniff_json(text, len) : is_json_name(path);
-    if (json_in) {
-        rc = graph_json__read(text, len, &g, &err);
-        if (rc == 0) {
-            rc = graph__validate(g, &err);
-        }
-    } else {
-        rc = fbp__parse(text, len, &opts, &g, &err);
-    }
-    if (rc) {
-        report(path, &err, rc);
+        fprintf(stderr, "%s\n", err.message[0] ? err.message : msgflo_strerror(rc));
         goto out;
     }
 
@@ -160,7 +85,7 @@ int main(int argc, char **argv)
     else if (strcmp(command, "dot") == 0)
         rc = dot__write(g, &output);
     if (rc) {
-        report(path, &err, rc);
+        fprintf(stderr, "%s: %s\n", path, err.message[0] ? err.message : msgflo_strerror(rc));
         goto out;
     }
     if (output) {
@@ -171,7 +96,6 @@ int main(int argc, char **argv)
     status = fflush(stdout) == 0 ? 0 : 1;
 out:
     free(output);
-    free(text);
     graph__free(g);
     return status;
 }

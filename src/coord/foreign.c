@@ -4,18 +4,17 @@
  * (component, role, id, port ids, queues) are the YAML text as written, so
  * `queue: 1234` is the topic "1234". */
 #include "coord/foreign.h"
+#include "core/file.h"
 
 #include "coord/foreign_yaml.h"
 #include "core/log.h"
 #include "msgflo/errors.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define NS            "msgflo:foreign"
-#define MAX_FILE_SIZE (16 * 1024 * 1024)
+#define NS "msgflo:foreign"
 
 /* --- the definition -------------------------------------------------------------- */
 
@@ -221,43 +220,13 @@ out:
 
 int foreign__load(const char *path, const char *role, json_t **payload, char *errbuf, size_t errlen)
 {
-    int rc = 0;
-    char *text = NULL;
-    size_t len = 0, cap = 0;
+    char *text;
+    size_t len;
     *payload = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (errbuf && errlen)
-            snprintf(errbuf, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return MSGFLO_EINVAL;
-    }
-    for (;;) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 4096;
-            char *bigger = cap <= MAX_FILE_SIZE ? realloc(text, cap) : NULL;
-            if (!bigger) {
-                if (errbuf && errlen)
-                    snprintf(errbuf, errlen, "%s: %s", path,
-                             cap > MAX_FILE_SIZE ? "file too large" : "out of memory");
-                rc = cap > MAX_FILE_SIZE ? MSGFLO_EINVAL : MSGFLO_ENOMEM;
-                goto out;
-            }
-            text = bigger;
-        }
-        size_t n = fread(text + len, 1, cap - len, f);
-        len += n;
-        if (n == 0)
-            break;
-    }
-    if (ferror(f)) {
-        if (errbuf && errlen)
-            snprintf(errbuf, errlen, "%s: cannot read: %s", path, strerror(errno));
-        rc = MSGFLO_EINVAL;
-        goto out;
-    }
+    int rc = file__read(path, &text, &len, errbuf, errlen);
+    if (rc)
+        return rc;
     rc = foreign__parse(text ? text : "", len, path, role, payload, errbuf, errlen);
-out:
-    fclose(f);
     free(text);
     return rc;
 }

@@ -2,11 +2,11 @@
  * and js-yaml's scalar types come from the foreign-definition reader
  * (coord/foreign_yaml.h), so values get the types guv's js-yaml gives them. */
 #include "guv/config.h"
+#include "core/file.h"
 
 #include "coord/foreign_yaml.h"
 #include "msgflo/errors.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -480,53 +480,20 @@ out:
     return 0;
 }
 
-/* A guv config is a few kilobytes; this only stops reading /dev/zero. */
-#define MAX_FILE_SIZE (16u << 20)
-
 int guv_config__load(const char *path, const struct guv_config_options *options,
                      struct guv_config **out, char *errbuf, size_t errlen)
 {
-    int rc = 0;
-    char *text = NULL;
-    size_t len = 0, cap = 0;
+    char *text;
+    size_t len;
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (errbuf && errlen)
-            snprintf(errbuf, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return MSGFLO_EINVAL;
-    }
-    for (;;) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 4096;
-            char *bigger = cap <= MAX_FILE_SIZE ? realloc(text, cap) : NULL;
-            if (!bigger) {
-                rc = cap > MAX_FILE_SIZE ? MSGFLO_EINVAL : MSGFLO_ENOMEM;
-                if (errbuf && errlen)
-                    snprintf(errbuf, errlen, "%s: %s", path,
-                             rc == MSGFLO_EINVAL ? "file too large" : "out of memory");
-                goto out;
-            }
-            text = bigger;
-        }
-        size_t n = fread(text + len, 1, cap - len, f);
-        len += n;
-        if (n == 0)
-            break;
-    }
-    if (ferror(f)) {
-        if (errbuf && errlen)
-            snprintf(errbuf, errlen, "%s: cannot read: %s", path, strerror(errno));
-        rc = MSGFLO_EINVAL;
-        goto out;
-    }
+    int rc = file__read(path, &text, &len, errbuf, errlen);
+    if (rc)
+        return rc;
     struct guv_config_options o = {0};
     if (options)
         o = *options;
     o.filename = path;
     rc = guv_config__parse(text ? text : "", len, &o, out, errbuf, errlen);
-out:
-    fclose(f);
     free(text);
     return rc;
 }

@@ -126,14 +126,16 @@ static void on_poll(uv_poll_t *h, int status, int events)
         goto out;
     }
     if (events & UV_READABLE) {
-        set_cork(m, 1);
         m->in_read = true;
         rc = mosquitto_loop_read(m->mosq, MAX_SUBS_BURST);
         m->in_read = false;
-        /* Write what the callbacks queued, as one corked burst. */
-        if (rc == MOSQ_ERR_SUCCESS && m->poll && mosquitto_want_write(m->mosq))
+        /* Write what the callbacks queued, as one corked burst; a read that
+         * queued nothing costs no extra system calls. */
+        if (rc == MOSQ_ERR_SUCCESS && m->poll && mosquitto_want_write(m->mosq)) {
+            set_cork(m, 1);
             rc = mosquitto_loop_write(m->mosq, 1);
-        set_cork(m, 0);
+            set_cork(m, 0);
+        }
     }
     if (rc == MOSQ_ERR_SUCCESS && m->poll && (events & UV_WRITABLE))
         rc = mosquitto_loop_write(m->mosq, 1);

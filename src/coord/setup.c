@@ -40,7 +40,7 @@ struct setup {
     struct role_cmd *cmds;
     size_t n_cmds, n_started;
     struct iip *iips;
-    size_t n_iips, n_iips_sent;
+    size_t n_iips;
     struct supervisor *sup;
     struct embedded_broker *broker;
     struct session *session;
@@ -122,6 +122,14 @@ static bool iip_by_participant(const struct setup *s, const char *role)
 
 static void maybe_done(struct setup *s);
 
+static size_t iips_pending(const struct setup *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_iips; i++)
+        n += !s->iips[i].sent;
+    return n;
+}
+
 static void send_iips(struct setup *s)
 {
     for (size_t i = 0; i < s->n_iips; i++) {
@@ -136,7 +144,6 @@ static void send_iips(struct setup *s)
             say(s, SETUP_STDERR, "IIP to %s.%s: the participant announced no such inport",
                 p->c->tgt.process, p->c->tgt.port);
             p->sent = true;
-            s->n_iips_sent++;
             continue;
         }
         char *text = json_dumps(p->c->data, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -150,7 +157,6 @@ static void send_iips(struct setup *s)
         }
         LOG_DEBUG(NS, "IIP sent to %s", queue);
         p->sent = true;
-        s->n_iips_sent++;
     }
 }
 
@@ -239,7 +245,7 @@ static void maybe_done(struct setup *s)
     if (!s->bindings_reported || s->finishing)
         return;
     send_iips(s);
-    if (s->n_iips_sent < s->n_iips)
+    if (iips_pending(s) > 0)
         return; /* waiting for targets to be discovered */
     if (s->o->forever) {
         if (!s->said_forever)
@@ -267,7 +273,7 @@ static void on_discovery_timeout(uv_timer_t *t)
         finish(s, 1);
         return;
     }
-    if (s->n_iips_sent < s->n_iips) {
+    if (iips_pending(s) > 0) {
         for (size_t i = 0; i < s->n_iips; i++) {
             if (!s->iips[i].sent)
                 say(s, SETUP_STDERR,
@@ -351,10 +357,8 @@ static void on_started(const char *role, const char *line, void *ud)
     if (!c || c->started) {
         /* a restart under --forever: its IIPs again (issue #127 of the original) */
         for (size_t i = 0; i < s->n_iips; i++) {
-            if (strcmp(s->iips[i].c->tgt.process, role) == 0 && s->iips[i].sent) {
+            if (strcmp(s->iips[i].c->tgt.process, role) == 0 && !iip_by_participant(s, role))
                 s->iips[i].sent = false;
-                s->n_iips_sent--;
-            }
         }
         json_object_del(s->discovered, role);
         return;
@@ -502,10 +506,8 @@ static int prepare(struct setup *s)
     free(order);
     /* IIPs that spawned participants deliver themselves are not sent again. */
     for (size_t i = 0; i < s->n_iips; i++) {
-        if (iip_by_participant(s, s->iips[i].c->tgt.process)) {
+        if (iip_by_participant(s, s->iips[i].c->tgt.process))
             s->iips[i].sent = true;
-            s->n_iips_sent++;
-        }
     }
     return 0;
 }
@@ -540,7 +542,7 @@ int setup__run(const struct setup_options *o)
         cleanup(s);
         return 1;
     }
-    s->want_discovery = o->discover || s->n_iips_sent < s->n_iips;
+    s->want_discovery = o->discover || iips_pending(s) > 0;
 
     const char *url = o->broker;
     if (!url) {

@@ -33,7 +33,6 @@ struct mqtt {
     uv_poll_t *poll;  /* per connection; NULL when no socket */
     uv_timer_t *misc; /* keepalive timer */
     int poll_events;
-    bool in_read;                  /* inside a read burst: flush once at the end */
     int busy;                      /* nesting depth of our calls into libmosquitto */
     bool close_pending;            /* close asked for while busy */
     int pending_subacks;           /* SUBSCRIBEs sent on this connection, not yet acked */
@@ -126,9 +125,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
         goto out;
     }
     if (events & UV_READABLE) {
-        m->in_read = true;
         rc = mosquitto_loop_read(m->mosq, MAX_SUBS_BURST);
-        m->in_read = false;
         /* Write what the callbacks queued, as one corked burst; a read that
          * queued nothing costs no extra system calls. */
         if (rc == MOSQ_ERR_SUCCESS && m->poll && mosquitto_want_write(m->mosq)) {

@@ -45,48 +45,23 @@ int transport__init(struct transport *t, const struct transport_ops *ops, uv_loo
     return 0;
 }
 
-static void free_handle(uv_handle_t *h)
-{
-    free(h);
-}
-
-struct cleanup_ctx {
-    struct transport *t;
-    void (*done)(struct transport *t);
-};
-
 static void on_cleanup_timer_closed(uv_handle_t *h)
 {
-    struct cleanup_ctx *ctx = h->data;
-    struct transport *t = ctx->t;
-    void (*done)(struct transport *) = ctx->done;
-    free(ctx);
+    struct transport *t = h->data;
     free(h);
     msgflo_url_free(t->url);
     free(t->client_id);
     t->url = NULL;
     t->client_id = NULL;
-    done(t);
+    t->cleanup_done(t);
 }
 
 void transport__cleanup(struct transport *t, void (*done)(struct transport *t))
 {
-    struct cleanup_ctx *ctx = malloc(sizeof *ctx);
     uv_timer_t *timer = t->reconnect_timer;
     t->reconnect_timer = NULL;
-    if (!ctx) {
-        /* Without memory for the context, leak the timer rather than crash. */
-        uv_timer_stop(timer);
-        uv_close((uv_handle_t *)timer, free_handle);
-        msgflo_url_free(t->url);
-        free(t->client_id);
-        done(t);
-        return;
-    }
-    ctx->t = t;
-    ctx->done = done;
+    t->cleanup_done = done;
     uv_timer_stop(timer);
-    timer->data = ctx;
     uv_close((uv_handle_t *)timer, on_cleanup_timer_closed);
 }
 

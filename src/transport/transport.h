@@ -84,6 +84,7 @@ struct transport {
     uv_timer_t *reconnect_timer;
     uint64_t backoff_ms;
     void (*retry_fn)(struct transport *t);
+    void (*cleanup_done)(struct transport *t); /* set by transport__cleanup */
 };
 
 /* Creates the transport for url->scheme (takes ownership of `url`).

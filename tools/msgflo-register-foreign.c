@@ -6,13 +6,12 @@
  *
  * The role comes from --role, else from the YAML's `role`. Sends once by
  * default (--forever false). Exit codes as msgflo-register. */
+#include "coord/cli.h"
 #include "coord/foreign.h"
 #include "core/boolean.h"
 #include "msgflo/errors.h"
 #include "msgflo/url.h"
 
-#include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,26 +57,6 @@ static int usage_error(const char *fmt, ...)
     return 2;
 }
 
-/* "--name VALUE" or "--name=VALUE": the value, advancing *i; NULL if absent. */
-static const char *option_value(int argc, char **argv, int *i, const char *name)
-{
-    size_t n = strlen(name);
-    const char *arg = argv[*i];
-    if (arg[n] == '=')
-        return arg + n + 1;
-    if (*i + 1 < argc) {
-        (*i)++;
-        return argv[*i];
-    }
-    return NULL;
-}
-
-static bool is_option(const char *arg, const char *name)
-{
-    size_t n = strlen(name);
-    return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
-}
-
 static void on_sent(void *ud, const char *id)
 {
     struct ctx *ctx = ud;
@@ -112,21 +91,18 @@ int main(int argc, char **argv)
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
             fputs(usage, stdout);
             return 0;
-        } else if (is_option(arg, "--broker")) {
-            if (!(broker_arg = option_value(argc, argv, &i, "--broker")))
+        } else if (cli__is_option(arg, "--broker")) {
+            if (!(broker_arg = cli__value(argc, argv, &i, "--broker")))
                 return usage_error("--broker needs a URL");
-        } else if (is_option(arg, "--role")) {
-            if (!(role = option_value(argc, argv, &i, "--role")))
+        } else if (cli__is_option(arg, "--role")) {
+            if (!(role = cli__value(argc, argv, &i, "--role")))
                 return usage_error("--role needs a role");
-        } else if (is_option(arg, "--interval")) {
-            char *end = NULL;
-            v = option_value(argc, argv, &i, "--interval");
-            errno = 0;
-            interval = v ? strtod(v, &end) : 0;
-            if (!v || errno || end == v || *end || !isfinite(interval) || interval <= 0)
+        } else if (cli__is_option(arg, "--interval")) {
+            v = cli__value(argc, argv, &i, "--interval");
+            if (!v || !cli__seconds(v, &interval))
                 return usage_error("--interval needs a positive number of seconds, not '%s'",
                                    v ? v : "");
-        } else if (is_option(arg, "--forever")) {
+        } else if (cli__is_option(arg, "--forever")) {
             /* "--forever" alone is true; "--forever false" and "--forever=0" are false */
             const char *eq = strchr(arg, '=');
             if (eq) {

@@ -6,13 +6,12 @@
  *
  * Exit codes: 0 ok (or stopped by SIGINT/SIGTERM), 1 a definition is bad or
  * the broker could not be reached, 2 usage error. */
+#include "coord/cli.h"
 #include "coord/foreign.h"
 #include "core/boolean.h"
 #include "msgflo/errors.h"
 #include "msgflo/url.h"
 
-#include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,39 +66,6 @@ static int usage_error(const char *fmt, ...)
     return 2;
 }
 
-static bool parse_seconds(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || v <= 0)
-        return false;
-    *out = v;
-    return true;
-}
-
-/* "--name VALUE" or "--name=VALUE": the value, advancing *i; NULL if absent. */
-static const char *option_value(int argc, char **argv, int *i, const char *name)
-{
-    size_t n = strlen(name);
-    const char *arg = argv[*i];
-    if (strncmp(arg, name, n) != 0)
-        return NULL;
-    if (arg[n] == '=')
-        return arg + n + 1;
-    if (arg[n] == '\0' && *i + 1 < argc) {
-        (*i)++;
-        return argv[*i];
-    }
-    return NULL;
-}
-
-static bool is_option(const char *arg, const char *name)
-{
-    size_t n = strlen(name);
-    return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
-}
-
 static void on_sent(void *ud, const char *id)
 {
     (void)ud;
@@ -142,13 +108,13 @@ int main(int argc, char **argv)
             fputs(usage, stdout);
             status = 0;
             goto out;
-        } else if (is_option(arg, "--broker")) {
-            if (!(broker_arg = option_value(argc, argv, &i, "--broker"))) {
+        } else if (cli__is_option(arg, "--broker")) {
+            if (!(broker_arg = cli__value(argc, argv, &i, "--broker"))) {
                 status = usage_error("%s needs a URL", arg);
                 goto out;
             }
-        } else if (is_option(arg, "--role")) {
-            v = option_value(argc, argv, &i, "--role");
+        } else if (cli__is_option(arg, "--role")) {
+            v = cli__value(argc, argv, &i, "--role");
             const char *colon = v ? strchr(v, ':') : NULL;
             if (!colon || colon == v || !colon[1]) {
                 status = usage_error("--role needs ROLE:FILE.yaml, not '%s'", v ? v : "");
@@ -167,14 +133,14 @@ int main(int argc, char **argv)
                 n_roles++;
             }
             roles[k].path = colon + 1;
-        } else if (is_option(arg, "--interval")) {
-            v = option_value(argc, argv, &i, "--interval");
-            if (!v || !parse_seconds(v, &interval)) {
+        } else if (cli__is_option(arg, "--interval")) {
+            v = cli__value(argc, argv, &i, "--interval");
+            if (!v || !cli__seconds(v, &interval)) {
                 status = usage_error("--interval needs a positive number of seconds, not '%s'",
                                      v ? v : "");
                 goto out;
             }
-        } else if (is_option(arg, "--forever")) {
+        } else if (cli__is_option(arg, "--forever")) {
             /* "--forever" alone is true; "--forever false" and "--forever=0" are false */
             if (arg[strlen("--forever")] == '=') {
                 if (!boolean__parse(arg + strlen("--forever="), &forever)) {

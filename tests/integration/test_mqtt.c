@@ -139,6 +139,32 @@ static void test_tls(void **state)
     mqtt_client_close(&mc);
 }
 
+/* Re-announced every MSGFLO_DISCOVERY_PERIOD/2.2 seconds (2.2 s: every 1 s). */
+static void test_periodic_discovery(void **state)
+{
+    struct names n;
+    support_names(&n, "mqp");
+    struct mqtt_client mc;
+    assert_int_equal(mqtt_client_open(&mc, url), 0);
+    assert_int_equal(mqtt_client_subscribe(&mc, "fbp"), 0);
+    setenv("MSGFLO_DISCOVERY_PERIOD", "2.2", 1);
+    struct child c;
+    start_repeat(&c, n.role);
+    unsetenv("MSGFLO_DISCOVERY_PERIOD");
+    int announcements = 0;
+    for (int waited = 0; waited < 3500; waited += 100) {
+        char *msg = mqtt_client_wait(&mc, "fbp", 100);
+        json_t *p = msg ? support_discovery_for(msg, n.role) : NULL;
+        announcements += p != NULL;
+        json_decref(p);
+        free(msg);
+    }
+    /* the one at start, then about one a second */
+    assert_true(announcements >= 3 && announcements <= 5);
+    assert_int_equal(child_stop(&c, 0), 0);
+    mqtt_client_close(&mc);
+}
+
 int main(void)
 {
     url = support_broker("MSGFLO_TEST_MQTT");
@@ -150,6 +176,7 @@ int main(void)
         SUPPORT_TEST(test_discovery_and_data),
         SUPPORT_TEST(test_reconnect_after_broker_restart),
         SUPPORT_TEST(test_tls),
+        SUPPORT_TEST(test_periodic_discovery),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,126 @@
+/* The running system as the FBP protocol layer sees it.
+ *
+ * The protocol layer (graph/network/component handlers) keeps the live graph
+ * and speaks to clients; the coordinator (coordinator.h) makes the graph
+ * real on the broker: it discovers participants, starts and stops processes
+ * from the component library, binds and unbinds queues, delivers IIPs and
+ * watches the data on ports. This header is the contract between the two, so
+ * each side is tested alone: unit tests drive the protocol layer against a
+ * recording fake, integration tests drive the coordinator against real
+ * brokers.
+ *
+ * Roles are graph node ids (a node "a" is the participant with role "a");
+ * ports are as the graph names them (case kept; queues use the announced
+ * queue, or definition__default_queue's role.PORT when none was announced).
+ *
+ * Every call returns at once: what needs the broker or a process happens
+ * later on the loop, and its outcome comes back through system_events. A
+ * call never invokes a system_events callback from within itself.
+ */
+#ifndef MSGFLO_RUNTIME_SYSTEM_H
+#define MSGFLO_RUNTIME_SYSTEM_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* What the protocol layer asks of the system. `sys` is the implementation's
+ * own pointer (system.self). Strings are borrowed for the call; JSON values
+ * are borrowed (take a reference to keep one). Each returns 0 or a negative
+ * MSGFLO_E* code with a one-line reason in err (errlen bytes) that the
+ * protocol layer passes on to the client. */
+struct system_ops {
+    /* A node joined the live graph: start a participant of `component` in
+     * role `role` when the library has a command for it and the role is not
+     * ignored; otherwise the role is expected to run elsewhere (not an
+     * error). Returns before the process is up. */
+    int (*add_node)(void *sys, const char *role, const char *component, char *err, size_t errlen);
+    /* A node left the live graph: stop the process started for it (if any)
+     * and forget the participants of the role. */
+    int (*remove_node)(void *sys, const char *role, char *err, size_t errlen);
+    /* An edge joined the live graph: bind src's outport queue to tgt's
+     * inport queue (pubsub) once both roles are discovered, and watch the
+     * data on it (system_events.data). */
+    int (*add_edge)(void *sys, const char *src_role, const char *src_port, const char *tgt_role,
+                    const char *tgt_port, char *err, size_t errlen);
+    int (*remove_edge)(void *sys, const char *src_role, const char *src_port,
+                       const char *tgt_role, const char *tgt_port, char *err, size_t errlen);
+    /* An IIP joined the live graph. While the network is started it is sent
+     * to the inport queue as soon as the target role is discovered, and sent
+     * again each time the role is discovered anew after its process
+     * restarted (system_events.initial_sent each time). */
+    int (*add_initial)(void *sys, const char *role, const char *port, const json_t *data,
+                       char *err, size_t errlen);
+    int (*remove_initial)(void *sys, const char *role, const char *port, char *err,
+                          size_t errlen);
+    /* network:start / network:stop: start delivers the IIPs (see above);
+     * stop stops delivering them. Processes keep running either way. */
+    int (*start)(void *sys, char *err, size_t errlen);
+    int (*stop)(void *sys, char *err, size_t errlen);
+    /* Whether the system is still bringing the started network up: a
+     * process of the live graph not yet started, a role not yet discovered,
+     * an edge not yet bound or an IIP not yet delivered. */
+    bool (*busy)(void *sys);
+    /* Sends `data` (serialized as JSON) to role's inport queue, once the role
+     * is discovered (runtime:packet on an exported inport). */
+    int (*send)(void *sys, const char *role, const char *port, const json_t *data, char *err,
+                size_t errlen);
+    /* Starts/stops reporting the messages role publishes on outport `port`
+     * through system_events.data (exported outports; counted, so watching a
+     * port twice needs two unwatch calls). Edges are watched by add_edge. */
+    int (*watch)(void *sys, const char *role, const char *port, char *err, size_t errlen);
+    int (*unwatch)(void *sys, const char *role, const char *port, char *err, size_t errlen);
+    /* Every component known: library components and discovered participants'
+     * definitions, merged by name. A new JSON array (owned by the caller) of
+     * {name, description?, icon?, inports:[port], outports:[port]} where each
+     * port is a discovery port definition ({id, type?, description?,
+     * schema?, queue?...}; the protocol layer picks the fields it reports).
+     * Names carry the library namespace ("core/Repeat"). */
+    json_t *(*components)(void *sys);
+    /* component:getsource for a component: a new object {name, library?,
+     * language, code} (owned by the caller), or NULL with err set. */
+    json_t *(*component_source)(void *sys, const char *name, char *err, size_t errlen);
+    /* component:source: stores the code as a component of the library. */
+    int (*set_component_source)(void *sys, const char *name, const char *language,
+                                const char *code, char *err, size_t errlen);
+};
+
+/* What the system reports to the protocol layer (all optional). `ud` is
+ * system.ud. Strings and JSON are borrowed for the call. */
+struct system_events {
+    /* A message seen on role's outport `port` (a watched port, or the source
+     * of a live edge). `data` is the message parsed as JSON, or a JSON string
+     * of its bytes when it is not JSON. */
+    void (*data)(void *ud, const char *role, const char *port, const json_t *data);
+    /* An IIP was sent to role's inport. */
+    void (*initial_sent)(void *ud, const char *role, const char *port, const json_t *data);
+    /* A participant was discovered for the first time (or again after it
+     * expired or its process restarted). `definition` is its discovery
+     * payload. A role that is not in the live graph joins it. */
+    void (*participant_added)(void *ud, const char *role, const json_t *definition);
+    /* Two participants share a queue (outport of src, inport of tgt): the
+     * broker already connects them, so the edge joins the live graph. */
+    void (*edge_found)(void *ud, const char *src_role, const char *src_port, const char *tgt_role,
+                       const char *tgt_port);
+    /* A participant was not seen for the configured number of discovery
+     * periods and is forgotten. */
+    void (*participant_expired)(void *ud, const char *role, const char *message);
+    /* A process of the live graph failed: did not start, exited, crashed.
+     * `message` says which and why. */
+    void (*process_error)(void *ud, const char *role, const char *message);
+    /* Something failed that concerns no single role (a binding the broker
+     * refused, the broker connection lost or back). */
+    void (*error)(void *ud, const char *message);
+    /* The component list changed (a new definition or a changed one). */
+    void (*components_changed)(void *ud);
+};
+
+/* A system: its operations, its own pointer, and where it reports. */
+struct system {
+    const struct system_ops *ops;
+    void *self;
+    struct system_events events;
+    void *ud;
+};
+
+#endif

@@ -1,7 +1,7 @@
 /* The running system as the FBP protocol layer sees it.
  *
  * The protocol layer (graph/network/component handlers) keeps the live graph
- * and speaks to clients; the coordinator (coordinator.h) makes the graph
+ * and speaks to clients; the coordinator (coord/coordinator.h) makes the graph
  * real on the broker: it discovers participants, starts and stops processes
  * from the component library, binds and unbinds queues, delivers IIPs and
  * watches the data on ports. This header is the contract between the two, so
@@ -17,8 +17,8 @@
  * later on the loop, and its outcome comes back through system_events. A
  * call never invokes a system_events callback from within itself.
  */
-#ifndef MSGFLO_RUNTIME_SYSTEM_H
-#define MSGFLO_RUNTIME_SYSTEM_H
+#ifndef MSGFLO_COORD_SYSTEM_H
+#define MSGFLO_COORD_SYSTEM_H
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -43,16 +43,15 @@ struct system_ops {
      * data on it (system_events.data). */
     int (*add_edge)(void *sys, const char *src_role, const char *src_port, const char *tgt_role,
                     const char *tgt_port, char *err, size_t errlen);
-    int (*remove_edge)(void *sys, const char *src_role, const char *src_port,
-                       const char *tgt_role, const char *tgt_port, char *err, size_t errlen);
+    int (*remove_edge)(void *sys, const char *src_role, const char *src_port, const char *tgt_role,
+                       const char *tgt_port, char *err, size_t errlen);
     /* An IIP joined the live graph. While the network is started it is sent
      * to the inport queue as soon as the target role is discovered, and sent
      * again each time the role is discovered anew after its process
      * restarted (system_events.initial_sent each time). */
-    int (*add_initial)(void *sys, const char *role, const char *port, const json_t *data,
-                       char *err, size_t errlen);
-    int (*remove_initial)(void *sys, const char *role, const char *port, char *err,
-                          size_t errlen);
+    int (*add_initial)(void *sys, const char *role, const char *port, const json_t *data, char *err,
+                       size_t errlen);
+    int (*remove_initial)(void *sys, const char *role, const char *port, char *err, size_t errlen);
     /* network:start / network:stop: start delivers the IIPs (see above);
      * stop stops delivering them. Processes keep running either way. */
     int (*start)(void *sys, char *err, size_t errlen);
@@ -81,8 +80,8 @@ struct system_ops {
      * language, code} (owned by the caller), or NULL with err set. */
     json_t *(*component_source)(void *sys, const char *name, char *err, size_t errlen);
     /* component:source: stores the code as a component of the library. */
-    int (*set_component_source)(void *sys, const char *name, const char *language,
-                                const char *code, char *err, size_t errlen);
+    int (*set_component_source)(void *sys, const char *name, const char *language, const char *code,
+                                char *err, size_t errlen);
 };
 
 /* What the system reports to the protocol layer (all optional). `ud` is

@@ -67,6 +67,10 @@ struct sup_proc {
     struct sup_run *run;
     uv_timer_t start_timer, kill_timer, backoff_timer;
     int open;
+    /* supervisor__stop: removed from the list once its run is reaped */
+    bool removing;
+    void (*stop_done)(struct supervisor *sup, void *ud);
+    void *stop_ud;
 };
 
 struct supervisor {
@@ -207,6 +211,7 @@ static void run__flush(struct sup_run *run)
 
 static void proc__spawn(struct sup_proc *p);
 static void proc__schedule_restart(struct sup_proc *p, const char *what, int status, bool report);
+static void proc__remove(struct sup_proc *p);
 
 static void on_done_timer(uv_timer_t *t)
 {
@@ -252,7 +257,10 @@ static void run__reap(struct sup_run *run)
     LOG_DEBUG(NS, "participant '%s' (pid %d) %s", p->role, run->pid, what);
     enum proc_after after = p->after;
     p->after = AFTER_DECIDE;
-    if (sup->stopping || after == AFTER_STOP || after == AFTER_FAIL) {
+    if (p->removing) {
+        p->state = PROC_DONE;
+        proc__remove(p);
+    } else if (sup->stopping || after == AFTER_STOP || after == AFTER_FAIL) {
         p->state = PROC_DONE;
     } else if (after == AFTER_RESTART) {
         proc__schedule_restart(p, what, run->status, true);
@@ -583,11 +591,32 @@ static void proc__handle_closed(uv_handle_t *h)
     if (--p->open > 0)
         return;
     struct supervisor *sup = p->sup;
+    void (*done)(struct supervisor *, void *) = p->stop_done;
+    void *done_ud = p->stop_ud;
     free(p->role);
     free(p->command);
     free(p->spawn_error);
     free(p);
+    if (done && !sup->freed)
+        done(sup, done_ud); /* may free the supervisor: our reference keeps it */
     sup__release(sup);
+}
+
+/* Takes a process without a run out of the list and frees it; its stop_done
+ * runs once its timers are closed. */
+static void proc__remove(struct sup_proc *p)
+{
+    struct supervisor *sup = p->sup;
+    for (struct sup_proc **q = &sup->procs; *q; q = &(*q)->next) {
+        if (*q == p) {
+            *q = p->next;
+            break;
+        }
+    }
+    p->next = NULL;
+    uv_close((uv_handle_t *)&p->start_timer, proc__handle_closed);
+    uv_close((uv_handle_t *)&p->kill_timer, proc__handle_closed);
+    uv_close((uv_handle_t *)&p->backoff_timer, proc__handle_closed);
 }
 
 int supervisor__start(struct supervisor *sup, const char *role, const char *command,
@@ -645,6 +674,34 @@ int supervisor__stop_all(struct supervisor *sup, void (*done)(struct supervisor 
             p->state = PROC_DONE;
     }
     sup__check_done(sup);
+    return 0;
+}
+
+int supervisor__stop(struct supervisor *sup, const char *role,
+                     void (*done)(struct supervisor *sup, void *ud), void *userdata)
+{
+    if (!sup || !role)
+        return MSGFLO_EINVAL;
+    if (sup->stopping)
+        return MSGFLO_ESTATE;
+    struct sup_proc *p = sup->procs;
+    while (p && strcmp(p->role, role) != 0)
+        p = p->next;
+    if (!p)
+        return MSGFLO_EINVAL;
+    if (p->removing)
+        return MSGFLO_ESTATE;
+    p->removing = true;
+    p->stop_done = done;
+    p->stop_ud = userdata;
+    uv_timer_stop(&p->backoff_timer);
+    uv_timer_stop(&p->start_timer);
+    LOG_DEBUG(NS, "stopping participant '%s'", p->role);
+    if (p->run && !p->run->exited)
+        proc__terminate(p, AFTER_STOP);
+    else if (!p->run)
+        proc__remove(p); /* closing its timers defers `done` to the loop */
+    /* else: exited, its output still draining; the reap removes it */
     return 0;
 }
 

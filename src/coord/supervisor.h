@@ -117,6 +117,17 @@ int supervisor__start(struct supervisor *sup, const char *role, const char *comm
 int supervisor__stop_all(struct supervisor *sup, void (*done)(struct supervisor *sup, void *ud),
                          void *userdata);
 
+/* Stops the process of `role` (borrowed) alone: SIGTERM to its group, SIGKILL
+ * after the grace period, a pending restart cancelled. Once it is gone it is
+ * forgotten, so the name can be started again; `done` (may be NULL) is called
+ * then, from the loop (never from within this call), unless the supervisor
+ * was freed before. on_exit is not called for it. Until `done`, the process
+ * still counts in supervisor__active and its name is taken.
+ * Returns 0, MSGFLO_EINVAL (no process of that name), or MSGFLO_ESTATE (it
+ * is being stopped already, or stop_all was called). */
+int supervisor__stop(struct supervisor *sup, const char *role,
+                     void (*done)(struct supervisor *sup, void *ud), void *userdata);
+
 /* The absolute path of program `name` found in PATH (a name with a '/' is
  * taken as it is), if it exists and is executable; else NULL. Returns an owned
  * string (free with free()). */

@@ -527,6 +527,48 @@ static void test_stop_all_many_and_empty(void **state)
     teardown_sup(&c);
 }
 
+static void test_stop_one(void **state)
+{
+    struct ctx c;
+    struct supervisor_options o = {
+        .shell = "/bin/sh", .forever = true, .backoff_initial_ms = 60000};
+    setup_sup(&c, &o);
+    assert_int_equal(
+        supervisor__start(c.sup, "w.1", "echo ready $$; exec sleep 30", &callbacks, &c), 0);
+    assert_int_equal(
+        supervisor__start(c.sup, "w.2", "echo ready $$; exec sleep 30", &callbacks, &c), 0);
+    run_until(&c, &c.started, 2, 20);
+    assert_int_equal(supervisor__stop(c.sup, "w.9", on_done, &c), MSGFLO_EINVAL);
+    /* Which pid is w.1's the lines do not tell: stop it and see that one goes. */
+    assert_int_equal(supervisor__stop(c.sup, "w.1", on_done, &c), 0);
+    assert_int_equal(supervisor__stop(c.sup, "w.1", on_done, &c), MSGFLO_ESTATE);
+    assert_int_equal(supervisor__start(c.sup, "w.1", "true", &callbacks, &c), MSGFLO_EINVAL);
+    assert_int_equal(c.done, 0); /* never from within the call */
+    run_until(&c, &c.done, 1, 20);
+    assert_int_equal(supervisor__active(c.sup), 1);
+    assert_int_equal(c.exits, 0); /* a stop is not an exit, and nothing restarts */
+    /* Reaped before `done`, so the stopped one no longer exists. */
+    int alive = (kill(c.pids[0], 0) == 0) + (kill(c.pids[1], 0) == 0);
+    assert_int_equal(alive, 1);
+    /* The name is free again. */
+    assert_int_equal(
+        supervisor__start(c.sup, "w.1", "echo ready $$; exec sleep 30", &callbacks, &c), 0);
+    run_until(&c, &c.started, 3, 20);
+    assert_int_equal(supervisor__active(c.sup), 2);
+
+    /* A process waiting for its restart is forgotten at once. */
+    assert_int_equal(supervisor__start(c.sup, "crash", "echo ready $$; exit 3", &callbacks, &c), 0);
+    run_until(&c, &c.exits, 1, 20);
+    assert_true(c.last_will_restart);
+    assert_int_equal(supervisor__active(c.sup), 3);
+    assert_int_equal(supervisor__stop(c.sup, "crash", on_done, &c), 0);
+    assert_int_equal(c.done, 1);
+    run_until(&c, &c.done, 2, 20);
+    assert_int_equal(supervisor__active(c.sup), 2);
+    c.done = 0; /* teardown counts stop_all's */
+    teardown_sup(&c);
+}
+
 static void test_parse_forward(void **state)
 {
     static const struct {
@@ -642,6 +684,7 @@ int main(void)
         cmocka_unit_test(test_killed_participant_restarted),
         cmocka_unit_test(test_no_restart_without_forever),
         cmocka_unit_test(test_stop_all_many_and_empty),
+        cmocka_unit_test(test_stop_one),
         cmocka_unit_test(test_parse_forward),
         cmocka_unit_test(test_stop_all_from_callback),
         cmocka_unit_test(test_owner_killed),

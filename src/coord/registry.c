@@ -1,0 +1,526 @@
+/* Registry of discovered participants; see registry.h. */
+#include "coord/registry.h"
+
+#include "core/definition.h"
+#include "msgflo/errors.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <uthash.h>
+
+struct participant {
+    char *id;
+    struct role *role;
+    json_t *payload; /* owned deep copy, merged over time */
+    uint64_t first_seen, last_seen;
+    struct participant *prev, *next; /* members of the role */
+    UT_hash_handle hh;
+};
+
+/* One port of a role as indexed by queue. */
+struct index_entry {
+    char *queue;
+    char *port;
+    bool inport;
+};
+
+struct role {
+    char *name;
+    struct participant *members;
+    size_t n_members;
+    struct participant *current; /* seen last: its payload is the role's definition */
+    struct index_entry *entries;
+    size_t n_entries;
+    UT_hash_handle hh;
+};
+
+struct queue {
+    char *name;
+    struct registry_port *ports;
+    size_t n, cap;
+    UT_hash_handle hh;
+};
+
+struct registry {
+    struct registry_options o;
+    struct participant *participants; /* by id */
+    struct role *roles;               /* by name */
+    struct queue *queues;             /* by name */
+    size_t n_participants, n_roles;
+};
+
+int registry__new(const struct registry_options *options, struct registry **out)
+{
+    struct registry *r = calloc(1, sizeof *r);
+    if (!r)
+        return MSGFLO_ENOMEM;
+    if (options)
+        r->o = *options;
+    if (r->o.period_ms == 0)
+        r->o.period_ms = 60000;
+    *out = r;
+    return 0;
+}
+
+/* --- queue index ------------------------------------------------------------ */
+
+static int queue__add(struct registry *r, const char *name, const struct registry_port *p)
+{
+    struct queue *q;
+    HASH_FIND_STR(r->queues, name, q);
+    if (!q) {
+        q = calloc(1, sizeof *q);
+        if (!q || !(q->name = strdup(name))) {
+            free(q);
+            return MSGFLO_ENOMEM;
+        }
+        HASH_ADD_KEYPTR(hh, r->queues, q->name, strlen(q->name), q);
+    }
+    if (q->n == q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 2;
+        struct registry_port *ports = realloc(q->ports, cap * sizeof *ports);
+        if (!ports)
+            return MSGFLO_ENOMEM;
+        q->ports = ports;
+        q->cap = cap;
+    }
+    q->ports[q->n++] = *p;
+    return 0;
+}
+
+static void queue__remove(struct registry *r, const char *name, const char *role_name,
+                          const char *port)
+{
+    struct queue *q;
+    HASH_FIND_STR(r->queues, name, q);
+    if (!q)
+        return;
+    for (size_t i = 0; i < q->n; i++) {
+        if (q->ports[i].role == role_name && q->ports[i].port == port) {
+            q->ports[i] = q->ports[--q->n];
+            break;
+        }
+    }
+    if (q->n == 0) {
+        HASH_DEL(r->queues, q);
+        free(q->name);
+        free(q->ports);
+        free(q);
+    }
+}
+
+static void role__unindex(struct registry *r, struct role *ro)
+{
+    for (size_t i = 0; i < ro->n_entries; i++) {
+        queue__remove(r, ro->entries[i].queue, ro->name, ro->entries[i].port);
+        free(ro->entries[i].queue);
+        free(ro->entries[i].port);
+    }
+    free(ro->entries);
+    ro->entries = NULL;
+    ro->n_entries = 0;
+}
+
+static size_t count_ports(const json_t *payload)
+{
+    return json_array_size(json_object_get(payload, "inports")) +
+           json_array_size(json_object_get(payload, "outports"));
+}
+
+/* The entries the role's current payload gives (ports without a string id are skipped). */
+static int entries__build(const struct role *ro, struct index_entry **out, size_t *n)
+{
+    const json_t *payload = ro->current->payload;
+    size_t total = count_ports(payload), k = 0;
+    struct index_entry *e = calloc(total ? total : 1, sizeof *e);
+    if (!e)
+        return MSGFLO_ENOMEM;
+    int rc = 0;
+    for (int in = 1; in >= 0 && rc == 0; in--) {
+        size_t i;
+        json_t *p;
+        json_array_foreach(json_object_get(payload, in ? "inports" : "outports"), i, p)
+        {
+            const char *id = json_string_value(json_object_get(p, "id"));
+            const char *queue = json_string_value(json_object_get(p, "queue"));
+            if (!id)
+                continue;
+            e[k].inport = in;
+            e[k].port = strdup(id);
+            e[k].queue = queue ? strdup(queue) : definition__default_queue(ro->name, id);
+            k++;
+            if (!e[k - 1].port || !e[k - 1].queue) {
+                rc = MSGFLO_ENOMEM;
+                break;
+            }
+        }
+    }
+    if (rc) {
+        for (size_t i = 0; i < k; i++) {
+            free(e[i].port);
+            free(e[i].queue);
+        }
+        free(e);
+        return rc;
+    }
+    *out = e;
+    *n = k;
+    return 0;
+}
+
+static bool entries__same(const struct index_entry *a, size_t na, const struct index_entry *b,
+                          size_t nb)
+{
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++) {
+        if (a[i].inport != b[i].inport || strcmp(a[i].port, b[i].port) != 0 ||
+            strcmp(a[i].queue, b[i].queue) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* Re-indexes the role from its current payload; *changed tells whether the queues changed. */
+static int role__reindex(struct registry *r, struct role *ro, bool *changed)
+{
+    struct index_entry *e;
+    size_t n;
+    *changed = false;
+    int rc = entries__build(ro, &e, &n);
+    if (rc)
+        return rc;
+    if (entries__same(ro->entries, ro->n_entries, e, n)) {
+        for (size_t i = 0; i < n; i++) {
+            free(e[i].port);
+            free(e[i].queue);
+        }
+        free(e);
+        return 0;
+    }
+    role__unindex(r, ro);
+    ro->entries = e;
+    ro->n_entries = n;
+    *changed = true;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const struct registry_port p = {ro->name, e[i].port, e[i].inport};
+        rc = queue__add(r, e[i].queue, &p);
+    }
+    return rc;
+}
+
+/* --- roles and participants --------------------------------------------------- */
+
+static struct role *role__get(struct registry *r, const char *name, bool *created)
+{
+    struct role *ro;
+    *created = false;
+    HASH_FIND_STR(r->roles, name, ro);
+    if (ro)
+        return ro;
+    ro = calloc(1, sizeof *ro);
+    if (!ro || !(ro->name = strdup(name))) {
+        free(ro);
+        return NULL;
+    }
+    HASH_ADD_KEYPTR(hh, r->roles, ro->name, strlen(ro->name), ro);
+    r->n_roles++;
+    *created = true;
+    return ro;
+}
+
+static void role__free(struct registry *r, struct role *ro)
+{
+    role__unindex(r, ro);
+    HASH_DEL(r->roles, ro);
+    r->n_roles--;
+    free(ro->name);
+    free(ro);
+}
+
+static void role__attach(struct role *ro, struct participant *p)
+{
+    p->role = ro;
+    p->prev = NULL;
+    p->next = ro->members;
+    if (ro->members)
+        ro->members->prev = p;
+    ro->members = p;
+    ro->n_members++;
+}
+
+/* Detaches p from its role; frees the role when it was the last member, else
+ * makes the most recently seen member current. */
+static void role__detach(struct registry *r, struct participant *p)
+{
+    struct role *ro = p->role;
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        ro->members = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    ro->n_members--;
+    p->role = NULL;
+    if (ro->n_members == 0) {
+        role__free(r, ro);
+        return;
+    }
+    if (ro->current != p)
+        return;
+    ro->current = ro->members;
+    for (struct participant *m = ro->members; m; m = m->next) {
+        if (m->last_seen > ro->current->last_seen)
+            ro->current = m;
+    }
+    bool changed;
+    (void)role__reindex(r, ro, &changed); /* out of memory leaves the old index */
+}
+
+static void participant__free(struct registry *r, struct participant *p)
+{
+    if (p->role)
+        role__detach(r, p);
+    HASH_DEL(r->participants, p);
+    r->n_participants--;
+    json_decref(p->payload);
+    free(p->id);
+    free(p);
+}
+
+void registry__free(struct registry *r)
+{
+    if (!r)
+        return;
+    struct participant *p, *ptmp;
+    HASH_ITER(hh, r->participants, p, ptmp)
+    {
+        participant__free(r, p);
+    }
+    free(r);
+}
+
+/* Merges payload into p's: true when something changed. */
+static int merge(json_t *stored, const json_t *payload, bool *changed)
+{
+    const char *key;
+    json_t *v;
+    *changed = false;
+    json_object_foreach((json_t *)payload, key, v)
+    {
+        json_t *old = json_object_get(stored, key);
+        if (old && json_equal(old, v))
+            continue;
+        *changed = true;
+        if (json_object_set_new(stored, key, json_deep_copy(v)) != 0)
+            return MSGFLO_ENOMEM;
+    }
+    return 0;
+}
+
+int registry__update(struct registry *r, const json_t *payload, uint64_t now_ms, unsigned *changes)
+{
+    const char *id = json_string_value(json_object_get(payload, "id"));
+    const char *role_name = json_string_value(json_object_get(payload, "role"));
+    unsigned ch = 0;
+    int rc = 0;
+    if (changes)
+        *changes = 0;
+    if (!id || !*id || !role_name || !*role_name)
+        return MSGFLO_EINVAL;
+    struct participant *p;
+    HASH_FIND_STR(r->participants, id, p);
+    if (p && strcmp(p->role->name, role_name) != 0)
+        role__detach(r, p); /* announces another role now */
+    if (!p) {
+        p = calloc(1, sizeof *p);
+        if (!p || !(p->id = strdup(id)) || !(p->payload = json_deep_copy(payload))) {
+            if (p)
+                free(p->id);
+            free(p);
+            return MSGFLO_ENOMEM;
+        }
+        HASH_ADD_KEYPTR(hh, r->participants, p->id, strlen(p->id), p);
+        r->n_participants++;
+        p->first_seen = now_ms;
+        ch |= REGISTRY_CHANGED;
+    } else {
+        bool changed;
+        rc = merge(p->payload, payload, &changed);
+        if (changed)
+            ch |= REGISTRY_CHANGED;
+    }
+    p->last_seen = now_ms;
+    if (!p->role) {
+        bool created;
+        struct role *ro = role__get(r, role_name, &created);
+        if (!ro) {
+            participant__free(r, p);
+            return MSGFLO_ENOMEM;
+        }
+        role__attach(ro, p);
+        ch |= REGISTRY_NEW_INSTANCE | (created ? REGISTRY_NEW_ROLE : 0);
+    }
+    struct role *ro = p->role;
+    if (ro->current != p || (ch & REGISTRY_CHANGED)) {
+        ro->current = p;
+        bool queues;
+        int r2 = role__reindex(r, ro, &queues);
+        if (r2 && !rc)
+            rc = r2;
+        if (queues)
+            ch |= REGISTRY_QUEUES;
+    }
+    if (changes)
+        *changes = ch;
+    return rc;
+}
+
+/* --- lookups ---------------------------------------------------------------- */
+
+static struct participant *participant__find(const struct registry *r, const char *id)
+{
+    struct participant *p;
+    HASH_FIND_STR(r->participants, id, p);
+    return p;
+}
+
+static struct role *role__find(const struct registry *r, const char *name)
+{
+    struct role *ro;
+    HASH_FIND_STR(r->roles, name, ro);
+    return ro;
+}
+
+const json_t *registry__participant(const struct registry *r, const char *id)
+{
+    struct participant *p = participant__find(r, id);
+    return p ? p->payload : NULL;
+}
+
+int registry__seen(const struct registry *r, const char *id, uint64_t *first, uint64_t *last)
+{
+    struct participant *p = participant__find(r, id);
+    if (!p)
+        return MSGFLO_ENOPORT;
+    if (first)
+        *first = p->first_seen;
+    if (last)
+        *last = p->last_seen;
+    return 0;
+}
+
+const json_t *registry__role(const struct registry *r, const char *role)
+{
+    struct role *ro = role__find(r, role);
+    return ro ? ro->current->payload : NULL;
+}
+
+size_t registry__role_instances(const struct registry *r, const char *role)
+{
+    struct role *ro = role__find(r, role);
+    return ro ? ro->n_members : 0;
+}
+
+size_t registry__count(const struct registry *r)
+{
+    return r->n_participants;
+}
+
+size_t registry__role_count(const struct registry *r)
+{
+    return r->n_roles;
+}
+
+int registry__queue(const struct registry *r, const char *role, bool inport, const char *port,
+                    char **out, bool *announced)
+{
+    struct role *ro = role__find(r, role);
+    const char *queue = NULL;
+    bool found = false;
+    if (ro) {
+        size_t i;
+        json_t *p;
+        json_array_foreach(json_object_get(ro->current->payload, inport ? "inports" : "outports"),
+                           i, p)
+        {
+            const char *id = json_string_value(json_object_get(p, "id"));
+            if (id && strcasecmp(id, port) == 0) {
+                found = true;
+                queue = json_string_value(json_object_get(p, "queue"));
+                break;
+            }
+        }
+    }
+    if (announced)
+        *announced = found;
+    *out = queue ? strdup(queue) : definition__default_queue(role, port);
+    return *out ? 0 : MSGFLO_ENOMEM;
+}
+
+const struct registry_port *registry__queue_ports(const struct registry *r, const char *queue,
+                                                  size_t *n)
+{
+    struct queue *q;
+    HASH_FIND_STR(r->queues, queue, q);
+    *n = q ? q->n : 0;
+    return q ? q->ports : NULL;
+}
+
+void registry__edges(const struct registry *r, const char *role, registry_edge_fn fn, void *ud)
+{
+    struct role *ro = role__find(r, role);
+    if (!ro)
+        return;
+    for (size_t i = 0; i < ro->n_entries; i++) {
+        const struct index_entry *e = &ro->entries[i];
+        size_t n;
+        const struct registry_port *ports = registry__queue_ports(r, e->queue, &n);
+        for (size_t k = 0; k < n; k++) {
+            const struct registry_port *o = &ports[k];
+            if (o->inport == e->inport || strcmp(o->role, ro->name) == 0)
+                continue;
+            if (e->inport)
+                fn(o->role, o->port, ro->name, e->port, e->queue, ud);
+            else
+                fn(ro->name, e->port, o->role, o->port, e->queue, ud);
+        }
+    }
+}
+
+/* --- forgetting ------------------------------------------------------------- */
+
+size_t registry__expire(struct registry *r, uint64_t now_ms, registry_expired_fn fn, void *ud)
+{
+    if (r->o.expiry_periods == 0)
+        return 0;
+    uint64_t limit = r->o.period_ms * r->o.expiry_periods;
+    size_t n = 0;
+    struct participant *p, *tmp;
+    HASH_ITER(hh, r->participants, p, tmp)
+    {
+        if (now_ms < p->last_seen || now_ms - p->last_seen <= limit)
+            continue;
+        if (fn)
+            fn(p->role->name, p->id, ud);
+        participant__free(r, p);
+        n++;
+    }
+    return n;
+}
+
+size_t registry__forget_role(struct registry *r, const char *role)
+{
+    struct role *ro = role__find(r, role);
+    size_t n = 0;
+    while (ro) {
+        struct participant *p = ro->members;
+        bool last = ro->n_members == 1;
+        participant__free(r, p);
+        n++;
+        if (last)
+            break;
+    }
+    return n;
+}

@@ -1,0 +1,366 @@
+/* The registry of discovered participants (sans-I/O). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "coord/discovery.h"
+#include "coord/registry.h"
+#include "msgflo/errors.h"
+
+static json_t *payload(const char *text)
+{
+    json_error_t e;
+    json_t *p = json_loads(text, 0, &e);
+    if (!p)
+        fail_msg("bad test JSON: %s", e.text);
+    return p;
+}
+
+/* A participant `id` of `role` with inport IN and outport OUT on `inq`/`outq`
+ * (NULL: no queue field). */
+static json_t *participant(const char *id, const char *role, const char *inq, const char *outq)
+{
+    json_t *p = json_pack("{s:s, s:s, s:s, s:s, s:[{s:s, s:s}], s:[{s:s, s:s}]}", "id", id, "role",
+                          role, "component", "test/Repeat", "label", "repeats", "inports", "id",
+                          "in", "type", "any", "outports", "id", "out", "type", "any");
+    if (inq)
+        json_object_set_new(json_array_get(json_object_get(p, "inports"), 0), "queue",
+                            json_string(inq));
+    if (outq)
+        json_object_set_new(json_array_get(json_object_get(p, "outports"), 0), "queue",
+                            json_string(outq));
+    return p;
+}
+
+static struct registry *new_registry(uint64_t period, unsigned periods)
+{
+    struct registry_options o = {.period_ms = period, .expiry_periods = periods};
+    struct registry *r = NULL;
+    assert_int_equal(registry__new(&o, &r), 0);
+    return r;
+}
+
+static unsigned update(struct registry *r, json_t *p, uint64_t now)
+{
+    unsigned ch = 99;
+    assert_int_equal(registry__update(r, p, now, &ch), 0);
+    json_decref(p);
+    return ch;
+}
+
+static void test_first_and_repeated_announcement(void **state)
+{
+    (void)state;
+    struct registry *r = new_registry(1000, 0);
+    unsigned ch = update(r, participant("a1", "a", NULL, NULL), 10);
+    assert_int_equal(ch, REGISTRY_NEW_ROLE | REGISTRY_NEW_INSTANCE | REGISTRY_CHANGED |
+                             REGISTRY_QUEUES);
+    /* identical announcement: nothing changed (one components-changed for two) */
+    ch = update(r, participant("a1", "a", NULL, NULL), 20);
+    assert_int_equal(ch, 0);
+    uint64_t first, last;
+    assert_int_equal(registry__seen(r, "a1", &first, &last), 0);
+    assert_int_equal(first, 10);
+    assert_int_equal(last, 20);
+    assert_int_equal(registry__seen(r, "zz", &first, &last), MSGFLO_ENOPORT);
+    assert_int_equal(registry__count(r), 1);
+    assert_int_equal(registry__role_count(r), 1);
+    assert_non_null(registry__participant(r, "a1"));
+    assert_null(registry__participant(r, "a2"));
+    assert_string_equal(json_string_value(json_object_get(registry__role(r, "a"), "id")), "a1");
+    assert_null(registry__role(r, "b"));
+    registry__free(r);
+}
+
+static void test_new_fields_override_missing_kept(void **state)
+{
+    (void)state;
+    struct registry *r = new_registry(1000, 0);
+    update(r, participant("a1", "a", NULL, NULL), 1);
+    unsigned ch = update(r, payload("{\"id\":\"a1\",\"role\":\"a\",\"label\":\"new\"}"), 2);
+    assert_int_equal(ch, REGISTRY_CHANGED); /* same ports: queues unchanged */
+    const json_t *p = registry__participant(r, "a1");
+    assert_string_equal(json_string_value(json_object_get(p, "label")), "new");
+    assert_string_equal(json_string_value(json_object_get(p, "component")), "test/Repeat");
+    assert_int_equal(json_array_size(json_object_get(p, "inports")), 1);
+    /* the stored copy is independent of the caller's payload */
+    json_t *x = participant("a1", "a", NULL, NULL);
+    registry__update(r, x, 3, NULL);
+    json_object_set_new(x, "label", json_string("mutated"));
+    json_decref(x);
+    assert_string_equal(json_string_value(json_object_get(registry__participant(r, "a1"), "label")),
+                        "repeats");
+    registry__free(r);
+}
+
+static void test_new_instance_of_role(void **state)
+{
+    (void)state;
+    struct registry *r = new_registry(1000, 0);
+    update(r, participant("a1", "a", NULL, NULL), 1);
+    unsigned ch = update(r, participant("a2", "a", NULL, NULL), 2);
+    assert_int_equal(ch, REGISTRY_NEW_INSTANCE | REGISTRY_CHANGED);
+    assert_int_equal(registry__role_instances(r, "a"), 2);
+    assert_int_equal(registry__role_count(r), 1);
+    assert_string_equal(json_string_value(json_object_get(registry__role(r, "a"), "id")), "a2");
+    assert_int_equal(registry__role_instances(r, "nope"), 0);
+    registry__free(r);
+}
+
+static void test_queue_lookup(void **state)
+{
+    (void)state;
+    struct registry *r = new_registry(1000, 0);
+    update(r, participant("a1", "a", "my/in", NULL), 1);
+    char *q;
+    bool announced;
+    assert_int_equal(registry__queue(r, "a", true, "IN", &q, &announced), 0); /* case-insensitive */
+    assert_string_equal(q, "my/in");
+    assert_true(announced);
+    free(q);
+    /* announced without a queue field: the default */
+    assert_int_equal(registry__queue(r, "a", false, "out", &q, &announced), 0);
+    assert_string_equal(q, "a.OUT");
+    assert_true(announced);
+    free(q);
+    /* unknown port or role: the default, not announced */
+    assert_int_equal(registry__queue(r, "a", true, "other", &q, &announced), 0);
+    assert_string_equal(q, "a.OTHER");
+    assert_false(announced);
+    free(q);
+    assert_int_equal(registry__queue(r, "b", true, "in", &q, NULL), 0);
+    assert_string_equal(q, "b.IN");
+    free(q);
+    size_t n;
+    const struct registry_port *ports = registry__queue_ports(r, "my/in", &n);
+    assert_int_equal(n, 1);
+    assert_string_equal(ports[0].role, "a");
+    assert_string_equal(ports[0].port, "in");
+    assert_true(ports[0].inport);
+    ports = registry__queue_ports(r, "a.OUT", &n);
+    assert_int_equal(n, 1);
+    assert_false(ports[0].inport);
+    assert_null(registry__queue_ports(r, "a.IN", &n));
+    assert_int_equal(n, 0);
+    registry__free(r);
+}
+
+struct edges {
+    char text[1024];
+};
+
+static void on_edge(const char *sr, const char *sp, const char *tr, const char *tp, const char *q,
+                    void *ud)
+{
+    struct edges *e = ud;
+    size_t used = strlen(e->text);
+    snprintf(e->text + used, sizeof e->text - used, "%s.%s->%s.%s@%s;", sr, sp, tr, tp, q);
+}
+
+static void test_automatic_edges(void **state)
+{
+    (void)state;
+    struct registry *r = new_registry(1000, 0);
+    /* a publishes on "shared", b consumes "shared"; a's own inport too (no self edge) */
+    update(r, participant("a1", "a", "shared", "shared"), 1);
+    struct edges e = {""};
+    registry__edges(r, "a", on_edge, &e);
+    assert_string_equal(e.text, "");
+    update(r, participant("b1", "b", "shared", "b/out"), 2);
+    registry__edges(r, "b", on_edge, &e);
+    assert_string_equal(e.text, "a.out->b.in@shared;");
+    e.text[0] = '\0';
+    registry__edges(r, "a", on_edge, &e);
+    assert_string_equal(e.text, "a.out->b.in@shared;");
+    e.text[0] = '\0';
+    registry__edges(r, "unknown", on_edge, &e);
+    assert_string_equal(e.text, "");
+    /* b re-announces with another inport queue: the edge is gone */
+    unsigned ch = update(r, participant("b1", "b", "b/in", "b/out"), 3);
+    assert_int_equal(ch, REGISTRY_CHANGED | REGISTRY_QUEUES);
+    registry__edges(r, "a", on_edge, &e);
+    assert_string_equal(e.text, "");
+    size_t n;
+    registry__queue_ports(r, "shared", &n);
+    assert_int_equal(n, 2); /* a's in and out */
+    registry__free(r);
+}
+
+static void on_expired(const char *role, const char *id, void *ud)
+{
+    struct edges *e = ud;
+    size_t used = strlen(e->text);
+    snprintf(e->text + used, sizeof e->text - used, "%s/%s;", role, id);
+}
+
+static void test_expiry(void **state)
+{
+    (void)state;
+    struct registry *r = new_registry(100, 3);
+    update(r, participant("a1", "a", "qa", NULL), 0);
+    update(r, participant("a2", "a", "qa2", NULL), 200);
+    update(r, participant("b1", "b", NULL, NULL), 250);
+    struct edges e = {""};
+    assert_int_equal(registry__expire(r, 300, on_expired, &e), 0); /* exactly 3 periods: kept */
+    assert_int_equal(registry__expire(r, 301, on_expired, &e), 1);
+    assert_string_equal(e.text, "a/a1;");
+    assert_int_equal(registry__role_instances(r, "a"), 1);
+    size_t n;
+    assert_null(registry__queue_ports(r, "qa", &n));
+    assert_non_null(registry__queue_ports(r, "qa2", &n));
+    e.text[0] = '\0';
+    assert_int_equal(registry__expire(r, 1000, on_expired, &e), 2);
+    assert_int_equal(registry__count(r), 0);
+    assert_int_equal(registry__role_count(r), 0);
+    assert_null(registry__queue_ports(r, "qa2", &n));
+    /* seen again after expiry: a new role and instance */
+    unsigned ch = update(r, participant("a2", "a", "qa2", NULL), 1100);
+    assert_true(ch & REGISTRY_NEW_ROLE);
+    registry__free(r);
+
+    /* 0 periods: never */
+    r = new_registry(100, 0);
+    update(r, participant("a1", "a", NULL, NULL), 0);
+    assert_int_equal(registry__expire(r, UINT64_C(1) << 40, NULL, NULL), 0);
+    assert_int_equal(registry__count(r), 1);
+    registry__free(r);
+}
+
+static void test_expiry_keeps_latest_definition(void **state)
+{
+    (void)state;
+    struct registry *r = new_registry(100, 1);
+    update(r, participant("a1", "a", "old", NULL), 0);
+    update(r, participant("a2", "a", "new", NULL), 50);
+    update(r, participant("a1", "a", "old", NULL), 60); /* a1 current again */
+    assert_string_equal(json_string_value(json_object_get(registry__role(r, "a"), "id")), "a1");
+    registry__forget_role(r, "zz");
+    /* a2 expires: a1 stays current */
+    assert_int_equal(registry__expire(r, 155, NULL, NULL), 1);
+    assert_string_equal(json_string_value(json_object_get(registry__role(r, "a"), "id")), "a1");
+    registry__free(r);
+}
+
+static void test_forget_role(void **state)
+{
+    (void)state;
+    struct registry *r = new_registry(1000, 0);
+    update(r, participant("a1", "a", "q", NULL), 1);
+    update(r, participant("a2", "a", "q", NULL), 1);
+    update(r, participant("b1", "b", NULL, "q"), 1);
+    assert_int_equal(registry__forget_role(r, "a"), 2);
+    assert_int_equal(registry__forget_role(r, "a"), 0);
+    assert_int_equal(registry__count(r), 1);
+    assert_null(registry__role(r, "a"));
+    struct edges e = {""};
+    registry__edges(r, "b", on_edge, &e);
+    assert_string_equal(e.text, "");
+    size_t n;
+    registry__queue_ports(r, "q", &n);
+    assert_int_equal(n, 1);
+    registry__free(r);
+}
+
+static void test_role_moves(void **state)
+{
+    (void)state;
+    struct registry *r = new_registry(1000, 0);
+    update(r, participant("p", "a", NULL, NULL), 1);
+    unsigned ch = update(r, participant("p", "b", NULL, NULL), 2);
+    assert_true(ch & REGISTRY_NEW_ROLE);
+    assert_true(ch & REGISTRY_NEW_INSTANCE);
+    assert_null(registry__role(r, "a"));
+    assert_int_equal(registry__role_count(r), 1);
+    size_t n;
+    assert_null(registry__queue_ports(r, "a.IN", &n));
+    assert_non_null(registry__queue_ports(r, "b.IN", &n));
+    registry__free(r);
+}
+
+static void test_bad_payloads(void **state)
+{
+    (void)state;
+    struct registry *r = new_registry(0, 0);
+    unsigned ch = 7;
+    json_t *p = payload("{\"role\":\"a\"}");
+    assert_int_equal(registry__update(r, p, 1, &ch), MSGFLO_EINVAL);
+    assert_int_equal(ch, 0);
+    json_decref(p);
+    p = payload("{\"id\":\"\",\"role\":\"a\"}");
+    assert_int_equal(registry__update(r, p, 1, NULL), MSGFLO_EINVAL);
+    json_decref(p);
+    p = payload("{\"id\":\"x\",\"role\":3}");
+    assert_int_equal(registry__update(r, p, 1, NULL), MSGFLO_EINVAL);
+    json_decref(p);
+    assert_int_equal(registry__update(r, json_null(), 1, NULL), MSGFLO_EINVAL);
+    /* messages discovery__parse refuses never reach the registry */
+    static const char *const bad[] = {
+        "not json",
+        "{\"protocol\":\"discovery\",\"command\":\"participant\"}",
+        "{\"protocol\":\"discovery\",\"command\":\"participant\",\"payload\":{\"id\":\"x\","
+        "\"role\":\"r\",\"component\":\"c\",\"inports\":[{\"id\":3}],\"outports\":[]}}",
+        "{\"protocol\":\"discovery\",\"command\":\"participant\",\"payload\":{\"id\":\"x\","
+        "\"role\":\"r\",\"component\":\"c\",\"inports\":[],\"outports\":{}}}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_t *out = NULL;
+        char err[256];
+        assert_true(discovery__parse(bad[i], strlen(bad[i]), &out, err, sizeof err) < 0);
+        assert_null(out);
+    }
+    /* ports without a string id are not indexed (defensive) */
+    p = payload("{\"id\":\"x\",\"role\":\"r\",\"inports\":[{\"id\":null},{\"id\":\"in\"}]}");
+    assert_int_equal(registry__update(r, p, 1, NULL), 0);
+    json_decref(p);
+    size_t n;
+    assert_non_null(registry__queue_ports(r, "r.IN", &n));
+    assert_int_equal(n, 1);
+    assert_int_equal(registry__count(r), 1);
+    registry__free(r);
+    registry__free(NULL);
+}
+
+/* Many participants: every one found, indexed and expired (scale, not speed). */
+static void test_many(void **state)
+{
+    (void)state;
+    struct registry *r = new_registry(10, 1);
+    char id[32], role[32];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(id, sizeof id, "p%d", i);
+        snprintf(role, sizeof role, "r%d", i / 2);
+        update(r, participant(id, role, NULL, NULL), (uint64_t)i);
+    }
+    assert_int_equal(registry__count(r), 5000);
+    assert_int_equal(registry__role_count(r), 2500);
+    size_t n;
+    assert_non_null(registry__queue_ports(r, "r1249.OUT", &n));
+    assert_int_equal(n, 1);
+    assert_int_equal(registry__expire(r, 4000, NULL, NULL), 3990);
+    assert_int_equal(registry__count(r), 1010);
+    registry__free(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_first_and_repeated_announcement),
+        cmocka_unit_test(test_new_fields_override_missing_kept),
+        cmocka_unit_test(test_new_instance_of_role),
+        cmocka_unit_test(test_queue_lookup),
+        cmocka_unit_test(test_automatic_edges),
+        cmocka_unit_test(test_expiry),
+        cmocka_unit_test(test_expiry_keeps_latest_definition),
+        cmocka_unit_test(test_forget_role),
+        cmocka_unit_test(test_role_moves),
+        cmocka_unit_test(test_bad_payloads),
+        cmocka_unit_test(test_many),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

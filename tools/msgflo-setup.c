@@ -1,4 +1,5 @@
 /* msgflo-setup: bindings, participants and IIPs of a graph. */
+#include "coord/cli.h"
 #include "coord/setup.h"
 #include "core/boolean.h"
 #include "coord/supervisor.h"
@@ -31,41 +32,6 @@ static const char usage[] =
     "\n"
     "BOOL is true/false, yes/no, on/off or 1/0; a flag alone means true.\n";
 
-#define MAX_LIST 256
-
-struct list {
-    const char *items[MAX_LIST + 1];
-    size_t n;
-    char *owned[64];
-    size_t n_owned;
-};
-
-static int add_csv(struct list *l, const char *csv)
-{
-    if (l->n_owned == 64)
-        return -1;
-    char *copy = strdup(csv);
-    if (!copy)
-        return -1;
-    l->owned[l->n_owned++] = copy;
-    char *p = copy;
-    while (*p) {
-        char *comma = strchr(p, ',');
-        if (comma)
-            *comma = '\0';
-        if (*p) {
-            if (l->n == MAX_LIST)
-                return -1;
-            l->items[l->n++] = p;
-        }
-        if (!comma)
-            break;
-        p = comma + 1;
-    }
-    l->items[l->n] = NULL;
-    return 0;
-}
-
 static void print_line(enum setup_output where, const char *line, void *ud)
 {
     (void)ud;
@@ -85,7 +51,7 @@ static int usage_error(const char *before, const char *arg, const char *after)
 int main(int argc, char **argv)
 {
     struct setup_options o = {.timeout_ms = 30000, .print = print_line};
-    struct list only = {0}, ignore = {0};
+    struct cli_list only = {0}, ignore = {0};
     bool only_given = false;
     const char *forward = NULL;
     int status = 2;
@@ -140,12 +106,12 @@ int main(int argc, char **argv)
             o.broker = value;
         } else if (strcmp(name, "--only") == 0) {
             only_given = *value != '\0';
-            if (add_csv(&only, value) != 0) {
+            if (cli__list_add_csv(&only, value) != 0) {
                 status = usage_error("too many roles in ", name, "");
                 goto out;
             }
         } else if (strcmp(name, "--ignore") == 0) {
-            if (add_csv(&ignore, value) != 0) {
+            if (cli__list_add_csv(&ignore, value) != 0) {
                 status = usage_error("too many roles in ", name, "");
                 goto out;
             }
@@ -171,33 +137,16 @@ int main(int argc, char **argv)
         fputs(usage, stderr);
         goto out;
     }
-    if (forward) {
-        struct list f = {0};
-        if (add_csv(&f, forward) != 0) {
-            status = usage_error("bad --forward ", forward, "");
-            goto out;
-        }
-        for (size_t k = 0; k < f.n; k++) {
-            if (strcmp(f.items[k], "stdout") == 0)
-                o.forward |= SUPERVISOR_FORWARD_STDOUT;
-            else if (strcmp(f.items[k], "stderr") == 0)
-                o.forward |= SUPERVISOR_FORWARD_STDERR;
-            else {
-                free(f.owned[0]);
-                status = usage_error("--forward takes stdout and/or stderr, not '", forward, "'");
-                goto out;
-            }
-        }
-        free(f.owned[0]);
+    if (forward && supervisor__parse_forward(forward, &o.forward) != 0) {
+        status = usage_error("--forward takes stdout and/or stderr, not '", forward, "'");
+        goto out;
     }
     o.only = only_given ? only.items : NULL;
     o.ignore = ignore.items;
     o.broker = msgflo_url_resolve(o.broker);
     status = setup__run(&o);
 out:
-    for (size_t k = 0; k < only.n_owned; k++)
-        free(only.owned[k]);
-    for (size_t k = 0; k < ignore.n_owned; k++)
-        free(ignore.owned[k]);
+    cli__list_cleanup(&only);
+    cli__list_cleanup(&ignore);
     return status;
 }

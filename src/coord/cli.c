@@ -37,3 +37,37 @@ bool cli__seconds(const char *text, double *out)
     *out = v;
     return true;
 }
+
+int cli__list_add_csv(struct cli_list *l, const char *csv)
+{
+    if (l->n_owned == sizeof l->owned / sizeof l->owned[0])
+        return -1;
+    char *copy = strdup(csv);
+    if (!copy)
+        return -1;
+    l->owned[l->n_owned++] = copy;
+    for (char *p = copy; *p;) {
+        char *comma = strchr(p, ',');
+        if (comma)
+            *comma = '\0';
+        if (*p) {
+            if (l->n == CLI_LIST_MAX)
+                return -1;
+            l->items[l->n++] = p;
+        }
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    l->items[l->n] = NULL;
+    return 0;
+}
+
+void cli__list_cleanup(struct cli_list *l)
+{
+    for (size_t k = 0; k < l->n_owned; k++)
+        free(l->owned[k]);
+    l->n_owned = 0;
+    l->n = 0;
+    l->items[0] = NULL;
+}

@@ -3,6 +3,7 @@
 #define MSGFLO_COORD_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Whether argv element `arg` is option `name` ("--name" or "--name=..."). */
 bool cli__is_option(const char *arg, const char *name);
@@ -13,5 +14,23 @@ const char *cli__value(int argc, char **argv, int *i, const char *name);
 
 /* A positive, finite number of seconds. */
 bool cli__seconds(const char *text, double *out);
+
+/* Names given as comma-separated lists, possibly over several options
+ * ("--ignore a,b --ignore c"). items[] is NULL-terminated; the strings are
+ * owned by the list. Zero-initialize, add, then cli__list_cleanup. */
+#define CLI_LIST_MAX 256
+
+struct cli_list {
+    const char *items[CLI_LIST_MAX + 1];
+    size_t n;
+    char *owned[64];
+    size_t n_owned;
+};
+
+/* Adds the non-empty names of `csv`. Returns 0, or -1 when the list is full
+ * (CLI_LIST_MAX names or 64 options) or out of memory. */
+int cli__list_add_csv(struct cli_list *l, const char *csv);
+
+void cli__list_cleanup(struct cli_list *l);
 
 #endif

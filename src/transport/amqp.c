@@ -31,6 +31,7 @@
 
 #define NS              "msgflo:amqp"
 #define CHANNEL         1
+#define STATS_CHANNEL   2  /* passive declares: a 404 closes this one only */
 #define CONNECT_TIMEOUT 10 /* seconds */
 #define MAX_BURST       1000
 
@@ -61,6 +62,7 @@ struct amqp {
     bool draining;
     void (*flushed)(void *arg); /* waiting for every publish to be confirmed */
     void *flushed_arg;
+    uint32_t stats_generation; /* connection on which STATS_CHANNEL is open; 0: none */
 };
 
 static void amqp_retry(struct transport *base);
@@ -511,6 +513,76 @@ static int amqp_subscribe(struct transport *base, const char *queue)
     return 0;
 }
 
+/* A watch: a private exclusive auto-delete server-named queue bound to the
+ * outqueue's fanout exchange, consumed without acks. Its subscription
+ * reports the outqueue's name; the consumer tag "msgflo-watch-<private
+ * queue>" tells it from a plain subscription of the same name. */
+#define WATCH_TAG "msgflo-watch-"
+
+static int amqp_watch(struct transport *base, const char *queue)
+{
+    struct amqp *a = (struct amqp *)base;
+    if (!a->conn)
+        return MSGFLO_ENOTCONN;
+    int rc = declare_fanout(a, queue);
+    if (rc)
+        return rc;
+    amqp_queue_declare_ok_t *ok = amqp_queue_declare(a->conn, CHANNEL, amqp_empty_bytes, false,
+                                                     false, true, true, amqp_empty_table);
+    if ((rc = rpc_done(a, "declare watch queue for", queue)) != 0)
+        return rc;
+    if (!ok)
+        return MSGFLO_EPROTO;
+    char private[300];
+    char tag[320];
+    snprintf(private, sizeof private, "%.*s", (int)ok->queue.len, (const char *)ok->queue.bytes);
+    snprintf(tag, sizeof tag, WATCH_TAG "%s", private);
+    amqp_queue_bind(a->conn, CHANNEL, amqp_cstring_bytes(private), amqp_cstring_bytes(queue),
+                    amqp_empty_bytes, amqp_empty_table);
+    if ((rc = rpc_done(a, "bind watch queue to", queue)) != 0)
+        return rc;
+    struct subscription *subs = realloc(a->subs, (a->n_subs + 1) * sizeof *subs);
+    if (!subs)
+        return MSGFLO_ENOMEM;
+    a->subs = subs;
+    amqp_basic_consume(a->conn, CHANNEL, amqp_cstring_bytes(private), amqp_cstring_bytes(tag),
+                       false, true, true, amqp_empty_table);
+    if ((rc = rpc_done(a, "consume watch queue for", queue)) != 0)
+        return rc;
+    struct subscription *s = &a->subs[a->n_subs];
+    s->queue = strdup(queue);
+    s->consumer_tag = strdup(tag);
+    if (!s->queue || !s->consumer_tag) {
+        free(s->queue);
+        free(s->consumer_tag);
+        return MSGFLO_ENOMEM;
+    }
+    a->n_subs++;
+    LOG_DEBUG(NS, "watching %s through %s", queue, private);
+    return 0;
+}
+
+static int amqp_unwatch(struct transport *base, const char *queue)
+{
+    struct amqp *a = (struct amqp *)base;
+    if (!a->conn)
+        return 0;
+    for (size_t i = 0; i < a->n_subs; i++) {
+        struct subscription s = a->subs[i];
+        if (strcmp(s.queue, queue) != 0 ||
+            strncmp(s.consumer_tag, WATCH_TAG, sizeof WATCH_TAG - 1) != 0)
+            continue;
+        a->subs[i] = a->subs[--a->n_subs]; /* before the RPC: a failure drops every one */
+        amqp_basic_cancel(a->conn, CHANNEL, amqp_cstring_bytes(s.consumer_tag));
+        int rc = rpc_done(a, "cancel watch of", queue);
+        free(s.queue);
+        free(s.consumer_tag);
+        LOG_DEBUG(NS, "no longer watching %s", queue);
+        return rc;
+    }
+    return 0;
+}
+
 /* --- data path --------------------------------------------------------------- */
 
 static int publish(struct amqp *a, const char *exchange, const char *key, const void *data,
@@ -617,6 +689,63 @@ static int amqp_bind_exchange(struct transport *base, const char *dest, const ch
     amqp_exchange_bind(a->conn, CHANNEL, amqp_cstring_bytes(dest), amqp_cstring_bytes(src),
                        amqp_empty_bytes, amqp_empty_table);
     return rpc_done(a, "bind exchange", dest);
+}
+
+/* A server exception on STATS_CHANNEL (e.g. 404 for a missing queue) closes
+ * that channel only: confirm the close and reopen it next time. Anything else
+ * is the connection's loss. */
+static int stats_reply(struct amqp *a, amqp_rpc_reply_t r, const char *what, const char *queue)
+{
+    if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+        const amqp_channel_close_t *m = r.reply.decoded;
+        int code = m->reply_code;
+        LOG_WARNING(NS, "%s %s: %d %.*s", what, queue, code, (int)m->reply_text.len,
+                    (const char *)m->reply_text.bytes);
+        amqp_channel_close_ok_t ok = {0};
+        a->stats_generation = 0;
+        if (amqp_send_method(a->conn, STATS_CHANNEL, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok) !=
+            AMQP_STATUS_OK) {
+            lost(a, MSGFLO_ENOTCONN);
+            return MSGFLO_ENOTCONN;
+        }
+        return code == AMQP_NOT_FOUND ? MSGFLO_ENOPORT : MSGFLO_EPROTO;
+    }
+    int rc = check_reply(a, r, what, queue);
+    if (rc != 0)
+        lost(a, rc);
+    return rc;
+}
+
+static int amqp_queue_stats(struct transport *base, const char *queue, uint32_t *ready,
+                            uint32_t *consumers)
+{
+    struct amqp *a = (struct amqp *)base;
+    int rc = 0;
+    if (!a->conn)
+        return MSGFLO_ENOTCONN;
+    if (a->stats_generation != a->base.generation) {
+        amqp_channel_open(a->conn, STATS_CHANNEL);
+        if ((rc = stats_reply(a, amqp_get_rpc_reply(a->conn), "channel.open", "for stats")) != 0)
+            return rc;
+        a->stats_generation = a->base.generation;
+    }
+    amqp_queue_declare_ok_t *ok =
+        amqp_queue_declare(a->conn, STATS_CHANNEL, amqp_cstring_bytes(queue), true, false, false,
+                           false, amqp_empty_table);
+    if ((rc = stats_reply(a, amqp_get_rpc_reply(a->conn), "queue statistics of", queue)) != 0)
+        goto out;
+    if (!ok) {
+        rc = MSGFLO_EPROTO;
+        goto out;
+    }
+    *ready = ok->message_count;
+    *consumers = ok->consumer_count;
+out:
+    /* Deliveries and confirms that came during the RPC: drain them from the
+     * loop, as rpc_done does. */
+    if (a->conn && !a->draining && (amqp_frames_enqueued(a->conn) || amqp_data_in_buffer(a->conn)))
+        uv_timer_start(a->kick, on_kick, 0, 0);
+    return rc;
 }
 
 static int amqp_ack_op(struct transport *base, const struct transport_delivery *d)
@@ -726,6 +855,8 @@ static const struct transport_ops amqp_ops = {
     .declare_inqueue = amqp_declare_inqueue,
     .declare_outqueue = amqp_declare_outqueue,
     .subscribe = amqp_subscribe,
+    .watch = amqp_watch,
+    .unwatch = amqp_unwatch,
     .publish = amqp_publish_op,
     .send_to_queue = amqp_send_to_queue,
     .announce = amqp_announce,
@@ -738,6 +869,7 @@ static const struct transport_ops amqp_ops = {
     .ack = amqp_ack_op,
     .nack = amqp_nack_op,
     .close = amqp_close_op,
+    .queue_stats = amqp_queue_stats,
 };
 
 int transport__amqp_new(struct transport **out, uv_loop_t *loop, msgflo_url *url,

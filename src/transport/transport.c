@@ -116,6 +116,20 @@ int transport_subscribe(struct transport *t, const char *queue)
     return t->ops->subscribe(t, queue);
 }
 
+int transport_watch(struct transport *t, const char *queue)
+{
+    if (!t->connected)
+        return MSGFLO_ENOTCONN;
+    return t->ops->watch(t, queue);
+}
+
+int transport_unwatch(struct transport *t, const char *queue)
+{
+    if (!t->connected)
+        return 0; /* the watch ended with the connection */
+    return t->ops->unwatch(t, queue);
+}
+
 int transport_publish(struct transport *t, const char *queue, const void *data, size_t len)
 {
     if (!t->connected)
@@ -196,6 +210,14 @@ int transport_nack(struct transport *t, const struct transport_delivery *d)
     if (!t->connected || d->generation != t->generation)
         return 0;
     return t->ops->nack(t, d);
+}
+
+int transport_queue_stats(struct transport *t, const char *queue, uint32_t *ready,
+                          uint32_t *consumers)
+{
+    if (!t->connected)
+        return MSGFLO_ENOTCONN;
+    return t->ops->queue_stats(t, queue, ready, consumers);
 }
 
 void transport_close(struct transport *t)

@@ -44,6 +44,9 @@ struct transport_ops {
     int (*declare_inqueue)(struct transport *t, const char *queue);
     int (*declare_outqueue)(struct transport *t, const char *queue);
     int (*subscribe)(struct transport *t, const char *queue);
+    /* Observe / stop observing an outqueue (see transport_watch). */
+    int (*watch)(struct transport *t, const char *queue);
+    int (*unwatch)(struct transport *t, const char *queue);
     /* Publishes to an outqueue (AMQP: fanout exchange `queue`). */
     int (*publish)(struct transport *t, const char *queue, const void *data, size_t len);
     /* Sends directly to an inqueue (AMQP: default exchange, routing key `queue`). */
@@ -67,6 +70,10 @@ struct transport_ops {
     int (*ack)(struct transport *t, const struct transport_delivery *d);
     int (*nack)(struct transport *t, const struct transport_delivery *d);
     void (*close)(struct transport *t);
+    /* Messages ready and consumers of an existing queue (AMQP: passive
+     * queue.declare; MQTT returns MSGFLO_EINVAL, it has no queue depth). */
+    int (*queue_stats)(struct transport *t, const char *queue, uint32_t *ready,
+                       uint32_t *consumers);
 };
 
 /* Fields every implementation starts with. */
@@ -96,6 +103,19 @@ int transport_connect(struct transport *t);
 int transport_declare_inqueue(struct transport *t, const char *queue);
 int transport_declare_outqueue(struct transport *t, const char *queue);
 int transport_subscribe(struct transport *t, const char *queue);
+/* Observes what is published on outqueue `queue` (borrowed) without taking
+ * it from anyone: messages arrive through events.message with `queue` = the
+ * outqueue's name and must not be acked. MQTT subscribes to the topic; AMQP
+ * declares the fanout exchange, binds a private exclusive auto-delete
+ * server-named queue to it and consumes it without acks. Watch each outqueue
+ * once (callers count); like subscriptions, watches end with the connection:
+ * watch again on events.connected. Returns 0, MSGFLO_ENOTCONN, MSGFLO_EPROTO
+ * or MSGFLO_ENOMEM. */
+int transport_watch(struct transport *t, const char *queue);
+/* Stops a watch (MQTT: unsubscribes the topic, so do not unwatch a topic
+ * that is also subscribed; AMQP: cancels the consumer, and the private queue
+ * goes with it). Unwatching what is not watched is not an error. */
+int transport_unwatch(struct transport *t, const char *queue);
 int transport_publish(struct transport *t, const char *queue, const void *data, size_t len);
 int transport_send_to_queue(struct transport *t, const char *queue, const void *data, size_t len);
 int transport_announce(struct transport *t, const void *data, size_t len);
@@ -110,6 +130,14 @@ int transport_bind_exchange(struct transport *t, const char *dest, const char *s
 bool transport_has_bindings(const struct transport *t);
 int transport_ack(struct transport *t, const struct transport_delivery *d);
 int transport_nack(struct transport *t, const struct transport_delivery *d);
+/* Messages ready for delivery (not those delivered and awaiting their ack)
+ * and consumers of `queue` (borrowed), without creating it: AMQP asks with a
+ * passive queue.declare on a channel of its own, so a missing queue (404,
+ * MSGFLO_ENOPORT, logged) leaves the connection and the data channel as they
+ * were. MQTT has no queue depth: MSGFLO_EINVAL. A blocking RPC (as declares).
+ * Returns 0, MSGFLO_ENOTCONN, MSGFLO_ENOPORT, MSGFLO_EPROTO or MSGFLO_EINVAL. */
+int transport_queue_stats(struct transport *t, const char *queue, uint32_t *ready,
+                          uint32_t *consumers);
 /* Disconnects and frees asynchronously; events.closed is called at the end. */
 void transport_close(struct transport *t);
 

@@ -1,0 +1,61 @@
+/* The live side of the msgflo runtime: graph:*, network:*, component:* and
+ * runtime:packet over the FBP protocol (protocol.h), made real through the
+ * running system (coord/system.h). Sans-I/O: requests come in through the
+ * protocol's dispatch table, the system is called through its ops, and the
+ * system's events come back through live__system_events().
+ *
+ * Wiring (docs/runtime-protocol.md):
+ *
+ *     struct live *l;
+ *     live__new(runtime__protocol(rt), &sys, &l);  // registers the handlers
+ *     sys.events = *live__system_events();
+ *     sys.ud = l;
+ *     live__on_change(l, autosave_changed, a);      // optional
+ *     live__load_graph(l, graph, err, sizeof err);  // optional (--graph)
+ *     ...
+ *     live__free(l);  // before the protocol and the system
+ *
+ * One live graph at a time; at start it is "default/main" and empty. What
+ * each command does is in docs/runtime-protocol.md.
+ */
+#ifndef MSGFLO_RUNTIME_LIVE_H
+#define MSGFLO_RUNTIME_LIVE_H
+
+#include "coord/system.h"
+#include "graph/graph.h"
+#include "runtime/protocol.h"
+
+#include <jansson.h>
+#include <stddef.h>
+
+struct live;
+
+/* Registers the graph:*, network:*, component:* and runtime:packet handlers
+ * on p (borrowed; must outlive l), using sys (borrowed; must outlive l).
+ * Afterwards the caller sets sys->events = *live__system_events() and
+ * sys->ud = the new live. On success *out is owned by the caller (free with
+ * live__free). Returns 0, MSGFLO_EINVAL (NULL argument), MSGFLO_ENOMEM. */
+int live__new(struct protocol *p, struct system *sys, struct live **out);
+
+/* Removes the handlers from the protocol and frees l; NULL is a no-op. Does
+ * not call the system (the coordinator tears itself down). */
+void live__free(struct live *l);
+
+/* The system events the live layer implements (static; `ud` must be the
+ * struct live). */
+const struct system_events *live__system_events(void);
+
+/* Replaces the live graph by `g` (borrowed) under the id "default/main":
+ * nodes, edges, IIPs, exported ports and groups, each made real through the
+ * system, then starts the network. No messages go to clients. Returns 0,
+ * MSGFLO_ENOMEM, or the system's error code with its reason in err. */
+int live__load_graph(struct live *l, const struct graph *g, char *err, size_t errlen);
+
+/* The live graph as FBP JSON (live_graph__to_json): a new reference (NULL
+ * when out of memory), for component:getsource and auto-save. */
+json_t *live__graph_json(struct live *l);
+
+/* fn(ud) is called after every change of the live graph (fn NULL: none). */
+void live__on_change(struct live *l, void (*fn)(void *ud), void *ud);
+
+#endif

@@ -1,0 +1,199 @@
+/* What the system reports, turned into FBP protocol messages for every
+ * client (docs/runtime-protocol.md). */
+#include "runtime/live_internal.h"
+
+#include "core/log.h"
+#include "msgflo/errors.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *str(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+/* Appends s (uppercased when `upper`) at *at in buf; false when it does not fit. */
+static bool put(char *buf, size_t cap, size_t *at, const char *s, bool upper)
+{
+    size_t n = strlen(s);
+    if (*at + n >= cap)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        buf[*at + i] = upper ? (char)toupper((unsigned char)s[i]) : s[i];
+    *at += n;
+    buf[*at] = '\0';
+    return true;
+}
+
+/* The noflo edge id: "A() OUT -> IN B()", or "DATA -> IN B()" without a
+ * source. A new JSON string, or NULL. */
+static json_t *edge_id(const char *src, const char *src_port, const char *tgt, const char *tgt_port)
+{
+    size_t cap = 32 + strlen(tgt) + strlen(tgt_port) + (src ? strlen(src) + strlen(src_port) : 0);
+    char *buf = malloc(cap);
+    if (!buf)
+        return NULL;
+    size_t at = 0;
+    buf[0] = '\0';
+    bool ok = true;
+    if (src)
+        ok = put(buf, cap, &at, src, false) && put(buf, cap, &at, "() ", false) &&
+             put(buf, cap, &at, src_port, true) && put(buf, cap, &at, " -> ", false);
+    else
+        ok = put(buf, cap, &at, "DATA -> ", false);
+    ok = ok && put(buf, cap, &at, tgt_port, true) && put(buf, cap, &at, " ", false) &&
+         put(buf, cap, &at, tgt, false) && put(buf, cap, &at, "()", false);
+    json_t *id = ok ? json_string(buf) : NULL;
+    free(buf);
+    return id;
+}
+
+static void on_data(void *ud, const char *role, const char *port, const json_t *data)
+{
+    struct live *l = ud;
+    const char *k;
+    json_t *e;
+    json_object_foreach(live_graph__edges_from(l->g, role, port), k, e)
+    {
+        json_t *s = json_object_get(e, "src"), *t = json_object_get(e, "tgt");
+        json_t *id = edge_id(role, port, str(t, "node"), str(t, "port"));
+        live__broadcast(l, "network", "data",
+                        json_pack("{s:o, s:s, s:O, s:O, s:O}", "id", id, "graph", live__id(l),
+                                  "src", s, "tgt", t, "data", data));
+    }
+    json_object_foreach(live_graph__exports(l->g, true), k, e)
+    {
+        if (strcmp(str(e, "process"), role) == 0 && strcmp(str(e, "port"), port) == 0)
+            live__broadcast(l, "runtime", "packet",
+                            json_pack("{s:s, s:s, s:O, s:s}", "port", k, "event", "data", "payload",
+                                      data, "graph", live__id(l)));
+    }
+}
+
+static void on_initial_sent(void *ud, const char *role, const char *port, const json_t *data)
+{
+    struct live *l = ud;
+    json_t *iip = live_graph__iip(l->g, role, port);
+    json_t *tgt = iip ? json_incref(json_object_get(iip, "tgt"))
+                      : json_pack("{s:s, s:s}", "node", role, "port", port);
+    live__broadcast(l, "network", "data",
+                    json_pack("{s:o, s:s, s:o, s:O}", "id", edge_id(NULL, NULL, role, port),
+                              "graph", live__id(l), "tgt", tgt, "data", data));
+}
+
+static void on_participant_added(void *ud, const char *role, const json_t *definition)
+{
+    struct live *l = ud;
+    if (live_graph__node(l->g, role))
+        return;
+    const char *component = str(definition, "component");
+    if (!component)
+        component = role;
+    if (live_graph__add_node(l->g, role, component, NULL, true) != 0) {
+        LOG_WARNING(LIVE_NS, "discovered %s not added to the graph: out of memory", role);
+        return;
+    }
+    live__broadcast(l, "graph", "addnode",
+                    json_pack("{s:s, s:s, s:{}, s:s}", "id", role, "component", component,
+                              "metadata", "graph", live__id(l)));
+    live__changed(l);
+}
+
+static void on_edge_found(void *ud, const char *src_role, const char *src_port,
+                          const char *tgt_role, const char *tgt_port)
+{
+    struct live *l = ud;
+    if (!live_graph__node(l->g, src_role) || !live_graph__node(l->g, tgt_role) ||
+        live_graph__edge(l->g, src_role, src_port, tgt_role, tgt_port))
+        return;
+    char err[512] = "";
+    /* So its data is watched; binding a queue the two share already is harmless. */
+    if (l->sys->ops->add_edge(l->sys->self, src_role, src_port, tgt_role, tgt_port, err,
+                              sizeof err) != 0) {
+        LOG_WARNING(LIVE_NS, "found edge %s.%s -> %s.%s: %s", src_role, src_port, tgt_role,
+                    tgt_port, err);
+        return;
+    }
+    json_t *src = json_pack("{s:s, s:s}", "node", src_role, "port", src_port);
+    json_t *tgt = json_pack("{s:s, s:s}", "node", tgt_role, "port", tgt_port);
+    if (src && tgt && live_graph__add_edge(l->g, src, tgt, NULL) == 0) {
+        live__broadcast(l, "graph", "addedge",
+                        json_pack("{s:O, s:O, s:s}", "src", src, "tgt", tgt, "graph", live__id(l)));
+        live__changed(l);
+    }
+    json_decref(src);
+    json_decref(tgt);
+}
+
+static void process_error(struct live *l, const char *role, const char *message)
+{
+    live__broadcast(
+        l, "network", "processerror",
+        json_pack("{s:s, s:s, s:s}", "id", role, "error", message, "graph", live__id(l)));
+}
+
+static void on_participant_expired(void *ud, const char *role, const char *message)
+{
+    struct live *l = ud;
+    if (!live_graph__node(l->g, role))
+        return;
+    if (!live_graph__node_discovered(l->g, role)) {
+        process_error(l, role, message);
+        return;
+    }
+    char err[512] = "";
+    int rc = live__remove_node(l, role, true, err, sizeof err);
+    if (rc != 0) {
+        LOG_WARNING(LIVE_NS, "expired %s: %s", role, err);
+        live_graph__remove_node(l->g, role);
+    }
+    live__broadcast(l, "graph", "removenode",
+                    json_pack("{s:s, s:s}", "id", role, "graph", live__id(l)));
+    live__changed(l);
+}
+
+static void on_process_error(void *ud, const char *role, const char *message)
+{
+    process_error(ud, role, message);
+}
+
+static void on_error(void *ud, const char *message)
+{
+    struct live *l = ud;
+    live__broadcast(l, "network", "error",
+                    json_pack("{s:s, s:s}", "message", message, "graph", live__id(l)));
+}
+
+/* Every component again: the system does not say which ones changed. */
+static void on_components_changed(void *ud)
+{
+    struct live *l = ud;
+    json_t *all = l->sys->ops->components(l->sys->self);
+    size_t i;
+    json_t *c;
+    json_array_foreach(all, i, c)
+    {
+        json_t *payload = live__component_payload(c);
+        if (payload)
+            live__broadcast(l, "component", "component", payload);
+    }
+    json_decref(all);
+}
+
+static const struct system_events events = {
+    .data = on_data,
+    .initial_sent = on_initial_sent,
+    .participant_added = on_participant_added,
+    .edge_found = on_edge_found,
+    .participant_expired = on_participant_expired,
+    .process_error = on_process_error,
+    .error = on_error,
+    .components_changed = on_components_changed,
+};
+
+const struct system_events *live__system_events(void)
+{
+    return &events;
+}

@@ -26,19 +26,37 @@ static const char *need(struct live *l, const struct protocol_request *req, cons
     return s;
 }
 
-/* Optional metadata: an object, or absent (NULL). *ok false after an error
- * reply for anything else. */
+/* Optional metadata: an object, or absent (NULL). Its x and y must be
+ * numbers (or null, to delete them); they are rounded to integers in the
+ * request itself, so echo and store agree with the schema. *ok false after
+ * an error reply. */
 static json_t *metadata(struct live *l, const struct protocol_request *req, bool *ok)
 {
     json_t *m = json_object_get(req->payload, "metadata");
-    *ok = true;
-    if (!m || json_is_null(m))
+    *ok = false;
+    if (!m || json_is_null(m)) {
+        *ok = true;
         return NULL;
+    }
     if (!json_is_object(m)) {
         protocol__error(l->p, req, "'metadata' must be an object");
-        *ok = false;
+        return NULL;
     }
-    return m;
+    const char *xy[] = {"x", "y"};
+    for (int i = 0; i < 2; i++) {
+        json_t *v = json_object_get(m, xy[i]);
+        if (v && !json_is_number(v) && !json_is_null(v)) {
+            char msg[64];
+            snprintf(msg, sizeof msg, "'metadata.%s' must be a number", xy[i]);
+            protocol__error(l->p, req, msg);
+            return NULL;
+        }
+    }
+    json_t *clean = live__node_metadata(m);
+    if (!clean || json_object_set_new(req->payload, "metadata", clean) != 0)
+        return NULL;
+    *ok = true;
+    return clean;
 }
 
 /* A port reference {node, port, index?} of the payload, or an error reply. */
@@ -519,8 +537,15 @@ static int handle_addgroup(struct protocol *p, const struct protocol_request *re
     bool ok = false;
     const char *name = need(l, req, "name");
     json_t *nodes = json_object_get(req->payload, "nodes");
-    if (name && !json_is_array(nodes))
-        return protocol__error(l->p, req, "'nodes' must be an array");
+    size_t i;
+    json_t *n;
+    bool strings = json_is_array(nodes);
+    json_array_foreach(nodes, i, n)
+    {
+        strings = strings && json_is_string(n);
+    }
+    if (name && !strings)
+        return protocol__error(l->p, req, "'nodes' must be an array of node ids");
     json_t *meta = name ? metadata(l, req, &ok) : NULL;
     if (!ok)
         return 0;

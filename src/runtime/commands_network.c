@@ -71,8 +71,19 @@ static int handle_edges(struct protocol *p, const struct protocol_request *req, 
     if (!live__check_graph(l, req, "graph"))
         return 0;
     json_t *edges = json_object_get(req->payload, "edges");
-    if (!json_is_array(edges))
-        return protocol__error(p, req, "'edges' must be an array");
+    bool ok = json_is_array(edges);
+    size_t i;
+    json_t *e;
+    json_array_foreach(edges, i, e)
+    {
+        json_t *s = json_object_get(e, "src"), *t = json_object_get(e, "tgt");
+        ok = ok && json_is_string(json_object_get(s, "node")) &&
+             json_is_string(json_object_get(s, "port")) &&
+             json_is_string(json_object_get(t, "node")) &&
+             json_is_string(json_object_get(t, "port"));
+    }
+    if (!ok)
+        return protocol__error(p, req, "'edges' must be an array of {src, tgt}");
     return protocol__reply(p, req, "edges",
                            json_pack("{s:s, s:O}", "graph", live__id(l), "edges", edges));
 }

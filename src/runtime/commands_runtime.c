@@ -16,6 +16,13 @@ static int handle_packet(struct protocol *p, const struct protocol_request *req,
     const char *event = json_string_value(json_object_get(req->payload, "event"));
     if (!port || !event)
         return protocol__error(p, req, "Missing 'port' or 'event'");
+    static const char *const events[] = {"connect", "begingroup", "data", "endgroup", "disconnect"};
+    bool known = false;
+    for (size_t i = 0; i < sizeof events / sizeof events[0]; i++)
+        known = known || strcmp(event, events[i]) == 0;
+    if (!known)
+        return protocol__error(p, req,
+                               "'event' must be connect, begingroup, data, endgroup or disconnect");
     json_t *e = live_graph__export(l->g, false, port);
     if (!e) {
         char msg[300];

@@ -137,7 +137,8 @@ json_t *live__node_metadata(const json_t *m)
     const char *keys[] = {"x", "y"};
     for (int i = 0; c && i < 2; i++) {
         json_t *v = json_object_get(c, keys[i]);
-        if (json_is_real(v)) {
+        /* Beyond the integers' range a value is left as it is. */
+        if (json_is_real(v) && json_real_value(v) > -9e18 && json_real_value(v) < 9e18) {
             double d = json_real_value(v);
             json_object_set_new(c, keys[i], json_integer((json_int_t)(d < 0 ? d - 0.5 : d + 0.5)));
         }

@@ -851,6 +851,194 @@ static void test_large_graph(void **state)
     json_decref(doc);
 }
 
+/* ---- random sessions: commands with missing or mistyped fields, system
+ * failures and events in any order; the graph stays consistent ---- */
+
+static uint32_t rnd_state = 12345;
+
+static uint32_t rnd(uint32_t n)
+{
+    rnd_state = rnd_state * 1103515245u + 12345u;
+    return (rnd_state >> 8) % n;
+}
+
+static const char *pick(const char *const *from, size_t n)
+{
+    return from[rnd((uint32_t)n)];
+}
+
+#define PICK(a) pick(a, sizeof a / sizeof a[0])
+
+static const char *const names[] = {"a", "b", "c", "d"};
+static const char *const ports[] = {"in", "out", "IN"};
+
+/* A value for a field: mostly the right kind, sometimes anything. */
+static json_t *value(const char *kind)
+{
+    switch (rnd(12)) {
+    case 0:
+        return json_integer(rnd(5));
+    case 1:
+        return json_null();
+    case 2:
+        return json_pack("[s]", PICK(names));
+    case 3:
+        return json_pack("{s:f, s:s}", "x", (double)rnd(1000) / 7.0, "y", "z");
+    default:
+        break;
+    }
+    if (strcmp(kind, "node") == 0)
+        return json_string(PICK(names));
+    if (strcmp(kind, "port") == 0)
+        return json_pack("{s:s, s:s}", "node", PICK(names), "port", PICK(ports));
+    if (strcmp(kind, "portname") == 0)
+        return json_string(PICK(ports));
+    if (strcmp(kind, "meta") == 0)
+        return json_pack("{s:f, s:i, s:n}", "x", (double)rnd(100) / 3.0, "y", rnd(9), "k");
+    if (strcmp(kind, "nodes") == 0)
+        return json_pack("[s, s]", PICK(names), PICK(names));
+    if (strcmp(kind, "bool") == 0)
+        return json_boolean(rnd(2));
+    if (strcmp(kind, "graph") == 0)
+        return json_string(rnd(8) ? "default/main" : "other");
+    return json_string(PICK(names)); /* any other string */
+}
+
+static const struct {
+    const char *protocol, *command, *fields; /* "key:kind ..." */
+} shapes[] = {
+    {"graph", "addnode", "id:node component:str metadata:meta"},
+    {"graph", "removenode", "id:node"},
+    {"graph", "renamenode", "from:node to:node"},
+    {"graph", "changenode", "id:node metadata:meta"},
+    {"graph", "addedge", "src:port tgt:port metadata:meta"},
+    {"graph", "removeedge", "src:port tgt:port"},
+    {"graph", "changeedge", "src:port tgt:port metadata:meta"},
+    {"graph", "addinitial", "src:data tgt:port metadata:meta"},
+    {"graph", "removeinitial", "tgt:port"},
+    {"graph", "addinport", "public:portname node:node port:portname metadata:meta"},
+    {"graph", "addoutport", "public:portname node:node port:portname"},
+    {"graph", "removeinport", "public:portname"},
+    {"graph", "removeoutport", "public:portname"},
+    {"graph", "renameinport", "from:portname to:portname"},
+    {"graph", "renameoutport", "from:portname to:portname"},
+    {"graph", "addgroup", "name:str nodes:nodes metadata:meta"},
+    {"graph", "removegroup", "name:str"},
+    {"graph", "renamegroup", "from:str to:str"},
+    {"graph", "changegroup", "name:str metadata:meta"},
+    {"network", "start", ""},
+    {"network", "stop", ""},
+    {"network", "getstatus", ""},
+    {"network", "edges", "edges:nodes"},
+    {"network", "debug", "enable:bool"},
+    {"runtime", "packet", "port:portname event:str payload:meta"},
+    {"component", "getsource", "name:graph"},
+    {"component", "list", ""},
+};
+
+static void random_request(struct fixture *f)
+{
+    size_t i = rnd(sizeof shapes / sizeof shapes[0]);
+    json_t *payload = json_object();
+    if (rnd(10))
+        json_object_set_new(payload, "graph", value("graph"));
+    char fields[128];
+    snprintf(fields, sizeof fields, "%s", shapes[i].fields);
+    for (char *save = NULL, *tok = strtok_r(fields, " ", &save); tok;
+         tok = strtok_r(NULL, " ", &save)) {
+        char *colon = strchr(tok, ':');
+        *colon = '\0';
+        if (rnd(10) == 0)
+            continue; /* left out */
+        json_t *v = strcmp(colon + 1, "data") == 0 ? json_pack("{s:o}", "data", value("meta"))
+                                                   : value(colon + 1);
+        json_object_set_new(payload, tok, v);
+    }
+    json_t *msg = json_pack("{s:s, s:s, s:o}", "protocol", shapes[i].protocol, "command",
+                            shapes[i].command, "payload", payload);
+    char *text = json_dumps(msg, JSON_COMPACT);
+    json_decref(msg);
+    assert_int_equal(protocol__handle(f->p, &f->client, text, strlen(text)), 0);
+    free(text);
+}
+
+static void random_event(struct fixture *f)
+{
+    json_t *d = value("meta");
+    const char *role = PICK(names);
+    switch (rnd(5)) {
+    case 0:
+        f->sys.events.data(f->sys.ud, role, PICK(ports), d);
+        break;
+    case 1:
+        f->sys.events.initial_sent(f->sys.ud, role, PICK(ports), d);
+        break;
+    case 2:
+        f->sys.events.participant_added(f->sys.ud, role, d);
+        break;
+    case 3:
+        f->sys.events.edge_found(f->sys.ud, role, PICK(ports), PICK(names), PICK(ports));
+        break;
+    default:
+        f->sys.events.participant_expired(f->sys.ud, role, "gone");
+    }
+    json_decref(d);
+}
+
+/* Every connection, export and group member names a node of the graph. */
+static void assert_consistent(struct fixture *f)
+{
+    json_t *doc = live__graph_json(f->l);
+    assert_non_null(doc);
+    json_t *procs = json_object_get(doc, "processes");
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(doc, "connections"), i, c)
+    {
+        assert_non_null(json_object_get(
+            procs, json_string_value(json_object_get(json_object_get(c, "tgt"), "process"))));
+        json_t *src = json_object_get(c, "src");
+        if (src)
+            assert_non_null(
+                json_object_get(procs, json_string_value(json_object_get(src, "process"))));
+    }
+    const char *sets[] = {"inports", "outports"};
+    for (int s = 0; s < 2; s++) {
+        const char *k;
+        json_t *e;
+        json_object_foreach(json_object_get(doc, sets[s]), k, e)
+        {
+            assert_non_null(
+                json_object_get(procs, json_string_value(json_object_get(e, "process"))));
+        }
+    }
+    json_decref(doc);
+}
+
+static void test_random_sessions(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const failing[] = {
+        "add_node", "remove_node", "add_edge", "remove_edge", "add_initial", "remove_initial",
+        "watch",    "unwatch",     "send",     "start",       "stop"};
+    for (int i = 0; i < 20000; i++) {
+        f->fake.fail = rnd(10) == 0 ? PICK(failing) : NULL;
+        f->fake.busy = rnd(2);
+        if (rnd(4) == 0)
+            random_event(f);
+        else
+            random_request(f);
+        if (rnd(500) == 0)
+            send(f, "graph", "clear", "{'id':'default/main'}");
+        f->fake.calls[0] = '\0';
+        json_array_clear(f->out);
+        if (i % 50 == 0)
+            assert_consistent(f);
+    }
+    f->fake.fail = NULL;
+    assert_consistent(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -865,6 +1053,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_permissions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_load_graph, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_graph, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_random_sessions, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

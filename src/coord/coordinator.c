@@ -1,0 +1,457 @@
+/* The coordinator's life cycle, broker connection, discovery and reports;
+ * see coordinator.h and coordinator_internal.h. */
+#include "coord/coordinator_internal.h"
+
+#include "coord/discovery.h"
+#include "core/log.h"
+#include "msgflo/errors.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uuid/uuid.h>
+
+#define NS COORD_NS
+
+#define DEFAULT_WAIT_MS        45000
+#define DEFAULT_PERIOD_MS      60000
+#define DEFAULT_EXPIRY_PERIODS 3
+
+/* --- reports ------------------------------------------------------------------ */
+
+void coordinator__report_error(struct coordinator *c, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    LOG_WARNING(NS, "%s", msg);
+    if (!c->closing && c->sys.events.error)
+        c->sys.events.error(c->sys.ud, msg);
+}
+
+void coordinator__report_process_error(struct coordinator *c, const char *role, const char *fmt,
+                                       ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    LOG_WARNING(NS, "%s", msg);
+    if (!c->closing && c->sys.events.process_error)
+        c->sys.events.process_error(c->sys.ud, role, msg);
+}
+
+/* --- pump ------------------------------------------------------------------------ */
+
+static void on_pump(uv_timer_t *t)
+{
+    coordinator__pump(t->data);
+}
+
+void coordinator__schedule(struct coordinator *c)
+{
+    if (!c->closing)
+        uv_timer_start(&c->pump_timer, on_pump, 0, 0);
+}
+
+static void on_expired(const char *role, const char *id, void *ud)
+{
+    struct coordinator *c = ud;
+    char msg[512];
+    snprintf(msg, sizeof msg, "participant %s of role %s not seen for %llu s", id, role,
+             (unsigned long long)(c->period_ms * (uint64_t)c->expiry_periods / 1000));
+    LOG_INFO(NS, "%s: forgotten", msg);
+    coordinator_graph__forget_found(c, role); /* found again when it comes back */
+    if (!c->closing && c->sys.events.participant_expired)
+        c->sys.events.participant_expired(c->sys.ud, role, msg);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    struct coordinator *c = t->data;
+    uint64_t now = uv_now(c->loop);
+    if (c->expiry_periods)
+        registry__expire(c->reg, now, on_expired, c);
+    coordinator_graph__tick(c, now);
+}
+
+/* --- broker connection --------------------------------------------------------- */
+
+static void on_connected(void *ud)
+{
+    struct coordinator *c = ud;
+    c->connected = true;
+    int rc = transport_declare_discovery(c->t);
+    if (rc == 0)
+        rc = transport_subscribe(c->t, "fbp");
+    if (rc) {
+        coordinator__report_error(c, "cannot listen for discovery messages: %s",
+                                  msgflo_strerror(rc));
+        return; /* the transport reconnects after a loss */
+    }
+    rc = binder__restore(c->binder);
+    if (rc)
+        coordinator__report_error(c, "restoring the bindings failed: %s", msgflo_strerror(rc));
+    if (c->lost_reported) {
+        c->lost_reported = false;
+        coordinator__report_error(c, "broker connection back");
+    }
+    LOG_DEBUG(NS, "connected to the broker");
+    coordinator_graph__connected(c);
+    coordinator__schedule(c);
+}
+
+static void on_disconnected(void *ud, int err)
+{
+    struct coordinator *c = ud;
+    c->connected = false;
+    coordinator_graph__disconnected(c);
+    if (!c->lost_reported && !c->closing) {
+        c->lost_reported = true;
+        coordinator__report_error(c, "broker connection lost (%s); reconnecting",
+                                  msgflo_strerror(err));
+    }
+}
+
+static void on_discovery(struct coordinator *c, const void *data, size_t len)
+{
+    json_t *payload = NULL;
+    char err[512];
+    if (discovery__parse(data, len, &payload, err, sizeof err) != 0) {
+        LOG_WARNING(NS, "dropped: %s", err);
+        return;
+    }
+    unsigned changes = 0;
+    int rc = registry__update(c->reg, payload, uv_now(c->loop), &changes);
+    if (rc) {
+        LOG_WARNING(NS, "dropped a discovery message: %s", msgflo_strerror(rc));
+        json_decref(payload);
+        return;
+    }
+    const char *id = json_string_value(json_object_get(payload, "id"));
+    const char *role = json_string_value(json_object_get(payload, "role"));
+    LOG_DEBUG(NS, "discovered %s (%s), changes 0x%x", role, id, changes);
+    if (coordinator_components__update(c, payload) && c->sys.events.components_changed)
+        c->sys.events.components_changed(c->sys.ud);
+    if ((changes & REGISTRY_NEW_INSTANCE) && c->sys.events.participant_added)
+        c->sys.events.participant_added(c->sys.ud, role, registry__participant(c->reg, id));
+    coordinator_graph__discovered(c, role, changes);
+    json_decref(payload);
+    coordinator__pump(c);
+}
+
+static void on_message(void *ud, const char *queue, const struct transport_delivery *d,
+                       const void *data, size_t len)
+{
+    struct coordinator *c = ud;
+    if (c->closing)
+        return;
+    if (strcmp(queue, "fbp") == 0) {
+        on_discovery(c, data, len);
+        transport_ack(c->t, d);
+        return;
+    }
+    /* MQTT: forward along the edges; then report what the ports carried.
+     * Watched queues are consumed without acks. */
+    binder__on_message(c->binder, queue, data, len);
+    coordinator_graph__data(c, queue, data, len);
+}
+
+static void finish_close(struct coordinator *c);
+
+static void on_transport_closed(void *ud)
+{
+    struct coordinator *c = ud;
+    c->t = NULL;
+    c->connected = false;
+    finish_close(c);
+}
+
+static int connect_broker(struct coordinator *c, char *err, size_t errlen)
+{
+    msgflo_url *u = NULL;
+    int rc = msgflo_url_parse(c->url, &u, err, errlen);
+    if (rc)
+        return rc;
+    const struct supervisor_options so = {
+        .broker_url = c->url,
+        .shell = c->shell,
+        .forward = c->forward,
+        .on_output = c->on_output,
+        .output_userdata = c->output_userdata,
+        .forever = c->restart,
+    };
+    rc = supervisor__new(c->loop, &so, &c->sup);
+    if (rc) {
+        msgflo_url_free(u);
+        snprintf(err, errlen, "cannot create the process supervisor: %s", msgflo_strerror(rc));
+        return rc;
+    }
+    char client_id[128];
+    snprintf(client_id, sizeof client_id, "msgflo-coordinator-%s", c->runtime_id);
+    static const struct transport_events tev = {
+        .connected = on_connected,
+        .disconnected = on_disconnected,
+        .message = on_message,
+        .closed = on_transport_closed,
+    };
+    rc = transport_new(&c->t, c->loop, u, client_id, &tev, c); /* takes u */
+    if (rc == 0)
+        rc = binder__new(c->t, &c->binder);
+    if (rc == 0)
+        rc = transport_connect(c->t);
+    if (rc)
+        snprintf(err, errlen, "cannot connect to the broker: %s", msgflo_strerror(rc));
+    coordinator__schedule(c);
+    return rc;
+}
+
+static void on_broker_ready(struct embedded_broker *b, int status, const char *text, void *ud)
+{
+    struct coordinator *c = ud;
+    (void)b;
+    if (status != 0) {
+        coordinator__report_error(c, "no broker configured and the embedded one failed: %s", text);
+        return;
+    }
+    char err[512];
+    c->url = strdup(text);
+    if (!c->url) {
+        coordinator__report_error(c, "out of memory");
+        return;
+    }
+    LOG_INFO(NS, "started the embedded broker %s", c->url);
+    if (connect_broker(c, err, sizeof err) != 0)
+        coordinator__report_error(c, "%s", err);
+}
+
+/* --- creation -------------------------------------------------------------------- */
+
+static uint64_t env_period_ms(void)
+{
+    const char *env = getenv("MSGFLO_DISCOVERY_PERIOD");
+    if (!env || !*env)
+        return DEFAULT_PERIOD_MS;
+    char *end;
+    double v = strtod(env, &end);
+    if (*end != '\0' || !(v > 0) || v > 1e7)
+        return DEFAULT_PERIOD_MS;
+    return (uint64_t)(v * 1000.0);
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s && *s ? strdup(s) : NULL;
+}
+
+static int copy_options(struct coordinator *c, const struct coordinator_options *o)
+{
+    c->broker_arg = dup_or_null(o->broker);
+    c->shell = dup_or_null(o->shell);
+    c->library_path = dup_or_null(o->library_path);
+    if (o->runtime_id && *o->runtime_id) {
+        c->runtime_id = strdup(o->runtime_id);
+    } else {
+        uuid_t uu;
+        c->runtime_id = malloc(37);
+        if (c->runtime_id) {
+            uuid_generate_random(uu);
+            uuid_unparse_lower(uu, c->runtime_id);
+        }
+    }
+    size_t n = 0;
+    while (o->ignore && o->ignore[n])
+        n++;
+    c->ignore = calloc(n + 1, sizeof *c->ignore);
+    if (!c->ignore || !c->runtime_id || (o->broker && *o->broker && !c->broker_arg) ||
+        (o->shell && *o->shell && !c->shell) ||
+        (o->library_path && *o->library_path && !c->library_path))
+        return MSGFLO_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if (!(c->ignore[i] = strdup(o->ignore[i])))
+            return MSGFLO_ENOMEM;
+    }
+    c->restart = o->restart;
+    c->forward = o->forward;
+    c->on_output = o->on_output;
+    c->output_userdata = o->output_userdata;
+    c->wait_timeout_ms = o->start_timeout_ms ? o->start_timeout_ms : DEFAULT_WAIT_MS;
+    c->period_ms = o->discovery_period_ms ? o->discovery_period_ms : env_period_ms();
+    c->expiry_periods = o->expire_periods_set ? o->expire_periods : DEFAULT_EXPIRY_PERIODS;
+    return 0;
+}
+
+static void free_state(struct coordinator *c)
+{
+    coordinator_graph__free(c);
+    binder__free(c->binder);
+    supervisor__free(c->sup);
+    embedded_broker__free(c->broker);
+    registry__free(c->reg);
+    if (c->own_lib)
+        library__free(c->lib);
+    json_decref(c->components);
+    json_decref(c->edges_found);
+    for (char **i = c->ignore; i && *i; i++)
+        free(*i);
+    free(c->ignore);
+    free(c->broker_arg);
+    free(c->shell);
+    free(c->library_path);
+    free(c->runtime_id);
+    free(c->url);
+    free(c);
+}
+
+int coordinator__new(uv_loop_t *loop, const struct coordinator_options *options,
+                     struct coordinator **out, char *err, size_t errlen)
+{
+    static const struct coordinator_options defaults = {0};
+    const struct coordinator_options *o = options ? options : &defaults;
+    struct coordinator *c = calloc(1, sizeof *c);
+    if (!c)
+        return MSGFLO_ENOMEM;
+    c->loop = loop;
+    c->sys.ops = &coordinator__ops;
+    c->sys.self = c;
+    int rc = copy_options(c, o);
+    if (rc == 0) {
+        struct registry_options ro = {
+            .period_ms = c->period_ms,
+            .expiry_periods = c->expiry_periods,
+        };
+        rc = registry__new(&ro, &c->reg);
+        c->components = json_object();
+        c->edges_found = json_object();
+        if (rc == 0 && (!c->components || !c->edges_found))
+            rc = MSGFLO_ENOMEM;
+    }
+    if (rc) {
+        snprintf(err, errlen, "%s", msgflo_strerror(rc));
+        goto fail;
+    }
+    if (o->library) {
+        c->lib = o->library;
+    } else {
+        rc = library__load(o->library_path, o->componentdir, &c->lib, err, errlen);
+        if (rc)
+            goto fail;
+        c->own_lib = true;
+    }
+    uv_timer_init(loop, &c->pump_timer);
+    uv_timer_init(loop, &c->tick_timer);
+    c->pump_timer.data = c->tick_timer.data = c;
+    c->open_handles = 2;
+    uint64_t tick = c->period_ms / 4;
+    tick = tick < 10 ? 10 : tick > 1000 ? 1000 : tick;
+    uv_timer_start(&c->tick_timer, on_tick, tick, tick);
+    *out = c; /* from here on, failures are reported and the caller closes */
+    if (c->broker_arg) {
+        c->url = strdup(c->broker_arg);
+        if (!c->url)
+            return MSGFLO_ENOMEM;
+        return connect_broker(c, err, errlen);
+    }
+    rc = embedded_broker__start(loop, NULL, on_broker_ready, c, &c->broker);
+    if (rc)
+        snprintf(err, errlen, "cannot start the embedded broker: %s", msgflo_strerror(rc));
+    return rc;
+fail:
+    free_state(c);
+    return rc;
+}
+
+struct system *coordinator__system(struct coordinator *c)
+{
+    return &c->sys;
+}
+
+const char *coordinator__broker_url(const struct coordinator *c)
+{
+    return c->url;
+}
+
+bool coordinator__connected(const struct coordinator *c)
+{
+    return c->connected;
+}
+
+const struct registry *coordinator__registry(const struct coordinator *c)
+{
+    return c->reg;
+}
+
+/* --- closing ------------------------------------------------------------------------ */
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct coordinator *c = h->data;
+    if (--c->open_handles > 0)
+        return;
+    void (*done)(void *) = c->close_done;
+    void *ud = c->close_ud;
+    free_state(c);
+    if (done)
+        done(ud);
+}
+
+static void on_broker_stopped(struct embedded_broker *b, void *ud)
+{
+    struct coordinator *c = ud;
+    (void)b;
+    embedded_broker__free(c->broker);
+    c->broker = NULL;
+    finish_close(c);
+}
+
+/* Each step ends in the next: processes, transport, embedded broker, handles. */
+static void finish_close(struct coordinator *c)
+{
+    if (c->sup && supervisor__active(c->sup) > 0)
+        return; /* on_processes_stopped comes back here */
+    if (c->t) {
+        if (!c->t->closing)
+            transport_close(c->t);
+        return; /* on_transport_closed */
+    }
+    if (c->broker) {
+        if (embedded_broker__stop(c->broker, on_broker_stopped, c) == 0)
+            return;
+    }
+    if (uv_is_closing((uv_handle_t *)&c->pump_timer))
+        return;
+    uv_close((uv_handle_t *)&c->pump_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&c->tick_timer, on_handle_closed);
+}
+
+static void on_processes_stopped(struct supervisor *sup, void *ud)
+{
+    struct coordinator *c = ud;
+    (void)sup;
+    supervisor__free(c->sup);
+    c->sup = NULL;
+    finish_close(c);
+}
+
+static void on_close_timer(uv_timer_t *t)
+{
+    finish_close(t->data);
+}
+
+void coordinator__close(struct coordinator *c, void (*done)(void *ud), void *ud)
+{
+    if (!c || c->closing)
+        return;
+    c->closing = true;
+    c->close_done = done;
+    c->close_ud = ud;
+    uv_timer_stop(&c->pump_timer);
+    uv_timer_stop(&c->tick_timer);
+    if (c->sup && supervisor__stop_all(c->sup, on_processes_stopped, c) == 0)
+        return;
+    /* finish from the loop, never from within this call */
+    uv_timer_start(&c->pump_timer, on_close_timer, 0, 0);
+}

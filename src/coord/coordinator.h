@@ -1,0 +1,93 @@
+/* The coordinator of the msgflo runtime: makes the live graph real on a
+ * broker by implementing struct system (coord/system.h). It discovers
+ * participants (coord/registry.h), starts and stops their processes from the
+ * component library (supervisor), binds and unbinds queues (binder), delivers
+ * IIPs and packets, and reports the data on watched ports. Runs on the
+ * caller's libuv loop; no threads. See docs/coordinator.md.
+ *
+ *     struct coordinator *c;
+ *     coordinator__new(loop, &options, &c, err, sizeof err);
+ *     struct system *sys = coordinator__system(c);
+ *     sys->events = my_events;  // read at each report, so set them any time
+ *     sys->ud = my_state;
+ *     ... uv_run ...
+ *     coordinator__close(c, on_closed, ud);  // then run the loop until on_closed
+ */
+#ifndef MSGFLO_COORD_COORDINATOR_H
+#define MSGFLO_COORD_COORDINATOR_H
+
+#include "coord/library.h"
+#include "coord/supervisor.h"
+#include "coord/system.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+struct coordinator;
+
+/* Options; every string is copied by coordinator__new. Zeroed fields take
+ * the defaults. */
+struct coordinator_options {
+    /* The broker URL; NULL or "": start the embedded broker (embedded_broker.h). */
+    const char *broker;
+    /* The component library, borrowed (must outlive the coordinator); NULL:
+     * loaded by library__load(library_path, componentdir). */
+    struct library *library;
+    const char *library_path;
+    const char *componentdir;
+    /* Roles never started (--ignore), NULL-terminated; NULL: none. */
+    const char *const *ignore;
+    /* Child output (supervisor_options.forward/on_output) and --shell. */
+    unsigned forward;
+    supervisor_output_fn on_output;
+    void *output_userdata;
+    const char *shell;
+    /* Restart a participant process that exits (supervisor `forever`). */
+    bool restart;
+    /* How long a role of the live graph may take to be discovered before
+     * system_events.process_error and busy() stop waiting for it; ms,
+     * default 45000 (--wait-timeout). */
+    unsigned start_timeout_ms;
+    /* The participants' discovery period, ms; 0: $MSGFLO_DISCOVERY_PERIOD
+     * (seconds) as participants read it, else 60 s. */
+    unsigned discovery_period_ms;
+    /* Participants not seen for this many discovery periods expire; when
+     * expire_periods_set is false: the default 3. 0: never (as the original). */
+    unsigned expire_periods;
+    bool expire_periods_set;
+    /* Names the broker client ("msgflo-coordinator-<id>"); NULL: random. */
+    const char *runtime_id;
+};
+
+/* Creates a coordinator on `loop` (borrowed, must outlive it) and starts
+ * connecting (after starting the embedded broker when no URL is given).
+ * *out is owned: close it with coordinator__close. Returns 0, or
+ * MSGFLO_EURL (bad broker URL), MSGFLO_ESYS / MSGFLO_EJSON / MSGFLO_EINVAL
+ * (the library cannot be loaded), MSGFLO_ENOMEM, with a one-line reason in
+ * err (errlen bytes). Later failures (broker not reachable, embedded broker
+ * failing) are reported through system_events.error. */
+int coordinator__new(uv_loop_t *loop, const struct coordinator_options *options,
+                     struct coordinator **out, char *err, size_t errlen);
+
+/* The system the protocol layer drives: owned by the coordinator, valid until
+ * coordinator__close's done. Set its events and ud. */
+struct system *coordinator__system(struct coordinator *c);
+
+/* The broker URL in use (the embedded broker's once it listens), or NULL.
+ * Valid until close. */
+const char *coordinator__broker_url(const struct coordinator *c);
+
+/* Whether the coordinator is connected to the broker now. */
+bool coordinator__connected(const struct coordinator *c);
+
+/* The registry of discovered participants (read-only use). */
+const struct registry *coordinator__registry(const struct coordinator *c);
+
+/* Stops the processes it started (SIGTERM, then SIGKILL after the grace
+ * period), closes the broker connection, stops the embedded broker, frees
+ * the coordinator and then calls done(ud) from the loop (never from within
+ * this call; done may be NULL). No report is made after this call. */
+void coordinator__close(struct coordinator *c, void (*done)(void *ud), void *ud);
+
+#endif

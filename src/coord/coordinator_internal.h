@@ -1,0 +1,163 @@
+/* The coordinator's state, shared by its files:
+ *   coordinator.c             life cycle, broker connection, discovery, reports
+ *   coordinator_graph.c       nodes (processes), edges, IIPs, packets, watches
+ *   coordinator_components.c  components, their sources
+ * Every system op changes this state and schedules coordinator__pump on the
+ * next loop turn, which does the work and the reports (ops never report). */
+#ifndef MSGFLO_COORD_COORDINATOR_INTERNAL_H
+#define MSGFLO_COORD_COORDINATOR_INTERNAL_H
+
+#include "coord/binder.h"
+#include "coord/coordinator.h"
+#include "coord/embedded_broker.h"
+#include "coord/registry.h"
+#include "transport/transport.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+
+#define COORD_NS "msgflo:coordinator"
+
+enum node_proc {
+    PROC_NONE,     /* no process (none wanted, or not started yet) */
+    PROC_STARTING, /* supervisor__start called, no ready line yet */
+    PROC_RUNNING,
+    PROC_STOPPING, /* supervisor__stop called, waiting for it to end */
+    PROC_FAILED,   /* did not start or exited; not retried until added again */
+};
+
+struct node {
+    struct node *next;
+    struct coordinator *c;
+    char *role;
+    char *component;
+    bool in_graph;     /* false: removed, kept until its process is gone */
+    bool start;        /* a process is to be started for it */
+    bool wait_noticed; /* the wait timeout was reported */
+    enum node_proc proc;
+    uint64_t since; /* when added (ms, loop time) */
+};
+
+/* A watched port: data on role's outport `port` is reported. */
+struct port_watch {
+    struct port_watch *next;
+    char *role, *port;
+    char *queue; /* resolved once the role is discovered; NULL before */
+    unsigned refs;
+};
+
+/* A watched queue on the transport, counted over port watches. */
+struct queue_watch {
+    struct queue_watch *next;
+    char *queue;
+    unsigned refs;
+    bool active;  /* transport_watch done on this connection */
+    uint64_t gen; /* subscription generation of the watch */
+};
+
+struct edge {
+    struct edge *next;
+    char *src_role, *src_port, *tgt_role, *tgt_port;
+    char *src_q, *tgt_q; /* the binding made, NULL when not bound */
+    bool failed;         /* the broker refused it (reported once) */
+    uint64_t since;
+    uint64_t gen; /* subscription generation of the binding (MQTT: SUBACK awaited) */
+};
+
+struct iip {
+    struct iip *next;
+    char *role, *port;
+    json_t *data;
+    bool sent; /* to the current instance of the role */
+    uint64_t since;
+};
+
+struct packet {
+    struct packet *next;
+    char *role, *port;
+    char *text; /* JSON */
+};
+
+struct coordinator {
+    uv_loop_t *loop;
+    struct system sys;
+    /* options */
+    char *broker_arg, *shell, *runtime_id, *library_path;
+    char **ignore;
+    bool restart;
+    unsigned forward;
+    supervisor_output_fn on_output;
+    void *output_userdata;
+    uint64_t wait_timeout_ms, period_ms;
+    unsigned expiry_periods; /* 0: never */
+    /* parts */
+    struct library *lib;
+    bool own_lib;
+    struct embedded_broker *broker;
+    char *url;
+    struct transport *t;
+    struct binder *binder;
+    struct supervisor *sup;
+    struct registry *reg;
+    json_t *components;  /* {component: discovered definition without id/role} */
+    json_t *edges_found; /* {"src.port>tgt.port": true} reported automatic edges */
+    /* the live graph */
+    struct node *nodes;
+    struct edge *edges;
+    struct iip *iips;
+    struct packet *packets;
+    struct port_watch *port_watches;
+    struct queue_watch *queue_watches;
+    bool started;
+    /* subscriptions (bindings, watches): each gets the next generation; the
+     * broker has acknowledged those up to `confirmed` */
+    uint64_t sub_gen, sub_requested, sub_confirmed;
+    bool components_dirty; /* report components_changed on the next pump */
+    /* loop handles */
+    uv_timer_t pump_timer, tick_timer;
+    int open_handles;
+    bool connected, lost_reported, closing;
+    uint64_t last_expiry;
+    void (*close_done)(void *ud);
+    void *close_ud;
+    int close_pending;
+};
+
+/* Schedules coordinator__pump on the next loop turn. */
+void coordinator__schedule(struct coordinator *c);
+/* Does the pending work (processes, bindings, watches, IIPs, packets). */
+void coordinator__pump(struct coordinator *c);
+
+/* Reports (no-ops while closing); strings borrowed for the call. */
+void coordinator__report_error(struct coordinator *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void coordinator__report_process_error(struct coordinator *c, const char *role, const char *fmt,
+                                       ...) __attribute__((format(printf, 3, 4)));
+
+/* coordinator_graph.c */
+extern const struct system_ops coordinator__ops;
+void coordinator_graph__connected(struct coordinator *c);
+void coordinator_graph__disconnected(struct coordinator *c);
+/* A role was (re)discovered: `changes` as registry__update gives them. */
+void coordinator_graph__discovered(struct coordinator *c, const char *role, unsigned changes);
+/* A message on a watched queue: reports it for each watching port. */
+void coordinator_graph__data(struct coordinator *c, const char *queue, const void *data,
+                             size_t len);
+bool coordinator_graph__busy(struct coordinator *c);
+/* Forgets the automatic edges reported for role, so they are reported again. */
+void coordinator_graph__forget_found(struct coordinator *c, const char *role);
+/* Checks the wait timeout of the nodes. */
+void coordinator_graph__tick(struct coordinator *c, uint64_t now);
+/* Stops everything started; calls done once the processes are gone. */
+void coordinator_graph__free(struct coordinator *c);
+
+/* coordinator_components.c */
+json_t *coordinator__components(void *sys);
+json_t *coordinator__component_source(void *sys, const char *name, char *err, size_t errlen);
+int coordinator__set_component_source(void *sys, const char *name, const char *language,
+                                      const char *code, char *err, size_t errlen);
+/* Stores the component definition of a discovered payload; true when it is
+ * new or changed. */
+bool coordinator_components__update(struct coordinator *c, const json_t *payload);
+
+#endif

@@ -1,0 +1,515 @@
+/* The runtime's coordinator (struct system) on real brokers, MQTT and AMQP,
+ * with real participant processes (examples/repeat) started from a component
+ * library: discovery, edges (bindings + data reports), IIPs (and again after
+ * the process is killed and restarted), packets, edge removal, automatic
+ * edges, malformed discovery messages, expiry; and transport watches. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "coord/coordinator.h"
+#include "coord/registry.h"
+#include "coord/session.h"
+#include "support.h"
+
+/* --- what the coordinator reports, as lines --------------------------------- */
+
+struct rec {
+    json_t *events; /* array of strings */
+};
+
+static void add(struct rec *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void add(struct rec *r, const char *fmt, ...)
+{
+    char line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    json_array_append_new(r->events, json_string(line));
+}
+
+static void ev_data(void *ud, const char *role, const char *port, const json_t *data)
+{
+    char *text = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
+    add(ud, "data %s.%s %s", role, port, text);
+    free(text);
+}
+
+static void ev_initial(void *ud, const char *role, const char *port, const json_t *data)
+{
+    char *text = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
+    add(ud, "iip %s.%s %s", role, port, text);
+    free(text);
+}
+
+static void ev_added(void *ud, const char *role, const json_t *def)
+{
+    add(ud, "added %s %s", role, json_string_value(json_object_get(def, "component")));
+}
+
+static void ev_edge(void *ud, const char *sr, const char *sp, const char *tr, const char *tp)
+{
+    add(ud, "edge %s.%s>%s.%s", sr, sp, tr, tp);
+}
+
+static void ev_expired(void *ud, const char *role, const char *message)
+{
+    add(ud, "expired %s", role);
+}
+
+static void ev_process_error(void *ud, const char *role, const char *message)
+{
+    add(ud, "process_error %s: %s", role, message);
+}
+
+static void ev_error(void *ud, const char *message)
+{
+    add(ud, "error %s", message);
+}
+
+static void ev_components(void *ud)
+{
+    add(ud, "components");
+}
+
+static const struct system_events events = {
+    .data = ev_data,
+    .initial_sent = ev_initial,
+    .participant_added = ev_added,
+    .edge_found = ev_edge,
+    .participant_expired = ev_expired,
+    .process_error = ev_process_error,
+    .error = ev_error,
+    .components_changed = ev_components,
+};
+
+/* How many recorded lines start with `prefix`. */
+static size_t count(const struct rec *r, const char *prefix)
+{
+    size_t n = 0, i;
+    json_t *v;
+    json_array_foreach(r->events, i, v)
+    {
+        n += strncmp(json_string_value(v), prefix, strlen(prefix)) == 0;
+    }
+    return n;
+}
+
+static void run_ms(uv_loop_t *loop, int ms)
+{
+    for (int i = 0; i < ms / 5; i++) {
+        uv_run(loop, UV_RUN_NOWAIT);
+        usleep(5000);
+    }
+}
+
+/* Runs the loop until `n` lines start with prefix (or 20 s pass). */
+static void wait_for(uv_loop_t *loop, struct rec *r, const char *prefix, size_t n)
+{
+    for (int i = 0; i < 4000 && count(r, prefix) < n; i++) {
+        uv_run(loop, UV_RUN_NOWAIT);
+        usleep(5000);
+    }
+    if (count(r, prefix) < n) {
+        char *all = json_dumps(r->events, JSON_INDENT(1));
+        fail_msg("waited for %zu x '%s'; events: %s", n, prefix, all);
+    }
+}
+
+/* --- set-up ------------------------------------------------------------------ */
+
+struct world {
+    uv_loop_t loop;
+    struct rec rec;
+    struct coordinator *c;
+    struct system *sys;
+    char dir[256];
+    char err[512];
+};
+
+static void world_open(struct world *w, const char *url, unsigned period_ms, unsigned expiry)
+{
+    char prog[1024], lib[3000], path[400];
+    snprintf(w->dir, sizeof w->dir, "/tmp/msgflo-coord-test-XXXXXX");
+    assert_non_null(mkdtemp(w->dir));
+    /* the shell wrapper leaves the participant's pid where the test finds it */
+    snprintf(lib, sizeof lib,
+             "{\"msgflo\":{\"components\":{\"test/Repeat\":"
+             "\"echo $$ > %s/#ROLE.pid; exec %s #ROLE\"}}}",
+             w->dir, support_program("repeat", prog, sizeof prog));
+    snprintf(path, sizeof path, "%s/library.json", w->dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(lib, f);
+    fclose(f);
+    char components[400];
+    snprintf(components, sizeof components, "%s/participants", w->dir);
+    uv_loop_init(&w->loop);
+    w->rec.events = json_array();
+    const struct coordinator_options o = {
+        .broker = url,
+        .library_path = path,
+        .componentdir = components,
+        .shell = "/bin/sh",
+        .restart = true,
+        .discovery_period_ms = period_ms,
+        .expire_periods = expiry,
+        .expire_periods_set = true,
+        .start_timeout_ms = 20000,
+    };
+    assert_int_equal(coordinator__new(&w->loop, &o, &w->c, w->err, sizeof w->err), 0);
+    w->sys = coordinator__system(w->c);
+    w->sys->events = events;
+    w->sys->ud = &w->rec;
+    for (int i = 0; i < 2000 && !coordinator__connected(w->c); i++)
+        run_ms(&w->loop, 5);
+    assert_true(coordinator__connected(w->c));
+}
+
+static void on_closed(void *ud)
+{
+    *(bool *)ud = true;
+}
+
+static void world_close(struct world *w)
+{
+    bool closed = false;
+    coordinator__close(w->c, on_closed, &closed);
+    for (int i = 0; i < 4000 && !closed; i++)
+        run_ms(&w->loop, 5);
+    assert_true(closed);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&w->loop), 0);
+    json_decref(w->rec.events);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", w->dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+#define OK(call) assert_int_equal((call), 0)
+
+static pid_t read_pid(struct world *w, const char *role)
+{
+    char path[400], buf[32] = "";
+    snprintf(path, sizeof path, "%s/%s.pid", w->dir, role);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(buf, sizeof buf, f));
+    fclose(f);
+    return (pid_t)strtol(buf, NULL, 10);
+}
+
+/* --- participants, edges, IIPs, packets --------------------------------------- */
+
+static void check_graph(const char *url)
+{
+    struct world w;
+    world_open(&w, url, 0, 0);
+    struct system *s = w.sys;
+    char a[64], b[64], line[256];
+    support_role("ca", a, sizeof a);
+    support_role("cb", b, sizeof b);
+    OK(s->ops->add_node(s->self, a, "test/Repeat", w.err, sizeof w.err));
+    OK(s->ops->add_node(s->self, b, "test/Repeat", w.err, sizeof w.err));
+    assert_true(s->ops->busy(s->self));
+    OK(s->ops->add_edge(s->self, a, "out", b, "in", w.err, sizeof w.err));
+    OK(s->ops->watch(s->self, b, "out", w.err, sizeof w.err));
+    json_t *hello = json_string("hello");
+    OK(s->ops->add_initial(s->self, a, "in", hello, w.err, sizeof w.err));
+    json_decref(hello);
+    /* a packet before discovery is kept until the role is there */
+    json_t *packet = json_pack("{s:i}", "x", 1);
+    OK(s->ops->send(s->self, a, "in", packet, w.err, sizeof w.err));
+    json_decref(packet);
+    assert_int_equal(count(&w.rec, ""), 0); /* ops never report from within */
+
+    /* the packet went to a as soon as it was discovered */
+    snprintf(line, sizeof line, "data %s.out {\"x\":1}", a);
+    wait_for(&w.loop, &w.rec, line, 1);
+    snprintf(line, sizeof line, "added %s c/Repeat", a);
+    assert_int_equal(count(&w.rec, line), 1);
+    snprintf(line, sizeof line, "added %s c/Repeat", b);
+    wait_for(&w.loop, &w.rec, line, 1);
+    assert_int_equal(count(&w.rec, "components"), 1); /* one definition, two roles */
+    for (int i = 0; i < 400 && s->ops->busy(s->self); i++)
+        run_ms(&w.loop, 5);
+    assert_false(s->ops->busy(s->self)); /* bound, and MQTT's forwarding subscribed */
+
+    /* IIPs only once started */
+    assert_int_equal(count(&w.rec, "iip "), 0);
+    OK(s->ops->start(s->self, w.err, sizeof w.err));
+    snprintf(line, sizeof line, "iip %s.in \"hello\"", a);
+    wait_for(&w.loop, &w.rec, line, 1);
+    snprintf(line, sizeof line, "data %s.out \"hello\"", b);
+    wait_for(&w.loop, &w.rec, line, 1);
+    assert_false(s->ops->busy(s->self));
+
+    /* components: the library's, with the discovered ports */
+    json_t *comps = s->ops->components(s->self);
+    size_t i;
+    json_t *comp;
+    bool found = false;
+    json_array_foreach(comps, i, comp)
+    {
+        if (strcmp(json_string_value(json_object_get(comp, "name")), "test/Repeat") == 0) {
+            found = true;
+            assert_int_equal(json_array_size(json_object_get(comp, "inports")), 1);
+        }
+    }
+    assert_true(found);
+    json_decref(comps);
+    json_t *src = s->ops->component_source(s->self, "test/Repeat", w.err, sizeof w.err);
+    assert_non_null(src);
+    assert_string_equal(json_string_value(json_object_get(src, "language")), "discovery");
+    json_decref(src);
+
+    /* killed: restarted by the supervisor, a new instance, the IIP again */
+    assert_int_equal(kill(read_pid(&w, a), SIGKILL), 0);
+    snprintf(line, sizeof line, "process_error %s: participant '%s' was killed by signal 9", a, a);
+    wait_for(&w.loop, &w.rec, line, 1);
+    snprintf(line, sizeof line, "added %s c/Repeat", a);
+    wait_for(&w.loop, &w.rec, line, 2);
+    snprintf(line, sizeof line, "iip %s.in \"hello\"", a);
+    wait_for(&w.loop, &w.rec, line, 2);
+    snprintf(line, sizeof line, "data %s.out \"hello\"", b);
+    wait_for(&w.loop, &w.rec, line, 2);
+
+    /* edge removed: a's output no longer reaches b */
+    OK(s->ops->watch(s->self, a, "out", w.err, sizeof w.err));
+    OK(s->ops->remove_edge(s->self, a, "out", b, "in", w.err, sizeof w.err));
+    run_ms(&w.loop, 300);
+    packet = json_string("after");
+    OK(s->ops->send(s->self, a, "in", packet, w.err, sizeof w.err));
+    json_decref(packet);
+    snprintf(line, sizeof line, "data %s.out \"after\"", a);
+    wait_for(&w.loop, &w.rec, line, 1);
+    run_ms(&w.loop, 700);
+    snprintf(line, sizeof line, "data %s.out \"after\"", b);
+    assert_int_equal(count(&w.rec, line), 0);
+
+    /* removing a node stops its process */
+    pid_t pid = read_pid(&w, b);
+    OK(s->ops->remove_node(s->self, b, w.err, sizeof w.err));
+    for (int k = 0; k < 2000 && kill(pid, 0) == 0; k++)
+        run_ms(&w.loop, 5);
+    assert_int_not_equal(kill(pid, 0), 0);
+    assert_int_equal(count(&w.rec, "error "), 0);
+    world_close(&w);
+}
+
+static void test_graph_mqtt(void **state)
+{
+    check_graph(support_broker("MSGFLO_TEST_MQTT"));
+}
+
+static void test_graph_amqp(void **state)
+{
+    check_graph(support_broker("MSGFLO_TEST_AMQP"));
+}
+
+/* --- discovery: automatic edges, bad messages, expiry --------------------------- */
+
+struct announcer {
+    bool amqp;
+    struct mqtt_client m;
+    struct amqp_client a;
+};
+
+static void announce(struct announcer *an, const char *text)
+{
+    if (an->amqp)
+        OK(amqp_client_send(&an->a, "fbp", text));
+    else
+        OK(mqtt_client_publish(&an->m, "fbp", text));
+}
+
+static void announce_participant(struct announcer *an, const char *id, const char *role,
+                                 const char *inq, const char *outq)
+{
+    json_t *msg = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:[{s:s, s:s}], s:[{s:s, s:s}]}}",
+                            "protocol", "discovery", "command", "participant", "payload", "id", id,
+                            "role", role, "component", "test/Fake", "inports", "id", "in", "queue",
+                            inq, "outports", "id", "out", "queue", outq);
+    char *text = json_dumps(msg, JSON_COMPACT);
+    announce(an, text);
+    free(text);
+    json_decref(msg);
+}
+
+static void check_discovery(const char *url, bool amqp)
+{
+    struct world w;
+    world_open(&w, url, 200, 2); /* expires after 400 ms unseen */
+    struct announcer an = {.amqp = amqp};
+    if (amqp)
+        OK(amqp_client_open(&an.a, url));
+    else
+        OK(mqtt_client_open(&an.m, url));
+    char x[64], y[64], q[128], line[256];
+    support_role("cx", x, sizeof x);
+    support_role("cy", y, sizeof y);
+    snprintf(q, sizeof q, "%s.shared", x);
+
+    /* bad messages are dropped; the next good one is taken */
+    announce(&an, "not json {");
+    announce(&an,
+             "{\"protocol\":\"discovery\",\"command\":\"participant\",\"payload\":{\"id\":1}}");
+    announce_participant(&an, "x-1", x, "x.in", q);
+    snprintf(line, sizeof line, "added %s test/Fake", x);
+    wait_for(&w.loop, &w.rec, line, 1);
+    assert_int_equal(count(&w.rec, "added "), 1);
+
+    /* y consumes what x publishes: an automatic edge */
+    announce_participant(&an, "y-1", y, q, "y.out");
+    snprintf(line, sizeof line, "edge %s.out>%s.in", x, y);
+    wait_for(&w.loop, &w.rec, line, 1);
+    announce_participant(&an, "y-1", y, q, "y.out"); /* the same again: nothing new */
+    run_ms(&w.loop, 100);
+    assert_int_equal(count(&w.rec, "edge "), 1);
+    assert_int_equal(count(&w.rec, "added "), 2);
+
+    /* neither announces again: both expire */
+    snprintf(line, sizeof line, "expired %s", x);
+    wait_for(&w.loop, &w.rec, line, 1);
+    snprintf(line, sizeof line, "expired %s", y);
+    wait_for(&w.loop, &w.rec, line, 1);
+    assert_null(registry__role(coordinator__registry(w.c), x));
+    if (amqp)
+        amqp_client_close(&an.a);
+    else
+        mqtt_client_close(&an.m);
+    world_close(&w);
+}
+
+static void test_discovery_mqtt(void **state)
+{
+    check_discovery(support_broker("MSGFLO_TEST_MQTT"), false);
+}
+
+static void test_discovery_amqp(void **state)
+{
+    check_discovery(support_broker("MSGFLO_TEST_AMQP"), true);
+}
+
+/* --- transport watches ---------------------------------------------------------- */
+
+struct watch_ctx {
+    bool connected;
+    json_t *got; /* ["queue payload"] */
+};
+
+static void w_connected(struct session *s, void *ud)
+{
+    ((struct watch_ctx *)ud)->connected = true;
+}
+
+static void w_message(struct session *s, const char *queue, const struct transport_delivery *d,
+                      const void *data, size_t len, void *ud)
+{
+    struct watch_ctx *c = ud;
+    char line[512];
+    snprintf(line, sizeof line, "%s %.*s", queue, (int)len, (const char *)data);
+    json_array_append_new(c->got, json_string(line));
+}
+
+static void on_subscribed(void *arg)
+{
+    *(bool *)arg = true;
+}
+
+static void check_watch(const char *url)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct watch_ctx c = {.got = json_array()};
+    struct session *s;
+    char err[256], topic[128], expect[256];
+    static const struct session_events ev = {.connected = w_connected, .message = w_message};
+    OK(session__new(&loop, url, "test-watch", 0, &ev, &c, &s, err, sizeof err));
+    OK(session__start(s, 10000));
+    for (int i = 0; i < 2000 && !c.connected; i++)
+        run_ms(&loop, 5);
+    assert_true(c.connected);
+    struct transport *t = session__transport(s);
+    support_role("cw", topic, sizeof topic);
+    strncat(topic, ".OUT", sizeof topic - strlen(topic) - 1);
+    /* another consumer of the outqueue keeps getting everything: the watch
+     * takes nothing away */
+    bool amqp = transport_has_bindings(t);
+    struct mqtt_client m;
+    struct amqp_client a;
+    if (amqp) {
+        OK(amqp_client_open(&a, url));
+        OK(amqp_client_declare_fanout(&a, topic));
+        OK(amqp_client_watch(&a, topic));
+    } else {
+        OK(mqtt_client_open(&m, url));
+        OK(mqtt_client_subscribe(&m, topic));
+    }
+    OK(transport_watch(t, topic));
+    bool subscribed = false;
+    OK(transport_when_subscribed(t, on_subscribed, &subscribed));
+    for (int i = 0; i < 2000 && !subscribed; i++)
+        run_ms(&loop, 5);
+    assert_true(subscribed);
+    OK(transport_publish(t, topic, "one", 3));
+    snprintf(expect, sizeof expect, "%s one", topic);
+    for (int i = 0; i < 2000 && json_array_size(c.got) == 0; i++)
+        run_ms(&loop, 5);
+    assert_int_equal(json_array_size(c.got), 1);
+    assert_string_equal(json_string_value(json_array_get(c.got, 0)), expect);
+    char *other = amqp ? amqp_client_wait(&a, 5000) : mqtt_client_wait(&m, topic, 5000);
+    assert_non_null(other);
+    assert_string_equal(other, "one");
+    free(other);
+    OK(transport_unwatch(t, topic));
+    OK(transport_unwatch(t, topic)); /* not watched: no error */
+    run_ms(&loop, 300);
+    OK(transport_publish(t, topic, "two", 3));
+    run_ms(&loop, 500);
+    assert_int_equal(json_array_size(c.got), 1);
+    if (amqp)
+        amqp_client_close(&a);
+    else
+        mqtt_client_close(&m);
+    session__finish(s, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    session__free(s);
+    uv_loop_close(&loop);
+    json_decref(c.got);
+}
+
+static void test_watch_mqtt(void **state)
+{
+    check_watch(support_broker("MSGFLO_TEST_MQTT"));
+}
+
+static void test_watch_amqp(void **state)
+{
+    check_watch(support_broker("MSGFLO_TEST_AMQP"));
+}
+
+int main(void)
+{
+    if (!support_broker("MSGFLO_TEST_MQTT") || !support_broker("MSGFLO_TEST_AMQP")) {
+        fprintf(stderr, "MSGFLO_TEST_MQTT/AMQP not set: no brokers, skipping\n");
+        return 77;
+    }
+    const struct CMUnitTest tests[] = {
+        SUPPORT_TEST(test_watch_mqtt),     SUPPORT_TEST(test_watch_amqp),
+        SUPPORT_TEST(test_discovery_mqtt), SUPPORT_TEST(test_discovery_amqp),
+        SUPPORT_TEST(test_graph_mqtt),     SUPPORT_TEST(test_graph_amqp),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

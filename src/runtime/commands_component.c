@@ -104,12 +104,12 @@ out:
     return rc;
 }
 
-/* Whether `name` asks for the live graph: its id, or "main" for the
- * default graph. */
+/* Whether `name` asks for the live graph: its id, or "default/main" and
+ * "main" (the graph runtime:runtime names, whatever the live graph's id). */
 static bool is_live_graph(struct live *l, const char *name)
 {
-    return strcmp(name, live__id(l)) == 0 ||
-           (strcmp(live__id(l), PROTOCOL_GRAPH) == 0 && strcmp(name, "main") == 0);
+    return strcmp(name, live__id(l)) == 0 || strcmp(name, PROTOCOL_GRAPH) == 0 ||
+           strcmp(name, "main") == 0;
 }
 
 static int graph_source(struct live *l, const struct protocol_request *req)

@@ -734,6 +734,13 @@ static void test_components(void **state)
     }
     json_decref(want);
     json_array_clear(f->out);
+    /* After a clear, "default/main" still means the live graph. */
+    step(f, "graph", "clear", "{'id':'proj/g'}", "[['B','graph','clear',{'id':'proj/g'}]]");
+    send(f, "component", "getsource", "{'name':'default/main'}");
+    json_t *pl = json_array_get(json_array_get(f->out, 0), 3);
+    assert_string_equal(json_string_value(json_object_get(pl, "name")), "g");
+    assert_string_equal(json_string_value(json_object_get(pl, "library")), "proj");
+    json_array_clear(f->out);
 }
 
 /* ---- the secret gates every command ---- */

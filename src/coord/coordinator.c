@@ -348,17 +348,20 @@ int coordinator__new(uv_loop_t *loop, const struct coordinator_options *options,
     uint64_t tick = c->period_ms / 4;
     tick = tick < 10 ? 10 : tick > 1000 ? 1000 : tick;
     uv_timer_start(&c->tick_timer, on_tick, tick, tick);
-    *out = c; /* from here on, failures are reported and the caller closes */
     if (c->broker_arg) {
         c->url = strdup(c->broker_arg);
-        if (!c->url)
-            return MSGFLO_ENOMEM;
-        return connect_broker(c, err, errlen);
+        rc = c->url ? connect_broker(c, err, errlen) : MSGFLO_ENOMEM;
+    } else {
+        rc = embedded_broker__start(loop, NULL, on_broker_ready, c, &c->broker);
+        if (rc)
+            snprintf(err, errlen, "cannot start the embedded broker: %s", msgflo_strerror(rc));
     }
-    rc = embedded_broker__start(loop, NULL, on_broker_ready, c, &c->broker);
-    if (rc)
-        snprintf(err, errlen, "cannot start the embedded broker: %s", msgflo_strerror(rc));
-    return rc;
+    if (rc) {
+        coordinator__close(c, NULL, NULL); /* its handles close on the loop */
+        return rc;
+    }
+    *out = c;
+    return 0;
 fail:
     free_state(c);
     return rc;

@@ -65,8 +65,10 @@ struct coordinator_options {
  * *out is owned: close it with coordinator__close. Returns 0, or
  * MSGFLO_EURL (bad broker URL), MSGFLO_ESYS / MSGFLO_EJSON / MSGFLO_EINVAL
  * (the library cannot be loaded), MSGFLO_ENOMEM, with a one-line reason in
- * err (errlen bytes). Later failures (broker not reachable, embedded broker
- * failing) are reported through system_events.error. */
+ * err (errlen bytes); then *out is untouched and what was created closes on
+ * the loop (run it before uv_loop_close). Later failures (broker not
+ * reachable, embedded broker failing) are reported through
+ * system_events.error. */
 int coordinator__new(uv_loop_t *loop, const struct coordinator_options *options,
                      struct coordinator **out, char *err, size_t errlen);
 

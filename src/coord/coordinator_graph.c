@@ -1,6 +1,6 @@
 /* The coordinator's live graph: nodes (processes), edges (bindings), IIPs,
- * packets and watched ports; the system ops and the pump that does their
- * work on the loop. See coordinator_internal.h. */
+ * packets and watched ports, and the pump that does their work on the loop.
+ * See coordinator_internal.h; the system ops are in coordinator_ops.c. */
 #include "coord/coordinator_internal.h"
 
 #include "core/log.h"
@@ -12,26 +12,7 @@
 
 #define NS COORD_NS
 
-static int failure(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int failure(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
-static bool empty(const char *s)
-{
-    return !s || !*s;
-}
-
-static bool discovered(const struct coordinator *c, const char *role)
+bool coordinator_graph__discovered_role(const struct coordinator *c, const char *role)
 {
     return registry__role(c->reg, role) != NULL;
 }
@@ -82,7 +63,7 @@ static struct port_watch *port_watch_find(struct coordinator *c, const char *rol
     return NULL;
 }
 
-static int port_watch_acquire(struct coordinator *c, const char *role, const char *port)
+int coordinator_graph__watch(struct coordinator *c, const char *role, const char *port)
 {
     struct port_watch *w = port_watch_find(c, role, port);
     if (!w) {
@@ -114,7 +95,7 @@ static void port_watch_free(struct coordinator *c, struct port_watch *w)
     free(w);
 }
 
-static int port_watch_release(struct coordinator *c, const char *role, const char *port)
+int coordinator_graph__unwatch(struct coordinator *c, const char *role, const char *port)
 {
     for (struct port_watch **p = &c->port_watches; *p; p = &(*p)->next) {
         struct port_watch *w = *p;
@@ -132,7 +113,7 @@ static int port_watch_release(struct coordinator *c, const char *role, const cha
 static void pump_watches(struct coordinator *c)
 {
     for (struct port_watch *w = c->port_watches; w; w = w->next) {
-        if (!discovered(c, w->role))
+        if (!coordinator_graph__discovered_role(c, w->role))
             continue;
         char *q = NULL;
         if (registry__queue(c->reg, w->role, false, w->port, &q, NULL) != 0)
@@ -196,8 +177,8 @@ void coordinator_graph__data(struct coordinator *c, const char *queue, const voi
 
 /* --- edges ---------------------------------------------------------------------------- */
 
-static struct edge *edge_find(struct coordinator *c, const char *sr, const char *sp, const char *tr,
-                              const char *tp)
+struct edge *coordinator_graph__edge(struct coordinator *c, const char *sr, const char *sp,
+                                     const char *tr, const char *tp)
 {
     for (struct edge *e = c->edges; e; e = e->next) {
         if (strcmp(e->src_role, sr) == 0 && strcmp(e->src_port, sp) == 0 &&
@@ -229,10 +210,10 @@ static void edge_unbind(struct coordinator *c, struct edge *e)
     e->src_q = e->tgt_q = NULL;
 }
 
-static void edge_free(struct coordinator *c, struct edge *e)
+void coordinator_graph__edge_free(struct coordinator *c, struct edge *e)
 {
     edge_unbind(c, e);
-    port_watch_release(c, e->src_role, e->src_port);
+    coordinator_graph__unwatch(c, e->src_role, e->src_port);
     free(e->src_role);
     free(e->src_port);
     free(e->tgt_role);
@@ -240,7 +221,7 @@ static void edge_free(struct coordinator *c, struct edge *e)
     free(e);
 }
 
-/* Binds one edge whose roles are discovered; true when it reported. */
+/* Binds one edge whose roles are coordinator_graph__discovered_role; true when it reported. */
 static bool edge_bind(struct coordinator *c, struct edge *e)
 {
     char *sq = NULL, *tq = NULL;
@@ -279,7 +260,8 @@ static void pump_edges(struct coordinator *c)
 {
 again:
     for (struct edge *e = c->edges; e && c->connected; e = e->next) {
-        if (e->failed || !discovered(c, e->src_role) || !discovered(c, e->tgt_role))
+        if (e->failed || !coordinator_graph__discovered_role(c, e->src_role) ||
+            !coordinator_graph__discovered_role(c, e->tgt_role))
             continue;
         if (edge_bind(c, e))
             goto again; /* the report may have changed the list */
@@ -320,7 +302,7 @@ static void find_edges(struct coordinator *c, const char *role)
         const char *tp = json_string_value(json_array_get(f, 3));
         char key[1024];
         snprintf(key, sizeof key, "%s\x1f%s\x1f%s\x1f%s", sr, sp, tr, tp);
-        if (json_object_get(c->edges_found, key) || edge_find(c, sr, sp, tr, tp))
+        if (json_object_get(c->edges_found, key) || coordinator_graph__edge(c, sr, sp, tr, tp))
             continue;
         json_object_set(c->edges_found, key, f);
         LOG_DEBUG(NS, "automatic edge %s.%s -> %s.%s", sr, sp, tr, tp);
@@ -351,7 +333,7 @@ static void pump_iips(struct coordinator *c)
 {
 again:
     for (struct iip *p = c->iips; p && c->started && c->connected; p = p->next) {
-        if (p->sent || !discovered(c, p->role))
+        if (p->sent || !coordinator_graph__discovered_role(c, p->role))
             continue;
         char *text = json_dumps(p->data, JSON_COMPACT | JSON_ENCODE_ANY);
         int rc = text ? send_json(c, p->role, p->port, text) : MSGFLO_ENOMEM;
@@ -372,7 +354,7 @@ again:
     }
 }
 
-static void iip_free(struct iip *p)
+void coordinator_graph__iip_free(struct iip *p)
 {
     free(p->role);
     free(p->port);
@@ -380,7 +362,7 @@ static void iip_free(struct iip *p)
     free(p);
 }
 
-static void packet_free(struct packet *p)
+void coordinator_graph__packet_free(struct packet *p)
 {
     free(p->role);
     free(p->port);
@@ -392,20 +374,20 @@ static void pump_packets(struct coordinator *c)
 {
     for (struct packet **pp = &c->packets; *pp && c->connected;) {
         struct packet *p = *pp;
-        if (!discovered(c, p->role)) {
+        if (!coordinator_graph__discovered_role(c, p->role)) {
             pp = &p->next;
             continue;
         }
         if (send_json(c, p->role, p->port, p->text) != 0)
             return;
         *pp = p->next;
-        packet_free(p);
+        coordinator_graph__packet_free(p);
     }
 }
 
 /* --- nodes and processes ---------------------------------------------------------- */
 
-static struct node *node_find(struct coordinator *c, const char *role)
+struct node *coordinator_graph__node(struct coordinator *c, const char *role)
 {
     for (struct node *n = c->nodes; n; n = n->next) {
         if (strcmp(n->role, role) == 0)
@@ -414,7 +396,7 @@ static struct node *node_find(struct coordinator *c, const char *role)
     return NULL;
 }
 
-static void node_unlink_free(struct coordinator *c, struct node *n)
+void coordinator_graph__node_free(struct coordinator *c, struct node *n)
 {
     for (struct node **p = &c->nodes; *p; p = &(*p)->next) {
         if (*p == n) {
@@ -430,7 +412,7 @@ static void node_unlink_free(struct coordinator *c, struct node *n)
 static void on_started(const char *role, const char *line, void *ud)
 {
     struct coordinator *c = ud;
-    struct node *n = node_find(c, role);
+    struct node *n = coordinator_graph__node(c, role);
     (void)line;
     if (n && n->proc == PROC_STARTING)
         n->proc = PROC_RUNNING;
@@ -439,7 +421,7 @@ static void on_started(const char *role, const char *line, void *ud)
 static void on_exit_cb(const char *role, int status, bool will_restart, void *ud)
 {
     struct coordinator *c = ud;
-    struct node *n = node_find(c, role);
+    struct node *n = coordinator_graph__node(c, role);
     if (!n || !n->in_graph)
         return;
     n->proc = will_restart ? PROC_STARTING : PROC_FAILED;
@@ -455,7 +437,7 @@ static void on_exit_cb(const char *role, int status, bool will_restart, void *ud
 static void on_error_cb(const char *role, const char *message, void *ud)
 {
     struct coordinator *c = ud;
-    struct node *n = node_find(c, role);
+    struct node *n = coordinator_graph__node(c, role);
     if (!n || !n->in_graph)
         return;
     n->proc = PROC_FAILED;
@@ -498,14 +480,14 @@ again:
     }
 }
 
-static void on_process_stopped(struct supervisor *sup, void *ud)
+void coordinator_graph__process_stopped(struct supervisor *sup, void *ud)
 {
     struct node *n = ud;
     struct coordinator *c = n->c;
     (void)sup;
     n->proc = PROC_NONE;
     if (!n->in_graph)
-        node_unlink_free(c, n);
+        coordinator_graph__node_free(c, n);
     else
         coordinator__schedule(c); /* added again meanwhile: a new process */
 }
@@ -590,7 +572,7 @@ bool coordinator_graph__busy(struct coordinator *c)
             continue;
         if (n->start && (n->proc == PROC_NONE || n->proc == PROC_STARTING))
             return true;
-        if (!discovered(c, n->role) && n->proc != PROC_FAILED &&
+        if (!coordinator_graph__discovered_role(c, n->role) && n->proc != PROC_FAILED &&
             now - n->since < c->wait_timeout_ms)
             return true;
     }
@@ -616,12 +598,12 @@ void coordinator_graph__tick(struct coordinator *c, uint64_t now)
 again:
     for (struct node *n = c->nodes; n; n = n->next) {
         if (!n->in_graph || n->wait_noticed || n->proc == PROC_FAILED ||
-            now - n->since < c->wait_timeout_ms || discovered(c, n->role))
+            now - n->since < c->wait_timeout_ms || coordinator_graph__discovered_role(c, n->role))
             continue;
         n->wait_noticed = true;
-        coordinator__report_process_error(c, n->role,
-                                          "participant '%s' was not discovered within %llu s",
-                                          n->role, (unsigned long long)(c->wait_timeout_ms / 1000));
+        coordinator__report_process_error(
+            c, n->role, "participant '%s' was not coordinator_graph__discovered_role within %llu s",
+            n->role, (unsigned long long)(c->wait_timeout_ms / 1000));
         goto again;
     }
 }
@@ -635,7 +617,7 @@ void coordinator_graph__free(struct coordinator *c)
         free(e->src_q);
         free(e->tgt_q);
         e->src_q = NULL;
-        edge_free(c, e);
+        coordinator_graph__edge_free(c, e);
     }
     while (c->port_watches) {
         struct port_watch *w = c->port_watches;
@@ -653,290 +635,13 @@ void coordinator_graph__free(struct coordinator *c)
     while (c->iips) {
         struct iip *p = c->iips;
         c->iips = p->next;
-        iip_free(p);
+        coordinator_graph__iip_free(p);
     }
     while (c->packets) {
         struct packet *p = c->packets;
         c->packets = p->next;
-        packet_free(p);
+        coordinator_graph__packet_free(p);
     }
     while (c->nodes)
-        node_unlink_free(c, c->nodes);
+        coordinator_graph__node_free(c, c->nodes);
 }
-
-/* --- system ops ----------------------------------------------------------------- */
-
-static bool ignored(const struct coordinator *c, const char *role)
-{
-    for (char **i = c->ignore; i && *i; i++) {
-        if (strcmp(*i, role) == 0)
-            return true;
-    }
-    return false;
-}
-
-static int op_add_node(void *sys, const char *role, const char *component, char *err, size_t errlen)
-{
-    struct coordinator *c = sys;
-    if (empty(role) || empty(component))
-        return failure(err, errlen, MSGFLO_EINVAL, "a node needs a role and a component");
-    struct node *n = node_find(c, role);
-    if (n && n->in_graph)
-        return 0; /* already there */
-    if (!n) {
-        n = calloc(1, sizeof *n);
-        if (!n || !(n->role = strdup(role))) {
-            free(n);
-            return failure(err, errlen, MSGFLO_ENOMEM, "out of memory");
-        }
-        n->c = c;
-        n->next = c->nodes;
-        c->nodes = n;
-    }
-    char *comp = strdup(component);
-    if (!comp)
-        return failure(err, errlen, MSGFLO_ENOMEM, "out of memory");
-    free(n->component);
-    n->component = comp;
-    n->in_graph = true;
-    n->wait_noticed = false;
-    n->since = uv_now(c->loop);
-    if (n->proc == PROC_FAILED)
-        n->proc = PROC_NONE;
-    const struct library_component *lc = library__find(c->lib, component);
-    /* a role already running (discovered) is not started a second time */
-    n->start = lc && lc->command[0] && !ignored(c, role) && !discovered(c, role);
-    LOG_DEBUG(NS, "node %s (%s): %s", role, component,
-              n->start ? "starting a process" : "expected to run elsewhere");
-    coordinator__schedule(c);
-    return 0;
-}
-
-static int op_remove_node(void *sys, const char *role, char *err, size_t errlen)
-{
-    struct coordinator *c = sys;
-    if (empty(role))
-        return failure(err, errlen, MSGFLO_EINVAL, "a node needs a role");
-    struct node *n = node_find(c, role);
-    if (n && n->in_graph) {
-        n->in_graph = false;
-        if ((n->proc == PROC_STARTING || n->proc == PROC_RUNNING) && c->sup &&
-            supervisor__stop(c->sup, role, on_process_stopped, n) == 0)
-            n->proc = PROC_STOPPING;
-        else if (n->proc != PROC_STOPPING)
-            node_unlink_free(c, n);
-    }
-    for (struct edge **p = &c->edges; *p;) {
-        struct edge *e = *p;
-        if (strcmp(e->src_role, role) == 0 || strcmp(e->tgt_role, role) == 0) {
-            *p = e->next;
-            edge_free(c, e);
-        } else {
-            p = &e->next;
-        }
-    }
-    for (struct iip **p = &c->iips; *p;) {
-        struct iip *x = *p;
-        if (strcmp(x->role, role) == 0) {
-            *p = x->next;
-            iip_free(x);
-        } else {
-            p = &x->next;
-        }
-    }
-    for (struct packet **p = &c->packets; *p;) {
-        struct packet *x = *p;
-        if (strcmp(x->role, role) == 0) {
-            *p = x->next;
-            packet_free(x);
-        } else {
-            p = &x->next;
-        }
-    }
-    registry__forget_role(c->reg, role);
-    coordinator_graph__forget_found(c, role);
-    coordinator__schedule(c);
-    return 0;
-}
-
-static int op_add_edge(void *sys, const char *sr, const char *sp, const char *tr, const char *tp,
-                       char *err, size_t errlen)
-{
-    struct coordinator *c = sys;
-    if (empty(sr) || empty(sp) || empty(tr) || empty(tp))
-        return failure(err, errlen, MSGFLO_EINVAL, "an edge needs two roles and two ports");
-    if (edge_find(c, sr, sp, tr, tp))
-        return 0;
-    struct edge *e = calloc(1, sizeof *e);
-    if (!e || !(e->src_role = strdup(sr)) || !(e->src_port = strdup(sp)) ||
-        !(e->tgt_role = strdup(tr)) || !(e->tgt_port = strdup(tp)) ||
-        port_watch_acquire(c, sr, sp) != 0) {
-        if (e) {
-            free(e->src_role);
-            free(e->src_port);
-            free(e->tgt_role);
-            free(e->tgt_port);
-        }
-        free(e);
-        return failure(err, errlen, MSGFLO_ENOMEM, "out of memory");
-    }
-    e->since = uv_now(c->loop);
-    e->next = c->edges;
-    c->edges = e;
-    coordinator__schedule(c);
-    return 0;
-}
-
-static int op_remove_edge(void *sys, const char *sr, const char *sp, const char *tr, const char *tp,
-                          char *err, size_t errlen)
-{
-    struct coordinator *c = sys;
-    (void)err;
-    (void)errlen;
-    for (struct edge **p = &c->edges; *p; p = &(*p)->next) {
-        struct edge *e = *p;
-        if (strcmp(e->src_role, sr) == 0 && strcmp(e->src_port, sp) == 0 &&
-            strcmp(e->tgt_role, tr) == 0 && strcmp(e->tgt_port, tp) == 0) {
-            *p = e->next;
-            edge_free(c, e);
-            break;
-        }
-    }
-    return 0; /* an edge not there (removed with its node) is not an error */
-}
-
-static int op_add_initial(void *sys, const char *role, const char *port, const json_t *data,
-                          char *err, size_t errlen)
-{
-    struct coordinator *c = sys;
-    if (empty(role) || empty(port) || !data)
-        return failure(err, errlen, MSGFLO_EINVAL, "an IIP needs a role, a port and data");
-    struct iip *p = c->iips;
-    while (p && (strcmp(p->role, role) != 0 || strcmp(p->port, port) != 0))
-        p = p->next;
-    if (!p) {
-        p = calloc(1, sizeof *p);
-        if (!p || !(p->role = strdup(role)) || !(p->port = strdup(port))) {
-            if (p)
-                free(p->role);
-            free(p);
-            return failure(err, errlen, MSGFLO_ENOMEM, "out of memory");
-        }
-        p->next = c->iips;
-        c->iips = p;
-    }
-    json_decref(p->data);
-    p->data = json_deep_copy(data);
-    p->sent = false;
-    p->since = uv_now(c->loop);
-    coordinator__schedule(c);
-    return 0;
-}
-
-static int op_remove_initial(void *sys, const char *role, const char *port, char *err,
-                             size_t errlen)
-{
-    struct coordinator *c = sys;
-    (void)err;
-    (void)errlen;
-    for (struct iip **p = &c->iips; *p; p = &(*p)->next) {
-        if (strcmp((*p)->role, role) == 0 && strcmp((*p)->port, port) == 0) {
-            struct iip *x = *p;
-            *p = x->next;
-            iip_free(x);
-            break;
-        }
-    }
-    return 0;
-}
-
-static int op_start(void *sys, char *err, size_t errlen)
-{
-    struct coordinator *c = sys;
-    (void)err;
-    (void)errlen;
-    c->started = true;
-    uint64_t now = uv_now(c->loop);
-    for (struct iip *p = c->iips; p; p = p->next) {
-        p->sent = false;
-        p->since = now;
-    }
-    coordinator__schedule(c);
-    return 0;
-}
-
-static int op_stop(void *sys, char *err, size_t errlen)
-{
-    struct coordinator *c = sys;
-    (void)err;
-    (void)errlen;
-    c->started = false;
-    return 0;
-}
-
-static bool op_busy(void *sys)
-{
-    return coordinator_graph__busy(sys);
-}
-
-static int op_send(void *sys, const char *role, const char *port, const json_t *data, char *err,
-                   size_t errlen)
-{
-    struct coordinator *c = sys;
-    if (empty(role) || empty(port) || !data)
-        return failure(err, errlen, MSGFLO_EINVAL, "a packet needs a role, a port and data");
-    struct packet *p = calloc(1, sizeof *p);
-    if (!p || !(p->role = strdup(role)) || !(p->port = strdup(port)) ||
-        !(p->text = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY))) {
-        if (p) {
-            free(p->role);
-            free(p->port);
-        }
-        free(p);
-        return failure(err, errlen, MSGFLO_ENOMEM, "out of memory");
-    }
-    struct packet **tail = &c->packets;
-    while (*tail)
-        tail = &(*tail)->next;
-    *tail = p; /* in order */
-    coordinator__schedule(c);
-    return 0;
-}
-
-static int op_watch(void *sys, const char *role, const char *port, char *err, size_t errlen)
-{
-    struct coordinator *c = sys;
-    if (empty(role) || empty(port))
-        return failure(err, errlen, MSGFLO_EINVAL, "a watch needs a role and a port");
-    if (port_watch_acquire(c, role, port) != 0)
-        return failure(err, errlen, MSGFLO_ENOMEM, "out of memory");
-    coordinator__schedule(c);
-    return 0;
-}
-
-static int op_unwatch(void *sys, const char *role, const char *port, char *err, size_t errlen)
-{
-    struct coordinator *c = sys;
-    if (empty(role) || empty(port) || port_watch_release(c, role, port) != 0)
-        return failure(err, errlen, MSGFLO_EINVAL, "%s.%s is not watched", role ? role : "",
-                       port ? port : "");
-    return 0;
-}
-
-const struct system_ops coordinator__ops = {
-    .add_node = op_add_node,
-    .remove_node = op_remove_node,
-    .add_edge = op_add_edge,
-    .remove_edge = op_remove_edge,
-    .add_initial = op_add_initial,
-    .remove_initial = op_remove_initial,
-    .start = op_start,
-    .stop = op_stop,
-    .busy = op_busy,
-    .send = op_send,
-    .watch = op_watch,
-    .unwatch = op_unwatch,
-    .components = coordinator__components,
-    .component_source = coordinator__component_source,
-    .set_component_source = coordinator__set_component_source,
-};

@@ -1,6 +1,7 @@
 /* The coordinator's state, shared by its files:
  *   coordinator.c             life cycle, broker connection, discovery, reports
- *   coordinator_graph.c       nodes (processes), edges, IIPs, packets, watches
+ *   coordinator_graph.c       nodes (processes), edges, IIPs, packets, watches: the pump
+ *   coordinator_ops.c         the system ops
  *   coordinator_components.c  components, their sources
  * Every system op changes this state and schedules coordinator__pump on the
  * next loop turn, which does the work and the reports (ops never report). */
@@ -134,8 +135,24 @@ void coordinator__report_error(struct coordinator *c, const char *fmt, ...)
 void coordinator__report_process_error(struct coordinator *c, const char *role, const char *fmt,
                                        ...) __attribute__((format(printf, 3, 4)));
 
-/* coordinator_graph.c */
+/* coordinator_ops.c */
 extern const struct system_ops coordinator__ops;
+
+/* coordinator_graph.c: the state's parts */
+bool coordinator_graph__discovered_role(const struct coordinator *c, const char *role);
+struct node *coordinator_graph__node(struct coordinator *c, const char *role);
+void coordinator_graph__node_free(struct coordinator *c, struct node *n);
+/* supervisor__stop's done for node `ud` */
+void coordinator_graph__process_stopped(struct supervisor *sup, void *ud);
+struct edge *coordinator_graph__edge(struct coordinator *c, const char *sr, const char *sp,
+                                     const char *tr, const char *tp);
+/* Unbinds (unless another edge makes the same binding), unwatches, frees. */
+void coordinator_graph__edge_free(struct coordinator *c, struct edge *e);
+/* Counted watches of role's outport. unwatch: MSGFLO_EINVAL when not watched. */
+int coordinator_graph__watch(struct coordinator *c, const char *role, const char *port);
+int coordinator_graph__unwatch(struct coordinator *c, const char *role, const char *port);
+void coordinator_graph__iip_free(struct iip *p);
+void coordinator_graph__packet_free(struct packet *p);
 void coordinator_graph__connected(struct coordinator *c);
 void coordinator_graph__disconnected(struct coordinator *c);
 /* A role was (re)discovered: `changes` as registry__update gives them. */

@@ -298,12 +298,17 @@ static void check_graph(const char *url)
     snprintf(line, sizeof line, "data %s.out \"after\"", b);
     assert_int_equal(count(&w.rec, line), 0);
 
-    /* removing a node stops its process */
+    /* removing a node stops its process; added again at once, a new process
+     * starts once the old one is gone */
     pid_t pid = read_pid(&w, b);
     OK(s->ops->remove_node(s->self, b, w.err, sizeof w.err));
+    OK(s->ops->add_node(s->self, b, "test/Repeat", w.err, sizeof w.err));
     for (int k = 0; k < 2000 && kill(pid, 0) == 0; k++)
         run_ms(&w.loop, 5);
     assert_int_not_equal(kill(pid, 0), 0);
+    snprintf(line, sizeof line, "added %s c/Repeat", b);
+    wait_for(&w.loop, &w.rec, line, 2);
+    assert_int_not_equal(read_pid(&w, b), pid);
     assert_int_equal(count(&w.rec, "error "), 0);
     world_close(&w);
 }
@@ -316,6 +321,22 @@ static void test_graph_mqtt(void **state)
 static void test_graph_amqp(void **state)
 {
     check_graph(support_broker("MSGFLO_TEST_AMQP"));
+}
+
+/* No broker given: the embedded one, stopped on close. */
+static void test_embedded_broker(void **state)
+{
+    struct world w;
+    world_open(&w, NULL, 0, 0);
+    const char *url = coordinator__broker_url(w.c);
+    assert_non_null(url);
+    assert_int_equal(strncmp(url, "mqtt://127.0.0.1:", 17), 0);
+    char a[64], line[256];
+    support_role("ce", a, sizeof a);
+    OK(w.sys->ops->add_node(w.sys->self, a, "test/Repeat", w.err, sizeof w.err));
+    snprintf(line, sizeof line, "added %s c/Repeat", a);
+    wait_for(&w.loop, &w.rec, line, 1);
+    world_close(&w);
 }
 
 /* --- discovery: automatic edges, bad messages, expiry --------------------------- */
@@ -507,9 +528,10 @@ int main(void)
         return 77;
     }
     const struct CMUnitTest tests[] = {
-        SUPPORT_TEST(test_watch_mqtt),     SUPPORT_TEST(test_watch_amqp),
-        SUPPORT_TEST(test_discovery_mqtt), SUPPORT_TEST(test_discovery_amqp),
-        SUPPORT_TEST(test_graph_mqtt),     SUPPORT_TEST(test_graph_amqp),
+        SUPPORT_TEST(test_watch_mqtt),      SUPPORT_TEST(test_watch_amqp),
+        SUPPORT_TEST(test_discovery_mqtt),  SUPPORT_TEST(test_discovery_amqp),
+        SUPPORT_TEST(test_graph_mqtt),      SUPPORT_TEST(test_graph_amqp),
+        SUPPORT_TEST(test_embedded_broker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -513,6 +513,76 @@ static int amqp_subscribe(struct transport *base, const char *queue)
     return 0;
 }
 
+/* A watch: a private exclusive auto-delete server-named queue bound to the
+ * outqueue's fanout exchange, consumed without acks. Its subscription
+ * reports the outqueue's name; the consumer tag "msgflo-watch-<private
+ * queue>" tells it from a plain subscription of the same name. */
+#define WATCH_TAG "msgflo-watch-"
+
+static int amqp_watch(struct transport *base, const char *queue)
+{
+    struct amqp *a = (struct amqp *)base;
+    if (!a->conn)
+        return MSGFLO_ENOTCONN;
+    int rc = declare_fanout(a, queue);
+    if (rc)
+        return rc;
+    amqp_queue_declare_ok_t *ok = amqp_queue_declare(a->conn, CHANNEL, amqp_empty_bytes, false,
+                                                     false, true, true, amqp_empty_table);
+    if ((rc = rpc_done(a, "declare watch queue for", queue)) != 0)
+        return rc;
+    if (!ok)
+        return MSGFLO_EPROTO;
+    char private[300];
+    char tag[320];
+    snprintf(private, sizeof private, "%.*s", (int)ok->queue.len, (const char *)ok->queue.bytes);
+    snprintf(tag, sizeof tag, WATCH_TAG "%s", private);
+    amqp_queue_bind(a->conn, CHANNEL, amqp_cstring_bytes(private), amqp_cstring_bytes(queue),
+                    amqp_empty_bytes, amqp_empty_table);
+    if ((rc = rpc_done(a, "bind watch queue to", queue)) != 0)
+        return rc;
+    struct subscription *subs = realloc(a->subs, (a->n_subs + 1) * sizeof *subs);
+    if (!subs)
+        return MSGFLO_ENOMEM;
+    a->subs = subs;
+    amqp_basic_consume(a->conn, CHANNEL, amqp_cstring_bytes(private), amqp_cstring_bytes(tag),
+                       false, true, true, amqp_empty_table);
+    if ((rc = rpc_done(a, "consume watch queue for", queue)) != 0)
+        return rc;
+    struct subscription *s = &a->subs[a->n_subs];
+    s->queue = strdup(queue);
+    s->consumer_tag = strdup(tag);
+    if (!s->queue || !s->consumer_tag) {
+        free(s->queue);
+        free(s->consumer_tag);
+        return MSGFLO_ENOMEM;
+    }
+    a->n_subs++;
+    LOG_DEBUG(NS, "watching %s through %s", queue, private);
+    return 0;
+}
+
+static int amqp_unwatch(struct transport *base, const char *queue)
+{
+    struct amqp *a = (struct amqp *)base;
+    if (!a->conn)
+        return 0;
+    for (size_t i = 0; i < a->n_subs; i++) {
+        struct subscription s = a->subs[i];
+        if (strcmp(s.queue, queue) != 0 ||
+            strncmp(s.consumer_tag, WATCH_TAG, sizeof WATCH_TAG - 1) != 0)
+            continue;
+        a->subs[i] = a->subs[--a->n_subs]; /* before the RPC: a failure drops every one */
+        amqp_basic_cancel(a->conn, CHANNEL, amqp_cstring_bytes(s.consumer_tag));
+        int rc = rpc_done(a, "cancel watch of", queue);
+        free(s.queue);
+        free(s.consumer_tag);
+        LOG_DEBUG(NS, "no longer watching %s", queue);
+        return rc;
+    }
+    return 0;
+}
+
 /* --- data path --------------------------------------------------------------- */
 
 static int publish(struct amqp *a, const char *exchange, const char *key, const void *data,
@@ -785,6 +855,8 @@ static const struct transport_ops amqp_ops = {
     .declare_inqueue = amqp_declare_inqueue,
     .declare_outqueue = amqp_declare_outqueue,
     .subscribe = amqp_subscribe,
+    .watch = amqp_watch,
+    .unwatch = amqp_unwatch,
     .publish = amqp_publish_op,
     .send_to_queue = amqp_send_to_queue,
     .announce = amqp_announce,

@@ -317,6 +317,22 @@ static int mqtt_subscribe(struct transport *base, const char *queue)
     return rc;
 }
 
+/* A watch is a subscription: on MQTT every subscriber sees every message. */
+static int mqtt_watch(struct transport *base, const char *queue)
+{
+    return mqtt_subscribe(base, queue);
+}
+
+static int mqtt_unwatch(struct transport *base, const char *queue)
+{
+    struct mqtt *m = (struct mqtt *)base;
+    LOG_DEBUG(NS, "unsubscribe %s", queue);
+    enter(m);
+    int rc = mosq_err(mosquitto_unsubscribe(m->mosq, NULL, queue), "unsubscribe", queue);
+    leave(m);
+    return rc;
+}
+
 static int mqtt_when_subscribed(struct transport *base, void (*done)(void *arg), void *arg)
 {
     struct mqtt *m = (struct mqtt *)base;
@@ -467,6 +483,8 @@ static const struct transport_ops mqtt_ops = {
     .declare_inqueue = mqtt_noop_declare,
     .declare_outqueue = mqtt_noop_declare,
     .subscribe = mqtt_subscribe,
+    .watch = mqtt_watch,
+    .unwatch = mqtt_unwatch,
     .publish = mqtt_publish,
     .send_to_queue = mqtt_publish,
     .announce = mqtt_announce,

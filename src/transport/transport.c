@@ -116,6 +116,20 @@ int transport_subscribe(struct transport *t, const char *queue)
     return t->ops->subscribe(t, queue);
 }
 
+int transport_watch(struct transport *t, const char *queue)
+{
+    if (!t->connected)
+        return MSGFLO_ENOTCONN;
+    return t->ops->watch(t, queue);
+}
+
+int transport_unwatch(struct transport *t, const char *queue)
+{
+    if (!t->connected)
+        return 0; /* the watch ended with the connection */
+    return t->ops->unwatch(t, queue);
+}
+
 int transport_publish(struct transport *t, const char *queue, const void *data, size_t len)
 {
     if (!t->connected)

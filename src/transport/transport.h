@@ -44,6 +44,9 @@ struct transport_ops {
     int (*declare_inqueue)(struct transport *t, const char *queue);
     int (*declare_outqueue)(struct transport *t, const char *queue);
     int (*subscribe)(struct transport *t, const char *queue);
+    /* Observe / stop observing an outqueue (see transport_watch). */
+    int (*watch)(struct transport *t, const char *queue);
+    int (*unwatch)(struct transport *t, const char *queue);
     /* Publishes to an outqueue (AMQP: fanout exchange `queue`). */
     int (*publish)(struct transport *t, const char *queue, const void *data, size_t len);
     /* Sends directly to an inqueue (AMQP: default exchange, routing key `queue`). */
@@ -100,6 +103,19 @@ int transport_connect(struct transport *t);
 int transport_declare_inqueue(struct transport *t, const char *queue);
 int transport_declare_outqueue(struct transport *t, const char *queue);
 int transport_subscribe(struct transport *t, const char *queue);
+/* Observes what is published on outqueue `queue` (borrowed) without taking
+ * it from anyone: messages arrive through events.message with `queue` = the
+ * outqueue's name and must not be acked. MQTT subscribes to the topic; AMQP
+ * declares the fanout exchange, binds a private exclusive auto-delete
+ * server-named queue to it and consumes it without acks. Watch each outqueue
+ * once (callers count); like subscriptions, watches end with the connection:
+ * watch again on events.connected. Returns 0, MSGFLO_ENOTCONN, MSGFLO_EPROTO
+ * or MSGFLO_ENOMEM. */
+int transport_watch(struct transport *t, const char *queue);
+/* Stops a watch (MQTT: unsubscribes the topic, so do not unwatch a topic
+ * that is also subscribed; AMQP: cancels the consumer, and the private queue
+ * goes with it). Unwatching what is not watched is not an error. */
+int transport_unwatch(struct transport *t, const char *queue);
 int transport_publish(struct transport *t, const char *queue, const void *data, size_t len);
 int transport_send_to_queue(struct transport *t, const char *queue, const void *data, size_t len);
 int transport_announce(struct transport *t, const void *data, size_t len);

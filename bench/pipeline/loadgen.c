@@ -3,6 +3,16 @@
  * round-trip percentiles as one JSON line.
  *
  *   loadgen --broker URL --in a.IN --out b.OUT [--inflight N] [--count M] [--warmup W]
+ *           [--max-seconds S] [--wait-ready S]
+ *
+ * First it sends probes until one comes back and drains what is left in the
+ * pipeline (at most --wait-ready seconds, default 30), so a pipeline still
+ * subscribing loses no measured message and an earlier run's leftovers are
+ * not counted. *
+ * Measures COUNT messages after WARMUP, or what came back within S seconds of
+ * measuring when that is fewer (for slow systems); "count" in the output is
+ * the number measured. On MQTT the URL's ?qos= applies to the load generator's
+ * subscription and publishes too.
  *
  * It talks to the broker directly (libmosquitto / rabbitmq-c, blocking, one
  * thread), not through libmsgflo, so it measures the system under test only.
@@ -26,6 +36,11 @@
 struct run {
     const char *in, *out;
     long inflight, count, warmup;
+    double max_seconds, wait_ready;
+    int qos;
+    bool ready;       /* a probe came back: the pipeline is subscribed end to end */
+    bool running;     /* measuring: messages before that are drained, not counted */
+    uint64_t last_rx; /* when the last message came back */
     long sent, received;
     uint64_t *latency_ns; /* per measured message */
     long measured;
@@ -52,6 +67,12 @@ static bool on_received(struct run *r, const char *data, size_t len)
     char *p = strchr(text, ',');
     if (!p)
         return false;
+    r->last_rx = now_ns();
+    if (!r->running) { /* a probe, or left over from an earlier run */
+        if (text[0] == '[' && text[1] == '-')
+            r->ready = true;
+        return false;
+    }
     uint64_t sent_at = strtoull(p + 1, NULL, 10);
     uint64_t now = now_ns();
     r->received++;
@@ -64,6 +85,50 @@ static bool on_received(struct run *r, const char *data, size_t len)
     return r->sent < r->warmup + r->count;
 }
 
+/* True once measuring has run out of time (then the figures cover what came back). */
+static bool timed_out(struct run *r)
+{
+    if (r->received < r->warmup || r->received >= r->warmup + r->count)
+        return false;
+    uint64_t now = now_ns();
+    if ((double)(now - r->t_start) / 1e9 < r->max_seconds)
+        return false;
+    r->t_end = now;
+    return true;
+}
+
+/* Before measuring: probes ([-1,0]) are sent, backing off from 100 ms to 1 s,
+ * until one comes back; then whatever is still in the pipeline (late probes,
+ * messages left by an earlier run) is drained until it has been quiet for
+ * 500 ms. Returns true while the caller should send a probe (p->send) or
+ * receive; sets r->running when done, or reports why not. */
+struct probing {
+    uint64_t next, gap;
+    bool send;
+};
+
+static bool probe_step(struct run *r, struct probing *p, uint64_t until)
+{
+    uint64_t now = now_ns();
+    p->send = false;
+    if (r->ready && now - r->last_rx > 500000000u) {
+        r->running = true;
+        return false;
+    }
+    if (now > until) {
+        fprintf(stderr, "loadgen: %s within %.0f s\n",
+                r->ready ? "the pipeline did not go quiet" : "no answer from the pipeline",
+                r->wait_ready);
+        return false;
+    }
+    if (!r->ready && now >= p->next) {
+        p->gap = p->gap ? (p->gap * 2 < 1000000000u ? p->gap * 2 : 1000000000u) : 100000000u;
+        p->next = now + p->gap;
+        p->send = true;
+    }
+    return true;
+}
+
 /* --- MQTT ------------------------------------------------------------------- */
 
 static void mqtt_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg)
@@ -74,7 +139,7 @@ static void mqtt_message(struct mosquitto *m, void *ud, const struct mosquitto_m
     if (on_received(r, msg->payload, (size_t)msg->payloadlen)) {
         char buf[64];
         int n = payload(buf, sizeof buf, r->sent++);
-        mosquitto_publish(m, NULL, r->in, n, buf, 0, false);
+        mosquitto_publish(m, NULL, r->in, n, buf, r->qos, false);
     }
 }
 
@@ -88,21 +153,32 @@ static int run_mqtt(struct run *r, const msgflo_url *u)
         fprintf(stderr, "loadgen: cannot connect to %s:%d\n", u->host, u->port);
         return 1;
     }
-    mosquitto_subscribe(m, NULL, r->out, 0);
+    mosquitto_subscribe(m, NULL, r->out, r->qos);
+    mosquitto_int_option(m, MOSQ_OPT_SEND_MAXIMUM, 1000);
     for (int i = 0; i < 20; i++)
         mosquitto_loop(m, 10, 1);
+    uint64_t until = now_ns() + (uint64_t)(r->wait_ready * 1e9);
+    for (struct probing p = {0}; probe_step(r, &p, until);)
+        if (p.send)
+            mosquitto_publish(m, NULL, r->in, 6, "[-1,0]", r->qos, false);
+        else
+            mosquitto_loop(m, 10, 1);
+    if (!r->running)
+        return 1;
+    if (r->warmup == 0)
+        r->t_start = now_ns();
     for (long i = 0; i < r->inflight; i++) {
         char buf[64];
         int n = payload(buf, sizeof buf, r->sent++);
-        mosquitto_publish(m, NULL, r->in, n, buf, 0, false);
+        mosquitto_publish(m, NULL, r->in, n, buf, r->qos, false);
     }
     uint64_t deadline = now_ns() + 120000000000ull;
-    while (r->received < r->warmup + r->count && now_ns() < deadline) {
+    while (r->received < r->warmup + r->count && now_ns() < deadline && !timed_out(r)) {
         if (mosquitto_loop(m, 1000, 100) != MOSQ_ERR_SUCCESS)
             break;
     }
     mosquitto_destroy(m);
-    return r->received < r->warmup + r->count;
+    return r->received < r->warmup + (r->t_end ? 1 : r->count);
 }
 
 /* --- AMQP -------------------------------------------------------------------------- */
@@ -128,6 +204,25 @@ static int run_amqp(struct run *r, const msgflo_url *u)
         fprintf(stderr, "loadgen: cannot consume from exchange %s\n", r->out);
         return 1;
     }
+    uint64_t until = now_ns() + (uint64_t)(r->wait_ready * 1e9);
+    for (struct probing p = {0}; probe_step(r, &p, until);) {
+        if (p.send) {
+            amqp_basic_publish(c, 1, amqp_empty_bytes, amqp_cstring_bytes(r->in), false, false,
+                               NULL, amqp_cstring_bytes("[-1,0]"));
+            continue;
+        }
+        amqp_envelope_t env;
+        struct timeval tv = {0, 10000};
+        amqp_maybe_release_buffers(c);
+        if (amqp_consume_message(c, &env, &tv, 0).reply_type == AMQP_RESPONSE_NORMAL) {
+            on_received(r, env.message.body.bytes, env.message.body.len);
+            amqp_destroy_envelope(&env);
+        }
+    }
+    if (!r->running)
+        return 1;
+    if (r->warmup == 0)
+        r->t_start = now_ns();
     for (long i = 0; i < r->inflight; i++) {
         char buf[64];
         payload(buf, sizeof buf, r->sent++);
@@ -135,7 +230,7 @@ static int run_amqp(struct run *r, const msgflo_url *u)
                            amqp_cstring_bytes(buf));
     }
     uint64_t deadline = now_ns() + 120000000000ull;
-    while (r->received < r->warmup + r->count && now_ns() < deadline) {
+    while (r->received < r->warmup + r->count && now_ns() < deadline && !timed_out(r)) {
         amqp_envelope_t env;
         struct timeval tv = {1, 0};
         amqp_maybe_release_buffers(c);
@@ -153,7 +248,7 @@ static int run_amqp(struct run *r, const msgflo_url *u)
     amqp_bytes_free(tap);
     amqp_connection_close(c, AMQP_REPLY_SUCCESS);
     amqp_destroy_connection(c);
-    return r->received < r->warmup + r->count;
+    return r->received < r->warmup + (r->t_end ? 1 : r->count);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -171,9 +266,12 @@ int main(int argc, char **argv)
         {"inflight", required_argument, NULL, 'n'},
         {"count", required_argument, NULL, 'c'},
         {"warmup", required_argument, NULL, 'w'},
+        {"max-seconds", required_argument, NULL, 's'},
+        {"wait-ready", required_argument, NULL, 'r'},
         {NULL, 0, NULL, 0},
     };
-    struct run r = {.inflight = 100, .count = 20000, .warmup = 1000};
+    struct run r = {
+        .inflight = 100, .count = 20000, .warmup = 1000, .max_seconds = 60, .wait_ready = 30};
     const char *broker = NULL;
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -196,21 +294,26 @@ int main(int argc, char **argv)
         case 'w':
             r.warmup = strtol(optarg, NULL, 10);
             break;
+        case 's':
+            r.max_seconds = strtod(optarg, NULL);
+            break;
+        case 'r':
+            r.wait_ready = strtod(optarg, NULL);
+            break;
         default:
             fprintf(stderr, "usage: loadgen --broker URL --in Q --out Q [--inflight N] "
-                            "[--count M] [--warmup W]\n");
+                            "[--count M] [--warmup W] [--max-seconds S] [--wait-ready S]\n");
             return 2;
         }
     }
     msgflo_url *u = NULL;
     char err[200];
     if (!broker || !r.in || !r.out || r.inflight < 1 || r.count < 1 || r.warmup < 0 ||
-        msgflo_url_parse(broker, &u, err, sizeof err) != 0) {
+        !(r.max_seconds > 0) || msgflo_url_parse(broker, &u, err, sizeof err) != 0) {
         fprintf(stderr, "loadgen: need --broker URL --in Q --out Q with valid numbers\n");
         return 2;
     }
-    if (r.warmup == 0)
-        r.t_start = now_ns();
+    r.qos = u->qos;
     r.latency_ns = calloc((size_t)r.count, sizeof *r.latency_ns);
     int rc = u->is_amqp ? run_amqp(&r, u) : run_mqtt(&r, u);
     if (rc) {
@@ -221,7 +324,8 @@ int main(int argc, char **argv)
     qsort(r.latency_ns, (size_t)r.measured, sizeof *r.latency_ns, cmp_u64);
     double secs = (double)(r.t_end - r.t_start) / 1e9;
     printf("{\"inflight\":%ld,\"count\":%ld,\"msgs_per_s\":%.0f,\"p50_us\":%.1f,\"p99_us\":%.1f}\n",
-           r.inflight, r.count, (double)r.count / secs, (double)r.latency_ns[r.measured / 2] / 1e3,
+           r.inflight, r.measured, (double)r.measured / secs,
+           (double)r.latency_ns[r.measured / 2] / 1e3,
            (double)r.latency_ns[(size_t)((double)r.measured * 0.99)] / 1e3);
     free(r.latency_ns);
     msgflo_url_free(u);

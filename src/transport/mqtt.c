@@ -114,6 +114,19 @@ static void lost(struct mqtt *m, int err)
         transport__schedule_reconnect(&m->base, err, mqtt_retry);
 }
 
+/* Whether the peer really closed the socket: epoll can report a hang-up for
+ * a new connection on a reused descriptor (seen after a broker restart: every
+ * reconnect was dropped at once), so look before giving up on it. */
+static bool peer_closed(struct mqtt *m)
+{
+    char byte;
+    int fd = mosquitto_socket(m->mosq);
+    if (fd < 0)
+        return true;
+    ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 static void on_poll(uv_poll_t *h, int status, int events)
 {
     struct mqtt *m = h->data;
@@ -139,7 +152,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
     /* The peer hung up and libmosquitto did not notice (e.g. a refused
      * connection during a TLS handshake): without this, the poll would report
      * the hang-up again at once, forever. */
-    if (rc == MOSQ_ERR_SUCCESS && m->poll && (events & UV_DISCONNECT))
+    if (rc == MOSQ_ERR_SUCCESS && m->poll && (events & UV_DISCONNECT) && peer_closed(m))
         rc = MOSQ_ERR_CONN_LOST;
     /* When libmosquitto has called on_disconnect the poll is gone already;
      * otherwise (e.g. a failed TLS handshake) handle the loss here. */

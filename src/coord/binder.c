@@ -103,7 +103,14 @@ static int realize(struct binder *b, const struct binding *x)
 
 int binder__add(struct binder *b, const struct binding *x)
 {
-    if (find(b, x) >= 0)
+    long i = find(b, x);
+    if (i >= 0 && !b->active[i]) { /* removed before: made again */
+        int rc = realize(b, x);
+        if (rc == 0)
+            b->active[i] = true;
+        return rc;
+    }
+    if (i >= 0)
         return 0;
     int rc = realize(b, x);
     if (rc) {

@@ -297,6 +297,15 @@ static void check_graph(const char *url)
     run_ms(&w.loop, 700);
     snprintf(line, sizeof line, "data %s.out \"after\"", b);
     assert_int_equal(count(&w.rec, line), 0);
+    /* and added again: it binds again */
+    OK(s->ops->add_edge(s->self, a, "out", b, "in", w.err, sizeof w.err));
+    for (int k = 0; k < 400 && s->ops->busy(s->self); k++)
+        run_ms(&w.loop, 5);
+    packet = json_string("again");
+    OK(s->ops->send(s->self, a, "in", packet, w.err, sizeof w.err));
+    json_decref(packet);
+    snprintf(line, sizeof line, "data %s.out \"again\"", b);
+    wait_for(&w.loop, &w.rec, line, 1);
 
     /* removing a node stops its process; added again at once, a new process
      * starts once the old one is gone */
@@ -321,6 +330,51 @@ static void test_graph_mqtt(void **state)
 static void test_graph_amqp(void **state)
 {
     check_graph(support_broker("MSGFLO_TEST_AMQP"));
+}
+
+/* The broker restarts: lost and back reported, the edge bound again (MQTT:
+ * forwarding subscribed again) and the watches re-established. */
+static void check_reconnect(const char *url, const char *restart)
+{
+    struct world w;
+    world_open(&w, url, 0, 0);
+    struct system *s = w.sys;
+    char a[64], b[64], line[256];
+    support_role("ra", a, sizeof a);
+    support_role("rb", b, sizeof b);
+    OK(s->ops->add_node(s->self, a, "test/Repeat", w.err, sizeof w.err));
+    OK(s->ops->add_node(s->self, b, "test/Repeat", w.err, sizeof w.err));
+    OK(s->ops->add_edge(s->self, a, "out", b, "in", w.err, sizeof w.err));
+    OK(s->ops->watch(s->self, b, "out", w.err, sizeof w.err));
+    for (int k = 0; k < 4000 && s->ops->busy(s->self); k++)
+        run_ms(&w.loop, 5);
+    assert_false(s->ops->busy(s->self));
+    assert_int_equal(support_brokers(restart), 0);
+    wait_for(&w.loop, &w.rec, "error broker connection lost", 1);
+    wait_for(&w.loop, &w.rec, "error broker connection back", 1);
+    for (int k = 0; k < 4000 && s->ops->busy(s->self); k++)
+        run_ms(&w.loop, 5);
+    assert_false(s->ops->busy(s->self));
+    /* the participants reconnect by themselves; send until one gets through */
+    json_t *packet = json_string("back");
+    snprintf(line, sizeof line, "data %s.out \"back\"", b);
+    for (int k = 0; k < 40 && count(&w.rec, line) == 0; k++) {
+        OK(s->ops->send(s->self, a, "in", packet, w.err, sizeof w.err));
+        run_ms(&w.loop, 250);
+    }
+    json_decref(packet);
+    wait_for(&w.loop, &w.rec, line, 1);
+    world_close(&w);
+}
+
+static void test_reconnect_mqtt(void **state)
+{
+    check_reconnect(support_broker("MSGFLO_TEST_MQTT"), "restart-mqtt");
+}
+
+static void test_reconnect_amqp(void **state)
+{
+    check_reconnect(support_broker("MSGFLO_TEST_AMQP"), "restart-amqp");
 }
 
 /* No broker given: the embedded one, stopped on close. */
@@ -531,7 +585,8 @@ int main(void)
         SUPPORT_TEST(test_watch_mqtt),      SUPPORT_TEST(test_watch_amqp),
         SUPPORT_TEST(test_discovery_mqtt),  SUPPORT_TEST(test_discovery_amqp),
         SUPPORT_TEST(test_graph_mqtt),      SUPPORT_TEST(test_graph_amqp),
-        SUPPORT_TEST(test_embedded_broker),
+        SUPPORT_TEST(test_embedded_broker), SUPPORT_TEST(test_reconnect_mqtt),
+        SUPPORT_TEST(test_reconnect_amqp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

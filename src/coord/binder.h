@@ -29,7 +29,8 @@ int binder__new(struct transport *t, struct binder **out);
 void binder__free(struct binder *b);
 
 /* Adds a binding (copied). AMQP: blocking topology calls; errors are logged
- * with the broker's reason and returned. A binding already added is ignored; one removed is made again. */
+ * with the broker's reason and returned. A binding already added is ignored;
+ * one removed is made again. */
 int binder__add(struct binder *b, const struct binding *binding);
 
 /* Removes a pubsub binding (AMQP: unbind; MQTT: stop forwarding). */

@@ -699,8 +699,13 @@ static int stats_reply(struct amqp *a, amqp_rpc_reply_t r, const char *what, con
     if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
         const amqp_channel_close_t *m = r.reply.decoded;
         int code = m->reply_code;
-        LOG_WARNING(NS, "%s %s: %d %.*s", what, queue, code, (int)m->reply_text.len,
-                    (const char *)m->reply_text.bytes);
+        /* 404 is an answer (no such queue) the caller handles; others are odd. */
+        if (code == AMQP_NOT_FOUND)
+            LOG_DEBUG(NS, "%s %s: %d %.*s", what, queue, code, (int)m->reply_text.len,
+                      (const char *)m->reply_text.bytes);
+        else
+            LOG_WARNING(NS, "%s %s: %d %.*s", what, queue, code, (int)m->reply_text.len,
+                        (const char *)m->reply_text.bytes);
         amqp_channel_close_ok_t ok = {0};
         a->stats_generation = 0;
         if (amqp_send_method(a->conn, STATS_CHANNEL, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok) !=

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 #include <stdio.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "coord/session.h"
@@ -115,6 +116,272 @@ static void test_queue_stats(void **state)
     uv_loop_close(&loop);
 }
 
+/* --- msgflo-guv, the executable -------------------------------------------- */
+
+/* A scratch directory with the configuration (and a library). */
+struct scratch {
+    char dir[64];
+    char config[128];
+    char library[128];
+    char out[128];
+};
+
+static void scratch_make(struct scratch *s, const char *yaml, const char *library_json)
+{
+    snprintf(s->dir, sizeof s->dir, "/tmp/guv-test-XXXXXX");
+    assert_non_null(mkdtemp(s->dir));
+    snprintf(s->config, sizeof s->config, "%s/test.guv.yaml", s->dir);
+    snprintf(s->library, sizeof s->library, "%s/lib.json", s->dir);
+    snprintf(s->out, sizeof s->out, "%s/out.txt", s->dir);
+    FILE *f = fopen(s->config, "w");
+    assert_non_null(f);
+    fputs(yaml, f);
+    fclose(f);
+    if (library_json) {
+        f = fopen(s->library, "w");
+        assert_non_null(f);
+        fputs(library_json, f);
+        fclose(f);
+    }
+}
+
+static void scratch_remove(struct scratch *s)
+{
+    unlink(s->config);
+    unlink(s->library);
+    unlink(s->out);
+    rmdir(s->dir);
+}
+
+/* Reads decision lines until one contains every fragment (NULL-terminated
+ * list) or the time is up. */
+static bool wait_line(struct child *c, int timeout_ms, const char *const *fragments)
+{
+    /* One read for the whole time left: a read that times out mid-line
+     * would lose the part it read. */
+    uint64_t deadline = uv_hrtime() / 1000000 + (uint64_t)timeout_ms;
+    for (uint64_t now; (now = uv_hrtime() / 1000000) < deadline;) {
+        if (!child_read_line(c, (int)(deadline - now)))
+            return false;
+        if (getenv("TEST_VERBOSE"))
+            fprintf(stderr, "guv| %s\n", c->line);
+        bool all = true;
+        for (const char *const *f = fragments; *f && all; f++)
+            all = strstr(c->line, *f) != NULL;
+        if (all)
+            return true;
+    }
+    return false;
+}
+
+/* Local mode: slow workers behind a filled queue are scaled up (more
+ * consumers on the queue) and back down to the minimum once it drained. */
+static void test_local_up_and_down(void **state)
+{
+    struct names n;
+    support_names(&n, "gloc");
+    char yaml[512], lib[512], roleq[200];
+    snprintf(yaml, sizeof yaml,
+             "'*': {pollinterval: 1, history: 2}\n"
+             "%s: {worker: SlowWorker, queue: '%s', processing: 0.2, deadline: 1.5, min: 1, "
+             "max: 3}\n",
+             n.role, n.in);
+    snprintf(lib, sizeof lib, "{\"msgflo\": {\"components\": {\"SlowWorker\": \"%s #ROLE 200\"}}}",
+             MSGFLO_SLOW_WORKER);
+    struct scratch s;
+    scratch_make(&s, yaml, lib);
+    char *argv[] = {MSGFLO_GUV_TOOL,
+                    "--config",
+                    s.config,
+                    "--library",
+                    s.library,
+                    "--broker",
+                    (char *)support_broker("MSGFLO_TEST_AMQP"),
+                    NULL};
+    struct child c;
+    assert_int_equal(child_start(&c, argv), 0);
+    /* The queue does not exist before a worker declares it: the minimum. */
+    snprintf(roleq, sizeof roleq, "%s: queue=%s", n.role, n.in);
+    const char *first[] = {roleq, "current=0", "estimate=1", "new=1", NULL};
+    assert_true(wait_line(&c, 20000, first));
+    const char *one[] = {roleq, "consumers=1 current=1", "new=-", NULL};
+    assert_true(wait_line(&c, 20000, one));
+
+    struct amqp_client a;
+    assert_int_equal(amqp_client_open(&a, support_broker("MSGFLO_TEST_AMQP")), 0);
+    for (int i = 0; i < 200; i++)
+        assert_int_equal(amqp_client_send(&a, n.in, "job"), 0);
+    /* 200 jobs of 0.2 s for a deadline of 1.5 s: the maximum, at once. */
+    const char *up[] = {roleq, "current=1", "estimate=3", "new=3", NULL};
+    assert_true(wait_line(&c, 20000, up));
+    const char *three[] = {roleq, "consumers=3 current=3", NULL};
+    assert_true(wait_line(&c, 20000, three));
+    /* Drained: down to the minimum once the window agrees (through 2 when an
+     * estimate of 2 is in the window), with 1 consumer left. */
+    bool down = false, back = false;
+    uint64_t deadline = uv_hrtime() / 1000000 + 120000;
+    for (uint64_t now; !back && (now = uv_hrtime() / 1000000) < deadline;) {
+        if (!child_read_line(&c, (int)(deadline - now)))
+            break;
+        if (!strstr(c.line, roleq))
+            continue;
+        if (getenv("TEST_VERBOSE"))
+            fprintf(stderr, "guv| %s\n", c.line);
+        if (strstr(c.line, "current=3") && (strstr(c.line, "new=1") || strstr(c.line, "new=2")))
+            down = true;
+        back = down && strstr(c.line, "length=0 consumers=1 current=1 estimate=1 new=-");
+    }
+    assert_true(down);
+    assert_true(back);
+    assert_int_equal(amqp_client_count(&a, n.in), 0);
+    amqp_client_close(&a);
+    assert_int_equal(child_stop(&c, SIGTERM), 0);
+    scratch_remove(&s);
+}
+
+/* Runs msgflo-guv with `args` through the shell, stderr into stdout, and
+ * returns its exit status; the output is in *out (owned). */
+static int run_guv(const char *args, char **out)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "exec %s %s 2>&1", MSGFLO_GUV_TOOL, args);
+    char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    struct child c;
+    assert_int_equal(child_start(&c, argv), 0);
+    size_t len = 0, cap = 8192;
+    char *text = calloc(1, cap);
+    while (child_read_line(&c, 30000)) {
+        size_t n = strlen(c.line);
+        if (len + n + 2 < cap) {
+            memcpy(text + len, c.line, n);
+            len += n;
+            text[len++] = '\n';
+        }
+    }
+    *out = text;
+    return child_wait(&c, 30000);
+}
+
+/* Command mode: the template runs with the decision's values; --oneshot. */
+static void test_command_mode(void **state)
+{
+    struct names n;
+    support_names(&n, "gcmd");
+    char yaml[512];
+    snprintf(yaml, sizeof yaml,
+             "'*': {app: shop}\n"
+             "%s: {worker: web, queue: '%s', processing: 10, deadline: 60, max: 20}\n",
+             n.role, n.in);
+    struct scratch s;
+    scratch_make(&s, yaml, NULL);
+    struct amqp_client a;
+    assert_int_equal(amqp_client_open(&a, support_broker("MSGFLO_TEST_AMQP")), 0);
+    assert_int_equal(amqp_client_declare_inqueue(&a, n.in), 0);
+    for (int i = 0; i < 40; i++) /* 40 jobs of 10 s within 60 s: 11 workers */
+        assert_int_equal(amqp_client_send(&a, n.in, "job"), 0);
+    for (int i = 0; i < 100 && amqp_client_count(&a, n.in) < 40; i++)
+        usleep(20000);
+    char args[1024], *out = NULL;
+    snprintf(args, sizeof args,
+             "--config %s --broker '%s' --oneshot --command 'echo #ROLE #WORKER #WORKERS #APP "
+             "#QUEUE >> %s'",
+             s.config, support_broker("MSGFLO_TEST_AMQP"), s.out);
+    assert_int_equal(run_guv(args, &out), 0);
+    char want[512];
+    snprintf(want, sizeof want, "%s: queue=%s length=40 consumers=0 current=? estimate=11 new=11",
+             n.role, n.in);
+    assert_non_null(strstr(out, want));
+    snprintf(want, sizeof want, "%s: command set 11 workers", n.role);
+    assert_non_null(strstr(out, want));
+    free(out);
+    FILE *f = fopen(s.out, "r");
+    assert_non_null(f);
+    char line[256] = "";
+    assert_non_null(fgets(line, sizeof line, f));
+    fclose(f);
+    snprintf(want, sizeof want, "%s web 11 shop %s\n", n.role, n.in);
+    assert_string_equal(line, want);
+
+    /* A failing command is reported with its exit status. */
+    snprintf(args, sizeof args, "--config %s --broker '%s' --oneshot --command 'exit 3'", s.config,
+             support_broker("MSGFLO_TEST_AMQP"));
+    assert_int_equal(run_guv(args, &out), 0);
+    snprintf(want, sizeof want, "%s: command failed with exit status 3; workers unchanged", n.role);
+    assert_non_null(strstr(out, want));
+    free(out);
+    amqp_client_close(&a);
+    scratch_remove(&s);
+}
+
+/* --dry-run prints the decision and starts nothing; --publish sends it as JSON. */
+static void test_dry_run_and_publish(void **state)
+{
+    struct names n;
+    support_names(&n, "gdry");
+    char yaml[512], decisions[128];
+    snprintf(yaml, sizeof yaml, "%s: {worker: Nothing, queue: '%s', min: 2, max: 4}\n", n.role,
+             n.in);
+    snprintf(decisions, sizeof decisions, "%s.decisions", n.role);
+    struct scratch s;
+    scratch_make(&s, yaml, NULL);
+    struct amqp_client a;
+    assert_int_equal(amqp_client_open(&a, support_broker("MSGFLO_TEST_AMQP")), 0);
+    assert_int_equal(amqp_client_declare_fanout(&a, decisions), 0);
+    assert_int_equal(amqp_client_watch(&a, decisions), 0);
+    char args[1024], *out = NULL;
+    snprintf(args, sizeof args, "--config %s --broker '%s' --dry-run --oneshot --publish %s",
+             s.config, support_broker("MSGFLO_TEST_AMQP"), decisions);
+    assert_int_equal(run_guv(args, &out), 0);
+    char want[512];
+    snprintf(want, sizeof want,
+             "%s: queue=%s (missing) length=0 consumers=0 current=? estimate=2 new=2\n", n.role,
+             n.in);
+    assert_non_null(strstr(out, want));
+    assert_null(strstr(out, "command"));
+    free(out);
+    char *msg = amqp_client_wait(&a, 10000);
+    assert_non_null(msg);
+    json_error_t jerr;
+    json_t *o = json_loads(msg, 0, &jerr);
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "role")), n.role);
+    assert_int_equal(json_integer_value(json_object_get(o, "new")), 2);
+    assert_true(json_is_null(json_object_get(o, "current")));
+    assert_true(json_is_true(json_object_get(o, "missing")));
+    json_decref(o);
+    free(msg);
+    amqp_client_close(&a);
+    scratch_remove(&s);
+}
+
+/* Bad configurations and options: exit status 2 and a located message. */
+static void test_bad_config(void **state)
+{
+    char args[1024], *out = NULL;
+    snprintf(args, sizeof args, "--config %s/typo.guv.yaml --dry-run", MSGFLO_GUV_FIXTURES);
+    assert_int_equal(run_guv(args, &out), 2);
+    assert_non_null(strstr(out, "typo.guv.yaml:4:3: unknown property 'procesing' in role"));
+    assert_non_null(strstr(out, "typo.guv.yaml:7:15: invalid type: string (expected number)"));
+    assert_non_null(strstr(out, "msgflo-guv: 3 errors in the configuration"));
+    free(out);
+    assert_int_equal(run_guv("--config /nonexistent.guv.yaml", &out), 2);
+    assert_non_null(strstr(out, "/nonexistent.guv.yaml: "));
+    free(out);
+    assert_int_equal(run_guv("--dry-run", &out), 2);
+    assert_non_null(strstr(out, "no configuration"));
+    free(out);
+    snprintf(args, sizeof args, "--config %s/imgflo.guv.yaml --oneshot", MSGFLO_GUV_FIXTURES);
+    assert_int_equal(run_guv(args, &out), 2);
+    assert_non_null(strstr(out, "--oneshot needs --command or --dry-run"));
+    free(out);
+    /* Local mode needs a component for each role. */
+    snprintf(args, sizeof args, "--config %s/imgflo.guv.yaml --broker amqp://127.0.0.1:1",
+             MSGFLO_GUV_FIXTURES);
+    assert_int_equal(run_guv(args, &out), 2);
+    assert_non_null(strstr(out, "No component"));
+    free(out);
+}
+
 int main(void)
 {
     if (!support_broker("MSGFLO_TEST_MQTT") || !support_broker("MSGFLO_TEST_AMQP")) {
@@ -122,7 +389,9 @@ int main(void)
         return 77;
     }
     const struct CMUnitTest tests[] = {
-        SUPPORT_TEST(test_queue_stats),
+        SUPPORT_TEST(test_queue_stats),         SUPPORT_TEST(test_bad_config),
+        SUPPORT_TEST(test_dry_run_and_publish), SUPPORT_TEST(test_command_mode),
+        SUPPORT_TEST(test_local_up_and_down),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

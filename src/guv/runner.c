@@ -1,0 +1,296 @@
+/* The poll loop of msgflo-guv; see runner.h. */
+#include "guv/runner.h"
+
+#include "core/log.h"
+#include "guv/act_command.h"
+#include "guv/governor.h"
+#include "guv/report.h"
+#include "msgflo/errors.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define NS "msgflo:guv"
+
+struct role_run {
+    struct guv_runner *r;
+    size_t index;
+    int current; /* command and dry-run modes: what was set, GUV_NONE unknown */
+    int pending; /* command mode: the number a running command sets, GUV_NONE none */
+};
+
+struct guv_runner {
+    uv_loop_t *loop;
+    struct transport *t;
+    struct guv_runner_options o;
+    char *command, *publish;
+    struct guv_governor gov;
+    struct role_run *roles;
+    struct guv_poll *polls;
+    struct guv_state *states;
+    uv_timer_t timer;
+    bool started, stopping, timer_closed, polled_once;
+    int running; /* commands */
+    void (*done)(void *ud);
+    void *done_ud;
+};
+
+static void print(struct guv_runner *r, const char *line)
+{
+    if (r->o.print)
+        r->o.print(line, r->o.ud);
+}
+
+static void check_finished(struct guv_runner *r)
+{
+    if (r->running > 0)
+        return;
+    if (r->stopping && r->timer_closed && r->done) {
+        void (*done)(void *) = r->done;
+        r->done = NULL;
+        done(r->done_ud);
+        return;
+    }
+    if (r->o.oneshot && r->polled_once && !r->stopping && r->o.finished) {
+        void (*finished)(void *) = r->o.finished;
+        r->o.finished = NULL;
+        finished(r->o.ud);
+    }
+}
+
+static void on_command_done(int status, void *ud)
+{
+    struct role_run *rr = ud;
+    struct guv_runner *r = rr->r;
+    const struct guv_role *role = &r->o.cfg->roles[rr->index];
+    char line[512];
+    if (status == 0) {
+        rr->current = rr->pending;
+        snprintf(line, sizeof line, "%s: command set %d workers", role->name, rr->pending);
+    } else if (status == -1000) {
+        snprintf(line, sizeof line, "%s: command could not be run; workers unchanged", role->name);
+    } else if (status < 0) {
+        snprintf(line, sizeof line, "%s: command killed by signal %d; workers unchanged",
+                 role->name, -status);
+    } else {
+        snprintf(line, sizeof line, "%s: command failed with exit status %d; workers unchanged",
+                 role->name, status);
+    }
+    if (status != 0)
+        LOG_WARNING(NS, "%s", line);
+    print(r, line);
+    rr->pending = GUV_NONE;
+    r->running--;
+    check_finished(r);
+}
+
+static int current_of(struct guv_runner *r, size_t i)
+{
+    if (r->o.act == GUV_ACT_LOCAL)
+        return guv_local__current(r->o.local, r->o.cfg->roles[i].name);
+    return r->roles[i].current;
+}
+
+static void act(struct guv_runner *r, size_t i, int next)
+{
+    const struct guv_role *role = &r->o.cfg->roles[i];
+    struct role_run *rr = &r->roles[i];
+    char line[512];
+    switch (r->o.act) {
+    case GUV_ACT_DRY_RUN:
+        rr->current = next;
+        return;
+    case GUV_ACT_LOCAL: {
+        int rc = guv_local__set(r->o.local, role->name, next);
+        if (rc != 0) {
+            snprintf(line, sizeof line, "%s: cannot set %d workers: %s", role->name, next,
+                     msgflo_strerror(rc));
+            LOG_WARNING(NS, "%s", line);
+            print(r, line);
+        }
+        return;
+    }
+    case GUV_ACT_COMMAND: {
+        char *cmd = NULL;
+        int rc = guv_command__expand(r->command, role, next, &cmd);
+        if (rc == 0)
+            rc = guv_command__run(r->loop, cmd, on_command_done, rr);
+        if (rc == 0) {
+            snprintf(line, sizeof line, "%s: running %s", role->name, cmd);
+            print(r, line);
+            rr->pending = next;
+            r->running++;
+        } else {
+            LOG_ERROR(NS, "%s: cannot run the command: %s", role->name, msgflo_strerror(rc));
+        }
+        free(cmd);
+        return;
+    }
+    }
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void publish(struct guv_runner *r, size_t i)
+{
+    json_t *o = guv_report__json(&r->o.cfg->roles[i], &r->polls[i], &r->states[i], now_seconds());
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    int rc = text ? transport_publish(r->t, r->publish, text, strlen(text)) : MSGFLO_ENOMEM;
+    if (rc != 0)
+        LOG_WARNING(NS, "cannot publish the decision of %s on %s: %s", r->o.cfg->roles[i].name,
+                    r->publish, msgflo_strerror(rc));
+    free(text);
+    json_decref(o);
+}
+
+static void poll_once(struct guv_runner *r)
+{
+    const struct guv_config *cfg = r->o.cfg;
+    for (size_t i = 0; i < cfg->n_roles; i++) {
+        const struct guv_role *role = &cfg->roles[i];
+        struct guv_poll *p = &r->polls[i];
+        uint32_t ready = 0, consumers = 0;
+        p->status =
+            transport_queue_stats(r->t, role->queue ? role->queue : role->name, &ready, &consumers);
+        /* A queue nobody declared yet holds nothing; its workers declare it. */
+        p->missing = p->status == MSGFLO_ENOPORT;
+        if (p->missing)
+            p->status = 0;
+        p->queue_length = ready;
+        p->consumers = p->status == 0 ? (int)consumers : GUV_NONE;
+        p->current = current_of(r, i);
+        /* A command still running: its number is the one to compare with. */
+        if (r->o.act == GUV_ACT_COMMAND && r->roles[i].pending != GUV_NONE)
+            p->current = r->roles[i].pending;
+    }
+    guv_governor__step(&r->gov, r->polls, r->states);
+    for (size_t i = 0; i < cfg->n_roles; i++) {
+        char line[1024];
+        guv_report__line(&cfg->roles[i], &r->polls[i], &r->states[i], line, sizeof line);
+        print(r, line);
+        if (r->publish)
+            publish(r, i);
+        int next = r->states[i].next;
+        if (next == GUV_NONE)
+            continue;
+        if (r->o.act == GUV_ACT_COMMAND && r->roles[i].pending != GUV_NONE) {
+            LOG_INFO(NS, "%s: the previous command still runs; not scaling now",
+                     cfg->roles[i].name);
+            continue;
+        }
+        act(r, i, next);
+    }
+    r->polled_once = true;
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    struct guv_runner *r = t->data;
+    if (r->stopping)
+        return;
+    if (r->o.oneshot && r->polled_once)
+        return;
+    poll_once(r);
+    if (r->o.oneshot)
+        check_finished(r);
+}
+
+int guv_runner__new(uv_loop_t *loop, struct transport *t, const struct guv_runner_options *o,
+                    struct guv_runner **out)
+{
+    *out = NULL;
+    if (!loop || !t || !o || !o->cfg || (o->act == GUV_ACT_LOCAL && !o->local) ||
+        (o->act == GUV_ACT_COMMAND && (!o->command || !o->command[0])))
+        return MSGFLO_EINVAL;
+    struct guv_runner *r = calloc(1, sizeof *r);
+    if (!r)
+        return MSGFLO_ENOMEM;
+    r->loop = loop;
+    r->t = t;
+    r->o = *o;
+    size_t n = o->cfg->n_roles ? o->cfg->n_roles : 1;
+    r->roles = calloc(n, sizeof *r->roles);
+    r->polls = calloc(n, sizeof *r->polls);
+    r->states = calloc(n, sizeof *r->states);
+    if (o->command)
+        r->command = strdup(o->command);
+    if (o->publish)
+        r->publish = strdup(o->publish);
+    r->o.command = r->command;
+    r->o.publish = r->publish;
+    if (!r->roles || !r->polls || !r->states || (o->command && !r->command) ||
+        (o->publish && !r->publish) || guv_governor__init(&r->gov, o->cfg) != 0) {
+        free(r->roles);
+        free(r->polls);
+        free(r->states);
+        free(r->command);
+        free(r->publish);
+        free(r);
+        return MSGFLO_ENOMEM;
+    }
+    for (size_t i = 0; i < o->cfg->n_roles; i++) {
+        r->roles[i].r = r;
+        r->roles[i].index = i;
+        r->roles[i].current = GUV_NONE;
+        r->roles[i].pending = GUV_NONE;
+    }
+    uv_timer_init(loop, &r->timer);
+    r->timer.data = r;
+    *out = r;
+    return 0;
+}
+
+void guv_runner__connected(struct guv_runner *r)
+{
+    if (r->stopping)
+        return;
+    if (r->publish) {
+        int rc = transport_declare_outqueue(r->t, r->publish);
+        if (rc != 0)
+            LOG_WARNING(NS, "cannot declare %s for the decisions: %s", r->publish,
+                        msgflo_strerror(rc));
+    }
+    if (r->started)
+        return;
+    r->started = true;
+    uint64_t interval = guv_governor__interval_ms(&r->gov);
+    uv_timer_start(&r->timer, on_timer, 0, r->o.oneshot ? 0 : interval);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    struct guv_runner *r = h->data;
+    r->timer_closed = true;
+    check_finished(r);
+}
+
+void guv_runner__stop(struct guv_runner *r, void (*done)(void *ud), void *ud)
+{
+    if (r->stopping)
+        return;
+    r->stopping = true;
+    r->done = done;
+    r->done_ud = ud;
+    uv_timer_stop(&r->timer);
+    uv_close((uv_handle_t *)&r->timer, on_timer_closed);
+}
+
+void guv_runner__free(struct guv_runner *r)
+{
+    if (!r)
+        return;
+    guv_governor__cleanup(&r->gov);
+    free(r->roles);
+    free(r->polls);
+    free(r->states);
+    free(r->command);
+    free(r->publish);
+    free(r);
+}

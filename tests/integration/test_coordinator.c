@@ -18,6 +18,7 @@
 
 #include "coord/coordinator.h"
 #include "coord/registry.h"
+#include "msgflo/errors.h"
 #include "coord/session.h"
 #include "support.h"
 
@@ -377,6 +378,40 @@ static void test_reconnect_amqp(void **state)
     check_reconnect(support_broker("MSGFLO_TEST_AMQP"), "restart-amqp");
 }
 
+/* Components from source: written to the component directory, found by the
+ * library with its handler, their text given back. */
+static void test_component_source(void **state)
+{
+    struct world w;
+    world_open(&w, support_broker("MSGFLO_TEST_MQTT"), 0, 0);
+    struct system *s = w.sys;
+    const char *code = "print('hi')\n";
+    OK(s->ops->set_component_source(s->self, "test/Hello", "python", code, w.err, sizeof w.err));
+    assert_int_equal(s->ops->set_component_source(s->self, "x/Y", "cobol", "", w.err, sizeof w.err),
+                     MSGFLO_EINVAL);
+    assert_non_null(strstr(w.err, "cobol"));
+    wait_for(&w.loop, &w.rec, "components", 1);
+    json_t *src = s->ops->component_source(s->self, "test/Hello", w.err, sizeof w.err);
+    assert_non_null(src);
+    assert_string_equal(json_string_value(json_object_get(src, "name")), "Hello");
+    assert_string_equal(json_string_value(json_object_get(src, "language")), "python");
+    assert_string_equal(json_string_value(json_object_get(src, "code")), code);
+    json_decref(src);
+    json_t *comps = s->ops->components(s->self);
+    size_t i;
+    json_t *comp;
+    bool found = false;
+    json_array_foreach(comps, i, comp)
+    {
+        found |= strcmp(json_string_value(json_object_get(comp, "name")), "Hello") == 0;
+    }
+    json_decref(comps);
+    assert_true(found);
+    assert_null(s->ops->component_source(s->self, "nope/Nope", w.err, sizeof w.err));
+    assert_non_null(strstr(w.err, "nope/Nope"));
+    world_close(&w);
+}
+
 /* No broker given: the embedded one, stopped on close. */
 static void test_embedded_broker(void **state)
 {
@@ -586,7 +621,7 @@ int main(void)
         SUPPORT_TEST(test_discovery_mqtt),  SUPPORT_TEST(test_discovery_amqp),
         SUPPORT_TEST(test_graph_mqtt),      SUPPORT_TEST(test_graph_amqp),
         SUPPORT_TEST(test_embedded_broker), SUPPORT_TEST(test_reconnect_mqtt),
-        SUPPORT_TEST(test_reconnect_amqp),
+        SUPPORT_TEST(test_reconnect_amqp),  SUPPORT_TEST(test_component_source),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -174,6 +174,15 @@ static bool wait_line(struct child *c, int timeout_ms, const char *const *fragme
     return false;
 }
 
+/* Consumers of a queue, by a passive declare of the test's own client; -1
+ * when it does not exist. */
+static int queue_consumers(struct amqp_client *a, const char *queue)
+{
+    amqp_queue_declare_ok_t *ok = amqp_queue_declare(a->conn, 1, amqp_cstring_bytes(queue), true,
+                                                     false, false, false, amqp_empty_table);
+    return ok ? (int)ok->consumer_count : -1;
+}
+
 /* Local mode: slow workers behind a filled queue are scaled up (more
  * consumers on the queue) and back down to the minimum once it drained. */
 static void test_local_up_and_down(void **state)
@@ -234,8 +243,48 @@ static void test_local_up_and_down(void **state)
     assert_true(down);
     assert_true(back);
     assert_int_equal(amqp_client_count(&a, n.in), 0);
-    amqp_client_close(&a);
+    /* SIGTERM: msgflo-guv stops its workers and exits with 0. */
+    assert_int_equal(queue_consumers(&a, n.in), 1);
     assert_int_equal(child_stop(&c, SIGTERM), 0);
+    assert_int_equal(queue_consumers(&a, n.in), 0);
+    amqp_client_close(&a);
+    scratch_remove(&s);
+}
+
+/* The broker restarts under a running msgflo-guv: polls fail while it is
+ * away (no decision), then go on on the new connection. */
+static void test_broker_restart(void **state)
+{
+    struct names n;
+    support_names(&n, "grst");
+    char yaml[512], roleq[200];
+    snprintf(yaml, sizeof yaml, "'*': {pollinterval: 0.5, history: 2}\n%s: {queue: '%s'}\n", n.role,
+             n.in);
+    snprintf(roleq, sizeof roleq, "%s: queue=%s", n.role, n.in);
+    struct scratch s;
+    scratch_make(&s, yaml, NULL);
+    struct amqp_client a;
+    assert_int_equal(amqp_client_open(&a, support_broker("MSGFLO_TEST_AMQP")), 0);
+    assert_int_equal(amqp_client_declare_inqueue(&a, n.in), 0);
+    amqp_client_close(&a);
+    char *argv[] = {MSGFLO_GUV_TOOL,
+                    "--config",
+                    s.config,
+                    "--dry-run",
+                    "--broker",
+                    (char *)support_broker("MSGFLO_TEST_AMQP"),
+                    NULL};
+    struct child c;
+    assert_int_equal(child_start(&c, argv), 0);
+    const char *first[] = {roleq, "length=0 consumers=0 current=? estimate=1 new=1", NULL};
+    assert_true(wait_line(&c, 20000, first));
+    assert_int_equal(support_brokers("restart-amqp"), 0);
+    const char *failed[] = {roleq, " error=", NULL};
+    assert_true(wait_line(&c, 60000, failed));
+    /* Back: the dry run remembers the 1 it would have set. */
+    const char *again[] = {roleq, "length=0 consumers=0 current=1 estimate=1 new=-", NULL};
+    assert_true(wait_line(&c, 60000, again));
+    assert_int_equal(child_stop(&c, SIGINT), 0);
     scratch_remove(&s);
 }
 
@@ -391,7 +440,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         SUPPORT_TEST(test_queue_stats),         SUPPORT_TEST(test_bad_config),
         SUPPORT_TEST(test_dry_run_and_publish), SUPPORT_TEST(test_command_mode),
-        SUPPORT_TEST(test_local_up_and_down),
+        SUPPORT_TEST(test_local_up_and_down),   SUPPORT_TEST(test_broker_restart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

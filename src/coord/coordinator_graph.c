@@ -539,8 +539,8 @@ void coordinator_graph__connected(struct coordinator *c)
         e->gen = c->sub_gen;
     for (struct queue_watch *w = c->queue_watches; w; w = w->next)
         w->active = false;
-    for (struct edge *e = c->edges; e; e = e->next)
-        e->failed = false;
+    /* A refused binding is not retried here: on AMQP the refusal closes the
+     * connection, so retrying on every reconnect would never end. */
 }
 
 void coordinator_graph__disconnected(struct coordinator *c)
@@ -558,8 +558,10 @@ void coordinator_graph__discovered(struct coordinator *c, const char *role, unsi
         }
     }
     if (changes & (REGISTRY_NEW_ROLE | REGISTRY_QUEUES)) {
-        for (struct edge *e = c->edges; e; e = e->next)
-            e->failed = false;
+        for (struct edge *e = c->edges; e; e = e->next) {
+            if (strcmp(e->src_role, role) == 0 || strcmp(e->tgt_role, role) == 0)
+                e->failed = false; /* other queues: worth another try */
+        }
         find_edges(c, role);
     }
 }

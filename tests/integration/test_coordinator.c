@@ -512,6 +512,36 @@ static void test_discovery_amqp(void **state)
     check_discovery(support_broker("MSGFLO_TEST_AMQP"), true);
 }
 
+/* AMQP: a binding the broker refuses (the target queue exists with other
+ * arguments) is reported once, not retried on every reconnect. */
+static void test_binding_refused_amqp(void **state)
+{
+    const char *url = support_broker("MSGFLO_TEST_AMQP");
+    struct world w;
+    world_open(&w, url, 0, 0);
+    struct announcer an = {.amqp = true};
+    OK(amqp_client_open(&an.a, url));
+    char x[64], y[64], xq[128], yq[128], line[256];
+    support_role("fx", x, sizeof x);
+    support_role("fy", y, sizeof y);
+    snprintf(xq, sizeof xq, "%s.OUT", x);
+    snprintf(yq, sizeof yq, "%s.IN", y);
+    OK(amqp_client_declare_plain(&an.a, yq)); /* no dead-letter argument */
+    announce_participant(&an, "fx-1", x, "fx.in", xq);
+    announce_participant(&an, "fy-1", y, yq, "fy.out");
+    struct system *s = w.sys;
+    OK(s->ops->add_edge(s->self, x, "out", y, "in", w.err, sizeof w.err));
+    snprintf(line, sizeof line, "error binding %s.out -> %s.in", x, y);
+    wait_for(&w.loop, &w.rec, line, 1);
+    wait_for(&w.loop, &w.rec, "error broker connection back", 1);
+    run_ms(&w.loop, 1500);
+    assert_int_equal(count(&w.rec, line), 1);
+    assert_int_equal(count(&w.rec, "error broker connection lost"), 1);
+    assert_false(s->ops->busy(s->self)); /* a refused edge is not waited for */
+    amqp_client_close(&an.a);
+    world_close(&w);
+}
+
 /* --- transport watches ---------------------------------------------------------- */
 
 struct watch_ctx {
@@ -617,11 +647,12 @@ int main(void)
         return 77;
     }
     const struct CMUnitTest tests[] = {
-        SUPPORT_TEST(test_watch_mqtt),      SUPPORT_TEST(test_watch_amqp),
-        SUPPORT_TEST(test_discovery_mqtt),  SUPPORT_TEST(test_discovery_amqp),
-        SUPPORT_TEST(test_graph_mqtt),      SUPPORT_TEST(test_graph_amqp),
-        SUPPORT_TEST(test_embedded_broker), SUPPORT_TEST(test_reconnect_mqtt),
-        SUPPORT_TEST(test_reconnect_amqp),  SUPPORT_TEST(test_component_source),
+        SUPPORT_TEST(test_watch_mqtt),           SUPPORT_TEST(test_watch_amqp),
+        SUPPORT_TEST(test_discovery_mqtt),       SUPPORT_TEST(test_discovery_amqp),
+        SUPPORT_TEST(test_graph_mqtt),           SUPPORT_TEST(test_graph_amqp),
+        SUPPORT_TEST(test_embedded_broker),      SUPPORT_TEST(test_reconnect_mqtt),
+        SUPPORT_TEST(test_reconnect_amqp),       SUPPORT_TEST(test_component_source),
+        SUPPORT_TEST(test_binding_refused_amqp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

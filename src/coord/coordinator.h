@@ -46,8 +46,9 @@ struct coordinator_options {
     /* Restart a participant process that exits (supervisor `forever`). */
     bool restart;
     /* How long a role of the live graph may take to be discovered before
-     * system_events.process_error and busy() stop waiting for it; ms,
-     * default 45000 (--wait-timeout). */
+     * busy() stops waiting for it (and, for a process the coordinator
+     * started, system_events.process_error says so); ms, default 45000
+     * (--wait-timeout). */
     unsigned start_timeout_ms;
     /* The participants' discovery period, ms; 0: $MSGFLO_DISCOVERY_PERIOD
      * (seconds) as participants read it, else 60 s. */

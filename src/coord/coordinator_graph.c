@@ -599,7 +599,8 @@ void coordinator_graph__tick(struct coordinator *c, uint64_t now)
 {
 again:
     for (struct node *n = c->nodes; n; n = n->next) {
-        if (!n->in_graph || n->wait_noticed || n->proc == PROC_FAILED ||
+        /* only processes we started: a role expected elsewhere may come any time */
+        if (!n->in_graph || !n->start || n->wait_noticed || n->proc == PROC_FAILED ||
             now - n->since < c->wait_timeout_ms || coordinator_graph__discovered_role(c, n->role))
             continue;
         n->wait_noticed = true;

@@ -7,6 +7,7 @@
 #include "guv/act_local.h"
 #include "guv/config.h"
 #include "guv/runner.h"
+#include "guv/stats_http.h"
 #include "msgflo/msgflo.h"
 
 #include <signal.h>
@@ -31,6 +32,11 @@ static const char usage[] =
     "  --oneshot [BOOL]         one poll (and its commands), then exit; not with local\n"
     "                           workers, which would end with msgflo-guv\n"
     "  --publish QUEUE          also publish each decision as JSON on this outqueue\n"
+    "  --management URL         queue lengths from RabbitMQ's management API at URL\n"
+    "                           (e.g. http://localhost:15672; the broker's user and\n"
+    "                           password unless URL has its own): ready plus unacked\n"
+    "                           messages, as guv; default: passive queue.declare on\n"
+    "                           the broker connection (ready messages only)\n"
     "  --library FILE.json      component library for local workers (default:\n"
     "                           package.json if present); a role's component is its\n"
     "                           `worker`, else the role name\n"
@@ -50,6 +56,7 @@ struct tool {
     struct supervisor *sup;
     struct guv_local *local;
     struct guv_runner *runner;
+    struct guv_http_stats *http;
     bool stopping;
 };
 
@@ -160,7 +167,7 @@ int main(int argc, char **argv)
 {
     const char *config_path = getenv("GUV_CONFIG"), *broker = NULL, *command = NULL;
     const char *publish = NULL, *library = NULL, *componentdir = NULL, *shell = NULL;
-    const char *forward = NULL;
+    const char *forward = NULL, *management = NULL;
     bool dry_run = false, oneshot = false;
     unsigned forward_bits = 0;
     struct guv_config *cfg = NULL;
@@ -216,6 +223,8 @@ int main(int argc, char **argv)
             command = value;
         } else if (strcmp(name, "--publish") == 0) {
             publish = *value ? value : NULL;
+        } else if (strcmp(name, "--management") == 0) {
+            management = *value ? value : NULL;
         } else if (strcmp(name, "--library") == 0) {
             library = value;
         } else if (strcmp(name, "--componentdir") == 0) {
@@ -282,6 +291,20 @@ int main(int argc, char **argv)
         }
     }
 
+    if (management) {
+        msgflo_url *u = NULL;
+        if (msgflo_url_parse(broker, &u, err, sizeof err) != 0) {
+            fprintf(stderr, "msgflo-guv: %s\n", err);
+            goto out;
+        }
+        int rc = guv_http_stats__new(management, u->vhost, u->user, u->password, &t.http, err,
+                                     sizeof err);
+        msgflo_url_free(u);
+        if (rc != 0) {
+            fprintf(stderr, "msgflo-guv: %s\n", rc == MSGFLO_EINVAL ? err : msgflo_strerror(rc));
+            goto out;
+        }
+    }
     if (uv_loop_init(&t.loop) != 0) {
         status = 1;
         goto out;
@@ -299,6 +322,7 @@ int main(int argc, char **argv)
     struct guv_runner_options ro = {.cfg = cfg,
                                     .act = act,
                                     .local = t.local,
+                                    .http = t.http,
                                     .command = command,
                                     .publish = publish,
                                     .oneshot = oneshot,
@@ -324,6 +348,7 @@ out:
     supervisor__free(t.sup);
     guv_local__free(t.local);
     guv_runner__free(t.runner);
+    guv_http_stats__free(t.http);
     if (loop_open) {
         uv_run(&t.loop, UV_RUN_DEFAULT);
         uv_loop_close(&t.loop);

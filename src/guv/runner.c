@@ -156,15 +156,23 @@ static void poll_once(struct guv_runner *r)
     for (size_t i = 0; i < cfg->n_roles; i++) {
         const struct guv_role *role = &cfg->roles[i];
         struct guv_poll *p = &r->polls[i];
-        uint32_t ready = 0, consumers = 0;
-        p->status =
-            transport_queue_stats(r->t, role->queue ? role->queue : role->name, &ready, &consumers);
+        const char *queue = role->queue ? role->queue : role->name;
+        uint64_t length = 0;
+        int consumers = 0;
+        if (r->o.http) {
+            p->status = guv_http_stats__queue(r->o.http, queue, &length, &consumers);
+        } else {
+            uint32_t ready = 0, n = 0;
+            p->status = transport_queue_stats(r->t, queue, &ready, &n);
+            length = ready;
+            consumers = (int)n;
+        }
         /* A queue nobody declared yet holds nothing; its workers declare it. */
         p->missing = p->status == MSGFLO_ENOPORT;
         if (p->missing)
             p->status = 0;
-        p->queue_length = ready;
-        p->consumers = p->status == 0 ? (int)consumers : GUV_NONE;
+        p->queue_length = length;
+        p->consumers = p->status == 0 ? consumers : GUV_NONE;
         p->current = current_of(r, i);
         /* A command still running: its number is the one to compare with. */
         if (r->o.act == GUV_ACT_COMMAND && r->roles[i].pending != GUV_NONE)

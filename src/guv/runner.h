@@ -15,6 +15,7 @@
 
 #include "guv/act_local.h"
 #include "guv/config.h"
+#include "guv/stats_http.h"
 #include "transport/transport.h"
 
 #include <stdbool.h>
@@ -28,9 +29,12 @@ struct guv_runner_options {
     const struct guv_config *cfg; /* borrowed; outlives the runner */
     enum guv_act act;
     struct guv_local *local; /* borrowed; GUV_ACT_LOCAL */
-    const char *command;     /* copied; GUV_ACT_COMMAND template */
-    const char *publish;     /* copied; outqueue for JSON decisions, NULL: none */
-    bool oneshot;            /* one poll, its changes applied, then `finished` */
+    /* borrowed; statistics from the management API instead of the
+     * transport's passive declares; NULL: the transport */
+    struct guv_http_stats *http;
+    const char *command; /* copied; GUV_ACT_COMMAND template */
+    const char *publish; /* copied; outqueue for JSON decisions, NULL: none */
+    bool oneshot;        /* one poll, its changes applied, then `finished` */
     /* A line for the user (decision lines, command results), no newline. */
     void (*print)(const char *line, void *ud);
     /* Oneshot only: the poll and its actions are done. */

@@ -16,6 +16,7 @@
 #include "guv/config.h"
 #include "guv/governor.h"
 #include "guv/report.h"
+#include "guv/stats_http.h"
 #include "msgflo/errors.h"
 
 static const char *no_env(const char *name, void *arg)
@@ -230,12 +231,52 @@ static void test_command_expand(void **state)
     guv_config__free(cfg);
 }
 
+/* The management API's answer for a queue, and its URL. */
+static void test_management_answer(void **state)
+{
+    uint64_t m = 99;
+    int c = 99;
+    const char *full = "{\"name\":\"q\",\"messages\":9,\"messages_ready\":7,"
+                       "\"messages_unacknowledged\":2,\"consumers\":1,\"vhost\":\"/\"}";
+    assert_int_equal(guv_http_stats__parse(full, strlen(full), &m, &c), 0);
+    assert_int_equal(m, 9);
+    assert_int_equal(c, 1);
+    /* Before RabbitMQ's first statistics tick: no `messages` yet. */
+    const char *early = "{\"messages_ready\":3,\"messages_unacknowledged\":1}";
+    assert_int_equal(guv_http_stats__parse(early, strlen(early), &m, &c), 0);
+    assert_int_equal(m, 4);
+    assert_int_equal(c, 0);
+    assert_int_equal(guv_http_stats__parse("{}", 2, &m, &c), 0);
+    assert_int_equal(m, 0);
+    static const char *const bad[] = {"",
+                                      "[]",
+                                      "{\"messages\":-1}",
+                                      "{\"messages\":\"9\"}",
+                                      "{\"consumers\":1.5}",
+                                      "{\"messages\":9"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(guv_http_stats__parse(bad[i], strlen(bad[i]), &m, &c), MSGFLO_EJSON);
+
+    struct guv_http_stats *s = NULL;
+    char err[256];
+    assert_int_equal(guv_http_stats__new("ftp://x", NULL, NULL, NULL, &s, err, sizeof err),
+                     MSGFLO_EINVAL);
+    assert_null(s);
+    assert_string_equal(err, "management API: 'ftp://x' is not an http:// or https:// URL");
+    assert_int_equal(
+        guv_http_stats__new("http://u:p@localhost:15672/", "/", NULL, NULL, &s, err, sizeof err),
+        0);
+    guv_http_stats__free(s);
+    guv_http_stats__free(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_worked_example),       cmocka_unit_test(test_roles_independent),
         cmocka_unit_test(test_failed_poll),          cmocka_unit_test(test_no_window),
         cmocka_unit_test(test_report_line_and_json), cmocka_unit_test(test_command_expand),
+        cmocka_unit_test(test_management_answer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

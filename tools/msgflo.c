@@ -1,8 +1,17 @@
-/* msgflo: the runtime (FBP protocol over WebSocket for Flowhub, fbp-spec,
- * fbp-test). This slice serves the protocol's runtime:getruntime and the front
- * page; the coordinator options are accepted and reported as not yet
- * implemented (docs/msgflo.md). */
+/* msgflo: the runtime. The coordinator (discovery, processes, bindings, IIPs)
+ * made live through the FBP network protocol over WebSocket, for Flowhub,
+ * fbp-spec and fbp-test. Wiring only: runtime__ (server + protocol), live__
+ * (graph/network/component commands), coordinator__ (the system on the
+ * broker), autosave__. See docs/msgflo.md. */
+#include "coord/cli.h"
+#include "coord/coordinator.h"
+#include "coord/library.h"
+#include "coord/supervisor.h"
+#include "core/boolean.h"
+#include "graph/graph_file.h"
 #include "msgflo/msgflo.h"
+#include "runtime/autosave.h"
+#include "runtime/live.h"
 #include "runtime/runtime.h"
 
 #include <signal.h>
@@ -10,15 +19,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <uuid/uuid.h>
 #include <uv.h>
 
 static const char usage[] =
     "Usage: msgflo [options]\n"
-    "Runs the MsgFlo runtime: the FBP network protocol over WebSocket (subprotocol\n"
-    "noflo) for Flowhub, fbp-spec and fbp-test, and a front page linking to Flowhub.\n"
+    "Runs the MsgFlo runtime: discovers participants, starts them from the component\n"
+    "library, binds their queues as the graph says and delivers its IIPs; and serves\n"
+    "the FBP network protocol over WebSocket (subprotocol noflo) so Flowhub, fbp-spec\n"
+    "and fbp-test can inspect and edit the running system.\n"
     "\n"
+    "  --broker URL             broker (default: $MSGFLO_BROKER, then $CLOUDAMQP_URL,\n"
+    "                           else a private mosquitto started for this run)\n"
+    "  --graph FILE             graph (.fbp or .json) to set up at start\n"
+    "  --auto-save [BOOL]       write graph changes back to --graph (atomically)\n"
+    "  --library FILE.json      component library (default: package.json if present)\n"
+    "  --componentdir DIR       component files (default: participants)\n"
+    "  --ignore a,b,c           roles not to start (repeatable)\n"
+    "  --forward [stderr,stdout] participant output to copy, prefixed by role\n"
+    "                           (default stderr,stdout; \"\" for none)\n"
+    "  --shell [SHELL]          run participant commands as SHELL -c \"command\" (sh)\n"
+    "  --wait-timeout SECONDS   how long a started participant may take to say it is\n"
+    "                           ready (default 45)\n"
+    "  --expire-periods N       forget participants not seen for N discovery periods\n"
+    "                           ($MSGFLO_DISCOVERY_PERIOD, default 60 s); 0: never\n"
+    "                           (default 3)\n"
     "  --host HOSTNAME          host advertised in ws://HOST:PORT (default localhost)\n"
     "  --port PORT              HTTP/WebSocket port (default 3569; 0: any free port)\n"
     "  --listen ADDRESS         address to listen on (default 127.0.0.1; 0.0.0.0 or ::\n"
@@ -28,34 +53,30 @@ static const char usage[] =
     "  --secret SECRET          clients must send it (default $MSGFLO_SECRET; none)\n"
     "  -h, --help               this text\n"
     "\n"
-    "Accepted but not yet implemented (the coordinator comes in later versions):\n"
-    "  --broker URL, --library FILE.json, --componentdir DIR, --graph FILE,\n"
-    "  --ignore ROLE (repeatable), --forward [stderr,stdout], --auto-save [BOOL],\n"
-    "  --wait-timeout SECONDS, --ping-url URL, --ping-method METHOD,\n"
-    "  --ping-interval SECONDS\n";
+    "BOOL is true/false, yes/no, on/off or 1/0; a flag alone means true.\n"
+    "--ping-url, --ping-method and --ping-interval of the original are accepted and\n"
+    "ignored: msgflo-c does not report to api.flowhub.io.\n";
 
-/* Options of the original that are accepted but do nothing yet. */
-static const char *const not_yet[] = {
-    "--broker",       "--library",  "--componentdir", "--graph",         "--ignore",
-    "--wait-timeout", "--ping-url", "--ping-method",  "--ping-interval", NULL,
+struct options {
+    struct runtime_options server;
+    struct coordinator_options coord;
+    struct cli_list ignore;
+    const char *graph;
+    const char *library;
+    const char *componentdir;
+    bool auto_save;
 };
-/* Of those, the ones whose value is optional. */
-static const char *const not_yet_optional[] = {"--forward", "--auto-save", NULL};
 
 struct app {
     uv_loop_t *loop;
     struct runtime *rt;
+    struct library *library;
+    struct coordinator *coord;
+    struct live *live;
+    struct autosave *autosave;
     uv_signal_t sigint, sigterm;
+    int status;
 };
-
-static bool in_list(const char *const *list, const char *name)
-{
-    for (size_t i = 0; list[i]; i++) {
-        if (strcmp(list[i], name) == 0)
-            return true;
-    }
-    return false;
-}
 
 static int usage_error(const char *before, const char *arg, const char *after)
 {
@@ -64,33 +85,24 @@ static int usage_error(const char *before, const char *arg, const char *after)
     return 2;
 }
 
-static int parse_port(const char *s, int *out)
+static int parse_uint(const char *s, long max, long *out)
 {
     char *end;
     long v = strtol(s, &end, 10);
-    if (!*s || *end || v < 0 || v > 65535)
+    if (!*s || *end || v < 0 || v > max)
         return -1;
-    *out = (int)v;
+    *out = v;
     return 0;
 }
 
-static void on_signal(uv_signal_t *h, int signum)
+static bool optional_value_follows(int argc, char **argv, int i)
 {
-    struct app *app = h->data;
-    fprintf(stderr, "msgflo: %s, shutting down\n", signum == SIGINT ? "SIGINT" : "SIGTERM");
-    runtime__close(app->rt, NULL, NULL);
-    app->rt = NULL;
-    uv_close((uv_handle_t *)&app->sigint, NULL);
-    uv_close((uv_handle_t *)&app->sigterm, NULL);
+    return i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0;
 }
 
-int main(int argc, char **argv)
+/* Returns -1 to go on, else the exit status. */
+static int parse_options(int argc, char **argv, struct options *o)
 {
-    struct runtime_options o = {
-        .host = "localhost", .listen = "127.0.0.1", .port = 3569, .ide = "http://app.flowhub.io"};
-    const char *runtime_id = NULL, *secret = NULL;
-    char uuid[37];
-    int status = 2;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -104,60 +116,222 @@ int main(int argc, char **argv)
         size_t nlen = eq ? (size_t)(eq - a) : strlen(a);
         snprintf(name, sizeof name, "%.*s", (int)nlen, a);
         const char *value = eq ? eq + 1 : NULL;
-        if (in_list(not_yet_optional, name)) {
-            if (!value && i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
+        if (strcmp(name, "--auto-save") == 0) {
+            bool ignored;
+            if (!value && i + 1 < argc && boolean__parse(argv[i + 1], &ignored))
                 value = argv[++i];
-            fprintf(stderr, "msgflo: %s is not yet implemented; ignored\n", name);
+            if (value && !boolean__parse(value, &o->auto_save))
+                return usage_error("", name, " takes true or false");
+            if (!value)
+                o->auto_save = true;
+            continue;
+        }
+        if (strcmp(name, "--forward") == 0 || strcmp(name, "--shell") == 0) {
+            if (!value && optional_value_follows(argc, argv, i))
+                value = argv[++i];
+            if (name[2] == 's') {
+                o->coord.shell = value && *value ? value : "sh";
+            } else if (supervisor__parse_forward(value ? value : "stderr,stdout",
+                                                 &o->coord.forward) != 0) {
+                return usage_error("--forward takes stdout and/or stderr, not '", value, "'");
+            }
             continue;
         }
         if (!value && i + 1 < argc)
             value = argv[++i];
         if (!value)
             return usage_error("", name, " needs a value");
-        if (in_list(not_yet, name)) {
-            fprintf(stderr, "msgflo: %s is not yet implemented; ignored\n", name);
-        } else if (strcmp(name, "--host") == 0) {
-            o.host = value;
+        long n;
+        double secs;
+        if (strcmp(name, "--host") == 0) {
+            o->server.host = value;
         } else if (strcmp(name, "--port") == 0) {
-            if (parse_port(value, &o.port) != 0)
+            if (parse_uint(value, 65535, &n) != 0)
                 return usage_error("--port: '", value, "' is not a port number (0-65535)");
+            o->server.port = (int)n;
         } else if (strcmp(name, "--listen") == 0) {
-            o.listen = value;
+            o->server.listen = value;
         } else if (strcmp(name, "--ide") == 0) {
-            o.ide = value;
+            o->server.ide = value;
         } else if (strcmp(name, "--runtime-id") == 0) {
-            runtime_id = value;
+            o->server.id = value;
         } else if (strcmp(name, "--secret") == 0) {
-            secret = value;
+            o->server.secret = value;
+        } else if (strcmp(name, "--broker") == 0) {
+            o->coord.broker = value;
+        } else if (strcmp(name, "--graph") == 0) {
+            o->graph = value;
+        } else if (strcmp(name, "--library") == 0) {
+            o->library = value;
+        } else if (strcmp(name, "--componentdir") == 0) {
+            o->componentdir = *value ? value : NULL;
+        } else if (strcmp(name, "--ignore") == 0) {
+            if (cli__list_add_csv(&o->ignore, value) != 0)
+                return usage_error("too many roles in ", name, "");
+        } else if (strcmp(name, "--wait-timeout") == 0) {
+            if (!cli__seconds(value, &secs) || secs > 86400)
+                return usage_error("--wait-timeout: '", value, "' is not a number of seconds");
+            o->coord.start_timeout_ms = (unsigned)(secs * 1000);
+        } else if (strcmp(name, "--expire-periods") == 0) {
+            if (parse_uint(value, 1000000, &n) != 0)
+                return usage_error("--expire-periods: '", value, "' is not a whole number");
+            o->coord.expire_periods = (unsigned)n;
+            o->coord.expire_periods_set = true;
+        } else if (strncmp(name, "--ping-", 7) == 0) {
+            fprintf(stderr, "msgflo: %s is not supported (no reports to Flowhub); ignored\n", name);
         } else {
             return usage_error("unknown option ", name, "");
         }
     }
-    if (!runtime_id || !*runtime_id)
-        runtime_id = getenv("MSGFLO_RUNTIME_ID");
-    if (!runtime_id || !*runtime_id) {
+    if (o->auto_save && !o->graph)
+        return usage_error("--auto-save needs --graph", "", "");
+    return -1;
+}
+
+static void print_output(const char *role, enum supervisor_stream stream, const char *line,
+                         size_t len, void *ud)
+{
+    (void)ud;
+    FILE *f = stream == SUPERVISOR_STDOUT ? stdout : stderr;
+    fprintf(f, "%s: %.*s\n", role, (int)len, line);
+    fflush(f);
+}
+
+static json_t *graph_snapshot(void *ud)
+{
+    struct app *app = ud;
+    return app->live ? live__graph_json(app->live) : NULL;
+}
+
+static void graph_changed(void *ud)
+{
+    struct app *app = ud;
+    if (app->autosave)
+        autosave__changed(app->autosave);
+}
+
+/* Tears down in order; every part may be missing (a failed start). */
+static void shutdown_app(struct app *app)
+{
+    uv_close((uv_handle_t *)&app->sigint, NULL);
+    uv_close((uv_handle_t *)&app->sigterm, NULL);
+    /* Save first, while the graph is whole; then no more events reach the
+     * live layer, which goes before the protocol it is registered on. */
+    autosave__close(app->autosave);
+    app->autosave = NULL;
+    if (app->coord) {
+        struct system *sys = coordinator__system(app->coord);
+        memset(&sys->events, 0, sizeof sys->events);
+    }
+    live__free(app->live);
+    app->live = NULL;
+    runtime__close(app->rt, NULL, NULL);
+    app->rt = NULL;
+    coordinator__close(app->coord, NULL, NULL); /* stops what it started */
+    app->coord = NULL;
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct app *app = h->data;
+    fprintf(stderr, "msgflo: %s, shutting down\n", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    shutdown_app(app);
+}
+
+static int load_graph(struct app *app, const char *path)
+{
+    struct graph *g = NULL;
+    struct graph_error gerr = {0};
+    int rc = graph__load_file(path, false, &g, &gerr);
+    if (rc != 0) {
+        fprintf(stderr, "msgflo: %s\n", gerr.message);
+        return rc;
+    }
+    char err[512] = "";
+    rc = live__load_graph(app->live, g, err, sizeof err);
+    if (rc != 0)
+        fprintf(stderr, "msgflo: %s: %s\n", path, *err ? err : msgflo_strerror(rc));
+    graph__free(g);
+    return rc;
+}
+
+static int start(struct app *app, struct options *o)
+{
+    char err[512] = "";
+    int rc = library__load(o->library, o->componentdir, &app->library, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "msgflo: %s\n", err);
+        return rc;
+    }
+    rc = runtime__new(app->loop, &o->server, &app->rt);
+    if (rc != 0) {
+        fprintf(stderr, "msgflo: cannot start the runtime on %s port %d: %s\n", o->server.listen,
+                o->server.port, msgflo_strerror(rc));
+        return rc;
+    }
+    o->coord.library = app->library;
+    o->coord.ignore = o->ignore.items;
+    o->coord.runtime_id = o->server.id;
+    o->coord.on_output = print_output;
+    rc = coordinator__new(app->loop, &o->coord, &app->coord, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "msgflo: %s\n", *err ? err : msgflo_strerror(rc));
+        return rc;
+    }
+    struct system *sys = coordinator__system(app->coord);
+    rc = live__new(runtime__protocol(app->rt), sys, &app->live);
+    if (rc != 0)
+        return rc;
+    sys->events = *live__system_events();
+    sys->ud = app->live;
+    if (o->graph && (rc = load_graph(app, o->graph)) != 0)
+        return rc;
+    if (o->auto_save) {
+        rc = autosave__new(app->loop, o->graph, 0, graph_snapshot, app, &app->autosave);
+        if (rc != 0)
+            return rc;
+        live__on_change(app->live, graph_changed, app);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o = {
+        .server = {.host = "localhost",
+                   .listen = "127.0.0.1",
+                   .port = 3569,
+                   .ide = "http://app.flowhub.io"},
+        .coord = {.forward = SUPERVISOR_FORWARD_BOTH, .start_timeout_ms = 45000, .restart = true},
+    };
+    char uuid[37];
+    struct app app = {.loop = uv_default_loop(), .status = 1};
+    int status = parse_options(argc, argv, &o);
+    if (status >= 0)
+        goto out;
+    if (!o.server.id || !*o.server.id)
+        o.server.id = getenv("MSGFLO_RUNTIME_ID");
+    if (!o.server.id || !*o.server.id) {
         uuid_t uu;
         uuid_generate_random(uu);
         uuid_unparse_lower(uu, uuid);
-        runtime_id = uuid;
+        o.server.id = uuid;
     }
-    if (!secret)
-        secret = getenv("MSGFLO_SECRET");
-    o.id = runtime_id;
-    o.secret = secret && *secret ? secret : NULL;
+    if (!o.server.secret)
+        o.server.secret = getenv("MSGFLO_SECRET");
+    if (o.server.secret && !*o.server.secret)
+        o.server.secret = NULL;
+    o.coord.broker = msgflo_url_resolve(o.coord.broker);
 
     signal(SIGPIPE, SIG_IGN); /* a client hanging up: EPIPE, not death */
-    struct app app = {.loop = uv_default_loop()};
-    int rc = runtime__new(app.loop, &o, &app.rt);
-    if (rc != 0) {
-        fprintf(stderr, "msgflo: cannot start the runtime on %s port %d: %s\n", o.listen, o.port,
-                msgflo_strerror(rc));
-        status = 1;
-        goto out;
-    }
+    status = 1;
     uv_signal_init(app.loop, &app.sigint);
     uv_signal_init(app.loop, &app.sigterm);
     app.sigint.data = app.sigterm.data = &app;
+    if (start(&app, &o) != 0) {
+        shutdown_app(&app);
+        goto out;
+    }
     uv_signal_start(&app.sigint, on_signal, SIGINT);
     uv_signal_start(&app.sigterm, on_signal, SIGTERM);
 
@@ -168,9 +342,11 @@ int main(int argc, char **argv)
     uv_run(app.loop, UV_RUN_DEFAULT);
     status = 0;
 out:
-    /* Let close callbacks of a failed start run, then release the loop. */
+    /* Let close callbacks run, then release the loop. */
     uv_run(app.loop, UV_RUN_DEFAULT);
     if (uv_loop_close(app.loop) != 0)
         fprintf(stderr, "msgflo: event loop still had open handles at exit\n");
+    library__free(app.library);
+    cli__list_cleanup(&o.ignore);
     return status;
 }

@@ -325,7 +325,7 @@ async function noSecretRun() {
     eq([r.msg.protocol, r.msg.command], ['runtime', 'error']);
     // Unknown commands: no reply, as the original.
     a.send(JSON.stringify({ protocol: 'runtime', command: 'nosuch', payload: {} }));
-    a.send(JSON.stringify({ protocol: 'graph', command: 'addnode', payload: { id: 'x', graph: 'g' } }));
+    a.send(JSON.stringify({ protocol: 'graph', command: 'nosuch', payload: { id: 'x', graph: 'g' } }));
     await silence(a, 300);
     // Binary frames are ignored.
     a.send(Buffer.from([1, 2, 3]));
@@ -396,9 +396,10 @@ async function secretRun(how) {
     m = await ask({ protocol: 'network', command: 'getstatus', payload: { graph: 'g' } });
     eq(m, { protocol: 'network', command: 'error', payload: { message: 'network:getstatus is not permitted' } });
     for (const t of texts) ok(!t.includes(secret) && !t.includes('"secret"'), 'secret never echoed');
-    // With the secret, unknown commands are simply not answered (yet).
-    ws.send(JSON.stringify({ protocol: 'graph', command: 'clear', payload: { id: 'g', secret } }));
-    await silence(ws, 300);
+    // With the secret the command is carried out; the echo holds no secret.
+    m = await ask({ protocol: 'graph', command: 'clear', payload: { id: 'g', secret } });
+    eq(m, { protocol: 'graph', command: 'clear', payload: { id: 'g' } });
+    ok(!texts[texts.length - 1].includes(secret), 'secret not echoed by clear');
     await stopRuntime(rt);
     eq(await withTimeout(ws.closed, 5000, 'closed on shutdown'), 1001);
   } catch (e) {
@@ -410,7 +411,7 @@ async function secretRun(how) {
 async function optionsRun() {
   // --host is advertised only; the listen address stays loopback.
   const rt = await startRuntime(['--host', 'example.test', '--ide', 'http://ide.test/', '--runtime-id', 'rid',
-    '--listen', 'localhost', '--graph', 'none.fbp', '--auto-save', '--broker', 'mqtt://x']);
+    '--listen', 'localhost', '--broker', 'mqtt://127.0.0.1:1']);
   try {
     eq(rt.host, 'example.test');
     eq(rt.url, 'http://ide.test/#runtime/endpoint?' +
@@ -421,19 +422,26 @@ async function optionsRun() {
     rt.child.kill('SIGINT');
     eq(await withTimeout(rt.child.exited, 10000, 'exit after SIGINT'), { code: 0, signal: null });
     eq(await withTimeout(ws.closed, 5000, 'closed on SIGINT'), 1001);
-    for (const o of ['--graph', '--auto-save', '--broker']) {
-      ok(rt.child.stderrText.includes(`msgflo: ${o} is not yet implemented; ignored`), `says ${o} is not implemented`);
-    }
+    // A broker that cannot be reached is retried; the runtime serves meanwhile.
+    ok(rt.child.stderrText.includes('cannot connect to 127.0.0.1:1'), 'says the broker is unreachable');
   } catch (e) {
     rt.child.kill('SIGKILL');
     throw e;
   }
   // Bad options: exit 2 with usage.
-  for (const args of [['--port', 'x'], ['--port', '70000'], ['--nosuch', '1'], ['--port']]) {
+  for (const args of [['--port', 'x'], ['--port', '70000'], ['--nosuch', '1'], ['--port'],
+    ['--auto-save'], ['--wait-timeout', '-1'], ['--expire-periods', 'x']]) {
     const child = spawn(BIN, args, { stdio: 'ignore' });
     const code = await withTimeout(new Promise((res) => child.on('exit', res)), 5000, 'bad option');
     eq(code, 2, `exit 2 for ${args.join(' ')}`);
   }
+  // A graph that cannot be loaded: exit 1, naming the file.
+  const child = spawn(BIN, ['--port', '0', '--graph', 'none.fbp', '--broker', 'mqtt://127.0.0.1:1'],
+    { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d) => { err += d; });
+  eq(await withTimeout(new Promise((res) => child.on('exit', res)), 5000, 'bad graph'), 1, 'exit 1 for a missing graph');
+  ok(err.includes('none.fbp: cannot open'), `names the graph file: ${err}`);
 }
 
 (async () => {

@@ -198,7 +198,15 @@ static int run_amqp(struct run *r, const msgflo_url *u)
     amqp_queue_declare_ok_t *q =
         amqp_queue_declare(c, 1, amqp_empty_bytes, false, false, true, true, amqp_empty_table);
     amqp_bytes_t tap = amqp_bytes_malloc_dup(q->queue);
-    amqp_queue_bind(c, 1, tap, amqp_cstring_bytes(r->out), amqp_empty_bytes, amqp_empty_table);
+    /* The pipeline may not have declared it yet: declare it as msgflo does
+     * (durable fanout), or the bind would close the channel. */
+    amqp_exchange_declare(c, 1, amqp_cstring_bytes(r->out), amqp_cstring_bytes("fanout"), false,
+                          true, false, false, amqp_empty_table);
+    if (!amqp_queue_bind(c, 1, tap, amqp_cstring_bytes(r->out), amqp_empty_bytes,
+                         amqp_empty_table)) {
+        fprintf(stderr, "loadgen: cannot bind to exchange %s\n", r->out);
+        return 1;
+    }
     amqp_basic_consume(c, 1, tap, amqp_empty_bytes, false, true, true, amqp_empty_table);
     if (amqp_get_rpc_reply(c).reply_type != AMQP_RESPONSE_NORMAL) {
         fprintf(stderr, "loadgen: cannot consume from exchange %s\n", r->out);

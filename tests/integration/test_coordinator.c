@@ -512,6 +512,81 @@ static void test_discovery_amqp(void **state)
     check_discovery(support_broker("MSGFLO_TEST_AMQP"), true);
 }
 
+/* A role announcing another inport queue: the edge's binding moves to it. */
+static void check_rebind(const char *url, bool amqp)
+{
+    struct world w;
+    world_open(&w, url, 0, 0);
+    struct announcer an = {.amqp = amqp};
+    if (amqp)
+        OK(amqp_client_open(&an.a, url));
+    else
+        OK(mqtt_client_open(&an.m, url));
+    char x[64], y[64], xo[128], yi1[128], yi2[128], line[256];
+    support_role("mx", x, sizeof x);
+    support_role("my", y, sizeof y);
+    snprintf(xo, sizeof xo, "%s/out", x);
+    snprintf(yi1, sizeof yi1, "%s/in1", y);
+    snprintf(yi2, sizeof yi2, "%s/in2", y);
+    announce_participant(&an, "mx-1", x, "mx/in", xo);
+    announce_participant(&an, "my-1", y, yi1, "my/out");
+    snprintf(line, sizeof line, "added %s", y);
+    wait_for(&w.loop, &w.rec, line, 1);
+    struct system *s = w.sys;
+    OK(s->ops->add_edge(s->self, x, "out", y, "in", w.err, sizeof w.err));
+    for (int k = 0; k < 2000 && s->ops->busy(s->self); k++)
+        run_ms(&w.loop, 5);
+    assert_false(s->ops->busy(s->self));
+    if (!amqp)
+        OK(mqtt_client_subscribe(&an.m, yi2));
+    announce_participant(&an, "my-1", y, yi2, "my/out");
+    char *q = NULL;
+    for (int k = 0; k < 2000; k++) {
+        free(q);
+        OK(registry__queue(coordinator__registry(w.c), y, true, "in", &q, NULL));
+        if (strcmp(q, yi2) == 0)
+            break;
+        run_ms(&w.loop, 5);
+    }
+    assert_string_equal(q, yi2);
+    free(q);
+    for (int k = 0; k < 2000 && s->ops->busy(s->self); k++)
+        run_ms(&w.loop, 5);
+    assert_false(s->ops->busy(s->self));
+    if (amqp) {
+        assert_int_equal(amqp_basic_publish(an.a.conn, 1, amqp_cstring_bytes(xo), amqp_empty_bytes,
+                                            false, false, NULL, amqp_cstring_bytes("moved")),
+                         AMQP_STATUS_OK);
+        for (int k = 0; k < 400 && amqp_client_count(&an.a, yi2) < 1; k++)
+            run_ms(&w.loop, 5);
+        assert_int_equal(amqp_client_count(&an.a, yi2), 1);
+        assert_int_equal(amqp_client_count(&an.a, yi1), 0); /* the old binding is gone */
+        amqp_client_close(&an.a);
+    } else {
+        OK(mqtt_client_publish(&an.m, xo, "moved"));
+        char *got = NULL;
+        for (int k = 0; k < 200 && !got; k++) {
+            run_ms(&w.loop, 10); /* the coordinator forwards */
+            got = mqtt_client_wait(&an.m, yi2, 10);
+        }
+        assert_non_null(got);
+        assert_string_equal(got, "moved");
+        free(got);
+        mqtt_client_close(&an.m);
+    }
+    world_close(&w);
+}
+
+static void test_rebind_mqtt(void **state)
+{
+    check_rebind(support_broker("MSGFLO_TEST_MQTT"), false);
+}
+
+static void test_rebind_amqp(void **state)
+{
+    check_rebind(support_broker("MSGFLO_TEST_AMQP"), true);
+}
+
 /* AMQP: a binding the broker refuses (the target queue exists with other
  * arguments) is reported once, not retried on every reconnect. */
 static void test_binding_refused_amqp(void **state)
@@ -652,7 +727,8 @@ int main(void)
         SUPPORT_TEST(test_graph_mqtt),           SUPPORT_TEST(test_graph_amqp),
         SUPPORT_TEST(test_embedded_broker),      SUPPORT_TEST(test_reconnect_mqtt),
         SUPPORT_TEST(test_reconnect_amqp),       SUPPORT_TEST(test_component_source),
-        SUPPORT_TEST(test_binding_refused_amqp),
+        SUPPORT_TEST(test_binding_refused_amqp), SUPPORT_TEST(test_rebind_mqtt),
+        SUPPORT_TEST(test_rebind_amqp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

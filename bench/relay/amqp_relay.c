@@ -6,16 +6,23 @@
  * prefetch: each message is published to R.OUT and acknowledged at once
  * (no publisher confirms), on rabbitmq-c's blocking API.
  *
- *   amqp_relay --broker amqp://...[?prefetch=N] --role R [--bind-from EXCHANGE]
+ * With --confirm it gives msgflo-c's guarantee instead: the channel is in
+ * confirm mode and a message is acknowledged only once the broker confirmed
+ * its output (the same round trip msgflo-c pays), pipelined up to the prefetch.
+ *
+ *   amqp_relay --broker amqp://...[?prefetch=N] --role R [--bind-from EXCHANGE] [--confirm]
  *
  * Prints "ready" on stdout once consuming; runs until killed.
  */
 #include "msgflo/url.h"
 
 #include <amqp.h>
+#include <amqp_framing.h>
 #include <amqp_tcp_socket.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #define CH 1
 
@@ -63,15 +70,52 @@ static int declare(amqp_connection_state_t c, const char *role, const char *bind
     return failed(c, "basic.consume");
 }
 
+/* Deliveries waiting for the confirm of their output (--confirm), in order. */
+struct held {
+    uint64_t *tags; /* delivery tag of the input of publish number i + 1 - base */
+    size_t n, cap;
+    uint64_t base; /* publish number of tags[0] */
+};
+
+static int hold(struct held *h, uint64_t tag)
+{
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 256;
+        uint64_t *t = realloc(h->tags, cap * sizeof *t);
+        if (!t)
+            return 1;
+        h->tags = t;
+        h->cap = cap;
+    }
+    h->tags[h->n++] = tag;
+    return 0;
+}
+
+/* Publishes up to `upto` are confirmed: acknowledge their inputs. */
+static void release(amqp_connection_state_t c, struct held *h, uint64_t upto)
+{
+    size_t k = 0;
+    while (k < h->n && h->base + k <= upto) {
+        amqp_basic_ack(c, CH, h->tags[k], false);
+        k++;
+    }
+    for (size_t i = k; i < h->n; i++)
+        h->tags[i - k] = h->tags[i];
+    h->n -= k;
+    h->base += k;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option options[] = {
         {"broker", required_argument, NULL, 'b'},
         {"role", required_argument, NULL, 'r'},
         {"bind-from", required_argument, NULL, 'f'},
+        {"confirm", no_argument, NULL, 'c'},
         {NULL, 0, NULL, 0},
     };
     const char *broker = NULL, *role = NULL, *bind_from = NULL;
+    bool confirm = false;
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         if (opt == 'b')
@@ -80,6 +124,8 @@ int main(int argc, char **argv)
             role = optarg;
         else if (opt == 'f')
             bind_from = optarg;
+        else if (opt == 'c')
+            confirm = true;
         else
             return 2;
     }
@@ -102,6 +148,12 @@ int main(int argc, char **argv)
     amqp_basic_qos(c, CH, 0, (uint16_t)u->prefetch, false);
     if (failed(c, "basic.qos") || declare(c, role, bind_from))
         return 1;
+    struct held held = {.base = 1};
+    if (confirm) {
+        amqp_confirm_select(c, CH);
+        if (failed(c, "confirm.select"))
+            return 1;
+    }
     char out[256];
     snprintf(out, sizeof out, "%s.OUT", role);
     printf("ready\n");
@@ -116,13 +168,22 @@ int main(int argc, char **argv)
                 amqp_frame_t f;
                 if (amqp_simple_wait_frame(c, &f) != AMQP_STATUS_OK)
                     break;
+                if (f.frame_type == AMQP_FRAME_METHOD &&
+                    f.payload.method.id == AMQP_BASIC_ACK_METHOD) {
+                    const amqp_basic_ack_t *m = f.payload.method.decoded;
+                    /* All outputs go to one queue: RabbitMQ confirms them in order. */
+                    release(c, &held, m->delivery_tag);
+                }
                 continue;
             }
             break;
         }
         amqp_basic_publish(c, CH, amqp_cstring_bytes(out), amqp_empty_bytes, false, false, NULL,
                            env.message.body);
-        amqp_basic_ack(c, CH, env.delivery_tag, false);
+        if (!confirm)
+            amqp_basic_ack(c, CH, env.delivery_tag, false);
+        else if (hold(&held, env.delivery_tag))
+            break;
         amqp_destroy_envelope(&env);
     }
     fprintf(stderr, "amqp_relay: connection lost\n");

@@ -1,6 +1,7 @@
 /* Registry of discovered participants; see registry.h. */
 #include "coord/registry.h"
 
+#include "coord/discovery.h"
 #include "core/definition.h"
 #include "msgflo/errors.h"
 
@@ -374,6 +375,19 @@ int registry__update(struct registry *r, const json_t *payload, uint64_t now_ms,
     }
     if (changes)
         *changes = ch;
+    return rc;
+}
+
+int registry__announce(struct registry *r, const void *data, size_t len, uint64_t now_ms,
+                       unsigned *changes, char *err, size_t errlen)
+{
+    json_t *payload = NULL;
+    if (changes)
+        *changes = 0;
+    int rc = discovery__parse(data, len, &payload, err, errlen);
+    if (rc == 0)
+        rc = registry__update(r, payload, now_ms, changes);
+    json_decref(payload);
     return rc;
 }
 

@@ -35,7 +35,7 @@ enum registry_change {
     REGISTRY_NEW_ROLE = 1,     /* no participant of this role was known */
     REGISTRY_NEW_INSTANCE = 2, /* an id not seen before for this role (also set with NEW_ROLE) */
     REGISTRY_CHANGED = 4,      /* the stored payload changed (new fields or values) */
-    REGISTRY_QUEUES = 8,       /* the role's port queues changed (also on NEW_ROLE) */
+    REGISTRY_QUEUES = 8,       /* the role's port queues changed (also on a NEW_ROLE with ports) */
 };
 
 /* A port using a queue. Strings valid until the role is changed or removed. */
@@ -59,6 +59,13 @@ void registry__free(struct registry *r);
  * A participant announcing another role than before moves to that role.
  * Returns 0, MSGFLO_EINVAL (no string id or role) or MSGFLO_ENOMEM. */
 int registry__update(struct registry *r, const json_t *payload, uint64_t now_ms, unsigned *changes);
+
+/* The whole handling of one discovery message's bytes: discovery__parse,
+ * then registry__update (a benchmark of N participants announcing measures
+ * this). Returns 0, MSGFLO_EJSON or MSGFLO_EINVAL (a bad message: reason in
+ * err, errlen bytes; the registry is unchanged) or MSGFLO_ENOMEM. */
+int registry__announce(struct registry *r, const void *data, size_t len, uint64_t now_ms,
+                       unsigned *changes, char *err, size_t errlen);
 
 /* The stored payload of participant `id`, or NULL. Borrowed: valid until the
  * next call that changes the registry. */

@@ -314,6 +314,22 @@ static void test_bad_payloads(void **state)
         assert_true(discovery__parse(bad[i], strlen(bad[i]), &out, err, sizeof err) < 0);
         assert_null(out);
     }
+    /* the same through registry__announce: refused, registry unchanged */
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char err[256] = "";
+        ch = 7;
+        assert_true(registry__announce(r, bad[i], strlen(bad[i]), 1, &ch, err, sizeof err) < 0);
+        assert_int_equal(ch, 0);
+        assert_true(err[0] != '\0');
+    }
+    assert_int_equal(registry__count(r), 0);
+    static const char good[] =
+        "{\"protocol\":\"discovery\",\"command\":\"participant\",\"payload\":{\"id\":\"g\","
+        "\"role\":\"gr\",\"component\":\"c\",\"inports\":[],\"outports\":[]}}";
+    char err[256];
+    assert_int_equal(registry__announce(r, good, strlen(good), 1, &ch, err, sizeof err), 0);
+    assert_int_equal(ch, REGISTRY_NEW_ROLE | REGISTRY_NEW_INSTANCE | REGISTRY_CHANGED);
+    assert_int_equal(registry__forget_role(r, "gr"), 1);
     /* ports without a string id are not indexed (defensive) */
     p = payload("{\"id\":\"x\",\"role\":\"r\",\"inports\":[{\"id\":null},{\"id\":\"in\"}]}");
     assert_int_equal(registry__update(r, p, 1, NULL), 0);

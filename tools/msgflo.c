@@ -263,6 +263,8 @@ static int start(struct app *app, struct options *o)
         fprintf(stderr, "msgflo: %s\n", err);
         return rc;
     }
+    o->server.namespace_ = library__namespace(app->library);
+    o->server.repository = library__repository(app->library);
     rc = runtime__new(app->loop, &o->server, &app->rt);
     if (rc != 0) {
         fprintf(stderr, "msgflo: cannot start the runtime on %s port %d: %s\n", o->server.listen,

@@ -23,6 +23,16 @@ static void unregister(struct live *l)
             protocol__set_handler(l->p, c->protocol, c->command, NULL, NULL, NULL);
 }
 
+/* After runtime:runtime: the exported ports of the main graph, as the
+ * protocol asks ("sent after runtime for each running graph"). */
+static int send_ports(struct protocol *p, const struct protocol_request *req, void *ud)
+{
+    if (!req->permitted)
+        return 0;
+    json_t *ports = live__ports(ud);
+    return ports ? protocol__send(p, req->client, "runtime", "ports", ports) : MSGFLO_ENOMEM;
+}
+
 int live__new(struct protocol *p, struct system *sys, struct live **out)
 {
     if (!out)
@@ -45,6 +55,7 @@ int live__new(struct protocol *p, struct system *sys, struct live **out)
                 goto out;
         }
     }
+    protocol__after_runtime(p, send_ports, l);
     *out = l;
     l = NULL;
 out:
@@ -57,6 +68,8 @@ void live__free(struct live *l)
     if (!l)
         return;
     unregister(l);
+    protocol__after_runtime(l->p, NULL, NULL);
+    protocol__set_main_graph(l->p, NULL);
     live_graph__free(l->g);
     free(l);
 }
@@ -248,7 +261,7 @@ int live__clear(struct live *l, const char *id)
     }
     live_graph__free(l->g);
     l->g = fresh;
-    return 0;
+    return protocol__set_main_graph(l->p, id);
 }
 
 json_t *live__ports(struct live *l)

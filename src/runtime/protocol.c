@@ -35,6 +35,9 @@ struct protocol {
     void *emit_ud;
     struct command *commands; /* the dispatch table */
     size_t n_commands;
+    char *main_graph; /* NULL: PROTOCOL_GRAPH */
+    protocol_handler_fn after_runtime;
+    void *after_runtime_ud;
 };
 
 static int handle_getruntime(struct protocol *p, const struct protocol_request *req, void *ud);
@@ -100,6 +103,7 @@ void protocol__free(struct protocol *p)
     free(p->label);
     free(p->namespace_);
     free(p->repository);
+    free(p->main_graph);
     if (p->secret) {
         /* Do not leave the secret in freed memory. */
         volatile char *s = p->secret;
@@ -326,12 +330,32 @@ static int handle_getruntime(struct protocol *p, const struct protocol_request *
                             string_array(req->permitted ? capabilities : none)) != 0 ||
         (!req->permitted &&
          json_object_set_new(payload, "allCapabilities", string_array(capabilities)) != 0) ||
-        json_object_set_new(payload, "graph", json_string(PROTOCOL_GRAPH)) != 0 ||
+        json_object_set_new(payload, "graph",
+                            json_string(p->main_graph ? p->main_graph : PROTOCOL_GRAPH)) != 0 ||
         set_opt(payload, "label", p->label) != 0 ||
         set_opt(payload, "namespace", p->namespace_) != 0 ||
         set_opt(payload, "repository", p->repository) != 0) {
         json_decref(payload);
         return MSGFLO_ENOMEM;
     }
-    return protocol__reply(p, req, "runtime", payload);
+    int rc = protocol__reply(p, req, "runtime", payload);
+    if (rc == 0 && p->after_runtime)
+        rc = p->after_runtime(p, req, p->after_runtime_ud);
+    return rc;
+}
+
+int protocol__set_main_graph(struct protocol *p, const char *id)
+{
+    char *copy = NULL;
+    if (id && !(copy = strdup(id)))
+        return MSGFLO_ENOMEM;
+    free(p->main_graph);
+    p->main_graph = copy;
+    return 0;
+}
+
+void protocol__after_runtime(struct protocol *p, protocol_handler_fn fn, void *ud)
+{
+    p->after_runtime = fn;
+    p->after_runtime_ud = ud;
 }

@@ -107,6 +107,14 @@ int protocol__send(struct protocol *p, void *client, const char *protocol, const
  * MSGFLO_ENOMEM. */
 int protocol__error(struct protocol *p, const struct protocol_request *req, const char *message);
 
+/* The main graph id runtime:runtime reports (copied); NULL: PROTOCOL_GRAPH.
+ * Returns 0 or MSGFLO_ENOMEM. */
+int protocol__set_main_graph(struct protocol *p, const char *id);
+
+/* fn (NULL: none) runs after each runtime:runtime reply, with the
+ * getruntime request, e.g. to send runtime:ports to that client. */
+void protocol__after_runtime(struct protocol *p, protocol_handler_fn fn, void *ud);
+
 /* The capabilities this runtime reports (NULL-terminated, static). */
 const char *const *protocol__capabilities(void);
 

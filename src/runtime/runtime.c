@@ -60,8 +60,11 @@ int runtime__new(uv_loop_t *loop, const struct runtime_options *opts, struct run
     struct runtime *rt = calloc(1, sizeof *rt);
     if (!rt)
         goto out;
-    const struct protocol_options popts = {
-        .id = opts->id, .label = opts->label, .secret = opts->secret};
+    const struct protocol_options popts = {.id = opts->id,
+                                           .label = opts->label,
+                                           .secret = opts->secret,
+                                           .namespace_ = opts->namespace_,
+                                           .repository = opts->repository};
     rc = protocol__new(&popts, on_emit, rt, &rt->protocol);
     if (rc != 0)
         goto out;

@@ -21,13 +21,15 @@ struct runtime;
 
 /* Strings are borrowed during runtime__new only (copied as needed). */
 struct runtime_options {
-    const char *listen; /* address to bind; NULL: 127.0.0.1 */
-    int port;           /* 0: any free port */
-    const char *host;   /* advertised host in ws://HOST:PORT; NULL: localhost */
-    const char *ide;    /* Flowhub base URL; NULL: http://app.flowhub.io */
-    const char *id;     /* runtime id; required */
-    const char *label;  /* optional, as protocol_options */
-    const char *secret; /* optional */
+    const char *listen;     /* address to bind; NULL: 127.0.0.1 */
+    int port;               /* 0: any free port */
+    const char *host;       /* advertised host in ws://HOST:PORT; NULL: localhost */
+    const char *ide;        /* Flowhub base URL; NULL: http://app.flowhub.io */
+    const char *id;         /* runtime id; required */
+    const char *label;      /* optional, as protocol_options */
+    const char *secret;     /* optional */
+    const char *namespace_; /* optional: the component library's namespace */
+    const char *repository; /* optional: the project's repository URL */
 };
 
 /* Creates the protocol handler and starts listening. `loop` is borrowed for

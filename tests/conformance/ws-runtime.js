@@ -141,20 +141,30 @@ function connect(port, protocols) {
   }), 5000, 'websocket connect');
 }
 
-// The next message as parsed JSON.
+// The next message as parsed JSON. runtime:ports, which follows every
+// permitted runtime:runtime, is checked and passed over.
 async function next(ws, what) {
-  if (!ws.inbox.length) {
-    await withTimeout(new Promise((res) => ws.waiters.push(res)), 5000, what || 'a message');
+  for (;;) {
+    if (!ws.inbox.length) {
+      await withTimeout(new Promise((res) => ws.waiters.push(res)), 5000, what || 'a message');
+    }
+    const text = ws.inbox.shift();
+    ok(typeof text === 'string', 'text frame');
+    const msg = JSON.parse(text);
+    if (msg.protocol === 'runtime' && msg.command === 'ports') {
+      eq(msg.payload, { graph: 'default/main', inPorts: [], outPorts: [] }, 'runtime:ports');
+      continue;
+    }
+    return { text, msg };
   }
-  const text = ws.inbox.shift();
-  ok(typeof text === 'string', 'text frame');
-  return { text, msg: JSON.parse(text) };
 }
 
 // Asserts no message arrives within ms.
 async function silence(ws, ms) {
   await new Promise((res) => setTimeout(res, ms));
-  eq(ws.inbox, [], 'no reply expected');
+  const isPorts = (t) => typeof t === 'string' && JSON.parse(t).command === 'ports';
+  eq(ws.inbox.filter((t) => !isPorts(t)), [], 'no reply expected');
+  ws.inbox.length = 0;
 }
 
 async function rpc(ws, msg, what) {

@@ -582,6 +582,15 @@ static void test_groups_and_ports(void **state)
          "[['B','graph','addinport',{'public':'a','node':'Hello','port':'in','graph':'bar',"
          "'metadata':{'x':1}}],['B','runtime','ports',{'graph':'bar',"
          "'inPorts':[{'id':'a','type':'any'}],'outPorts':[]}]]");
+    /* runtime:runtime names the live graph and is followed by its ports. */
+    send(f, "runtime", "getruntime", "{}");
+    assert_int_equal(json_array_size(f->out), 2);
+    json_t *rt = json_array_get(f->out, 0);
+    assert_string_equal(json_string_value(json_array_get(rt, 2)), "runtime");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rt, 3), "graph")), "bar");
+    json_array_remove(f->out, 0);
+    compare(f, "[['R','runtime','ports',{'graph':'bar','inPorts':[{'id':'a','type':'any'}],"
+               "'outPorts':[]}]]");
     step(f, "graph", "renameinport", "{'from':'a','to':'b','graph':'bar'}",
          "[['B','graph','renameinport',{'from':'a','to':'b','graph':'bar'}],"
          "['B','runtime','ports',{'graph':'bar','inPorts':[{'id':'b','type':'any'}],"

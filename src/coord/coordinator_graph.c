@@ -37,20 +37,15 @@ static void queue_watch_acquire(struct coordinator *c, const char *queue)
     w->refs++;
 }
 
+/* The last release leaves the watch for the pump to end (an op does no RPC). */
 static void queue_watch_release(struct coordinator *c, const char *queue)
 {
-    for (struct queue_watch **p = &c->queue_watches; *p; p = &(*p)->next) {
-        struct queue_watch *w = *p;
-        if (strcmp(w->queue, queue) != 0)
-            continue;
-        if (--w->refs > 0)
+    for (struct queue_watch *w = c->queue_watches; w; w = w->next) {
+        if (strcmp(w->queue, queue) == 0) {
+            if (w->refs > 0 && --w->refs == 0)
+                coordinator__schedule(c);
             return;
-        if (w->active && c->connected)
-            transport_unwatch(c->t, w->queue);
-        *p = w->next;
-        free(w->queue);
-        free(w);
-        return;
+        }
     }
 }
 
@@ -128,6 +123,18 @@ static void pump_watches(struct coordinator *c)
         w->queue = q;
         queue_watch_acquire(c, q);
     }
+    for (struct queue_watch **p = &c->queue_watches; *p;) {
+        struct queue_watch *w = *p;
+        if (w->refs > 0) {
+            p = &w->next;
+            continue;
+        }
+        if (w->active && c->connected)
+            transport_unwatch(c->t, w->queue);
+        *p = w->next;
+        free(w->queue);
+        free(w);
+    }
     if (!c->connected)
         return;
     for (struct queue_watch *w = c->queue_watches; w; w = w->next) {
@@ -188,26 +195,48 @@ struct edge *coordinator_graph__edge(struct coordinator *c, const char *sr, cons
     return NULL;
 }
 
-/* Removes e's binding unless another edge makes the same one. */
+/* Leaves e's binding for the pump to remove (an op does no RPC). */
 static void edge_unbind(struct coordinator *c, struct edge *e)
 {
     if (!e->src_q)
         return;
-    bool shared = false;
-    for (struct edge *o = c->edges; o && !shared; o = o->next) {
-        shared = o != e && o->src_q && strcmp(o->src_q, e->src_q) == 0 &&
-                 strcmp(o->tgt_q, e->tgt_q) == 0;
+    struct unbind *u = malloc(sizeof *u);
+    if (u) {
+        u->src = e->src_q;
+        u->tgt = e->tgt_q;
+        u->next = c->unbinds;
+        c->unbinds = u;
+        coordinator__schedule(c);
+    } else {
+        LOG_ERROR(NS, "out of memory: %s -> %s stays bound", e->src_q, e->tgt_q);
+        free(e->src_q);
+        free(e->tgt_q);
     }
-    if (!shared && c->connected) {
-        struct binding b = {.type = BINDING_PUBSUB, .src = e->src_q, .tgt = e->tgt_q};
-        int rc = binder__remove(c->binder, &b);
-        if (rc)
-            LOG_WARNING(NS, "unbinding %s -> %s failed: %s", e->src_q, e->tgt_q,
-                        msgflo_strerror(rc));
-    }
-    free(e->src_q);
-    free(e->tgt_q);
     e->src_q = e->tgt_q = NULL;
+}
+
+/* Removes the bindings left by edge_unbind unless a bound edge makes the same. */
+static void pump_unbinds(struct coordinator *c)
+{
+    while (c->unbinds) {
+        struct unbind *u = c->unbinds;
+        c->unbinds = u->next;
+        bool shared = false;
+        for (struct edge *o = c->edges; o && !shared; o = o->next)
+            shared = o->src_q && strcmp(o->src_q, u->src) == 0 && strcmp(o->tgt_q, u->tgt) == 0;
+        if (!shared) {
+            struct binding b = {.type = BINDING_PUBSUB, .src = u->src, .tgt = u->tgt};
+            int rc = binder__remove(c->binder, &b);
+            if (rc)
+                LOG_WARNING(NS, "unbinding %s -> %s failed: %s", u->src, u->tgt,
+                            msgflo_strerror(rc));
+            else
+                LOG_DEBUG(NS, "unbound %s -> %s", u->src, u->tgt);
+        }
+        free(u->src);
+        free(u->tgt);
+        free(u);
+    }
 }
 
 void coordinator_graph__edge_free(struct coordinator *c, struct edge *e)
@@ -522,6 +551,8 @@ void coordinator__pump(struct coordinator *c)
             c->sys.events.components_changed(c->sys.ud);
     }
     pump_nodes(c);
+    if (c->binder)
+        pump_unbinds(c);
     pump_watches(c);
     pump_edges(c);
     pump_iips(c);
@@ -569,6 +600,8 @@ void coordinator_graph__discovered(struct coordinator *c, const char *role, unsi
 bool coordinator_graph__busy(struct coordinator *c)
 {
     uint64_t now = uv_now(c->loop);
+    if (c->unbinds && c->connected)
+        return true; /* a removed or moved edge is still bound */
     for (struct node *n = c->nodes; n; n = n->next) {
         if (!n->in_graph)
             continue;
@@ -628,6 +661,13 @@ void coordinator_graph__free(struct coordinator *c)
         free(w->queue);
         w->queue = NULL;
         port_watch_free(c, w);
+    }
+    while (c->unbinds) {
+        struct unbind *u = c->unbinds;
+        c->unbinds = u->next;
+        free(u->src);
+        free(u->tgt);
+        free(u);
     }
     while (c->queue_watches) {
         struct queue_watch *w = c->queue_watches;

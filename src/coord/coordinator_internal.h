@@ -65,6 +65,12 @@ struct edge {
     uint64_t gen; /* subscription generation of the binding (MQTT: SUBACK awaited) */
 };
 
+/* A binding to remove on the next pump. */
+struct unbind {
+    struct unbind *next;
+    char *src, *tgt;
+};
+
 struct iip {
     struct iip *next;
     char *role, *port;
@@ -108,7 +114,8 @@ struct coordinator {
     struct iip *iips;
     struct packet *packets;
     struct port_watch *port_watches;
-    struct queue_watch *queue_watches;
+    struct queue_watch *queue_watches; /* refs 0: to unwatch on the next pump */
+    struct unbind *unbinds;
     bool started;
     /* subscriptions (bindings, watches): each gets the next generation; the
      * broker has acknowledged those up to `confirmed` */

@@ -147,7 +147,8 @@ static void world_open(struct world *w, const char *url, unsigned period_ms, uns
     /* the shell wrapper leaves the participant's pid where the test finds it */
     snprintf(lib, sizeof lib,
              "{\"msgflo\":{\"components\":{\"test/Repeat\":"
-             "\"echo $$ > %s/#ROLE.pid; exec %s #ROLE\"}}}",
+             "\"echo $$ > %s/#ROLE.pid; exec %s #ROLE\","
+             "\"test/Broken\":\"exit 3\"}}}",
              w->dir, support_program("repeat", prog, sizeof prog));
     snprintf(path, sizeof path, "%s/library.json", w->dir);
     FILE *f = fopen(path, "w");
@@ -323,7 +324,19 @@ static void check_graph(const char *url)
     wait_for(&w.loop, &w.rec, line, 2);
     assert_int_not_equal(read_pid(&w, b), pid);
     assert_int_equal(count(&w.rec, "error "), 0);
+
+    /* a process that exits before it is ready */
+    char z[64];
+    support_role("cz", z, sizeof z);
+    OK(s->ops->add_node(s->self, z, "test/Broken", w.err, sizeof w.err));
+    snprintf(line, sizeof line, "process_error %s: participant '%s'", z, z);
+    wait_for(&w.loop, &w.rec, line, 1);
+
+    /* closing stops the processes it started */
+    pid_t pa = read_pid(&w, a), pb = read_pid(&w, b);
     world_close(&w);
+    assert_int_not_equal(kill(pa, 0), 0);
+    assert_int_not_equal(kill(pb, 0), 0);
 }
 
 static void test_graph_mqtt(void **state)

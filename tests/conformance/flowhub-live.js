@@ -173,8 +173,8 @@ async function liveMode(name, broker) {
 }
 
 (async () => {
-  await liveMode('mqtt', brokers.MSGFLO_TEST_MQTT);
-  await liveMode('amqp', brokers.MSGFLO_TEST_AMQP);
+  if (!process.env.ONLY || process.env.ONLY === 'mqtt') await liveMode('mqtt', brokers.MSGFLO_TEST_MQTT);
+  if (!process.env.ONLY || process.env.ONLY === 'amqp') await liveMode('amqp', brokers.MSGFLO_TEST_AMQP);
   console.log(`flowhub-live: ${checks} checks passed`);
 })().catch((e) => {
   console.error(`flowhub-live: FAILED: ${e.stack || e}`);

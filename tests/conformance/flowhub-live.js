@@ -77,17 +77,23 @@ function send(ws, protocol, command, payload) {
   ws.send(JSON.stringify({ protocol, command, payload }));
 }
 
-// Resolves with the first message (taken from the inbox) that matches.
+// Resolves with the first message (taken from the inbox) that matches. A
+// waiter that timed out takes nothing any more.
 function expect(ws, what, match, ms = 20000) {
+  let done = false;
   return withTimeout(new Promise((resolve) => {
     const look = () => {
+      if (done) return undefined;
       const i = ws.inbox.findIndex(match);
-      if (i >= 0) return resolve(ws.inbox.splice(i, 1)[0]);
+      if (i >= 0) {
+        done = true;
+        return resolve(ws.inbox.splice(i, 1)[0]);
+      }
       ws.waiters.push(look);
       return undefined;
     };
     look();
-  }), ms, what);
+  }), ms, what).finally(() => { done = true; });
 }
 const cmd = (p, c) => (m) => m.protocol === p && m.command === c;
 

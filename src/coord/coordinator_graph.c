@@ -17,6 +17,8 @@ bool coordinator_graph__discovered_role(const struct coordinator *c, const char 
     return registry__role(c->reg, role) != NULL;
 }
 
+static bool settling(struct coordinator *c, uint64_t now);
+
 /* --- watched ports and queues ---------------------------------------------------- */
 
 static void queue_watch_acquire(struct coordinator *c, const char *queue)
@@ -151,6 +153,27 @@ static void pump_watches(struct coordinator *c)
     }
 }
 
+/* Bytes that are not UTF-8 as a string, each byte read as Latin-1 (a string
+ * of its bytes, as system_events.data promises); NULL when out of memory. */
+static json_t *latin1_string(const unsigned char *data, size_t len)
+{
+    char *text = malloc(len * 2 + 1);
+    size_t n = 0;
+    if (!text)
+        return NULL;
+    for (size_t i = 0; i < len; i++) {
+        if (data[i] < 0x80) {
+            text[n++] = (char)data[i];
+        } else {
+            text[n++] = (char)(0xC0 | (data[i] >> 6));
+            text[n++] = (char)(0x80 | (data[i] & 0x3F));
+        }
+    }
+    json_t *value = json_stringn(text, n);
+    free(text);
+    return value;
+}
+
 void coordinator_graph__data(struct coordinator *c, const char *queue, const void *data, size_t len)
 {
     if (!c->sys.events.data)
@@ -169,7 +192,9 @@ void coordinator_graph__data(struct coordinator *c, const char *queue, const voi
     if (!value)
         value = json_stringn(data, len);
     if (!value)
-        value = json_null(); /* not JSON and not UTF-8 */
+        value = latin1_string(data, len); /* not JSON and not UTF-8 */
+    if (!value)
+        value = json_null();
     size_t i;
     json_t *p;
     json_array_foreach(ports, i, p)
@@ -360,6 +385,8 @@ static int send_json(struct coordinator *c, const char *role, const char *port, 
 
 static void pump_iips(struct coordinator *c)
 {
+    if (settling(c, uv_now(c->loop)))
+        return; /* again on the next pump */
 again:
     for (struct iip *p = c->iips; p && c->started && c->connected; p = p->next) {
         if (p->sent || !coordinator_graph__discovered_role(c, p->role))
@@ -401,6 +428,8 @@ void coordinator_graph__packet_free(struct packet *p)
 
 static void pump_packets(struct coordinator *c)
 {
+    if (settling(c, uv_now(c->loop)))
+        return;
     for (struct packet **pp = &c->packets; *pp && c->connected;) {
         struct packet *p = *pp;
         if (!coordinator_graph__discovered_role(c, p->role)) {
@@ -597,9 +626,12 @@ void coordinator_graph__discovered(struct coordinator *c, const char *role, unsi
     }
 }
 
-bool coordinator_graph__busy(struct coordinator *c)
+/* Whether the live graph is still being set up: a process to start, a role
+ * not yet discovered (within the wait timeout), an edge not yet bound, a
+ * subscription or watch not yet acknowledged, an unbind pending. IIPs and
+ * packets wait for this, so what they start flows through bound edges. */
+static bool settling(struct coordinator *c, uint64_t now)
 {
-    uint64_t now = uv_now(c->loop);
     if (c->unbinds && c->connected)
         return true; /* a removed or moved edge is still bound */
     for (struct node *n = c->nodes; n; n = n->next) {
@@ -621,11 +653,19 @@ bool coordinator_graph__busy(struct coordinator *c)
         if (w->active && w->gen > c->sub_confirmed)
             return true;
     }
+    return false;
+}
+
+bool coordinator_graph__busy(struct coordinator *c)
+{
+    uint64_t now = uv_now(c->loop);
+    if (settling(c, now))
+        return true;
     for (struct iip *p = c->iips; p && c->started; p = p->next) {
         if (!p->sent && now - p->since < c->wait_timeout_ms)
             return true;
     }
-    return false;
+    return c->packets != NULL;
 }
 
 void coordinator_graph__tick(struct coordinator *c, uint64_t now)
@@ -637,9 +677,9 @@ again:
             now - n->since < c->wait_timeout_ms || coordinator_graph__discovered_role(c, n->role))
             continue;
         n->wait_noticed = true;
-        coordinator__report_process_error(
-            c, n->role, "participant '%s' was not coordinator_graph__discovered_role within %llu s",
-            n->role, (unsigned long long)(c->wait_timeout_ms / 1000));
+        coordinator__report_process_error(c, n->role,
+                                          "participant '%s' was not discovered within %llu s",
+                                          n->role, (unsigned long long)(c->wait_timeout_ms / 1000));
         goto again;
     }
 }

@@ -577,6 +577,10 @@ static void check_rebind(const char *url, bool amqp)
             run_ms(&w.loop, 5);
         assert_int_equal(amqp_client_count(&an.a, yi2), 1);
         assert_int_equal(amqp_client_count(&an.a, yi1), 0); /* the old binding is gone */
+        assert_int_equal(amqp_basic_publish(an.a.conn, 1, amqp_cstring_bytes(xo), amqp_empty_bytes,
+                                            false, false, NULL,
+                                            amqp_cstring_bytes("not json \xff")),
+                         AMQP_STATUS_OK);
         amqp_client_close(&an.a);
     } else {
         OK(mqtt_client_publish(&an.m, xo, "moved"));
@@ -588,8 +592,12 @@ static void check_rebind(const char *url, bool amqp)
         assert_non_null(got);
         assert_string_equal(got, "moved");
         free(got);
+        OK(mqtt_client_publish(&an.m, xo, "not json \xff"));
         mqtt_client_close(&an.m);
     }
+    /* data that is not JSON (nor UTF-8) is reported as a string of its bytes */
+    snprintf(line, sizeof line, "data %s.out \"not json \xc3\xbf\"", x);
+    wait_for(&w.loop, &w.rec, line, 1);
     world_close(&w);
 }
 

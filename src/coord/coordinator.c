@@ -76,6 +76,7 @@ static void on_tick(uv_timer_t *t)
     if (c->expiry_periods)
         registry__expire(c->reg, now, on_expired, c);
     coordinator_graph__tick(c, now);
+    coordinator__schedule(c); /* a wait that timed out may release IIPs and packets */
 }
 
 /* --- broker connection --------------------------------------------------------- */

@@ -275,7 +275,7 @@ void coordinator_graph__edge_free(struct coordinator *c, struct edge *e)
     free(e);
 }
 
-/* Binds one edge whose roles are coordinator_graph__discovered_role; true when it reported. */
+/* Binds one edge whose roles are discovered; true when it reported. */
 static bool edge_bind(struct coordinator *c, struct edge *e)
 {
     char *sq = NULL, *tq = NULL;

@@ -70,7 +70,7 @@ static int op_add_node(void *sys, const char *role, const char *component, char 
     if (n->proc == PROC_FAILED)
         n->proc = PROC_NONE;
     const struct library_component *lc = library__find(c->lib, component);
-    /* a role already running (coordinator_graph__discovered_role) is not started a second time */
+    /* a role already running (discovered) is not started a second time */
     n->start =
         lc && lc->command[0] && !ignored(c, role) && !coordinator_graph__discovered_role(c, role);
     LOG_DEBUG(NS, "node %s (%s): %s", role, component,

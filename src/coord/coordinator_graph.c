@@ -682,10 +682,6 @@ again:
                                           n->role, (unsigned long long)(c->wait_timeout_ms / 1000));
         goto again;
     }
-    /* IIPs and packets held while settling go once a wait times out, which
-     * no event announces */
-    if (c->packets || (c->started && c->iips))
-        coordinator__schedule(c);
 }
 
 void coordinator_graph__free(struct coordinator *c)

@@ -1,9 +1,9 @@
 /* msgflo-guv: scales workers by queue length, with guv's configuration and
  * decisions (docs/guv.md). */
+#include "coord/cli.h"
 #include "coord/library.h"
 #include "coord/session.h"
 #include "coord/supervisor.h"
-#include "core/boolean.h"
 #include "guv/act_local.h"
 #include "guv/config.h"
 #include "guv/runner.h"
@@ -186,20 +186,12 @@ int main(int argc, char **argv)
             goto out;
         }
         char name[64];
-        const char *eq = strchr(a, '=');
-        size_t nlen = eq ? (size_t)(eq - a) : strlen(a);
-        snprintf(name, sizeof name, "%.*s", (int)nlen, a);
-        const char *value = eq ? eq + 1 : NULL;
+        const char *value = cli__split(a, name, sizeof name);
         bool *flag = strcmp(name, "--dry-run") == 0   ? &dry_run
                      : strcmp(name, "--oneshot") == 0 ? &oneshot
                                                       : NULL;
         if (flag) {
-            bool ignored;
-            if (!value && i + 1 < argc && boolean__parse(argv[i + 1], &ignored))
-                value = argv[++i];
-            if (!value) {
-                *flag = true;
-            } else if (!boolean__parse(value, flag)) {
+            if (cli__flag(argc, argv, &i, value, flag) != 0) {
                 status = usage_error("", name, " takes true or false");
                 goto out;
             }

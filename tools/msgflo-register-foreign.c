@@ -8,7 +8,6 @@
  * default (--forever false). Exit codes as msgflo-register. */
 #include "coord/cli.h"
 #include "coord/foreign.h"
-#include "core/boolean.h"
 #include "msgflo/errors.h"
 #include "msgflo/url.h"
 
@@ -105,14 +104,8 @@ int main(int argc, char **argv)
         } else if (cli__is_option(arg, "--forever")) {
             /* "--forever" alone is true; "--forever false" and "--forever=0" are false */
             const char *eq = strchr(arg, '=');
-            if (eq) {
-                if (!boolean__parse(eq + 1, &forever))
-                    return usage_error("--forever needs true or false, not '%s'", eq + 1);
-            } else if (i + 1 < argc && boolean__parse(argv[i + 1], &forever)) {
-                i++;
-            } else {
-                forever = true;
-            }
+            if (cli__flag(argc, argv, &i, eq ? eq + 1 : NULL, &forever) != 0)
+                return usage_error("--forever needs true or false, not '%s'", eq + 1);
         } else if (arg[0] == '-' && arg[1]) {
             return usage_error("unknown option %s", arg);
         } else if (!path) {

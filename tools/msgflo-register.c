@@ -8,7 +8,6 @@
  * the broker could not be reached, 2 usage error. */
 #include "coord/cli.h"
 #include "coord/foreign.h"
-#include "core/boolean.h"
 #include "msgflo/errors.h"
 #include "msgflo/url.h"
 
@@ -142,16 +141,10 @@ int main(int argc, char **argv)
             }
         } else if (cli__is_option(arg, "--forever")) {
             /* "--forever" alone is true; "--forever false" and "--forever=0" are false */
-            if (arg[strlen("--forever")] == '=') {
-                if (!boolean__parse(arg + strlen("--forever="), &forever)) {
-                    status = usage_error("--forever needs true or false, not '%s'",
-                                         arg + strlen("--forever="));
-                    goto out;
-                }
-            } else if (i + 1 < argc && boolean__parse(argv[i + 1], &forever)) {
-                i++;
-            } else {
-                forever = true;
+            const char *eq = strchr(arg, '=');
+            if (cli__flag(argc, argv, &i, eq ? eq + 1 : NULL, &forever) != 0) {
+                status = usage_error("--forever needs true or false, not '%s'", eq + 1);
+                goto out;
             }
         } else {
             status = arg[0] == '-' ? usage_error("unknown option %s", arg)

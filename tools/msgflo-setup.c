@@ -1,7 +1,6 @@
 /* msgflo-setup: bindings, participants and IIPs of a graph. */
 #include "coord/cli.h"
 #include "coord/setup.h"
-#include "core/boolean.h"
 #include "coord/supervisor.h"
 #include "msgflo/msgflo.h"
 
@@ -71,21 +70,13 @@ int main(int argc, char **argv)
             continue;
         }
         char name[64];
-        const char *eq = strchr(a, '=');
-        size_t nlen = eq ? (size_t)(eq - a) : strlen(a);
-        snprintf(name, sizeof name, "%.*s", (int)nlen, a);
-        const char *value = eq ? eq + 1 : NULL;
+        const char *value = cli__split(a, name, sizeof name);
         bool *flag = strcmp(name, "--participants") == 0 ? &o.participants
                      : strcmp(name, "--discover") == 0   ? &o.discover
                      : strcmp(name, "--forever") == 0    ? &o.forever
                                                          : NULL;
         if (flag) {
-            bool ignored;
-            if (!value && i + 1 < argc && boolean__parse(argv[i + 1], &ignored))
-                value = argv[++i];
-            if (!value) {
-                *flag = true;
-            } else if (!boolean__parse(value, flag)) {
+            if (cli__flag(argc, argv, &i, value, flag) != 0) {
                 status = usage_error("", name, " takes true or false");
                 goto out;
             }

@@ -7,7 +7,6 @@
 #include "coord/coordinator.h"
 #include "coord/library.h"
 #include "coord/supervisor.h"
-#include "core/boolean.h"
 #include "graph/graph_file.h"
 #include "msgflo/msgflo.h"
 #include "runtime/autosave.h"
@@ -112,18 +111,10 @@ static int parse_options(int argc, char **argv, struct options *o)
         if (strncmp(a, "--", 2) != 0)
             return usage_error("unexpected argument '", a, "'");
         char name[64];
-        const char *eq = strchr(a, '=');
-        size_t nlen = eq ? (size_t)(eq - a) : strlen(a);
-        snprintf(name, sizeof name, "%.*s", (int)nlen, a);
-        const char *value = eq ? eq + 1 : NULL;
+        const char *value = cli__split(a, name, sizeof name);
         if (strcmp(name, "--auto-save") == 0) {
-            bool ignored;
-            if (!value && i + 1 < argc && boolean__parse(argv[i + 1], &ignored))
-                value = argv[++i];
-            if (value && !boolean__parse(value, &o->auto_save))
+            if (cli__flag(argc, argv, &i, value, &o->auto_save) != 0)
                 return usage_error("", name, " takes true or false");
-            if (!value)
-                o->auto_save = true;
             continue;
         }
         if (strcmp(name, "--forward") == 0 || strcmp(name, "--shell") == 0) {

@@ -1,7 +1,10 @@
 /* Command-line option helpers; see cli.h. */
 #include "coord/cli.h"
 
+#include "core/boolean.h"
+
 #include <errno.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +28,26 @@ const char *cli__value(int argc, char **argv, int *i, const char *name)
         return argv[*i];
     }
     return NULL;
+}
+
+const char *cli__split(const char *arg, char *name, size_t n)
+{
+    const char *eq = strchr(arg, '=');
+    size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+    snprintf(name, n, "%.*s", (int)len, arg);
+    return eq ? eq + 1 : NULL;
+}
+
+int cli__flag(int argc, char **argv, int *i, const char *value, bool *out)
+{
+    if (value)
+        return boolean__parse(value, out) ? 0 : -1;
+    if (*i + 1 < argc && boolean__parse(argv[*i + 1], out)) {
+        (*i)++;
+        return 0;
+    }
+    *out = true;
+    return 0;
 }
 
 bool cli__seconds(const char *text, double *out)

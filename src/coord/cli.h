@@ -12,6 +12,16 @@ bool cli__is_option(const char *arg, const char *name);
  * past a separate value; NULL when absent. Points into argv. */
 const char *cli__value(int argc, char **argv, int *i, const char *name);
 
+/* Copies the option name of `arg` ("--name" of "--name=value") into name
+ * (n bytes) and returns the text after '=', or NULL when there is none. */
+const char *cli__split(const char *arg, char *name, size_t n);
+
+/* A boolean option at argv[*i] whose text after '=' is `value` (NULL: none):
+ * that value, else the next argument when it is a boolean word (then *i
+ * advances past it), else true. Returns 0, or -1 when `value` is not a
+ * boolean word (true/false, yes/no, on/off, 1/0). */
+int cli__flag(int argc, char **argv, int *i, const char *value, bool *out);
+
 /* A positive, finite number of seconds. */
 bool cli__seconds(const char *text, double *out);
 

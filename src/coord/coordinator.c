@@ -19,29 +19,52 @@
 
 /* --- reports ------------------------------------------------------------------ */
 
-void coordinator__report_error(struct coordinator *c, const char *fmt, ...)
+int coordinator__failure(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+/* Logs the message and reports it through `error` or, with a role, through
+ * `process_error`. */
+static void report(struct coordinator *c, const char *role, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void report(struct coordinator *c, const char *role, const char *fmt, va_list ap)
 {
     char msg[1024];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    LOG_WARNING(NS, "%s", msg);
+    if (c->closing)
+        return;
+    if (role) {
+        if (c->sys.events.process_error)
+            c->sys.events.process_error(c->sys.ud, role, msg);
+    } else if (c->sys.events.error) {
+        c->sys.events.error(c->sys.ud, msg);
+    }
+}
+
+void coordinator__report_error(struct coordinator *c, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    report(c, NULL, fmt, ap);
     va_end(ap);
-    LOG_WARNING(NS, "%s", msg);
-    if (!c->closing && c->sys.events.error)
-        c->sys.events.error(c->sys.ud, msg);
 }
 
 void coordinator__report_process_error(struct coordinator *c, const char *role, const char *fmt,
                                        ...)
 {
-    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    report(c, role, fmt, ap);
     va_end(ap);
-    LOG_WARNING(NS, "%s", msg);
-    if (!c->closing && c->sys.events.process_error)
-        c->sys.events.process_error(c->sys.ud, role, msg);
 }
 
 /* --- pump ------------------------------------------------------------------------ */

@@ -24,20 +24,6 @@ static const struct {
     {"rust", "rs"},       {"yaml", "yml"},
 };
 
-static int failure(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int failure(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 /* The definition of a component from a discovery payload: without the
  * instance's id, role, extra and port queues (as the original's library). */
 static json_t *definition_of(const json_t *payload)
@@ -163,7 +149,7 @@ json_t *coordinator__component_source(void *sys, const char *name, char *err, si
 {
     struct coordinator *c = sys;
     if (!name || !*name) {
-        failure(err, errlen, MSGFLO_EINVAL, "no component name");
+        coordinator__failure(err, errlen, MSGFLO_EINVAL, "no component name");
         return NULL;
     }
     const struct library_component *lc = library__find(c->lib, name);
@@ -175,7 +161,7 @@ json_t *coordinator__component_source(void *sys, const char *name, char *err, si
         json_t *o = source_entry(lc->name, lc->language, text ? text : "", len);
         free(text);
         if (!o)
-            failure(err, errlen, MSGFLO_EINVAL, "%s: not UTF-8 text", lc->filename);
+            coordinator__failure(err, errlen, MSGFLO_EINVAL, "%s: not UTF-8 text", lc->filename);
         return o;
     }
     /* a discovered definition, by its name or for the library component */
@@ -183,10 +169,10 @@ json_t *coordinator__component_source(void *sys, const char *name, char *err, si
     if (!def && lc)
         def = discovered_for(c, lc, NULL);
     if (!def) {
-        failure(err, errlen, MSGFLO_ENOPORT,
-                lc ? "component %s has no source file and was not discovered"
-                   : "no component named %s",
-                name);
+        coordinator__failure(err, errlen, MSGFLO_ENOPORT,
+                             lc ? "component %s has no source file and was not discovered"
+                                : "no component named %s",
+                             name);
         return NULL;
     }
     char *code = json_dumps(def, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -194,7 +180,7 @@ json_t *coordinator__component_source(void *sys, const char *name, char *err, si
     json_t *o = code ? source_entry(lc ? lc->name : name, "discovery", code, strlen(code)) : NULL;
     free(code);
     if (!o)
-        failure(err, errlen, MSGFLO_ENOMEM, "out of memory");
+        coordinator__failure(err, errlen, MSGFLO_ENOMEM, "out of memory");
     return o;
 }
 
@@ -204,14 +190,14 @@ static int write_file(const char *path, const char *code, char *err, size_t errl
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (!f)
-        return failure(err, errlen, MSGFLO_ESYS, "%s: %s", tmp, strerror(errno));
+        return coordinator__failure(err, errlen, MSGFLO_ESYS, "%s: %s", tmp, strerror(errno));
     size_t len = strlen(code);
     bool ok = fwrite(code, 1, len, f) == len;
     ok = fclose(f) == 0 && ok;
     if (!ok || rename(tmp, path) != 0) {
         int e = errno;
         remove(tmp);
-        return failure(err, errlen, MSGFLO_ESYS, "%s: %s", path, strerror(e));
+        return coordinator__failure(err, errlen, MSGFLO_ESYS, "%s: %s", path, strerror(e));
     }
     return 0;
 }
@@ -224,22 +210,25 @@ int coordinator__set_component_source(void *sys, const char *name, const char *l
 {
     struct coordinator *c = sys;
     if (!name || !*name || !language || !code)
-        return failure(err, errlen, MSGFLO_EINVAL, "a component needs a name, language and code");
+        return coordinator__failure(err, errlen, MSGFLO_EINVAL,
+                                    "a component needs a name, language and code");
     const char *ext = NULL;
     for (size_t i = 0; i < sizeof extensions / sizeof extensions[0]; i++) {
         if (strcmp(extensions[i].language, language) == 0)
             ext = extensions[i].ext;
     }
     if (!ext)
-        return failure(err, errlen, MSGFLO_EINVAL, "no file extension for language '%s'", language);
+        return coordinator__failure(err, errlen, MSGFLO_EINVAL,
+                                    "no file extension for language '%s'", language);
     const char *base = strrchr(name, '/');
     base = base ? base + 1 : name;
     if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
-        return failure(err, errlen, MSGFLO_EINVAL, "invalid component name '%s'", name);
+        return coordinator__failure(err, errlen, MSGFLO_EINVAL, "invalid component name '%s'",
+                                    name);
     const char *dir = library__componentdir(c->lib);
     char path[4096];
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return failure(err, errlen, MSGFLO_ESYS, "%s: %s", dir, strerror(errno));
+        return coordinator__failure(err, errlen, MSGFLO_ESYS, "%s: %s", dir, strerror(errno));
     snprintf(path, sizeof path, "%s/%s.%s", dir, base, ext);
     int rc = write_file(path, code, err, errlen);
     if (rc)

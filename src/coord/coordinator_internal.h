@@ -142,6 +142,10 @@ void coordinator__report_error(struct coordinator *c, const char *fmt, ...)
 void coordinator__report_process_error(struct coordinator *c, const char *role, const char *fmt,
                                        ...) __attribute__((format(printf, 3, 4)));
 
+/* Formats the message into err (when err and errlen) and returns rc. */
+int coordinator__failure(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* coordinator_ops.c */
 extern const struct system_ops coordinator__ops;
 

@@ -11,20 +11,6 @@
 
 #define NS COORD_NS
 
-static int failure(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int failure(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 static bool empty(const char *s)
 {
     return !s || !*s;
@@ -45,7 +31,8 @@ static int op_add_node(void *sys, const char *role, const char *component, char 
 {
     struct coordinator *c = sys;
     if (empty(role) || empty(component))
-        return failure(err, errlen, MSGFLO_EINVAL, "a node needs a role and a component");
+        return coordinator__failure(err, errlen, MSGFLO_EINVAL,
+                                    "a node needs a role and a component");
     struct node *n = coordinator_graph__node(c, role);
     if (n && n->in_graph)
         return 0; /* already there */
@@ -53,7 +40,7 @@ static int op_add_node(void *sys, const char *role, const char *component, char 
         n = calloc(1, sizeof *n);
         if (!n || !(n->role = strdup(role))) {
             free(n);
-            return failure(err, errlen, MSGFLO_ENOMEM, "out of memory");
+            return coordinator__failure(err, errlen, MSGFLO_ENOMEM, "out of memory");
         }
         n->c = c;
         n->next = c->nodes;
@@ -61,7 +48,7 @@ static int op_add_node(void *sys, const char *role, const char *component, char 
     }
     char *comp = strdup(component);
     if (!comp)
-        return failure(err, errlen, MSGFLO_ENOMEM, "out of memory");
+        return coordinator__failure(err, errlen, MSGFLO_ENOMEM, "out of memory");
     free(n->component);
     n->component = comp;
     n->in_graph = true;
@@ -83,7 +70,7 @@ static int op_remove_node(void *sys, const char *role, char *err, size_t errlen)
 {
     struct coordinator *c = sys;
     if (empty(role))
-        return failure(err, errlen, MSGFLO_EINVAL, "a node needs a role");
+        return coordinator__failure(err, errlen, MSGFLO_EINVAL, "a node needs a role");
     struct node *n = coordinator_graph__node(c, role);
     if (n && n->in_graph) {
         n->in_graph = false;
@@ -131,7 +118,8 @@ static int op_add_edge(void *sys, const char *sr, const char *sp, const char *tr
 {
     struct coordinator *c = sys;
     if (empty(sr) || empty(sp) || empty(tr) || empty(tp))
-        return failure(err, errlen, MSGFLO_EINVAL, "an edge needs two roles and two ports");
+        return coordinator__failure(err, errlen, MSGFLO_EINVAL,
+                                    "an edge needs two roles and two ports");
     if (coordinator_graph__edge(c, sr, sp, tr, tp))
         return 0;
     struct edge *e = calloc(1, sizeof *e);
@@ -145,7 +133,7 @@ static int op_add_edge(void *sys, const char *sr, const char *sp, const char *tr
             free(e->tgt_port);
         }
         free(e);
-        return failure(err, errlen, MSGFLO_ENOMEM, "out of memory");
+        return coordinator__failure(err, errlen, MSGFLO_ENOMEM, "out of memory");
     }
     e->since = uv_now(c->loop);
     e->next = c->edges;
@@ -177,7 +165,8 @@ static int op_add_initial(void *sys, const char *role, const char *port, const j
 {
     struct coordinator *c = sys;
     if (empty(role) || empty(port) || !data)
-        return failure(err, errlen, MSGFLO_EINVAL, "an IIP needs a role, a port and data");
+        return coordinator__failure(err, errlen, MSGFLO_EINVAL,
+                                    "an IIP needs a role, a port and data");
     struct iip *p = c->iips;
     while (p && (strcmp(p->role, role) != 0 || strcmp(p->port, port) != 0))
         p = p->next;
@@ -187,7 +176,7 @@ static int op_add_initial(void *sys, const char *role, const char *port, const j
             if (p)
                 free(p->role);
             free(p);
-            return failure(err, errlen, MSGFLO_ENOMEM, "out of memory");
+            return coordinator__failure(err, errlen, MSGFLO_ENOMEM, "out of memory");
         }
         p->next = c->iips;
         c->iips = p;
@@ -251,7 +240,8 @@ static int op_send(void *sys, const char *role, const char *port, const json_t *
 {
     struct coordinator *c = sys;
     if (empty(role) || empty(port) || !data)
-        return failure(err, errlen, MSGFLO_EINVAL, "a packet needs a role, a port and data");
+        return coordinator__failure(err, errlen, MSGFLO_EINVAL,
+                                    "a packet needs a role, a port and data");
     struct packet *p = calloc(1, sizeof *p);
     if (!p || !(p->role = strdup(role)) || !(p->port = strdup(port)) ||
         !(p->text = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY))) {
@@ -260,7 +250,7 @@ static int op_send(void *sys, const char *role, const char *port, const json_t *
             free(p->port);
         }
         free(p);
-        return failure(err, errlen, MSGFLO_ENOMEM, "out of memory");
+        return coordinator__failure(err, errlen, MSGFLO_ENOMEM, "out of memory");
     }
     struct packet **tail = &c->packets;
     while (*tail)
@@ -274,9 +264,9 @@ static int op_watch(void *sys, const char *role, const char *port, char *err, si
 {
     struct coordinator *c = sys;
     if (empty(role) || empty(port))
-        return failure(err, errlen, MSGFLO_EINVAL, "a watch needs a role and a port");
+        return coordinator__failure(err, errlen, MSGFLO_EINVAL, "a watch needs a role and a port");
     if (coordinator_graph__watch(c, role, port) != 0)
-        return failure(err, errlen, MSGFLO_ENOMEM, "out of memory");
+        return coordinator__failure(err, errlen, MSGFLO_ENOMEM, "out of memory");
     coordinator__schedule(c);
     return 0;
 }
@@ -285,8 +275,8 @@ static int op_unwatch(void *sys, const char *role, const char *port, char *err, 
 {
     struct coordinator *c = sys;
     if (empty(role) || empty(port) || coordinator_graph__unwatch(c, role, port) != 0)
-        return failure(err, errlen, MSGFLO_EINVAL, "%s.%s is not watched", role ? role : "",
-                       port ? port : "");
+        return coordinator__failure(err, errlen, MSGFLO_EINVAL, "%s.%s is not watched",
+                                    role ? role : "", port ? port : "");
     return 0;
 }
 

@@ -515,29 +515,40 @@ static void exports_drop(json_t *exports, const char *id)
     }
 }
 
-int live_graph__remove_node(struct live_graph *g, const char *id)
+/* Removes node id's edges and IIPs from the graph; returns copies of them
+ * (owned by the caller) so they can be restored under another name. */
+static int detach(struct live_graph *g, const char *id, json_t **edges, json_t **iips)
 {
-    if (!json_object_get(g->nodes, id))
-        return MSGFLO_EINVAL;
-    json_t *edges = elements(json_object_get(g->by_node, id));
-    json_t *iips = elements(json_object_get(g->node_iips, id));
-    if (!edges || !iips) {
-        json_decref(edges);
-        json_decref(iips);
+    *edges = elements(json_object_get(g->by_node, id));
+    *iips = elements(json_object_get(g->node_iips, id));
+    if (!*edges || !*iips) {
+        json_decref(*edges);
+        json_decref(*iips);
+        *edges = *iips = NULL;
         return MSGFLO_ENOMEM;
     }
     size_t i;
     json_t *e;
-    json_array_foreach(edges, i, e)
+    json_array_foreach(*edges, i, e)
     {
         json_t *s = json_object_get(e, "src"), *t = json_object_get(e, "tgt");
         live_graph__remove_edge(g, str(s, "node"), str(s, "port"), str(t, "node"), str(t, "port"));
     }
-    json_array_foreach(iips, i, e)
+    json_array_foreach(*iips, i, e)
     {
         json_t *t = json_object_get(e, "tgt");
         live_graph__remove_iip(g, str(t, "node"), str(t, "port"));
     }
+    return 0;
+}
+
+int live_graph__remove_node(struct live_graph *g, const char *id)
+{
+    if (!json_object_get(g->nodes, id))
+        return MSGFLO_EINVAL;
+    json_t *edges, *iips;
+    if (detach(g, id, &edges, &iips) != 0)
+        return MSGFLO_ENOMEM;
     json_decref(edges);
     json_decref(iips);
     exports_drop(g->inports, id);
@@ -559,22 +570,11 @@ int live_graph__rename_node(struct live_graph *g, const char *from, const char *
     if (!json_object_get(g->nodes, from) || json_object_get(g->nodes, to))
         return MSGFLO_EINVAL;
     int rc = MSGFLO_ENOMEM;
-    json_t *edges = elements(json_object_get(g->by_node, from));
-    json_t *iips = elements(json_object_get(g->node_iips, from));
-    if (!edges || !iips)
+    json_t *edges = NULL, *iips = NULL;
+    if (detach(g, from, &edges, &iips) != 0)
         goto out;
     size_t i;
     json_t *e;
-    json_array_foreach(edges, i, e)
-    {
-        json_t *s = json_object_get(e, "src"), *t = json_object_get(e, "tgt");
-        live_graph__remove_edge(g, str(s, "node"), str(s, "port"), str(t, "node"), str(t, "port"));
-    }
-    json_array_foreach(iips, i, e)
-    {
-        json_t *t = json_object_get(e, "tgt");
-        live_graph__remove_iip(g, str(t, "node"), str(t, "port"));
-    }
     if ((rc = rename_key(g->nodes, from, to)) != 0)
         goto out;
     json_array_foreach(edges, i, e)

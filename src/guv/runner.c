@@ -235,12 +235,7 @@ int guv_runner__new(uv_loop_t *loop, struct transport *t, const struct guv_runne
     r->o.publish = r->publish;
     if (!r->roles || !r->polls || !r->states || (o->command && !r->command) ||
         (o->publish && !r->publish) || guv_governor__init(&r->gov, o->cfg) != 0) {
-        free(r->roles);
-        free(r->polls);
-        free(r->states);
-        free(r->command);
-        free(r->publish);
-        free(r);
+        guv_runner__free(r); /* the governor is zeroed or cleaned up */
         return MSGFLO_ENOMEM;
     }
     for (size_t i = 0; i < o->cfg->n_roles; i++) {

@@ -87,7 +87,7 @@ static void on_expired(const char *role, const char *id, void *ud)
     snprintf(msg, sizeof msg, "participant %s of role %s not seen for %llu s", id, role,
              (unsigned long long)(c->period_ms * (uint64_t)c->expiry_periods / 1000));
     LOG_INFO(NS, "%s: forgotten", msg);
-    coordinator_graph__forget_found(c, role); /* found again when it comes back */
+    coordinator_edges__forget_found(c, role); /* found again when it comes back */
     if (!c->closing && c->sys.events.participant_expired)
         c->sys.events.participant_expired(c->sys.ud, role, msg);
 }
@@ -181,7 +181,7 @@ static void on_message(void *ud, const char *queue, const struct transport_deliv
     /* MQTT: forward along the edges; then report what the ports carried.
      * Watched queues are consumed without acks. */
     binder__on_message(c->binder, queue, data, len);
-    coordinator_graph__data(c, queue, data, len);
+    coordinator_watches__data(c, queue, data, len);
 }
 
 static void finish_close(struct coordinator *c);

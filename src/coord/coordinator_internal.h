@@ -1,6 +1,8 @@
 /* The coordinator's state, shared by its files:
  *   coordinator.c             life cycle, broker connection, discovery, reports
- *   coordinator_graph.c       nodes (processes), edges, IIPs, packets, watches: the pump
+ *   coordinator_graph.c       nodes (processes), IIPs, packets: the pump
+ *   coordinator_edges.c       edges (bindings), automatic edges found
+ *   coordinator_watches.c     watched ports and queues, their data
  *   coordinator_ops.c         the system ops
  *   coordinator_components.c  components, their sources
  * Every system op changes this state and schedules coordinator__pump on the
@@ -149,35 +151,51 @@ int coordinator__failure(char *err, size_t errlen, int rc, const char *fmt, ...)
 /* coordinator_ops.c */
 extern const struct system_ops coordinator__ops;
 
-/* coordinator_graph.c: the state's parts */
+/* coordinator_graph.c: nodes, IIPs, packets, the pump */
 bool coordinator_graph__discovered_role(const struct coordinator *c, const char *role);
 struct node *coordinator_graph__node(struct coordinator *c, const char *role);
 void coordinator_graph__node_free(struct coordinator *c, struct node *n);
 /* supervisor__stop's done for node `ud` */
 void coordinator_graph__process_stopped(struct supervisor *sup, void *ud);
-struct edge *coordinator_graph__edge(struct coordinator *c, const char *sr, const char *sp,
-                                     const char *tr, const char *tp);
-/* Unbinds (unless another edge makes the same binding), unwatches, frees. */
-void coordinator_graph__edge_free(struct coordinator *c, struct edge *e);
-/* Counted watches of role's outport. unwatch: MSGFLO_EINVAL when not watched. */
-int coordinator_graph__watch(struct coordinator *c, const char *role, const char *port);
-int coordinator_graph__unwatch(struct coordinator *c, const char *role, const char *port);
 void coordinator_graph__iip_free(struct iip *p);
 void coordinator_graph__packet_free(struct packet *p);
 void coordinator_graph__connected(struct coordinator *c);
 void coordinator_graph__disconnected(struct coordinator *c);
 /* A role was (re)discovered: `changes` as registry__update gives them. */
 void coordinator_graph__discovered(struct coordinator *c, const char *role, unsigned changes);
-/* A message on a watched queue: reports it for each watching port. */
-void coordinator_graph__data(struct coordinator *c, const char *queue, const void *data,
-                             size_t len);
 bool coordinator_graph__busy(struct coordinator *c);
-/* Forgets the automatic edges reported for role, so they are reported again. */
-void coordinator_graph__forget_found(struct coordinator *c, const char *role);
 /* Checks the wait timeout of the nodes. */
 void coordinator_graph__tick(struct coordinator *c, uint64_t now);
 /* Stops everything started; calls done once the processes are gone. */
 void coordinator_graph__free(struct coordinator *c);
+
+/* coordinator_edges.c */
+struct edge *coordinator_edges__find(struct coordinator *c, const char *sr, const char *sp,
+                                     const char *tr, const char *tp);
+/* Unbinds (unless another edge makes the same binding), unwatches, frees. */
+void coordinator_edges__free(struct coordinator *c, struct edge *e);
+/* Binds the edges whose roles are discovered (the pump). */
+void coordinator_edges__pump(struct coordinator *c);
+/* Removes the bindings of removed or moved edges (the pump). */
+void coordinator_edges__pump_unbinds(struct coordinator *c);
+/* Reports the automatic edges of role not reported and not in the graph. */
+void coordinator_edges__find_automatic(struct coordinator *c, const char *role);
+/* Forgets the automatic edges reported for role, so they are reported again. */
+void coordinator_edges__forget_found(struct coordinator *c, const char *role);
+/* Frees all edges and pending unbinds without a broker call. */
+void coordinator_edges__clear(struct coordinator *c);
+
+/* coordinator_watches.c: counted watches of role's outport. remove:
+ * MSGFLO_EINVAL when not watched. */
+int coordinator_watches__add(struct coordinator *c, const char *role, const char *port);
+int coordinator_watches__remove(struct coordinator *c, const char *role, const char *port);
+/* Resolves watched ports to queues and (un)watches queues (the pump). */
+void coordinator_watches__pump(struct coordinator *c);
+/* A message on a watched queue: reports it for each watching port. */
+void coordinator_watches__data(struct coordinator *c, const char *queue, const void *data,
+                               size_t len);
+/* Frees all watches without a broker call. */
+void coordinator_watches__clear(struct coordinator *c);
 
 /* coordinator_components.c */
 json_t *coordinator__components(void *sys);

@@ -84,7 +84,7 @@ static int op_remove_node(void *sys, const char *role, char *err, size_t errlen)
         struct edge *e = *p;
         if (strcmp(e->src_role, role) == 0 || strcmp(e->tgt_role, role) == 0) {
             *p = e->next;
-            coordinator_graph__edge_free(c, e);
+            coordinator_edges__free(c, e);
         } else {
             p = &e->next;
         }
@@ -108,7 +108,7 @@ static int op_remove_node(void *sys, const char *role, char *err, size_t errlen)
         }
     }
     registry__forget_role(c->reg, role);
-    coordinator_graph__forget_found(c, role);
+    coordinator_edges__forget_found(c, role);
     coordinator__schedule(c);
     return 0;
 }
@@ -120,12 +120,12 @@ static int op_add_edge(void *sys, const char *sr, const char *sp, const char *tr
     if (empty(sr) || empty(sp) || empty(tr) || empty(tp))
         return coordinator__failure(err, errlen, MSGFLO_EINVAL,
                                     "an edge needs two roles and two ports");
-    if (coordinator_graph__edge(c, sr, sp, tr, tp))
+    if (coordinator_edges__find(c, sr, sp, tr, tp))
         return 0;
     struct edge *e = calloc(1, sizeof *e);
     if (!e || !(e->src_role = strdup(sr)) || !(e->src_port = strdup(sp)) ||
         !(e->tgt_role = strdup(tr)) || !(e->tgt_port = strdup(tp)) ||
-        coordinator_graph__watch(c, sr, sp) != 0) {
+        coordinator_watches__add(c, sr, sp) != 0) {
         if (e) {
             free(e->src_role);
             free(e->src_port);
@@ -153,7 +153,7 @@ static int op_remove_edge(void *sys, const char *sr, const char *sp, const char 
         if (strcmp(e->src_role, sr) == 0 && strcmp(e->src_port, sp) == 0 &&
             strcmp(e->tgt_role, tr) == 0 && strcmp(e->tgt_port, tp) == 0) {
             *p = e->next;
-            coordinator_graph__edge_free(c, e);
+            coordinator_edges__free(c, e);
             break;
         }
     }
@@ -265,7 +265,7 @@ static int op_watch(void *sys, const char *role, const char *port, char *err, si
     struct coordinator *c = sys;
     if (empty(role) || empty(port))
         return coordinator__failure(err, errlen, MSGFLO_EINVAL, "a watch needs a role and a port");
-    if (coordinator_graph__watch(c, role, port) != 0)
+    if (coordinator_watches__add(c, role, port) != 0)
         return coordinator__failure(err, errlen, MSGFLO_ENOMEM, "out of memory");
     coordinator__schedule(c);
     return 0;
@@ -274,7 +274,7 @@ static int op_watch(void *sys, const char *role, const char *port, char *err, si
 static int op_unwatch(void *sys, const char *role, const char *port, char *err, size_t errlen)
 {
     struct coordinator *c = sys;
-    if (empty(role) || empty(port) || coordinator_graph__unwatch(c, role, port) != 0)
+    if (empty(role) || empty(port) || coordinator_watches__remove(c, role, port) != 0)
         return coordinator__failure(err, errlen, MSGFLO_EINVAL, "%s.%s is not watched",
                                     role ? role : "", port ? port : "");
     return 0;

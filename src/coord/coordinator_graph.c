@@ -82,13 +82,24 @@ void coordinator_graph__packet_free(struct packet *p)
 
 static void pump_packets(struct coordinator *c)
 {
-    if (settling(c, uv_now(c->loop)))
+    uint64_t now = uv_now(c->loop);
+    if (settling(c, now))
         return;
+again:
     for (struct packet **pp = &c->packets; *pp && c->connected;) {
         struct packet *p = *pp;
         if (!coordinator_graph__discovered_role(c, p->role)) {
-            pp = &p->next;
-            continue;
+            if (now - p->since < c->wait_timeout_ms) {
+                pp = &p->next;
+                continue;
+            }
+            /* the role never came: not kept for ever */
+            *pp = p->next;
+            coordinator__report_error(
+                c, "packet to %s.%s dropped: '%s' was not discovered within %llu s", p->role,
+                p->port, p->role, (unsigned long long)(c->wait_timeout_ms / 1000));
+            coordinator_graph__packet_free(p);
+            goto again; /* the report may have changed the list */
         }
         if (send_json(c, p->role, p->port, p->text) != 0)
             return;

@@ -84,7 +84,8 @@ struct iip {
 struct packet {
     struct packet *next;
     char *role, *port;
-    char *text; /* JSON */
+    char *text;     /* JSON */
+    uint64_t since; /* dropped when role is not discovered within the wait timeout */
 };
 
 struct coordinator {

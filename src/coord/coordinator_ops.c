@@ -252,6 +252,7 @@ static int op_send(void *sys, const char *role, const char *port, const json_t *
         free(p);
         return coordinator__failure(err, errlen, MSGFLO_ENOMEM, "out of memory");
     }
+    p->since = uv_now(c->loop);
     struct packet **tail = &c->packets;
     while (*tail)
         tail = &(*tail)->next;

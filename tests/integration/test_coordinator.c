@@ -139,7 +139,8 @@ struct world {
     char err[512];
 };
 
-static void world_open(struct world *w, const char *url, unsigned period_ms, unsigned expiry)
+static void world_open_wait(struct world *w, const char *url, unsigned period_ms, unsigned expiry,
+                            unsigned wait_ms)
 {
     char prog[1024], lib[3000], path[400];
     snprintf(w->dir, sizeof w->dir, "/tmp/msgflo-coord-test-XXXXXX");
@@ -168,7 +169,7 @@ static void world_open(struct world *w, const char *url, unsigned period_ms, uns
         .discovery_period_ms = period_ms,
         .expire_periods = expiry,
         .expire_periods_set = true,
-        .start_timeout_ms = 20000,
+        .start_timeout_ms = wait_ms,
     };
     assert_int_equal(coordinator__new(&w->loop, &o, &w->c, w->err, sizeof w->err), 0);
     w->sys = coordinator__system(w->c);
@@ -177,6 +178,11 @@ static void world_open(struct world *w, const char *url, unsigned period_ms, uns
     for (int i = 0; i < 2000 && !coordinator__connected(w->c); i++)
         run_ms(&w->loop, 5);
     assert_true(coordinator__connected(w->c));
+}
+
+static void world_open(struct world *w, const char *url, unsigned period_ms, unsigned expiry)
+{
+    world_open_wait(w, url, period_ms, expiry, 20000);
 }
 
 static void on_closed(void *ud)
@@ -739,6 +745,30 @@ static void test_watch_amqp(void **state)
     check_watch(support_broker("MSGFLO_TEST_AMQP"));
 }
 
+/* A packet for a role that is never discovered is dropped (and reported) once
+ * the wait timeout has passed, so the queue does not grow without end and the
+ * system is not busy for ever. */
+static void test_packet_undiscovered_mqtt(void **state)
+{
+    (void)state;
+    struct world w;
+    world_open_wait(&w, support_broker("MSGFLO_TEST_MQTT"), 0, 0, 300);
+    struct system *s = w.sys;
+    char role[64], line[256];
+    support_role("nobody", role, sizeof role);
+    /* no library component: expected to run elsewhere, never started */
+    OK(s->ops->add_node(s->self, role, "test/Elsewhere", w.err, sizeof w.err));
+    json_t *data = json_integer(7);
+    OK(s->ops->send(s->self, role, "in", data, w.err, sizeof w.err));
+    OK(s->ops->send(s->self, role, "in", data, w.err, sizeof w.err));
+    json_decref(data);
+    assert_true(s->ops->busy(s->self));
+    snprintf(line, sizeof line, "error packet to %s.in dropped", role);
+    wait_for(&w.loop, &w.rec, line, 2);
+    assert_false(s->ops->busy(s->self));
+    world_close(&w);
+}
+
 int main(void)
 {
     if (!support_broker("MSGFLO_TEST_MQTT") || !support_broker("MSGFLO_TEST_AMQP")) {
@@ -752,7 +782,7 @@ int main(void)
         SUPPORT_TEST(test_embedded_broker),      SUPPORT_TEST(test_reconnect_mqtt),
         SUPPORT_TEST(test_reconnect_amqp),       SUPPORT_TEST(test_component_source),
         SUPPORT_TEST(test_binding_refused_amqp), SUPPORT_TEST(test_rebind_mqtt),
-        SUPPORT_TEST(test_rebind_amqp),
+        SUPPORT_TEST(test_rebind_amqp),          SUPPORT_TEST(test_packet_undiscovered_mqtt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,6 +33,22 @@ static void strip_slashes(char *url)
         url[--n] = '\0';
 }
 
+/* url without the user:password of its authority (for messages); NULL when
+ * out of memory. */
+static char *without_userinfo(const char *url)
+{
+    char *shown = strdup(url);
+    const char *scheme_end = strstr(url, "://");
+    const char *authority = scheme_end ? scheme_end + 3 : url;
+    size_t alen = strcspn(authority, "/?#");
+    const char *at = memchr(authority, '@', alen);
+    if (shown && at) {
+        size_t start = (size_t)(authority - url);
+        memmove(shown + start, shown + start + (size_t)(at + 1 - authority), strlen(at + 1) + 1);
+    }
+    return shown;
+}
+
 int guv_http_stats__new(const char *base_url, const char *vhost, const char *user,
                         const char *password, struct guv_http_stats **out, char *errbuf,
                         size_t errlen)
@@ -40,8 +56,10 @@ int guv_http_stats__new(const char *base_url, const char *vhost, const char *use
     *out = NULL;
     if (!base_url ||
         (strncmp(base_url, "http://", 7) != 0 && strncmp(base_url, "https://", 8) != 0)) {
+        char *shown = base_url ? without_userinfo(base_url) : NULL;
         snprintf(errbuf, errlen, "management API: '%s' is not an http:// or https:// URL",
-                 base_url ? base_url : "");
+                 shown ? shown : "");
+        free(shown);
         return MSGFLO_EINVAL;
     }
     static bool curl_ready;
@@ -65,13 +83,7 @@ int guv_http_stats__new(const char *base_url, const char *vhost, const char *use
         s->user = strdup(user ? user : "guest");
         s->password = strdup(password ? password : "guest");
     }
-    s->shown = strdup(base_url);
-    if (s->shown && in_url) {
-        const char *at = memchr(authority, '@', alen);
-        size_t scheme = (size_t)(authority - base_url);
-        memmove(s->shown + scheme, s->shown + scheme + (size_t)(at + 1 - authority),
-                strlen(at + 1) + 1);
-    }
+    s->shown = without_userinfo(base_url);
     if (!s->curl || !s->base || !s->shown || !s->vhost || (!in_url && (!s->user || !s->password))) {
         guv_http_stats__free(s);
         return MSGFLO_ENOMEM;

@@ -263,6 +263,12 @@ static void test_management_answer(void **state)
                      MSGFLO_EINVAL);
     assert_null(s);
     assert_string_equal(err, "management API: 'ftp://x' is not an http:// or https:// URL");
+    /* the broker's URL given by mistake: its password is not repeated */
+    assert_int_equal(
+        guv_http_stats__new("amqp://me:s3cret@host:5672/v", NULL, NULL, NULL, &s, err, sizeof err),
+        MSGFLO_EINVAL);
+    assert_string_equal(err,
+                        "management API: 'amqp://host:5672/v' is not an http:// or https:// URL");
     assert_int_equal(
         guv_http_stats__new("http://u:p@localhost:15672/", "/", NULL, NULL, &s, err, sizeof err),
         0);

@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "json_text.h"
+
 #include "msgflo/errors.h"
 #include "runtime/live.h"
 
@@ -244,22 +246,6 @@ static int setup(void **state)
 {
     *state = fixture_new(NULL);
     return 0;
-}
-
-/* JSON from text with ' for " (readable expectations). */
-static json_t *J(const char *text)
-{
-    char *t = strdup(text);
-    assert_non_null(t);
-    for (char *c = t; *c; c++)
-        if (*c == '\'')
-            *c = '"';
-    json_error_t e;
-    json_t *v = json_loads(t, JSON_DECODE_ANY, &e);
-    if (!v)
-        fail_msg("bad test JSON (%s): %s", e.text, t);
-    free(t);
-    return v;
 }
 
 /* Drops time/uptime of started/stopped after checking their form. */

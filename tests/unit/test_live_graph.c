@@ -9,23 +9,10 @@
 
 #include <cmocka.h>
 
+#include "json_text.h"
+
 #include "msgflo/errors.h"
 #include "runtime/live_graph.h"
-
-static json_t *J(const char *text)
-{
-    char *t = strdup(text);
-    assert_non_null(t);
-    for (char *c = t; *c; c++)
-        if (*c == '\'')
-            *c = '"';
-    json_error_t e;
-    json_t *v = json_loads(t, JSON_DECODE_ANY, &e);
-    if (!v)
-        fail_msg("bad test JSON (%s): %s", e.text, t);
-    free(t);
-    return v;
-}
 
 static void assert_json(const json_t *got, const char *want_text)
 {

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "guv_test_config.h"
 #include "guv/act_command.h"
 #include "guv/config.h"
 #include "guv/governor.h"
@@ -19,22 +20,9 @@
 #include "guv/stats_http.h"
 #include "msgflo/errors.h"
 
-static const char *no_env(const char *name, void *arg)
-{
-    (void)name;
-    (void)arg;
-    return NULL;
-}
-
 static struct guv_config *config(const char *yaml)
 {
-    char err[512];
-    struct guv_config *cfg = NULL;
-    struct guv_config_options o = {.filename = "t.guv.yaml", .getenv = no_env};
-    int rc = guv_config__parse(yaml, strlen(yaml), &o, &cfg, err, sizeof err);
-    if (rc)
-        fprintf(stderr, "config error: %s\n", err);
-    assert_int_equal(rc, 0);
+    struct guv_config *cfg = guv_test_config(yaml);
     assert_int_equal(cfg->n_errors, 0);
     return cfg;
 }

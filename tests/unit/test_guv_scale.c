@@ -13,29 +13,11 @@
 
 #include <cmocka.h>
 
+#include "guv_test_config.h"
 #include "coord/foreign_yaml.h"
 #include "guv/config.h"
 #include "guv/scale.h"
 #include "msgflo/errors.h"
-
-static const char *no_env(const char *name, void *arg)
-{
-    (void)name;
-    (void)arg;
-    return NULL;
-}
-
-static struct guv_config *config(const char *yaml)
-{
-    char err[512];
-    struct guv_config *cfg = NULL;
-    struct guv_config_options o = {.filename = "t.guv.yaml", .getenv = no_env};
-    int rc = guv_config__parse(yaml, strlen(yaml), &o, &cfg, err, sizeof err);
-    if (rc)
-        fprintf(stderr, "config error: %s\n", err);
-    assert_int_equal(rc, 0);
-    return cfg;
-}
 
 static json_t *load_fixture(const char *name)
 {
@@ -73,7 +55,7 @@ static bool run_vector(const json_t *t)
     json_int_t messages =
         json_integer_value(json_object_get(json_object_get(t, "state"), "messages"));
 
-    struct guv_config *cfg = config(json_string_value(json_object_get(t, "config")));
+    struct guv_config *cfg = guv_test_config(json_string_value(json_object_get(t, "config")));
     const struct guv_role *role = guv_config__role(cfg, role_name ? role_name : "*");
     assert_non_null(role);
 
@@ -115,7 +97,7 @@ static void test_guv_vectors(void **state)
  * target = 60 - 2.3263 * 5 = 48.37, available = 38.37 s per worker. */
 static void test_defaults_formula(void **state)
 {
-    struct guv_config *cfg = config("r: {max: 100}\n");
+    struct guv_config *cfg = guv_test_config("r: {max: 100}\n");
     const struct guv_role *r = guv_config__role(cfg, "r");
     assert_int_equal(guv_scale__estimate(r, 0), 1); /* empty queue: the minimum */
     assert_int_equal(guv_scale__estimate(r, 1), 1);
@@ -130,10 +112,10 @@ static void test_defaults_formula(void **state)
 
 static void test_clamps(void **state)
 {
-    struct guv_config *cfg = config("'*': {min: 0}\n"
-                                    "zero: {}\n"
-                                    "floor: {min: 3, max: 4}\n"
-                                    "fixed: {min: 2, max: 2}\n");
+    struct guv_config *cfg = guv_test_config("'*': {min: 0}\n"
+                                             "zero: {}\n"
+                                             "floor: {min: 3, max: 4}\n"
+                                             "fixed: {min: 2, max: 2}\n");
     const struct guv_role *zero = guv_config__role(cfg, "zero");
     const struct guv_role *floor_ = guv_config__role(cfg, "floor");
     const struct guv_role *fixed = guv_config__role(cfg, "fixed");
@@ -150,10 +132,10 @@ static void test_clamps(void **state)
 /* ceil(queue / concurrency) rounds of `processing` each. */
 static void test_concurrency(void **state)
 {
-    struct guv_config *cfg = config("'*': {max: 40}\n"
-                                    "one: {concurrency: 1}\n"
-                                    "four: {concurrency: 4}\n"
-                                    "half: {concurrency: 2.5}\n");
+    struct guv_config *cfg = guv_test_config("'*': {max: 40}\n"
+                                             "one: {concurrency: 1}\n"
+                                             "four: {concurrency: 4}\n"
+                                             "half: {concurrency: 2.5}\n");
     const struct guv_role *one = guv_config__role(cfg, "one");
     const struct guv_role *four = guv_config__role(cfg, "four");
     const struct guv_role *half = guv_config__role(cfg, "half");
@@ -169,7 +151,7 @@ static void test_concurrency(void **state)
 
 static void test_decide_directions(void **state)
 {
-    struct guv_config *cfg = config("r: {min: 0, max: 10}\n");
+    struct guv_config *cfg = guv_test_config("r: {min: 0, max: 10}\n");
     const struct guv_role *r = guv_config__role(cfg, "r");
     struct guv_state s;
 
@@ -195,9 +177,9 @@ static void test_decide_directions(void **state)
 
 static void test_history_ring(void **state)
 {
-    struct guv_config *cfg = config("'*': {pollinterval: 10, history: 45}\n");
+    struct guv_config *cfg = guv_test_config("'*': {pollinterval: 10, history: 45}\n");
     assert_int_equal(guv_history__window(&cfg->global), 4);
-    struct guv_config *dflt = config("r: {}\n");
+    struct guv_config *dflt = guv_test_config("r: {}\n");
     assert_int_equal(guv_history__window(&dflt->global), 4); /* 120 / 30 */
     guv_config__free(dflt);
     guv_config__free(cfg);
@@ -230,7 +212,7 @@ static void test_history_ring(void **state)
  * 4 polls asked for less; up at once. */
 static void test_damping_over_polls(void **state)
 {
-    struct guv_config *cfg = config("'*': {min: 1, max: 5}\nr: {}\n");
+    struct guv_config *cfg = guv_test_config("'*': {min: 1, max: 5}\nr: {}\n");
     const struct guv_role *r = guv_config__role(cfg, "r");
     struct guv_history h;
     assert_int_equal(guv_history__init(&h, guv_history__window(&cfg->global)), 0);
@@ -265,7 +247,7 @@ static void test_damping_over_polls(void **state)
  * current count (guv's "history of decreasing loads"). */
 static void test_damping_partial(void **state)
 {
-    struct guv_config *cfg = config("r: {min: 0, max: 20}\n");
+    struct guv_config *cfg = guv_test_config("r: {min: 0, max: 20}\n");
     const struct guv_role *r = guv_config__role(cfg, "r");
     struct guv_history h;
     assert_int_equal(guv_history__init(&h, 4), 0);
@@ -326,7 +308,7 @@ static void test_quantile(void **state)
 /* The worked example of docs/guv.md, poll by poll. */
 static void test_docs_example(void **state)
 {
-    struct guv_config *cfg = config("r: {max: 20}\n");
+    struct guv_config *cfg = guv_test_config("r: {max: 20}\n");
     const struct guv_role *r = guv_config__role(cfg, "r");
     struct guv_history h;
     assert_int_equal(guv_history__init(&h, guv_history__window(&cfg->global)), 0);
@@ -344,7 +326,7 @@ static void test_docs_example(void **state)
         if (s.next != GUV_NONE)
             current = s.next;
     }
-    struct guv_config *four = config("r: {max: 20, concurrency: 4}\n");
+    struct guv_config *four = guv_test_config("r: {max: 20, concurrency: 4}\n");
     assert_int_equal(guv_scale__estimate(guv_config__role(four, "r"), 40), 3);
     guv_config__free(four);
     guv_history__cleanup(&h);

@@ -4,7 +4,8 @@
  *                                  messages, then the same N again
  *                                  (re-announcing); prints one line:
  *                                  "N new_s new_cpu_s re_s re_cpu_s maxrss_kb"
- *   announce publish URL N [TAG]   publishes N distinct discovery messages on
+ *   announce publish URL N [TAG [solo]]
+ *                                  publishes N distinct discovery messages on
  *                                  topic "fbp" (QoS 0) to mqtt://HOST:PORT and
  *                                  exits once libmosquitto wrote them all;
  *                                  prints "published N SECONDS"
@@ -13,11 +14,13 @@
  * i's outport queue is participant i+1's inport queue, so every announcement
  * also finds an automatic edge (the original's quadratic part). TAG (default
  * "p") prefixes roles and ids, so a second run of `publish` with the same TAG
- * re-announces the same participants.
+ * re-announces the same participants. With "solo", participant i's outport
+ * queue is its own (TAG<i>.OUT): no automatic edges.
  */
 #include "coord/registry.h"
 
 #include <mosquitto.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,15 +43,15 @@ static double cpu_s(void)
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-static int message(char *buf, size_t size, const char *tag, size_t i)
+static int message(char *buf, size_t size, const char *tag, size_t i, bool chain)
 {
     int n = snprintf(buf, size,
                      "{\"protocol\":\"discovery\",\"command\":\"participant\",\"payload\":"
                      "{\"id\":\"%s%zu-3f9a1c\",\"role\":\"%s%zu\",\"component\":\"Repeat\","
                      "\"label\":\"Repeats the data it receives\",\"icon\":\"file-word-o\","
                      "\"inports\":[{\"id\":\"in\",\"type\":\"any\",\"queue\":\"%s%zu.IN\"}],"
-                     "\"outports\":[{\"id\":\"out\",\"type\":\"any\",\"queue\":\"%s%zu.IN\"}]}}",
-                     tag, i, tag, i, tag, i, tag, i + 1);
+                     "\"outports\":[{\"id\":\"out\",\"type\":\"any\",\"queue\":\"%s%zu.%s\"}]}}",
+                     tag, i, tag, i, tag, i, tag, chain ? i + 1 : i, chain ? "IN" : "OUT");
     return n > 0 && (size_t)n < size ? n : -1;
 }
 
@@ -56,7 +59,7 @@ static int announce_all(struct registry *r, size_t n, uint64_t now_ms)
 {
     char buf[1024], err[256];
     for (size_t i = 0; i < n; i++) {
-        int len = message(buf, sizeof buf, "p", i);
+        int len = message(buf, sizeof buf, "p", i, true);
         if (len < 0 || registry__announce(r, buf, (size_t)len, now_ms, NULL, err, sizeof err)) {
             fprintf(stderr, "announce %zu failed\n", i);
             return -1;
@@ -130,7 +133,7 @@ static int parse_url(const char *url, char *host, size_t hostlen, int *port)
     return 0;
 }
 
-static int run_publish(const char *url, size_t n, const char *tag)
+static int run_publish(const char *url, size_t n, const char *tag, bool chain)
 {
     char host[256], buf[1024];
     int port = 0, rc = 1;
@@ -157,7 +160,7 @@ static int run_publish(const char *url, size_t n, const char *tag)
         goto out;
     double t0 = now_s();
     for (size_t i = 0; i < n; i++) {
-        int len = message(buf, sizeof buf, tag, i);
+        int len = message(buf, sizeof buf, tag, i, chain);
         if (len < 0 || mosquitto_publish(m, NULL, "fbp", len, buf, 0, false) != MOSQ_ERR_SUCCESS)
             goto out;
         /* keep the outgoing queue short: write what can be written now */
@@ -183,8 +186,10 @@ int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "inproc") == 0)
         return run_inproc(strtoul(argv[2], NULL, 10));
-    if ((argc == 4 || argc == 5) && strcmp(argv[1], "publish") == 0)
-        return run_publish(argv[2], strtoul(argv[3], NULL, 10), argc == 5 ? argv[4] : "p");
-    fprintf(stderr, "usage: announce inproc N | announce publish mqtt://HOST:PORT N [TAG]\n");
+    if (argc >= 4 && argc <= 6 && strcmp(argv[1], "publish") == 0)
+        return run_publish(argv[2], strtoul(argv[3], NULL, 10), argc >= 5 ? argv[4] : "p",
+                           !(argc == 6 && strcmp(argv[5], "solo") == 0));
+    fprintf(stderr,
+            "usage: announce inproc N | announce publish mqtt://HOST:PORT N [TAG [solo]]\n");
     return 2;
 }

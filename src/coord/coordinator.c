@@ -125,6 +125,7 @@ static void on_connected(void *ud)
     }
     LOG_DEBUG(NS, "connected to the broker");
     coordinator_graph__connected(c);
+    c->discovery_gen = c->sub_gen; /* covers the discovery subscription above */
     coordinator__schedule(c);
 }
 

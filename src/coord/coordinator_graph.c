@@ -196,6 +196,8 @@ static bool node_start(struct coordinator *c, struct node *n)
 
 static void pump_nodes(struct coordinator *c)
 {
+    if (!c->connected || c->discovery_gen == 0 || c->sub_confirmed < c->discovery_gen)
+        return; /* not listening for discovery yet: the announcement would be lost */
 again:
     for (struct node *n = c->nodes; n && c->sup; n = n->next) {
         if (n->in_graph && n->start && n->proc == PROC_NONE && node_start(c, n))
@@ -221,8 +223,7 @@ static void on_subscribed(void *ud)
 {
     struct coordinator *c = ud;
     c->sub_confirmed = c->sub_requested;
-    if (c->sub_requested < c->sub_gen)
-        coordinator__schedule(c);
+    coordinator__schedule(c); /* more to confirm, or processes waiting to start */
 }
 
 /* Asks the broker to acknowledge the subscriptions made so far (MQTT). */

@@ -123,6 +123,10 @@ struct coordinator {
     /* subscriptions (bindings, watches): each gets the next generation; the
      * broker has acknowledged those up to `confirmed` */
     uint64_t sub_gen, sub_requested, sub_confirmed;
+    /* The subscription generation that includes the discovery channel of the
+     * current connection: processes start only once it is confirmed, so no
+     * participant announces before we listen (the original's issue #94). */
+    uint64_t discovery_gen;
     bool components_dirty; /* report components_changed on the next pump */
     /* loop handles */
     uv_timer_t pump_timer, tick_timer;

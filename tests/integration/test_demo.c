@@ -3,7 +3,8 @@
  * pointed at this build), the bindings, the IIP. A press of the button
  * starts the motor and turns the warning light red, then green again when
  * the motor stops; on MQTT and AMQP test brokers, and on the embedded broker
- * with the button pressing itself, where SIGTERM must leave no process. */
+ * with the button pressing itself, where SIGTERM must leave no process.
+ * Last, the same in the msgflo runtime, as scripts/demo runs it. */
 #include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -225,6 +226,49 @@ static void test_embedded_demo_mode(void **state)
     }
 }
 
+/* scripts/demo: the runtime with --graph on the embedded broker. The button
+ * presses itself soon after it is up, so the edges must be bound by then
+ * (the runtime starts participants only once it listens for discovery). */
+static void test_runtime_demo(void **state)
+{
+    setenv("BUTTON_PRESS_EVERY", "1", 1);
+    setenv("BUTTON_PRESSES", "1", 1);
+    char *saved = getenv("MSGFLO_BROKER") ? strdup(getenv("MSGFLO_BROKER")) : NULL;
+    unsetenv("MSGFLO_BROKER");
+    unsetenv("CLOUDAMQP_URL");
+    char *argv[] = {MSGFLO_RUNTIME_TOOL,
+                    "--graph",
+                    MSGFLO_EXAMPLES_DIR "/motorcontrol.fbp",
+                    "--library",
+                    library,
+                    "--port",
+                    "0",
+                    "--forward",
+                    "stdout",
+                    NULL};
+    struct child rt;
+    assert_int_equal(child_start(&rt, argv), 0);
+    unsetenv("BUTTON_PRESS_EVERY");
+    unsetenv("BUTTON_PRESSES");
+    if (saved)
+        setenv("MSGFLO_BROKER", saved, 1);
+    free(saved);
+
+    expect_line(&rt, "msgflo started on ws://localhost:", 10000);
+    expect_line(&rt, "warninglight: green ON", 15000); /* the IIP */
+    expect_line(&rt, "button: pressed (demo, press 1)", 15000);
+    expect_press_handled(&rt);
+    pid_t kids[16];
+    size_t n = children_of(rt.pid, kids, 16);
+    assert_int_equal(n, 4); /* mosquitto and three participants */
+    assert_int_equal(child_stop(&rt, SIGTERM), 0);
+    for (size_t i = 0; i < n; i++) {
+        errno = 0;
+        assert_int_equal(kill(kids[i], 0), -1);
+        assert_int_equal(errno, ESRCH);
+    }
+}
+
 int main(void)
 {
     setenv("MOTOR_RUN_SECONDS", "1", 1);
@@ -232,6 +276,7 @@ int main(void)
         SUPPORT_TEST(test_mqtt),
         SUPPORT_TEST(test_amqp),
         SUPPORT_TEST(test_embedded_demo_mode),
+        SUPPORT_TEST(test_runtime_demo),
     };
     return cmocka_run_group_tests(tests, write_library, remove_library);
 }

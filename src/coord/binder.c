@@ -13,7 +13,8 @@
 struct binder {
     struct transport *t;
     struct bindings added;
-    bool *active; /* per added binding; false once removed */
+    bool *active;   /* per added binding; false once removed */
+    json_t *by_src; /* src queue -> [indexes into added]: no scan per message */
 };
 
 int binder__new(struct transport *t, struct binder **out)
@@ -22,6 +23,11 @@ int binder__new(struct transport *t, struct binder **out)
     if (!b)
         return MSGFLO_ENOMEM;
     b->t = t;
+    b->by_src = json_object();
+    if (!b->by_src) {
+        free(b);
+        return MSGFLO_ENOMEM;
+    }
     *out = b;
     return 0;
 }
@@ -32,6 +38,7 @@ void binder__free(struct binder *b)
         return;
     bindings__cleanup(&b->added);
     free(b->active);
+    json_decref(b->by_src);
     free(b);
 }
 
@@ -40,12 +47,27 @@ static bool same(const char *a, const char *b)
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+static bool matches(const struct binding *y, const struct binding *x)
+{
+    return y->type == x->type && same(y->src, x->src) && same(y->tgt, x->tgt) &&
+           same(y->deadletter, x->deadletter);
+}
+
 static long find(const struct binder *b, const struct binding *x)
 {
+    if (x->src) {
+        size_t k;
+        json_t *idx;
+        json_array_foreach(json_object_get(b->by_src, x->src), k, idx)
+        {
+            long i = (long)json_integer_value(idx);
+            if (matches(&b->added.items[i], x))
+                return i;
+        }
+        return -1;
+    }
     for (size_t i = 0; i < b->added.count; i++) {
-        const struct binding *y = &b->added.items[i];
-        if (y->type == x->type && same(y->src, x->src) && same(y->tgt, x->tgt) &&
-            same(y->deadletter, x->deadletter))
+        if (matches(&b->added.items[i], x))
             return (long)i;
     }
     return -1;
@@ -135,6 +157,16 @@ int binder__add(struct binder *b, const struct binding *x)
     b->added.count++;
     if ((x->src && !n->src) || (x->tgt && !n->tgt) || (x->deadletter && !n->deadletter))
         return MSGFLO_ENOMEM;
+    if (n->src) {
+        json_t *idx = json_object_get(b->by_src, n->src);
+        if (!idx) {
+            idx = json_array();
+            if (json_object_set_new(b->by_src, n->src, idx) != 0)
+                return MSGFLO_ENOMEM;
+        }
+        if (json_array_append_new(idx, json_integer((json_int_t)(b->added.count - 1))) != 0)
+            return MSGFLO_ENOMEM;
+    }
     LOG_DEBUG(NS, "bound %s -> %s", x->src ? x->src : "?", x->tgt ? x->tgt : "?");
     return 0;
 }
@@ -157,10 +189,13 @@ bool binder__on_message(struct binder *b, const char *queue, const void *data, s
     bool matched = false;
     if (transport_has_bindings(b->t))
         return false;
-    for (size_t i = 0; i < b->added.count; i++) {
+    size_t k;
+    json_t *idx;
+    json_array_foreach(json_object_get(b->by_src, queue), k, idx)
+    {
+        size_t i = (size_t)json_integer_value(idx);
         const struct binding *x = &b->added.items[i];
-        if (!b->active[i] || !x->src || !x->tgt || strcmp(x->src, queue) != 0 ||
-            strcmp(x->src, x->tgt) == 0)
+        if (!b->active[i] || !x->tgt || strcmp(x->src, x->tgt) == 0)
             continue;
         matched = true;
         int rc = transport_publish(b->t, x->tgt, data, len);

@@ -171,6 +171,13 @@ void coordinator_watches__data(struct coordinator *c, const char *queue, const v
 {
     if (!c->sys.events.data)
         return;
+    /* Most messages (MQTT forwarding) are on no watched queue: find that out
+     * without allocating; a watched port always holds its queue's watch. */
+    const struct queue_watch *qw = c->queue_watches;
+    while (qw && strcmp(qw->queue, queue) != 0)
+        qw = qw->next;
+    if (!qw || qw->refs == 0)
+        return;
     /* what to report first: the callback may unwatch */
     json_t *ports = json_array();
     for (struct port_watch *w = c->port_watches; w; w = w->next) {

@@ -1,8 +1,10 @@
 /* Shared by the guv unit tests: a configuration parsed from YAML text
- * (file name t.guv.yaml, no environment), asserting that it parses. */
+ * (file name t.guv.yaml, no environment), asserting that it parses; guv's
+ * YAML test vectors (tests/fixtures/guv) read as JSON. */
 #ifndef MSGFLO_TESTS_GUV_TEST_CONFIG_H
 #define MSGFLO_TESTS_GUV_TEST_CONFIG_H
 
+#include "coord/foreign_yaml.h"
 #include "guv/config.h"
 
 #include <stdio.h>
@@ -27,5 +29,32 @@ static inline struct guv_config *guv_test_config(const char *yaml)
     assert_int_equal(rc, 0);
     return cfg;
 }
+
+#ifdef MSGFLO_GUV_FIXTURES
+/* A fixture of MSGFLO_GUV_FIXTURES read as JSON (a new reference). */
+static inline json_t *guv_test_fixture(const char *name)
+{
+    char path[512], err[512];
+    snprintf(path, sizeof path, "%s/%s", MSGFLO_GUV_FIXTURES, name);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char text[65536];
+    size_t len = fread(text, 1, sizeof text, f);
+    fclose(f);
+    assert_true(len < sizeof text);
+    struct yreader r;
+    struct ynode *root = NULL;
+    json_t *out = NULL;
+    int rc = foreign_yaml__read(&r, text, len, path, err, sizeof err, &root);
+    if (rc == 0)
+        rc = foreign_yaml__to_json(&r, root, &out);
+    foreign_yaml__free(&r);
+    if (rc)
+        fprintf(stderr, "%s\n", err);
+    assert_int_equal(rc, 0);
+    return out;
+}
+
+#endif
 
 #endif

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "guv_test_config.h"
 #include "coord/foreign_yaml.h"
 #include "guv/config.h"
 #include "msgflo/errors.h"
@@ -87,29 +88,6 @@ static const struct guv_config_error *one_error(const struct guv_config *cfg, co
     assert_int_equal(cfg->n_errors, 1);
     assert_true(contains_ci(cfg->errors[0].message, expected));
     return &cfg->errors[0];
-}
-
-static json_t *load_fixture(const char *name)
-{
-    char path[512], e[512];
-    snprintf(path, sizeof path, "%s/%s", MSGFLO_GUV_FIXTURES, name);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    static char text[65536];
-    size_t len = fread(text, 1, sizeof text, f);
-    fclose(f);
-    assert_true(len < sizeof text);
-    struct yreader r;
-    struct ynode *root = NULL;
-    json_t *out = NULL;
-    int rc = foreign_yaml__read(&r, text, len, path, e, sizeof e, &root);
-    if (rc == 0)
-        rc = foreign_yaml__to_json(&r, root, &out);
-    foreign_yaml__free(&r);
-    if (rc)
-        fprintf(stderr, "%s\n", e);
-    assert_int_equal(rc, 0);
-    return out;
 }
 
 /* Every key of the expected config (a subset, as guv's definedVarsEql) has
@@ -195,7 +173,7 @@ static bool run_case(const json_t *t)
 
 static void test_guv_vectors(void **state)
 {
-    json_t *tests = load_fixture("configs.yaml");
+    json_t *tests = guv_test_fixture("configs.yaml");
     assert_true(json_is_array(tests));
     assert_int_equal(json_array_size(tests), 9);
     size_t i, passed = 0;

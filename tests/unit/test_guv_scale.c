@@ -19,29 +19,6 @@
 #include "guv/scale.h"
 #include "msgflo/errors.h"
 
-static json_t *load_fixture(const char *name)
-{
-    char path[512], err[512];
-    snprintf(path, sizeof path, "%s/%s", MSGFLO_GUV_FIXTURES, name);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    static char text[65536];
-    size_t len = fread(text, 1, sizeof text, f);
-    fclose(f);
-    assert_true(len < sizeof text);
-    struct yreader r;
-    struct ynode *root = NULL;
-    json_t *out = NULL;
-    int rc = foreign_yaml__read(&r, text, len, path, err, sizeof err, &root);
-    if (rc == 0)
-        rc = foreign_yaml__to_json(&r, root, &out);
-    foreign_yaml__free(&r);
-    if (rc)
-        fprintf(stderr, "%s\n", err);
-    assert_int_equal(rc, 0);
-    return out;
-}
-
 /* Runs one case as guv's spec/scale.coffee does: the role's config, the
  * history as given, a missing or 0 `current` as unknown (the spec does
  * `test.current = null if not test.current`). Returns whether it passed. */
@@ -82,7 +59,7 @@ static bool run_vector(const json_t *t)
 
 static void test_guv_vectors(void **state)
 {
-    json_t *tests = load_fixture("scaletests.yaml");
+    json_t *tests = guv_test_fixture("scaletests.yaml");
     assert_true(json_is_array(tests));
     assert_int_equal(json_array_size(tests), 14);
     size_t i, passed = 0;

@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "process_test.h"
+
 #include <errno.h>
 #include <mosquitto.h>
 #include <signal.h>
@@ -57,29 +59,6 @@ static bool path_exists(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0;
-}
-
-/* Dead, or a zombie waiting for init (the SIGKILLed-owner case); polls up to
- * `seconds`, since a killed process takes a moment to go. */
-static bool process_gone(int pid, int seconds)
-{
-    for (int i = 0; i < seconds * 100; i++) {
-        if (kill(pid, 0) != 0 && errno == ESRCH)
-            return true;
-        char path[64], buf[512];
-        snprintf(path, sizeof path, "/proc/%d/stat", pid);
-        FILE *f = fopen(path, "r");
-        if (f) {
-            size_t n = fread(buf, 1, sizeof buf - 1, f);
-            fclose(f);
-            buf[n] = '\0';
-            const char *paren = strrchr(buf, ')');
-            if (paren && (paren[2] == 'Z' || paren[2] == 'X'))
-                return true;
-        }
-        usleep(10000);
-    }
-    return false;
 }
 
 static void setup_ctx(struct ctx *c)

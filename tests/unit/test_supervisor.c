@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "process_test.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -158,29 +160,6 @@ static void setup_sup(struct ctx *c, struct supervisor_options *o)
     assert_int_equal(supervisor__new(&c->loop, o, &c->sup), 0);
 }
 
-/* Dead or a zombie (an orphaned grandchild waits for init to reap it); a
- * process killed by SIGKILL may take a moment to die, so this polls (5 s). */
-static bool process_gone(int pid)
-{
-    for (int i = 0; i < 500; i++) {
-        if (kill(pid, 0) != 0 && errno == ESRCH)
-            return true;
-        char path[64], buf[512];
-        snprintf(path, sizeof path, "/proc/%d/stat", pid);
-        FILE *f = fopen(path, "r");
-        if (f) {
-            size_t n = fread(buf, 1, sizeof buf - 1, f);
-            fclose(f);
-            buf[n] = '\0';
-            const char *paren = strrchr(buf, ')');
-            if (paren && (paren[2] == 'Z' || paren[2] == 'X'))
-                return true;
-        }
-        usleep(10000);
-    }
-    return false;
-}
-
 /* Runs the loop until no process runs or waits for a restart. */
 static void run_until_idle(struct ctx *c, unsigned seconds)
 {
@@ -210,7 +189,7 @@ static void teardown_sup(struct ctx *c)
     uv_run(&c->loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&c->loop), 0);
     for (int i = 0; i < c->npids; i++)
-        if (!process_gone(c->pids[i]))
+        if (!process_gone(c->pids[i], 5))
             fail_msg("process %d survived the supervisor", c->pids[i]);
     for (int i = 0; i < c->nlines; i++)
         free(c->lines[i]);
@@ -257,7 +236,7 @@ static void test_start_timeout_names_role(void **state)
     long pid = strtol(c.lines[0] + strlen("slow: "), &end, 10);
     assert_true(pid > 0);
     c.pids[c.npids++] = (int)pid;
-    assert_true(process_gone((int)pid));
+    assert_true(process_gone((int)pid, 5));
     assert_int_equal(c.exits, 0);
     teardown_sup(&c);
 }

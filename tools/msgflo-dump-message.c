@@ -1,8 +1,10 @@
 /* msgflo-dump-message: take N messages off a queue and print them. */
+#include "coord/cli.h"
 #include "coord/session.h"
 #include "msgflo/msgflo.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,7 +88,6 @@ int main(int argc, char **argv)
     long timeout = 10;
     int opt;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        char *end;
         switch (opt) {
         case 'b':
             broker = optarg;
@@ -95,16 +96,14 @@ int main(int argc, char **argv)
             c.queue = optarg;
             break;
         case 'n':
-            c.amount = strtol(optarg, &end, 10);
-            if (*end || c.amount < 1 || c.amount > 100000000) {
+            if (!cli__number(optarg, 1, 100000000, &c.amount)) {
                 fprintf(stderr, "msgflo-dump-message: --amount: '%s' is not a number >= 1\n",
                         optarg);
                 return 2;
             }
             break;
         case 't':
-            timeout = strtol(optarg, &end, 10);
-            if (*end || timeout <= 0) {
+            if (!cli__number(optarg, 1, LONG_MAX, &timeout)) {
                 fprintf(stderr, "msgflo-dump-message: --timeout: '%s' is not a positive number\n",
                         optarg);
                 return 2;

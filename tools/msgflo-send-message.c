@@ -1,8 +1,10 @@
 /* msgflo-send-message: put one message on a queue. */
+#include "coord/cli.h"
 #include "coord/session.h"
 #include "msgflo/msgflo.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,7 +89,6 @@ int main(int argc, char **argv)
     long timeout = 10;
     int opt;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        char *end;
         switch (opt) {
         case 'b':
             broker = optarg;
@@ -102,8 +103,7 @@ int main(int argc, char **argv)
             raw = optarg;
             break;
         case 't':
-            timeout = strtol(optarg, &end, 10);
-            if (*end || timeout <= 0) {
+            if (!cli__number(optarg, 1, LONG_MAX, &timeout)) {
                 fprintf(stderr, "msgflo-send-message: --timeout: '%s' is not a positive number\n",
                         optarg);
                 return 2;

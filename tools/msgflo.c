@@ -84,16 +84,6 @@ static int usage_error(const char *before, const char *arg, const char *after)
     return 2;
 }
 
-static int parse_uint(const char *s, long max, long *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < 0 || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static bool optional_value_follows(int argc, char **argv, int i)
 {
     return i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0;
@@ -137,7 +127,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         if (strcmp(name, "--host") == 0) {
             o->server.host = value;
         } else if (strcmp(name, "--port") == 0) {
-            if (parse_uint(value, 65535, &n) != 0)
+            if (!cli__number(value, 0, 65535, &n))
                 return usage_error("--port: '", value, "' is not a port number (0-65535)");
             o->server.port = (int)n;
         } else if (strcmp(name, "--listen") == 0) {
@@ -164,7 +154,7 @@ static int parse_options(int argc, char **argv, struct options *o)
                 return usage_error("--wait-timeout: '", value, "' is not a number of seconds");
             o->coord.start_timeout_ms = (unsigned)(secs * 1000);
         } else if (strcmp(name, "--expire-periods") == 0) {
-            if (parse_uint(value, 1000000, &n) != 0)
+            if (!cli__number(value, 0, 1000000, &n))
                 return usage_error("--expire-periods: '", value, "' is not a whole number");
             o->coord.expire_periods = (unsigned)n;
             o->coord.expire_periods_set = true;

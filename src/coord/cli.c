@@ -50,6 +50,16 @@ int cli__flag(int argc, char **argv, int *i, const char *value, bool *out)
     return 0;
 }
 
+bool cli__number(const char *text, long min, long max, long *out)
+{
+    char *end;
+    long v = strtol(text, &end, 10);
+    if (!*text || *end || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
 bool cli__seconds(const char *text, double *out)
 {
     char *end;

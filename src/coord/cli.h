@@ -22,6 +22,9 @@ const char *cli__split(const char *arg, char *name, size_t n);
  * boolean word (true/false, yes/no, on/off, 1/0). */
 int cli__flag(int argc, char **argv, int *i, const char *value, bool *out);
 
+/* A whole decimal number from min to max (the whole text). */
+bool cli__number(const char *text, long min, long max, long *out);
+
 /* A positive, finite number of seconds. */
 bool cli__seconds(const char *text, double *out);
 

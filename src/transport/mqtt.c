@@ -7,7 +7,9 @@
  * msgflo-nodejs (QoS 1 messages are acknowledged by libmosquitto on receipt).
  *
  * Batching: libmosquitto reads one packet per mosquitto_loop_read at QoS 0,
- * so a wakeup goes on reading while the socket holds more bytes (FIONREAD).
+ * so a wakeup goes on reading while the last call delivered a packet (one
+ * read that finds the socket empty ends a burst: no system call per message
+ * to ask whether more is there).
  * Packets published from within a message callback are only queued by
  * libmosquitto; after a read burst they are written together with the socket
  * corked, so one loop turn costs one write segment, not one per message (a
@@ -25,7 +27,6 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #define NS             "msgflo:mqtt"
@@ -39,6 +40,7 @@ struct mqtt {
     uv_timer_t *misc; /* keepalive timer */
     int poll_events;
     int burst;                     /* messages delivered during this read burst */
+    unsigned packets;              /* packets libmosquitto reported (read progress) */
     int busy;                      /* nesting depth of our calls into libmosquitto */
     bool close_pending;            /* close asked for while busy */
     int pending_subacks;           /* SUBSCRIBEs sent on this connection, not yet acked */
@@ -113,14 +115,6 @@ static void set_cork(struct mqtt *m, int on)
         setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
 }
 
-/* True when more bytes wait in the socket (no system call beyond the ioctl). */
-static bool readable(struct mqtt *m)
-{
-    int fd = mosquitto_socket(m->mosq);
-    int avail = 0;
-    return fd >= 0 && ioctl(fd, FIONREAD, &avail) == 0 && avail > 0;
-}
-
 static void lost(struct mqtt *m, int err)
 {
     drop_poll(m);
@@ -152,12 +146,15 @@ static void on_poll(uv_poll_t *h, int status, int events)
         goto out;
     }
     if (events & UV_READABLE) {
-        /* libmosquitto reads one packet per call at QoS 0: read what is
-         * already in the socket too, so one wakeup serves a whole burst. */
+        /* libmosquitto reads one packet per call at QoS 0: read on while a
+         * call delivered one, so one wakeup serves a whole burst. A call that
+         * found the socket empty (or a packet without a callback, e.g. a
+         * PINGRESP) ends it; the level-triggered poll reports what is left. */
         m->burst = 0;
         for (int i = 0; i < MAX_READ_BURST; i++) {
+            unsigned before = m->packets;
             rc = mosquitto_loop_read(m->mosq, MAX_SUBS_BURST);
-            if (rc != MOSQ_ERR_SUCCESS || !m->poll || !readable(m))
+            if (rc != MOSQ_ERR_SUCCESS || !m->poll || m->packets == before)
                 break;
         }
         /* Write what the callbacks queued: several packets corked into one
@@ -259,6 +256,7 @@ static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int qos_cou
         if (granted[i] == 0x80)
             LOG_ERROR(NS, "broker refused a subscription (access control?)");
     }
+    m->packets++;
     if (m->pending_subacks > 0)
         m->pending_subacks--; /* leave() tells the waiter */
 }
@@ -286,6 +284,7 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     (void)mosq;
     struct transport_delivery d = {.tag = (uint64_t)msg->mid, .generation = m->base.generation};
     m->burst++;
+    m->packets++;
     if (m->base.events.message)
         m->base.events.message(m->base.ud, msg->topic, &d, msg->payload, (size_t)msg->payloadlen);
 }
@@ -406,6 +405,7 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid)
     struct mqtt *m = obj;
     (void)mosq;
     (void)mid;
+    m->packets++;
     if (m->pending_publishes > 0)
         m->pending_publishes--;
 }

@@ -15,6 +15,9 @@
  * No loss: the channel is in confirm mode. An ack of a received message is
  * held back until the broker has confirmed every message published before
  * it, so the output of a message is safe before its input is forgotten.
+ * Acks released together go out as one basic.ack with multiple=true when every
+ * delivery up to its tag is settled (acked, nacked, or taken without ack), so a
+ * batch of confirms costs one ack frame, not one per message.
  */
 #include "transport/transport.h"
 
@@ -34,6 +37,7 @@
 #define STATS_CHANNEL   2  /* passive declares: a 404 closes this one only */
 #define CONNECT_TIMEOUT 10 /* seconds */
 #define MAX_BURST       1000
+#define WATCH_TAG       "msgflo-watch-" /* consumer tag prefix of watches (no acks) */
 
 struct pending_ack {
     uint64_t tag;
@@ -57,6 +61,12 @@ struct amqp {
     size_t n_unconfirmed, cap_unconfirmed;
     struct pending_ack *acks; /* FIFO waiting for confirms */
     size_t n_acks, cap_acks;
+    /* settled deliveries on CHANNEL: every tag <= ack_floor, and those in
+     * `settled` (sorted ascending, all > ack_floor) */
+    uint64_t ack_floor;
+    uint64_t *settled;
+    size_t n_settled, cap_settled;
+    bool acks_due; /* confirms came: release held acks once the frames at hand are read */
     struct subscription *subs;
     size_t n_subs;
     bool draining;
@@ -119,6 +129,9 @@ static void drop_connection(struct amqp *a)
     }
     a->n_unconfirmed = 0;
     a->n_acks = 0;
+    a->ack_floor = 0; /* delivery tags start again on a new channel */
+    a->n_settled = 0;
+    a->acks_due = false;
     a->flushed = NULL;
     a->publish_seq = 0;
     for (size_t i = 0; i < a->n_subs; i++) {
@@ -142,11 +155,88 @@ static uint64_t confirmed_upto(const struct amqp *a)
     return a->n_unconfirmed ? a->unconfirmed[0] - 1 : a->publish_seq;
 }
 
-static int send_ack(struct amqp *a, uint64_t tag)
+/* Records that delivery `tag` needs no (further) ack from us. */
+static int settle(struct amqp *a, uint64_t tag)
 {
-    if (amqp_basic_ack(a->conn, CHANNEL, tag, false) != AMQP_STATUS_OK) {
+    if (tag <= a->ack_floor)
+        return 0;
+    if (a->n_settled == a->cap_settled) {
+        size_t cap = a->cap_settled ? a->cap_settled * 2 : 64;
+        uint64_t *n = realloc(a->settled, cap * sizeof *n);
+        if (!n)
+            return MSGFLO_ENOMEM;
+        a->settled = n;
+        a->cap_settled = cap;
+    }
+    size_t i = a->n_settled;
+    while (i > 0 && a->settled[i - 1] > tag) /* tags come nearly in order */
+        i--;
+    if (i > 0 && a->settled[i - 1] == tag)
+        return 0;
+    memmove(a->settled + i + 1, a->settled + i, (a->n_settled - i) * sizeof *a->settled);
+    a->settled[i] = tag;
+    a->n_settled++;
+    return 0;
+}
+
+/* Moves ack_floor over the settled tags that follow it. */
+static void advance_floor(struct amqp *a)
+{
+    size_t j = 0;
+    while (j < a->n_settled && a->settled[j] == a->ack_floor + 1) {
+        a->ack_floor++;
+        j++;
+    }
+    if (j > 0) {
+        memmove(a->settled, a->settled + j, (a->n_settled - j) * sizeof *a->settled);
+        a->n_settled -= j;
+    }
+}
+
+static int basic_ack(struct amqp *a, uint64_t tag, bool multiple)
+{
+    if (amqp_basic_ack(a->conn, CHANNEL, tag, multiple) != AMQP_STATUS_OK) {
         LOG_WARNING(NS, "ack of message %llu failed", (unsigned long long)tag);
         return MSGFLO_ENOTCONN;
+    }
+    return 0;
+}
+
+static int cmp_tag(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* Acks `tags` (sorted here): the longest run that, with the tags settled
+ * before, follows ack_floor without a gap goes as one multiple ack on its
+ * highest tag (a tag not acked before, or the broker would close the
+ * channel); the rest one by one. */
+static int send_acks(struct amqp *a, uint64_t *tags, size_t n)
+{
+    qsort(tags, n, sizeof *tags, cmp_tag);
+    uint64_t run = a->ack_floor, multi = 0;
+    size_t i = 0, j = 0;
+    for (;;) {
+        if (i < n && tags[i] == run + 1)
+            multi = tags[i++];
+        else if (j < a->n_settled && a->settled[j] == run + 1)
+            j++;
+        else
+            break;
+        run++;
+    }
+    if (multi && basic_ack(a, multi, true) != 0)
+        return MSGFLO_ENOTCONN;
+    a->ack_floor = run;
+    memmove(a->settled, a->settled + j, (a->n_settled - j) * sizeof *a->settled);
+    a->n_settled -= j;
+    for (; i < n; i++) {
+        if (basic_ack(a, tags[i], false) != 0)
+            return MSGFLO_ENOTCONN;
+        int rc = settle(a, tags[i]);
+        if (rc)
+            return rc;
     }
     return 0;
 }
@@ -154,15 +244,25 @@ static int send_ack(struct amqp *a, uint64_t tag)
 static void release_acks(struct amqp *a)
 {
     uint64_t upto = confirmed_upto(a);
-    size_t i = 0;
-    while (i < a->n_acks && a->acks[i].needed_seq <= upto) {
-        if (send_ack(a, a->acks[i].tag) != 0)
-            break;
-        i++;
+    uint64_t tags[64];
+    while (a->n_acks > 0 && a->acks[0].needed_seq <= upto) {
+        size_t k = 0;
+        while (k < a->n_acks && k < sizeof tags / sizeof *tags && a->acks[k].needed_seq <= upto) {
+            tags[k] = a->acks[k].tag;
+            k++;
+        }
+        memmove(a->acks, a->acks + k, (a->n_acks - k) * sizeof *a->acks);
+        a->n_acks -= k;
+        if (send_acks(a, tags, k) != 0)
+            return;
     }
-    if (i > 0) {
-        memmove(a->acks, a->acks + i, (a->n_acks - i) * sizeof *a->acks);
-        a->n_acks -= i;
+}
+
+static void release_due(struct amqp *a)
+{
+    if (a->acks_due && a->conn) {
+        a->acks_due = false;
+        release_acks(a);
     }
 }
 
@@ -179,8 +279,12 @@ static void on_confirm(struct amqp *a, uint64_t tag, bool multiple, bool nacked)
             a->unconfirmed[keep++] = s;
     }
     a->n_unconfirmed = keep;
-    release_acks(a);
+    /* Confirms come one by one while the broker keeps up: the acks they
+     * release go out together after the burst (release_due), so a batch of
+     * them can be one multiple ack. */
+    a->acks_due = true;
     if (a->n_unconfirmed == 0 && a->flushed) {
+        release_due(a);
         void (*done)(void *) = a->flushed;
         a->flushed = NULL;
         done(a->flushed_arg);
@@ -267,6 +371,11 @@ static void drain(struct amqp *a)
             const char *queue = queue_of(a, env.consumer_tag);
             struct transport_delivery d = {.tag = env.delivery_tag,
                                            .generation = a->base.generation};
+            /* A watch consumes without acks: nothing to ack for its tag. */
+            if (env.consumer_tag.len >= strlen(WATCH_TAG) &&
+                memcmp(env.consumer_tag.bytes, WATCH_TAG, strlen(WATCH_TAG)) == 0 &&
+                settle(a, env.delivery_tag) == 0)
+                advance_floor(a);
             if (queue && a->base.events.message)
                 a->base.events.message(a->base.ud, queue, &d, env.message.body.bytes,
                                        env.message.body.len);
@@ -299,6 +408,7 @@ static void drain(struct amqp *a)
         return;
     }
     a->draining = false;
+    release_due(a);
 }
 
 static void on_poll(uv_poll_t *h, int status, int events)
@@ -515,9 +625,8 @@ static int amqp_subscribe(struct transport *base, const char *queue)
 
 /* A watch: a private exclusive auto-delete server-named queue bound to the
  * outqueue's fanout exchange, consumed without acks. Its subscription
- * reports the outqueue's name; the consumer tag "msgflo-watch-<private
- * queue>" tells it from a plain subscription of the same name. */
-#define WATCH_TAG "msgflo-watch-"
+ * reports the outqueue's name; the consumer tag WATCH_TAG "<private queue>"
+ * tells it from a plain subscription of the same name. */
 
 static int amqp_watch(struct transport *base, const char *queue)
 {
@@ -758,8 +867,10 @@ static int amqp_ack_op(struct transport *base, const struct transport_delivery *
     struct amqp *a = (struct amqp *)base;
     if (!a->conn)
         return 0;
-    if (confirmed_upto(a) >= a->publish_seq && a->n_acks == 0)
-        return send_ack(a, d->tag);
+    if (confirmed_upto(a) >= a->publish_seq && a->n_acks == 0) {
+        uint64_t tag = d->tag;
+        return send_acks(a, &tag, 1);
+    }
     if (a->n_acks == a->cap_acks) {
         size_t cap = a->cap_acks ? a->cap_acks * 2 : 64;
         struct pending_ack *n = realloc(a->acks, cap * sizeof *n);
@@ -782,7 +893,10 @@ static int amqp_nack_op(struct transport *base, const struct transport_delivery 
     /* requeue=false: the queue's x-dead-letter-exchange takes it. */
     if (amqp_basic_nack(a->conn, CHANNEL, d->tag, false, false) != AMQP_STATUS_OK)
         return MSGFLO_ENOTCONN;
-    return 0;
+    int rc = settle(a, d->tag);
+    if (rc == 0)
+        advance_floor(a);
+    return rc;
 }
 
 /* --- closing ------------------------------------------------------------------ */
@@ -794,6 +908,7 @@ static void amqp_freed(struct transport *base)
     void *ud = base->ud;
     free(a->unconfirmed);
     free(a->acks);
+    free(a->settled);
     free(a->subs);
     free(a);
     if (ev.closed)
@@ -817,6 +932,7 @@ static void flush_acks(struct amqp *a)
             break;
         if (!handle_frame(a, &frame))
             break;
+        release_due(a);
     }
     if (a->n_acks)
         LOG_WARNING(NS, "closing with %zu acks unconfirmed: those messages will be redelivered",

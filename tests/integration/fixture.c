@@ -1,9 +1,12 @@
 /* A participant with test behaviours: fixture ROLE URL|- MODE  ('-': $MSGFLO_BROKER)
  *   tag   send {"id": <participant id>, "data": <input text>} on out, ack
  *   nack  nack every message (AMQP: dead-lettered)
- *   hold  never ack (to test that unacked messages are not lost) */
+ *   hold  never ack (to test that unacked messages are not lost)
+ *   mixed by the input: "hold..." never acked (prints "holding <input>"),
+ *         "nack..." nacked, anything else as tag */
 #include <msgflo/msgflo.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,13 +19,18 @@ static void process(msgflo_participant *p, const char *inport, msgflo_message *m
         msgflo_message_nack(msg);
         return;
     }
-    if (strcmp(mode, "hold") == 0) {
-        printf("holding\n");
+    size_t len;
+    const char *data = msgflo_message_data(msg, &len);
+    bool mixed = strcmp(mode, "mixed") == 0;
+    if (mixed && strncmp(data, "nack", 4) == 0) {
+        msgflo_message_nack(msg);
+        return;
+    }
+    if (strcmp(mode, "hold") == 0 || (mixed && strncmp(data, "hold", 4) == 0)) {
+        printf(mixed ? "holding %s\n" : "holding\n", data);
         fflush(stdout);
         return;
     }
-    size_t len;
-    const char *data = msgflo_message_data(msg, &len);
     json_t *out = json_pack("{s:s, s:s%}", "id", msgflo_participant_id(p), "data", data, len);
     if (msgflo_participant_send_json(p, "out", out) == 0)
         msgflo_message_ack(msg);
@@ -38,7 +46,7 @@ int main(int argc, char **argv)
     const msgflo_definition def = {
         .component = "test/Fixture", .inports = inports, .outports = outports};
     if (argc != 4) {
-        fprintf(stderr, "usage: fixture ROLE URL|- tag|nack|hold\n");
+        fprintf(stderr, "usage: fixture ROLE URL|- tag|nack|hold|mixed\n");
         return 2;
     }
     mode = argv[3];

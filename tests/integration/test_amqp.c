@@ -1,5 +1,6 @@
 /* Participants on a real RabbitMQ: discovery, data, dead-lettering, shared
- * work, no loss of unacked messages, reconnect after a broker restart. */
+ * work, no loss of unacked messages, batched acks, reconnect after a broker
+ * restart. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -171,6 +172,76 @@ static void test_unacked_message_is_not_lost(void **state)
     amqp_client_close(&ac);
 }
 
+/* Acks go out in batches (one multiple ack for a run of settled deliveries):
+ * with nacks and a held message among acked ones, every acked message is
+ * gone for good, the nacked ones are dead-lettered, the channel stays up (a
+ * wrong multiple ack would close it and everything would come again), and
+ * the held one survives the worker's death. */
+static void test_batched_acks_skip_unsettled(void **state)
+{
+    enum { N = 30 };
+    struct names n;
+    support_names(&n, "ab");
+    char dead[160], dlq[160], purl[512];
+    snprintf(dead, sizeof dead, "dead-%s", n.in);
+    snprintf(dlq, sizeof dlq, "%s.DEAD", n.role);
+    snprintf(purl, sizeof purl, "%s%cprefetch=50", url, strchr(url, '?') ? '&' : '?');
+    struct amqp_client ac, dl;
+    assert_int_equal(amqp_client_open(&ac, url), 0);
+    assert_int_equal(amqp_client_open(&dl, url), 0);
+    assert_int_equal(amqp_client_declare_fanout(&ac, dead), 0);
+    assert_int_equal(amqp_client_declare_plain(&dl, dlq), 0);
+    assert_int_equal(amqp_client_bind(&dl, dlq, dead), 0);
+
+    const char *u = url;
+    url = purl;
+    struct child c;
+    start(&c, "fixture", n.role, "mixed");
+    url = u;
+    assert_int_equal(amqp_client_watch(&ac, n.out), 0);
+    int sent = 0;
+    for (int i = 0; i < N; i++) {
+        char data[32];
+        if (i == 7)
+            snprintf(data, sizeof data, "hold-%d", i);
+        else if (i % 5 == 3)
+            snprintf(data, sizeof data, "nack-%d", i);
+        else
+            snprintf(data, sizeof data, "%d", i);
+        sent += strncmp(data, "hold", 4) != 0 && strncmp(data, "nack", 4) != 0;
+        assert_int_equal(amqp_client_send(&ac, n.in, data), 0);
+    }
+    for (int i = 0; i < sent; i++) {
+        char *got = amqp_client_wait(&ac, 5000);
+        assert_non_null(got);
+        free(got);
+    }
+    assert_true(child_read_line(&c, 5000));
+    assert_string_equal(c.line, "holding hold-7");
+    assert_int_equal(amqp_client_consume(&dl, dlq), 0);
+    for (int i = 3; i < N; i += 5) {
+        char *got = amqp_client_wait(&dl, 5000);
+        assert_non_null(got);
+        assert_non_null(strstr(got, "nack-"));
+        free(got);
+    }
+    /* nothing came twice (the channel was never closed) */
+    char *extra = amqp_client_wait(&ac, 1000);
+    assert_null(extra);
+    child_stop(&c, SIGKILL);
+
+    /* only the held message is left for the next worker */
+    start(&c, "repeat", n.role, NULL);
+    char *got = amqp_client_wait(&ac, 5000);
+    assert_non_null(got);
+    assert_string_equal(got, "hold-7");
+    free(got);
+    assert_null(amqp_client_wait(&ac, 1000));
+    assert_int_equal(child_stop(&c, 0), 0);
+    amqp_client_close(&dl);
+    amqp_client_close(&ac);
+}
+
 static void test_reconnect_after_broker_restart(void **state)
 {
     struct names n;
@@ -291,6 +362,7 @@ int main(void)
         SUPPORT_TEST(test_nack_goes_to_dead_letter),
         SUPPORT_TEST(test_same_role_shares_work),
         SUPPORT_TEST(test_unacked_message_is_not_lost),
+        SUPPORT_TEST(test_batched_acks_skip_unsettled),
         SUPPORT_TEST(test_reconnect_after_broker_restart),
         SUPPORT_TEST(test_tls),
         SUPPORT_TEST(test_idle_heartbeats),

@@ -88,6 +88,9 @@ static void on_expired(const char *role, const char *id, void *ud)
              (unsigned long long)(c->period_ms * (uint64_t)c->expiry_periods / 1000));
     LOG_INFO(NS, "%s: forgotten", msg);
     coordinator_edges__forget_found(c, role); /* found again when it comes back */
+    struct node *n = coordinator_graph__node(c, role);
+    if (n)
+        coordinator_graph__node_pending(c, n); /* its role may be gone: settling again */
     if (!c->closing && c->sys.events.participant_expired)
         c->sys.events.participant_expired(c->sys.ud, role, msg);
 }

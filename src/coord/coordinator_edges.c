@@ -1,7 +1,8 @@
 /* The coordinator's edges: bindings made by the pump once both roles are
  * discovered, removed by the pump unless another edge makes the same one;
  * the automatic edges found between discovered roles are reported.
- * See coordinator_internal.h. */
+ * Edges are found by key and by role (coordinator_roles.c); the pump binds
+ * only the edges marked dirty. See coordinator_internal.h. */
 #include "coord/coordinator_internal.h"
 
 #include "core/log.h"
@@ -13,15 +14,98 @@
 
 #define NS COORD_NS
 
+static struct edge *edge_find_key(struct coordinator *c, const char *key)
+{
+    struct edge *e;
+    HASH_FIND_STR(c->edges, key, e);
+    return e;
+}
+
 struct edge *coordinator_edges__find(struct coordinator *c, const char *sr, const char *sp,
                                      const char *tr, const char *tp)
 {
-    for (struct edge *e = c->edges; e; e = e->next) {
-        if (strcmp(e->src_role, sr) == 0 && strcmp(e->src_port, sp) == 0 &&
-            strcmp(e->tgt_role, tr) == 0 && strcmp(e->tgt_port, tp) == 0)
-            return e;
+    const char *parts[] = {sr, sp, tr, tp};
+    char *key = coordinator__key(parts, 4);
+    struct edge *e = key ? edge_find_key(c, key) : NULL;
+    free(key);
+    return e;
+}
+
+void coordinator_edges__dirty(struct coordinator *c, struct edge *e)
+{
+    if (e->dirty)
+        return;
+    e->dirty = true;
+    DL_APPEND2(c->dirty_edges, e, dprev, dnext);
+}
+
+void coordinator_edges__pending(struct coordinator *c, struct edge *e)
+{
+    if (e->pending)
+        return;
+    e->pending = true;
+    DL_APPEND2(c->pending_edges, e, pprev, pnext);
+}
+
+static void edge_settled(struct coordinator *c, struct edge *e)
+{
+    if (!e->pending)
+        return;
+    e->pending = false;
+    DL_DELETE2(c->pending_edges, e, pprev, pnext);
+}
+
+bool coordinator_edges__settling(struct coordinator *c, uint64_t now)
+{
+    while (c->pending_edges) {
+        struct edge *e = c->pending_edges;
+        if (!e->src_q && !e->failed && now - e->since < c->wait_timeout_ms)
+            return true;
+        edge_settled(c, e); /* bound, refused or waited long enough */
     }
-    return NULL;
+    return false;
+}
+
+static char *bound_key(const char *src, const char *tgt)
+{
+    const char *parts[] = {src, tgt};
+    return coordinator__key(parts, 2);
+}
+
+static struct bound *bound_find(struct coordinator *c, const char *src, const char *tgt)
+{
+    char *key = bound_key(src, tgt);
+    struct bound *b = NULL;
+    if (key)
+        HASH_FIND_STR(c->bound, key, b);
+    free(key);
+    return b;
+}
+
+/* Counts a binding made by an edge; false when out of memory. */
+static bool bound_add(struct coordinator *c, const char *src, const char *tgt)
+{
+    struct bound *b = bound_find(c, src, tgt);
+    if (!b) {
+        b = calloc(1, sizeof *b);
+        if (!b || !(b->key = bound_key(src, tgt))) {
+            free(b);
+            return false;
+        }
+        HASH_ADD_KEYPTR(hh, c->bound, b->key, strlen(b->key), b);
+    }
+    b->refs++;
+    return true;
+}
+
+static void bound_release(struct coordinator *c, const char *src, const char *tgt)
+{
+    struct bound *b = bound_find(c, src, tgt);
+    if (!b || --b->refs > 0)
+        return;
+    HASH_DEL(c->bound, b);
+    free(b->key);
+    free(b);
 }
 
 /* Leaves e's binding for the pump to remove (an op does no RPC). */
@@ -29,6 +113,7 @@ static void edge_unbind(struct coordinator *c, struct edge *e)
 {
     if (!e->src_q)
         return;
+    bound_release(c, e->src_q, e->tgt_q);
     struct unbind *u = malloc(sizeof *u);
     if (u) {
         u->src = e->src_q;
@@ -50,10 +135,7 @@ void coordinator_edges__pump_unbinds(struct coordinator *c)
     while (c->unbinds) {
         struct unbind *u = c->unbinds;
         c->unbinds = u->next;
-        bool shared = false;
-        for (struct edge *o = c->edges; o && !shared; o = o->next)
-            shared = o->src_q && strcmp(o->src_q, u->src) == 0 && strcmp(o->tgt_q, u->tgt) == 0;
-        if (!shared) {
+        if (!bound_find(c, u->src, u->tgt)) {
             struct binding b = {.type = BINDING_PUBSUB, .src = u->src, .tgt = u->tgt};
             int rc = binder__remove(c->binder, &b);
             if (rc)
@@ -68,10 +150,63 @@ void coordinator_edges__pump_unbinds(struct coordinator *c)
     }
 }
 
+struct edge *coordinator_edges__new(struct coordinator *c, const char *sr, const char *sp,
+                                    const char *tr, const char *tp)
+{
+    const char *parts[] = {sr, sp, tr, tp};
+    struct edge *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    e->src_role = strdup(sr);
+    e->src_port = strdup(sp);
+    e->tgt_role = strdup(tr);
+    e->tgt_port = strdup(tp);
+    e->key = coordinator__key(parts, 4);
+    e->src = coordinator_roles__get(c, sr);
+    if (e->src)
+        DL_APPEND2(e->src->out_edges, e, sprev, snext); /* keeps the entry while e lives */
+    e->tgt = coordinator_roles__get(c, tr);
+    if (e->tgt)
+        DL_APPEND2(e->tgt->in_edges, e, tprev, tnext);
+    if (!e->src_role || !e->src_port || !e->tgt_role || !e->tgt_port || !e->key || !e->src ||
+        !e->tgt || coordinator_watches__add(c, sr, sp) != 0) {
+        if (e->src) {
+            DL_DELETE2(e->src->out_edges, e, sprev, snext);
+            coordinator_roles__release(c, e->src);
+        }
+        if (e->tgt) {
+            DL_DELETE2(e->tgt->in_edges, e, tprev, tnext);
+            coordinator_roles__release(c, e->tgt);
+        }
+        free(e->src_role);
+        free(e->src_port);
+        free(e->tgt_role);
+        free(e->tgt_port);
+        free(e->key);
+        free(e);
+        return NULL;
+    }
+    e->since = uv_now(c->loop);
+    HASH_ADD_KEYPTR(hh, c->edges, e->key, strlen(e->key), e);
+    coordinator_edges__dirty(c, e);
+    coordinator_edges__pending(c, e);
+    return e;
+}
+
 void coordinator_edges__free(struct coordinator *c, struct edge *e)
 {
     edge_unbind(c, e);
     coordinator_watches__remove(c, e->src_role, e->src_port);
+    HASH_DEL(c->edges, e);
+    if (e->dirty)
+        DL_DELETE2(c->dirty_edges, e, dprev, dnext);
+    edge_settled(c, e);
+    DL_DELETE2(e->src->out_edges, e, sprev, snext);
+    DL_DELETE2(e->tgt->in_edges, e, tprev, tnext);
+    coordinator_roles__release(c, e->src);
+    if (e->tgt != e->src)
+        coordinator_roles__release(c, e->tgt);
+    free(e->key);
     free(e->src_role);
     free(e->src_port);
     free(e->tgt_role);
@@ -86,6 +221,8 @@ static bool edge_bind(struct coordinator *c, struct edge *e)
     if (registry__queue(c->reg, e->src_role, false, e->src_port, &sq, NULL) != 0 ||
         registry__queue(c->reg, e->tgt_role, true, e->tgt_port, &tq, NULL) != 0) {
         free(sq);
+        LOG_ERROR(NS, "out of memory binding %s.%s -> %s.%s", e->src_role, e->src_port, e->tgt_role,
+                  e->tgt_port);
         return false;
     }
     bool reported = false;
@@ -104,9 +241,12 @@ static bool edge_bind(struct coordinator *c, struct edge *e)
     }
     LOG_DEBUG(NS, "bound %s.%s -> %s.%s (%s -> %s)", e->src_role, e->src_port, e->tgt_role,
               e->tgt_port, sq, tq);
+    if (!bound_add(c, sq, tq))
+        LOG_ERROR(NS, "out of memory: %s -> %s may be unbound while shared", sq, tq);
     e->src_q = sq;
     e->tgt_q = tq;
     e->gen = ++c->sub_gen;
+    c->gen_max = e->gen;
     sq = tq = NULL;
 out:
     free(sq);
@@ -116,69 +256,145 @@ out:
 
 void coordinator_edges__pump(struct coordinator *c)
 {
-again:
-    for (struct edge *e = c->edges; e && c->connected; e = e->next) {
+    /* each edge taken off the list before its work: a report may change the lists */
+    while (c->dirty_edges && c->connected) {
+        struct edge *e = c->dirty_edges;
+        DL_DELETE2(c->dirty_edges, e, dprev, dnext);
+        e->dirty = false;
         if (e->failed || !coordinator_graph__discovered_role(c, e->src_role) ||
             !coordinator_graph__discovered_role(c, e->tgt_role))
-            continue;
-        if (edge_bind(c, e))
-            goto again; /* the report may have changed the list */
+            continue; /* again when its roles are discovered */
+        edge_bind(c, e);
     }
+}
+
+/* --- automatic edges found ----------------------------------------------------------- */
+
+static void found_free(struct coordinator *c, struct found_edge *f)
+{
+    HASH_DEL(c->found, f);
+    DL_DELETE2(f->src->found_out, f, sprev, snext);
+    DL_DELETE2(f->tgt->found_in, f, tprev, tnext);
+    coordinator_roles__release(c, f->src);
+    if (f->tgt != f->src)
+        coordinator_roles__release(c, f->tgt);
+    free(f->key);
+    free(f);
 }
 
 void coordinator_edges__forget_found(struct coordinator *c, const char *role)
 {
-    const char *key;
-    json_t *v, *tmp;
-    json_object_foreach_safe(c->edges_found, tmp, key, v)
-    {
-        if (strcmp(json_string_value(json_array_get(v, 0)), role) == 0 ||
-            strcmp(json_string_value(json_array_get(v, 2)), role) == 0)
-            json_object_del(c->edges_found, key);
-    }
+    struct coord_role *r = coordinator_roles__find(c, role);
+    if (!r)
+        return;
+    r->pins++; /* r stays while its lists empty */
+    while (r->found_out || r->found_in)
+        found_free(c, r->found_out ? r->found_out : r->found_in);
+    r->pins--;
+    coordinator_roles__release(c, r);
 }
+
+/* Records a reported automatic edge; false when out of memory. */
+static bool found_add(struct coordinator *c, char *key, const char *sr, const char *tr)
+{
+    struct found_edge *f = calloc(1, sizeof *f);
+    if (!f)
+        return false;
+    f->src = coordinator_roles__get(c, sr);
+    if (f->src)
+        DL_APPEND2(f->src->found_out, f, sprev, snext);
+    f->tgt = coordinator_roles__get(c, tr);
+    if (!f->src || !f->tgt) {
+        if (f->src) {
+            DL_DELETE2(f->src->found_out, f, sprev, snext);
+            coordinator_roles__release(c, f->src);
+        }
+        coordinator_roles__release(c, f->tgt);
+        free(f);
+        return false;
+    }
+    DL_APPEND2(f->tgt->found_in, f, tprev, tnext);
+    f->key = key;
+    HASH_ADD_KEYPTR(hh, c->found, f->key, strlen(f->key), f);
+    return true;
+}
+
+struct found_list {
+    char **items; /* sr, sp, tr, tp, ... (borrowed from the registry until it changes) */
+    size_t n, cap;
+    bool failed;
+};
 
 static void collect_edge(const char *sr, const char *sp, const char *tr, const char *tp,
                          const char *queue, void *ud)
 {
+    struct found_list *l = ud;
     (void)queue;
-    json_array_append_new(ud, json_pack("[ssss]", sr, sp, tr, tp));
+    if (l->n + 4 > l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        char **items = realloc(l->items, cap * sizeof *items);
+        if (!items) {
+            l->failed = true;
+            return;
+        }
+        l->items = items;
+        l->cap = cap;
+    }
+    const char *parts[] = {sr, sp, tr, tp};
+    for (size_t i = 0; i < 4; i++)
+        l->items[l->n++] = strdup(parts[i]);
 }
 
 /* Reports the automatic edges of role not reported and not in the graph. */
 void coordinator_edges__find_automatic(struct coordinator *c, const char *role)
 {
-    json_t *found = json_array();
-    registry__edges(c->reg, role, collect_edge, found);
-    size_t i;
-    json_t *f;
-    json_array_foreach(found, i, f)
-    {
-        const char *sr = json_string_value(json_array_get(f, 0));
-        const char *sp = json_string_value(json_array_get(f, 1));
-        const char *tr = json_string_value(json_array_get(f, 2));
-        const char *tp = json_string_value(json_array_get(f, 3));
-        char key[1024];
-        snprintf(key, sizeof key, "%s\x1f%s\x1f%s\x1f%s", sr, sp, tr, tp);
-        if (json_object_get(c->edges_found, key) || coordinator_edges__find(c, sr, sp, tr, tp))
+    struct found_list l = {0};
+    registry__edges(c->reg, role, collect_edge, &l);
+    if (l.failed)
+        LOG_ERROR(NS, "out of memory finding the automatic edges of %s", role);
+    for (size_t i = 0; i + 4 <= l.n; i += 4) {
+        char **f = &l.items[i];
+        if (!f[0] || !f[1] || !f[2] || !f[3])
             continue;
-        json_object_set(c->edges_found, key, f);
-        LOG_DEBUG(NS, "automatic edge %s.%s -> %s.%s", sr, sp, tr, tp);
+        char *key = coordinator__key((const char *const *)f, 4);
+        if (!key)
+            continue;
+        struct found_edge *old;
+        HASH_FIND_STR(c->found, key, old);
+        if (old || edge_find_key(c, key) || !found_add(c, key, f[0], f[2])) {
+            free(key);
+            continue;
+        }
+        LOG_DEBUG(NS, "automatic edge %s.%s -> %s.%s", f[0], f[1], f[2], f[3]);
         if (!c->closing && c->sys.events.edge_found)
-            c->sys.events.edge_found(c->sys.ud, sr, sp, tr, tp);
+            c->sys.events.edge_found(c->sys.ud, f[0], f[1], f[2], f[3]);
     }
-    json_decref(found);
+    for (size_t i = 0; i < l.n; i++)
+        free(l.items[i]);
+    free(l.items);
 }
 
 void coordinator_edges__clear(struct coordinator *c)
 {
-    while (c->edges) {
-        struct edge *e = c->edges;
-        c->edges = e->next;
+    struct edge *e, *etmp;
+    HASH_ITER(hh, c->edges, e, etmp)
+    {
         free(e->src_q);
         free(e->tgt_q);
         e->src_q = NULL; /* nothing to unbind */
         coordinator_edges__free(c, e);
+    }
+    struct found_edge *f, *ftmp;
+    HASH_ITER(hh, c->found, f, ftmp)
+    {
+        found_free(c, f);
+    }
+    struct bound *b, *btmp;
+    HASH_ITER(hh, c->bound, b, btmp)
+    {
+        HASH_DEL(c->bound, b);
+        free(b->key);
+        free(b);
     }
     while (c->unbinds) {
         struct unbind *u = c->unbinds;

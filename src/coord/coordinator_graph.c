@@ -39,8 +39,11 @@ static int send_json(struct coordinator *c, const char *role, const char *port, 
 
 static void pump_iips(struct coordinator *c)
 {
+    if (!c->iips_to_send || !c->started || !c->connected)
+        return;
     if (settling(c, uv_now(c->loop)))
-        return; /* again on the next pump */
+        return;              /* again on the next pump */
+    c->iips_to_send = false; /* set again below when one could not be sent */
 again:
     for (struct iip *p = c->iips; p && c->started && c->connected; p = p->next) {
         if (p->sent || !coordinator_graph__discovered_role(c, p->role))
@@ -48,8 +51,10 @@ again:
         char *text = json_dumps(p->data, JSON_COMPACT | JSON_ENCODE_ANY);
         int rc = text ? send_json(c, p->role, p->port, text) : MSGFLO_ENOMEM;
         free(text);
-        if (rc)
+        if (rc) {
+            c->iips_to_send = true;
             return; /* again on the next pump */
+        }
         p->sent = true;
         if (c->sys.events.initial_sent && !c->closing) {
             json_t *data = json_incref(p->data);
@@ -64,8 +69,11 @@ again:
     }
 }
 
-void coordinator_graph__iip_free(struct iip *p)
+void coordinator_graph__iip_free(struct coordinator *c, struct iip *p)
 {
+    DL_DELETE2(c->iips, p, prev, next);
+    DL_DELETE2(p->r->iips, p, rprev, rnext);
+    coordinator_roles__release(c, p->r);
     free(p->role);
     free(p->port);
     json_decref(p->data);
@@ -112,20 +120,27 @@ again:
 
 struct node *coordinator_graph__node(struct coordinator *c, const char *role)
 {
-    for (struct node *n = c->nodes; n; n = n->next) {
-        if (strcmp(n->role, role) == 0)
-            return n;
-    }
-    return NULL;
+    struct coord_role *r = coordinator_roles__find(c, role);
+    return r ? r->node : NULL;
+}
+
+void coordinator_graph__node_pending(struct coordinator *c, struct node *n)
+{
+    if (n->pending)
+        return;
+    n->pending = true;
+    DL_APPEND2(c->pending_nodes, n, pprev, pnext);
 }
 
 void coordinator_graph__node_free(struct coordinator *c, struct node *n)
 {
-    for (struct node **p = &c->nodes; *p; p = &(*p)->next) {
-        if (*p == n) {
-            *p = n->next;
-            break;
-        }
+    DL_DELETE2(c->nodes, n, prev, next);
+    if (n->pending)
+        DL_DELETE2(c->pending_nodes, n, pprev, pnext);
+    struct coord_role *r = coordinator_roles__find(c, n->role);
+    if (r && r->node == n) {
+        r->node = NULL;
+        coordinator_roles__release(c, r);
     }
     free(n->role);
     free(n->component);
@@ -148,6 +163,7 @@ static void on_exit_cb(const char *role, int status, bool will_restart, void *ud
     if (!n || !n->in_graph)
         return;
     n->proc = will_restart ? PROC_STARTING : PROC_FAILED;
+    coordinator_graph__node_pending(c, n);
     char what[64];
     if (status >= 0)
         snprintf(what, sizeof what, "exited with status %d", status);
@@ -196,8 +212,11 @@ static bool node_start(struct coordinator *c, struct node *n)
 
 static void pump_nodes(struct coordinator *c)
 {
+    if (!c->nodes_to_start)
+        return;
     if (!c->connected || c->discovery_gen == 0 || c->sub_confirmed < c->discovery_gen)
         return; /* not listening for discovery yet: the announcement would be lost */
+    c->nodes_to_start = false;
 again:
     for (struct node *n = c->nodes; n && c->sup; n = n->next) {
         if (n->in_graph && n->start && n->proc == PROC_NONE && node_start(c, n))
@@ -211,10 +230,13 @@ void coordinator_graph__process_stopped(struct supervisor *sup, void *ud)
     struct coordinator *c = n->c;
     (void)sup;
     n->proc = PROC_NONE;
-    if (!n->in_graph)
+    if (!n->in_graph) {
         coordinator_graph__node_free(c, n);
-    else
+    } else {
+        c->nodes_to_start = true;
+        coordinator_graph__node_pending(c, n);
         coordinator__schedule(c); /* added again meanwhile: a new process */
+    }
 }
 
 /* --- pump ------------------------------------------------------------------------- */
@@ -261,65 +283,80 @@ void coordinator_graph__connected(struct coordinator *c)
      * subscribed the bindings again */
     c->sub_requested = c->sub_confirmed;
     ++c->sub_gen;
-    for (struct edge *e = c->edges; e; e = e->next)
+    struct edge *e, *tmp;
+    HASH_ITER(hh, c->edges, e, tmp)
+    {
         e->gen = c->sub_gen;
-    for (struct queue_watch *w = c->queue_watches; w; w = w->next)
-        w->active = false;
+        c->gen_max = c->sub_gen;
+    }
+    coordinator_watches__reset(c);
+    c->nodes_to_start = c->iips_to_send = true;
     /* A refused binding is not retried here: on AMQP the refusal closes the
      * connection, so retrying on every reconnect would never end. */
 }
 
 void coordinator_graph__disconnected(struct coordinator *c)
 {
-    for (struct queue_watch *w = c->queue_watches; w; w = w->next)
-        w->active = false;
+    coordinator_watches__reset(c);
 }
 
 void coordinator_graph__discovered(struct coordinator *c, const char *role, unsigned changes)
 {
-    if (changes & REGISTRY_NEW_INSTANCE) {
-        for (struct iip *p = c->iips; p; p = p->next) {
-            if (strcmp(p->role, role) == 0)
-                p->sent = false; /* a new process: its IIPs again (the original's #127) */
+    struct coord_role *r = coordinator_roles__find(c, role);
+    if (r && r->iips && (changes & REGISTRY_NEW_INSTANCE)) {
+        struct iip *p;
+        DL_FOREACH2(r->iips, p, rnext)
+        {
+            p->sent = false; /* a new process: its IIPs again (the original's #127) */
         }
+        c->iips_to_send = true;
     }
     if (changes & (REGISTRY_NEW_ROLE | REGISTRY_QUEUES)) {
-        for (struct edge *e = c->edges; e; e = e->next) {
-            if (strcmp(e->src_role, role) == 0 || strcmp(e->tgt_role, role) == 0)
-                e->failed = false; /* other queues: worth another try */
-        }
+        coordinator_roles__touch(c, role); /* its edges bound, its watches resolved again */
         coordinator_edges__find_automatic(c, role);
     }
+}
+
+/* Whether node n holds settling() (strict) or is still to be looked at by
+ * the tick (a process not discovered in time, not reported yet). */
+static bool node_settling(struct coordinator *c, const struct node *n, uint64_t now, bool strict)
+{
+    if (!n->in_graph)
+        return false;
+    if (n->start && (n->proc == PROC_NONE || n->proc == PROC_STARTING))
+        return true;
+    if (n->proc == PROC_FAILED || coordinator_graph__discovered_role(c, n->role))
+        return false;
+    return now - n->since < c->wait_timeout_ms || (!strict && n->start && !n->wait_noticed);
+}
+
+static bool nodes_settling(struct coordinator *c, uint64_t now)
+{
+    struct node *n, *tmp;
+    DL_FOREACH_SAFE2(c->pending_nodes, n, tmp, pnext)
+    {
+        if (node_settling(c, n, now, true))
+            return true;
+        if (!node_settling(c, n, now, false)) {
+            n->pending = false; /* until something makes it pending again */
+            DL_DELETE2(c->pending_nodes, n, pprev, pnext);
+        }
+    }
+    return false;
 }
 
 /* Whether the live graph is still being set up: a process to start, a role
  * not yet discovered (within the wait timeout), an edge not yet bound, a
  * subscription or watch not yet acknowledged, an unbind pending. IIPs and
- * packets wait for this, so what they start flows through bound edges. */
+ * packets wait for this, so what they start flows through bound edges.
+ * O(1) when nothing is pending: only the pending lists are looked at. */
 static bool settling(struct coordinator *c, uint64_t now)
 {
     if (c->unbinds && c->connected)
         return true; /* a removed or moved edge is still bound */
-    for (struct node *n = c->nodes; n; n = n->next) {
-        if (!n->in_graph)
-            continue;
-        if (n->start && (n->proc == PROC_NONE || n->proc == PROC_STARTING))
-            return true;
-        if (!coordinator_graph__discovered_role(c, n->role) && n->proc != PROC_FAILED &&
-            now - n->since < c->wait_timeout_ms)
-            return true;
-    }
-    for (struct edge *e = c->edges; e; e = e->next) {
-        if (!e->src_q && !e->failed && now - e->since < c->wait_timeout_ms)
-            return true;
-        if (e->src_q && e->gen > c->sub_confirmed)
-            return true; /* the broker has not acknowledged the subscription yet */
-    }
-    for (struct queue_watch *w = c->queue_watches; w; w = w->next) {
-        if (w->active && w->gen > c->sub_confirmed)
-            return true;
-    }
-    return false;
+    if (c->gen_max > c->sub_confirmed)
+        return true; /* the broker has not acknowledged a binding or watch yet */
+    return nodes_settling(c, now) || coordinator_edges__settling(c, now);
 }
 
 bool coordinator_graph__busy(struct coordinator *c)
@@ -336,8 +373,9 @@ bool coordinator_graph__busy(struct coordinator *c)
 
 void coordinator_graph__tick(struct coordinator *c, uint64_t now)
 {
+    nodes_settling(c, now); /* prunes the list */
 again:
-    for (struct node *n = c->nodes; n; n = n->next) {
+    for (struct node *n = c->pending_nodes; n; n = n->pnext) {
         /* only processes we started: a role expected elsewhere may come any time */
         if (!n->in_graph || !n->start || n->wait_noticed || n->proc == PROC_FAILED ||
             now - n->since < c->wait_timeout_ms || coordinator_graph__discovered_role(c, n->role))
@@ -355,11 +393,8 @@ void coordinator_graph__free(struct coordinator *c)
     c->connected = false; /* nothing goes to the broker any more */
     coordinator_edges__clear(c);
     coordinator_watches__clear(c);
-    while (c->iips) {
-        struct iip *p = c->iips;
-        c->iips = p->next;
-        coordinator_graph__iip_free(p);
-    }
+    while (c->iips)
+        coordinator_graph__iip_free(c, c->iips);
     while (c->packets) {
         struct packet *p = c->packets;
         c->packets = p->next;
@@ -367,4 +402,5 @@ void coordinator_graph__free(struct coordinator *c)
     }
     while (c->nodes)
         coordinator_graph__node_free(c, c->nodes);
+    coordinator_roles__clear(c);
 }

@@ -5,6 +5,7 @@
  *   coordinator_watches.c     watched ports and queues, their data
  *   coordinator_ops.c         the system ops
  *   coordinator_components.c  components, their sources
+ *   coordinator_roles.c       the per-role index (what the graph holds about a role)
  * Every system op changes this state and schedules coordinator__pump on the
  * next loop turn, which does the work and the reports (ops never report). */
 #ifndef MSGFLO_COORD_COORDINATOR_INTERNAL_H
@@ -18,6 +19,8 @@
 
 #include <stdarg.h>
 #include <stdint.h>
+#include <uthash.h>
+#include <utlist.h>
 
 #define COORD_NS "msgflo:coordinator"
 
@@ -29,8 +32,12 @@ enum node_proc {
     PROC_FAILED,   /* did not start or exited; not retried until added again */
 };
 
+struct coord_role;
+
 struct node {
-    struct node *next;
+    struct node *prev, *next;   /* c->nodes (utlist DL) */
+    struct node *pprev, *pnext; /* c->pending_nodes while `pending` */
+    bool pending;
     struct coordinator *c;
     char *role;
     char *component;
@@ -43,28 +50,60 @@ struct node {
 
 /* A watched port: data on role's outport `port` is reported. */
 struct port_watch {
-    struct port_watch *next;
+    struct port_watch *rprev, *rnext; /* the role's watches */
+    struct port_watch *qprev, *qnext; /* the queue watch's ports, while resolved */
+    struct port_watch *dprev, *dnext; /* c->dirty_watches while `dirty` */
+    bool dirty;
+    struct coord_role *r;
+    char *key; /* role \x1f port: c->port_watches */
     char *role, *port;
     char *queue; /* resolved once the role is discovered; NULL before */
+    struct queue_watch *qw;
     unsigned refs;
+    UT_hash_handle hh;
 };
 
-/* A watched queue on the transport, counted over port watches. */
+/* A watched queue on the transport, counted over the port watches resolved to it. */
 struct queue_watch {
-    struct queue_watch *next;
-    char *queue;
+    struct queue_watch *dprev, *dnext; /* c->dirty_queues while `dirty` */
+    bool dirty;
+    char *queue; /* c->queue_watches */
+    struct port_watch *ports;
     unsigned refs;
     bool active;  /* transport_watch done on this connection */
     uint64_t gen; /* subscription generation of the watch */
+    UT_hash_handle hh;
 };
 
 struct edge {
-    struct edge *next;
+    struct edge *sprev, *snext; /* the source role's edges */
+    struct edge *tprev, *tnext; /* the target role's edges */
+    struct edge *dprev, *dnext; /* c->dirty_edges while `dirty`: to (re)bind */
+    struct edge *pprev, *pnext; /* c->pending_edges while `pending`: not bound yet */
+    bool dirty, pending;
+    struct coord_role *src, *tgt;
+    char *key; /* src_role \x1f src_port \x1f tgt_role \x1f tgt_port: c->edges */
     char *src_role, *src_port, *tgt_role, *tgt_port;
     char *src_q, *tgt_q; /* the binding made, NULL when not bound */
     bool failed;         /* the broker refused it (reported once) */
     uint64_t since;
     uint64_t gen; /* subscription generation of the binding (MQTT: SUBACK awaited) */
+    UT_hash_handle hh;
+};
+
+/* A binding made by bound edges, counted (an unbind waits until none makes it). */
+struct bound {
+    char *key; /* src_q \x1f tgt_q */
+    unsigned refs;
+    UT_hash_handle hh;
+};
+
+/* An automatic edge reported (once, until one of its roles is forgotten). */
+struct found_edge {
+    struct found_edge *sprev, *snext, *tprev, *tnext;
+    struct coord_role *src, *tgt;
+    char *key; /* as edge keys */
+    UT_hash_handle hh;
 };
 
 /* A binding to remove on the next pump. */
@@ -74,7 +113,9 @@ struct unbind {
 };
 
 struct iip {
-    struct iip *next;
+    struct iip *prev, *next;   /* c->iips (in order of sending) */
+    struct iip *rprev, *rnext; /* the role's IIPs */
+    struct coord_role *r;
     char *role, *port;
     json_t *data;
     bool sent; /* to the current instance of the role */
@@ -86,6 +127,20 @@ struct packet {
     char *role, *port;
     char *text;     /* JSON */
     uint64_t since; /* dropped when role is not discovered within the wait timeout */
+};
+
+/* What the live graph holds about one role, so a discovery of the role
+ * touches only its own entries (coordinator_roles.c). Exists while any list
+ * is non-empty. */
+struct coord_role {
+    char *name;
+    struct node *node;
+    struct edge *out_edges, *in_edges;
+    struct port_watch *watches;
+    struct iip *iips;
+    struct found_edge *found_out, *found_in;
+    unsigned pins; /* kept while a caller iterates it */
+    UT_hash_handle hh;
 };
 
 struct coordinator {
@@ -112,13 +167,24 @@ struct coordinator {
     json_t *components;  /* {component: discovered definition without id/role} */
     json_t *edges_found; /* {"src.port>tgt.port": true} reported automatic edges */
     /* the live graph */
+    struct coord_role *roles; /* by name */
     struct node *nodes;
-    struct edge *edges;
+    struct edge *edges; /* by key */
+    struct bound *bound;
+    struct found_edge *found;
     struct iip *iips;
     struct packet *packets;
-    struct port_watch *port_watches;
-    struct queue_watch *queue_watches; /* refs 0: to unwatch on the next pump */
+    struct port_watch *port_watches;   /* by key */
+    struct queue_watch *queue_watches; /* by queue; refs 0: to unwatch on the next pump */
     struct unbind *unbinds;
+    /* what the pump has to look at (so a discovery costs only its role's work) */
+    struct edge *dirty_edges, *pending_edges;
+    struct node *pending_nodes;
+    struct port_watch *dirty_watches;
+    struct queue_watch *dirty_queues;
+    bool nodes_to_start; /* a node may need its process started */
+    bool iips_to_send;   /* an IIP may be sendable */
+    uint64_t gen_max;    /* the highest generation given to a binding or watch */
     bool started;
     /* subscriptions (bindings, watches): each gets the next generation; the
      * broker has acknowledged those up to `confirmed` */
@@ -156,13 +222,31 @@ int coordinator__failure(char *err, size_t errlen, int rc, const char *fmt, ...)
 /* coordinator_ops.c */
 extern const struct system_ops coordinator__ops;
 
+/* coordinator_roles.c. A discovery of role R marks only R's edges and
+ * watches for the pump (dirty lists), and the pump drains those: so taking
+ * in N participants costs O(N), not O(N x graph). */
+struct coord_role *coordinator_roles__find(struct coordinator *c, const char *name);
+/* Finds or creates the entry; NULL when out of memory. */
+struct coord_role *coordinator_roles__get(struct coordinator *c, const char *name);
+/* Frees r when nothing refers to it any more. */
+void coordinator_roles__release(struct coordinator *c, struct coord_role *r);
+/* Role was discovered or changed its queues: its edges are to be bound again
+ * and its watches resolved again by the next pump. */
+void coordinator_roles__touch(struct coordinator *c, const char *role);
+/* Frees every entry (the lists they point into are freed by their owners). */
+void coordinator_roles__clear(struct coordinator *c);
+/* The parts joined by \x1f (a hash key); owned (free()), NULL when out of memory. */
+char *coordinator__key(const char *const *parts, size_t n);
+
 /* coordinator_graph.c: nodes, IIPs, packets, the pump */
 bool coordinator_graph__discovered_role(const struct coordinator *c, const char *role);
+/* n may be settling now (added, restarted, its role forgotten): settling() looks at it. */
+void coordinator_graph__node_pending(struct coordinator *c, struct node *n);
 struct node *coordinator_graph__node(struct coordinator *c, const char *role);
 void coordinator_graph__node_free(struct coordinator *c, struct node *n);
 /* supervisor__stop's done for node `ud` */
 void coordinator_graph__process_stopped(struct supervisor *sup, void *ud);
-void coordinator_graph__iip_free(struct iip *p);
+void coordinator_graph__iip_free(struct coordinator *c, struct iip *p);
 void coordinator_graph__packet_free(struct packet *p);
 void coordinator_graph__connected(struct coordinator *c);
 void coordinator_graph__disconnected(struct coordinator *c);
@@ -177,8 +261,16 @@ void coordinator_graph__free(struct coordinator *c);
 /* coordinator_edges.c */
 struct edge *coordinator_edges__find(struct coordinator *c, const char *sr, const char *sp,
                                      const char *tr, const char *tp);
+/* Creates the edge (not bound yet; pending and dirty). NULL when out of memory. */
+struct edge *coordinator_edges__new(struct coordinator *c, const char *sr, const char *sp,
+                                    const char *tr, const char *tp);
 /* Unbinds (unless another edge makes the same binding), unwatches, frees. */
 void coordinator_edges__free(struct coordinator *c, struct edge *e);
+/* e is to be (re)bound by the next pump / may be settling (not bound). */
+void coordinator_edges__dirty(struct coordinator *c, struct edge *e);
+void coordinator_edges__pending(struct coordinator *c, struct edge *e);
+/* Whether an edge is still waiting to be bound (prunes the pending list). */
+bool coordinator_edges__settling(struct coordinator *c, uint64_t now);
 /* Binds the edges whose roles are discovered (the pump). */
 void coordinator_edges__pump(struct coordinator *c);
 /* Removes the bindings of removed or moved edges (the pump). */
@@ -194,8 +286,12 @@ void coordinator_edges__clear(struct coordinator *c);
  * MSGFLO_EINVAL when not watched. */
 int coordinator_watches__add(struct coordinator *c, const char *role, const char *port);
 int coordinator_watches__remove(struct coordinator *c, const char *role, const char *port);
+/* w is to be resolved again by the next pump. */
+void coordinator_watches__dirty(struct coordinator *c, struct port_watch *w);
 /* Resolves watched ports to queues and (un)watches queues (the pump). */
 void coordinator_watches__pump(struct coordinator *c);
+/* Every queue watch is to be made again (a new connection). */
+void coordinator_watches__reset(struct coordinator *c);
 /* A message on a watched queue: reports it for each watching port. */
 void coordinator_watches__data(struct coordinator *c, const char *queue, const void *data,
                                size_t len);

@@ -37,14 +37,16 @@ static int op_add_node(void *sys, const char *role, const char *component, char 
     if (n && n->in_graph)
         return 0; /* already there */
     if (!n) {
-        n = calloc(1, sizeof *n);
+        struct coord_role *r = coordinator_roles__get(c, role);
+        n = r ? calloc(1, sizeof *n) : NULL;
         if (!n || !(n->role = strdup(role))) {
             free(n);
+            coordinator_roles__release(c, r);
             return coordinator__failure(err, errlen, MSGFLO_ENOMEM, "out of memory");
         }
         n->c = c;
-        n->next = c->nodes;
-        c->nodes = n;
+        r->node = n;
+        DL_PREPEND2(c->nodes, n, prev, next);
     }
     char *comp = strdup(component);
     if (!comp)
@@ -62,6 +64,8 @@ static int op_add_node(void *sys, const char *role, const char *component, char 
         lc && lc->command[0] && !ignored(c, role) && !coordinator_graph__discovered_role(c, role);
     LOG_DEBUG(NS, "node %s (%s): %s", role, component,
               n->start ? "starting a process" : "expected to run elsewhere");
+    c->nodes_to_start = c->nodes_to_start || n->start;
+    coordinator_graph__node_pending(c, n);
     coordinator__schedule(c);
     return 0;
 }
@@ -80,23 +84,17 @@ static int op_remove_node(void *sys, const char *role, char *err, size_t errlen)
         else if (n->proc != PROC_STOPPING)
             coordinator_graph__node_free(c, n);
     }
-    for (struct edge **p = &c->edges; *p;) {
-        struct edge *e = *p;
-        if (strcmp(e->src_role, role) == 0 || strcmp(e->tgt_role, role) == 0) {
-            *p = e->next;
-            coordinator_edges__free(c, e);
-        } else {
-            p = &e->next;
-        }
-    }
-    for (struct iip **p = &c->iips; *p;) {
-        struct iip *x = *p;
-        if (strcmp(x->role, role) == 0) {
-            *p = x->next;
-            coordinator_graph__iip_free(x);
-        } else {
-            p = &x->next;
-        }
+    struct coord_role *r = coordinator_roles__find(c, role);
+    if (r) {
+        r->pins++; /* stays while its lists empty */
+        while (r->out_edges)
+            coordinator_edges__free(c, r->out_edges);
+        while (r->in_edges)
+            coordinator_edges__free(c, r->in_edges);
+        while (r->iips)
+            coordinator_graph__iip_free(c, r->iips);
+        r->pins--;
+        coordinator_roles__release(c, r);
     }
     for (struct packet **p = &c->packets; *p;) {
         struct packet *x = *p;
@@ -122,22 +120,8 @@ static int op_add_edge(void *sys, const char *sr, const char *sp, const char *tr
                                     "an edge needs two roles and two ports");
     if (coordinator_edges__find(c, sr, sp, tr, tp))
         return 0;
-    struct edge *e = calloc(1, sizeof *e);
-    if (!e || !(e->src_role = strdup(sr)) || !(e->src_port = strdup(sp)) ||
-        !(e->tgt_role = strdup(tr)) || !(e->tgt_port = strdup(tp)) ||
-        coordinator_watches__add(c, sr, sp) != 0) {
-        if (e) {
-            free(e->src_role);
-            free(e->src_port);
-            free(e->tgt_role);
-            free(e->tgt_port);
-        }
-        free(e);
+    if (!coordinator_edges__new(c, sr, sp, tr, tp))
         return coordinator__failure(err, errlen, MSGFLO_ENOMEM, "out of memory");
-    }
-    e->since = uv_now(c->loop);
-    e->next = c->edges;
-    c->edges = e;
     coordinator__schedule(c);
     return 0;
 }
@@ -148,16 +132,22 @@ static int op_remove_edge(void *sys, const char *sr, const char *sp, const char 
     struct coordinator *c = sys;
     (void)err;
     (void)errlen;
-    for (struct edge **p = &c->edges; *p; p = &(*p)->next) {
-        struct edge *e = *p;
-        if (strcmp(e->src_role, sr) == 0 && strcmp(e->src_port, sp) == 0 &&
-            strcmp(e->tgt_role, tr) == 0 && strcmp(e->tgt_port, tp) == 0) {
-            *p = e->next;
-            coordinator_edges__free(c, e);
-            break;
-        }
-    }
+    struct edge *e = coordinator_edges__find(c, sr, sp, tr, tp);
+    if (e)
+        coordinator_edges__free(c, e);
     return 0; /* an edge not there (removed with its node) is not an error */
+}
+
+static struct iip *find_iip(struct coordinator *c, const char *role, const char *port)
+{
+    struct coord_role *r = coordinator_roles__find(c, role);
+    struct iip *p;
+    DL_FOREACH2(r ? r->iips : NULL, p, rnext)
+    {
+        if (strcmp(p->port, port) == 0)
+            return p;
+    }
+    return NULL;
 }
 
 static int op_add_initial(void *sys, const char *role, const char *port, const json_t *data,
@@ -167,20 +157,22 @@ static int op_add_initial(void *sys, const char *role, const char *port, const j
     if (empty(role) || empty(port) || !data)
         return coordinator__failure(err, errlen, MSGFLO_EINVAL,
                                     "an IIP needs a role, a port and data");
-    struct iip *p = c->iips;
-    while (p && (strcmp(p->role, role) != 0 || strcmp(p->port, port) != 0))
-        p = p->next;
+    struct iip *p = find_iip(c, role, port);
     if (!p) {
-        p = calloc(1, sizeof *p);
+        struct coord_role *r = coordinator_roles__get(c, role);
+        p = r ? calloc(1, sizeof *p) : NULL;
         if (!p || !(p->role = strdup(role)) || !(p->port = strdup(port))) {
             if (p)
                 free(p->role);
             free(p);
+            coordinator_roles__release(c, r);
             return coordinator__failure(err, errlen, MSGFLO_ENOMEM, "out of memory");
         }
-        p->next = c->iips;
-        c->iips = p;
+        p->r = r;
+        DL_APPEND2(r->iips, p, rprev, rnext);
+        DL_PREPEND2(c->iips, p, prev, next);
     }
+    c->iips_to_send = true;
     json_decref(p->data);
     p->data = json_deep_copy(data);
     p->sent = false;
@@ -195,14 +187,9 @@ static int op_remove_initial(void *sys, const char *role, const char *port, char
     struct coordinator *c = sys;
     (void)err;
     (void)errlen;
-    for (struct iip **p = &c->iips; *p; p = &(*p)->next) {
-        if (strcmp((*p)->role, role) == 0 && strcmp((*p)->port, port) == 0) {
-            struct iip *x = *p;
-            *p = x->next;
-            coordinator_graph__iip_free(x);
-            break;
-        }
-    }
+    struct iip *p = find_iip(c, role, port);
+    if (p)
+        coordinator_graph__iip_free(c, p);
     return 0;
 }
 
@@ -212,6 +199,7 @@ static int op_start(void *sys, char *err, size_t errlen)
     (void)err;
     (void)errlen;
     c->started = true;
+    c->iips_to_send = true;
     uint64_t now = uv_now(c->loop);
     for (struct iip *p = c->iips; p; p = p->next) {
         p->sent = false;

@@ -13,62 +13,93 @@
 
 #define NS COORD_NS
 
-static void queue_watch_acquire(struct coordinator *c, const char *queue)
+static void queue_dirty(struct coordinator *c, struct queue_watch *q)
 {
-    struct queue_watch *w = c->queue_watches;
-    while (w && strcmp(w->queue, queue) != 0)
-        w = w->next;
-    if (!w) {
-        w = calloc(1, sizeof *w);
-        if (!w || !(w->queue = strdup(queue))) {
-            free(w);
+    if (q->dirty)
+        return;
+    q->dirty = true;
+    DL_APPEND2(c->dirty_queues, q, dprev, dnext);
+}
+
+/* Resolves w to `queue` (taken: owned by w). */
+static void queue_watch_acquire(struct coordinator *c, struct port_watch *w, char *queue)
+{
+    struct queue_watch *q;
+    HASH_FIND_STR(c->queue_watches, queue, q);
+    if (!q) {
+        q = calloc(1, sizeof *q);
+        if (!q || !(q->queue = strdup(queue))) {
+            free(q);
             LOG_ERROR(NS, "out of memory watching %s", queue);
+            free(queue);
             return;
         }
-        w->next = c->queue_watches;
-        c->queue_watches = w;
+        HASH_ADD_KEYPTR(hh, c->queue_watches, q->queue, strlen(q->queue), q);
+        queue_dirty(c, q); /* to watch on the transport */
     }
-    w->refs++;
+    w->queue = queue;
+    w->qw = q;
+    DL_APPEND2(q->ports, w, qprev, qnext);
+    q->refs++;
 }
 
 /* The last release leaves the watch for the pump to end (an op does no RPC). */
-static void queue_watch_release(struct coordinator *c, const char *queue)
+static void queue_watch_release(struct coordinator *c, struct port_watch *w)
 {
-    for (struct queue_watch *w = c->queue_watches; w; w = w->next) {
-        if (strcmp(w->queue, queue) == 0) {
-            if (w->refs > 0 && --w->refs == 0)
-                coordinator__schedule(c);
-            return;
-        }
+    struct queue_watch *q = w->qw;
+    free(w->queue);
+    w->queue = NULL;
+    w->qw = NULL;
+    if (!q)
+        return;
+    DL_DELETE2(q->ports, w, qprev, qnext);
+    if (q->refs > 0 && --q->refs == 0) {
+        queue_dirty(c, q);
+        coordinator__schedule(c);
     }
 }
 
 static struct port_watch *port_watch_find(struct coordinator *c, const char *role, const char *port)
 {
-    for (struct port_watch *w = c->port_watches; w; w = w->next) {
-        if (strcmp(w->role, role) == 0 && strcmp(w->port, port) == 0)
-            return w;
-    }
-    return NULL;
+    const char *parts[] = {role, port};
+    char *key = coordinator__key(parts, 2);
+    struct port_watch *w = NULL;
+    if (key)
+        HASH_FIND_STR(c->port_watches, key, w);
+    free(key);
+    return w;
+}
+
+void coordinator_watches__dirty(struct coordinator *c, struct port_watch *w)
+{
+    if (w->dirty)
+        return;
+    w->dirty = true;
+    DL_APPEND2(c->dirty_watches, w, dprev, dnext);
 }
 
 int coordinator_watches__add(struct coordinator *c, const char *role, const char *port)
 {
     struct port_watch *w = port_watch_find(c, role, port);
     if (!w) {
+        const char *parts[] = {role, port};
         w = calloc(1, sizeof *w);
         if (!w)
             return MSGFLO_ENOMEM;
         w->role = strdup(role);
         w->port = strdup(port);
-        if (!w->role || !w->port) {
+        w->key = coordinator__key(parts, 2);
+        w->r = coordinator_roles__get(c, role);
+        if (!w->role || !w->port || !w->key || !w->r) {
             free(w->role);
             free(w->port);
+            free(w->key);
             free(w);
             return MSGFLO_ENOMEM;
         }
-        w->next = c->port_watches;
-        c->port_watches = w;
+        DL_APPEND2(w->r->watches, w, rprev, rnext);
+        HASH_ADD_KEYPTR(hh, c->port_watches, w->key, strlen(w->key), w);
+        coordinator_watches__dirty(c, w); /* to resolve */
     }
     w->refs++;
     return 0;
@@ -76,9 +107,13 @@ int coordinator_watches__add(struct coordinator *c, const char *role, const char
 
 static void port_watch_free(struct coordinator *c, struct port_watch *w)
 {
-    if (w->queue)
-        queue_watch_release(c, w->queue);
-    free(w->queue);
+    queue_watch_release(c, w);
+    HASH_DEL(c->port_watches, w);
+    if (w->dirty)
+        DL_DELETE2(c->dirty_watches, w, dprev, dnext);
+    DL_DELETE2(w->r->watches, w, rprev, rnext);
+    coordinator_roles__release(c, w->r);
+    free(w->key);
     free(w->role);
     free(w->port);
     free(w);
@@ -86,24 +121,33 @@ static void port_watch_free(struct coordinator *c, struct port_watch *w)
 
 int coordinator_watches__remove(struct coordinator *c, const char *role, const char *port)
 {
-    for (struct port_watch **p = &c->port_watches; *p; p = &(*p)->next) {
-        struct port_watch *w = *p;
-        if (strcmp(w->role, role) != 0 || strcmp(w->port, port) != 0)
-            continue;
-        if (--w->refs == 0) {
-            *p = w->next;
-            port_watch_free(c, w);
-        }
-        return 0;
-    }
-    return MSGFLO_EINVAL;
+    struct port_watch *w = port_watch_find(c, role, port);
+    if (!w)
+        return MSGFLO_EINVAL;
+    if (--w->refs == 0)
+        port_watch_free(c, w);
+    return 0;
 }
 
-void coordinator_watches__pump(struct coordinator *c)
+void coordinator_watches__reset(struct coordinator *c)
 {
-    for (struct port_watch *w = c->port_watches; w; w = w->next) {
+    struct queue_watch *q, *tmp;
+    HASH_ITER(hh, c->queue_watches, q, tmp)
+    {
+        q->active = false;
+        queue_dirty(c, q);
+    }
+}
+
+/* Resolves the dirty port watches whose role is discovered. */
+static void resolve_watches(struct coordinator *c)
+{
+    while (c->dirty_watches) {
+        struct port_watch *w = c->dirty_watches;
+        DL_DELETE2(c->dirty_watches, w, dprev, dnext);
+        w->dirty = false;
         if (!coordinator_graph__discovered_role(c, w->role))
-            continue;
+            continue; /* again when it is discovered */
         char *q = NULL;
         if (registry__queue(c->reg, w->role, false, w->port, &q, NULL) != 0)
             continue;
@@ -111,37 +155,46 @@ void coordinator_watches__pump(struct coordinator *c)
             free(q);
             continue;
         }
-        if (w->queue)
-            queue_watch_release(c, w->queue);
-        free(w->queue);
-        w->queue = q;
-        queue_watch_acquire(c, q);
+        queue_watch_release(c, w);
+        queue_watch_acquire(c, w, q);
     }
-    for (struct queue_watch **p = &c->queue_watches; *p;) {
-        struct queue_watch *w = *p;
-        if (w->refs > 0) {
-            p = &w->next;
+}
+
+void coordinator_watches__pump(struct coordinator *c)
+{
+    resolve_watches(c);
+    struct queue_watch *q, *tmp, *retry = NULL;
+    DL_FOREACH_SAFE2(c->dirty_queues, q, tmp, dnext)
+    {
+        if (q->refs > 0)
             continue;
-        }
-        if (w->active && c->connected)
-            transport_unwatch(c->t, w->queue);
-        *p = w->next;
-        free(w->queue);
-        free(w);
+        DL_DELETE2(c->dirty_queues, q, dprev, dnext);
+        if (q->active && c->connected)
+            transport_unwatch(c->t, q->queue);
+        HASH_DEL(c->queue_watches, q);
+        free(q->queue);
+        free(q);
     }
-    if (!c->connected)
-        return;
-    for (struct queue_watch *w = c->queue_watches; w; w = w->next) {
-        if (w->active)
+    while (c->dirty_queues && c->connected) {
+        q = c->dirty_queues;
+        DL_DELETE2(c->dirty_queues, q, dprev, dnext);
+        q->dirty = false;
+        if (q->active)
             continue;
-        int rc = transport_watch(c->t, w->queue);
+        int rc = transport_watch(c->t, q->queue);
         if (rc == 0) {
-            w->active = true;
-            w->gen = ++c->sub_gen;
-        } else
-            LOG_WARNING(NS, "watching %s failed: %s", w->queue, msgflo_strerror(rc));
-        if (!c->connected)
-            return; /* the failure dropped the connection */
+            q->active = true;
+            q->gen = ++c->sub_gen;
+            c->gen_max = q->gen;
+        } else {
+            LOG_WARNING(NS, "watching %s failed: %s", q->queue, msgflo_strerror(rc));
+            DL_APPEND2(retry, q, dprev, dnext); /* on the next pump */
+        }
+    }
+    while (retry) {
+        q = retry;
+        DL_DELETE2(retry, q, dprev, dnext);
+        DL_APPEND2(c->dirty_queues, q, dprev, dnext);
     }
 }
 
@@ -173,16 +226,16 @@ void coordinator_watches__data(struct coordinator *c, const char *queue, const v
         return;
     /* Most messages (MQTT forwarding) are on no watched queue: find that out
      * without allocating; a watched port always holds its queue's watch. */
-    const struct queue_watch *qw = c->queue_watches;
-    while (qw && strcmp(qw->queue, queue) != 0)
-        qw = qw->next;
+    struct queue_watch *qw;
+    HASH_FIND_STR(c->queue_watches, queue, qw);
     if (!qw || qw->refs == 0)
         return;
     /* what to report first: the callback may unwatch */
     json_t *ports = json_array();
-    for (struct port_watch *w = c->port_watches; w; w = w->next) {
-        if (w->queue && strcmp(w->queue, queue) == 0)
-            json_array_append_new(ports, json_pack("[ss]", w->role, w->port));
+    struct port_watch *w;
+    DL_FOREACH2(qw->ports, w, qnext)
+    {
+        json_array_append_new(ports, json_pack("[ss]", w->role, w->port));
     }
     if (json_array_size(ports) == 0) {
         json_decref(ports);
@@ -209,17 +262,20 @@ void coordinator_watches__data(struct coordinator *c, const char *queue, const v
 
 void coordinator_watches__clear(struct coordinator *c)
 {
-    while (c->port_watches) {
-        struct port_watch *w = c->port_watches;
-        c->port_watches = w->next;
+    struct port_watch *w, *wtmp;
+    HASH_ITER(hh, c->port_watches, w, wtmp)
+    {
         free(w->queue);
         w->queue = NULL; /* no queue watch to release */
+        w->qw = NULL;
         port_watch_free(c, w);
     }
-    while (c->queue_watches) {
-        struct queue_watch *w = c->queue_watches;
-        c->queue_watches = w->next;
-        free(w->queue);
-        free(w);
+    struct queue_watch *q, *qtmp;
+    HASH_ITER(hh, c->queue_watches, q, qtmp)
+    {
+        HASH_DEL(c->queue_watches, q);
+        free(q->queue);
+        free(q);
     }
+    c->dirty_queues = NULL;
 }

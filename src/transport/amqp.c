@@ -229,8 +229,10 @@ static int send_acks(struct amqp *a, uint64_t *tags, size_t n)
     if (multi && basic_ack(a, multi, true) != 0)
         return MSGFLO_ENOTCONN;
     a->ack_floor = run;
-    memmove(a->settled, a->settled + j, (a->n_settled - j) * sizeof *a->settled);
-    a->n_settled -= j;
+    if (j > 0) {
+        memmove(a->settled, a->settled + j, (a->n_settled - j) * sizeof *a->settled);
+        a->n_settled -= j;
+    }
     for (; i < n; i++) {
         if (basic_ack(a, tags[i], false) != 0)
             return MSGFLO_ENOTCONN;

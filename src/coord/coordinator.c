@@ -99,10 +99,32 @@ static void on_tick(uv_timer_t *t)
 {
     struct coordinator *c = t->data;
     uint64_t now = uv_now(c->loop);
+    c->tick_due = UINT64_MAX;
     if (c->expiry_periods)
         registry__expire(c->reg, now, on_expired, c);
     coordinator_graph__tick(c, now);
-    coordinator__schedule(c); /* a wait that timed out may release IIPs and packets */
+    coordinator__schedule(c); /* a wait that timed out may release IIPs and packets; re-arms */
+}
+
+void coordinator__arm_tick(struct coordinator *c)
+{
+    if (c->closing)
+        return;
+    uint64_t now = uv_now(c->loop), due = UINT64_MAX;
+    if (c->pending_nodes || c->pending_edges || c->packets)
+        due = now + c->tick_ms; /* a wait may time out */
+    uint64_t expiry = registry__next_expiry(c->reg);
+    if (expiry < due)
+        due = expiry < now ? now : expiry;
+    if (due == UINT64_MAX) {
+        uv_timer_stop(&c->tick_timer);
+        c->tick_due = UINT64_MAX;
+        return;
+    }
+    if (c->tick_due <= due)
+        return; /* armed for earlier: it re-arms when it fires */
+    c->tick_due = due;
+    uv_timer_start(&c->tick_timer, on_tick, due - now, 0);
 }
 
 /* --- broker connection --------------------------------------------------------- */
@@ -374,8 +396,8 @@ int coordinator__new(uv_loop_t *loop, const struct coordinator_options *options,
     c->pump_timer.data = c->tick_timer.data = c;
     c->open_handles = 2;
     uint64_t tick = c->period_ms / 4;
-    tick = tick < 10 ? 10 : tick > 1000 ? 1000 : tick;
-    uv_timer_start(&c->tick_timer, on_tick, tick, tick);
+    c->tick_ms = tick < 10 ? 10 : tick > 1000 ? 1000 : tick;
+    c->tick_due = UINT64_MAX; /* armed by the pump when something can time out */
     if (c->broker_arg) {
         c->url = strdup(c->broker_arg);
         rc = c->url ? connect_broker(c, err, errlen) : MSGFLO_ENOMEM;

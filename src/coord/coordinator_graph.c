@@ -15,7 +15,7 @@
 
 bool coordinator_graph__discovered_role(const struct coordinator *c, const char *role)
 {
-    return registry__role(c->reg, role) != NULL;
+    return registry__role_instances(c->reg, role) > 0;
 }
 
 static bool settling(struct coordinator *c, uint64_t now);
@@ -275,6 +275,7 @@ void coordinator__pump(struct coordinator *c)
     pump_iips(c);
     pump_packets(c);
     pump_confirm(c);
+    coordinator__arm_tick(c);
 }
 
 void coordinator_graph__connected(struct coordinator *c)
@@ -373,7 +374,8 @@ bool coordinator_graph__busy(struct coordinator *c)
 
 void coordinator_graph__tick(struct coordinator *c, uint64_t now)
 {
-    nodes_settling(c, now); /* prunes the list */
+    nodes_settling(c, now); /* prune the lists: the tick stops when they are empty */
+    coordinator_edges__settling(c, now);
 again:
     for (struct node *n = c->pending_nodes; n; n = n->pnext) {
         /* only processes we started: a role expected elsewhere may come any time */

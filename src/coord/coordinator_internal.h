@@ -196,6 +196,7 @@ struct coordinator {
     bool components_dirty; /* report components_changed on the next pump */
     /* loop handles */
     uv_timer_t pump_timer, tick_timer;
+    uint64_t tick_ms, tick_due; /* tick_due: when the tick timer fires (UINT64_MAX: stopped) */
     int open_handles;
     bool connected, lost_reported, closing;
     uint64_t last_expiry;
@@ -208,6 +209,10 @@ struct coordinator {
 void coordinator__schedule(struct coordinator *c);
 /* Does the pending work (processes, bindings, watches, IIPs, packets). */
 void coordinator__pump(struct coordinator *c);
+/* Arms the tick (expiry, wait timeouts) for the earliest time it has work:
+ * every tick_ms while a node or edge waits or a packet is queued, else at the
+ * next expiry; stopped when nothing can time out (an idle runtime sleeps). */
+void coordinator__arm_tick(struct coordinator *c);
 
 /* Reports (no-ops while closing); strings borrowed for the call. */
 void coordinator__report_error(struct coordinator *c, const char *fmt, ...)

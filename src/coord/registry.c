@@ -9,13 +9,19 @@
 #include <string.h>
 #include <strings.h>
 #include <uthash.h>
+#include <utlist.h>
 
+/* A participant costs its id, its payload as compact JSON text (merged over
+ * time) and this struct: the parsed payload is made only when asked for
+ * (registry__participant), so 10,000 participants take a few MB, not the
+ * ~2 KB each of a jansson tree. */
 struct participant {
     char *id;
     struct role *role;
-    json_t *payload; /* owned deep copy, merged over time */
+    char *text; /* the payload, compact JSON */
     uint64_t first_seen, last_seen;
-    struct participant *prev, *next; /* members of the role */
+    struct participant *prev, *next;   /* members of the role */
+    struct participant *lprev, *lnext; /* r->seen: ordered by last_seen */
     UT_hash_handle hh;
 };
 
@@ -45,7 +51,9 @@ struct queue {
 
 struct registry {
     struct registry_options o;
+    json_t *view; /* the payload last returned by registry__participant / __role */
     struct participant *participants; /* by id */
+    struct participant *seen;         /* by last_seen, oldest first (utlist DL) */
     struct role *roles;               /* by name */
     struct queue *queues;             /* by name */
     size_t n_participants, n_roles;
@@ -129,10 +137,10 @@ static size_t count_ports(const json_t *payload)
            json_array_size(json_object_get(payload, "outports"));
 }
 
-/* The entries the role's current payload gives (ports without a string id are skipped). */
-static int entries__build(const struct role *ro, struct index_entry **out, size_t *n)
+/* The entries `payload` (the role's current) gives (ports without a string id are skipped). */
+static int entries__build(const struct role *ro, const json_t *payload, struct index_entry **out,
+                          size_t *n)
 {
-    const json_t *payload = ro->current->payload;
     size_t total = count_ports(payload), k = 0;
     struct index_entry *e = calloc(total ? total : 1, sizeof *e);
     if (!e)
@@ -183,13 +191,20 @@ static bool entries__same(const struct index_entry *a, size_t na, const struct i
     return true;
 }
 
-/* Re-indexes the role from its current payload; *changed tells whether the queues changed. */
-static int role__reindex(struct registry *r, struct role *ro, bool *changed)
+/* Re-indexes the role from its current payload (parsed from its text when
+ * `payload` is NULL); *changed tells whether the queues changed. */
+static int role__reindex(struct registry *r, struct role *ro, const json_t *payload, bool *changed)
 {
     struct index_entry *e;
     size_t n;
     *changed = false;
-    int rc = entries__build(ro, &e, &n);
+    json_t *parsed = NULL;
+    if (!payload)
+        payload = parsed = json_loads(ro->current->text, 0, NULL);
+    if (!payload)
+        return MSGFLO_ENOMEM;
+    int rc = entries__build(ro, payload, &e, &n);
+    json_decref(parsed);
     if (rc)
         return rc;
     if (entries__same(ro->entries, ro->n_entries, e, n)) {
@@ -276,7 +291,7 @@ static void role__detach(struct registry *r, struct participant *p)
             ro->current = m;
     }
     bool changed;
-    (void)role__reindex(r, ro, &changed); /* out of memory leaves the old index */
+    (void)role__reindex(r, ro, NULL, &changed); /* out of memory leaves the old index */
 }
 
 static void participant__free(struct registry *r, struct participant *p)
@@ -284,8 +299,9 @@ static void participant__free(struct registry *r, struct participant *p)
     if (p->role)
         role__detach(r, p);
     HASH_DEL(r->participants, p);
+    DL_DELETE2(r->seen, p, lprev, lnext);
     r->n_participants--;
-    json_decref(p->payload);
+    free(p->text);
     free(p->id);
     free(p);
 }
@@ -299,7 +315,19 @@ void registry__free(struct registry *r)
     {
         participant__free(r, p);
     }
+    json_decref(r->view);
     free(r);
+}
+
+/* Puts p (in the list) at its place by last_seen: the end, unless the
+ * caller's clock went back. Expiry then looks only at the oldest. */
+static void seen__move(struct registry *r, struct participant *p)
+{
+    DL_DELETE2(r->seen, p, lprev, lnext);
+    struct participant *el = r->seen ? r->seen->lprev : NULL; /* the newest */
+    while (el && el->last_seen > p->last_seen)
+        el = el == r->seen ? NULL : el->lprev;
+    DL_APPEND_ELEM2(r->seen, el, p, lprev, lnext);
 }
 
 /* Merges payload into p's: true when something changed. */
@@ -334,25 +362,46 @@ int registry__update(struct registry *r, const json_t *payload, uint64_t now_ms,
     HASH_FIND_STR(r->participants, id, p);
     if (p && strcmp(p->role->name, role_name) != 0)
         role__detach(r, p); /* announces another role now */
+    char *text = json_dumps(payload, JSON_COMPACT);
+    json_t *merged = NULL; /* the stored payload when it differs from `payload` */
+    if (!text)
+        return MSGFLO_ENOMEM;
     if (!p) {
         p = calloc(1, sizeof *p);
-        if (!p || !(p->id = strdup(id)) || !(p->payload = json_deep_copy(payload))) {
-            if (p)
-                free(p->id);
+        if (!p || !(p->id = strdup(id))) {
             free(p);
+            free(text);
             return MSGFLO_ENOMEM;
         }
+        p->text = text;
         HASH_ADD_KEYPTR(hh, r->participants, p->id, strlen(p->id), p);
+        DL_APPEND2(r->seen, p, lprev, lnext);
         r->n_participants++;
         p->first_seen = now_ms;
         ch |= REGISTRY_CHANGED;
+    } else if (strcmp(p->text, text) == 0) {
+        free(text); /* the same announcement again: the common case */
     } else {
-        bool changed;
-        rc = merge(p->payload, payload, &changed);
+        /* fields it lacks are kept: merge over the stored payload */
+        bool changed = false;
+        free(text);
+        text = NULL;
+        merged = json_loads(p->text, 0, NULL);
+        rc = merged ? merge(merged, payload, &changed) : MSGFLO_ENOMEM;
+        if (changed && rc == 0) {
+            text = json_dumps(merged, JSON_COMPACT);
+            if (text) {
+                free(p->text);
+                p->text = text;
+            } else {
+                rc = MSGFLO_ENOMEM;
+            }
+        }
         if (changed)
             ch |= REGISTRY_CHANGED;
     }
     p->last_seen = now_ms;
+    seen__move(r, p);
     if (!p->role) {
         bool created;
         struct role *ro = role__get(r, role_name, &created);
@@ -367,12 +416,13 @@ int registry__update(struct registry *r, const json_t *payload, uint64_t now_ms,
     if (ro->current != p || (ch & REGISTRY_CHANGED)) {
         ro->current = p;
         bool queues;
-        int r2 = role__reindex(r, ro, &queues);
+        int r2 = role__reindex(r, ro, merged ? merged : payload, &queues);
         if (r2 && !rc)
             rc = r2;
         if (queues)
             ch |= REGISTRY_QUEUES;
     }
+    json_decref(merged);
     if (changes)
         *changes = ch;
     return rc;
@@ -407,10 +457,19 @@ static struct role *role__find(const struct registry *r, const char *name)
     return ro;
 }
 
+/* Parses p's payload into r->view (the previous view is released). */
+static const json_t *view(const struct registry *r, const struct participant *p)
+{
+    struct registry *w = (struct registry *)r; /* the view is a cache, not the registry's state */
+    json_decref(w->view);
+    w->view = p ? json_loads(p->text, 0, NULL) : NULL;
+    return w->view;
+}
+
 const json_t *registry__participant(const struct registry *r, const char *id)
 {
     struct participant *p = participant__find(r, id);
-    return p ? p->payload : NULL;
+    return p ? view(r, p) : NULL;
 }
 
 int registry__seen(const struct registry *r, const char *id, uint64_t *first, uint64_t *last)
@@ -428,7 +487,7 @@ int registry__seen(const struct registry *r, const char *id, uint64_t *first, ui
 const json_t *registry__role(const struct registry *r, const char *role)
 {
     struct role *ro = role__find(r, role);
-    return ro ? ro->current->payload : NULL;
+    return ro ? view(r, ro->current) : NULL;
 }
 
 size_t registry__role_instances(const struct registry *r, const char *role)
@@ -452,23 +511,13 @@ int registry__queue(const struct registry *r, const char *role, bool inport, con
 {
     struct role *ro = role__find(r, role);
     const char *queue = NULL;
-    bool found = false;
-    if (ro) {
-        size_t i;
-        json_t *p;
-        json_array_foreach(json_object_get(ro->current->payload, inport ? "inports" : "outports"),
-                           i, p)
-        {
-            const char *id = json_string_value(json_object_get(p, "id"));
-            if (id && strcasecmp(id, port) == 0) {
-                found = true;
-                queue = json_string_value(json_object_get(p, "queue"));
-                break;
-            }
-        }
+    /* the index holds each announced port's queue (role.PORT when it gave none) */
+    for (size_t i = 0; ro && i < ro->n_entries && !queue; i++) {
+        if (ro->entries[i].inport == inport && strcasecmp(ro->entries[i].port, port) == 0)
+            queue = ro->entries[i].queue;
     }
     if (announced)
-        *announced = found;
+        *announced = queue != NULL;
     *out = queue ? strdup(queue) : definition__default_queue(role, port);
     return *out ? 0 : MSGFLO_ENOMEM;
 }
@@ -511,17 +560,27 @@ size_t registry__expire(struct registry *r, uint64_t now_ms, registry_expired_fn
         return 0;
     uint64_t limit = r->o.period_ms * r->o.expiry_periods;
     size_t n = 0;
-    struct participant *p, *tmp;
-    HASH_ITER(hh, r->participants, p, tmp)
-    {
+    while (r->seen) {
+        struct participant *p = r->seen; /* the oldest */
         if (now_ms < p->last_seen || now_ms - p->last_seen <= limit)
-            continue;
-        if (fn)
-            fn(p->role->name, p->id, ud);
+            break;
+        /* removed before fn: fn may change the registry (forget the role) */
+        char *role = fn ? strdup(p->role->name) : NULL, *id = fn ? strdup(p->id) : NULL;
         participant__free(r, p);
         n++;
+        if (role && id)
+            fn(role, id, ud);
+        free(role);
+        free(id);
     }
     return n;
+}
+
+uint64_t registry__next_expiry(const struct registry *r)
+{
+    if (r->o.expiry_periods == 0 || !r->seen)
+        return UINT64_MAX;
+    return r->seen->last_seen + r->o.period_ms * r->o.expiry_periods + 1;
 }
 
 size_t registry__forget_role(struct registry *r, const char *role)

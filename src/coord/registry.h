@@ -9,8 +9,8 @@
  * definition is the payload of the participant of that role seen last.
  *
  * Every operation is O(1) on average per participant and port (uthash), so
- * announcing N participants costs O(N). Expiry scans the participants: call
- * it about once per discovery period.
+ * announcing N participants costs O(N). A participant is kept as its id, its
+ * payload's compact JSON text and its ports' queues (a few hundred bytes).
  */
 #ifndef MSGFLO_COORD_REGISTRY_H
 #define MSGFLO_COORD_REGISTRY_H
@@ -67,15 +67,18 @@ int registry__update(struct registry *r, const json_t *payload, uint64_t now_ms,
 int registry__announce(struct registry *r, const void *data, size_t len, uint64_t now_ms,
                        unsigned *changes, char *err, size_t errlen);
 
-/* The stored payload of participant `id`, or NULL. Borrowed: valid until the
- * next call that changes the registry. */
+/* The stored payload of participant `id`, or NULL. The registry keeps
+ * payloads as compact JSON text and parses this one for the call: borrowed,
+ * valid until the next registry__participant or registry__role call or the
+ * next change of the registry. */
 const json_t *registry__participant(const struct registry *r, const char *id);
 /* The first and last time participant `id` was seen; MSGFLO_ENOPORT when
  * unknown. */
 int registry__seen(const struct registry *r, const char *id, uint64_t *first, uint64_t *last);
 
 /* The definition of `role` (the payload of its participant seen last), or
- * NULL when no participant of the role is known. Borrowed as above. */
+ * NULL when no participant of the role is known. Borrowed as above (use
+ * registry__role_instances to ask whether a role is known: it parses nothing). */
 const json_t *registry__role(const struct registry *r, const char *role);
 /* The number of participants of `role` (0 when unknown). */
 size_t registry__role_instances(const struct registry *r, const char *role);
@@ -105,9 +108,14 @@ void registry__edges(const struct registry *r, const char *role, registry_edge_f
 
 /* Forgets the participants not seen for expiry_periods * period_ms before
  * now_ms (nothing when expiry_periods is 0), calling fn (may be NULL) with
- * each one's role and id before it is removed. Returns the number removed. */
+ * each one's role and id once it is removed (fn may change the registry).
+ * Returns the number removed. */
 typedef void (*registry_expired_fn)(const char *role, const char *id, void *ud);
 size_t registry__expire(struct registry *r, uint64_t now_ms, registry_expired_fn fn, void *ud);
+/* The first time registry__expire has something to forget (the participants
+ * are kept in order of last seen, so this and each expiry cost O(1) per
+ * participant forgotten); UINT64_MAX when never. */
+uint64_t registry__next_expiry(const struct registry *r);
 
 /* Forgets every participant of `role`. Returns the number removed. */
 size_t registry__forget_role(struct registry *r, const char *role);

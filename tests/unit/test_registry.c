@@ -363,6 +363,90 @@ static void test_many(void **state)
     registry__free(r);
 }
 
+/* The participants are kept in order of last seen (also when the caller's
+ * clock goes back), so the next expiry is the oldest one's. */
+static void test_next_expiry(void **state)
+{
+    (void)state;
+    struct registry *never = new_registry(100, 0);
+    update(never, participant("a1", "a", NULL, NULL), 10);
+    assert_true(registry__next_expiry(never) == UINT64_MAX);
+    registry__free(never);
+
+    struct registry *r = new_registry(100, 3);
+    assert_true(registry__next_expiry(r) == UINT64_MAX);
+    update(r, participant("a1", "a", NULL, NULL), 10);
+    update(r, participant("b1", "b", NULL, NULL), 5); /* the clock went back */
+    update(r, participant("c1", "c", NULL, NULL), 20);
+    assert_int_equal(registry__next_expiry(r), 306);
+    assert_int_equal(registry__expire(r, 305, NULL, NULL), 0);
+    assert_int_equal(registry__expire(r, 306, NULL, NULL), 1);
+    assert_int_equal(registry__role_instances(r, "b"), 0);
+    assert_int_equal(registry__next_expiry(r), 311);
+    update(r, participant("a1", "a", NULL, NULL), 400); /* seen again: the newest */
+    assert_int_equal(registry__next_expiry(r), 321);
+    assert_int_equal(registry__expire(r, 321, NULL, NULL), 1);
+    assert_int_equal(registry__role_instances(r, "c"), 0);
+    assert_int_equal(registry__next_expiry(r), 701);
+    assert_int_equal(registry__expire(r, 10000, NULL, NULL), 1);
+    assert_true(registry__next_expiry(r) == UINT64_MAX);
+    registry__free(r);
+}
+
+static void forget_expired_role(const char *role, const char *id, void *ud)
+{
+    (void)id;
+    registry__forget_role(ud, role); /* as the runtime does: the node leaves the graph */
+}
+
+/* The expiry callback may change the registry (ASan checks the memory). */
+static void test_expiry_callback_forgets_role(void **state)
+{
+    (void)state;
+    struct registry *r = new_registry(100, 1);
+    update(r, participant("a1", "a", NULL, NULL), 0);
+    update(r, participant("a2", "a", NULL, NULL), 10);
+    update(r, participant("a3", "a", NULL, NULL), 500);
+    update(r, participant("b1", "b", NULL, NULL), 20);
+    /* a1 and b1 expire; forgetting role a takes a2 and a3 with it */
+    assert_int_equal(registry__expire(r, 200, forget_expired_role, r), 2);
+    assert_int_equal(registry__count(r), 0);
+    assert_int_equal(registry__role_count(r), 0);
+    registry__free(r);
+}
+
+/* Payloads are stored as text: a payload with other fields merges, the same
+ * one again changes nothing, and the queues come from the index. */
+static void test_stored_text(void **state)
+{
+    (void)state;
+    struct registry *r = new_registry(1000, 0);
+    update(r, participant("a1", "a", "qin", NULL), 1);
+    assert_int_equal(update(r, participant("a1", "a", "qin", NULL), 2), 0);
+    assert_int_equal(update(r, payload("{\"id\":\"a1\",\"role\":\"a\",\"icon\":\"x\"}"), 3),
+                     REGISTRY_CHANGED);
+    /* the full payload again: merged over the stored one (icon kept), nothing new */
+    assert_int_equal(update(r, participant("a1", "a", "qin", NULL), 4), 0);
+    const json_t *p = registry__participant(r, "a1");
+    assert_string_equal(json_string_value(json_object_get(p, "icon")), "x");
+    assert_string_equal(json_string_value(json_object_get(p, "label")), "repeats");
+    char *q = NULL;
+    bool announced = false;
+    assert_int_equal(registry__queue(r, "a", true, "IN", &q, &announced), 0);
+    assert_string_equal(q, "qin");
+    assert_true(announced);
+    free(q);
+    assert_int_equal(registry__queue(r, "a", false, "Out", &q, &announced), 0);
+    assert_string_equal(q, "a.OUT"); /* announced without a queue */
+    assert_true(announced);
+    free(q);
+    assert_int_equal(registry__queue(r, "a", false, "nope", &q, &announced), 0);
+    assert_string_equal(q, "a.NOPE");
+    assert_false(announced);
+    free(q);
+    registry__free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -377,6 +461,9 @@ int main(void)
         cmocka_unit_test(test_role_moves),
         cmocka_unit_test(test_bad_payloads),
         cmocka_unit_test(test_many),
+        cmocka_unit_test(test_next_expiry),
+        cmocka_unit_test(test_expiry_callback_forgets_role),
+        cmocka_unit_test(test_stored_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,8 +13,10 @@
 struct binder {
     struct transport *t;
     struct bindings added;
-    bool *active;   /* per added binding; false once removed */
-    json_t *by_src; /* src queue -> [indexes into added]: no scan per message */
+    size_t cap;
+    bool *active;     /* per added binding; false once removed or while it failed */
+    json_t *by_src;   /* src queue -> [indexes into added]: no scan per message */
+    json_t *declared; /* AMQP: "i:<inqueue>", "o:<outqueue>", "e:<exchange>" declared */
 };
 
 int binder__new(struct transport *t, struct binder **out)
@@ -24,7 +26,10 @@ int binder__new(struct transport *t, struct binder **out)
         return MSGFLO_ENOMEM;
     b->t = t;
     b->by_src = json_object();
-    if (!b->by_src) {
+    b->declared = json_object();
+    if (!b->by_src || !b->declared) {
+        json_decref(b->by_src);
+        json_decref(b->declared);
         free(b);
         return MSGFLO_ENOMEM;
     }
@@ -39,6 +44,7 @@ void binder__free(struct binder *b)
     bindings__cleanup(&b->added);
     free(b->active);
     json_decref(b->by_src);
+    json_decref(b->declared);
     free(b);
 }
 
@@ -73,87 +79,27 @@ static long find(const struct binder *b, const struct binding *x)
     return -1;
 }
 
-static int amqp_pubsub(struct transport *t, const char *src, const char *tgt)
+/* Copies x into added (inactive); its index in *out. */
+static int remember(struct binder *b, const struct binding *x, size_t *out)
 {
-    int rc = transport_declare_outqueue(t, src);
-    if (rc == 0)
-        rc = transport_declare_inqueue(t, tgt);
-    if (rc == 0)
-        rc = transport_bind_queue(t, tgt, src, true);
-    return rc;
-}
-
-static int amqp_roundrobin(struct transport *t, const struct binding *x)
-{
-    char name[300];
-    int rc = 0;
-    if (x->src && x->tgt) {
-        snprintf(name, sizeof name, "out-%s", x->src);
-        rc = transport_declare_outqueue(t, x->src);
-        if (rc == 0)
-            rc = transport_declare_inqueue(t, x->tgt);
-        if (rc == 0)
-            rc = transport_declare_exchange(t, name, "direct");
-        if (rc == 0)
-            rc = transport_bind_exchange(t, name, x->src);
-        if (rc == 0)
-            rc = transport_bind_queue(t, x->tgt, name, true);
+    if (b->added.count == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 16;
+        struct binding *items = realloc(b->added.items, cap * sizeof *items);
+        if (!items)
+            return MSGFLO_ENOMEM;
+        b->added.items = items;
+        bool *active = realloc(b->active, cap * sizeof *active);
+        if (!active)
+            return MSGFLO_ENOMEM;
+        b->active = active;
+        b->cap = cap;
     }
-    if (rc == 0 && x->tgt && x->deadletter) {
-        snprintf(name, sizeof name, "dead-%s", x->tgt);
-        rc = transport_declare_exchange(t, name, "fanout");
-        if (rc == 0)
-            rc = transport_declare_inqueue(t, x->deadletter);
-        if (rc == 0)
-            rc = transport_bind_queue(t, x->deadletter, name, true);
-    }
-    return rc;
-}
-
-static int realize(struct binder *b, const struct binding *x)
-{
-    if (transport_has_bindings(b->t))
-        return x->type == BINDING_PUBSUB ? amqp_pubsub(b->t, x->src, x->tgt)
-                                         : amqp_roundrobin(b->t, x);
-    /* MQTT: forward src -> tgt; src == tgt needs nothing */
-    if (!x->src || !x->tgt || strcmp(x->src, x->tgt) == 0)
-        return 0;
-    if (x->deadletter)
-        LOG_WARNING(NS, "dead-lettering to %s is not possible on MQTT (no nack)", x->deadletter);
-    return transport_subscribe(b->t, x->src);
-}
-
-int binder__add(struct binder *b, const struct binding *x)
-{
-    long i = find(b, x);
-    if (i >= 0 && !b->active[i]) { /* removed before: made again */
-        int rc = realize(b, x);
-        if (rc == 0)
-            b->active[i] = true;
-        return rc;
-    }
-    if (i >= 0)
-        return 0;
-    int rc = realize(b, x);
-    if (rc) {
-        LOG_ERROR(NS, "binding %s -> %s failed: %s", x->src ? x->src : "?", x->tgt ? x->tgt : "?",
-                  msgflo_strerror(rc));
-        return rc;
-    }
-    struct binding *items = realloc(b->added.items, (b->added.count + 1) * sizeof *items);
-    if (!items)
-        return MSGFLO_ENOMEM;
-    b->added.items = items;
-    bool *active = realloc(b->active, (b->added.count + 1) * sizeof *active);
-    if (!active)
-        return MSGFLO_ENOMEM;
-    b->active = active;
-    struct binding *n = &items[b->added.count];
+    struct binding *n = &b->added.items[b->added.count];
     n->type = x->type;
     n->src = x->src ? strdup(x->src) : NULL;
     n->tgt = x->tgt ? strdup(x->tgt) : NULL;
     n->deadletter = x->deadletter ? strdup(x->deadletter) : NULL;
-    active[b->added.count] = true;
+    b->active[b->added.count] = false;
     b->added.count++;
     if ((x->src && !n->src) || (x->tgt && !n->tgt) || (x->deadletter && !n->deadletter))
         return MSGFLO_ENOMEM;
@@ -167,8 +113,303 @@ int binder__add(struct binder *b, const struct binding *x)
         if (json_array_append_new(idx, json_integer((json_int_t)(b->added.count - 1))) != 0)
             return MSGFLO_ENOMEM;
     }
-    LOG_DEBUG(NS, "bound %s -> %s", x->src ? x->src : "?", x->tgt ? x->tgt : "?");
+    *out = b->added.count - 1;
     return 0;
+}
+
+/* --- AMQP: steps of one batch ------------------------------------------------------ */
+
+struct plan {
+    struct transport_step *steps;
+    size_t *owner; /* per step: position of its binding in the list being made */
+    size_t n, cap;
+    char **names; /* names made here ("out-<src>", "dead-<tgt>"), owned */
+    size_t n_names;
+    json_t *keys; /* per step: the declared-set key it adds, or null */
+};
+
+static void plan_free(struct plan *p)
+{
+    for (size_t i = 0; i < p->n_names; i++)
+        free(p->names[i]);
+    free(p->names);
+    free(p->steps);
+    free(p->owner);
+    json_decref(p->keys);
+}
+
+static int plan_step(struct plan *p, size_t owner, enum transport_step_kind kind, const char *name,
+                     const char *source, const char *type)
+{
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 64;
+        struct transport_step *steps = realloc(p->steps, cap * sizeof *steps);
+        if (!steps)
+            return MSGFLO_ENOMEM;
+        p->steps = steps;
+        size_t *owners = realloc(p->owner, cap * sizeof *owners);
+        if (!owners)
+            return MSGFLO_ENOMEM;
+        p->owner = owners;
+        p->cap = cap;
+    }
+    p->steps[p->n] =
+        (struct transport_step){.kind = kind, .name = name, .source = source, .type = type};
+    p->owner[p->n] = owner;
+    p->n++;
+    return p->keys && json_array_append_new(p->keys, json_null()) != 0 ? MSGFLO_ENOMEM : 0;
+}
+
+/* A declaration, unless made on this connection already (or earlier in the plan). */
+static int plan_declare(struct binder *b, struct plan *p, size_t owner,
+                        enum transport_step_kind kind, const char *name, const char *type)
+{
+    char key[512];
+    snprintf(key, sizeof key, "%c:%s",
+             kind == TRANSPORT_DECLARE_INQUEUE    ? 'i'
+             : kind == TRANSPORT_DECLARE_OUTQUEUE ? 'o'
+                                                  : 'e',
+             name);
+    if (json_object_get(b->declared, key))
+        return 0;
+    int rc = plan_step(p, owner, kind, name, NULL, type);
+    if (rc == 0 && (json_object_set_new(b->declared, key, json_true()) != 0 ||
+                    json_array_set_new(p->keys, p->n - 1, json_string(key)) != 0))
+        rc = MSGFLO_ENOMEM;
+    return rc;
+}
+
+static const char *plan_name(struct plan *p, const char *prefix, const char *name)
+{
+    char **names = realloc(p->names, (p->n_names + 1) * sizeof *names);
+    if (!names)
+        return NULL;
+    p->names = names;
+    size_t len = strlen(prefix) + strlen(name) + 1;
+    char *s = malloc(len);
+    if (!s)
+        return NULL;
+    snprintf(s, len, "%s%s", prefix, name);
+    p->names[p->n_names++] = s;
+    return s;
+}
+
+/* Every declaration and then every binding of xs[k] for the positions in
+ * `which`, as binder.h lists them. */
+static int plan_full(struct binder *b, struct plan *p, const struct binding *const *xs,
+                     const size_t *which, size_t n)
+{
+    int rc = 0;
+    const char **outx = calloc(n ? n : 1, sizeof *outx), **deadx = calloc(n ? n : 1, sizeof *deadx);
+    if (!outx || !deadx) {
+        rc = MSGFLO_ENOMEM;
+        goto out;
+    }
+    for (size_t j = 0; rc == 0 && j < n; j++) {
+        const struct binding *x = xs[which[j]];
+        if (x->src && x->tgt) {
+            rc = plan_declare(b, p, which[j], TRANSPORT_DECLARE_OUTQUEUE, x->src, NULL);
+            if (rc == 0)
+                rc = plan_declare(b, p, which[j], TRANSPORT_DECLARE_INQUEUE, x->tgt, NULL);
+            if (rc == 0 && x->type == BINDING_ROUNDROBIN) {
+                outx[j] = plan_name(p, "out-", x->src);
+                rc = outx[j] ? plan_declare(b, p, which[j], TRANSPORT_DECLARE_EXCHANGE, outx[j],
+                                            "direct")
+                             : MSGFLO_ENOMEM;
+            }
+        }
+        if (rc == 0 && x->type == BINDING_ROUNDROBIN && x->tgt && x->deadletter) {
+            deadx[j] = plan_name(p, "dead-", x->tgt);
+            rc = deadx[j]
+                     ? plan_declare(b, p, which[j], TRANSPORT_DECLARE_EXCHANGE, deadx[j], "fanout")
+                     : MSGFLO_ENOMEM;
+            if (rc == 0)
+                rc = plan_declare(b, p, which[j], TRANSPORT_DECLARE_INQUEUE, x->deadletter, NULL);
+        }
+    }
+    for (size_t j = 0; rc == 0 && j < n; j++) {
+        const struct binding *x = xs[which[j]];
+        if (x->type == BINDING_PUBSUB) {
+            rc = plan_step(p, which[j], TRANSPORT_BIND_QUEUE, x->tgt, x->src, NULL);
+            continue;
+        }
+        if (outx[j]) {
+            rc = plan_step(p, which[j], TRANSPORT_BIND_EXCHANGE, outx[j], x->src, NULL);
+            if (rc == 0)
+                rc = plan_step(p, which[j], TRANSPORT_BIND_QUEUE, x->tgt, outx[j], NULL);
+        }
+        if (rc == 0 && deadx[j])
+            rc = plan_step(p, which[j], TRANSPORT_BIND_QUEUE, x->deadletter, deadx[j], NULL);
+    }
+out:
+    free(outx);
+    free(deadx);
+    return rc;
+}
+
+/* Runs the plan; each step's failure goes to its binding's rcs[]. A failed
+ * declaration is forgotten, so it is tried again next time. */
+static void plan_run(struct binder *b, struct plan *p, int *rcs)
+{
+    transport_topology(b->t, p->steps, p->n);
+    for (size_t i = 0; i < p->n; i++) {
+        if (!p->steps[i].rc)
+            continue;
+        if (!rcs[p->owner[i]])
+            rcs[p->owner[i]] = p->steps[i].rc;
+        const char *key = json_string_value(json_array_get(p->keys, i));
+        if (key)
+            json_object_del(b->declared, key);
+    }
+}
+
+/* With `trust`, pubsub bindings are first bound alone (both ends usually
+ * exist); those whose bind finds an end missing, and every roundrobin
+ * binding, are then made in full. Without, all are made in full. */
+static int amqp_make(struct binder *b, const struct binding *const *xs, size_t n, bool trust,
+                     int *rcs)
+{
+    struct plan p = {.keys = json_array()};
+    size_t *full = malloc((n ? n : 1) * sizeof *full), n_full = 0;
+    int rc = p.keys && full ? 0 : MSGFLO_ENOMEM;
+    size_t first = 0;
+    bool probed = false;
+    if (rc == 0 && !trust) {
+        for (size_t k = 0; k < n; k++)
+            full[n_full++] = k;
+        goto make_full;
+    }
+    /* The first bind alone: when it finds an end missing, as on a fresh
+     * broker, every binding is made in full at once. */
+    for (; rc == 0 && first < n && xs[first]->type != BINDING_PUBSUB; first++)
+        ;
+    if (rc == 0 && first < n && n > 1) {
+        struct transport_step probe = {.kind = TRANSPORT_BIND_QUEUE,
+                                       .name = xs[first]->tgt,
+                                       .source = xs[first]->src,
+                                       .may_be_missing = true};
+        transport_topology(b->t, &probe, 1);
+        if (probe.rc != 0 && probe.rc != MSGFLO_ENOPORT)
+            rcs[first] = probe.rc;
+        probed = true;
+        if (probe.rc == MSGFLO_ENOPORT) {
+            for (size_t k = 0; k < n; k++)
+                full[n_full++] = k;
+            goto make_full;
+        }
+    }
+    for (size_t k = 0; rc == 0 && k < n; k++) {
+        if (xs[k]->type != BINDING_PUBSUB) {
+            full[n_full++] = k;
+        } else if (!(probed && k == first)) {
+            rc = plan_step(&p, k, TRANSPORT_BIND_QUEUE, xs[k]->tgt, xs[k]->src, NULL);
+            if (rc == 0)
+                p.steps[p.n - 1].may_be_missing = true;
+        }
+    }
+    if (rc == 0 && p.n > 0) {
+        transport_topology(b->t, p.steps, p.n);
+        for (size_t i = 0; i < p.n; i++) {
+            if (p.steps[i].rc == MSGFLO_ENOPORT)
+                full[n_full++] = p.owner[i];
+            else if (p.steps[i].rc)
+                rcs[p.owner[i]] = p.steps[i].rc;
+        }
+        p.n = 0;
+        json_array_clear(p.keys);
+    }
+make_full:
+    if (rc == 0 && n_full > 0)
+        rc = plan_full(b, &p, xs, full, n_full);
+    if (rc == 0 && p.n > 0)
+        plan_run(b, &p, rcs);
+    plan_free(&p);
+    free(full);
+    return rc;
+}
+
+/* --- MQTT: forwarding ------------------------------------------------------------------ */
+
+static int mqtt_make(struct binder *b, const struct binding *x)
+{
+    /* forward src -> tgt; src == tgt needs nothing */
+    if (!x->src || !x->tgt || strcmp(x->src, x->tgt) == 0)
+        return 0;
+    if (x->deadletter)
+        LOG_WARNING(NS, "dead-lettering to %s is not possible on MQTT (no nack)", x->deadletter);
+    return transport_subscribe(b->t, x->src);
+}
+
+/* Makes added[idx[k]] real; marks those made active. Returns the first error. */
+static int make(struct binder *b, const size_t *idx, size_t n, bool trust)
+{
+    int rc = 0;
+    int *rcs = calloc(n ? n : 1, sizeof *rcs);
+    const struct binding **xs = calloc(n ? n : 1, sizeof *xs);
+    if (!rcs || !xs) {
+        rc = MSGFLO_ENOMEM;
+        goto out;
+    }
+    for (size_t k = 0; k < n; k++)
+        xs[k] = &b->added.items[idx[k]];
+    if (transport_has_bindings(b->t)) {
+        rc = amqp_make(b, xs, n, trust, rcs);
+    } else {
+        for (size_t k = 0; k < n; k++)
+            rcs[k] = mqtt_make(b, xs[k]);
+    }
+    for (size_t k = 0; rc == 0 && k < n; k++) {
+        const struct binding *x = xs[k];
+        if (rcs[k]) {
+            LOG_ERROR(NS, "binding %s -> %s failed: %s", x->src ? x->src : "?",
+                      x->tgt ? x->tgt : "?", msgflo_strerror(rcs[k]));
+            continue;
+        }
+        b->active[idx[k]] = true;
+        LOG_DEBUG(NS, "bound %s -> %s", x->src ? x->src : "?", x->tgt ? x->tgt : "?");
+    }
+    for (size_t k = 0; rc == 0 && k < n; k++)
+        rc = rcs[k];
+out:
+    free(rcs);
+    free(xs);
+    return rc;
+}
+
+static int add(struct binder *b, const struct binding *items, size_t n, bool trust)
+{
+    size_t *idx = malloc((n ? n : 1) * sizeof *idx), m = 0;
+    /* per added binding: already in idx (only a list can repeat one; not
+     * per call for one, which would make adding N one by one quadratic) */
+    bool *listed = n > 1 ? calloc(b->added.count + n, sizeof *listed) : NULL;
+    int rc = idx && (listed || n <= 1) ? 0 : MSGFLO_ENOMEM;
+    for (size_t k = 0; rc == 0 && k < n; k++) {
+        long i = find(b, &items[k]);
+        if (i >= 0 && b->active[i])
+            continue; /* made already */
+        size_t at = (size_t)i;
+        if (i < 0 && (rc = remember(b, &items[k], &at)) != 0)
+            break;
+        if (!listed || !listed[at])
+            idx[m++] = at;
+        if (listed)
+            listed[at] = true;
+    }
+    if (rc == 0)
+        rc = make(b, idx, m, trust);
+    free(listed);
+    free(idx);
+    return rc;
+}
+
+int binder__add(struct binder *b, const struct binding *x)
+{
+    return add(b, x, 1, false);
+}
+
+int binder__add_all(struct binder *b, const struct binding *items, size_t n)
+{
+    return add(b, items, n, true);
 }
 
 int binder__remove(struct binder *b, const struct binding *x)
@@ -179,9 +420,11 @@ int binder__remove(struct binder *b, const struct binding *x)
     if (x->type != BINDING_PUBSUB)
         return MSGFLO_EINVAL; /* as msgflo-nodejs: roundrobin removal unsupported */
     b->active[i] = false;
-    if (transport_has_bindings(b->t))
-        return transport_bind_queue(b->t, x->tgt, x->src, false);
-    return 0; /* MQTT: the forwarder is off; the subscription stays, harmless */
+    if (!transport_has_bindings(b->t))
+        return 0; /* MQTT: the forwarder is off; the subscription stays, harmless */
+    struct transport_step unbind = {
+        .kind = TRANSPORT_UNBIND_QUEUE, .name = x->tgt, .source = x->src};
+    return transport_topology(b->t, &unbind, 1);
 }
 
 bool binder__on_message(struct binder *b, const char *queue, const void *data, size_t len)
@@ -207,14 +450,16 @@ bool binder__on_message(struct binder *b, const char *queue, const void *data, s
 
 int binder__restore(struct binder *b)
 {
-    int rc = 0;
+    json_object_clear(b->declared); /* a new connection: the broker may have lost them */
+    size_t *idx = malloc((b->added.count ? b->added.count : 1) * sizeof *idx), m = 0;
+    if (!idx)
+        return MSGFLO_ENOMEM;
     for (size_t i = 0; i < b->added.count; i++) {
-        if (!b->active[i])
-            continue;
-        int r = realize(b, &b->added.items[i]);
-        if (r && !rc)
-            rc = r;
+        if (b->active[i])
+            idx[m++] = i;
     }
+    int rc = make(b, idx, m, true);
+    free(idx);
     return rc;
 }
 

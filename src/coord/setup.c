@@ -193,8 +193,7 @@ static void bind_all(struct setup *s)
         finish(s, 1);
         return;
     }
-    for (size_t i = 0; rc == 0 && i < b.count; i++)
-        rc = binder__add(s->binder, &b.items[i]);
+    rc = binder__add_all(s->binder, b.items, b.count); /* AMQP: one pipelined batch */
     if (rc) {
         say(s, SETUP_STDERR, "msgflo-setup: setting up bindings failed: %s", msgflo_strerror(rc));
         bindings__cleanup(&b);

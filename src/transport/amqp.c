@@ -10,7 +10,9 @@
  * RPCs, done when (re)connecting, before consuming. The data path is
  * non-blocking: a uv_poll handle on the socket drains every buffered frame with
  * zero timeouts, and a timer at half the heartbeat interval services
- * heartbeats while idle.
+ * heartbeats while idle. Batches of topology steps (transport_topology) are
+ * pipelined on a connection of their own (amqp_topology.c), so nothing of the
+ * data connection's traffic is read, or lost, while they run.
  *
  * No loss: the channel is in confirm mode. An ack of a received message is
  * held back until the broker has confirmed every message published before
@@ -22,6 +24,7 @@
 #include "transport/transport.h"
 
 #include "core/log.h"
+#include "transport/amqp_topology.h"
 #include "msgflo/errors.h"
 
 #include <amqp.h>
@@ -72,7 +75,8 @@ struct amqp {
     bool draining;
     void (*flushed)(void *arg); /* waiting for every publish to be confirmed */
     void *flushed_arg;
-    uint32_t stats_generation; /* connection on which STATS_CHANNEL is open; 0: none */
+    uint32_t stats_generation;  /* connection on which STATS_CHANNEL is open; 0: none */
+    struct amqp_topology *topo; /* the topology batches' connection; NULL: none yet */
 };
 
 static void amqp_retry(struct transport *base);
@@ -116,6 +120,8 @@ static int check_reply(struct amqp *a, amqp_rpc_reply_t r, const char *what, con
 
 static void drop_connection(struct amqp *a)
 {
+    amqp_topology__free(a->topo, false); /* it goes with the data connection */
+    a->topo = NULL;
     if (a->poll) {
         uv_poll_stop(a->poll);
         uv_close((uv_handle_t *)a->poll, free_handle);
@@ -432,16 +438,12 @@ static void on_heartbeat(uv_timer_t *timer)
 
 /* --- connecting ---------------------------------------------------------- */
 
-static int open_connection(struct amqp *a)
+static int open_socket(amqp_connection_state_t conn, const msgflo_url *u, int heartbeat)
 {
-    const msgflo_url *u = a->base.url;
     amqp_socket_t *sock;
     int rc;
-    a->conn = amqp_new_connection();
-    if (!a->conn)
-        return MSGFLO_ENOMEM;
     if (u->tls) {
-        sock = amqp_ssl_socket_new(a->conn);
+        sock = amqp_ssl_socket_new(conn);
         if (!sock)
             return MSGFLO_ETLS;
         amqp_ssl_socket_set_verify_peer(sock, !u->insecure);
@@ -456,7 +458,7 @@ static int open_connection(struct amqp *a)
             return MSGFLO_ETLS;
         }
     } else {
-        sock = amqp_tcp_socket_new(a->conn);
+        sock = amqp_tcp_socket_new(conn);
         if (!sock)
             return MSGFLO_ENOMEM;
     }
@@ -466,13 +468,37 @@ static int open_connection(struct amqp *a)
         LOG_WARNING(NS, "cannot connect to %s:%d: %s", u->host, u->port, amqp_error_string2(rc));
         return MSGFLO_ECONNECT;
     }
-    amqp_set_rpc_timeout(a->conn, &tv);
-    amqp_rpc_reply_t r = amqp_login(
-        a->conn, u->vhost, u->channel_max, u->frame_max ? u->frame_max : AMQP_DEFAULT_FRAME_SIZE,
-        u->heartbeat, AMQP_SASL_METHOD_PLAIN, u->user ? u->user : "guest",
-        u->password ? u->password : "guest");
-    if ((rc = check_reply(a, r, "login to", u->host)) != 0)
+    amqp_set_rpc_timeout(conn, &tv);
+    amqp_rpc_reply_t r = amqp_login(conn, u->vhost, u->channel_max,
+                                    u->frame_max ? u->frame_max : AMQP_DEFAULT_FRAME_SIZE,
+                                    heartbeat, AMQP_SASL_METHOD_PLAIN, u->user ? u->user : "guest",
+                                    u->password ? u->password : "guest");
+    if (check_reply(NULL, r, "login to", u->host) != 0)
         return MSGFLO_ECONNECT;
+    return 0;
+}
+
+int amqp__open(const msgflo_url *u, int heartbeat, amqp_connection_state_t *out)
+{
+    amqp_connection_state_t conn = amqp_new_connection();
+    *out = NULL;
+    if (!conn)
+        return MSGFLO_ENOMEM;
+    int rc = open_socket(conn, u, heartbeat);
+    if (rc) {
+        amqp_destroy_connection(conn);
+        return rc;
+    }
+    *out = conn;
+    return 0;
+}
+
+static int open_connection(struct amqp *a)
+{
+    const msgflo_url *u = a->base.url;
+    int rc = amqp__open(u, u->heartbeat, &a->conn);
+    if (rc)
+        return rc;
     amqp_channel_open(a->conn, CHANNEL);
     if ((rc = check_reply(a, amqp_get_rpc_reply(a->conn), "channel.open", NULL)) != 0)
         return rc;
@@ -960,6 +986,8 @@ static void on_heartbeat_closed(uv_handle_t *h)
 static void amqp_close_op(struct transport *base)
 {
     struct amqp *a = (struct amqp *)base;
+    amqp_topology__free(a->topo, a->conn != NULL);
+    a->topo = NULL;
     if (a->conn) {
         struct timeval tv = {1, 0};
         amqp_set_rpc_timeout(a->conn, &tv);
@@ -971,6 +999,28 @@ static void amqp_close_op(struct transport *base)
     }
     drop_connection(a);
     uv_close((uv_handle_t *)a->kick, on_kick_closed);
+}
+
+/* While a topology batch blocks the loop: the data connection's heartbeat,
+ * so the broker does not drop it (frames sent count as heartbeats). */
+static void keep_alive(void *arg)
+{
+    struct amqp *a = arg;
+    amqp_frame_t hb = {.frame_type = AMQP_FRAME_HEARTBEAT, .channel = 0};
+    if (a->conn && a->base.url->heartbeat > 0)
+        amqp_send_frame(a->conn, &hb);
+}
+
+static int amqp_topology_op(struct transport *base, struct transport_step *steps, size_t n)
+{
+    struct amqp *a = (struct amqp *)base;
+    if (!a->conn) {
+        for (size_t i = 0; i < n; i++)
+            steps[i].rc = MSGFLO_ENOTCONN;
+        return MSGFLO_ENOTCONN;
+    }
+    int keep_ms = a->base.url->heartbeat > 0 ? a->base.url->heartbeat * 1000 / 2 : 0;
+    return amqp_topology__run(&a->topo, a->base.url, steps, n, keep_ms, keep_alive, a);
 }
 
 static const struct transport_ops amqp_ops = {
@@ -993,6 +1043,7 @@ static const struct transport_ops amqp_ops = {
     .nack = amqp_nack_op,
     .close = amqp_close_op,
     .queue_stats = amqp_queue_stats,
+    .topology = amqp_topology_op,
 };
 
 int transport__amqp_new(struct transport **out, uv_loop_t *loop, msgflo_url *url,

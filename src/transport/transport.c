@@ -220,6 +220,17 @@ int transport_queue_stats(struct transport *t, const char *queue, uint32_t *read
     return t->ops->queue_stats(t, queue, ready, consumers);
 }
 
+int transport_topology(struct transport *t, struct transport_step *steps, size_t n)
+{
+    int rc = !t->ops->topology ? MSGFLO_EINVAL : !t->connected ? MSGFLO_ENOTCONN : 0;
+    if (rc) {
+        for (size_t i = 0; i < n; i++)
+            steps[i].rc = rc;
+        return rc;
+    }
+    return t->ops->topology(t, steps, n);
+}
+
 void transport_close(struct transport *t)
 {
     if (t->closing)

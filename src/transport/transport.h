@@ -27,6 +27,32 @@ struct transport_delivery {
     uint32_t generation;
 };
 
+/* One topology operation of a batch (transport_topology). Names are
+ * borrowed for the call. */
+enum transport_step_kind {
+    /* declarations: `name` */
+    TRANSPORT_DECLARE_INQUEUE,  /* as transport_declare_inqueue */
+    TRANSPORT_DECLARE_OUTQUEUE, /* as transport_declare_outqueue */
+    TRANSPORT_DECLARE_EXCHANGE, /* durable exchange `name` of `type` */
+    /* bindings, routing key "" */
+    TRANSPORT_BIND_QUEUE,    /* queue `name` to exchange `source` */
+    TRANSPORT_UNBIND_QUEUE,  /* queue `name` from exchange `source` */
+    TRANSPORT_BIND_EXCHANGE, /* exchange `name` (destination) to exchange `source` */
+};
+
+struct transport_step {
+    enum transport_step_kind kind;
+    const char *name;
+    const char *source; /* bindings */
+    const char *type;   /* TRANSPORT_DECLARE_EXCHANGE: "fanout", "direct", ... */
+    /* A missing queue or exchange is an expected answer: logged for
+     * debugging only (the caller declares and tries again). */
+    bool may_be_missing;
+    int rc; /* out: 0, MSGFLO_ENOPORT (a queue or exchange it names does not
+             * exist), MSGFLO_EPROTO (refused, e.g. declared before with
+             * other arguments), MSGFLO_ENOTCONN, MSGFLO_ENOMEM */
+};
+
 struct transport_events {
     /* Connected (again): declare, subscribe and announce now. */
     void (*connected)(void *ud);
@@ -74,6 +100,8 @@ struct transport_ops {
      * queue.declare; MQTT returns MSGFLO_EINVAL, it has no queue depth). */
     int (*queue_stats)(struct transport *t, const char *queue, uint32_t *ready,
                        uint32_t *consumers);
+    /* A batch of topology steps (see transport_topology); NULL: none (MQTT). */
+    int (*topology)(struct transport *t, struct transport_step *steps, size_t n);
 };
 
 /* Fields every implementation starts with. */
@@ -138,6 +166,20 @@ int transport_nack(struct transport *t, const struct transport_delivery *d);
  * Returns 0, MSGFLO_ENOTCONN, MSGFLO_ENOPORT, MSGFLO_EPROTO or MSGFLO_EINVAL. */
 int transport_queue_stats(struct transport *t, const char *queue, uint32_t *ready,
                           uint32_t *consumers);
+/* Runs `n` topology steps (borrowed; each step's `rc` is written) as one
+ * batch, without a round trip per step. AMQP pipelines them on a connection
+ * of its own, over several channels: the steps run in array order except
+ * that consecutive declarations may run concurrently with each other, and so
+ * may consecutive bindings (those of one queue and exchange stay in order);
+ * every declaration before a binding in the array is complete before that
+ * binding is sent. A failing step (e.g. a binding to a missing exchange) is
+ * logged with the broker's reason and the name, closes only a channel of the
+ * batch (reopened at once) and does not stop the others: every other step is
+ * still carried out. Blocks until every step is answered (the event loop
+ * does not run meanwhile; the data connection's heartbeats are still sent).
+ * Returns 0 when every step succeeded, else the first failed step's rc;
+ * MQTT (no broker-side topology): MSGFLO_EINVAL. */
+int transport_topology(struct transport *t, struct transport_step *steps, size_t n);
 /* Disconnects and frees asynchronously; events.closed is called at the end. */
 void transport_close(struct transport *t);
 

@@ -638,10 +638,10 @@ static void test_binding_refused_amqp(void **state)
     OK(s->ops->add_edge(s->self, x, "out", y, "in", w.err, sizeof w.err));
     snprintf(line, sizeof line, "error binding %s.out -> %s.in", x, y);
     wait_for(&w.loop, &w.rec, line, 1);
-    wait_for(&w.loop, &w.rec, "error broker connection back", 1);
     run_ms(&w.loop, 1500);
     assert_int_equal(count(&w.rec, line), 1);
-    assert_int_equal(count(&w.rec, "error broker connection lost"), 1);
+    /* the refusal closed only a channel of the topology batch (transport_topology) */
+    assert_int_equal(count(&w.rec, "error broker connection lost"), 0);
     assert_false(s->ops->busy(s->self)); /* a refused edge is not waited for */
     amqp_client_close(&an.a);
     world_close(&w);

@@ -186,8 +186,18 @@ static void on_discovery(struct coordinator *c, const void *data, size_t len)
     LOG_DEBUG(NS, "discovered %s (%s), changes 0x%x", role, id, changes);
     if (coordinator_components__update(c, payload) && c->sys.events.components_changed)
         c->sys.events.components_changed(c->sys.ud);
-    if ((changes & REGISTRY_NEW_INSTANCE) && c->sys.events.participant_added)
-        c->sys.events.participant_added(c->sys.ud, role, registry__participant(c->reg, id));
+    if ((changes & REGISTRY_NEW_INSTANCE) && c->sys.events.participant_added) {
+        /* A participant seen for the first time is stored as it came: no need
+         * to parse the stored text again. A reference, as the callback may
+         * ask the registry for another view. */
+        uint64_t first = 0, last = 1;
+        registry__seen(c->reg, id, &first, &last);
+        json_t *def = first == last ? json_incref(payload)
+                                    : json_incref((json_t *)registry__participant(c->reg, id));
+        if (def)
+            c->sys.events.participant_added(c->sys.ud, role, def);
+        json_decref(def);
+    }
     coordinator_graph__discovered(c, role, changes);
     json_decref(payload);
     coordinator__pump(c);

@@ -18,6 +18,8 @@
  */
 #include "transport/transport.h"
 
+#include "transport/mqtt_topics.h"
+
 #include "core/log.h"
 #include "msgflo/errors.h"
 
@@ -43,6 +45,7 @@ struct mqtt {
     unsigned packets;              /* packets libmosquitto reported (read progress) */
     int busy;                      /* nesting depth of our calls into libmosquitto */
     bool close_pending;            /* close asked for while busy */
+    struct mqtt_topic *topics;     /* subscribed on this connection, and why */
     int pending_subacks;           /* SUBSCRIBEs sent on this connection, not yet acked */
     void (*subscribed)(void *arg); /* waiting for pending_subacks == 0 */
     void *subscribed_arg;
@@ -118,6 +121,7 @@ static void set_cork(struct mqtt *m, int on)
 static void lost(struct mqtt *m, int err)
 {
     drop_poll(m);
+    mqtt_topics__clear(&m->topics);
     if (!m->base.closing)
         transport__schedule_reconnect(&m->base, err, mqtt_retry);
 }
@@ -267,7 +271,8 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
     (void)mosq;
     m->pending_subacks = 0;
     m->subscribed = NULL;
-    m->pending_publishes = 0; /* QoS 0 ones are gone; QoS 1 ones are resent */
+    mqtt_topics__clear(&m->topics); /* clean session: the broker forgot them */
+    m->pending_publishes = 0;       /* QoS 0 ones are gone; QoS 1 ones are resent */
     m->flushed = NULL;
     if (m->base.closing) {
         drop_poll(m);
@@ -341,29 +346,44 @@ static int mqtt_noop_declare(struct transport *base, const char *queue)
     return 0;
 }
 
-static int mqtt_subscribe(struct transport *base, const char *queue)
+/* One SUBSCRIBE per topic and connection, whatever the reasons (mqtt_topics.h). */
+static int subscribe_topic(struct mqtt *m, const char *queue, bool watch)
 {
-    struct mqtt *m = (struct mqtt *)base;
+    bool send;
+    int rc = mqtt_topics__want(&m->topics, queue, watch, &send);
+    if (rc || !send)
+        return rc;
     LOG_DEBUG(NS, "subscribe %s", queue);
     enter(m);
     m->pending_subacks++;
-    int rc =
-        mosq_err(mosquitto_subscribe(m->mosq, NULL, queue, base->url->qos), "subscribe", queue);
-    if (rc)
+    rc = mosq_err(mosquitto_subscribe(m->mosq, NULL, queue, m->base.url->qos), "subscribe", queue);
+    if (rc) {
         m->pending_subacks--;
+        mqtt_topics__forget(&m->topics, queue);
+    }
     leave(m);
     return rc;
+}
+
+static int mqtt_subscribe(struct transport *base, const char *queue)
+{
+    return subscribe_topic((struct mqtt *)base, queue, false);
 }
 
 /* A watch is a subscription: on MQTT every subscriber sees every message. */
 static int mqtt_watch(struct transport *base, const char *queue)
 {
-    return mqtt_subscribe(base, queue);
+    return subscribe_topic((struct mqtt *)base, queue, true);
 }
 
+/* Unsubscribes only when nothing else reads the topic (e.g. a forwarding). */
 static int mqtt_unwatch(struct transport *base, const char *queue)
 {
     struct mqtt *m = (struct mqtt *)base;
+    bool send;
+    mqtt_topics__unwatch(&m->topics, queue, &send);
+    if (!send)
+        return 0;
     LOG_DEBUG(NS, "unsubscribe %s", queue);
     enter(m);
     int rc = mosq_err(mosquitto_unsubscribe(m->mosq, NULL, queue), "unsubscribe", queue);
@@ -484,6 +504,7 @@ static void mqtt_freed(struct transport *base)
     struct transport_events ev = base->events;
     void *ud = base->ud;
     mosquitto_destroy(m->mosq);
+    mqtt_topics__clear(&m->topics);
     free(m);
     if (ev.closed)
         ev.closed(ud);

@@ -140,9 +140,10 @@ int transport_subscribe(struct transport *t, const char *queue);
  * watch again on events.connected. Returns 0, MSGFLO_ENOTCONN, MSGFLO_EPROTO
  * or MSGFLO_ENOMEM. */
 int transport_watch(struct transport *t, const char *queue);
-/* Stops a watch (MQTT: unsubscribes the topic, so do not unwatch a topic
- * that is also subscribed; AMQP: cancels the consumer, and the private queue
- * goes with it). Unwatching what is not watched is not an error. */
+/* Stops a watch (MQTT: unsubscribes the topic once no other watch and no
+ * plain subscription of this connection reads it, see mqtt_topics.h; AMQP:
+ * cancels the consumer, and the private queue goes with it). Unwatching what
+ * is not watched is not an error. */
 int transport_unwatch(struct transport *t, const char *queue);
 int transport_publish(struct transport *t, const char *queue, const void *data, size_t len);
 int transport_send_to_queue(struct transport *t, const char *queue, const void *data, size_t len);

@@ -724,6 +724,25 @@ static void check_watch(const char *url)
     OK(transport_publish(t, topic, "two", 3));
     run_ms(&loop, 500);
     assert_int_equal(json_array_size(c.got), 1);
+    if (!amqp) {
+        /* MQTT: a watch taken back on a topic the connection also reads for
+         * another reason (a forwarding) leaves that subscription alone */
+        OK(transport_subscribe(t, topic));
+        OK(transport_watch(t, topic));
+        subscribed = false;
+        OK(transport_when_subscribed(t, on_subscribed, &subscribed));
+        for (int i = 0; i < 2000 && !subscribed; i++)
+            run_ms(&loop, 5);
+        assert_true(subscribed);
+        OK(transport_unwatch(t, topic));
+        run_ms(&loop, 300);
+        OK(transport_publish(t, topic, "three", 5));
+        for (int i = 0; i < 2000 && json_array_size(c.got) < 2; i++)
+            run_ms(&loop, 5);
+        assert_int_equal(json_array_size(c.got), 2);
+        snprintf(expect, sizeof expect, "%s three", topic);
+        assert_string_equal(json_string_value(json_array_get(c.got, 1)), expect);
+    }
     if (amqp)
         amqp_client_close(&a);
     else

@@ -161,19 +161,27 @@ static uint64_t confirmed_upto(const struct amqp *a)
     return a->n_unconfirmed ? a->unconfirmed[0] - 1 : a->publish_seq;
 }
 
+/* Room for one more in a growing array of sequence numbers or tags. */
+static int reserve_one(uint64_t **v, size_t n, size_t *cap)
+{
+    if (n < *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : 64;
+    uint64_t *grown = realloc(*v, c * sizeof *grown);
+    if (!grown)
+        return MSGFLO_ENOMEM;
+    *v = grown;
+    *cap = c;
+    return 0;
+}
+
 /* Records that delivery `tag` needs no (further) ack from us. */
 static int settle(struct amqp *a, uint64_t tag)
 {
     if (tag <= a->ack_floor)
         return 0;
-    if (a->n_settled == a->cap_settled) {
-        size_t cap = a->cap_settled ? a->cap_settled * 2 : 64;
-        uint64_t *n = realloc(a->settled, cap * sizeof *n);
-        if (!n)
-            return MSGFLO_ENOMEM;
-        a->settled = n;
-        a->cap_settled = cap;
-    }
+    if (reserve_one(&a->settled, a->n_settled, &a->cap_settled) != 0)
+        return MSGFLO_ENOMEM;
     size_t i = a->n_settled;
     while (i > 0 && a->settled[i - 1] > tag) /* tags come nearly in order */
         i--;
@@ -301,14 +309,8 @@ static void on_confirm(struct amqp *a, uint64_t tag, bool multiple, bool nacked)
 
 static int track_publish(struct amqp *a)
 {
-    if (a->n_unconfirmed == a->cap_unconfirmed) {
-        size_t cap = a->cap_unconfirmed ? a->cap_unconfirmed * 2 : 64;
-        uint64_t *n = realloc(a->unconfirmed, cap * sizeof *n);
-        if (!n)
-            return MSGFLO_ENOMEM;
-        a->unconfirmed = n;
-        a->cap_unconfirmed = cap;
-    }
+    if (reserve_one(&a->unconfirmed, a->n_unconfirmed, &a->cap_unconfirmed) != 0)
+        return MSGFLO_ENOMEM;
     a->unconfirmed[a->n_unconfirmed++] = ++a->publish_seq;
     return 0;
 }

@@ -45,7 +45,9 @@ struct setup {
     struct embedded_broker *broker;
     struct session *session;
     struct binder *binder;
-    json_t *discovered; /* {role: payload} */
+    json_t *discovered;    /* {role: payload} */
+    size_t n_participants; /* processes of the graph that are participants */
+    size_t n_seen;         /* of those, how many are in `discovered` */
     uv_timer_t discovery_timer;
     bool timer_ready;
     bool want_discovery;
@@ -179,6 +181,13 @@ static bool all_discovered(const struct setup *s, char *missing, size_t len)
     return all;
 }
 
+/* Whether `role` is one of the graph's participants. */
+static bool is_participant(const struct setup *s, const char *role)
+{
+    const struct graph_process *p = graph__find_process(s->g, role);
+    return p && library__is_participant(p->component);
+}
+
 static void on_flushed(void *ud);
 static void on_bound(void *ud);
 
@@ -233,8 +242,8 @@ static void maybe_bind(struct setup *s)
 {
     if (s->bound || !s->participants_done || s->finishing)
         return;
-    char missing[1024];
-    if (s->o->discover && !all_discovered(s, missing, sizeof missing))
+    /* counted, not scanned: a scan per discovery message is quadratic */
+    if (s->o->discover && s->n_seen < s->n_participants)
         return; /* more discovery messages to come, or the timeout */
     bind_all(s);
 }
@@ -305,6 +314,8 @@ static void on_message(struct session *sess, const char *queue, const struct tra
     transport_ack(t, d);
     const char *role = json_string_value(json_object_get(payload, "role"));
     LOG_DEBUG(NS, "discovered %s", role);
+    if (!json_object_get(s->discovered, role) && is_participant(s, role))
+        s->n_seen++;
     json_object_set_new(s->discovered, role, payload);
     maybe_bind(s);
     maybe_done(s);
@@ -359,6 +370,8 @@ static void on_started(const char *role, const char *line, void *ud)
             if (strcmp(s->iips[i].c->tgt.process, role) == 0 && !iip_by_participant(s, role))
                 s->iips[i].sent = false;
         }
+        if (json_object_get(s->discovered, role) && is_participant(s, role))
+            s->n_seen--;
         json_object_del(s->discovered, role);
         return;
     }
@@ -453,6 +466,8 @@ static int prepare(struct setup *s)
         return rc;
     }
     s->discovered = json_object();
+    for (size_t i = 0; i < s->g->n_processes; i++)
+        s->n_participants += library__is_participant(s->g->processes[i].component);
     for (size_t i = 0; i < s->g->n_connections; i++) {
         const struct graph_connection *c = &s->g->connections[i];
         if (c->data && !json_is_null(c->data))

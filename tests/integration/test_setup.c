@@ -1,6 +1,7 @@
 /* msgflo-setup, msgflo-send-message and msgflo-dump-message on real brokers:
  * participants from a component library, pubsub forwarding on MQTT, IIPs,
- * roundrobin with dead-lettering and fan-out/fan-in on RabbitMQ, clean stop. */
+ * roundrobin with dead-lettering and fan-out/fan-in on RabbitMQ, a refused
+ * binding named while the others are made, clean stop. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -278,6 +279,57 @@ static void test_amqp_roundrobin_deadletter(void **state)
     remove_workdir(&w);
 }
 
+/* Bindings only (no --participants) on RabbitMQ, one of them refused (its
+ * target queue exists with other arguments): msgflo-setup exits 1 naming the
+ * queue and the broker's reason; the other edges are bound all the same. */
+static void test_amqp_binding_refused_named(void **state)
+{
+    char a[64], b[64], c1[64], d[64], graph[512], bq[128], cq[128], dq[128];
+    support_role("ra", a, sizeof a);
+    support_role("rb", b, sizeof b);
+    support_role("rc", c1, sizeof c1);
+    support_role("rd", d, sizeof d);
+    snprintf(graph, sizeof graph,
+             "%s(Repeat) OUT -> IN %s(Repeat)\n%s(Repeat) OUT -> IN %s(Repeat)\n", c1, d, a, b);
+    snprintf(bq, sizeof bq, "%s.IN", b);
+    snprintf(cq, sizeof cq, "%s.OUT", c1);
+    snprintf(dq, sizeof dq, "%s.IN", d);
+    struct workdir w;
+    make_workdir(&w, graph);
+    struct amqp_client ac;
+    assert_int_equal(amqp_client_open(&ac, amqp_url), 0);
+    assert_int_equal(amqp_client_declare_plain(&ac, bq), 0); /* no dead-letter argument */
+    char prog[1024], cmd[4096], errpath[400];
+    snprintf(errpath, sizeof errpath, "%s/stderr", w.dir);
+    snprintf(cmd, sizeof cmd, "exec '%s' --broker '%s' '%s' 2>'%s'",
+             support_program("msgflo-setup", prog, sizeof prog), amqp_url, w.graph, errpath);
+    char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    struct child c;
+    assert_int_equal(child_start(&c, argv), 0);
+    assert_int_equal(child_wait(&c, 30000), 1);
+    FILE *f = fopen(errpath, "r");
+    assert_non_null(f);
+    char err[8192];
+    size_t n = fread(err, 1, sizeof err - 1, f);
+    fclose(f);
+    err[n] = '\0';
+    char want[256];
+    snprintf(want, sizeof want, "declare queue %s failed: 406 PRECONDITION_FAILED", bq);
+    assert_non_null(strstr(err, want));
+    assert_non_null(strstr(err, "setting up bindings failed"));
+    /* the other edge is bound */
+    assert_int_equal(amqp_client_count(&ac, dq), 0);
+    assert_int_equal(amqp_basic_publish(ac.conn, 1, amqp_cstring_bytes(cq), amqp_empty_bytes, false,
+                                        false, NULL, amqp_cstring_bytes("through")),
+                     AMQP_STATUS_OK);
+    int got = 0;
+    for (int k = 0; k < 500 && (got = amqp_client_count(&ac, dq)) == 0; k++)
+        usleep(10000);
+    assert_int_equal(got, 1);
+    amqp_client_close(&ac);
+    remove_workdir(&w);
+}
+
 static void test_amqp_fanout_fanin(void **state)
 {
     struct workdir w;
@@ -410,6 +462,7 @@ int main(void)
         SUPPORT_TEST(test_mqtt_needs_forever),
         SUPPORT_TEST(test_amqp_roundrobin_deadletter),
         SUPPORT_TEST(test_amqp_fanout_fanin),
+        SUPPORT_TEST(test_amqp_binding_refused_named),
         SUPPORT_TEST(test_send_and_dump),
         SUPPORT_TEST(test_mqtt_discover_foreign_device),
         SUPPORT_TEST(test_discover_timeout_names_missing),

@@ -422,28 +422,18 @@ static int run_phase(struct batch *b, const size_t *idx, size_t n, size_t *scrat
     }
 }
 
-int amqp_topology__run(struct amqp_topology **topo, const msgflo_url *u,
-                       struct transport_step *steps, size_t n, int keep_ms,
-                       void (*keep_alive)(void *arg), void *arg)
+/* One attempt: every step sent and answered, or the connection lost. */
+static int run_once(struct amqp_topology **topo, const msgflo_url *u, struct batch *b, size_t n,
+                    size_t *decl, size_t *bind, size_t *scratch)
 {
-    struct batch b = {.steps = steps, .keep_ms = keep_ms, .keep_alive = keep_alive, .arg = arg};
+    struct transport_step *steps = b->steps;
     int rc = 0;
-    size_t *decl = NULL, *bind = NULL, *scratch = NULL;
     for (size_t i = 0; i < n; i++)
         steps[i].rc = MSGFLO_ENOTCONN; /* until answered */
-    if (n == 0)
-        return 0;
     if (!*topo && (rc = topology_open(topo, u)) != 0)
-        goto out;
-    b.t = *topo;
-    b.last_keep = uv_hrtime();
-    decl = malloc(n * sizeof *decl);
-    bind = malloc(n * sizeof *bind);
-    scratch = malloc(n * sizeof *scratch);
-    if (!decl || !bind || !scratch) {
-        rc = MSGFLO_ENOMEM;
-        goto out;
-    }
+        return rc;
+    b->t = *topo;
+    b->last_keep = uv_hrtime();
     /* Segments: declarations, then the bindings after them, until a
      * declaration follows a binding. */
     for (size_t i = 0; i < n && rc == 0;) {
@@ -452,23 +442,51 @@ int amqp_topology__run(struct amqp_topology **topo, const msgflo_url *u,
             decl[nd++] = i;
         for (; i < n && is_binding(steps[i].kind); i++)
             bind[nb++] = i;
-        rc = run_phase(&b, decl, nd, scratch);
+        rc = run_phase(b, decl, nd, scratch);
         if (rc == 0)
-            rc = run_phase(&b, bind, nb, scratch);
+            rc = run_phase(b, bind, nb, scratch);
     }
     if (rc) { /* the connection is no longer usable */
-        amqp_topology__free(b.t, false);
+        amqp_topology__free(b->t, false);
         *topo = NULL;
     }
+    return rc;
+}
+
+int amqp_topology__run(struct amqp_topology **topo, const msgflo_url *u,
+                       struct transport_step *steps, size_t n, int keep_ms,
+                       void (*keep_alive)(void *arg), void *arg)
+{
+    struct batch b = {.steps = steps, .keep_ms = keep_ms, .keep_alive = keep_alive, .arg = arg};
+    int rc = 0;
+    if (n == 0)
+        return 0;
+    size_t *decl = malloc(n * sizeof *decl), *bind = malloc(n * sizeof *bind),
+           *scratch = malloc(n * sizeof *scratch);
+    if (!decl || !bind || !scratch) {
+        rc = MSGFLO_ENOMEM;
+        for (size_t i = 0; i < n; i++)
+            steps[i].rc = rc;
+        goto out;
+    }
+    bool reused = *topo != NULL;
+    rc = run_once(topo, u, &b, n, decl, bind, scratch);
+    /* A kept connection may have died meanwhile (the broker closed it): once
+     * more on a new one. Every step is idempotent, so repeating is safe. */
+    if (rc == MSGFLO_ENOTCONN && reused) {
+        LOG_DEBUG(NS, "topology connection lost; once more on a new one");
+        rc = run_once(topo, u, &b, n, decl, bind, scratch);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (steps[i].rc == MSGFLO_ENOTCONN && rc && rc != MSGFLO_ENOTCONN)
+            steps[i].rc = rc;
+    }
+    rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = steps[i].rc;
 out:
     free(decl);
     free(bind);
     free(scratch);
-    for (size_t i = 0; i < n; i++) {
-        if (steps[i].rc == MSGFLO_ENOTCONN && rc && rc != MSGFLO_ENOTCONN)
-            steps[i].rc = rc;
-        if (steps[i].rc)
-            return steps[i].rc;
-    }
     return rc;
 }

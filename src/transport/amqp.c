@@ -14,16 +14,14 @@
  * pipelined on a connection of their own (amqp_topology.c), so nothing of the
  * data connection's traffic is read, or lost, while they run.
  *
- * No loss: the channel is in confirm mode. An ack of a received message is
- * held back until the broker has confirmed every message published before
- * it, so the output of a message is safe before its input is forgotten.
- * Acks released together go out as one basic.ack with multiple=true when every
- * delivery up to its tag is settled (acked, nacked, or taken without ack), so a
- * batch of confirms costs one ack frame, not one per message.
+ * No loss: the channel is in confirm mode, and an ack of a received message
+ * is held back until the broker has confirmed every message published before
+ * it (amqp_acks.c, which also batches acks into multiple acks).
  */
 #include "transport/transport.h"
 
 #include "core/log.h"
+#include "transport/amqp_acks.h"
 #include "transport/amqp_topology.h"
 #include "msgflo/errors.h"
 
@@ -42,11 +40,6 @@
 #define MAX_BURST       1000
 #define WATCH_TAG       "msgflo-watch-" /* consumer tag prefix of watches (no acks) */
 
-struct pending_ack {
-    uint64_t tag;
-    uint64_t needed_seq; /* publishes up to this sequence number must be confirmed */
-};
-
 struct subscription {
     char *queue;
     char *consumer_tag;
@@ -57,19 +50,8 @@ struct amqp {
     amqp_connection_state_t conn; /* NULL when disconnected */
     uv_poll_t *poll;
     uv_timer_t *heartbeat;
-    uv_timer_t *kick; /* drains, from the loop, frames queued during blocking RPCs */
-    /* publisher confirms */
-    uint64_t publish_seq;  /* last sequence number published */
-    uint64_t *unconfirmed; /* sorted ascending */
-    size_t n_unconfirmed, cap_unconfirmed;
-    struct pending_ack *acks; /* FIFO waiting for confirms */
-    size_t n_acks, cap_acks;
-    /* settled deliveries on CHANNEL: every tag <= ack_floor, and those in
-     * `settled` (sorted ascending, all > ack_floor) */
-    uint64_t ack_floor;
-    uint64_t *settled;
-    size_t n_settled, cap_settled;
-    bool acks_due; /* confirms came: release held acks once the frames at hand are read */
+    uv_timer_t *kick;      /* drains, from the loop, frames queued during blocking RPCs */
+    struct amqp_acks acks; /* publisher confirms and held-back acks on CHANNEL */
     struct subscription *subs;
     size_t n_subs;
     bool draining;
@@ -133,13 +115,8 @@ static void drop_connection(struct amqp *a)
         amqp_destroy_connection(a->conn);
         a->conn = NULL;
     }
-    a->n_unconfirmed = 0;
-    a->n_acks = 0;
-    a->ack_floor = 0; /* delivery tags start again on a new channel */
-    a->n_settled = 0;
-    a->acks_due = false;
+    amqp_acks__reset(&a->acks); /* tags and sequence numbers start again on a new channel */
     a->flushed = NULL;
-    a->publish_seq = 0;
     for (size_t i = 0; i < a->n_subs; i++) {
         free(a->subs[i].queue);
         free(a->subs[i].consumer_tag);
@@ -154,132 +131,16 @@ static void lost(struct amqp *a, int err)
         transport__schedule_reconnect(&a->base, err, amqp_retry);
 }
 
-/* --- confirms and held-back acks ------------------------------------------ */
+/* --- confirms and held-back acks (amqp_acks.c) ----------------------------- */
 
-static uint64_t confirmed_upto(const struct amqp *a)
+static int send_ack(void *ud, uint64_t tag, bool multiple)
 {
-    return a->n_unconfirmed ? a->unconfirmed[0] - 1 : a->publish_seq;
-}
-
-/* Room for one more in a growing array of sequence numbers or tags. */
-static int reserve_one(uint64_t **v, size_t n, size_t *cap)
-{
-    if (n < *cap)
-        return 0;
-    size_t c = *cap ? *cap * 2 : 64;
-    uint64_t *grown = realloc(*v, c * sizeof *grown);
-    if (!grown)
-        return MSGFLO_ENOMEM;
-    *v = grown;
-    *cap = c;
-    return 0;
-}
-
-/* Records that delivery `tag` needs no (further) ack from us. */
-static int settle(struct amqp *a, uint64_t tag)
-{
-    if (tag <= a->ack_floor)
-        return 0;
-    if (reserve_one(&a->settled, a->n_settled, &a->cap_settled) != 0)
-        return MSGFLO_ENOMEM;
-    size_t i = a->n_settled;
-    while (i > 0 && a->settled[i - 1] > tag) /* tags come nearly in order */
-        i--;
-    if (i > 0 && a->settled[i - 1] == tag)
-        return 0;
-    memmove(a->settled + i + 1, a->settled + i, (a->n_settled - i) * sizeof *a->settled);
-    a->settled[i] = tag;
-    a->n_settled++;
-    return 0;
-}
-
-/* Moves ack_floor over the settled tags that follow it. */
-static void advance_floor(struct amqp *a)
-{
-    size_t j = 0;
-    while (j < a->n_settled && a->settled[j] == a->ack_floor + 1) {
-        a->ack_floor++;
-        j++;
-    }
-    if (j > 0) {
-        memmove(a->settled, a->settled + j, (a->n_settled - j) * sizeof *a->settled);
-        a->n_settled -= j;
-    }
-}
-
-static int basic_ack(struct amqp *a, uint64_t tag, bool multiple)
-{
-    if (amqp_basic_ack(a->conn, CHANNEL, tag, multiple) != AMQP_STATUS_OK) {
+    struct amqp *a = ud;
+    if (!a->conn || amqp_basic_ack(a->conn, CHANNEL, tag, multiple) != AMQP_STATUS_OK) {
         LOG_WARNING(NS, "ack of message %llu failed", (unsigned long long)tag);
         return MSGFLO_ENOTCONN;
     }
     return 0;
-}
-
-static int cmp_tag(const void *x, const void *y)
-{
-    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-    return a < b ? -1 : a > b;
-}
-
-/* Acks `tags` (sorted here): the longest run that, with the tags settled
- * before, follows ack_floor without a gap goes as one multiple ack on its
- * highest tag (a tag not acked before, or the broker would close the
- * channel); the rest one by one. */
-static int send_acks(struct amqp *a, uint64_t *tags, size_t n)
-{
-    qsort(tags, n, sizeof *tags, cmp_tag);
-    uint64_t run = a->ack_floor, multi = 0;
-    size_t i = 0, j = 0;
-    for (;;) {
-        if (i < n && tags[i] == run + 1)
-            multi = tags[i++];
-        else if (j < a->n_settled && a->settled[j] == run + 1)
-            j++;
-        else
-            break;
-        run++;
-    }
-    if (multi && basic_ack(a, multi, true) != 0)
-        return MSGFLO_ENOTCONN;
-    a->ack_floor = run;
-    if (j > 0) {
-        memmove(a->settled, a->settled + j, (a->n_settled - j) * sizeof *a->settled);
-        a->n_settled -= j;
-    }
-    for (; i < n; i++) {
-        if (basic_ack(a, tags[i], false) != 0)
-            return MSGFLO_ENOTCONN;
-        int rc = settle(a, tags[i]);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
-static void release_acks(struct amqp *a)
-{
-    uint64_t upto = confirmed_upto(a);
-    uint64_t tags[64];
-    while (a->n_acks > 0 && a->acks[0].needed_seq <= upto) {
-        size_t k = 0;
-        while (k < a->n_acks && k < sizeof tags / sizeof *tags && a->acks[k].needed_seq <= upto) {
-            tags[k] = a->acks[k].tag;
-            k++;
-        }
-        memmove(a->acks, a->acks + k, (a->n_acks - k) * sizeof *a->acks);
-        a->n_acks -= k;
-        if (send_acks(a, tags, k) != 0)
-            return;
-    }
-}
-
-static void release_due(struct amqp *a)
-{
-    if (a->acks_due && a->conn) {
-        a->acks_due = false;
-        release_acks(a);
-    }
 }
 
 static void on_confirm(struct amqp *a, uint64_t tag, bool multiple, bool nacked)
@@ -287,32 +148,16 @@ static void on_confirm(struct amqp *a, uint64_t tag, bool multiple, bool nacked)
     if (nacked)
         LOG_ERROR(NS, "broker could not take published message %llu%s", (unsigned long long)tag,
                   multiple ? " and earlier ones" : "");
-    size_t keep = 0;
-    for (size_t i = 0; i < a->n_unconfirmed; i++) {
-        uint64_t s = a->unconfirmed[i];
-        bool done = multiple ? s <= tag : s == tag;
-        if (!done)
-            a->unconfirmed[keep++] = s;
-    }
-    a->n_unconfirmed = keep;
     /* Confirms come one by one while the broker keeps up: the acks they
-     * release go out together after the burst (release_due), so a batch of
-     * them can be one multiple ack. */
-    a->acks_due = true;
-    if (a->n_unconfirmed == 0 && a->flushed) {
-        release_due(a);
+     * release go out together after the burst (amqp_acks__release at the end
+     * of drain), so a batch of them can be one multiple ack. */
+    amqp_acks__confirmed(&a->acks, tag, multiple);
+    if (amqp_acks__all_confirmed(&a->acks) && a->flushed) {
+        amqp_acks__release(&a->acks);
         void (*done)(void *) = a->flushed;
         a->flushed = NULL;
         done(a->flushed_arg);
     }
-}
-
-static int track_publish(struct amqp *a)
-{
-    if (reserve_one(&a->unconfirmed, a->n_unconfirmed, &a->cap_unconfirmed) != 0)
-        return MSGFLO_ENOMEM;
-    a->unconfirmed[a->n_unconfirmed++] = ++a->publish_seq;
-    return 0;
 }
 
 /* --- frames ------------------------------------------------------------------ */
@@ -384,8 +229,9 @@ static void drain(struct amqp *a)
             /* A watch consumes without acks: nothing to ack for its tag. */
             if (env.consumer_tag.len >= strlen(WATCH_TAG) &&
                 memcmp(env.consumer_tag.bytes, WATCH_TAG, strlen(WATCH_TAG)) == 0 &&
-                settle(a, env.delivery_tag) == 0)
-                advance_floor(a);
+                amqp_acks__settled(&a->acks, env.delivery_tag) != 0)
+                LOG_WARNING(NS, "out of memory keeping delivery %llu",
+                            (unsigned long long)env.delivery_tag);
             if (queue && a->base.events.message)
                 a->base.events.message(a->base.ud, queue, &d, env.message.body.bytes,
                                        env.message.body.len);
@@ -418,7 +264,8 @@ static void drain(struct amqp *a)
         return;
     }
     a->draining = false;
-    release_due(a);
+    if (a->conn)
+        amqp_acks__release(&a->acks);
 }
 
 static void on_poll(uv_poll_t *h, int status, int events)
@@ -729,7 +576,7 @@ static int publish(struct amqp *a, const char *exchange, const char *key, const 
 {
     if (!a->conn)
         return MSGFLO_ENOTCONN;
-    int rc = track_publish(a);
+    int rc = amqp_acks__published(&a->acks);
     if (rc)
         return rc;
     amqp_basic_properties_t props = {._flags = AMQP_BASIC_DELIVERY_MODE_FLAG,
@@ -785,7 +632,7 @@ static int amqp_when_subscribed(struct transport *base, void (*done)(void *arg),
 static int amqp_when_flushed(struct transport *base, void (*done)(void *arg), void *arg)
 {
     struct amqp *a = (struct amqp *)base;
-    if (a->n_unconfirmed == 0) {
+    if (amqp_acks__all_confirmed(&a->acks)) {
         done(arg);
         return 0;
     }
@@ -895,24 +742,7 @@ out:
 static int amqp_ack_op(struct transport *base, const struct transport_delivery *d)
 {
     struct amqp *a = (struct amqp *)base;
-    if (!a->conn)
-        return 0;
-    if (confirmed_upto(a) >= a->publish_seq && a->n_acks == 0) {
-        uint64_t tag = d->tag;
-        return send_acks(a, &tag, 1);
-    }
-    if (a->n_acks == a->cap_acks) {
-        size_t cap = a->cap_acks ? a->cap_acks * 2 : 64;
-        struct pending_ack *n = realloc(a->acks, cap * sizeof *n);
-        if (!n)
-            return MSGFLO_ENOMEM;
-        a->acks = n;
-        a->cap_acks = cap;
-    }
-    a->acks[a->n_acks].tag = d->tag;
-    a->acks[a->n_acks].needed_seq = a->publish_seq;
-    a->n_acks++;
-    return 0;
+    return a->conn ? amqp_acks__ack(&a->acks, d->tag) : 0;
 }
 
 static int amqp_nack_op(struct transport *base, const struct transport_delivery *d)
@@ -923,10 +753,7 @@ static int amqp_nack_op(struct transport *base, const struct transport_delivery 
     /* requeue=false: the queue's x-dead-letter-exchange takes it. */
     if (amqp_basic_nack(a->conn, CHANNEL, d->tag, false, false) != AMQP_STATUS_OK)
         return MSGFLO_ENOTCONN;
-    int rc = settle(a, d->tag);
-    if (rc == 0)
-        advance_floor(a);
-    return rc;
+    return amqp_acks__settled(&a->acks, d->tag);
 }
 
 /* --- closing ------------------------------------------------------------------ */
@@ -936,9 +763,7 @@ static void amqp_freed(struct transport *base)
     struct amqp *a = (struct amqp *)base;
     struct transport_events ev = base->events;
     void *ud = base->ud;
-    free(a->unconfirmed);
-    free(a->acks);
-    free(a->settled);
+    amqp_acks__free(&a->acks);
     free(a->subs);
     free(a);
     if (ev.closed)
@@ -951,7 +776,7 @@ static void amqp_freed(struct transport *base)
 static void flush_acks(struct amqp *a)
 {
     uint64_t deadline = uv_hrtime() + 1000000000ULL;
-    while (a->conn && a->n_acks > 0) {
+    while (a->conn && amqp_acks__held(&a->acks) > 0) {
         uint64_t now = uv_hrtime();
         if (now >= deadline)
             break;
@@ -962,11 +787,12 @@ static void flush_acks(struct amqp *a)
             break;
         if (!handle_frame(a, &frame))
             break;
-        release_due(a);
+        if (a->conn)
+            amqp_acks__release(&a->acks);
     }
-    if (a->n_acks)
+    if (amqp_acks__held(&a->acks))
         LOG_WARNING(NS, "closing with %zu acks unconfirmed: those messages will be redelivered",
-                    a->n_acks);
+                    amqp_acks__held(&a->acks));
 }
 
 static void on_heartbeat_closed(uv_handle_t *h);
@@ -1056,6 +882,8 @@ int transport__amqp_new(struct transport **out, uv_loop_t *loop, msgflo_url *url
         msgflo_url_free(url);
         return MSGFLO_ENOMEM;
     }
+    a->acks.send = send_ack;
+    a->acks.ud = a;
     int rc = transport__init(&a->base, &amqp_ops, loop, url, client_id, ev, ud);
     if (rc) {
         msgflo_url_free(url);

@@ -33,6 +33,7 @@ struct protocol {
     char *id, *label, *namespace_, *repository, *secret;
     protocol_emit_fn emit;
     void *emit_ud;
+    size_t (*listeners)(void *ud);
     struct command *commands; /* the dispatch table */
     size_t n_commands;
     char *main_graph; /* NULL: PROTOCOL_GRAPH */
@@ -64,6 +65,7 @@ int protocol__new(const struct protocol_options *opts, protocol_emit_fn emit, vo
         goto out;
     p->emit = emit;
     p->emit_ud = ud;
+    p->listeners = opts->listeners;
     p->id = strdup(opts->id);
     p->label = dup_opt(opts->label);
     p->namespace_ = dup_opt(opts->namespace_);
@@ -167,8 +169,16 @@ int protocol__send(struct protocol *p, void *client, const char *protocol, const
 {
     int rc = MSGFLO_ENOMEM;
     char *text = NULL;
-    json_t *msg = json_object();
-    if (!msg || !payload)
+    json_t *msg = NULL;
+    if (!payload)
+        goto out;
+    /* A runtime with nobody connected (the usual state of a production
+     * coordinator) does not serialise what nobody would read. */
+    if (!client && p->listeners && p->listeners(p->emit_ud) == 0) {
+        rc = 0;
+        goto out;
+    }
+    if (!(msg = json_object()))
         goto out;
     if (json_object_set_new(msg, "protocol", json_string(protocol)) != 0 ||
         json_object_set_new(msg, "command", json_string(command)) != 0 ||

@@ -43,6 +43,12 @@ static void on_text(struct http_server *s, struct ws_conn *c, const char *data, 
 
 static const struct http_server_events server_events = {.text = on_text};
 
+static size_t listeners(void *ud)
+{
+    struct runtime *rt = ud;
+    return rt->server ? http_server__clients(rt->server) : 0;
+}
+
 static void runtime_free(struct runtime *rt)
 {
     protocol__free(rt->protocol);
@@ -64,7 +70,8 @@ int runtime__new(uv_loop_t *loop, const struct runtime_options *opts, struct run
                                            .label = opts->label,
                                            .secret = opts->secret,
                                            .namespace_ = opts->namespace_,
-                                           .repository = opts->repository};
+                                           .repository = opts->repository,
+                                           .listeners = listeners};
     rc = protocol__new(&popts, on_emit, rt, &rt->protocol);
     if (rc != 0)
         goto out;

@@ -500,6 +500,35 @@ static void test_send_and_broadcast(void **state)
     fixture_free(f);
 }
 
+static size_t listeners;
+
+static size_t count_listeners(void *ud)
+{
+    (void)ud;
+    return listeners;
+}
+
+/* With nobody connected a broadcast is skipped; a reply still goes out. */
+static void test_broadcast_without_listeners(void **state)
+{
+    (void)state;
+    const struct protocol_options o = {.id = "id-7", .listeners = count_listeners};
+    struct fixture *f = fixture_new(&o);
+    capture_reset(&f->cap);
+    listeners = 0;
+    assert_int_equal(protocol__send(f->p, NULL, "network", "data", json_pack("{si}", "n", 1)), 0);
+    assert_int_equal(f->cap.n, 0);
+    assert_int_equal(protocol__send(f->p, &f->client, "runtime", "x", json_pack("{si}", "n", 2)),
+                     0);
+    assert_int_equal(f->cap.n, 1);
+    assert_ptr_equal(f->cap.client[0], &f->client);
+    listeners = 1;
+    assert_int_equal(protocol__send(f->p, NULL, "network", "data", json_pack("{si}", "n", 3)), 0);
+    assert_int_equal(f->cap.n, 2);
+    assert_null(f->cap.client[1]);
+    fixture_free(f);
+}
+
 static void test_new_invalid(void **state)
 {
     (void)state;
@@ -893,12 +922,19 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* the server test's clients write to closed sockets */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_getruntime_fields), cmocka_unit_test(test_getruntime_optional_fields),
-        cmocka_unit_test(test_secret_getruntime), cmocka_unit_test(test_secret_other_commands),
-        cmocka_unit_test(test_malformed),         cmocka_unit_test(test_mutated_frames),
-        cmocka_unit_test(test_dispatch_table),    cmocka_unit_test(test_send_and_broadcast),
-        cmocka_unit_test(test_new_invalid),       cmocka_unit_test(test_ws_accept),
-        cmocka_unit_test(test_ws_tokens),         cmocka_unit_test(test_flowhub_url),
+        cmocka_unit_test(test_getruntime_fields),
+        cmocka_unit_test(test_getruntime_optional_fields),
+        cmocka_unit_test(test_secret_getruntime),
+        cmocka_unit_test(test_secret_other_commands),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_mutated_frames),
+        cmocka_unit_test(test_dispatch_table),
+        cmocka_unit_test(test_send_and_broadcast),
+        cmocka_unit_test(test_broadcast_without_listeners),
+        cmocka_unit_test(test_new_invalid),
+        cmocka_unit_test(test_ws_accept),
+        cmocka_unit_test(test_ws_tokens),
+        cmocka_unit_test(test_flowhub_url),
         cmocka_unit_test(test_server_send_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,6 +4,7 @@
  * Edges are found by key and by role (coordinator_roles.c); the pump binds
  * only the edges marked dirty. See coordinator_internal.h. */
 #include "coord/coordinator_internal.h"
+#include "core/key.h"
 
 #include "core/log.h"
 #include "msgflo/errors.h"
@@ -25,7 +26,7 @@ struct edge *coordinator_edges__find(struct coordinator *c, const char *sr, cons
                                      const char *tr, const char *tp)
 {
     const char *parts[] = {sr, sp, tr, tp};
-    char *key = coordinator__key(parts, 4);
+    char *key = key__join(parts, 4);
     struct edge *e = key ? edge_find_key(c, key) : NULL;
     free(key);
     return e;
@@ -69,7 +70,7 @@ bool coordinator_edges__settling(struct coordinator *c, uint64_t now)
 static char *bound_key(const char *src, const char *tgt)
 {
     const char *parts[] = {src, tgt};
-    return coordinator__key(parts, 2);
+    return key__join(parts, 2);
 }
 
 static struct bound *bound_find(struct coordinator *c, const char *src, const char *tgt)
@@ -161,7 +162,7 @@ struct edge *coordinator_edges__new(struct coordinator *c, const char *sr, const
     e->src_port = strdup(sp);
     e->tgt_role = strdup(tr);
     e->tgt_port = strdup(tp);
-    e->key = coordinator__key(parts, 4);
+    e->key = key__join(parts, 4);
     e->src = coordinator_roles__get(c, sr);
     if (e->src)
         DL_APPEND2(e->src->out_edges, e, sprev, snext); /* keeps the entry while e lives */
@@ -356,7 +357,7 @@ void coordinator_edges__find_automatic(struct coordinator *c, const char *role)
         char **f = &l.items[i];
         if (!f[0] || !f[1] || !f[2] || !f[3])
             continue;
-        char *key = coordinator__key((const char *const *)f, 4);
+        char *key = key__join((const char *const *)f, 4);
         if (!key)
             continue;
         struct found_edge *old;

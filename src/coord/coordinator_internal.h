@@ -240,8 +240,6 @@ void coordinator_roles__release(struct coordinator *c, struct coord_role *r);
 void coordinator_roles__touch(struct coordinator *c, const char *role);
 /* Frees every entry (the lists they point into are freed by their owners). */
 void coordinator_roles__clear(struct coordinator *c);
-/* The parts joined by \x1f (a hash key); owned (free()), NULL when out of memory. */
-char *coordinator__key(const char *const *parts, size_t n);
 
 /* coordinator_graph.c: nodes, IIPs, packets, the pump */
 bool coordinator_graph__discovered_role(const struct coordinator *c, const char *role);

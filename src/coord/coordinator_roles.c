@@ -8,26 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-char *coordinator__key(const char *const *parts, size_t n)
-{
-    size_t len = 0;
-    for (size_t i = 0; i < n; i++)
-        len += strlen(parts[i]) + 1;
-    char *key = malloc(len ? len : 1);
-    if (!key)
-        return NULL;
-    size_t at = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t l = strlen(parts[i]);
-        memcpy(key + at, parts[i], l);
-        at += l;
-        key[at++] = i + 1 < n ? '\x1f' : '\0';
-    }
-    if (n == 0)
-        key[0] = '\0';
-    return key;
-}
-
 struct coord_role *coordinator_roles__find(struct coordinator *c, const char *name)
 {
     struct coord_role *r;

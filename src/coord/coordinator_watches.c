@@ -3,6 +3,7 @@
  * watched queue is reported for each port watching it.
  * See coordinator_internal.h. */
 #include "coord/coordinator_internal.h"
+#include "core/key.h"
 
 #include "core/log.h"
 #include "msgflo/errors.h"
@@ -62,7 +63,7 @@ static void queue_watch_release(struct coordinator *c, struct port_watch *w)
 static struct port_watch *port_watch_find(struct coordinator *c, const char *role, const char *port)
 {
     const char *parts[] = {role, port};
-    char *key = coordinator__key(parts, 2);
+    char *key = key__join(parts, 2);
     struct port_watch *w = NULL;
     if (key)
         HASH_FIND_STR(c->port_watches, key, w);
@@ -88,7 +89,7 @@ int coordinator_watches__add(struct coordinator *c, const char *role, const char
             return MSGFLO_ENOMEM;
         w->role = strdup(role);
         w->port = strdup(port);
-        w->key = coordinator__key(parts, 2);
+        w->key = key__join(parts, 2);
         w->r = coordinator_roles__get(c, role);
         if (!w->role || !w->port || !w->key || !w->r) {
             free(w->role);

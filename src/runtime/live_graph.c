@@ -1,6 +1,7 @@
 /* The live graph store: indexed JSON elements (see live_graph.h). */
 #include "runtime/live_graph.h"
 
+#include "core/key.h"
 #include "msgflo/errors.h"
 
 #include <stdio.h>
@@ -21,38 +22,16 @@ struct live_graph {
     bool case_sensitive;
 };
 
-/* Keys join names with the unit separator, which names do not contain in
- * practice (a collision would only merge two such elements). */
-static char *key_join(const char *const *parts, int n)
-{
-    size_t len = 1;
-    for (int i = 0; i < n; i++)
-        len += strlen(parts[i]) + 1;
-    char *k = malloc(len);
-    if (!k)
-        return NULL;
-    size_t at = 0;
-    for (int i = 0; i < n; i++) {
-        size_t l = strlen(parts[i]);
-        memcpy(k + at, parts[i], l);
-        at += l;
-        if (i + 1 < n)
-            k[at++] = '\x1f';
-    }
-    k[at] = '\0';
-    return k;
-}
-
 static char *key2(const char *a, const char *b)
 {
     const char *p[2] = {a, b};
-    return key_join(p, 2);
+    return key__join(p, 2);
 }
 
 static char *key4(const char *a, const char *b, const char *c, const char *d)
 {
     const char *p[4] = {a, b, c, d};
-    return key_join(p, 4);
+    return key__join(p, 4);
 }
 
 static const char *str(const json_t *o, const char *k)

@@ -59,6 +59,13 @@ static json_t *metadata(struct live *l, const struct protocol_request *req, bool
     return clean;
 }
 
+/* The live_port of an endpoint the payload gives (checked by endpoint()). */
+static struct live_port port_of(const json_t *ep)
+{
+    struct live_port p = {str(ep, "node"), str(ep, "port"), json_object_get(ep, "index")};
+    return p;
+}
+
 /* A port reference {node, port, index?} of the payload, or an error reply. */
 static const json_t *endpoint(struct live *l, const struct protocol_request *req, const char *key)
 {
@@ -151,8 +158,9 @@ static int handle_addnode(struct protocol *p, const struct protocol_request *req
     json_t *meta = component ? metadata(l, req, &ok) : NULL;
     if (!component || !ok)
         return 0;
-    bool exists = live_graph__node(l->g, id) != NULL;
-    if (exists && !live_graph__node_discovered(l->g, id)) {
+    const struct live_node *node = live_graph__node(l->g, id);
+    bool exists = node != NULL;
+    if (exists && !node->discovered) {
         char msg[300];
         snprintf(msg, sizeof msg, "Node %.256s already exists", id);
         return protocol__error(l->p, req, msg);
@@ -206,53 +214,41 @@ static int sys_rename(struct live *l, const char *from, const char *to, const ch
 {
     const struct system_ops *ops = l->sys->ops;
     void *self = l->sys->self;
-    json_t *edges = live_graph__node_edges(l->g, from), *iips = live_graph__node_iips(l->g, from);
     json_t *outs = live_graph__exports(l->g, true);
     const char *k;
-    json_t *e;
+    json_t *x;
     int rc;
-    json_object_foreach(outs, k, e)
+    json_object_foreach(outs, k, x)
     {
-        if (strcmp(str(e, "process"), from) == 0 &&
-            (rc = ops->unwatch(self, from, str(e, "port"), err, errlen)) != 0)
+        if (strcmp(str(x, "process"), from) == 0 &&
+            (rc = ops->unwatch(self, from, str(x, "port"), err, errlen)) != 0)
             return rc;
     }
-    json_object_foreach(edges, k, e)
-    {
-        json_t *s = json_object_get(e, "src"), *t = json_object_get(e, "tgt");
-        if ((rc = ops->remove_edge(self, str(s, "node"), str(s, "port"), str(t, "node"),
-                                   str(t, "port"), err, errlen)) != 0)
+    const struct live_edge *e;
+    const struct live_iip *i;
+    for (e = live_graph__node_edge(l->g, from, NULL); e; e = live_graph__node_edge(l->g, from, e))
+        if ((rc = ops->remove_edge(self, e->src.node, e->src.port, e->tgt.node, e->tgt.port, err,
+                                   errlen)) != 0)
             return rc;
-    }
-    json_object_foreach(iips, k, e)
-    {
-        json_t *t = json_object_get(e, "tgt");
-        if ((rc = ops->remove_initial(self, from, str(t, "port"), err, errlen)) != 0)
+    for (i = live_graph__node_iip(l->g, from, NULL); i; i = live_graph__node_iip(l->g, from, i))
+        if ((rc = ops->remove_initial(self, from, i->tgt.port, err, errlen)) != 0)
             return rc;
-    }
     if ((rc = ops->remove_node(self, from, err, errlen)) != 0 ||
         (rc = ops->add_node(self, to, component, err, errlen)) != 0)
         return rc;
-    json_object_foreach(edges, k, e)
-    {
-        json_t *s = json_object_get(e, "src"), *t = json_object_get(e, "tgt");
-        const char *sn = str(s, "node"), *tn = str(t, "node");
-        if ((rc = ops->add_edge(self, strcmp(sn, from) == 0 ? to : sn, str(s, "port"),
-                                strcmp(tn, from) == 0 ? to : tn, str(t, "port"), err, errlen)) != 0)
+    for (e = live_graph__node_edge(l->g, from, NULL); e; e = live_graph__node_edge(l->g, from, e)) {
+        const char *sn = e->src.node, *tn = e->tgt.node;
+        if ((rc = ops->add_edge(self, strcmp(sn, from) == 0 ? to : sn, e->src.port,
+                                strcmp(tn, from) == 0 ? to : tn, e->tgt.port, err, errlen)) != 0)
             return rc;
     }
-    json_object_foreach(iips, k, e)
-    {
-        json_t *t = json_object_get(e, "tgt");
-        if ((rc = ops->add_initial(self, to, str(t, "port"),
-                                   json_object_get(json_object_get(e, "src"), "data"), err,
-                                   errlen)) != 0)
+    for (i = live_graph__node_iip(l->g, from, NULL); i; i = live_graph__node_iip(l->g, from, i))
+        if ((rc = ops->add_initial(self, to, i->tgt.port, i->data, err, errlen)) != 0)
             return rc;
-    }
-    json_object_foreach(outs, k, e)
+    json_object_foreach(outs, k, x)
     {
-        if (strcmp(str(e, "process"), from) == 0 &&
-            (rc = ops->watch(self, to, str(e, "port"), err, errlen)) != 0)
+        if (strcmp(str(x, "process"), from) == 0 &&
+            (rc = ops->watch(self, to, str(x, "port"), err, errlen)) != 0)
             return rc;
     }
     return 0;
@@ -274,7 +270,7 @@ static int handle_renamenode(struct protocol *p, const struct protocol_request *
             return protocol__error(l->p, req, msg);
         }
         char err[ERRLEN] = "";
-        const char *component = str(live_graph__node(l->g, from), "component");
+        const char *component = live_graph__node(l->g, from)->component;
         int rc = sys_rename(l, from, to, component, err, sizeof err);
         if (rc != 0)
             return live__sys_error(l, req, rc, err);
@@ -296,9 +292,8 @@ static int handle_changenode(struct protocol *p, const struct protocol_request *
     json_t *changes = id ? metadata(l, req, &ok) : NULL;
     if (!id || !ok || !node_known(l, req, id))
         return 0;
-    json_t *merged = json_deep_copy(json_object_get(live_graph__node(l->g, id), "metadata"));
-    if (!merged)
-        merged = json_object();
+    const json_t *old = live_graph__node(l->g, id)->metadata;
+    json_t *merged = old ? json_deep_copy(old) : json_object();
     if (!merged || (changes && live_graph__merge_metadata(merged, changes) != 0)) {
         json_decref(merged);
         return MSGFLO_ENOMEM;
@@ -313,15 +308,28 @@ static int handle_changenode(struct protocol *p, const struct protocol_request *
                 json_pack("{s:s, s:o, s:s}", "id", id, "metadata", clean, "graph", live__id(l)));
 }
 
-/* {src, tgt, metadata?, graph} with the stored endpoints. */
-static json_t *edge_reply(struct live *l, const json_t *elem, bool with_metadata)
+/* {src, tgt, graph, metadata?} of an edge or (src NULL) an IIP with data. */
+static json_t *reply_of(struct live *l, const struct live_port *src, const json_t *data,
+                        const struct live_port *tgt, const json_t *metadata)
 {
-    json_t *o = json_pack("{s:O, s:O, s:s}", "src", json_object_get(elem, "src"), "tgt",
-                          json_object_get(elem, "tgt"), "graph", live__id(l));
-    json_t *m = json_object_get(elem, "metadata");
-    if (o && with_metadata && m)
-        json_object_set(o, "metadata", m);
+    json_t *from = src ? live_graph__port_json(src) : json_pack("{s:O}", "data", data);
+    json_t *o = json_pack("{s:o, s:o, s:s}", "src", from, "tgt", live_graph__port_json(tgt),
+                          "graph", live__id(l));
+    if (o && metadata && json_object_set(o, "metadata", (json_t *)metadata) != 0) {
+        json_decref(o);
+        return NULL;
+    }
     return o;
+}
+
+static json_t *edge_reply(struct live *l, const struct live_edge *e, bool with_metadata)
+{
+    return reply_of(l, &e->src, NULL, &e->tgt, with_metadata ? e->metadata : NULL);
+}
+
+static json_t *iip_reply(struct live *l, const struct live_iip *i, bool with_metadata)
+{
+    return reply_of(l, NULL, i->data, &i->tgt, with_metadata ? i->metadata : NULL);
 }
 
 static int handle_addedge(struct protocol *p, const struct protocol_request *req, void *ud)
@@ -337,17 +345,18 @@ static int handle_addedge(struct protocol *p, const struct protocol_request *req
         return 0;
     const char *sn = str(src, "node"), *sp = str(src, "port");
     const char *tn = str(tgt, "node"), *tp = str(tgt, "port");
-    json_t *edge = live_graph__edge(l->g, sn, sp, tn, tp);
+    const struct live_edge *edge = live_graph__edge(l->g, sn, sp, tn, tp);
     if (edge) {
         /* Already there (found by discovery, or sent twice): metadata only. */
-        if (meta && json_object_set(edge, "metadata", meta) != 0)
-            return MSGFLO_ENOMEM;
+        if (meta)
+            live_graph__set_edge_metadata(l->g, edge, meta);
     } else {
         char err[ERRLEN] = "";
         int rc = l->sys->ops->add_edge(l->sys->self, sn, sp, tn, tp, err, sizeof err);
         if (rc != 0)
             return live__sys_error(l, req, rc, err);
-        if ((rc = live_graph__add_edge(l->g, src, tgt, meta)) != 0)
+        struct live_port s = port_of(src), t = port_of(tgt);
+        if ((rc = live_graph__add_edge(l->g, &s, &t, meta)) != 0)
             return rc;
         edge = live_graph__edge(l->g, sn, sp, tn, tp);
     }
@@ -355,13 +364,13 @@ static int handle_addedge(struct protocol *p, const struct protocol_request *req
 }
 
 /* The stored edge named by the payload's src and tgt, or an error reply. */
-static json_t *find_edge(struct live *l, const struct protocol_request *req)
+static const struct live_edge *find_edge(struct live *l, const struct protocol_request *req)
 {
     const json_t *src = endpoint(l, req, "src"), *tgt = src ? endpoint(l, req, "tgt") : NULL;
     if (!tgt)
         return NULL;
-    json_t *e = live_graph__edge(l->g, str(src, "node"), str(src, "port"), str(tgt, "node"),
-                                 str(tgt, "port"));
+    const struct live_edge *e = live_graph__edge(l->g, str(src, "node"), str(src, "port"),
+                                                 str(tgt, "node"), str(tgt, "port"));
     if (!e)
         protocol__error(l->p, req, "Edge not found");
     return e;
@@ -373,7 +382,7 @@ static int handle_removeedge(struct protocol *p, const struct protocol_request *
     struct live *l = ud;
     if (!live__check_graph(l, req, "graph"))
         return 0;
-    json_t *e = find_edge(l, req);
+    const struct live_edge *e = find_edge(l, req);
     if (!e)
         return 0;
     json_t *reply = edge_reply(l, e, false);
@@ -398,18 +407,17 @@ static int handle_changeedge(struct protocol *p, const struct protocol_request *
     if (!live__check_graph(l, req, "graph"))
         return 0;
     bool ok = false;
-    json_t *e = find_edge(l, req);
+    const struct live_edge *e = find_edge(l, req);
     json_t *changes = e ? metadata(l, req, &ok) : NULL;
     if (!ok)
         return 0;
-    json_t *meta = json_object_get(e, "metadata");
-    if (!meta) {
-        meta = json_object();
-        if (!meta || json_object_set_new(e, "metadata", meta) != 0)
-            return MSGFLO_ENOMEM;
-    }
-    if (changes && live_graph__merge_metadata(meta, changes) != 0)
+    json_t *meta = e->metadata ? json_deep_copy(e->metadata) : json_object();
+    if (!meta || (changes && live_graph__merge_metadata(meta, changes) != 0)) {
+        json_decref(meta);
         return MSGFLO_ENOMEM;
+    }
+    live_graph__set_edge_metadata(l->g, e, meta);
+    json_decref(meta);
     return done(l, "changeedge", edge_reply(l, e, true));
 }
 
@@ -432,10 +440,10 @@ static int handle_addinitial(struct protocol *p, const struct protocol_request *
                                       sizeof err);
     if (rc != 0)
         return live__sys_error(l, req, rc, err);
-    if ((rc = live_graph__add_iip(l->g, data, tgt, meta)) != 0)
+    struct live_port t = port_of(tgt);
+    if ((rc = live_graph__add_iip(l->g, data, &t, meta)) != 0)
         return rc;
-    return done(l, "addinitial",
-                edge_reply(l, live_graph__iip(l->g, str(tgt, "node"), str(tgt, "port")), true));
+    return done(l, "addinitial", iip_reply(l, live_graph__iip(l->g, t.node, t.port), true));
 }
 
 static int handle_removeinitial(struct protocol *p, const struct protocol_request *req, void *ud)
@@ -448,10 +456,10 @@ static int handle_removeinitial(struct protocol *p, const struct protocol_reques
     if (!tgt)
         return 0;
     const char *node = str(tgt, "node"), *port = str(tgt, "port");
-    json_t *iip = live_graph__iip(l->g, node, port);
+    const struct live_iip *iip = live_graph__iip(l->g, node, port);
     if (!iip)
         return protocol__error(l->p, req, "Initial packet not found");
-    json_t *reply = edge_reply(l, iip, false);
+    json_t *reply = iip_reply(l, iip, false);
     char err[ERRLEN] = "";
     int rc = reply ? l->sys->ops->remove_initial(l->sys->self, node, port, err, sizeof err)
                    : MSGFLO_ENOMEM;

@@ -174,7 +174,7 @@ int live__remove_node(struct live *l, const char *id, bool notify, char *err, si
     const struct system_ops *ops = l->sys->ops;
     void *self = l->sys->self;
     int rc = 0;
-    json_t *set, *e;
+    json_t *e;
     const char *k;
     void *tmp;
     /* Exports first: the system stops watching before the node goes. */
@@ -193,35 +193,39 @@ int live__remove_node(struct live *l, const char *id, bool notify, char *err, si
                 live__broadcast(l, "graph", out ? "removeoutport" : "removeinport", payload);
         }
     }
-    while ((set = live_graph__node_edges(l->g, id)) != NULL) {
-        json_t *edge = json_incref(json_object_iter_value(json_object_iter(set)));
-        json_t *s = json_object_get(edge, "src"), *t = json_object_get(edge, "tgt");
-        rc = ops->remove_edge(self, str(s, "node"), str(s, "port"), str(t, "node"), str(t, "port"),
-                              err, errlen);
+    const struct live_edge *edge;
+    while ((edge = live_graph__node_edge(l->g, id, NULL)) != NULL) {
+        /* Copies: the system's callbacks may change the graph. */
+        json_t *src = live_graph__port_json(&edge->src), *tgt = live_graph__port_json(&edge->tgt);
+        const char *sn = str(src, "node"), *sp = str(src, "port");
+        const char *tn = str(tgt, "node"), *tp = str(tgt, "port");
+        rc = src && tgt ? ops->remove_edge(self, sn, sp, tn, tp, err, errlen) : MSGFLO_ENOMEM;
         if (rc == 0) {
-            live_graph__remove_edge(l->g, str(s, "node"), str(s, "port"), str(t, "node"),
-                                    str(t, "port"));
+            live_graph__remove_edge(l->g, sn, sp, tn, tp);
             if (notify)
                 live__broadcast(
                     l, "graph", "removeedge",
-                    json_pack("{s:O, s:O, s:s}", "src", s, "tgt", t, "graph", live__id(l)));
+                    json_pack("{s:O, s:O, s:s}", "src", src, "tgt", tgt, "graph", live__id(l)));
         }
-        json_decref(edge);
+        json_decref(src);
+        json_decref(tgt);
         if (rc != 0)
             return rc;
     }
-    while ((set = live_graph__node_iips(l->g, id)) != NULL) {
-        json_t *iip = json_incref(json_object_iter_value(json_object_iter(set)));
-        json_t *t = json_object_get(iip, "tgt");
-        rc = ops->remove_initial(self, str(t, "node"), str(t, "port"), err, errlen);
+    const struct live_iip *iip;
+    while ((iip = live_graph__node_iip(l->g, id, NULL)) != NULL) {
+        json_t *data = json_incref(iip->data), *tgt = live_graph__port_json(&iip->tgt);
+        const char *port = str(tgt, "port");
+        rc = tgt ? ops->remove_initial(self, id, port, err, errlen) : MSGFLO_ENOMEM;
         if (rc == 0) {
-            live_graph__remove_iip(l->g, str(t, "node"), str(t, "port"));
+            live_graph__remove_iip(l->g, id, port);
             if (notify)
                 live__broadcast(l, "graph", "removeinitial",
-                                json_pack("{s:O, s:O, s:s}", "src", json_object_get(iip, "src"),
-                                          "tgt", t, "graph", live__id(l)));
+                                json_pack("{s:{s:O}, s:O, s:s}", "src", "data", data, "tgt", tgt,
+                                          "graph", live__id(l)));
         }
-        json_decref(iip);
+        json_decref(data);
+        json_decref(tgt);
         if (rc != 0)
             return rc;
     }
@@ -244,9 +248,9 @@ int live__clear(struct live *l, const char *id)
         l->started = false;
     }
     /* Node by node: each removal takes the node's edges, IIPs and exports. */
-    json_t *nodes = live_graph__nodes(l->g);
-    while (json_object_size(nodes) > 0) {
-        char *node = strdup(json_object_iter_key(json_object_iter(nodes)));
+    const struct live_node *first;
+    while ((first = live_graph__next_node(l->g, NULL)) != NULL) {
+        char *node = strdup(first->id);
         if (!node) {
             live_graph__free(fresh);
             return MSGFLO_ENOMEM;
@@ -315,38 +319,34 @@ int live__unexport(struct live *l, bool out, const char *pub, char *err, size_t 
 
 /* ---- loading a graph file ---- */
 
-static json_t *endpoint(const struct graph_endpoint *ep)
-{
-    json_t *o = json_pack("{s:s, s:s}", "node", ep->process, "port", ep->port);
-    if (o && ep->index != GRAPH_NO_INDEX)
-        json_object_set_new(o, "index", json_integer(ep->index));
-    return o;
-}
-
 static int load_connection(struct live *l, const struct graph_connection *c, char *err,
                            size_t errlen)
 {
     const struct system_ops *ops = l->sys->ops;
     void *self = l->sys->self;
     int rc = MSGFLO_ENOMEM;
-    json_t *src = c->data ? NULL : endpoint(&c->src), *tgt = endpoint(&c->tgt);
-    if (!tgt || (!c->data && !src))
+    json_t *src_index = c->src.index != GRAPH_NO_INDEX ? json_integer(c->src.index) : NULL;
+    json_t *tgt_index = c->tgt.index != GRAPH_NO_INDEX ? json_integer(c->tgt.index) : NULL;
+    struct live_port src = {c->src.process, c->src.port, src_index};
+    struct live_port tgt = {c->tgt.process, c->tgt.port, tgt_index};
+    if ((c->src.index != GRAPH_NO_INDEX && !src_index) ||
+        (c->tgt.index != GRAPH_NO_INDEX && !tgt_index))
         goto out;
     if (c->data) {
         rc = ops->add_initial(self, c->tgt.process, c->tgt.port, c->data, err, errlen);
         if (rc == 0)
-            rc = live_graph__add_iip(l->g, c->data, tgt, c->metadata);
+            rc = live_graph__add_iip(l->g, c->data, &tgt, c->metadata);
     } else if (live_graph__edge(l->g, c->src.process, c->src.port, c->tgt.process, c->tgt.port)) {
         rc = 0; /* a duplicate, ignored as fbp-graph does */
     } else {
         rc = ops->add_edge(self, c->src.process, c->src.port, c->tgt.process, c->tgt.port, err,
                            errlen);
         if (rc == 0)
-            rc = live_graph__add_edge(l->g, src, tgt, c->metadata);
+            rc = live_graph__add_edge(l->g, &src, &tgt, c->metadata);
     }
 out:
-    json_decref(src);
-    json_decref(tgt);
+    json_decref(src_index);
+    json_decref(tgt_index);
     return rc;
 }
 

@@ -53,16 +53,18 @@ static json_t *edge_id(const char *src, const char *src_port, const char *tgt, c
 static void on_data(void *ud, const char *role, const char *port, const json_t *data)
 {
     struct live *l = ud;
+    for (const struct live_edge *e = live_graph__node_edge(l->g, role, NULL); e;
+         e = live_graph__node_edge(l->g, role, e)) {
+        if (strcmp(e->src.node, role) != 0 || strcmp(e->src.port, port) != 0)
+            continue;
+        json_t *id = edge_id(role, port, e->tgt.node, e->tgt.port);
+        live__broadcast(l, "network", "data",
+                        json_pack("{s:o, s:s, s:o, s:o, s:O}", "id", id, "graph", live__id(l),
+                                  "src", live_graph__port_json(&e->src), "tgt",
+                                  live_graph__port_json(&e->tgt), "data", data));
+    }
     const char *k;
     json_t *e;
-    json_object_foreach(live_graph__edges_from(l->g, role, port), k, e)
-    {
-        json_t *s = json_object_get(e, "src"), *t = json_object_get(e, "tgt");
-        json_t *id = edge_id(role, port, str(t, "node"), str(t, "port"));
-        live__broadcast(l, "network", "data",
-                        json_pack("{s:o, s:s, s:O, s:O, s:O}", "id", id, "graph", live__id(l),
-                                  "src", s, "tgt", t, "data", data));
-    }
     json_object_foreach(live_graph__exports(l->g, true), k, e)
     {
         if (strcmp(str(e, "process"), role) == 0 && strcmp(str(e, "port"), port) == 0)
@@ -75,9 +77,9 @@ static void on_data(void *ud, const char *role, const char *port, const json_t *
 static void on_initial_sent(void *ud, const char *role, const char *port, const json_t *data)
 {
     struct live *l = ud;
-    json_t *iip = live_graph__iip(l->g, role, port);
-    json_t *tgt = iip ? json_incref(json_object_get(iip, "tgt"))
-                      : json_pack("{s:s, s:s}", "node", role, "port", port);
+    const struct live_iip *iip = live_graph__iip(l->g, role, port);
+    struct live_port p = {role, port, NULL};
+    json_t *tgt = live_graph__port_json(iip ? &iip->tgt : &p);
     live__broadcast(l, "network", "data",
                     json_pack("{s:o, s:s, s:o, s:O}", "id", edge_id(NULL, NULL, role, port),
                               "graph", live__id(l), "tgt", tgt, "data", data));
@@ -116,15 +118,17 @@ static void on_edge_found(void *ud, const char *src_role, const char *src_port,
                     tgt_port, err);
         return;
     }
-    json_t *src = json_pack("{s:s, s:s}", "node", src_role, "port", src_port);
-    json_t *tgt = json_pack("{s:s, s:s}", "node", tgt_role, "port", tgt_port);
-    if (src && tgt && live_graph__add_edge(l->g, src, tgt, NULL) == 0) {
-        live__broadcast(l, "graph", "addedge",
-                        json_pack("{s:O, s:O, s:s}", "src", src, "tgt", tgt, "graph", live__id(l)));
-        live__changed(l);
+    struct live_port src = {src_role, src_port, NULL}, tgt = {tgt_role, tgt_port, NULL};
+    if (live_graph__add_edge(l->g, &src, &tgt, NULL) != 0) {
+        LOG_WARNING(LIVE_NS, "found edge %s.%s -> %s.%s not added to the graph: out of memory",
+                    src_role, src_port, tgt_role, tgt_port);
+        return;
     }
-    json_decref(src);
-    json_decref(tgt);
+    live__broadcast(l, "graph", "addedge",
+                    json_pack("{s:{s:s, s:s}, s:{s:s, s:s}, s:s}", "src", "node", src_role, "port",
+                              src_port, "tgt", "node", tgt_role, "port", tgt_port, "graph",
+                              live__id(l)));
+    live__changed(l);
 }
 
 static void process_error(struct live *l, const char *role, const char *message)
@@ -137,9 +141,10 @@ static void process_error(struct live *l, const char *role, const char *message)
 static void on_participant_expired(void *ud, const char *role, const char *message)
 {
     struct live *l = ud;
-    if (!live_graph__node(l->g, role))
+    const struct live_node *node = live_graph__node(l->g, role);
+    if (!node)
         return;
-    if (!live_graph__node_discovered(l->g, role)) {
+    if (!node->discovered) {
         process_error(l, role, message);
         return;
     }

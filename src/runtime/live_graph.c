@@ -1,43 +1,101 @@
-/* The live graph store: indexed JSON elements (see live_graph.h). */
-#include "runtime/live_graph.h"
+/* The live graph store: C records for nodes, edges and IIPs, JSON for
+ * exports and groups (see live_graph.h). */
+#include "runtime/live_graph_internal.h"
 
-#include "core/key.h"
 #include "msgflo/errors.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utlist.h>
 
-struct live_graph {
-    char *id;
-    json_t *props;
-    json_t *nodes;     /* id -> node */
-    json_t *edges;     /* key4 -> edge */
-    json_t *by_src;    /* key2(src node, src port) -> {key4 -> edge} */
-    json_t *by_node;   /* node -> {key4 -> edge} (as source or target) */
-    json_t *iips;      /* key2(tgt node, tgt port) -> IIP */
-    json_t *node_iips; /* node -> {key2 -> IIP} */
-    json_t *inports, *outports;
-    json_t *groups; /* name -> group */
-    bool case_sensitive;
+/* A lookup key "a\0b\0...": in `small` when it fits, else on the heap. */
+struct key {
+    char small[256];
+    char *heap;
+    const char *text;
+    size_t len;
 };
 
-static char *key2(const char *a, const char *b)
+/* Writes parts[0..n) each with its NUL into dst (which has room). */
+static void key_pack(char *dst, const char *const *parts, int n)
 {
-    const char *p[2] = {a, b};
-    return key__join(p, 2);
+    for (int i = 0; i < n; i++) {
+        size_t l = strlen(parts[i]) + 1;
+        memcpy(dst, parts[i], l);
+        dst += l;
+    }
 }
 
-static char *key4(const char *a, const char *b, const char *c, const char *d)
+static size_t key_length(const char *const *parts, int n)
 {
-    const char *p[4] = {a, b, c, d};
-    return key__join(p, 4);
+    size_t len = 0;
+    for (int i = 0; i < n; i++)
+        len += strlen(parts[i]) + 1;
+    return len;
 }
 
-static const char *str(const json_t *o, const char *k)
+/* Returns false when out of memory. Release with key_done. */
+static bool key_make(struct key *k, const char *const *parts, int n)
 {
-    return json_string_value(json_object_get(o, k));
+    k->len = key_length(parts, n);
+    k->heap = k->len > sizeof k->small ? malloc(k->len) : NULL;
+    char *dst = k->len > sizeof k->small ? k->heap : k->small;
+    if (!dst)
+        return false;
+    key_pack(dst, parts, n);
+    k->text = dst;
+    return true;
 }
+
+static void key_done(struct key *k)
+{
+    free(k->heap);
+}
+
+static struct node *node_find(const struct live_graph *g, const char *id)
+{
+    struct node *n = NULL;
+    HASH_FIND(hh, g->nodes, id, strlen(id), n);
+    return n;
+}
+
+static struct edge *edge_find(const struct live_graph *g, const char *sn, const char *sp,
+                              const char *tn, const char *tp)
+{
+    const char *parts[4] = {sn, sp, tn, tp};
+    struct key k;
+    struct edge *e = NULL;
+    if (key_make(&k, parts, 4))
+        HASH_FIND(hh, g->edges, k.text, k.len, e);
+    key_done(&k);
+    return e;
+}
+
+static struct iip *iip_find(const struct live_graph *g, const char *node, const char *port)
+{
+    const char *parts[2] = {node, port};
+    struct key k;
+    struct iip *i = NULL;
+    if (key_make(&k, parts, 2))
+        HASH_FIND(hh, g->iips, k.text, k.len, i);
+    key_done(&k);
+    return i;
+}
+
+/* Whether an endpoint's index is one the protocol allows (others are dropped). */
+static bool index_ok(const json_t *index)
+{
+    return json_is_string(index) || json_is_number(index);
+}
+
+/* Copies index into *dst (NULL when not allowed); false when out of memory. */
+static bool index_copy(const json_t *index, const json_t **dst)
+{
+    *dst = index_ok(index) ? json_deep_copy(index) : NULL;
+    return *dst || !index_ok(index);
+}
+
+/* ---- the graph ---- */
 
 int live_graph__new(const char *id, struct live_graph **out)
 {
@@ -47,18 +105,11 @@ int live_graph__new(const char *id, struct live_graph **out)
         return MSGFLO_ENOMEM;
     g->id = strdup(id);
     g->props = json_object();
-    g->nodes = json_object();
-    g->edges = json_object();
-    g->by_src = json_object();
-    g->by_node = json_object();
-    g->iips = json_object();
-    g->node_iips = json_object();
     g->inports = json_object();
     g->outports = json_object();
     g->groups = json_object();
     g->case_sensitive = true;
-    if (!g->id || !g->props || !g->nodes || !g->edges || !g->by_src || !g->by_node || !g->iips ||
-        !g->node_iips || !g->inports || !g->outports || !g->groups) {
+    if (!g->id || !g->props || !g->inports || !g->outports || !g->groups) {
         live_graph__free(g);
         return MSGFLO_ENOMEM;
     }
@@ -66,18 +117,53 @@ int live_graph__new(const char *id, struct live_graph **out)
     return 0;
 }
 
+static void edge_free(struct edge *e)
+{
+    json_decref((json_t *)e->pub.src.index);
+    json_decref((json_t *)e->pub.tgt.index);
+    json_decref(e->pub.metadata);
+    free(e);
+}
+
+static void iip_free(struct iip *i)
+{
+    json_decref(i->pub.data);
+    json_decref((json_t *)i->pub.tgt.index);
+    json_decref(i->pub.metadata);
+    free(i);
+}
+
+static void node_free(struct node *n)
+{
+    json_decref(n->pub.metadata);
+    free(n->own_component);
+    free(n);
+}
+
 void live_graph__free(struct live_graph *g)
 {
     if (!g)
         return;
+    struct edge *e, *etmp;
+    HASH_ITER(hh, g->edges, e, etmp)
+    {
+        HASH_DEL(g->edges, e);
+        edge_free(e);
+    }
+    struct iip *i, *itmp;
+    HASH_ITER(hh, g->iips, i, itmp)
+    {
+        HASH_DEL(g->iips, i);
+        iip_free(i);
+    }
+    struct node *n, *ntmp;
+    HASH_ITER(hh, g->nodes, n, ntmp)
+    {
+        HASH_DEL(g->nodes, n);
+        node_free(n);
+    }
     free(g->id);
     json_decref(g->props);
-    json_decref(g->nodes);
-    json_decref(g->edges);
-    json_decref(g->by_src);
-    json_decref(g->by_node);
-    json_decref(g->iips);
-    json_decref(g->node_iips);
     json_decref(g->inports);
     json_decref(g->outports);
     json_decref(g->groups);
@@ -101,589 +187,384 @@ void live_graph__set_case_sensitive(struct live_graph *g, bool on)
 
 /* ---- nodes ---- */
 
-json_t *live_graph__node(const struct live_graph *g, const char *id)
+const struct live_node *live_graph__node(const struct live_graph *g, const char *id)
 {
-    return json_object_get(g->nodes, id);
+    struct node *n = node_find(g, id);
+    return n ? &n->pub : NULL;
 }
 
-json_t *live_graph__nodes(const struct live_graph *g)
+const struct live_node *live_graph__next_node(const struct live_graph *g,
+                                              const struct live_node *prev)
 {
-    return g->nodes;
+    struct node *n = prev ? ((const struct node *)prev)->hh.next : g->nodes;
+    return n ? &n->pub : NULL;
+}
+
+size_t live_graph__node_count(const struct live_graph *g)
+{
+    return HASH_COUNT(g->nodes);
+}
+
+static struct node *node_new(const char *id, const char *component, json_t *metadata,
+                             bool discovered)
+{
+    size_t il = strlen(id) + 1, cl = strlen(component) + 1;
+    struct node *n = calloc(1, sizeof *n + il + cl);
+    if (!n)
+        return NULL;
+    memcpy(n->strings, id, il);
+    memcpy(n->strings + il, component, cl);
+    n->pub.id = n->strings;
+    n->pub.component = n->strings + il;
+    n->pub.metadata = json_incref(metadata);
+    n->pub.discovered = discovered;
+    return n;
 }
 
 int live_graph__add_node(struct live_graph *g, const char *id, const char *component,
-                         const json_t *metadata, bool discovered)
+                         json_t *metadata, bool discovered)
 {
-    if (json_object_get(g->nodes, id))
+    if (node_find(g, id))
         return MSGFLO_EINVAL;
-    json_t *meta = metadata ? json_deep_copy(metadata) : json_object();
-    json_t *node = json_pack("{s:s, s:o}", "component", component, "metadata", meta);
-    if (!node)
+    struct node *n = node_new(id, component, metadata, discovered);
+    if (!n)
         return MSGFLO_ENOMEM;
-    if (discovered && json_object_set_new(node, "discovered", json_true()) != 0) {
-        json_decref(node);
-        return MSGFLO_ENOMEM;
-    }
-    return json_object_set_new(g->nodes, id, node) == 0 ? 0 : MSGFLO_ENOMEM;
-}
-
-bool live_graph__node_discovered(const struct live_graph *g, const char *id)
-{
-    return json_is_true(json_object_get(json_object_get(g->nodes, id), "discovered"));
+    HASH_ADD_KEYPTR(hh, g->nodes, n->pub.id, strlen(n->pub.id), n);
+    return 0;
 }
 
 int live_graph__adopt_node(struct live_graph *g, const char *id, const char *component,
-                           const json_t *metadata)
+                           json_t *metadata)
 {
-    json_t *node = json_object_get(g->nodes, id);
-    if (!node)
+    struct node *n = node_find(g, id);
+    if (!n)
         return MSGFLO_EINVAL;
-    json_t *meta = metadata ? json_deep_copy(metadata) : json_object();
-    if (json_object_set_new(node, "component", json_string(component)) != 0 ||
-        json_object_set_new(node, "metadata", meta) != 0)
-        return MSGFLO_ENOMEM;
-    json_object_del(node, "discovered");
+    if (strcmp(n->pub.component, component) != 0) {
+        char *c = strdup(component);
+        if (!c)
+            return MSGFLO_ENOMEM;
+        free(n->own_component);
+        n->own_component = c;
+        n->pub.component = c;
+    }
+    json_decref(n->pub.metadata);
+    n->pub.metadata = json_incref(metadata);
+    n->pub.discovered = false;
     return 0;
 }
 
 int live_graph__set_node_metadata(struct live_graph *g, const char *id, json_t *metadata)
 {
-    json_t *node = json_object_get(g->nodes, id);
-    if (!node)
+    struct node *n = node_find(g, id);
+    if (!n)
         return MSGFLO_EINVAL;
-    return json_object_set(node, "metadata", metadata) == 0 ? 0 : MSGFLO_ENOMEM;
+    json_incref(metadata);
+    json_decref(n->pub.metadata);
+    n->pub.metadata = metadata;
+    return 0;
 }
 
-json_t *live_graph__node_edges(const struct live_graph *g, const char *id)
+const struct live_edge *live_graph__node_edge(const struct live_graph *g, const char *id,
+                                              const struct live_edge *prev)
 {
-    return json_object_get(g->by_node, id);
-}
-
-json_t *live_graph__node_iips(const struct live_graph *g, const char *id)
-{
-    return json_object_get(g->node_iips, id);
-}
-
-/* Adds `elem` under `key` in the object idx[name] (created when missing). */
-static int index_add(json_t *idx, const char *name, const char *key, json_t *elem)
-{
-    json_t *set = json_object_get(idx, name);
-    if (!set) {
-        set = json_object();
-        if (!set || json_object_set_new(idx, name, set) != 0)
-            return MSGFLO_ENOMEM;
+    const struct edge_link *next;
+    if (!prev) {
+        const struct node *n = node_find(g, id);
+        next = n ? n->edges : NULL;
+    } else {
+        const struct edge *e = (const struct edge *)prev;
+        next = strcmp(e->pub.src.node, id) == 0 ? e->at_src.next : e->at_tgt.next;
     }
-    return json_object_set(set, key, elem) == 0 ? 0 : MSGFLO_ENOMEM;
+    return next ? &next->edge->pub : NULL;
 }
 
-static void index_del(json_t *idx, const char *name, const char *key)
+const struct live_iip *live_graph__node_iip(const struct live_graph *g, const char *id,
+                                            const struct live_iip *prev)
 {
-    json_t *set = json_object_get(idx, name);
-    json_object_del(set, key);
-    if (set && json_object_size(set) == 0)
-        json_object_del(idx, name);
-}
-
-/* {node, port, index?} of an endpoint, other keys dropped. */
-static json_t *endpoint_copy(const json_t *ep)
-{
-    json_t *c = json_pack("{s:s, s:s}", "node", str(ep, "node"), "port", str(ep, "port"));
-    json_t *index = json_object_get(ep, "index");
-    if (c && (json_is_string(index) || json_is_number(index)))
-        json_object_set(c, "index", index);
-    return c;
-}
-
-static bool endpoint_ok(const json_t *ep)
-{
-    return json_is_string(json_object_get(ep, "node")) &&
-           json_is_string(json_object_get(ep, "port"));
+    const struct iip *next;
+    if (!prev) {
+        const struct node *n = node_find(g, id);
+        next = n ? n->iips : NULL;
+    } else {
+        next = ((const struct iip *)prev)->nnext;
+    }
+    return next ? &next->pub : NULL;
 }
 
 /* ---- edges ---- */
 
-json_t *live_graph__edge(const struct live_graph *g, const char *src_node, const char *src_port,
-                         const char *tgt_node, const char *tgt_port)
+const struct live_edge *live_graph__edge(const struct live_graph *g, const char *src_node,
+                                         const char *src_port, const char *tgt_node,
+                                         const char *tgt_port)
 {
-    char *k = key4(src_node, src_port, tgt_node, tgt_port);
-    json_t *e = k ? json_object_get(g->edges, k) : NULL;
-    free(k);
-    return e;
+    struct edge *e = edge_find(g, src_node, src_port, tgt_node, tgt_port);
+    return e ? &e->pub : NULL;
 }
 
-json_t *live_graph__edges(const struct live_graph *g)
+const struct live_edge *live_graph__next_edge(const struct live_graph *g,
+                                              const struct live_edge *prev)
 {
-    return g->edges;
+    struct edge *e = prev ? ((const struct edge *)prev)->next : g->edge_list;
+    return e ? &e->pub : NULL;
 }
 
-json_t *live_graph__edges_from(const struct live_graph *g, const char *node, const char *port)
+size_t live_graph__edge_count(const struct live_graph *g)
 {
-    char *k = key2(node, port);
-    json_t *e = k ? json_object_get(g->by_src, k) : NULL;
-    free(k);
-    return e;
+    return HASH_COUNT(g->edges);
 }
 
-int live_graph__add_edge(struct live_graph *g, const json_t *src, const json_t *tgt,
-                         const json_t *metadata)
+/* A new edge record (not in the graph), or NULL when out of memory. */
+static struct edge *edge_new(const struct live_port *src, const struct live_port *tgt,
+                             json_t *metadata)
 {
-    if (!endpoint_ok(src) || !endpoint_ok(tgt))
-        return MSGFLO_EINVAL;
-    const char *sn = str(src, "node"), *sp = str(src, "port");
-    const char *tn = str(tgt, "node"), *tp = str(tgt, "port");
-    int rc = MSGFLO_ENOMEM;
-    char *k = key4(sn, sp, tn, tp);
-    char *ks = key2(sn, sp);
-    json_t *edge = json_pack("{s:o, s:o}", "src", endpoint_copy(src), "tgt", endpoint_copy(tgt));
-    if (!k || !ks || !edge)
-        goto out;
-    if (metadata && json_object_set_new(edge, "metadata", json_deep_copy(metadata)) != 0)
-        goto out;
-    rc = MSGFLO_EINVAL;
-    if (json_object_get(g->edges, k))
-        goto out;
-    rc = MSGFLO_ENOMEM;
-    if (json_object_set(g->edges, k, edge) != 0)
-        goto out;
-    if (index_add(g->by_src, ks, k, edge) != 0 || index_add(g->by_node, sn, k, edge) != 0 ||
-        index_add(g->by_node, tn, k, edge) != 0) {
-        live_graph__remove_edge(g, sn, sp, tn, tp);
-        goto out;
+    const char *parts[4] = {src->node, src->port, tgt->node, tgt->port};
+    size_t len = key_length(parts, 4);
+    struct edge *e = calloc(1, sizeof *e + len);
+    if (!e)
+        return NULL;
+    key_pack(e->key, parts, 4);
+    e->key_len = len;
+    e->pub.src.node = e->key;
+    e->pub.src.port = e->pub.src.node + strlen(src->node) + 1;
+    e->pub.tgt.node = e->pub.src.port + strlen(src->port) + 1;
+    e->pub.tgt.port = e->pub.tgt.node + strlen(tgt->node) + 1;
+    e->pub.metadata = json_incref(metadata);
+    if (!index_copy(src->index, &e->pub.src.index) || !index_copy(tgt->index, &e->pub.tgt.index)) {
+        edge_free(e);
+        return NULL;
     }
-    rc = 0;
-out:
-    free(k);
-    free(ks);
-    json_decref(edge);
-    return rc;
+    return e;
+}
+
+/* Puts e into the graph: its key, the order, the lists of its nodes (which
+ * exist). */
+static void edge_link(struct live_graph *g, struct edge *e)
+{
+    struct node *s = node_find(g, e->pub.src.node), *t = node_find(g, e->pub.tgt.node);
+    HASH_ADD_KEYPTR(hh, g->edges, e->key, e->key_len, e);
+    DL_APPEND(g->edge_list, e);
+    e->at_src.edge = e;
+    DL_APPEND(s->edges, &e->at_src);
+    if (t != s) {
+        e->at_tgt.edge = e;
+        DL_APPEND(t->edges, &e->at_tgt);
+    }
+}
+
+static void edge_unlink(struct live_graph *g, struct edge *e)
+{
+    struct node *s = node_find(g, e->pub.src.node), *t = node_find(g, e->pub.tgt.node);
+    HASH_DEL(g->edges, e);
+    DL_DELETE(g->edge_list, e);
+    DL_DELETE(s->edges, &e->at_src);
+    if (t != s)
+        DL_DELETE(t->edges, &e->at_tgt);
+}
+
+int live_graph__add_edge(struct live_graph *g, const struct live_port *src,
+                         const struct live_port *tgt, json_t *metadata)
+{
+    if (!src->node || !src->port || !tgt->node || !tgt->port || !node_find(g, src->node) ||
+        !node_find(g, tgt->node) || edge_find(g, src->node, src->port, tgt->node, tgt->port))
+        return MSGFLO_EINVAL;
+    struct edge *e = edge_new(src, tgt, metadata);
+    if (!e)
+        return MSGFLO_ENOMEM;
+    edge_link(g, e);
+    return 0;
+}
+
+void live_graph__set_edge_metadata(struct live_graph *g, const struct live_edge *e,
+                                   json_t *metadata)
+{
+    (void)g;
+    struct edge *rec = (struct edge *)e;
+    json_incref(metadata);
+    json_decref(rec->pub.metadata);
+    rec->pub.metadata = metadata;
 }
 
 int live_graph__remove_edge(struct live_graph *g, const char *src_node, const char *src_port,
                             const char *tgt_node, const char *tgt_port)
 {
-    char *k = key4(src_node, src_port, tgt_node, tgt_port);
-    char *ks = key2(src_node, src_port);
-    int rc = MSGFLO_ENOMEM;
-    if (!k || !ks)
-        goto out;
-    rc = MSGFLO_EINVAL;
-    if (!json_object_get(g->edges, k))
-        goto out;
-    index_del(g->by_src, ks, k);
-    index_del(g->by_node, src_node, k);
-    index_del(g->by_node, tgt_node, k);
-    json_object_del(g->edges, k);
-    rc = 0;
-out:
-    free(k);
-    free(ks);
-    return rc;
+    struct edge *e = edge_find(g, src_node, src_port, tgt_node, tgt_port);
+    if (!e)
+        return MSGFLO_EINVAL;
+    edge_unlink(g, e);
+    edge_free(e);
+    return 0;
 }
 
 /* ---- IIPs ---- */
 
-json_t *live_graph__iip(const struct live_graph *g, const char *node, const char *port)
+const struct live_iip *live_graph__iip(const struct live_graph *g, const char *node,
+                                       const char *port)
 {
-    char *k = key2(node, port);
-    json_t *e = k ? json_object_get(g->iips, k) : NULL;
-    free(k);
-    return e;
+    struct iip *i = iip_find(g, node, port);
+    return i ? &i->pub : NULL;
 }
 
-json_t *live_graph__iips(const struct live_graph *g)
+const struct live_iip *live_graph__next_iip(const struct live_graph *g, const struct live_iip *prev)
 {
-    return g->iips;
+    struct iip *i = prev ? ((const struct iip *)prev)->next : g->iip_list;
+    return i ? &i->pub : NULL;
 }
 
-int live_graph__add_iip(struct live_graph *g, const json_t *data, const json_t *tgt,
-                        const json_t *metadata)
+size_t live_graph__iip_count(const struct live_graph *g)
 {
-    if (!data || !endpoint_ok(tgt))
+    return HASH_COUNT(g->iips);
+}
+
+static void iip_link(struct live_graph *g, struct iip *i)
+{
+    struct node *n = node_find(g, i->pub.tgt.node);
+    HASH_ADD_KEYPTR(hh, g->iips, i->key, i->key_len, i);
+    DL_APPEND(g->iip_list, i);
+    DL_APPEND2(n->iips, i, nprev, nnext);
+}
+
+static void iip_unlink(struct live_graph *g, struct iip *i)
+{
+    struct node *n = node_find(g, i->pub.tgt.node);
+    HASH_DEL(g->iips, i);
+    DL_DELETE(g->iip_list, i);
+    DL_DELETE2(n->iips, i, nprev, nnext);
+}
+
+static struct iip *iip_new(json_t *data, const struct live_port *tgt, json_t *metadata)
+{
+    const char *parts[2] = {tgt->node, tgt->port};
+    size_t len = key_length(parts, 2);
+    struct iip *i = calloc(1, sizeof *i + len);
+    if (!i)
+        return NULL;
+    key_pack(i->key, parts, 2);
+    i->key_len = len;
+    i->pub.tgt.node = i->key;
+    i->pub.tgt.port = i->key + strlen(tgt->node) + 1;
+    i->pub.data = json_incref(data);
+    i->pub.metadata = json_incref(metadata);
+    if (!index_copy(tgt->index, &i->pub.tgt.index)) {
+        iip_free(i);
+        return NULL;
+    }
+    return i;
+}
+
+int live_graph__add_iip(struct live_graph *g, json_t *data, const struct live_port *tgt,
+                        json_t *metadata)
+{
+    if (!data || !tgt->node || !tgt->port || !node_find(g, tgt->node))
         return MSGFLO_EINVAL;
-    const char *tn = str(tgt, "node"), *tp = str(tgt, "port");
-    int rc = MSGFLO_ENOMEM;
-    char *k = key2(tn, tp);
-    json_t *iip = json_pack("{s:{s:O}, s:o}", "src", "data", data, "tgt", endpoint_copy(tgt));
-    if (!k || !iip)
-        goto out;
-    if (metadata && json_object_set_new(iip, "metadata", json_deep_copy(metadata)) != 0)
-        goto out;
-    if (json_object_set(g->iips, k, iip) != 0 || index_add(g->node_iips, tn, k, iip) != 0)
-        goto out;
-    rc = 0;
-out:
-    free(k);
-    json_decref(iip);
-    return rc;
+    struct iip *old = iip_find(g, tgt->node, tgt->port);
+    if (old) {
+        /* Replaced where it stands. */
+        const json_t *index;
+        if (!index_copy(tgt->index, &index))
+            return MSGFLO_ENOMEM;
+        json_incref(data);
+        json_incref(metadata);
+        json_decref(old->pub.data);
+        json_decref((json_t *)old->pub.tgt.index);
+        json_decref(old->pub.metadata);
+        old->pub.data = data;
+        old->pub.tgt.index = index;
+        old->pub.metadata = metadata;
+        return 0;
+    }
+    struct iip *i = iip_new(data, tgt, metadata);
+    if (!i)
+        return MSGFLO_ENOMEM;
+    iip_link(g, i);
+    return 0;
 }
 
 int live_graph__remove_iip(struct live_graph *g, const char *node, const char *port)
 {
-    char *k = key2(node, port);
-    if (!k)
-        return MSGFLO_ENOMEM;
-    int rc = MSGFLO_EINVAL;
-    if (json_object_get(g->iips, k)) {
-        index_del(g->node_iips, node, k);
-        json_object_del(g->iips, k);
-        rc = 0;
-    }
-    free(k);
-    return rc;
-}
-
-/* ---- exports ---- */
-
-json_t *live_graph__exports(const struct live_graph *g, bool out)
-{
-    return out ? g->outports : g->inports;
-}
-
-json_t *live_graph__export(const struct live_graph *g, bool out, const char *pub)
-{
-    return json_object_get(live_graph__exports(g, out), pub);
-}
-
-int live_graph__set_export(struct live_graph *g, bool out, const char *pub, const char *node,
-                           const char *port, const json_t *metadata)
-{
-    json_t *e = json_pack("{s:s, s:s}", "process", node, "port", port);
-    if (!e)
-        return MSGFLO_ENOMEM;
-    if (metadata && json_object_set_new(e, "metadata", json_deep_copy(metadata)) != 0) {
-        json_decref(e);
-        return MSGFLO_ENOMEM;
-    }
-    return json_object_set_new(live_graph__exports(g, out), pub, e) == 0 ? 0 : MSGFLO_ENOMEM;
-}
-
-int live_graph__remove_export(struct live_graph *g, bool out, const char *pub)
-{
-    return json_object_del(live_graph__exports(g, out), pub) == 0 ? 0 : MSGFLO_EINVAL;
-}
-
-/* Renames key `from` of object o to `to` (which must not exist). */
-static int rename_key(json_t *o, const char *from, const char *to)
-{
-    json_t *v = json_object_get(o, from);
-    if (!v || json_object_get(o, to))
+    struct iip *i = iip_find(g, node, port);
+    if (!i)
         return MSGFLO_EINVAL;
-    if (strcmp(from, to) == 0)
-        return 0;
-    if (json_object_set(o, to, v) != 0)
-        return MSGFLO_ENOMEM;
-    json_object_del(o, from);
+    iip_unlink(g, i);
+    iip_free(i);
     return 0;
-}
-
-int live_graph__rename_export(struct live_graph *g, bool out, const char *from, const char *to)
-{
-    return rename_key(live_graph__exports(g, out), from, to);
-}
-
-/* ---- groups ---- */
-
-json_t *live_graph__group(const struct live_graph *g, const char *name)
-{
-    return json_object_get(g->groups, name);
-}
-
-int live_graph__add_group(struct live_graph *g, const char *name, const json_t *nodes,
-                          const json_t *metadata)
-{
-    if (!json_is_array(nodes))
-        return MSGFLO_EINVAL;
-    json_t *grp = json_pack("{s:s, s:o}", "name", name, "nodes", json_deep_copy(nodes));
-    if (!grp)
-        return MSGFLO_ENOMEM;
-    if (metadata && json_object_set_new(grp, "metadata", json_deep_copy(metadata)) != 0) {
-        json_decref(grp);
-        return MSGFLO_ENOMEM;
-    }
-    return json_object_set_new(g->groups, name, grp) == 0 ? 0 : MSGFLO_ENOMEM;
-}
-
-int live_graph__remove_group(struct live_graph *g, const char *name)
-{
-    return json_object_del(g->groups, name) == 0 ? 0 : MSGFLO_EINVAL;
-}
-
-int live_graph__rename_group(struct live_graph *g, const char *from, const char *to)
-{
-    int rc = rename_key(g->groups, from, to);
-    if (rc == 0)
-        rc = json_object_set_new(json_object_get(g->groups, to), "name", json_string(to)) == 0
-                 ? 0
-                 : MSGFLO_ENOMEM;
-    return rc;
-}
-
-int live_graph__merge_metadata(json_t *metadata, const json_t *changes)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)changes, k, v)
-    {
-        if (json_is_null(v))
-            json_object_del(metadata, k);
-        else if (json_object_set(metadata, k, v) != 0)
-            return MSGFLO_ENOMEM;
-    }
-    return 0;
-}
-
-int live_graph__change_group(struct live_graph *g, const char *name, const json_t *metadata)
-{
-    json_t *grp = json_object_get(g->groups, name);
-    if (!grp)
-        return MSGFLO_EINVAL;
-    json_t *meta = json_object_get(grp, "metadata");
-    if (!meta) {
-        meta = json_object();
-        if (!meta || json_object_set_new(grp, "metadata", meta) != 0)
-            return MSGFLO_ENOMEM;
-    }
-    return live_graph__merge_metadata(meta, metadata);
 }
 
 /* ---- whole nodes ---- */
 
-/* Copies of the elements of set (an object), so the graph may change while
- * they are used. A new array, or NULL. */
-static json_t *elements(const json_t *set)
-{
-    json_t *a = json_array();
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)set, k, v)
-    {
-        if (!a || json_array_append_new(a, json_deep_copy(v)) != 0) {
-            json_decref(a);
-            return NULL;
-        }
-    }
-    return a;
-}
-
-/* Removes node `id` from every group's node list. */
-static void groups_drop(struct live_graph *g, const char *id)
-{
-    const char *k;
-    json_t *grp;
-    json_object_foreach(g->groups, k, grp)
-    {
-        json_t *nodes = json_object_get(grp, "nodes");
-        for (size_t i = json_array_size(nodes); i-- > 0;) {
-            const char *n = json_string_value(json_array_get(nodes, i));
-            if (n && strcmp(n, id) == 0)
-                json_array_remove(nodes, i);
-        }
-    }
-}
-
-static void exports_drop(json_t *exports, const char *id)
-{
-    const char *k;
-    json_t *e;
-    void *tmp;
-    json_object_foreach_safe(exports, tmp, k, e)
-    {
-        const char *p = str(e, "process");
-        if (p && strcmp(p, id) == 0)
-            json_object_del(exports, k);
-    }
-}
-
-/* Removes node id's edges and IIPs from the graph; returns copies of them
- * (owned by the caller) so they can be restored under another name. */
-static int detach(struct live_graph *g, const char *id, json_t **edges, json_t **iips)
-{
-    *edges = elements(json_object_get(g->by_node, id));
-    *iips = elements(json_object_get(g->node_iips, id));
-    if (!*edges || !*iips) {
-        json_decref(*edges);
-        json_decref(*iips);
-        *edges = *iips = NULL;
-        return MSGFLO_ENOMEM;
-    }
-    size_t i;
-    json_t *e;
-    json_array_foreach(*edges, i, e)
-    {
-        json_t *s = json_object_get(e, "src"), *t = json_object_get(e, "tgt");
-        live_graph__remove_edge(g, str(s, "node"), str(s, "port"), str(t, "node"), str(t, "port"));
-    }
-    json_array_foreach(*iips, i, e)
-    {
-        json_t *t = json_object_get(e, "tgt");
-        live_graph__remove_iip(g, str(t, "node"), str(t, "port"));
-    }
-    return 0;
-}
-
 int live_graph__remove_node(struct live_graph *g, const char *id)
 {
-    if (!json_object_get(g->nodes, id))
+    struct node *n = node_find(g, id);
+    if (!n)
         return MSGFLO_EINVAL;
-    json_t *edges, *iips;
-    if (detach(g, id, &edges, &iips) != 0)
-        return MSGFLO_ENOMEM;
-    json_decref(edges);
-    json_decref(iips);
-    exports_drop(g->inports, id);
-    exports_drop(g->outports, id);
-    groups_drop(g, id);
-    json_object_del(g->nodes, id);
+    while (n->edges) {
+        struct edge *e = n->edges->edge;
+        edge_unlink(g, e);
+        edge_free(e);
+    }
+    while (n->iips) {
+        struct iip *i = n->iips;
+        iip_unlink(g, i);
+        iip_free(i);
+    }
+    live_graph__exports_rename(g->inports, id, NULL);
+    live_graph__exports_rename(g->outports, id, NULL);
+    live_graph__groups_rename(g, id, NULL);
+    HASH_DEL(g->nodes, n);
+    node_free(n);
     return 0;
 }
 
-static void rename_endpoint(json_t *ep, const char *from, const char *to)
+/* Moves the first edge of node `from` (being renamed) to `to`: a new record
+ * added at the end, as addedge would. */
+static int move_edge(struct live_graph *g, struct edge *e, const char *from, const char *to)
 {
-    const char *n = str(ep, "node");
-    if (n && strcmp(n, from) == 0)
-        json_object_set_new(ep, "node", json_string(to));
+    struct live_port s = e->pub.src, t = e->pub.tgt;
+    if (strcmp(s.node, from) == 0)
+        s.node = to;
+    if (strcmp(t.node, from) == 0)
+        t.node = to;
+    struct edge *moved = edge_new(&s, &t, e->pub.metadata);
+    if (!moved)
+        return MSGFLO_ENOMEM;
+    edge_unlink(g, e);
+    edge_free(e);
+    edge_link(g, moved);
+    return 0;
+}
+
+static int move_iip(struct live_graph *g, struct iip *i, const char *to)
+{
+    struct live_port t = i->pub.tgt;
+    t.node = to;
+    struct iip *moved = iip_new(i->pub.data, &t, i->pub.metadata);
+    if (!moved)
+        return MSGFLO_ENOMEM;
+    iip_unlink(g, i);
+    iip_free(i);
+    iip_link(g, moved);
+    return 0;
 }
 
 int live_graph__rename_node(struct live_graph *g, const char *from, const char *to)
 {
-    if (!json_object_get(g->nodes, from) || json_object_get(g->nodes, to))
+    struct node *n = node_find(g, from);
+    if (!n || node_find(g, to))
         return MSGFLO_EINVAL;
-    int rc = MSGFLO_ENOMEM;
-    json_t *edges = NULL, *iips = NULL;
-    if (detach(g, from, &edges, &iips) != 0)
-        goto out;
-    size_t i;
-    json_t *e;
-    if ((rc = rename_key(g->nodes, from, to)) != 0)
-        goto out;
-    json_array_foreach(edges, i, e)
-    {
-        rename_endpoint(json_object_get(e, "src"), from, to);
-        rename_endpoint(json_object_get(e, "tgt"), from, to);
-        if ((rc = live_graph__add_edge(g, json_object_get(e, "src"), json_object_get(e, "tgt"),
-                                       json_object_get(e, "metadata"))) != 0)
-            goto out;
-    }
-    json_array_foreach(iips, i, e)
-    {
-        rename_endpoint(json_object_get(e, "tgt"), from, to);
-        if ((rc = live_graph__add_iip(g, json_object_get(json_object_get(e, "src"), "data"),
-                                      json_object_get(e, "tgt"), json_object_get(e, "metadata"))) !=
-            0)
-            goto out;
-    }
-    json_t *sets[2] = {g->inports, g->outports};
-    for (int s = 0; s < 2; s++) {
-        const char *k;
-        json_object_foreach(sets[s], k, e)
-        {
-            const char *p = str(e, "process");
-            if (p && strcmp(p, from) == 0)
-                json_object_set_new(e, "process", json_string(to));
-        }
-    }
-    const char *k;
-    json_t *grp;
-    json_object_foreach(g->groups, k, grp)
-    {
-        json_t *nodes = json_object_get(grp, "nodes");
-        json_t *n;
-        json_array_foreach(nodes, i, n)
-        {
-            if (json_is_string(n) && strcmp(json_string_value(n), from) == 0)
-                json_array_set_new(nodes, i, json_string(to));
-        }
-    }
-    rc = 0;
-out:
-    json_decref(edges);
-    json_decref(iips);
-    return rc;
-}
-
-/* ---- FBP JSON ---- */
-
-static json_t *fbp_endpoint(const json_t *ep)
-{
-    json_t *c = json_pack("{s:s, s:s}", "process", str(ep, "node"), "port", str(ep, "port"));
-    json_t *index = json_object_get(ep, "index");
-    if (c && json_is_integer(index))
-        json_object_set(c, "index", index);
-    return c;
-}
-
-/* Appends metadata to o when it is a non-empty object (as fbp-graph). */
-static int set_metadata_if(json_t *o, const json_t *elem)
-{
-    json_t *m = json_object_get(elem, "metadata");
-    if (!json_is_object(m) || json_object_size(m) == 0)
-        return 0;
-    return json_object_set_new(o, "metadata", json_deep_copy(m));
-}
-
-json_t *live_graph__to_json(const struct live_graph *g)
-{
-    json_t *doc = json_object(), *props = json_deep_copy(g->props), *in = json_object(),
-           *outp = json_object(), *groups = json_array(), *procs = json_object(),
-           *conns = json_array();
-    int bad = !doc || !props || !in || !outp || !groups || !procs || !conns;
-    if (!bad && !json_object_get(props, "name")) {
-        const char *slash = strrchr(g->id, '/');
-        bad |= json_object_set_new(props, "name", json_string(slash ? slash + 1 : g->id));
-    }
-    if (!bad && !json_object_get(props, "environment"))
-        bad |= json_object_set_new(props, "environment", json_pack("{s:s}", "type", "msgflo"));
-    const char *k;
-    json_t *v;
-    json_t *sets[2] = {g->inports, g->outports}, *dst[2] = {in, outp};
-    for (int s = 0; !bad && s < 2; s++) {
-        json_object_foreach(sets[s], k, v)
-        {
-            json_t *e = json_pack("{s:O, s:O}", "process", json_object_get(v, "process"), "port",
-                                  json_object_get(v, "port"));
-            bad |= !e || set_metadata_if(e, v) != 0 || json_object_set_new(dst[s], k, e) != 0;
-        }
-    }
-    json_object_foreach(g->groups, k, v)
-    {
-        json_t *e = json_pack("{s:O, s:O}", "name", json_object_get(v, "name"), "nodes",
-                              json_object_get(v, "nodes"));
-        bad |= !e || set_metadata_if(e, v) != 0 || json_array_append_new(groups, e) != 0;
-    }
-    json_object_foreach(g->nodes, k, v)
-    {
-        json_t *e = json_pack("{s:O, s:O}", "component", json_object_get(v, "component"),
-                              "metadata", json_object_get(v, "metadata"));
-        bad |= !e || json_object_set_new(procs, k, e) != 0;
-    }
-    json_object_foreach(g->edges, k, v)
-    {
-        json_t *e = json_pack("{s:o, s:o}", "src", fbp_endpoint(json_object_get(v, "src")), "tgt",
-                              fbp_endpoint(json_object_get(v, "tgt")));
-        bad |= !e || set_metadata_if(e, v) != 0 || json_array_append_new(conns, e) != 0;
-    }
-    json_object_foreach(g->iips, k, v)
-    {
-        json_t *e =
-            json_pack("{s:O, s:o}", "data", json_object_get(json_object_get(v, "src"), "data"),
-                      "tgt", fbp_endpoint(json_object_get(v, "tgt")));
-        bad |= !e || set_metadata_if(e, v) != 0 || json_array_append_new(conns, e) != 0;
-    }
-    if (!bad)
-        bad |= json_object_set_new(doc, "caseSensitive", json_boolean(g->case_sensitive)) ||
-               json_object_set(doc, "properties", props) || json_object_set(doc, "inports", in) ||
-               json_object_set(doc, "outports", outp) || json_object_set(doc, "groups", groups) ||
-               json_object_set(doc, "processes", procs) ||
-               json_object_set(doc, "connections", conns);
-    json_decref(props);
-    json_decref(in);
-    json_decref(outp);
-    json_decref(groups);
-    json_decref(procs);
-    json_decref(conns);
-    if (bad) {
-        json_decref(doc);
-        return NULL;
-    }
-    return doc;
+    struct node *m = node_new(to, n->pub.component, n->pub.metadata, n->pub.discovered);
+    if (!m)
+        return MSGFLO_ENOMEM;
+    HASH_ADD_KEYPTR(hh, g->nodes, m->pub.id, strlen(m->pub.id), m);
+    int rc = 0;
+    while (rc == 0 && n->edges)
+        rc = move_edge(g, n->edges->edge, from, to);
+    while (rc == 0 && n->iips)
+        rc = move_iip(g, n->iips, to);
+    if (rc == 0 && (rc = live_graph__exports_rename(g->inports, from, to)) == 0 &&
+        (rc = live_graph__exports_rename(g->outports, from, to)) == 0)
+        rc = live_graph__groups_rename(g, from, to);
+    if (rc != 0)
+        return rc; /* out of memory: part renamed, both nodes kept */
+    HASH_DEL(g->nodes, n);
+    node_free(n);
+    return 0;
 }

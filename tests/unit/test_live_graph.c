@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,13 +27,99 @@ static void assert_json(const json_t *got, const char *want_text)
     json_decref(want);
 }
 
-static void add_edge(struct live_graph *g, const char *src, const char *tgt, const char *meta)
+/* A live_port of a JSON endpoint {node, port, index?}. */
+static struct live_port port_of(const json_t *ep)
+{
+    struct live_port p = {json_string_value(json_object_get(ep, "node")),
+                          json_string_value(json_object_get(ep, "port")),
+                          json_object_get(ep, "index")};
+    return p;
+}
+
+static int add_edge_rc(struct live_graph *g, const char *src, const char *tgt, const char *meta)
 {
     json_t *s = J(src), *t = J(tgt), *m = meta ? J(meta) : NULL;
-    assert_int_equal(live_graph__add_edge(g, s, t, m), 0);
+    struct live_port sp = port_of(s), tp = port_of(t);
+    int rc = live_graph__add_edge(g, &sp, &tp, m);
     json_decref(s);
     json_decref(t);
     json_decref(m);
+    return rc;
+}
+
+static void add_edge(struct live_graph *g, const char *src, const char *tgt, const char *meta)
+{
+    assert_int_equal(add_edge_rc(g, src, tgt, meta), 0);
+}
+
+static void add_iip(struct live_graph *g, const char *data, const char *tgt, const char *meta)
+{
+    json_t *d = J(data), *t = J(tgt), *m = meta ? J(meta) : NULL;
+    struct live_port tp = port_of(t);
+    assert_int_equal(live_graph__add_iip(g, d, &tp, m), 0);
+    json_decref(d);
+    json_decref(t);
+    json_decref(m);
+}
+
+/* An edge (or, src NULL, an IIP) as {src, tgt, metadata?} (new reference). */
+static json_t *element_json(const struct live_port *src, const json_t *data,
+                            const struct live_port *tgt, const json_t *metadata)
+{
+    json_t *o = json_pack("{s:o, s:o}", "src",
+                          src ? live_graph__port_json(src) : json_pack("{s:O}", "data", data),
+                          "tgt", live_graph__port_json(tgt));
+    if (metadata)
+        json_object_set(o, "metadata", (json_t *)metadata);
+    return o;
+}
+
+static void assert_edge(const struct live_edge *e, const char *want)
+{
+    assert_non_null(e);
+    json_t *j = element_json(&e->src, NULL, &e->tgt, e->metadata);
+    assert_json(j, want);
+    json_decref(j);
+}
+
+static void assert_iip(const struct live_iip *i, const char *want)
+{
+    assert_non_null(i);
+    json_t *j = element_json(NULL, i->data, &i->tgt, i->metadata);
+    assert_json(j, want);
+    json_decref(j);
+}
+
+/* How many edges touch node `id`; with `port`, only those leaving it there. */
+static size_t edges_of(struct live_graph *g, const char *id, const char *port)
+{
+    size_t n = 0;
+    for (const struct live_edge *e = live_graph__node_edge(g, id, NULL); e;
+         e = live_graph__node_edge(g, id, e))
+        n += !port || (strcmp(e->src.node, id) == 0 && strcmp(e->src.port, port) == 0);
+    return n;
+}
+
+static size_t iips_of(struct live_graph *g, const char *id)
+{
+    size_t n = 0;
+    for (const struct live_iip *i = live_graph__node_iip(g, id, NULL); i;
+         i = live_graph__node_iip(g, id, i))
+        n++;
+    return n;
+}
+
+/* The edges' "src.node.src.port>tgt.node.tgt.port" in the graph's order,
+ * space-separated, into buf. */
+static const char *edge_order(struct live_graph *g, char *buf, size_t len)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    for (const struct live_edge *e = live_graph__next_edge(g, NULL); e && at < len;
+         e = live_graph__next_edge(g, e))
+        at += (size_t)snprintf(buf + at, len - at, "%s%s.%s>%s.%s", at ? " " : "", e->src.node,
+                               e->src.port, e->tgt.node, e->tgt.port);
+    return buf;
 }
 
 static struct live_graph *sample(void)
@@ -49,10 +136,7 @@ static struct live_graph *sample(void)
              "{'route':5}");
     add_edge(g, "{'node':'b','port':'out'}", "{'node':'c','port':'in'}", "{}");
     add_edge(g, "{'node':'a','port':'out'}", "{'node':'c','port':'in'}", NULL);
-    json_t *data = J("[1,2]"), *tgt = J("{'node':'a','port':'in'}");
-    assert_int_equal(live_graph__add_iip(g, data, tgt, NULL), 0);
-    json_decref(data);
-    json_decref(tgt);
+    add_iip(g, "[1,2]", "{'node':'a','port':'in'}", NULL);
     assert_int_equal(live_graph__set_export(g, false, "in", "a", "in", NULL), 0);
     assert_int_equal(live_graph__set_export(g, true, "out", "c", "out", NULL), 0);
     json_t *nodes = J("['a','c']"), *gmeta = J("{'description':'d'}");
@@ -66,40 +150,75 @@ static void test_indexes(void **state)
 {
     (void)state;
     struct live_graph *g = sample();
-    assert_int_equal(json_object_size(live_graph__edges_from(g, "a", "out")), 2);
-    assert_int_equal(json_object_size(live_graph__node_edges(g, "c")), 2);
-    assert_int_equal(json_object_size(live_graph__node_edges(g, "a")), 2);
-    assert_null(live_graph__edges_from(g, "c", "out"));
-    assert_true(live_graph__node_discovered(g, "b"));
-    assert_false(live_graph__node_discovered(g, "a"));
-    assert_json(live_graph__edge(g, "a", "out", "b", "in"),
+    assert_int_equal(live_graph__node_count(g), 3);
+    assert_int_equal(live_graph__edge_count(g), 3);
+    assert_int_equal(edges_of(g, "a", "out"), 2);
+    assert_int_equal(edges_of(g, "c", NULL), 2);
+    assert_int_equal(edges_of(g, "a", NULL), 2);
+    assert_int_equal(edges_of(g, "c", "out"), 0);
+    assert_int_equal(edges_of(g, "nobody", NULL), 0);
+    assert_true(live_graph__node(g, "b")->discovered);
+    assert_false(live_graph__node(g, "a")->discovered);
+    assert_edge(live_graph__edge(g, "a", "out", "b", "in"),
                 "{'src':{'node':'a','port':'out','index':2},'tgt':{'node':'b','port':'in'},"
                 "'metadata':{'route':5}}");
-    json_t *s = J("{'node':'a','port':'out'}"), *t = J("{'node':'b','port':'in'}");
-    assert_int_equal(live_graph__add_edge(g, s, t, NULL), MSGFLO_EINVAL); /* there already */
-    json_decref(s);
-    json_decref(t);
+    assert_edge(live_graph__edge(g, "b", "out", "c", "in"),
+                "{'src':{'node':'b','port':'out'},'tgt':{'node':'c','port':'in'},'metadata':{}}");
+    /* There already; or a node that is not. */
+    assert_int_equal(add_edge_rc(g, "{'node':'a','port':'out'}", "{'node':'b','port':'in'}", NULL),
+                     MSGFLO_EINVAL);
+    assert_int_equal(add_edge_rc(g, "{'node':'a','port':'out'}", "{'node':'x','port':'in'}", NULL),
+                     MSGFLO_EINVAL);
     assert_int_equal(live_graph__remove_edge(g, "a", "out", "b", "in"), 0);
     assert_int_equal(live_graph__remove_edge(g, "a", "out", "b", "in"), MSGFLO_EINVAL);
-    assert_int_equal(json_object_size(live_graph__edges_from(g, "a", "out")), 1);
-    /* One IIP per port: a second replaces the first. */
-    json_t *data = J("'x'"), *tgt = J("{'node':'a','port':'in'}");
-    assert_int_equal(live_graph__add_iip(g, data, tgt, NULL), 0);
-    json_decref(data);
-    json_decref(tgt);
-    assert_int_equal(json_object_size(live_graph__iips(g)), 1);
-    assert_int_equal(json_object_size(live_graph__node_iips(g, "a")), 1);
-    assert_json(live_graph__iip(g, "a", "in"),
-                "{'src':{'data':'x'},'tgt':{'node':'a','port':'in'}}");
+    assert_null(live_graph__edge(g, "a", "out", "b", "in"));
+    assert_int_equal(edges_of(g, "a", "out"), 1);
+    assert_int_equal(edges_of(g, "b", NULL), 1);
+    /* One IIP per port: a second replaces the first where it stands. */
+    add_iip(g, "3", "{'node':'c','port':'in'}", NULL);
+    add_iip(g, "'x'", "{'node':'a','port':'in'}", "{'m':1}");
+    assert_int_equal(live_graph__iip_count(g), 2);
+    assert_int_equal(iips_of(g, "a"), 1);
+    assert_iip(live_graph__iip(g, "a", "in"),
+               "{'src':{'data':'x'},'tgt':{'node':'a','port':'in'},'metadata':{'m':1}}");
+    assert_string_equal(live_graph__next_iip(g, NULL)->tgt.node, "a");
     /* Removing a node takes everything touching it. */
     assert_int_equal(live_graph__remove_node(g, "a"), 0);
-    assert_null(live_graph__node_edges(g, "a"));
-    assert_null(live_graph__node_iips(g, "a"));
-    assert_null(live_graph__edges_from(g, "a", "out"));
-    assert_int_equal(json_object_size(live_graph__node_edges(g, "c")), 1);
+    assert_null(live_graph__node_edge(g, "a", NULL));
+    assert_null(live_graph__node_iip(g, "a", NULL));
+    assert_null(live_graph__iip(g, "a", "in"));
+    assert_int_equal(live_graph__iip_count(g), 1);
+    assert_int_equal(edges_of(g, "c", NULL), 1);
+    assert_int_equal(live_graph__edge_count(g), 1);
     assert_null(live_graph__export(g, false, "in"));
     assert_json(json_object_get(live_graph__group(g, "grp"), "nodes"), "['c']");
     assert_int_equal(live_graph__remove_node(g, "a"), MSGFLO_EINVAL);
+    live_graph__free(g);
+}
+
+static void test_loop_and_adopt(void **state)
+{
+    (void)state;
+    struct live_graph *g = sample();
+    /* An edge from a node to itself is listed once for it. */
+    add_edge(g, "{'node':'b','port':'out'}", "{'node':'b','port':'in'}", NULL);
+    assert_int_equal(edges_of(g, "b", NULL), 3);
+    assert_int_equal(live_graph__rename_node(g, "b", "B"), 0);
+    assert_edge(live_graph__edge(g, "B", "out", "B", "in"),
+                "{'src':{'node':'B','port':'out'},'tgt':{'node':'B','port':'in'}}");
+    assert_int_equal(edges_of(g, "B", NULL), 3);
+    assert_true(live_graph__node(g, "B")->discovered);
+    json_t *meta = J("{'label':'L'}");
+    assert_int_equal(live_graph__adopt_node(g, "B", "core/Other", meta), 0);
+    json_decref(meta);
+    const struct live_node *n = live_graph__node(g, "B");
+    assert_false(n->discovered);
+    assert_string_equal(n->component, "core/Other");
+    assert_json(n->metadata, "{'label':'L'}");
+    assert_int_equal(live_graph__remove_node(g, "B"), 0);
+    assert_int_equal(live_graph__edge_count(g), 1);
+    assert_int_equal(edges_of(g, "c", NULL), 1);
+    assert_int_equal(edges_of(g, "a", NULL), 1);
     live_graph__free(g);
 }
 
@@ -107,20 +226,28 @@ static void test_rename(void **state)
 {
     (void)state;
     struct live_graph *g = sample();
+    char order[256];
     assert_int_equal(live_graph__rename_node(g, "a", "c"), MSGFLO_EINVAL); /* taken */
     assert_int_equal(live_graph__rename_node(g, "zz", "q"), MSGFLO_EINVAL);
     assert_int_equal(live_graph__rename_node(g, "a", "A"), 0);
     assert_null(live_graph__node(g, "a"));
-    assert_null(live_graph__edges_from(g, "a", "out"));
-    assert_int_equal(json_object_size(live_graph__edges_from(g, "A", "out")), 2);
-    assert_json(live_graph__edge(g, "A", "out", "b", "in"),
+    assert_int_equal(edges_of(g, "a", NULL), 0);
+    assert_int_equal(edges_of(g, "A", "out"), 2);
+    /* The renamed node and its edges count as added again, in their order. */
+    assert_string_equal(edge_order(g, order, sizeof order), "b.out>c.in A.out>b.in A.out>c.in");
+    const struct live_node *last = NULL;
+    for (const struct live_node *n = live_graph__next_node(g, NULL); n;
+         n = live_graph__next_node(g, n))
+        last = n;
+    assert_string_equal(last->id, "A");
+    assert_edge(live_graph__edge(g, "A", "out", "b", "in"),
                 "{'src':{'node':'A','port':'out','index':2},'tgt':{'node':'b','port':'in'},"
                 "'metadata':{'route':5}}");
-    assert_json(live_graph__iip(g, "A", "in"),
-                "{'src':{'data':[1,2]},'tgt':{'node':'A','port':'in'}}");
+    assert_iip(live_graph__iip(g, "A", "in"),
+               "{'src':{'data':[1,2]},'tgt':{'node':'A','port':'in'}}");
     assert_json(live_graph__export(g, false, "in"), "{'process':'A','port':'in'}");
     assert_json(json_object_get(live_graph__group(g, "grp"), "nodes"), "['A','c']");
-    assert_json(json_object_get(live_graph__node(g, "A"), "metadata"), "{'x':1}");
+    assert_json(live_graph__node(g, "A")->metadata, "{'x':1}");
     /* Exports and groups. */
     assert_int_equal(live_graph__rename_export(g, true, "out", "result"), 0);
     assert_int_equal(live_graph__rename_export(g, true, "out", "x"), MSGFLO_EINVAL);
@@ -174,6 +301,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_indexes),
+        cmocka_unit_test(test_loop_and_adopt),
         cmocka_unit_test(test_rename),
         cmocka_unit_test(test_to_json),
     };

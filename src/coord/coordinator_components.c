@@ -46,17 +46,75 @@ static json_t *definition_of(const json_t *payload)
     return d;
 }
 
+/* Whether the members of object `a`, but those named in skip, are those of
+ * object `b` (each compared by `same`). */
+static bool same_members(const json_t *a, const json_t *b, const char *const *skip,
+                         bool (*same)(const char *key, const json_t *x, const json_t *y))
+{
+    size_t n = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)a, k, v)
+    {
+        bool skipped = false;
+        for (size_t i = 0; skip[i] && !skipped; i++)
+            skipped = strcmp(k, skip[i]) == 0;
+        if (skipped)
+            continue;
+        const json_t *w = json_object_get(b, k);
+        if (!w || !same(k, v, w))
+            return false;
+        n++;
+    }
+    return n == json_object_size(b);
+}
+
+static bool same_value(const char *key, const json_t *x, const json_t *y)
+{
+    (void)key;
+    return json_equal(x, y);
+}
+
+/* A port list of a payload against a definition's (whose objects have no queue). */
+static bool same_ports(const char *key, const json_t *ports, const json_t *def)
+{
+    (void)key;
+    static const char *const skip[] = {"queue", NULL};
+    if (!json_is_array(ports) || !json_is_array(def))
+        return json_equal(ports, def);
+    if (json_array_size(ports) != json_array_size(def))
+        return false;
+    size_t i;
+    json_t *p;
+    json_array_foreach(ports, i, p)
+    {
+        const json_t *d = json_array_get(def, i);
+        if (json_is_object(p) ? !json_is_object(d) || !same_members(p, d, skip, same_value)
+                              : !json_equal(p, d))
+            return false;
+    }
+    return true;
+}
+
+static bool same_member(const char *key, const json_t *x, const json_t *y)
+{
+    return strcmp(key, "inports") == 0 || strcmp(key, "outports") == 0 ? same_ports(key, x, y)
+                                                                       : json_equal(x, y);
+}
+
 bool coordinator_components__update(struct coordinator *c, const json_t *payload)
 {
+    static const char *const instance[] = {"id", "role", "extra", NULL};
     const char *name = json_string_value(json_object_get(payload, "component"));
-    json_t *d = name ? definition_of(payload) : NULL;
+    if (!name)
+        return false;
+    /* Most discoveries re-announce a known definition: compared in place. */
+    json_t *old = json_object_get(c->components, name);
+    if (old && same_members(payload, old, instance, same_member))
+        return false;
+    json_t *d = definition_of(payload);
     if (!d)
         return false;
-    json_t *old = json_object_get(c->components, name);
-    if (old && json_equal(old, d)) {
-        json_decref(d);
-        return false;
-    }
     json_object_set_new(c->components, name, d);
     return true;
 }

@@ -53,6 +53,8 @@ static json_t *edge_id(const char *src, const char *src_port, const char *tgt, c
 static void on_data(void *ud, const char *role, const char *port, const json_t *data)
 {
     struct live *l = ud;
+    if (!protocol__broadcasting(l->p))
+        return;
     for (const struct live_edge *e = live_graph__node_edge(l->g, role, NULL); e;
          e = live_graph__node_edge(l->g, role, e)) {
         if (strcmp(e->src.node, role) != 0 || strcmp(e->src.port, port) != 0)
@@ -97,9 +99,10 @@ static void on_participant_added(void *ud, const char *role, const json_t *defin
         LOG_WARNING(LIVE_NS, "discovered %s not added to the graph: out of memory", role);
         return;
     }
-    live__broadcast(l, "graph", "addnode",
-                    json_pack("{s:s, s:s, s:{}, s:s}", "id", role, "component", component,
-                              "metadata", "graph", live__id(l)));
+    if (protocol__broadcasting(l->p))
+        live__broadcast(l, "graph", "addnode",
+                        json_pack("{s:s, s:s, s:{}, s:s}", "id", role, "component", component,
+                                  "metadata", "graph", live__id(l)));
     live__changed(l);
 }
 
@@ -124,10 +127,11 @@ static void on_edge_found(void *ud, const char *src_role, const char *src_port,
                     src_role, src_port, tgt_role, tgt_port);
         return;
     }
-    live__broadcast(l, "graph", "addedge",
-                    json_pack("{s:{s:s, s:s}, s:{s:s, s:s}, s:s}", "src", "node", src_role, "port",
-                              src_port, "tgt", "node", tgt_role, "port", tgt_port, "graph",
-                              live__id(l)));
+    if (protocol__broadcasting(l->p))
+        live__broadcast(l, "graph", "addedge",
+                        json_pack("{s:{s:s, s:s}, s:{s:s, s:s}, s:s}", "src", "node", src_role,
+                                  "port", src_port, "tgt", "node", tgt_role, "port", tgt_port,
+                                  "graph", live__id(l)));
     live__changed(l);
 }
 

@@ -164,6 +164,11 @@ int protocol__set_handler(struct protocol *p, const char *protocol, const char *
     return 0;
 }
 
+bool protocol__broadcasting(const struct protocol *p)
+{
+    return !p->listeners || p->listeners(p->emit_ud) > 0;
+}
+
 int protocol__send(struct protocol *p, void *client, const char *protocol, const char *command,
                    json_t *payload)
 {
@@ -174,7 +179,7 @@ int protocol__send(struct protocol *p, void *client, const char *protocol, const
         goto out;
     /* A runtime with nobody connected (the usual state of a production
      * coordinator) does not serialise what nobody would read. */
-    if (!client && p->listeners && p->listeners(p->emit_ud) == 0) {
+    if (!client && !protocol__broadcasting(p)) {
         rc = 0;
         goto out;
     }

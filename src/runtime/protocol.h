@@ -106,6 +106,10 @@ int protocol__reply(struct protocol *p, const struct protocol_request *req, cons
 int protocol__send(struct protocol *p, void *client, const char *protocol, const char *command,
                    json_t *payload);
 
+/* Whether a broadcast would reach anyone (protocol_options.listeners), so
+ * callers need not even build what nobody would read. */
+bool protocol__broadcasting(const struct protocol *p);
+
 /* Replies `<req->protocol>:error {message}` to the requester. Returns 0 or
  * MSGFLO_ENOMEM. */
 int protocol__error(struct protocol *p, const struct protocol_request *req, const char *message);

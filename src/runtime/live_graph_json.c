@@ -191,16 +191,24 @@ static int set_metadata_if(json_t *o, const json_t *m)
     return json_object_set_new(o, "metadata", json_deep_copy(m));
 }
 
+/* {a, b, metadata?} of an export or group v: a new reference, or NULL. */
+static json_t *fbp_element(const json_t *v, const char *a, const char *b)
+{
+    json_t *e = json_pack("{s:O, s:O}", a, json_object_get(v, a), b, json_object_get(v, b));
+    if (e && set_metadata_if(e, json_object_get(v, "metadata")) != 0) {
+        json_decref(e);
+        return NULL;
+    }
+    return e;
+}
+
 static int put_exports(json_t *dst, const json_t *set)
 {
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)set, k, v)
     {
-        json_t *e = json_pack("{s:O, s:O}", "process", json_object_get(v, "process"), "port",
-                              json_object_get(v, "port"));
-        if (!e || set_metadata_if(e, json_object_get(v, "metadata")) != 0 ||
-            json_object_set_new(dst, k, e) != 0)
+        if (json_object_set_new(dst, k, fbp_element(v, "process", "port")) != 0)
             return MSGFLO_ENOMEM;
     }
     return 0;
@@ -212,10 +220,7 @@ static int put_groups(json_t *dst, const json_t *groups)
     json_t *v;
     json_object_foreach((json_t *)groups, k, v)
     {
-        json_t *e = json_pack("{s:O, s:O}", "name", json_object_get(v, "name"), "nodes",
-                              json_object_get(v, "nodes"));
-        if (!e || set_metadata_if(e, json_object_get(v, "metadata")) != 0 ||
-            json_array_append_new(dst, e) != 0)
+        if (json_array_append_new(dst, fbp_element(v, "name", "nodes")) != 0)
             return MSGFLO_ENOMEM;
     }
     return 0;

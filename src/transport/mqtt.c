@@ -31,9 +31,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define NS             "msgflo:mqtt"
-#define MAX_SUBS_BURST 1000
-#define MAX_READ_BURST 256 /* packets read per wakeup, at most */
+#define NS              "msgflo:mqtt"
+#define MAX_SUBS_BURST  1000
+#define MAX_READ_BURST  256 /* packets read per wakeup, at most */
+#define SUBS_PER_PACKET 256 /* topics per batched SUBSCRIBE */
 
 struct mqtt {
     struct transport base;
@@ -41,12 +42,14 @@ struct mqtt {
     uv_poll_t *poll;  /* per connection; NULL when no socket */
     uv_timer_t *misc; /* keepalive timer */
     int poll_events;
-    int burst;                     /* messages delivered during this read burst */
-    unsigned packets;              /* packets libmosquitto reported (read progress) */
-    int busy;                      /* nesting depth of our calls into libmosquitto */
-    bool close_pending;            /* close asked for while busy */
-    struct mqtt_topic *topics;     /* subscribed on this connection, and why */
-    int pending_subacks;           /* SUBSCRIBEs sent on this connection, not yet acked */
+    int burst;                 /* messages delivered during this read burst */
+    unsigned packets;          /* packets libmosquitto reported (read progress) */
+    int busy;                  /* nesting depth of our calls into libmosquitto */
+    bool close_pending;        /* close asked for while busy */
+    struct mqtt_topic *topics; /* subscribed on this connection, and why */
+    int pending_subacks;       /* SUBSCRIBEs sent on this connection, not yet acked */
+    char **batch;              /* topics to subscribe once the current call is over */
+    int n_batch, cap_batch;
     void (*subscribed)(void *arg); /* waiting for pending_subacks == 0 */
     void *subscribed_arg;
     int pending_publishes;      /* not yet written (QoS 0) or acknowledged (QoS 1) */
@@ -57,6 +60,8 @@ struct mqtt {
 static void mqtt_retry(struct transport *base);
 static void update_poll(struct mqtt *m);
 static void do_close(struct mqtt *m);
+static void flush_batch(struct mqtt *m);
+static void drop_batch(struct mqtt *m);
 
 /* libmosquitto is not re-entrant: notifications that may lead to closing the
  * transport or to new I/O run only once our outermost call into it returns. */
@@ -76,6 +81,7 @@ static void leave(struct mqtt *m)
     }
     if (m->base.closing)
         return;
+    flush_batch(m);
     if (m->subscribed && m->pending_subacks == 0) {
         void (*done)(void *) = m->subscribed;
         m->subscribed = NULL;
@@ -121,6 +127,7 @@ static void set_cork(struct mqtt *m, int on)
 static void lost(struct mqtt *m, int err)
 {
     drop_poll(m);
+    drop_batch(m);
     mqtt_topics__clear(&m->topics);
     if (!m->base.closing)
         transport__schedule_reconnect(&m->base, err, mqtt_retry);
@@ -161,6 +168,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
             if (rc != MOSQ_ERR_SUCCESS || !m->poll || m->packets == before)
                 break;
         }
+        flush_batch(m);
         /* Write what the callbacks queued: several packets corked into one
          * segment; a single one at once (two system calls less, same latency);
          * a read that queued nothing costs nothing. */
@@ -271,6 +279,7 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
     (void)mosq;
     m->pending_subacks = 0;
     m->subscribed = NULL;
+    drop_batch(m);
     mqtt_topics__clear(&m->topics); /* clean session: the broker forgot them */
     m->pending_publishes = 0;       /* QoS 0 ones are gone; QoS 1 ones are resent */
     m->flushed = NULL;
@@ -346,13 +355,75 @@ static int mqtt_noop_declare(struct transport *base, const char *queue)
     return 0;
 }
 
-/* One SUBSCRIBE per topic and connection, whatever the reasons (mqtt_topics.h). */
+static void drop_batch(struct mqtt *m)
+{
+    for (int i = 0; i < m->n_batch; i++)
+        free(m->batch[i]);
+    m->n_batch = 0;
+}
+
+/* Sends the subscriptions batched during a call into libmosquitto (e.g. the
+ * watches a burst of discoveries asked for) as SUBSCRIBEs of up to
+ * SUBS_PER_PACKET topics: one packet, one write and one SUBACK instead of
+ * one each per topic. */
+static void flush_batch(struct mqtt *m)
+{
+    if (m->n_batch == 0)
+        return;
+    m->busy++;
+    for (int at = 0; at < m->n_batch; at += SUBS_PER_PACKET) {
+        int n = m->n_batch - at < SUBS_PER_PACKET ? m->n_batch - at : SUBS_PER_PACKET;
+        LOG_DEBUG(NS, "subscribe %d topics from %s", n, m->batch[at]);
+        m->pending_subacks++;
+        int rc = mosq_err(mosquitto_subscribe_multiple(m->mosq, NULL, n, m->batch + at,
+                                                       m->base.url->qos, 0, NULL),
+                          "subscribe", m->batch[at]);
+        if (rc) {
+            /* The connection is gone: its loss handler subscribes again. */
+            m->pending_subacks--;
+            for (int i = at; i < at + n; i++)
+                mqtt_topics__forget(&m->topics, m->batch[i]);
+        }
+    }
+    drop_batch(m);
+    m->busy--;
+}
+
+/* Queues topic for flush_batch. Its errors are those mosquitto_subscribe
+ * would give now, so one bad topic never fails a batch. */
+static int batch_add(struct mqtt *m, const char *topic)
+{
+    if (mosquitto_sub_topic_check(topic) != MOSQ_ERR_SUCCESS ||
+        mosquitto_validate_utf8(topic, (int)strnlen(topic, 65536)) != MOSQ_ERR_SUCCESS)
+        return mosq_err(MOSQ_ERR_INVAL, "subscribe", topic);
+    if (m->n_batch == m->cap_batch) {
+        int cap = m->cap_batch ? 2 * m->cap_batch : 64;
+        char **b = realloc(m->batch, (size_t)cap * sizeof *b);
+        if (!b)
+            return MSGFLO_ENOMEM;
+        m->batch = b;
+        m->cap_batch = cap;
+    }
+    if (!(m->batch[m->n_batch] = strdup(topic)))
+        return MSGFLO_ENOMEM;
+    m->n_batch++;
+    return 0;
+}
+
+/* One SUBSCRIBE per topic and connection, whatever the reasons (mqtt_topics.h).
+ * Inside a call into libmosquitto (a message's handler) the topic waits for
+ * the end of the call and goes out with the others asked for meanwhile. */
 static int subscribe_topic(struct mqtt *m, const char *queue, bool watch)
 {
     bool send;
     int rc = mqtt_topics__want(&m->topics, queue, watch, &send);
     if (rc || !send)
         return rc;
+    if (m->busy > 0 && m->poll) {
+        if ((rc = batch_add(m, queue)) != 0)
+            mqtt_topics__forget(&m->topics, queue);
+        return rc;
+    }
     LOG_DEBUG(NS, "subscribe %s", queue);
     enter(m);
     m->pending_subacks++;
@@ -386,6 +457,7 @@ static int mqtt_unwatch(struct transport *base, const char *queue)
         return 0;
     LOG_DEBUG(NS, "unsubscribe %s", queue);
     enter(m);
+    flush_batch(m); /* a SUBSCRIBE asked for before goes first */
     int rc = mosq_err(mosquitto_unsubscribe(m->mosq, NULL, queue), "unsubscribe", queue);
     leave(m);
     return rc;
@@ -407,6 +479,7 @@ static int mqtt_publish(struct transport *base, const char *queue, const void *d
     if (len > INT32_MAX)
         return MSGFLO_EINVAL;
     enter(m);
+    flush_batch(m); /* subscriptions asked for before go first */
     /* Counted before the call: a QoS 0 publish may be written (and reported
      * through on_publish) before mosquitto_publish returns. */
     m->pending_publishes++;
@@ -504,6 +577,8 @@ static void mqtt_freed(struct transport *base)
     struct transport_events ev = base->events;
     void *ud = base->ud;
     mosquitto_destroy(m->mosq);
+    drop_batch(m);
+    free(m->batch);
     mqtt_topics__clear(&m->topics);
     free(m);
     if (ev.closed)

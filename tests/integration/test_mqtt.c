@@ -1,5 +1,5 @@
 /* Participants on a real mosquitto: discovery, data, reconnect after a
- * broker restart. */
+ * broker restart; subscriptions asked for inside a message handler. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,10 @@
 
 #include <cmocka.h>
 
+#include "coord/session.h"
 #include "support.h"
+
+#include <unistd.h>
 
 static const char *url;
 
@@ -165,6 +168,117 @@ static void test_periodic_discovery(void **state)
     mqtt_client_close(&mc);
 }
 
+enum { BATCH = 300 };
+
+struct batch {
+    uv_loop_t loop;
+    struct session *s;
+    bool connected, subscribed, asked;
+    char prefix[64], ctl[96];
+    int got[BATCH], dropped;
+};
+
+static void batch_connected(struct session *s, void *ud)
+{
+    (void)s;
+    ((struct batch *)ud)->connected = true;
+}
+
+static void batch_subscribed(void *arg)
+{
+    ((struct batch *)arg)->subscribed = true;
+}
+
+/* On "go": BATCH subscriptions, and a watch taken back at once, all from
+ * within the handler (they leave in batched SUBSCRIBEs at its end). */
+static void batch_message(struct session *s, const char *queue, const struct transport_delivery *d,
+                          const void *data, size_t len, void *ud)
+{
+    (void)d;
+    (void)data;
+    (void)len;
+    struct batch *b = ud;
+    struct transport *t = session__transport(s);
+    size_t pl = strlen(b->prefix);
+    if (strcmp(queue, b->ctl) == 0 && !b->asked) {
+        b->asked = true;
+        char topic[128];
+        for (int i = 0; i < BATCH; i++) {
+            snprintf(topic, sizeof topic, "%s/%d", b->prefix, i);
+            assert_int_equal(transport_subscribe(t, topic), 0);
+        }
+        snprintf(topic, sizeof topic, "%s/drop", b->prefix);
+        assert_int_equal(transport_watch(t, topic), 0);
+        assert_int_equal(transport_unwatch(t, topic), 0);
+        /* a topic no subscription may have */
+        assert_int_not_equal(transport_subscribe(t, "bad/#/topic"), 0);
+        assert_int_equal(transport_when_subscribed(t, batch_subscribed, b), 0);
+    } else if (strncmp(queue, b->prefix, pl) == 0 && queue[pl] == '/') {
+        if (strcmp(queue + pl + 1, "drop") == 0)
+            b->dropped++;
+        else
+            b->got[strtoul(queue + pl + 1, NULL, 10) % BATCH]++;
+    }
+}
+
+static void batch_run(struct batch *b, bool *until)
+{
+    for (int i = 0; i < 1000 && !*until; i++) {
+        uv_run(&b->loop, UV_RUN_NOWAIT);
+        usleep(10000);
+    }
+    assert_true(*until);
+}
+
+static void test_subscriptions_in_a_handler(void **state)
+{
+    static const struct session_events ev = {.connected = batch_connected,
+                                             .message = batch_message};
+    struct batch b;
+    char err[256];
+    memset(&b, 0, sizeof b);
+    uv_loop_init(&b.loop);
+    support_role("mqb", b.prefix, sizeof b.prefix);
+    snprintf(b.ctl, sizeof b.ctl, "%s/ctl", b.prefix);
+    assert_int_equal(session__new(&b.loop, url, "test-batch", 0, &ev, &b, &b.s, err, sizeof err),
+                     0);
+    assert_int_equal(session__start(b.s, 30000), 0);
+    batch_run(&b, &b.connected);
+    struct transport *t = session__transport(b.s);
+    assert_int_equal(transport_subscribe(t, b.ctl), 0);
+    assert_int_equal(transport_when_subscribed(t, batch_subscribed, &b), 0);
+    batch_run(&b, &b.subscribed);
+    b.subscribed = false;
+
+    struct mqtt_client mc;
+    assert_int_equal(mqtt_client_open(&mc, url), 0);
+    assert_int_equal(mqtt_client_publish(&mc, b.ctl, "go"), 0);
+    batch_run(&b, &b.subscribed);
+    /* In order from one publisher: the unwatched topic first, then each one. */
+    char topic[128];
+    snprintf(topic, sizeof topic, "%s/drop", b.prefix);
+    assert_int_equal(mqtt_client_publish(&mc, topic, "x"), 0);
+    for (int i = 0; i < BATCH; i++) {
+        snprintf(topic, sizeof topic, "%s/%d", b.prefix, i);
+        assert_int_equal(mqtt_client_publish(&mc, topic, "x"), 0);
+    }
+    bool all = false;
+    for (int round = 0; round < 500 && !all; round++) {
+        uv_run(&b.loop, UV_RUN_NOWAIT);
+        usleep(10000);
+        all = true;
+        for (int i = 0; i < BATCH; i++)
+            all = all && b.got[i] == 1;
+    }
+    assert_true(all);
+    assert_int_equal(b.dropped, 0);
+    mqtt_client_close(&mc);
+    session__finish(b.s, 0);
+    uv_run(&b.loop, UV_RUN_DEFAULT);
+    session__free(b.s);
+    uv_loop_close(&b.loop);
+}
+
 int main(void)
 {
     url = support_broker("MSGFLO_TEST_MQTT");
@@ -177,6 +291,7 @@ int main(void)
         SUPPORT_TEST(test_reconnect_after_broker_restart),
         SUPPORT_TEST(test_tls),
         SUPPORT_TEST(test_periodic_discovery),
+        SUPPORT_TEST(test_subscriptions_in_a_handler),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,9 +26,10 @@ struct edge *coordinator_edges__find(struct coordinator *c, const char *sr, cons
                                      const char *tr, const char *tp)
 {
     const char *parts[] = {sr, sp, tr, tp};
-    char *key = key__join(parts, 4);
+    char buf[256];
+    char *key = key__join_buf(buf, sizeof buf, parts, 4);
     struct edge *e = key ? edge_find_key(c, key) : NULL;
-    free(key);
+    key__done(key, buf);
     return e;
 }
 
@@ -67,19 +68,15 @@ bool coordinator_edges__settling(struct coordinator *c, uint64_t now)
     return false;
 }
 
-static char *bound_key(const char *src, const char *tgt)
-{
-    const char *parts[] = {src, tgt};
-    return key__join(parts, 2);
-}
-
 static struct bound *bound_find(struct coordinator *c, const char *src, const char *tgt)
 {
-    char *key = bound_key(src, tgt);
+    const char *parts[] = {src, tgt};
+    char buf[256];
+    char *key = key__join_buf(buf, sizeof buf, parts, 2);
     struct bound *b = NULL;
     if (key)
         HASH_FIND_STR(c->bound, key, b);
-    free(key);
+    key__done(key, buf);
     return b;
 }
 
@@ -88,12 +85,13 @@ static bool bound_add(struct coordinator *c, const char *src, const char *tgt)
 {
     struct bound *b = bound_find(c, src, tgt);
     if (!b) {
-        b = calloc(1, sizeof *b);
-        if (!b || !(b->key = bound_key(src, tgt))) {
-            free(b);
+        const char *parts[] = {src, tgt};
+        size_t len = key__length(parts, 2);
+        b = calloc(1, sizeof *b + len);
+        if (!b)
             return false;
-        }
-        HASH_ADD_KEYPTR(hh, c->bound, b->key, strlen(b->key), b);
+        b->key = key__write(b->text, parts, 2);
+        HASH_ADD_KEYPTR(hh, c->bound, b->key, len - 1, b);
     }
     b->refs++;
     return true;
@@ -105,7 +103,6 @@ static void bound_release(struct coordinator *c, const char *src, const char *tg
     if (!b || --b->refs > 0)
         return;
     HASH_DEL(c->bound, b);
-    free(b->key);
     free(b);
 }
 
@@ -155,22 +152,24 @@ struct edge *coordinator_edges__new(struct coordinator *c, const char *sr, const
                                     const char *tr, const char *tp)
 {
     const char *parts[] = {sr, sp, tr, tp};
-    struct edge *e = calloc(1, sizeof *e);
+    size_t len = key__length(parts, 4);
+    /* One allocation: the record, its key, its four names. */
+    struct edge *e = calloc(1, sizeof *e + 2 * len);
     if (!e)
         return NULL;
-    e->src_role = strdup(sr);
-    e->src_port = strdup(sp);
-    e->tgt_role = strdup(tr);
-    e->tgt_port = strdup(tp);
-    e->key = key__join(parts, 4);
+    e->key = key__write(e->text, parts, 4);
+    char *at = e->text + len;
+    e->src_role = key__put(&at, sr);
+    e->src_port = key__put(&at, sp);
+    e->tgt_role = key__put(&at, tr);
+    e->tgt_port = key__put(&at, tp);
     e->src = coordinator_roles__get(c, sr);
     if (e->src)
         DL_APPEND2(e->src->out_edges, e, sprev, snext); /* keeps the entry while e lives */
     e->tgt = coordinator_roles__get(c, tr);
     if (e->tgt)
         DL_APPEND2(e->tgt->in_edges, e, tprev, tnext);
-    if (!e->src_role || !e->src_port || !e->tgt_role || !e->tgt_port || !e->key || !e->src ||
-        !e->tgt || coordinator_watches__add(c, sr, sp) != 0) {
+    if (!e->src || !e->tgt || coordinator_watches__add(c, sr, sp) != 0) {
         if (e->src) {
             DL_DELETE2(e->src->out_edges, e, sprev, snext);
             coordinator_roles__release(c, e->src);
@@ -179,16 +178,11 @@ struct edge *coordinator_edges__new(struct coordinator *c, const char *sr, const
             DL_DELETE2(e->tgt->in_edges, e, tprev, tnext);
             coordinator_roles__release(c, e->tgt);
         }
-        free(e->src_role);
-        free(e->src_port);
-        free(e->tgt_role);
-        free(e->tgt_port);
-        free(e->key);
         free(e);
         return NULL;
     }
     e->since = uv_now(c->loop);
-    HASH_ADD_KEYPTR(hh, c->edges, e->key, strlen(e->key), e);
+    HASH_ADD_KEYPTR(hh, c->edges, e->key, len - 1, e);
     coordinator_edges__dirty(c, e);
     coordinator_edges__pending(c, e);
     return e;
@@ -207,11 +201,6 @@ void coordinator_edges__free(struct coordinator *c, struct edge *e)
     coordinator_roles__release(c, e->src);
     if (e->tgt != e->src)
         coordinator_roles__release(c, e->tgt);
-    free(e->key);
-    free(e->src_role);
-    free(e->src_port);
-    free(e->tgt_role);
-    free(e->tgt_port);
     free(e);
 }
 
@@ -279,7 +268,6 @@ static void found_free(struct coordinator *c, struct found_edge *f)
     coordinator_roles__release(c, f->src);
     if (f->tgt != f->src)
         coordinator_roles__release(c, f->tgt);
-    free(f->key);
     free(f);
 }
 
@@ -296,9 +284,11 @@ void coordinator_edges__forget_found(struct coordinator *c, const char *role)
 }
 
 /* Records a reported automatic edge; false when out of memory. */
-static bool found_add(struct coordinator *c, char *key, const char *sr, const char *tr)
+static bool found_add(struct coordinator *c, const char *const *parts)
 {
-    struct found_edge *f = calloc(1, sizeof *f);
+    const char *sr = parts[0], *tr = parts[2];
+    size_t len = key__length(parts, 4);
+    struct found_edge *f = calloc(1, sizeof *f + len);
     if (!f)
         return false;
     f->src = coordinator_roles__get(c, sr);
@@ -315,8 +305,8 @@ static bool found_add(struct coordinator *c, char *key, const char *sr, const ch
         return false;
     }
     DL_APPEND2(f->tgt->found_in, f, tprev, tnext);
-    f->key = key;
-    HASH_ADD_KEYPTR(hh, c->found, f->key, strlen(f->key), f);
+    f->key = key__write(f->text, parts, 4);
+    HASH_ADD_KEYPTR(hh, c->found, f->key, len - 1, f);
     return true;
 }
 
@@ -357,15 +347,16 @@ void coordinator_edges__find_automatic(struct coordinator *c, const char *role)
         char **f = &l.items[i];
         if (!f[0] || !f[1] || !f[2] || !f[3])
             continue;
-        char *key = key__join((const char *const *)f, 4);
+        char buf[256];
+        char *key = key__join_buf(buf, sizeof buf, (const char *const *)f, 4);
         if (!key)
             continue;
-        struct found_edge *old;
+        struct found_edge *old = NULL;
         HASH_FIND_STR(c->found, key, old);
-        if (old || edge_find_key(c, key) || !found_add(c, key, f[0], f[2])) {
-            free(key);
+        bool known = old || edge_find_key(c, key);
+        key__done(key, buf);
+        if (known || !found_add(c, (const char *const *)f))
             continue;
-        }
         LOG_DEBUG(NS, "automatic edge %s.%s -> %s.%s", f[0], f[1], f[2], f[3]);
         if (!c->closing && c->sys.events.edge_found)
             c->sys.events.edge_found(c->sys.ud, f[0], f[1], f[2], f[3]);
@@ -394,7 +385,6 @@ void coordinator_edges__clear(struct coordinator *c)
     HASH_ITER(hh, c->bound, b, btmp)
     {
         HASH_DEL(c->bound, b);
-        free(b->key);
         free(b);
     }
     while (c->unbinds) {

@@ -55,24 +55,26 @@ struct port_watch {
     struct port_watch *dprev, *dnext; /* c->dirty_watches while `dirty` */
     bool dirty;
     struct coord_role *r;
-    char *key; /* role \x1f port: c->port_watches */
-    char *role, *port;
-    char *queue; /* resolved once the role is discovered; NULL before */
+    char *key;         /* role \x1f port: c->port_watches */
+    char *role, *port; /* key and names: in text */
+    const char *queue; /* qw's, once the role is discovered; NULL before */
     struct queue_watch *qw;
     unsigned refs;
     UT_hash_handle hh;
+    char text[];
 };
 
 /* A watched queue on the transport, counted over the port watches resolved to it. */
 struct queue_watch {
     struct queue_watch *dprev, *dnext; /* c->dirty_queues while `dirty` */
     bool dirty;
-    char *queue; /* c->queue_watches */
+    char *queue; /* c->queue_watches, in text */
     struct port_watch *ports;
     unsigned refs;
     bool active;  /* transport_watch done on this connection */
     uint64_t gen; /* subscription generation of the watch */
     UT_hash_handle hh;
+    char text[];
 };
 
 struct edge {
@@ -83,27 +85,30 @@ struct edge {
     bool dirty, pending;
     struct coord_role *src, *tgt;
     char *key; /* src_role \x1f src_port \x1f tgt_role \x1f tgt_port: c->edges */
-    char *src_role, *src_port, *tgt_role, *tgt_port;
-    char *src_q, *tgt_q; /* the binding made, NULL when not bound */
-    bool failed;         /* the broker refused it (reported once) */
+    char *src_role, *src_port, *tgt_role, *tgt_port; /* key and names: in text */
+    char *src_q, *tgt_q;                             /* the binding made, NULL when not bound */
+    bool failed;                                     /* the broker refused it (reported once) */
     uint64_t since;
     uint64_t gen; /* subscription generation of the binding (MQTT: SUBACK awaited) */
     UT_hash_handle hh;
+    char text[];
 };
 
 /* A binding made by bound edges, counted (an unbind waits until none makes it). */
 struct bound {
-    char *key; /* src_q \x1f tgt_q */
+    char *key; /* src_q \x1f tgt_q, in text */
     unsigned refs;
     UT_hash_handle hh;
+    char text[];
 };
 
 /* An automatic edge reported (once, until one of its roles is forgotten). */
 struct found_edge {
     struct found_edge *sprev, *snext, *tprev, *tnext;
     struct coord_role *src, *tgt;
-    char *key; /* as edge keys */
+    char *key; /* as edge keys, in text */
     UT_hash_handle hh;
+    char text[];
 };
 
 /* A binding to remove on the next pump. */
@@ -141,6 +146,7 @@ struct coord_role {
     struct found_edge *found_out, *found_in;
     unsigned pins; /* kept while a caller iterates it */
     UT_hash_handle hh;
+    char text[]; /* name */
 };
 
 struct coordinator {

@@ -20,12 +20,12 @@ struct coord_role *coordinator_roles__get(struct coordinator *c, const char *nam
     struct coord_role *r = coordinator_roles__find(c, name);
     if (r)
         return r;
-    r = calloc(1, sizeof *r);
-    if (!r || !(r->name = strdup(name))) {
-        free(r);
+    size_t len = strlen(name);
+    r = calloc(1, sizeof *r + len + 1);
+    if (!r)
         return NULL;
-    }
-    HASH_ADD_KEYPTR(hh, c->roles, r->name, strlen(r->name), r);
+    r->name = memcpy(r->text, name, len + 1);
+    HASH_ADD_KEYPTR(hh, c->roles, r->name, len, r);
     return r;
 }
 
@@ -35,7 +35,6 @@ void coordinator_roles__release(struct coordinator *c, struct coord_role *r)
         r->found_out || r->found_in)
         return;
     HASH_DEL(c->roles, r);
-    free(r->name);
     free(r);
 }
 
@@ -70,7 +69,6 @@ void coordinator_roles__clear(struct coordinator *c)
     HASH_ITER(hh, c->roles, r, tmp)
     {
         HASH_DEL(c->roles, r);
-        free(r->name);
         free(r);
     }
 }

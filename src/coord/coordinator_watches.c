@@ -22,23 +22,23 @@ static void queue_dirty(struct coordinator *c, struct queue_watch *q)
     DL_APPEND2(c->dirty_queues, q, dprev, dnext);
 }
 
-/* Resolves w to `queue` (taken: owned by w). */
-static void queue_watch_acquire(struct coordinator *c, struct port_watch *w, char *queue)
+/* Resolves w to `queue` (borrowed; w keeps the queue watch's copy). */
+static void queue_watch_acquire(struct coordinator *c, struct port_watch *w, const char *queue)
 {
     struct queue_watch *q;
     HASH_FIND_STR(c->queue_watches, queue, q);
     if (!q) {
-        q = calloc(1, sizeof *q);
-        if (!q || !(q->queue = strdup(queue))) {
-            free(q);
+        size_t len = strlen(queue);
+        q = calloc(1, sizeof *q + len + 1);
+        if (!q) {
             LOG_ERROR(NS, "out of memory watching %s", queue);
-            free(queue);
             return;
         }
-        HASH_ADD_KEYPTR(hh, c->queue_watches, q->queue, strlen(q->queue), q);
+        q->queue = memcpy(q->text, queue, len + 1);
+        HASH_ADD_KEYPTR(hh, c->queue_watches, q->queue, len, q);
         queue_dirty(c, q); /* to watch on the transport */
     }
-    w->queue = queue;
+    w->queue = q->queue;
     w->qw = q;
     DL_APPEND2(q->ports, w, qprev, qnext);
     q->refs++;
@@ -48,7 +48,6 @@ static void queue_watch_acquire(struct coordinator *c, struct port_watch *w, cha
 static void queue_watch_release(struct coordinator *c, struct port_watch *w)
 {
     struct queue_watch *q = w->qw;
-    free(w->queue);
     w->queue = NULL;
     w->qw = NULL;
     if (!q)
@@ -63,11 +62,12 @@ static void queue_watch_release(struct coordinator *c, struct port_watch *w)
 static struct port_watch *port_watch_find(struct coordinator *c, const char *role, const char *port)
 {
     const char *parts[] = {role, port};
-    char *key = key__join(parts, 2);
+    char buf[256];
+    char *key = key__join_buf(buf, sizeof buf, parts, 2);
     struct port_watch *w = NULL;
     if (key)
         HASH_FIND_STR(c->port_watches, key, w);
-    free(key);
+    key__done(key, buf);
     return w;
 }
 
@@ -84,22 +84,22 @@ int coordinator_watches__add(struct coordinator *c, const char *role, const char
     struct port_watch *w = port_watch_find(c, role, port);
     if (!w) {
         const char *parts[] = {role, port};
-        w = calloc(1, sizeof *w);
+        size_t len = key__length(parts, 2);
+        /* One allocation: the record, its key, its role and port. */
+        w = calloc(1, sizeof *w + 2 * len);
         if (!w)
             return MSGFLO_ENOMEM;
-        w->role = strdup(role);
-        w->port = strdup(port);
-        w->key = key__join(parts, 2);
+        w->key = key__write(w->text, parts, 2);
+        char *at = w->text + len;
+        w->role = key__put(&at, role);
+        w->port = key__put(&at, port);
         w->r = coordinator_roles__get(c, role);
-        if (!w->role || !w->port || !w->key || !w->r) {
-            free(w->role);
-            free(w->port);
-            free(w->key);
+        if (!w->r) {
             free(w);
             return MSGFLO_ENOMEM;
         }
         DL_APPEND2(w->r->watches, w, rprev, rnext);
-        HASH_ADD_KEYPTR(hh, c->port_watches, w->key, strlen(w->key), w);
+        HASH_ADD_KEYPTR(hh, c->port_watches, w->key, len - 1, w);
         coordinator_watches__dirty(c, w); /* to resolve */
     }
     w->refs++;
@@ -114,9 +114,6 @@ static void port_watch_free(struct coordinator *c, struct port_watch *w)
         DL_DELETE2(c->dirty_watches, w, dprev, dnext);
     DL_DELETE2(w->r->watches, w, rprev, rnext);
     coordinator_roles__release(c, w->r);
-    free(w->key);
-    free(w->role);
-    free(w->port);
     free(w);
 }
 
@@ -152,12 +149,11 @@ static void resolve_watches(struct coordinator *c)
         char *q = NULL;
         if (registry__queue(c->reg, w->role, false, w->port, &q, NULL) != 0)
             continue;
-        if (w->queue && strcmp(w->queue, q) == 0) {
-            free(q);
-            continue;
+        if (!w->queue || strcmp(w->queue, q) != 0) {
+            queue_watch_release(c, w);
+            queue_watch_acquire(c, w, q);
         }
-        queue_watch_release(c, w);
-        queue_watch_acquire(c, w, q);
+        free(q);
     }
 }
 
@@ -173,7 +169,6 @@ void coordinator_watches__pump(struct coordinator *c)
         if (q->active && c->connected)
             transport_unwatch(c->t, q->queue);
         HASH_DEL(c->queue_watches, q);
-        free(q->queue);
         free(q);
     }
     while (c->dirty_queues && c->connected) {
@@ -266,7 +261,6 @@ void coordinator_watches__clear(struct coordinator *c)
     struct port_watch *w, *wtmp;
     HASH_ITER(hh, c->port_watches, w, wtmp)
     {
-        free(w->queue);
         w->queue = NULL; /* no queue watch to release */
         w->qw = NULL;
         port_watch_free(c, w);
@@ -275,7 +269,6 @@ void coordinator_watches__clear(struct coordinator *c)
     HASH_ITER(hh, c->queue_watches, q, qtmp)
     {
         HASH_DEL(c->queue_watches, q);
-        free(q->queue);
         free(q);
     }
     c->dirty_queues = NULL;

@@ -4,22 +4,51 @@
 #include <stdlib.h>
 #include <string.h>
 
-char *key__join(const char *const *parts, size_t n)
+size_t key__length(const char *const *parts, size_t n)
 {
-    size_t len = 1;
+    size_t len = n ? 0 : 1; /* each part and its separator, the last one's is the NUL */
     for (size_t i = 0; i < n; i++)
         len += strlen(parts[i]) + 1;
-    char *key = malloc(len);
-    if (!key)
-        return NULL;
+    return len;
+}
+
+char *key__write(char *dst, const char *const *parts, size_t n)
+{
     size_t at = 0;
     for (size_t i = 0; i < n; i++) {
         size_t l = strlen(parts[i]);
-        memcpy(key + at, parts[i], l);
+        memcpy(dst + at, parts[i], l);
         at += l;
         if (i + 1 < n)
-            key[at++] = '\x1f';
+            dst[at++] = '\x1f';
     }
-    key[at] = '\0';
-    return key;
+    dst[at] = '\0';
+    return dst;
+}
+
+char *key__join(const char *const *parts, size_t n)
+{
+    char *key = malloc(key__length(parts, n));
+    return key ? key__write(key, parts, n) : NULL;
+}
+
+char *key__join_buf(char *buf, size_t cap, const char *const *parts, size_t n)
+{
+    if (key__length(parts, n) <= cap)
+        return key__write(buf, parts, n);
+    return key__join(parts, n);
+}
+
+void key__done(char *key, const char *buf)
+{
+    if (key != buf)
+        free(key);
+}
+
+char *key__put(char **at, const char *s)
+{
+    size_t l = strlen(s) + 1;
+    char *copy = memcpy(*at, s, l);
+    *at += l;
+    return copy;
 }

@@ -3,6 +3,7 @@
 
 #include "coord/discovery.h"
 #include "core/definition.h"
+#include "core/key.h"
 #include "msgflo/errors.h"
 
 #include <stdlib.h>
@@ -23,9 +24,11 @@ struct participant {
     struct participant *prev, *next;   /* members of the role */
     struct participant *lprev, *lnext; /* r->seen: ordered by last_seen */
     UT_hash_handle hh;
+    char id_text[]; /* id */
 };
 
-/* One port of a role as indexed by queue. */
+/* One port of a role as indexed by queue (the strings are in the block of
+ * the role's entries). */
 struct index_entry {
     char *queue;
     char *port;
@@ -37,9 +40,10 @@ struct role {
     struct participant *members;
     size_t n_members;
     struct participant *current; /* seen last: its payload is the role's definition */
-    struct index_entry *entries;
+    struct index_entry *entries; /* one allocation: the entries, then their strings */
     size_t n_entries;
     UT_hash_handle hh;
+    char name_text[];
 };
 
 struct queue {
@@ -47,6 +51,7 @@ struct queue {
     struct registry_port *ports;
     size_t n, cap;
     UT_hash_handle hh;
+    char name_text[];
 };
 
 struct registry {
@@ -79,12 +84,12 @@ static int queue__add(struct registry *r, const char *name, const struct registr
     struct queue *q;
     HASH_FIND_STR(r->queues, name, q);
     if (!q) {
-        q = calloc(1, sizeof *q);
-        if (!q || !(q->name = strdup(name))) {
-            free(q);
+        size_t len = strlen(name);
+        q = calloc(1, sizeof *q + len + 1);
+        if (!q)
             return MSGFLO_ENOMEM;
-        }
-        HASH_ADD_KEYPTR(hh, r->queues, q->name, strlen(q->name), q);
+        q->name = memcpy(q->name_text, name, len + 1);
+        HASH_ADD_KEYPTR(hh, r->queues, q->name, len, q);
     }
     if (q->n == q->cap) {
         size_t cap = q->cap ? q->cap * 2 : 2;
@@ -113,7 +118,6 @@ static void queue__remove(struct registry *r, const char *name, const char *role
     }
     if (q->n == 0) {
         HASH_DEL(r->queues, q);
-        free(q->name);
         free(q->ports);
         free(q);
     }
@@ -121,30 +125,20 @@ static void queue__remove(struct registry *r, const char *name, const char *role
 
 static void role__unindex(struct registry *r, struct role *ro)
 {
-    for (size_t i = 0; i < ro->n_entries; i++) {
+    for (size_t i = 0; i < ro->n_entries; i++)
         queue__remove(r, ro->entries[i].queue, ro->name, ro->entries[i].port);
-        free(ro->entries[i].queue);
-        free(ro->entries[i].port);
-    }
     free(ro->entries);
     ro->entries = NULL;
     ro->n_entries = 0;
 }
 
-static size_t count_ports(const json_t *payload)
+/* Calls fn for each port of payload with a string id: inports first, its
+ * queue (the announced one, else the default, made by a malloc: NULL when
+ * out of memory). Returns fn's first non-zero result. */
+static int entries__each(const struct role *ro, const json_t *payload,
+                         int (*fn)(bool inport, const char *id, const char *queue, void *ud),
+                         void *ud)
 {
-    return json_array_size(json_object_get(payload, "inports")) +
-           json_array_size(json_object_get(payload, "outports"));
-}
-
-/* The entries `payload` (the role's current) gives (ports without a string id are skipped). */
-static int entries__build(const struct role *ro, const json_t *payload, struct index_entry **out,
-                          size_t *n)
-{
-    size_t total = count_ports(payload), k = 0;
-    struct index_entry *e = calloc(total ? total : 1, sizeof *e);
-    if (!e)
-        return MSGFLO_ENOMEM;
     int rc = 0;
     for (int in = 1; in >= 0 && rc == 0; in--) {
         size_t i;
@@ -155,26 +149,62 @@ static int entries__build(const struct role *ro, const json_t *payload, struct i
             const char *queue = json_string_value(json_object_get(p, "queue"));
             if (!id)
                 continue;
-            e[k].inport = in;
-            e[k].port = strdup(id);
-            e[k].queue = queue ? strdup(queue) : definition__default_queue(ro->name, id);
-            k++;
-            if (!e[k - 1].port || !e[k - 1].queue) {
-                rc = MSGFLO_ENOMEM;
+            char *made = queue ? NULL : definition__default_queue(ro->name, id);
+            rc = queue || made ? fn(in, id, queue ? queue : made, ud) : MSGFLO_ENOMEM;
+            free(made);
+            if (rc)
                 break;
-            }
         }
     }
-    if (rc) {
-        for (size_t i = 0; i < k; i++) {
-            free(e[i].port);
-            free(e[i].queue);
-        }
-        free(e);
+    return rc;
+}
+
+struct entries_build {
+    struct index_entry *e;
+    size_t n, bytes;
+    char *at; /* where the next string goes (second pass) */
+};
+
+static int entry_size(bool inport, const char *id, const char *queue, void *ud)
+{
+    (void)inport;
+    struct entries_build *b = ud;
+    b->n++;
+    b->bytes += strlen(id) + 1 + strlen(queue) + 1;
+    return 0;
+}
+
+static int entry_put(bool inport, const char *id, const char *queue, void *ud)
+{
+    struct entries_build *b = ud;
+    struct index_entry *e = &b->e[b->n++];
+    e->inport = inport;
+    e->port = key__put(&b->at, id);
+    e->queue = key__put(&b->at, queue);
+    return 0;
+}
+
+/* The entries `payload` (the role's current) gives, in one allocation (ports
+ * without a string id are skipped). */
+static int entries__build(const struct role *ro, const json_t *payload, struct index_entry **out,
+                          size_t *n)
+{
+    struct entries_build b = {0};
+    int rc = entries__each(ro, payload, entry_size, &b);
+    if (rc)
         return rc;
+    size_t count = b.n;
+    b.e = calloc(1, count * sizeof *b.e + b.bytes + 1);
+    if (!b.e)
+        return MSGFLO_ENOMEM;
+    b.at = (char *)(b.e + count);
+    b.n = 0;
+    if ((rc = entries__each(ro, payload, entry_put, &b)) != 0 || b.n != count) {
+        free(b.e);
+        return rc ? rc : MSGFLO_ENOMEM;
     }
-    *out = e;
-    *n = k;
+    *out = b.e;
+    *n = count;
     return 0;
 }
 
@@ -208,10 +238,6 @@ static int role__reindex(struct registry *r, struct role *ro, const json_t *payl
     if (rc)
         return rc;
     if (entries__same(ro->entries, ro->n_entries, e, n)) {
-        for (size_t i = 0; i < n; i++) {
-            free(e[i].port);
-            free(e[i].queue);
-        }
         free(e);
         return 0;
     }
@@ -235,12 +261,12 @@ static struct role *role__get(struct registry *r, const char *name, bool *create
     HASH_FIND_STR(r->roles, name, ro);
     if (ro)
         return ro;
-    ro = calloc(1, sizeof *ro);
-    if (!ro || !(ro->name = strdup(name))) {
-        free(ro);
+    size_t len = strlen(name);
+    ro = calloc(1, sizeof *ro + len + 1);
+    if (!ro)
         return NULL;
-    }
-    HASH_ADD_KEYPTR(hh, r->roles, ro->name, strlen(ro->name), ro);
+    ro->name = memcpy(ro->name_text, name, len + 1);
+    HASH_ADD_KEYPTR(hh, r->roles, ro->name, len, ro);
     r->n_roles++;
     *created = true;
     return ro;
@@ -251,7 +277,6 @@ static void role__free(struct registry *r, struct role *ro)
     role__unindex(r, ro);
     HASH_DEL(r->roles, ro);
     r->n_roles--;
-    free(ro->name);
     free(ro);
 }
 
@@ -302,7 +327,6 @@ static void participant__free(struct registry *r, struct participant *p)
     DL_DELETE2(r->seen, p, lprev, lnext);
     r->n_participants--;
     free(p->text);
-    free(p->id);
     free(p);
 }
 
@@ -367,12 +391,13 @@ int registry__update(struct registry *r, const json_t *payload, uint64_t now_ms,
     if (!text)
         return MSGFLO_ENOMEM;
     if (!p) {
-        p = calloc(1, sizeof *p);
-        if (!p || !(p->id = strdup(id))) {
-            free(p);
+        size_t len = strlen(id);
+        p = calloc(1, sizeof *p + len + 1);
+        if (!p) {
             free(text);
             return MSGFLO_ENOMEM;
         }
+        p->id = memcpy(p->id_text, id, len + 1);
         p->text = text;
         HASH_ADD_KEYPTR(hh, r->participants, p->id, strlen(p->id), p);
         DL_APPEND2(r->seen, p, lprev, lnext);

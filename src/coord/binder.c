@@ -383,8 +383,12 @@ static int add(struct binder *b, const struct binding *items, size_t n, bool tru
      * per call for one, which would make adding N one by one quadratic) */
     bool *listed = n > 1 ? calloc(b->added.count + n, sizeof *listed) : NULL;
     int rc = idx && (listed || n <= 1) ? 0 : MSGFLO_ENOMEM;
+    bool forwarding = !transport_has_bindings(b->t);
     for (size_t k = 0; rc == 0 && k < n; k++) {
-        long i = find(b, &items[k]);
+        const struct binding *x = &items[k];
+        if (forwarding && x->src && x->tgt && strcmp(x->src, x->tgt) == 0)
+            continue; /* MQTT, one topic: nothing to forward, nothing to keep */
+        long i = find(b, x);
         if (i >= 0 && b->active[i])
             continue; /* made already */
         size_t at = (size_t)i;

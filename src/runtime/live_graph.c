@@ -2,55 +2,12 @@
  * exports and groups (see live_graph.h). */
 #include "runtime/live_graph_internal.h"
 
+#include "core/key.h"
 #include "msgflo/errors.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <utlist.h>
-
-/* A lookup key "a\0b\0...": in `small` when it fits, else on the heap. */
-struct key {
-    char small[256];
-    char *heap;
-    const char *text;
-    size_t len;
-};
-
-/* Writes parts[0..n) each with its NUL into dst (which has room). */
-static void key_pack(char *dst, const char *const *parts, int n)
-{
-    for (int i = 0; i < n; i++) {
-        size_t l = strlen(parts[i]) + 1;
-        memcpy(dst, parts[i], l);
-        dst += l;
-    }
-}
-
-static size_t key_length(const char *const *parts, int n)
-{
-    size_t len = 0;
-    for (int i = 0; i < n; i++)
-        len += strlen(parts[i]) + 1;
-    return len;
-}
-
-/* Returns false when out of memory. Release with key_done. */
-static bool key_make(struct key *k, const char *const *parts, int n)
-{
-    k->len = key_length(parts, n);
-    k->heap = k->len > sizeof k->small ? malloc(k->len) : NULL;
-    char *dst = k->len > sizeof k->small ? k->heap : k->small;
-    if (!dst)
-        return false;
-    key_pack(dst, parts, n);
-    k->text = dst;
-    return true;
-}
-
-static void key_done(struct key *k)
-{
-    free(k->heap);
-}
 
 static struct node *node_find(const struct live_graph *g, const char *id)
 {
@@ -63,22 +20,24 @@ static struct edge *edge_find(const struct live_graph *g, const char *sn, const 
                               const char *tn, const char *tp)
 {
     const char *parts[4] = {sn, sp, tn, tp};
-    struct key k;
+    char buf[256];
+    char *key = key__join_buf(buf, sizeof buf, parts, 4);
     struct edge *e = NULL;
-    if (key_make(&k, parts, 4))
-        HASH_FIND(hh, g->edges, k.text, k.len, e);
-    key_done(&k);
+    if (key)
+        HASH_FIND_STR(g->edges, key, e);
+    key__done(key, buf);
     return e;
 }
 
 static struct iip *iip_find(const struct live_graph *g, const char *node, const char *port)
 {
     const char *parts[2] = {node, port};
-    struct key k;
+    char buf[256];
+    char *key = key__join_buf(buf, sizeof buf, parts, 2);
     struct iip *i = NULL;
-    if (key_make(&k, parts, 2))
-        HASH_FIND(hh, g->iips, k.text, k.len, i);
-    key_done(&k);
+    if (key)
+        HASH_FIND_STR(g->iips, key, i);
+    key__done(key, buf);
     return i;
 }
 
@@ -318,16 +277,17 @@ static struct edge *edge_new(const struct live_port *src, const struct live_port
                              json_t *metadata)
 {
     const char *parts[4] = {src->node, src->port, tgt->node, tgt->port};
-    size_t len = key_length(parts, 4);
-    struct edge *e = calloc(1, sizeof *e + len);
+    size_t len = key__length(parts, 4);
+    /* One allocation: the record, its key, its four names. */
+    struct edge *e = calloc(1, sizeof *e + 2 * len);
     if (!e)
         return NULL;
-    key_pack(e->key, parts, 4);
-    e->key_len = len;
-    e->pub.src.node = e->key;
-    e->pub.src.port = e->pub.src.node + strlen(src->node) + 1;
-    e->pub.tgt.node = e->pub.src.port + strlen(src->port) + 1;
-    e->pub.tgt.port = e->pub.tgt.node + strlen(tgt->node) + 1;
+    e->key = key__write(e->text, parts, 4);
+    char *at = e->text + len;
+    e->pub.src.node = key__put(&at, src->node);
+    e->pub.src.port = key__put(&at, src->port);
+    e->pub.tgt.node = key__put(&at, tgt->node);
+    e->pub.tgt.port = key__put(&at, tgt->port);
     e->pub.metadata = json_incref(metadata);
     if (!index_copy(src->index, &e->pub.src.index) || !index_copy(tgt->index, &e->pub.tgt.index)) {
         edge_free(e);
@@ -341,7 +301,7 @@ static struct edge *edge_new(const struct live_port *src, const struct live_port
 static void edge_link(struct live_graph *g, struct edge *e)
 {
     struct node *s = node_find(g, e->pub.src.node), *t = node_find(g, e->pub.tgt.node);
-    HASH_ADD_KEYPTR(hh, g->edges, e->key, e->key_len, e);
+    HASH_ADD_KEYPTR(hh, g->edges, e->key, strlen(e->key), e);
     DL_APPEND(g->edge_list, e);
     e->at_src.edge = e;
     DL_APPEND(s->edges, &e->at_src);
@@ -418,7 +378,7 @@ size_t live_graph__iip_count(const struct live_graph *g)
 static void iip_link(struct live_graph *g, struct iip *i)
 {
     struct node *n = node_find(g, i->pub.tgt.node);
-    HASH_ADD_KEYPTR(hh, g->iips, i->key, i->key_len, i);
+    HASH_ADD_KEYPTR(hh, g->iips, i->key, strlen(i->key), i);
     DL_APPEND(g->iip_list, i);
     DL_APPEND2(n->iips, i, nprev, nnext);
 }
@@ -434,14 +394,14 @@ static void iip_unlink(struct live_graph *g, struct iip *i)
 static struct iip *iip_new(json_t *data, const struct live_port *tgt, json_t *metadata)
 {
     const char *parts[2] = {tgt->node, tgt->port};
-    size_t len = key_length(parts, 2);
-    struct iip *i = calloc(1, sizeof *i + len);
+    size_t len = key__length(parts, 2);
+    struct iip *i = calloc(1, sizeof *i + 2 * len);
     if (!i)
         return NULL;
-    key_pack(i->key, parts, 2);
-    i->key_len = len;
-    i->pub.tgt.node = i->key;
-    i->pub.tgt.port = i->key + strlen(tgt->node) + 1;
+    i->key = key__write(i->text, parts, 2);
+    char *at = i->text + len;
+    i->pub.tgt.node = key__put(&at, tgt->node);
+    i->pub.tgt.port = key__put(&at, tgt->port);
     i->pub.data = json_incref(data);
     i->pub.metadata = json_incref(metadata);
     if (!index_copy(tgt->index, &i->pub.tgt.index)) {

@@ -21,8 +21,8 @@ struct edge {
     struct edge_link at_src, at_tgt; /* in the source's and the target's lists (a
                                         loop to the same node: at_src only) */
     UT_hash_handle hh;               /* g->edges, by key */
-    size_t key_len;
-    char key[]; /* "src node\0src port\0tgt node\0tgt port\0": pub's strings */
+    char *key;                       /* key__join of the four names; key and names: in text */
+    char text[];
 };
 
 struct iip {
@@ -30,8 +30,8 @@ struct iip {
     struct iip *prev, *next;   /* g->iip_list */
     struct iip *nprev, *nnext; /* the target node's list */
     UT_hash_handle hh;         /* g->iips, by key */
-    size_t key_len;
-    char key[]; /* "node\0port\0" */
+    char *key;                 /* key__join of node and port; key and names: in text */
+    char text[];
 };
 
 struct node {

@@ -26,10 +26,8 @@ struct edge *coordinator_edges__find(struct coordinator *c, const char *sr, cons
                                      const char *tr, const char *tp)
 {
     const char *parts[] = {sr, sp, tr, tp};
-    char buf[256];
-    char *key = key__join_buf(buf, sizeof buf, parts, 4);
-    struct edge *e = key ? edge_find_key(c, key) : NULL;
-    key__done(key, buf);
+    struct edge *e;
+    KEY_FIND(c->edges, parts, 4, e);
     return e;
 }
 
@@ -71,12 +69,8 @@ bool coordinator_edges__settling(struct coordinator *c, uint64_t now)
 static struct bound *bound_find(struct coordinator *c, const char *src, const char *tgt)
 {
     const char *parts[] = {src, tgt};
-    char buf[256];
-    char *key = key__join_buf(buf, sizeof buf, parts, 2);
-    struct bound *b = NULL;
-    if (key)
-        HASH_FIND_STR(c->bound, key, b);
-    key__done(key, buf);
+    struct bound *b;
+    KEY_FIND(c->bound, parts, 2, b);
     return b;
 }
 
@@ -152,17 +146,16 @@ struct edge *coordinator_edges__new(struct coordinator *c, const char *sr, const
                                     const char *tr, const char *tp)
 {
     const char *parts[] = {sr, sp, tr, tp};
-    size_t len = key__length(parts, 4);
+    const char *names[4];
     /* One allocation: the record, its key, its four names. */
-    struct edge *e = calloc(1, sizeof *e + 2 * len);
+    struct edge *e = calloc(1, sizeof *e + 2 * key__length(parts, 4));
     if (!e)
         return NULL;
-    e->key = key__write(e->text, parts, 4);
-    char *at = e->text + len;
-    e->src_role = key__put(&at, sr);
-    e->src_port = key__put(&at, sp);
-    e->tgt_role = key__put(&at, tr);
-    e->tgt_port = key__put(&at, tp);
+    e->key = key__pack(e->text, parts, 4, names);
+    e->src_role = names[0];
+    e->src_port = names[1];
+    e->tgt_role = names[2];
+    e->tgt_port = names[3];
     e->src = coordinator_roles__get(c, sr);
     if (e->src)
         DL_APPEND2(e->src->out_edges, e, sprev, snext); /* keeps the entry while e lives */
@@ -182,7 +175,7 @@ struct edge *coordinator_edges__new(struct coordinator *c, const char *sr, const
         return NULL;
     }
     e->since = uv_now(c->loop);
-    HASH_ADD_KEYPTR(hh, c->edges, e->key, len - 1, e);
+    HASH_ADD_KEYPTR(hh, c->edges, e->key, strlen(e->key), e);
     coordinator_edges__dirty(c, e);
     coordinator_edges__pending(c, e);
     return e;

@@ -55,9 +55,9 @@ struct port_watch {
     struct port_watch *dprev, *dnext; /* c->dirty_watches while `dirty` */
     bool dirty;
     struct coord_role *r;
-    char *key;         /* role \x1f port: c->port_watches */
-    char *role, *port; /* key and names: in text */
-    const char *queue; /* qw's, once the role is discovered; NULL before */
+    char *key;               /* role \x1f port: c->port_watches */
+    const char *role, *port; /* key and names: in text */
+    const char *queue;       /* qw's, once the role is discovered; NULL before */
     struct queue_watch *qw;
     unsigned refs;
     UT_hash_handle hh;
@@ -85,9 +85,9 @@ struct edge {
     bool dirty, pending;
     struct coord_role *src, *tgt;
     char *key; /* src_role \x1f src_port \x1f tgt_role \x1f tgt_port: c->edges */
-    char *src_role, *src_port, *tgt_role, *tgt_port; /* key and names: in text */
-    char *src_q, *tgt_q;                             /* the binding made, NULL when not bound */
-    bool failed;                                     /* the broker refused it (reported once) */
+    const char *src_role, *src_port, *tgt_role, *tgt_port; /* key and names: in text */
+    char *src_q, *tgt_q; /* the binding made, NULL when not bound */
+    bool failed;         /* the broker refused it (reported once) */
     uint64_t since;
     uint64_t gen; /* subscription generation of the binding (MQTT: SUBACK awaited) */
     UT_hash_handle hh;

@@ -62,12 +62,8 @@ static void queue_watch_release(struct coordinator *c, struct port_watch *w)
 static struct port_watch *port_watch_find(struct coordinator *c, const char *role, const char *port)
 {
     const char *parts[] = {role, port};
-    char buf[256];
-    char *key = key__join_buf(buf, sizeof buf, parts, 2);
-    struct port_watch *w = NULL;
-    if (key)
-        HASH_FIND_STR(c->port_watches, key, w);
-    key__done(key, buf);
+    struct port_watch *w;
+    KEY_FIND(c->port_watches, parts, 2, w);
     return w;
 }
 
@@ -84,22 +80,21 @@ int coordinator_watches__add(struct coordinator *c, const char *role, const char
     struct port_watch *w = port_watch_find(c, role, port);
     if (!w) {
         const char *parts[] = {role, port};
-        size_t len = key__length(parts, 2);
+        const char *names[2];
         /* One allocation: the record, its key, its role and port. */
-        w = calloc(1, sizeof *w + 2 * len);
+        w = calloc(1, sizeof *w + 2 * key__length(parts, 2));
         if (!w)
             return MSGFLO_ENOMEM;
-        w->key = key__write(w->text, parts, 2);
-        char *at = w->text + len;
-        w->role = key__put(&at, role);
-        w->port = key__put(&at, port);
+        w->key = key__pack(w->text, parts, 2, names);
+        w->role = names[0];
+        w->port = names[1];
         w->r = coordinator_roles__get(c, role);
         if (!w->r) {
             free(w);
             return MSGFLO_ENOMEM;
         }
         DL_APPEND2(w->r->watches, w, rprev, rnext);
-        HASH_ADD_KEYPTR(hh, c->port_watches, w->key, len - 1, w);
+        HASH_ADD_KEYPTR(hh, c->port_watches, w->key, strlen(w->key), w);
         coordinator_watches__dirty(c, w); /* to resolve */
     }
     w->refs++;

@@ -45,6 +45,14 @@ void key__done(char *key, const char *buf)
         free(key);
 }
 
+char *key__pack(char *text, const char *const *parts, size_t n, const char **names)
+{
+    char *at = text + key__length(parts, n);
+    for (size_t i = 0; i < n; i++)
+        names[i] = key__put(&at, parts[i]);
+    return key__write(text, parts, n);
+}
+
 char *key__put(char **at, const char *s)
 {
     size_t l = strlen(s) + 1;

@@ -20,24 +20,16 @@ static struct edge *edge_find(const struct live_graph *g, const char *sn, const 
                               const char *tn, const char *tp)
 {
     const char *parts[4] = {sn, sp, tn, tp};
-    char buf[256];
-    char *key = key__join_buf(buf, sizeof buf, parts, 4);
-    struct edge *e = NULL;
-    if (key)
-        HASH_FIND_STR(g->edges, key, e);
-    key__done(key, buf);
+    struct edge *e;
+    KEY_FIND(g->edges, parts, 4, e);
     return e;
 }
 
 static struct iip *iip_find(const struct live_graph *g, const char *node, const char *port)
 {
     const char *parts[2] = {node, port};
-    char buf[256];
-    char *key = key__join_buf(buf, sizeof buf, parts, 2);
-    struct iip *i = NULL;
-    if (key)
-        HASH_FIND_STR(g->iips, key, i);
-    key__done(key, buf);
+    struct iip *i;
+    KEY_FIND(g->iips, parts, 2, i);
     return i;
 }
 
@@ -277,17 +269,15 @@ static struct edge *edge_new(const struct live_port *src, const struct live_port
                              json_t *metadata)
 {
     const char *parts[4] = {src->node, src->port, tgt->node, tgt->port};
-    size_t len = key__length(parts, 4);
-    /* One allocation: the record, its key, its four names. */
-    struct edge *e = calloc(1, sizeof *e + 2 * len);
+    const char *names[4];
+    struct edge *e = calloc(1, sizeof *e + 2 * key__length(parts, 4));
     if (!e)
         return NULL;
-    e->key = key__write(e->text, parts, 4);
-    char *at = e->text + len;
-    e->pub.src.node = key__put(&at, src->node);
-    e->pub.src.port = key__put(&at, src->port);
-    e->pub.tgt.node = key__put(&at, tgt->node);
-    e->pub.tgt.port = key__put(&at, tgt->port);
+    e->key = key__pack(e->text, parts, 4, names);
+    e->pub.src.node = names[0];
+    e->pub.src.port = names[1];
+    e->pub.tgt.node = names[2];
+    e->pub.tgt.port = names[3];
     e->pub.metadata = json_incref(metadata);
     if (!index_copy(src->index, &e->pub.src.index) || !index_copy(tgt->index, &e->pub.tgt.index)) {
         edge_free(e);
@@ -394,14 +384,13 @@ static void iip_unlink(struct live_graph *g, struct iip *i)
 static struct iip *iip_new(json_t *data, const struct live_port *tgt, json_t *metadata)
 {
     const char *parts[2] = {tgt->node, tgt->port};
-    size_t len = key__length(parts, 2);
-    struct iip *i = calloc(1, sizeof *i + 2 * len);
+    const char *names[2];
+    struct iip *i = calloc(1, sizeof *i + 2 * key__length(parts, 2));
     if (!i)
         return NULL;
-    i->key = key__write(i->text, parts, 2);
-    char *at = i->text + len;
-    i->pub.tgt.node = key__put(&at, tgt->node);
-    i->pub.tgt.port = key__put(&at, tgt->port);
+    i->key = key__pack(i->text, parts, 2, names);
+    i->pub.tgt.node = names[0];
+    i->pub.tgt.port = names[1];
     i->pub.data = json_incref(data);
     i->pub.metadata = json_incref(metadata);
     if (!index_copy(tgt->index, &i->pub.tgt.index)) {

@@ -60,12 +60,30 @@ static void test_put(void **state)
     assert_int_equal(at - text, 3 + 1 + 4);
 }
 
+static void test_pack(void **state)
+{
+    (void)state;
+    const char *parts[] = {"a", "bc", ""};
+    char text[2 * 6];
+    const char *names[3];
+    assert_int_equal(key__length(parts, 3), 6);
+    char *k = key__pack(text, parts, 3, names);
+    assert_ptr_equal(k, text);
+    assert_string_equal(k, "a\x1f"
+                           "bc\x1f");
+    assert_string_equal(names[0], "a");
+    assert_string_equal(names[1], "bc");
+    assert_string_equal(names[2], "");
+    assert_ptr_equal(names[2], text + 11); /* the last byte of the 2 x length */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_join),
         cmocka_unit_test(test_buffer),
         cmocka_unit_test(test_put),
+        cmocka_unit_test(test_pack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

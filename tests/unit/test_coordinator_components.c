@@ -18,7 +18,7 @@
 
 #define BASE                                                                                       \
     "'component':'c/Repeat','label':'Repeats','icon':'clone',"                                     \
-    "'inports':[{'id':'in','type':'any','queue':'a.IN'}],"                                        \
+    "'inports':[{'id':'in','type':'any','queue':'a.IN'}],"                                         \
     "'outports':[{'id':'out','type':'any','queue':'a.OUT'}]"
 
 /* Whether the discovery (JSON text, quotes as ') changes c's

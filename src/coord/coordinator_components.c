@@ -46,10 +46,12 @@ static json_t *definition_of(const json_t *payload)
     return d;
 }
 
-/* Whether the members of object `a`, but those named in skip, are those of
- * object `b` (each compared by `same`). */
-static bool same_members(const json_t *a, const json_t *b, const char *const *skip,
-                         bool (*same)(const char *key, const json_t *x, const json_t *y))
+static bool same_ports(const json_t *ports, const json_t *def);
+
+/* Whether the members of object `a` but those named in skip are those of
+ * object `b`; at the top (a payload against a definition) the port lists
+ * are compared without their queues. */
+static bool same_members(const json_t *a, const json_t *b, const char *const *skip, bool top)
 {
     size_t n = 0;
     const char *k;
@@ -62,23 +64,17 @@ static bool same_members(const json_t *a, const json_t *b, const char *const *sk
         if (skipped)
             continue;
         const json_t *w = json_object_get(b, k);
-        if (!w || !same(k, v, w))
+        bool ports = top && (strcmp(k, "inports") == 0 || strcmp(k, "outports") == 0);
+        if (!w || !(ports ? same_ports(v, w) : json_equal(v, w)))
             return false;
         n++;
     }
     return n == json_object_size(b);
 }
 
-static bool same_value(const char *key, const json_t *x, const json_t *y)
-{
-    (void)key;
-    return json_equal(x, y);
-}
-
 /* A port list of a payload against a definition's (whose objects have no queue). */
-static bool same_ports(const char *key, const json_t *ports, const json_t *def)
+static bool same_ports(const json_t *ports, const json_t *def)
 {
-    (void)key;
     static const char *const skip[] = {"queue", NULL};
     if (!json_is_array(ports) || !json_is_array(def))
         return json_equal(ports, def);
@@ -89,17 +85,11 @@ static bool same_ports(const char *key, const json_t *ports, const json_t *def)
     json_array_foreach(ports, i, p)
     {
         const json_t *d = json_array_get(def, i);
-        if (json_is_object(p) ? !json_is_object(d) || !same_members(p, d, skip, same_value)
+        if (json_is_object(p) ? !json_is_object(d) || !same_members(p, d, skip, false)
                               : !json_equal(p, d))
             return false;
     }
     return true;
-}
-
-static bool same_member(const char *key, const json_t *x, const json_t *y)
-{
-    return strcmp(key, "inports") == 0 || strcmp(key, "outports") == 0 ? same_ports(key, x, y)
-                                                                       : json_equal(x, y);
 }
 
 bool coordinator_components__update(struct coordinator *c, const json_t *payload)
@@ -110,7 +100,7 @@ bool coordinator_components__update(struct coordinator *c, const json_t *payload
         return false;
     /* Most discoveries re-announce a known definition: compared in place. */
     json_t *old = json_object_get(c->components, name);
-    if (old && same_members(payload, old, instance, same_member))
+    if (old && same_members(payload, old, instance, true))
         return false;
     json_t *d = definition_of(payload);
     if (!d)

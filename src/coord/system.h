@@ -91,6 +91,9 @@ struct system_events {
      * of a live edge). `data` is the message parsed as JSON, or a JSON string
      * of its bytes when it is not JSON. */
     void (*data)(void *ud, const char *role, const char *port, const json_t *data);
+    /* Whether `data` would be used now (NULL: always). While it says no, the
+     * messages on watched queues are not even parsed. */
+    bool (*data_wanted)(void *ud);
     /* An IIP was sent to role's inport. */
     void (*initial_sent)(void *ud, const char *role, const char *port, const json_t *data);
     /* A participant was discovered for the first time (or again after it

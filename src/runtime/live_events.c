@@ -53,8 +53,6 @@ static json_t *edge_id(const char *src, const char *src_port, const char *tgt, c
 static void on_data(void *ud, const char *role, const char *port, const json_t *data)
 {
     struct live *l = ud;
-    if (!protocol__broadcasting(l->p))
-        return;
     for (const struct live_edge *e = live_graph__node_edge(l->g, role, NULL); e;
          e = live_graph__node_edge(l->g, role, e)) {
         if (strcmp(e->src.node, role) != 0 || strcmp(e->src.port, port) != 0)
@@ -74,6 +72,13 @@ static void on_data(void *ud, const char *role, const char *port, const json_t *
                             json_pack("{s:s, s:s, s:O, s:s}", "port", k, "event", "data", "payload",
                                       data, "graph", live__id(l)));
     }
+}
+
+/* Data events become broadcasts only: wanted while a client is connected. */
+static bool on_data_wanted(void *ud)
+{
+    struct live *l = ud;
+    return protocol__broadcasting(l->p);
 }
 
 static void on_initial_sent(void *ud, const char *role, const char *port, const json_t *data)
@@ -193,6 +198,7 @@ static void on_components_changed(void *ud)
 
 static const struct system_events events = {
     .data = on_data,
+    .data_wanted = on_data_wanted,
     .initial_sent = on_initial_sent,
     .participant_added = on_participant_added,
     .edge_found = on_edge_found,

@@ -257,9 +257,16 @@ int coordinator__set_component_source(void *sys, const char *name, const char *l
                                       const char *code, char *err, size_t errlen)
 {
     struct coordinator *c = sys;
+    if (!c->allow_component_write)
+        return coordinator__failure(err, errlen, MSGFLO_ESTATE,
+                                    "writing component files is not enabled on this runtime "
+                                    "(msgflo --allow-component-write)");
     if (!name || !*name || !language || !code)
         return coordinator__failure(err, errlen, MSGFLO_EINVAL,
                                     "a component needs a name, language and code");
+    int rc = library__check_component_name(name, err, errlen);
+    if (rc)
+        return rc;
     const char *ext = NULL;
     for (size_t i = 0; i < sizeof extensions / sizeof extensions[0]; i++) {
         if (strcmp(extensions[i].language, language) == 0)
@@ -270,15 +277,12 @@ int coordinator__set_component_source(void *sys, const char *name, const char *l
                                     "no file extension for language '%s'", language);
     const char *base = strrchr(name, '/');
     base = base ? base + 1 : name;
-    if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
-        return coordinator__failure(err, errlen, MSGFLO_EINVAL, "invalid component name '%s'",
-                                    name);
     const char *dir = library__componentdir(c->lib);
     char path[4096];
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return coordinator__failure(err, errlen, MSGFLO_ESYS, "%s: %s", dir, strerror(errno));
     snprintf(path, sizeof path, "%s/%s.%s", dir, base, ext);
-    int rc = write_file(path, code, err, errlen);
+    rc = write_file(path, code, err, errlen);
     if (rc)
         return rc;
     struct library *lib = NULL;

@@ -579,7 +579,8 @@ static void test_flowhub_url(void **state)
     (void)state;
     char *url = NULL;
     assert_int_equal(
-        front_page__flowhub_url("http://app.flowhub.io", "localhost", 3569, "abc-1", &url), 0);
+        front_page__flowhub_url("http://app.flowhub.io", "localhost", 3569, "abc-1", NULL, &url),
+        0);
     /* What Node's querystring.escape makes of the original's parameters. */
     assert_string_equal(url, "http://app.flowhub.io#runtime/endpoint?protocol%3Dwebsocket%26"
                              "address%3Dws%3A%2F%2Flocalhost%3A3569%26id%3Dabc-1");
@@ -593,7 +594,7 @@ static void test_flowhub_url(void **state)
     /* Characters outside the unreserved set are escaped; the IDE is taken
      * as given but HTML-escaped in the page. */
     assert_int_equal(
-        front_page__flowhub_url("http://x/?a=\"<b>&c", "h st", 0, "i~d*('!')_.-", &url), 0);
+        front_page__flowhub_url("http://x/?a=\"<b>&c", "h st", 0, "i~d*('!')_.-", "", &url), 0);
     assert_string_equal(url, "http://x/?a=\"<b>&c#runtime/endpoint?protocol%3Dwebsocket%26"
                              "address%3Dws%3A%2F%2Fh%20st%3A0%26id%3Di~d*('!')_.-");
     assert_int_equal(front_page__html(url, &html), 0);
@@ -602,8 +603,16 @@ static void test_flowhub_url(void **state)
     assert_non_null(strstr(html, "id%3Di~d*(&#39;!&#39;)_.-\""));
     free(html);
     free(url);
-    assert_int_equal(front_page__flowhub_url("x", "h", 70000, "i", &url), MSGFLO_EINVAL);
+    assert_int_equal(front_page__flowhub_url("x", "h", 70000, "i", NULL, &url), MSGFLO_EINVAL);
     assert_null(url);
+
+    /* The secret as noflo-nodejs adds it, after the id. */
+    assert_int_equal(
+        front_page__flowhub_url("http://app.flowhub.io", "localhost", 3569, "abc-1", "0f3a", &url),
+        0);
+    assert_string_equal(url, "http://app.flowhub.io#runtime/endpoint?protocol%3Dwebsocket%26"
+                             "address%3Dws%3A%2F%2Flocalhost%3A3569%26id%3Dabc-1%26secret%3D0f3a");
+    free(url);
 }
 
 /* ---- the server with wslay clients on loopback ---- */

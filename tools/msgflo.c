@@ -381,6 +381,7 @@ int main(int argc, char **argv)
         }
     }
     o.coord.broker = msgflo_url_resolve(o.coord.broker);
+    o.server.no_setsource = !o.coord.allow_component_write;
 
     signal(SIGPIPE, SIG_IGN); /* a client hanging up: EPIPE, not death */
     status = 1;

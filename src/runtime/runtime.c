@@ -106,6 +106,7 @@ int runtime__new(uv_loop_t *loop, const struct runtime_options *opts, struct run
                                            .secret = opts->secret,
                                            .namespace_ = opts->namespace_,
                                            .repository = opts->repository,
+                                           .no_setsource = opts->no_setsource,
                                            .listeners = listeners};
     rc = protocol__new(&popts, on_emit, rt, &rt->protocol);
     if (rc != 0)

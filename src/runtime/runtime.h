@@ -32,6 +32,8 @@ struct runtime_options {
      * runtime's own page and the IDE's origin: NULL-terminated URLs or "*";
      * NULL: none (http_server_options.origins). */
     const char *const *allow_origins;
+    /* Components are not written (component:setsource not offered). */
+    bool no_setsource;
     const char *namespace_; /* optional: the component library's namespace */
     const char *repository; /* optional: the project's repository URL */
 };

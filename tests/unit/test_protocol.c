@@ -166,6 +166,33 @@ static void test_getruntime_optional_fields(void **state)
     fixture_free(f);
 }
 
+/* Without --allow-component-write, component:setsource is not offered, to
+ * clients with the secret or without. */
+static void test_getruntime_no_setsource(void **state)
+{
+    (void)state;
+    const struct protocol_options o = {.id = "id-3", .secret = "s", .no_setsource = true};
+    struct fixture *f = fixture_new(&o);
+    handle(f, "{\"protocol\":\"runtime\",\"command\":\"getruntime\",\"secret\":\"s\"}");
+    json_t *msg, *pl = output(f, 0, "runtime", "runtime", &msg);
+    json_t *caps = json_object_get(pl, "capabilities");
+    assert_int_equal(json_array_size(caps), 5);
+    size_t i;
+    json_t *c;
+    json_array_foreach(caps, i, c)
+    {
+        assert_string_not_equal(json_string_value(c), "component:setsource");
+    }
+    assert_string_equal(json_string_value(json_array_get(caps, 4)), "component:getsource");
+    json_decref(msg);
+    handle(f, getruntime);
+    pl = output(f, 0, "runtime", "runtime", &msg);
+    assert_int_equal(json_array_size(json_object_get(pl, "capabilities")), 0);
+    assert_int_equal(json_array_size(json_object_get(pl, "allCapabilities")), 5);
+    json_decref(msg);
+    fixture_free(f);
+}
+
 /* ---- secret ---- */
 
 static void assert_no_secret_in_output(struct fixture *f, const char *secret)
@@ -933,6 +960,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_getruntime_fields),
         cmocka_unit_test(test_getruntime_optional_fields),
+        cmocka_unit_test(test_getruntime_no_setsource),
         cmocka_unit_test(test_secret_getruntime),
         cmocka_unit_test(test_secret_other_commands),
         cmocka_unit_test(test_malformed),

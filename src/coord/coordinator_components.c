@@ -8,10 +8,12 @@
 #include "msgflo/errors.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define NS COORD_NS
 
@@ -236,9 +238,15 @@ static int write_file(const char *path, const char *code, char *err, size_t errl
 {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return coordinator__failure(err, errlen, MSGFLO_ESYS, "%s: %s", tmp, strerror(errno));
+    /* Never through a symlink planted at the temporary name. */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return coordinator__failure(err, errlen, MSGFLO_ESYS, "%s: %s", tmp, strerror(e));
+    }
     size_t len = strlen(code);
     bool ok = fwrite(code, 1, len, f) == len;
     ok = fclose(f) == 0 && ok;

@@ -424,6 +424,25 @@ static void test_component_source(void **state)
     char pwn[600];
     snprintf(pwn, sizeof pwn, "%s/pwn.py", w.dir);
     assert_int_equal(access(pwn, F_OK), -1);
+    /* A symlink planted at the temporary name is not followed. */
+    char target[600], link[600];
+    snprintf(target, sizeof target, "%s/target", w.dir);
+    snprintf(link, sizeof link, "%s/participants/Evil.py.tmp", w.dir);
+    FILE *t = fopen(target, "w");
+    assert_non_null(t);
+    fputs("keep", t);
+    fclose(t);
+    assert_int_equal(symlink(target, link), 0);
+    assert_int_equal(
+        s->ops->set_component_source(s->self, "test/Evil", "python", code, w.err, sizeof w.err),
+        MSGFLO_ESYS);
+    assert_non_null(strstr(w.err, "Evil.py.tmp"));
+    char kept[16] = "";
+    t = fopen(target, "r");
+    assert_non_null(t);
+    assert_non_null(fgets(kept, sizeof kept, t));
+    fclose(t);
+    assert_string_equal(kept, "keep");
     wait_for(&w.loop, &w.rec, "components", 1);
     json_t *src = s->ops->component_source(s->self, "test/Hello", w.err, sizeof w.err);
     assert_non_null(src);

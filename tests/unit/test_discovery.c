@@ -237,8 +237,36 @@ static void test_limits(void **state)
     }
 }
 
-int main(void)
+/* test_discovery FILE...: the parser's verdict on each file, one line each
+ * ("ok FILE" or "refused FILE: reason"); exit 1 if any is refused. Used by
+ * tests/conformance/discovery-schema.js on messages captured from real
+ * participants. */
+static int check_files(int n, char **files)
 {
+    int refused = 0;
+    for (int i = 0; i < n; i++) {
+        FILE *f = fopen(files[i], "rb");
+        static char data[1 << 17];
+        size_t len = f ? fread(data, 1, sizeof data, f) : 0;
+        json_t *p = NULL;
+        char err[512] = "cannot read the file";
+        int rc = f ? discovery__parse(data, len, &p, err, sizeof err) : -1;
+        if (f)
+            fclose(f);
+        if (rc == 0)
+            printf("ok %s\n", files[i]);
+        else
+            printf("refused %s: %s\n", files[i], err);
+        refused += rc != 0;
+        json_decref(p);
+    }
+    return refused ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1)
+        return check_files(argc - 1, argv + 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vectors),
         cmocka_unit_test(test_error_text),

@@ -4,11 +4,18 @@
  * same messages: tests/fixtures/discovery holds the vectors both are run on. */
 #include "coord/discovery.h"
 
+#include "core/definition.h"
 #include "msgflo/errors.h"
 
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+
+/* Our participants are held to the same limits (definition__instantiate). */
+_Static_assert(DISCOVERY_MAX_NAME == DEFINITION_MAX_NAME &&
+                   DISCOVERY_MAX_TEXT == DEFINITION_MAX_TEXT &&
+                   DISCOVERY_MAX_PORTS == DEFINITION_MAX_PORTS,
+               "the discovery protocol's limits, on both sides");
 
 /* What a string field may be (the schema's definitions of the same names). */
 enum {

@@ -305,7 +305,7 @@ static void on_message(struct session *sess, const char *queue, const struct tra
     if (strcmp(queue, "fbp") != 0)
         return;
     json_t *payload;
-    char err[512];
+    char err[256];
     if (discovery__parse(data, len, &payload, err, sizeof err) != 0) {
         LOG_WARNING(NS, "%s", err); /* dropped, never fatal */
         transport_ack(t, d);

@@ -40,8 +40,11 @@ static void quoted(char *out, size_t outlen, const char *s, size_t len)
             n--;
     }
     size_t w = 0;
-    if (outlen < 4)
+    if (outlen < 8) {
+        if (outlen)
+            out[0] = '\0';
         return;
+    }
     out[w++] = '\'';
     for (size_t i = 0; i < n && w + 5 < outlen; i++)
         out[w++] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
@@ -53,7 +56,8 @@ static void quoted(char *out, size_t outlen, const char *s, size_t len)
     out[w] = '\0';
 }
 
-/* "participant 'ID' (role 'ROLE') " with what of both is a usable string. */
+/* " from participant 'ID' (role 'ROLE')", with those of the two that are
+ * usable strings; "" with neither. */
 static void who(const json_t *payload, char *out, size_t outlen)
 {
     const json_t *id = json_object_get(payload, "id");
@@ -110,20 +114,26 @@ static int check_string(struct check *c, const json_t *obj, const char *key, con
 
 static int check_port(struct check *c, const json_t *port, const char *prefix)
 {
-    int rc;
+    static const struct {
+        const char *key;
+        unsigned flags;
+        size_t max;
+    } fields[] = {
+        {"id", FIELD_REQUIRED | FIELD_NONEMPTY, DISCOVERY_MAX_NAME},
+        {"type", FIELD_NULLABLE, DISCOVERY_MAX_NAME},
+        {"queue", FIELD_NULLABLE | FIELD_NONEMPTY, DISCOVERY_MAX_NAME},
+        {"description", FIELD_NULLABLE, DISCOVERY_MAX_TEXT},
+    };
     if (!json_is_object(port)) {
         char path[64];
         snprintf(path, sizeof path, "%.*s", (int)strlen(prefix) - 1, prefix); /* no '.' */
         return fail(c, path, "must be an object");
     }
-    if ((rc = check_string(c, port, "id", prefix, FIELD_REQUIRED | FIELD_NONEMPTY,
-                           DISCOVERY_MAX_NAME)) != 0 ||
-        (rc = check_string(c, port, "type", prefix, FIELD_NULLABLE, DISCOVERY_MAX_NAME)) != 0 ||
-        (rc = check_string(c, port, "queue", prefix, FIELD_NULLABLE | FIELD_NONEMPTY,
-                           DISCOVERY_MAX_NAME)) != 0 ||
-        (rc = check_string(c, port, "description", prefix, FIELD_NULLABLE, DISCOVERY_MAX_TEXT)) !=
-            0)
-        return rc;
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        int rc = check_string(c, port, fields[i].key, prefix, fields[i].flags, fields[i].max);
+        if (rc)
+            return rc;
+    }
     return 0;
 }
 

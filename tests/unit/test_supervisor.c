@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "coord/supervisor.h"
+#include "coord/supervisor_spawn.h"
 #include "msgflo/errors.h"
 #include "msgflo/log.h"
 
@@ -309,6 +310,53 @@ static void test_environment_and_cwd(void **state)
     unsetenv("MSGFLO_TEST_OVERRIDE");
     unsetenv("MSGFLO_TEST_KEPT");
     teardown_sup(&c);
+}
+
+/* A simple command behind --shell is exec'd by the shell: the process the
+ * supervisor started (and set the parent-death signal of) is the command
+ * itself, so its parent is us. It also learns our pid. */
+static void test_shell_execs_simple_commands(void **state)
+{
+    struct ctx c;
+    struct supervisor_options o = {.shell = "/bin/sh"};
+    setup_sup(&c, &o);
+    assert_int_equal(supervisor__start(c.sup, "x",
+                                       "/bin/sh -c 'echo parent $PPID $MSGFLO_SUPERVISOR_PID'",
+                                       &callbacks, &c),
+                     0);
+    run_until(&c, &c.started, 1, 20);
+    char want[64];
+    snprintf(want, sizeof want, "parent %ld %ld", (long)getpid(), (long)getpid());
+    assert_string_equal(c.first_line, want);
+    run_until(&c, &c.exits, 1, 20);
+    teardown_sup(&c);
+
+    assert_true(supervisor_spawn__execable("build/examples/repeat a mqtt://h"));
+    assert_true(supervisor_spawn__execable("  ./prog --x 'a b' > /tmp/log 2>&1"));
+    assert_false(supervisor_spawn__execable("a; b"));
+    assert_false(supervisor_spawn__execable("a | b"));
+    assert_false(supervisor_spawn__execable("a && b"));
+    assert_false(supervisor_spawn__execable("a &"));
+    assert_false(supervisor_spawn__execable("A=1 prog"));
+    assert_false(supervisor_spawn__execable("while true; do x; done"));
+    assert_false(supervisor_spawn__execable("exec prog"));
+    assert_false(supervisor_spawn__execable("exit 3"));
+    assert_false(supervisor_spawn__execable("cd /tmp"));
+    assert_false(supervisor_spawn__execable("if x"));
+    assert_true(supervisor_spawn__execable("sleep 30"));
+    assert_false(supervisor_spawn__execable("(prog)"));
+    assert_false(supervisor_spawn__execable("a\nb"));
+    assert_false(supervisor_spawn__execable(""));
+    struct supervisor_spawn_args a;
+    supervisor_spawn__args("./prog x", "/bin/sh", "/usr/bin/setpriv", &a);
+    assert_string_equal(a.argv[0], "/usr/bin/setpriv");
+    assert_string_equal(a.argv[2], "/bin/sh");
+    assert_string_equal(a.argv[4], "exec ./prog x");
+    assert_null(a.argv[5]);
+    supervisor_spawn__args_cleanup(&a);
+    supervisor_spawn__args("a | b", "/bin/sh", NULL, &a);
+    assert_string_equal(a.argv[2], "a | b");
+    supervisor_spawn__args_cleanup(&a);
 }
 
 static void test_forwarding_with_prefixes(void **state)
@@ -655,6 +703,7 @@ int main(void)
         cmocka_unit_test(test_spawn_failure),
         cmocka_unit_test(test_split_on_single_spaces),
         cmocka_unit_test(test_environment_and_cwd),
+        cmocka_unit_test(test_shell_execs_simple_commands),
         cmocka_unit_test(test_forwarding_with_prefixes),
         cmocka_unit_test(test_forwarding_keeps_lines_whole),
         cmocka_unit_test(test_sigterm_then_sigkill),

@@ -236,7 +236,12 @@ static int connect_broker(struct coordinator *c, char *err, size_t errlen)
     int rc = msgflo_url_parse(c->url, &u, err, errlen);
     if (rc)
         return rc;
+    /* The same name as the broker client: a restarted runtime with the same
+     * runtime id (--runtime-id) stops what its predecessor left running. */
+    char identity[128];
+    snprintf(identity, sizeof identity, "msgflo-coordinator-%s", c->runtime_id);
     const struct supervisor_options so = {
+        .identity = identity,
         .broker_url = c->url,
         .shell = c->shell,
         .forward = c->forward,

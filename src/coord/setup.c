@@ -599,6 +599,7 @@ int setup__run(const struct setup_options *o)
         .on_output = on_output,
         .output_userdata = s,
         .forever = o->forever,
+        .identity = s->deployment,
     };
     static const struct session_events events = {
         .connected = on_connected, .message = on_message, .stopping = on_stopping};

@@ -257,6 +257,8 @@ static int connect_broker(struct coordinator *c, char *err, size_t errlen)
     }
     char client_id[128];
     snprintf(client_id, sizeof client_id, "msgflo-coordinator-%s", c->runtime_id);
+    if (!c->runtime_id_given)
+        u->clean = true; /* a new id per run: a kept session could never be found again */
     static const struct transport_events tev = {
         .connected = on_connected,
         .disconnected = on_disconnected,
@@ -319,6 +321,7 @@ static int copy_options(struct coordinator *c, const struct coordinator_options 
     c->library_path = dup_or_null(o->library_path);
     if (o->runtime_id && *o->runtime_id) {
         c->runtime_id = strdup(o->runtime_id);
+        c->runtime_id_given = o->runtime_id_stable;
     } else {
         uuid_t uu;
         c->runtime_id = malloc(37);

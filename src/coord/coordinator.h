@@ -59,6 +59,10 @@ struct coordinator_options {
     bool expire_periods_set;
     /* Names the broker client ("msgflo-coordinator-<id>"); NULL: random. */
     const char *runtime_id;
+    /* runtime_id was chosen by the user (--runtime-id, MSGFLO_RUNTIME_ID):
+     * stable across runs, so an MQTT session may be kept (clean=false) and
+     * orphans of an earlier run found. Otherwise the session is clean. */
+    bool runtime_id_stable;
 };
 
 /* Creates a coordinator on `loop` (borrowed, must outlive it) and starts

@@ -154,6 +154,7 @@ struct coordinator {
     struct system sys;
     /* options */
     char *broker_arg, *shell, *runtime_id, *library_path;
+    bool runtime_id_given; /* stable across runs (coordinator_options.runtime_id_stable) */
     char **ignore;
     bool restart;
     unsigned forward;

@@ -11,7 +11,8 @@
  *   heartbeat=S   AMQP heartbeat in seconds (0..65535, default 60)
  *   qos=N         MQTT QoS for subscribe and publish (0 or 1, default 0)
  *   keepalive=S   MQTT keepalive in seconds (5..65535, default 60); keepAlive too
- *   clientId=ID   MQTT client id (default: the participant id)
+ *   clientId=ID   MQTT client id (default: the participant id; with clean=false
+ *                 the role, or <role>-$MSGFLO_INSTANCE)
  *   persistent=B  AMQP: publish with delivery mode 2 (default true; the original's
  *                 default was false)
  *   clean=B       MQTT clean session (default true); with clean=false the broker

@@ -352,6 +352,7 @@ int main(int argc, char **argv)
         goto out;
     if (!o.server.id || !*o.server.id)
         o.server.id = getenv("MSGFLO_RUNTIME_ID");
+    o.coord.runtime_id_stable = o.server.id && *o.server.id;
     if (!o.server.id || !*o.server.id) {
         uuid_t uu;
         uuid_generate_random(uu);

@@ -236,7 +236,12 @@ static int connect_broker(struct coordinator *c, char *err, size_t errlen)
     int rc = msgflo_url_parse(c->url, &u, err, errlen);
     if (rc)
         return rc;
+    /* The same name as the broker client: a restarted runtime with the same
+     * runtime id (--runtime-id) stops what its predecessor left running. */
+    char identity[128];
+    snprintf(identity, sizeof identity, "msgflo-coordinator-%s", c->runtime_id);
     const struct supervisor_options so = {
+        .identity = identity,
         .broker_url = c->url,
         .shell = c->shell,
         .forward = c->forward,
@@ -252,6 +257,8 @@ static int connect_broker(struct coordinator *c, char *err, size_t errlen)
     }
     char client_id[128];
     snprintf(client_id, sizeof client_id, "msgflo-coordinator-%s", c->runtime_id);
+    if (!c->runtime_id_given)
+        u->clean = true; /* a new id per run: a kept session could never be found again */
     static const struct transport_events tev = {
         .connected = on_connected,
         .disconnected = on_disconnected,
@@ -315,6 +322,7 @@ static int copy_options(struct coordinator *c, const struct coordinator_options 
     c->allow_component_write = o->allow_component_write;
     if (o->runtime_id && *o->runtime_id) {
         c->runtime_id = strdup(o->runtime_id);
+        c->runtime_id_given = o->runtime_id_stable;
     } else {
         uuid_t uu;
         c->runtime_id = malloc(37);

@@ -62,6 +62,10 @@ struct coordinator_options {
     /* Whether set_component_source may write component files (into the
      * component directory only); false: it is refused (--allow-component-write). */
     bool allow_component_write;
+    /* runtime_id was chosen by the user (--runtime-id, MSGFLO_RUNTIME_ID):
+     * stable across runs, so an MQTT session may be kept (clean=false) and
+     * orphans of an earlier run found. Otherwise the session is clean. */
+    bool runtime_id_stable;
 };
 
 /* Creates a coordinator on `loop` (borrowed, must outlive it) and starts

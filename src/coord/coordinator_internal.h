@@ -155,6 +155,7 @@ struct coordinator {
     /* options */
     char *broker_arg, *shell, *runtime_id, *library_path;
     bool allow_component_write;
+    bool runtime_id_given; /* stable across runs (coordinator_options.runtime_id_stable) */
     char **ignore;
     bool restart;
     unsigned forward;

@@ -572,7 +572,7 @@ static int amqp_unwatch(struct transport *base, const char *queue)
 /* --- data path --------------------------------------------------------------- */
 
 static int publish(struct amqp *a, const char *exchange, const char *key, const void *data,
-                   size_t len)
+                   size_t len, bool persistent)
 {
     if (!a->conn)
         return MSGFLO_ENOTCONN;
@@ -583,7 +583,7 @@ static int publish(struct amqp *a, const char *exchange, const char *key, const 
                                      .delivery_mode = AMQP_DELIVERY_PERSISTENT};
     amqp_bytes_t body = {.len = len, .bytes = (void *)data};
     rc = amqp_basic_publish(a->conn, CHANNEL, amqp_cstring_bytes(exchange), amqp_cstring_bytes(key),
-                            false, false, a->base.url->persistent ? &props : NULL, body);
+                            false, false, persistent ? &props : NULL, body);
     if (rc != AMQP_STATUS_OK) {
         LOG_WARNING(NS, "publish to '%s' failed: %s", exchange[0] ? exchange : key,
                     amqp_error_string2(rc));
@@ -595,13 +595,13 @@ static int publish(struct amqp *a, const char *exchange, const char *key, const 
 
 static int amqp_publish_op(struct transport *base, const char *queue, const void *data, size_t len)
 {
-    return publish((struct amqp *)base, queue, "", data, len);
+    return publish((struct amqp *)base, queue, "", data, len, base->url->persistent);
 }
 
 static int amqp_send_to_queue(struct transport *base, const char *queue, const void *data,
                               size_t len)
 {
-    return publish((struct amqp *)base, "", queue, data, len);
+    return publish((struct amqp *)base, "", queue, data, len, base->url->persistent);
 }
 
 static int amqp_declare_discovery(struct transport *base)
@@ -619,7 +619,9 @@ static int amqp_announce(struct transport *base, const void *data, size_t len)
     int rc = amqp_declare_discovery(base);
     if (rc)
         return rc;
-    return publish((struct amqp *)base, "", "fbp", data, len);
+    /* Transient whatever the URL says: discovery is sent again every period
+     * and on every reconnect, and nobody may be consuming `fbp`. */
+    return publish((struct amqp *)base, "", "fbp", data, len, false);
 }
 
 static int amqp_when_subscribed(struct transport *base, void (*done)(void *arg), void *arg)

@@ -280,7 +280,7 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
     m->pending_subacks = 0;
     m->subscribed = NULL;
     drop_batch(m);
-    mqtt_topics__clear(&m->topics); /* clean session: the broker forgot them */
+    mqtt_topics__clear(&m->topics); /* subscribed again (a kept session has them: harmless) */
     m->pending_publishes = 0;       /* QoS 0 ones are gone; QoS 1 ones are resent */
     m->flushed = NULL;
     if (m->base.closing) {
@@ -646,7 +646,11 @@ int transport__mqtt_new(struct transport **out, uv_loop_t *loop, msgflo_url *url
         goto fail;
     }
     misc_ready = true;
-    m->mosq = mosquitto_new(m->base.client_id, true, m);
+    /* clean=false: the broker keeps the session under this client id (its
+     * subscriptions, and QoS 1 messages for it while it is away) when the
+     * connection or the broker restarts. libmosquitto keeps unacknowledged
+     * QoS 1 publishes across reconnects and sends them again either way. */
+    m->mosq = mosquitto_new(m->base.client_id, url->clean, m);
     if (!m->mosq) {
         rc = MSGFLO_ENOMEM;
         goto fail;

@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "transport/amqp_acks.h"
 #include "transport/amqp_topology.h"
+#include "transport/tls.h"
 #include "msgflo/errors.h"
 
 #include <amqp.h>
@@ -290,20 +291,22 @@ static void on_heartbeat(uv_timer_t *timer)
 static int open_socket(amqp_connection_state_t conn, const msgflo_url *u, int heartbeat)
 {
     amqp_socket_t *sock;
+    SSL_CTX *ctx = NULL;
+    struct tls_report report; /* this handshake's; detached from ctx once it is over */
     int rc;
     if (u->tls) {
         sock = amqp_ssl_socket_new(conn);
         if (!sock)
             return MSGFLO_ETLS;
+        /* OpenSSL checks the host (tls.c); rabbitmq-c 0.11's own check
+         * knows DNS names only and refuses a certificate for an IP address. */
         amqp_ssl_socket_set_verify_peer(sock, !u->insecure);
-        amqp_ssl_socket_set_verify_hostname(sock, !u->insecure);
-        if (u->ca_file && amqp_ssl_socket_set_cacert(sock, u->ca_file) != AMQP_STATUS_OK) {
-            LOG_ERROR(NS, "cannot load CA file %s", u->ca_file);
-            return MSGFLO_ETLS;
-        }
-        if (u->cert_file &&
-            amqp_ssl_socket_set_key(sock, u->cert_file, u->key_file) != AMQP_STATUS_OK) {
-            LOG_ERROR(NS, "cannot load certificate %s / key %s", u->cert_file, u->key_file);
+        amqp_ssl_socket_set_verify_hostname(sock, false);
+        ctx = amqp_ssl_socket_get_context(sock);
+        char err[400];
+        if (tls__configure(ctx, u, &report, err, sizeof err) != 0) {
+            tls__attach(ctx, NULL);
+            LOG_ERROR(NS, "TLS set-up failed: %s", err);
             return MSGFLO_ETLS;
         }
     } else {
@@ -313,7 +316,14 @@ static int open_socket(amqp_connection_state_t conn, const msgflo_url *u, int he
     }
     struct timeval tv = {CONNECT_TIMEOUT, 0};
     rc = amqp_socket_open_noblock(sock, u->host, u->port, &tv);
+    if (ctx)
+        tls__attach(ctx, NULL);
     if (rc != AMQP_STATUS_OK) {
+        char why[400];
+        if (ctx && tls__explain(&report, why, sizeof why)) {
+            LOG_WARNING(NS, "%s", why);
+            return MSGFLO_ETLS;
+        }
         LOG_WARNING(NS, "cannot connect to %s:%d: %s", u->host, u->port, amqp_error_string2(rc));
         return MSGFLO_ECONNECT;
     }
@@ -902,6 +912,8 @@ int transport__amqp_new(struct transport **out, uv_loop_t *loop, msgflo_url *url
     uv_timer_init(loop, a->heartbeat); /* cannot fail for timers */
     uv_timer_init(loop, a->kick);
     a->heartbeat->data = a->kick->data = a;
+    if (url->tls && url->insecure)
+        tls__warn_insecure(NS, url);
     *out = &a->base;
     return 0;
 }

@@ -113,31 +113,27 @@ static int on_verify(int ok, X509_STORE_CTX *sc)
     return ok; /* never accept what OpenSSL refused */
 }
 
-static void on_message(int write_p, int version, int content_type, const void *buf, size_t len,
-                       SSL *ssl, void *arg)
-{
-    (void)version, (void)buf, (void)len, (void)arg;
-    struct tls_report *r = report_of(ssl);
-    if (!r)
-        return;
-    if (write_p && content_type == SSL3_RT_HANDSHAKE)
-        r->hello_sent = true;
-    else if (!write_p && (content_type == SSL3_RT_HANDSHAKE || content_type == SSL3_RT_ALERT))
-        r->answered = true;
-}
-
+/* Where the handshake got to: OpenSSL reports each message written or read
+ * (SSL_CB_CONNECT_LOOP, in the state of that message) and each alert. */
 static void on_info(const SSL *ssl, int where, int ret)
 {
     struct tls_report *r = report_of(ssl);
     if (!r)
         return;
-    if ((where & SSL_CB_READ_ALERT) && (ret >> 8) == SSL3_AL_FATAL && r->alert < 0)
-        r->alert = ret & 0xff;
-    if (where & SSL_CB_HANDSHAKE_DONE) {
-        r->done = true;
-        /* Records from here on are data: no need to look at each. */
-        SSL_set_msg_callback((SSL *)ssl, NULL);
+    if (where & SSL_CB_LOOP) {
+        OSSL_HANDSHAKE_STATE state = SSL_get_state(ssl);
+        if (state == TLS_ST_CW_CLNT_HELLO)
+            r->hello_sent = true; /* written: the TCP connection is up */
+        else if (r->hello_sent)
+            r->answered = true; /* a message of the broker's was read */
     }
+    if ((where & SSL_CB_ALERT) && (where & SSL_CB_READ)) {
+        r->answered = true;
+        if ((ret >> 8) == SSL3_AL_FATAL && r->alert < 0)
+            r->alert = ret & 0xff;
+    }
+    if (where & SSL_CB_HANDSHAKE_DONE)
+        r->done = true;
 }
 
 static void openssl_reason(char *buf, size_t len)
@@ -192,7 +188,6 @@ int tls__configure(SSL_CTX *ctx, const msgflo_url *u, struct tls_report *r, char
         }
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, on_verify);
     }
-    SSL_CTX_set_msg_callback(ctx, on_message);
     SSL_CTX_set_info_callback(ctx, on_info);
     tls__attach(ctx, r);
     tls__begin(r, u);

@@ -33,8 +33,8 @@
 struct tls_report {
     const char *host; /* borrowed from the URL */
     int port;
-    bool hello_sent;   /* our ClientHello reached the socket */
-    bool answered;     /* the broker sent a TLS handshake or alert record */
+    bool hello_sent;   /* our ClientHello was written: TCP is up */
+    bool answered;     /* the broker sent a TLS handshake message or alert */
     bool done;         /* the handshake completed */
     int alert;         /* description of a fatal alert the broker sent, or -1 */
     long verify_error; /* the first X509_V_ERR_* of this handshake, or X509_V_OK */

@@ -288,8 +288,11 @@ static void on_heartbeat(uv_timer_t *timer)
 
 /* --- connecting ---------------------------------------------------------- */
 
-static int open_socket(amqp_connection_state_t conn, const msgflo_url *u, int heartbeat)
+/* Opens the socket and logs in; on failure logs why, and writes it to `why`. */
+static int open_socket(amqp_connection_state_t conn, const msgflo_url *u, int heartbeat, char *why,
+                       size_t whylen)
 {
+    why[0] = '\0';
     amqp_socket_t *sock;
     SSL_CTX *ctx = NULL;
     struct tls_report report; /* this handshake's; detached from ctx once it is over */
@@ -303,10 +306,11 @@ static int open_socket(amqp_connection_state_t conn, const msgflo_url *u, int he
         amqp_ssl_socket_set_verify_peer(sock, !u->insecure);
         amqp_ssl_socket_set_verify_hostname(sock, false);
         ctx = amqp_ssl_socket_get_context(sock);
-        char err[400];
+        char err[300];
         if (tls__configure(ctx, u, &report, err, sizeof err) != 0) {
             tls__attach(ctx, NULL);
-            LOG_ERROR(NS, "TLS set-up failed: %s", err);
+            snprintf(why, whylen, "TLS set-up failed: %s", err);
+            LOG_ERROR(NS, "%s", why);
             return MSGFLO_ETLS;
         }
     } else {
@@ -319,13 +323,12 @@ static int open_socket(amqp_connection_state_t conn, const msgflo_url *u, int he
     if (ctx)
         tls__attach(ctx, NULL);
     if (rc != AMQP_STATUS_OK) {
-        char why[400];
-        if (ctx && tls__explain(&report, why, sizeof why)) {
-            LOG_WARNING(NS, "%s", why);
-            return MSGFLO_ETLS;
-        }
-        LOG_WARNING(NS, "cannot connect to %s:%d: %s", u->host, u->port, amqp_error_string2(rc));
-        return MSGFLO_ECONNECT;
+        bool tls = ctx && tls__explain(&report, why, whylen);
+        if (!tls)
+            snprintf(why, whylen, "cannot connect to %s:%d: %s", u->host, u->port,
+                     amqp_error_string2(rc));
+        LOG_WARNING(NS, "%s", why);
+        return tls ? MSGFLO_ETLS : MSGFLO_ECONNECT;
     }
     amqp_set_rpc_timeout(conn, &tv);
     amqp_rpc_reply_t r = amqp_login(conn, u->vhost, u->channel_max,
@@ -337,13 +340,14 @@ static int open_socket(amqp_connection_state_t conn, const msgflo_url *u, int he
     return 0;
 }
 
-int amqp__open(const msgflo_url *u, int heartbeat, amqp_connection_state_t *out)
+static int open_logged_in(const msgflo_url *u, int heartbeat, amqp_connection_state_t *out,
+                          char *why, size_t whylen)
 {
     amqp_connection_state_t conn = amqp_new_connection();
     *out = NULL;
     if (!conn)
         return MSGFLO_ENOMEM;
-    int rc = open_socket(conn, u, heartbeat);
+    int rc = open_socket(conn, u, heartbeat, why, whylen);
     if (rc) {
         amqp_destroy_connection(conn);
         return rc;
@@ -352,10 +356,17 @@ int amqp__open(const msgflo_url *u, int heartbeat, amqp_connection_state_t *out)
     return 0;
 }
 
+int amqp__open(const msgflo_url *u, int heartbeat, amqp_connection_state_t *out)
+{
+    char why[400];
+    return open_logged_in(u, heartbeat, out, why, sizeof why);
+}
+
 static int open_connection(struct amqp *a)
 {
     const msgflo_url *u = a->base.url;
-    int rc = amqp__open(u, u->heartbeat, &a->conn);
+    int rc =
+        open_logged_in(u, u->heartbeat, &a->conn, a->base.last_error, sizeof a->base.last_error);
     if (rc)
         return rc;
     amqp_channel_open(a->conn, CHANNEL);

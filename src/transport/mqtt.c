@@ -157,7 +157,7 @@ static bool tls_failed(struct mqtt *m)
     char why[400];
     if (!m->base.url->tls || m->tls_reported || !tls__explain(&m->tls, why, sizeof why))
         return false;
-    LOG_WARNING(NS, "%s", why);
+    transport__failed(&m->base, NS, "%s", why);
     m->tls_reported = true;
     return true;
 }
@@ -175,8 +175,8 @@ static void on_poll(uv_poll_t *h, int status, int events)
         if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
             err = 0;
         if (!tls_failed(m))
-            LOG_WARNING(NS, "connection to %s:%d failed: %s", m->base.url->host, m->base.url->port,
-                        err ? strerror(err) : uv_strerror(status));
+            transport__failed(&m->base, NS, "connection to %s:%d failed: %s", m->base.url->host,
+                              m->base.url->port, err ? strerror(err) : uv_strerror(status));
         lost(m, MSGFLO_ENOTCONN);
         goto out;
     }
@@ -217,8 +217,8 @@ static void on_poll(uv_poll_t *h, int status, int events)
     if (rc != MOSQ_ERR_SUCCESS && m->poll) {
         bool tls = tls_failed(m);
         if (!tls)
-            LOG_WARNING(NS, "connection to %s:%d failed: %s", m->base.url->host, m->base.url->port,
-                        mosquitto_strerror(rc));
+            transport__failed(&m->base, NS, "connection to %s:%d failed: %s", m->base.url->host,
+                              m->base.url->port, mosquitto_strerror(rc));
         lost(m, tls || rc == MOSQ_ERR_TLS ? MSGFLO_ETLS : MSGFLO_ENOTCONN);
     }
 out:
@@ -340,8 +340,8 @@ static void start_connect(struct mqtt *m, bool first)
                    : mosquitto_reconnect_async(m->mosq);
     if (rc != MOSQ_ERR_SUCCESS) {
         if (!tls_failed(m))
-            LOG_WARNING(NS, "cannot connect to %s:%d: %s", u->host, u->port,
-                        rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+            transport__failed(&m->base, NS, "cannot connect to %s:%d: %s", u->host, u->port,
+                              rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
         lost(m, MSGFLO_ECONNECT);
     } else if (watch_socket(m) != 0) {
         lost(m, MSGFLO_ESYS);

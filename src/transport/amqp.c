@@ -295,7 +295,7 @@ static int open_socket(amqp_connection_state_t conn, const msgflo_url *u, int he
     why[0] = '\0';
     amqp_socket_t *sock;
     SSL_CTX *ctx = NULL;
-    struct tls_report report; /* this handshake's; detached from ctx once it is over */
+    struct tls_report report; /* this connection's; detached from ctx at the end */
     int rc;
     if (u->tls) {
         sock = amqp_ssl_socket_new(conn);
@@ -320,24 +320,33 @@ static int open_socket(amqp_connection_state_t conn, const msgflo_url *u, int he
     }
     struct timeval tv = {CONNECT_TIMEOUT, 0};
     rc = amqp_socket_open_noblock(sock, u->host, u->port, &tv);
-    if (ctx)
-        tls__attach(ctx, NULL);
     if (rc != AMQP_STATUS_OK) {
         bool tls = ctx && tls__explain(&report, why, whylen);
         if (!tls)
             snprintf(why, whylen, "cannot connect to %s:%d: %s", u->host, u->port,
                      amqp_error_string2(rc));
         LOG_WARNING(NS, "%s", why);
-        return tls ? MSGFLO_ETLS : MSGFLO_ECONNECT;
+        rc = tls ? MSGFLO_ETLS : MSGFLO_ECONNECT;
+        goto out;
     }
     amqp_set_rpc_timeout(conn, &tv);
     amqp_rpc_reply_t r = amqp_login(conn, u->vhost, u->channel_max,
                                     u->frame_max ? u->frame_max : AMQP_DEFAULT_FRAME_SIZE,
                                     heartbeat, AMQP_SASL_METHOD_PLAIN, u->user ? u->user : "guest",
                                     u->password ? u->password : "guest");
-    if (check_reply(NULL, r, "login to", u->host) != 0)
-        return MSGFLO_ECONNECT;
-    return 0;
+    /* With TLS 1.3 the broker refuses our certificate after the handshake:
+     * its alert arrives during the login. */
+    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && ctx &&
+        tls__explain(&report, why, whylen)) {
+        LOG_WARNING(NS, "%s", why);
+        rc = MSGFLO_ETLS;
+    } else {
+        rc = check_reply(NULL, r, "login to", u->host) != 0 ? MSGFLO_ECONNECT : 0;
+    }
+out:
+    if (ctx)
+        tls__attach(ctx, NULL);
+    return rc;
 }
 
 static int open_logged_in(const msgflo_url *u, int heartbeat, amqp_connection_state_t *out,

@@ -163,9 +163,10 @@ int tls__configure(SSL_CTX *ctx, const msgflo_url *u, struct tls_report *r, char
                  u->ca_file ? u->ca_file : "", why);
         return MSGFLO_ETLS;
     }
-    if (u->cert_file && (SSL_CTX_use_certificate_chain_file(ctx, u->cert_file) != 1 ||
-                         SSL_CTX_use_PrivateKey_file(ctx, u->key_file, SSL_FILETYPE_PEM) != 1 ||
-                         SSL_CTX_check_private_key(ctx) != 1)) {
+    if (u->cert_file &&
+        (!u->key_file || SSL_CTX_use_certificate_chain_file(ctx, u->cert_file) != 1 ||
+         SSL_CTX_use_PrivateKey_file(ctx, u->key_file, SSL_FILETYPE_PEM) != 1 ||
+         SSL_CTX_check_private_key(ctx) != 1)) {
         openssl_reason(why, sizeof why);
         snprintf(err, errlen, "cannot use certificate %s with key %s: %s", u->cert_file,
                  u->key_file ? u->key_file : "(none)", why);
@@ -249,8 +250,11 @@ bool tls__explain(const struct tls_report *r, char *buf, size_t len)
         return true;
     }
     if (r->alert >= 0) {
+        /* OpenSSL 3.0 has no text for TLS 1.3's certificate_required */
+        bool cert_required = r->alert == 116;
         snprintf(buf, len, "the broker at %s refused the TLS connection: %s", at,
-                 SSL_alert_desc_string_long(r->alert));
+                 cert_required ? "certificate required (give one with ?cert=FILE&key=FILE)"
+                               : SSL_alert_desc_string_long(r->alert));
         return true;
     }
     if (!r->hello_sent || r->done)

@@ -23,7 +23,7 @@ struct session {
     bool finished;
     bool ever_connected;
     int status;
-    char error[320];
+    char error[720];
     char redacted[256];
 };
 
@@ -79,7 +79,9 @@ void session__finish(struct session *s, int status)
 static void on_deadline(uv_timer_t *t)
 {
     struct session *s = t->data;
-    snprintf(s->error, sizeof s->error, "could not reach the broker at %s", s->redacted);
+    const char *why = s->transport ? transport_last_error(s->transport) : "";
+    snprintf(s->error, sizeof s->error, "could not reach the broker at %s%s%s", s->redacted,
+             why[0] ? ": " : "", why);
     if (s->events.stopping)
         s->events.stopping(s, 1, s->ud);
     session__finish(s, 1);

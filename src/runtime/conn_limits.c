@@ -1,14 +1,16 @@
 /* Admission, eviction and deadlines of the server's connections (sans-I/O).
  *
- * The table is a list in accept order, so "oldest of a class" is the first
- * of that class from the head. Scans are linear: the table holds at most
- * max_connections entries (256 by default), and a scan runs once per
- * accepted connection. */
+ * The table is a list in accept order, with a count per address in an
+ * open-addressing hash (linear probing, deletion by backward shift): the
+ * per-address cap is checked in O(1); choosing a victim scans the buckets
+ * and the list once (max_connections entries, 256 by default), and only
+ * when the table or an address is full. */
 #include "runtime/conn_limits.h"
 
 #include "msgflo/errors.h"
 
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -17,7 +19,7 @@ static uint64_t or_default(uint64_t v, uint64_t d)
     return v ? v : d;
 }
 
-void conn_limits__init(struct conn_limits *l, const struct conn_limits_options *opts)
+int conn_limits__init(struct conn_limits *l, const struct conn_limits_options *opts)
 {
     const struct conn_limits_options none = {0};
     const struct conn_limits_options *o = opts ? opts : &none;
@@ -28,6 +30,21 @@ void conn_limits__init(struct conn_limits *l, const struct conn_limits_options *
     l->o.auth_timeout_ms = or_default(o->auth_timeout_ms, CONN_LIMITS_AUTH_TIMEOUT_MS);
     l->o.ping_interval_ms = or_default(o->ping_interval_ms, CONN_LIMITS_PING_INTERVAL_MS);
     l->o.ping_timeout_ms = or_default(o->ping_timeout_ms, CONN_LIMITS_PING_TIMEOUT_MS);
+    /* At most max_connections addresses: keep the load under a half. */
+    size_t n = 16;
+    while (n < 2 * l->o.max_connections && n < ((size_t)1 << 30))
+        n *= 2;
+    l->buckets = calloc(n, sizeof *l->buckets);
+    if (!l->buckets)
+        return MSGFLO_ENOMEM;
+    l->mask = n - 1;
+    return 0;
+}
+
+void conn_limits__cleanup(struct conn_limits *l)
+{
+    free(l->buckets);
+    l->buckets = NULL;
 }
 
 int conn_limits__addr(struct conn_addr *out, const struct sockaddr *sa)
@@ -60,6 +77,39 @@ static bool same_addr(const struct conn_addr *a, const struct conn_addr *b)
     return a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
 }
 
+static size_t addr_hash(const struct conn_addr *a)
+{
+    uint32_t h = 2166136261u ^ a->len; /* FNV-1a */
+    for (size_t i = 0; i < a->len; i++)
+        h = (h ^ a->bytes[i]) * 16777619u;
+    return h;
+}
+
+/* The bucket of addr, or the empty one where it would go. */
+static struct conn_bucket *bucket(const struct conn_limits *l, const struct conn_addr *addr)
+{
+    for (size_t i = addr_hash(addr) & l->mask;; i = (i + 1) & l->mask) {
+        struct conn_bucket *b = &l->buckets[i];
+        if (b->n == 0 || same_addr(&b->addr, addr))
+            return b;
+    }
+}
+
+/* Empties bucket b, moving later buckets of its probe run back. */
+static void bucket_delete(struct conn_limits *l, struct conn_bucket *b)
+{
+    size_t i = (size_t)(b - l->buckets);
+    for (size_t j = (i + 1) & l->mask; l->buckets[j].n; j = (j + 1) & l->mask) {
+        size_t k = addr_hash(&l->buckets[j].addr) & l->mask;
+        /* Stays if its home k lies cyclically in (i, j]. */
+        if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+            continue;
+        l->buckets[i] = l->buckets[j];
+        i = j;
+    }
+    memset(&l->buckets[i], 0, sizeof l->buckets[i]);
+}
+
 size_t conn_limits__count(const struct conn_limits *l)
 {
     return l->n;
@@ -67,24 +117,43 @@ size_t conn_limits__count(const struct conn_limits *l)
 
 size_t conn_limits__count_addr(const struct conn_limits *l, const struct conn_addr *addr)
 {
-    size_t n = 0;
-    for (const struct conn_entry *e = l->head; e; e = e->next)
-        n += same_addr(&e->addr, addr);
-    return n;
+    return bucket(l, addr)->n;
 }
 
-/* The oldest evictable entry (from addr only, unless NULL), by class. */
-static struct conn_entry *oldest_evictable(const struct conn_limits *l,
-                                           const struct conn_addr *addr)
+/* The entry to evict (from addr only, unless NULL): a connection whose
+ * response is already sent, oldest first; else the one that has waited
+ * longest for its next step: an unfinished request (since accept) or a
+ * WebSocket client without a permitted command (since its upgrade), the
+ * request on a tie. Not "every request before any guest": a legitimate
+ * request a millisecond old would then go before an attacker's guest idle
+ * for seconds, at the first reconnect of the attacker. */
+static struct conn_entry *choose_victim(const struct conn_limits *l, const struct conn_addr *addr)
 {
-    static const enum conn_class order[] = {CONN_CLASS_REQUEST, CONN_CLASS_DONE, CONN_CLASS_GUEST};
-    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
-        for (struct conn_entry *e = l->head; e; e = e->next) {
-            if (e->cls == order[i] && (!addr || same_addr(&e->addr, addr)))
-                return e;
+    if (!addr) {
+        const struct conn_bucket *most = NULL;
+        for (size_t i = 0; i <= l->mask; i++) {
+            const struct conn_bucket *b = &l->buckets[i];
+            if (b->n && b->untrusted && (!most || b->untrusted > most->untrusted))
+                most = b;
         }
+        if (!most)
+            return NULL;
+        addr = &most->addr;
     }
-    return NULL;
+    struct conn_entry *best = NULL;
+    for (struct conn_entry *e = l->head; e; e = e->next) {
+        if (addr && !same_addr(&e->addr, addr))
+            continue;
+        if (e->cls == CONN_CLASS_DONE)
+            return e;
+        if (e->cls == CONN_CLASS_TRUSTED)
+            continue;
+        if (!best || e->since < best->since ||
+            (e->since == best->since && e->cls == CONN_CLASS_REQUEST &&
+             best->cls != CONN_CLASS_REQUEST))
+            best = e;
+    }
+    return best;
 }
 
 enum conn_admit conn_limits__admit(const struct conn_limits *l, const struct conn_addr *addr,
@@ -96,7 +165,7 @@ enum conn_admit conn_limits__admit(const struct conn_limits *l, const struct con
         scope = addr;
     else if (l->n < l->o.max_connections)
         return CONN_ADMIT;
-    *victim = oldest_evictable(l, scope);
+    *victim = choose_victim(l, scope);
     return *victim ? CONN_ADMIT : CONN_REFUSE;
 }
 
@@ -104,6 +173,10 @@ void conn_limits__add(struct conn_limits *l, struct conn_entry *e, const struct 
                       uint64_t now)
 {
     memset(e, 0, sizeof *e);
+    struct conn_bucket *b = bucket(l, addr);
+    b->addr = *addr;
+    b->n++;
+    b->untrusted++;
     e->addr = *addr;
     e->cls = CONN_CLASS_REQUEST;
     e->since = now;
@@ -121,6 +194,11 @@ void conn_limits__remove(struct conn_limits *l, struct conn_entry *e)
 {
     if (!e->listed)
         return;
+    struct conn_bucket *b = bucket(l, &e->addr);
+    b->n--;
+    b->untrusted -= e->cls != CONN_CLASS_TRUSTED;
+    if (b->n == 0)
+        bucket_delete(l, b);
     if (e->prev)
         e->prev->next = e->next;
     else
@@ -137,7 +215,13 @@ void conn_limits__remove(struct conn_limits *l, struct conn_entry *e)
 void conn_limits__set_class(struct conn_limits *l, struct conn_entry *e, enum conn_class cls,
                             uint64_t now)
 {
-    (void)l;
+    if (e->listed && (cls == CONN_CLASS_TRUSTED) != (e->cls == CONN_CLASS_TRUSTED)) {
+        struct conn_bucket *b = bucket(l, &e->addr);
+        if (cls == CONN_CLASS_TRUSTED)
+            b->untrusted--;
+        else
+            b->untrusted++;
+    }
     if (cls == CONN_CLASS_GUEST && e->cls != CONN_CLASS_GUEST) {
         e->since = now;
         e->last_rx = now;

@@ -5,6 +5,8 @@
  *
  *     struct conn_limits l;
  *     conn_limits__init(&l, &opts);                    // zero fields: defaults
+ *     ...
+ *     conn_limits__cleanup(&l);
  *     struct conn_addr a;  conn_limits__addr(&a, peer);
  *     struct conn_entry *victim;
  *     if (conn_limits__admit(&l, &a, &victim) == CONN_REFUSE) ...close newcomer
@@ -14,10 +16,14 @@
  *     conn_limits__set_class(&l, &e, CONN_CLASS_TRUSTED, now);  // permitted command
  *     conn_limits__due(&l, &e, now, &next);            // what to do now, when next
  *
- * Eviction order: the oldest unfinished HTTP request, then the oldest
- * connection whose response is already sent, then the oldest WebSocket
- * client that has not sent a permitted command; a trusted WebSocket client
- * is never evicted (a newcomer is refused instead). When the newcomer's
+ * Whom to evict when the table is full: a connection of the address that
+ * holds the most untrusted connections (fair share: a flood from some
+ * addresses pushes out its own connections, not those of a client from
+ * another address). Within that address: a connection whose response is
+ * already sent (oldest first); then whichever has waited longest for its
+ * next step, an unfinished HTTP request (since accept) or a WebSocket client
+ * that has not sent a permitted command (since its upgrade). A trusted
+ * WebSocket client is never evicted (a newcomer is refused instead). When the newcomer's
  * address already holds max_per_address connections, the victim is taken
  * from that address only, so one address cannot push others out beyond its
  * share, and a legitimate client behind the same address still gets in past
@@ -74,10 +80,19 @@ struct conn_entry {
     uint64_t pinged;  /* WebSocket: ping sent at, 0 if none since last_rx */
 };
 
+/* Connections of one address (a bucket of an open-addressing table). */
+struct conn_bucket {
+    struct conn_addr addr;
+    uint32_t n;         /* 0: empty bucket */
+    uint32_t untrusted; /* not CONN_CLASS_TRUSTED */
+};
+
 struct conn_limits {
     struct conn_limits_options o; /* with defaults filled in */
     struct conn_entry *head, *tail;
     size_t n;
+    struct conn_bucket *buckets; /* per address; owned */
+    size_t mask;                 /* number of buckets - 1 (a power of two) */
 };
 
 enum conn_admit { CONN_ADMIT, CONN_REFUSE };
@@ -90,8 +105,13 @@ enum conn_due {
     CONN_DUE_NO_PONG,    /* silent after a ping: close */
 };
 
-/* Empty table with `opts` (NULL: all defaults). */
-void conn_limits__init(struct conn_limits *l, const struct conn_limits_options *opts);
+/* Empty table with `opts` (NULL: all defaults). Allocates a count per
+ * address (2 x max_connections buckets of 20 bytes). Returns 0 or
+ * MSGFLO_ENOMEM. Release with conn_limits__cleanup. */
+int conn_limits__init(struct conn_limits *l, const struct conn_limits_options *opts);
+
+/* Frees the table's memory (the entries are the caller's). */
+void conn_limits__cleanup(struct conn_limits *l);
 
 /* The counted address of a peer (AF_INET or AF_INET6). Returns 0 or
  * MSGFLO_EINVAL (other families: the caller may count them as one). */

@@ -132,6 +132,7 @@ static void server_maybe_free(struct http_server *s)
     void (*cb)(void *) = s->on_closed;
     void *ud = s->closed_ud;
     free(s->page);
+    conn_limits__cleanup(&s->limits);
     free(s);
     if (cb)
         cb(ud);
@@ -771,9 +772,13 @@ int http_server__new(uv_loop_t *loop, const struct http_server_options *opts,
         s->events = *events;
     s->max_message = opts->max_message ? opts->max_message : DEFAULT_MAX_MSG;
     s->max_frame = opts->max_frame ? opts->max_frame : DEFAULT_MAX_FRAME;
-    conn_limits__init(&s->limits, &opts->limits);
+    if (conn_limits__init(&s->limits, &opts->limits) != 0) {
+        free(s);
+        return MSGFLO_ENOMEM;
+    }
     s->page = strdup(opts->page ? opts->page : "");
     if (!s->page) {
+        conn_limits__cleanup(&s->limits);
         free(s);
         return MSGFLO_ENOMEM;
     }

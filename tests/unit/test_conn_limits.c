@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -57,19 +59,21 @@ static void test_defaults(void **state)
 {
     (void)state;
     struct conn_limits l;
-    conn_limits__init(&l, NULL);
+    assert_int_equal(conn_limits__init(&l, NULL), 0);
     assert_int_equal(l.o.max_connections, CONN_LIMITS_MAX_CONNECTIONS);
     assert_int_equal(l.o.max_per_address, CONN_LIMITS_MAX_PER_ADDRESS);
     assert_int_equal(l.o.request_timeout_ms, CONN_LIMITS_REQUEST_TIMEOUT_MS);
     assert_int_equal(l.o.auth_timeout_ms, CONN_LIMITS_AUTH_TIMEOUT_MS);
     assert_int_equal(l.o.ping_interval_ms, CONN_LIMITS_PING_INTERVAL_MS);
     assert_int_equal(l.o.ping_timeout_ms, CONN_LIMITS_PING_TIMEOUT_MS);
+    conn_limits__cleanup(&l);
     const struct conn_limits_options o = {.max_connections = 3, .ping_timeout_ms = 7};
-    conn_limits__init(&l, &o);
+    assert_int_equal(conn_limits__init(&l, &o), 0);
     assert_int_equal(l.o.max_connections, 3);
     assert_int_equal(l.o.max_per_address, CONN_LIMITS_MAX_PER_ADDRESS);
     assert_int_equal(l.o.ping_timeout_ms, 7);
     assert_int_equal(conn_limits__count(&l), 0);
+    conn_limits__cleanup(&l);
 }
 
 /* Admits a newcomer as the caller would: evicts the victim, adds it. */
@@ -85,62 +89,94 @@ static enum conn_admit arrive(struct conn_limits *l, struct conn_entry *e, struc
     return r;
 }
 
+/* Admits e from 10.0.0.1 at now into a full table and checks the victim. */
+static void expect_victim(struct conn_limits *l, struct conn_entry *e, uint64_t now,
+                          struct conn_entry *want)
+{
+    struct conn_entry *victim;
+    assert_int_equal(arrive(l, e, v4("10.0.0.1"), now, &victim), CONN_ADMIT);
+    assert_ptr_equal(victim, want);
+}
+
 static void test_eviction_order(void **state)
 {
     (void)state;
     struct conn_limits l;
     const struct conn_limits_options o = {.max_connections = 6, .max_per_address = 100};
-    conn_limits__init(&l, &o);
-    struct conn_entry e[12];
+    assert_int_equal(conn_limits__init(&l, &o), 0);
+    struct conn_entry e[16];
     struct conn_entry *victim;
-    /* 0,1 trusted; 2,3 guests; 4 done; 5 request - in accept order. */
     for (int i = 0; i < 6; i++) {
         assert_int_equal(arrive(&l, &e[i], v4("10.0.0.1"), (uint64_t)i, &victim), CONN_ADMIT);
         assert_null(victim);
     }
-    conn_limits__set_class(&l, &e[0], CONN_CLASS_GUEST, 10);
+    /* e0, e1 trusted; e2, e3 guests since 10 and 12; e4 answered; e5 an
+     * unfinished request since 5. */
+    for (int i = 0; i < 4; i++)
+        conn_limits__set_class(&l, &e[i], CONN_CLASS_GUEST, i == 3 ? 12 : 10);
     conn_limits__set_class(&l, &e[0], CONN_CLASS_TRUSTED, 11);
-    conn_limits__set_class(&l, &e[1], CONN_CLASS_GUEST, 10);
     conn_limits__set_class(&l, &e[1], CONN_CLASS_TRUSTED, 11);
-    conn_limits__set_class(&l, &e[2], CONN_CLASS_GUEST, 10);
-    conn_limits__set_class(&l, &e[3], CONN_CLASS_GUEST, 10);
     conn_limits__set_class(&l, &e[4], CONN_CLASS_DONE, 10);
     assert_int_equal(conn_limits__count(&l), 6);
 
-    /* Full: the unfinished request goes first, though it is the newest. */
-    assert_int_equal(arrive(&l, &e[6], v4("10.0.0.2"), 20, &victim), CONN_ADMIT);
-    assert_ptr_equal(victim, &e[5]);
-    /* e[6] is an unfinished request now: it goes next. */
-    assert_int_equal(arrive(&l, &e[7], v4("10.0.0.3"), 21, &victim), CONN_ADMIT);
-    assert_ptr_equal(victim, &e[6]);
-    conn_limits__set_class(&l, &e[7], CONN_CLASS_GUEST, 21);
-    conn_limits__set_class(&l, &e[7], CONN_CLASS_TRUSTED, 21);
-    /* No request left: the finished response, then the oldest guests. */
-    assert_int_equal(arrive(&l, &e[8], v4("10.0.0.4"), 22, &victim), CONN_ADMIT);
-    assert_ptr_equal(victim, &e[4]);
-    conn_limits__set_class(&l, &e[8], CONN_CLASS_GUEST, 22);
-    assert_int_equal(arrive(&l, &e[9], v4("10.0.0.4"), 23, &victim), CONN_ADMIT);
-    assert_ptr_equal(victim, &e[2]);
-    conn_limits__set_class(&l, &e[9], CONN_CLASS_GUEST, 23);
-    assert_int_equal(arrive(&l, &e[10], v4("10.0.0.4"), 24, &victim), CONN_ADMIT);
-    assert_ptr_equal(victim, &e[3]);
-    conn_limits__set_class(&l, &e[10], CONN_CLASS_TRUSTED, 24);
-    assert_int_equal(arrive(&l, &e[11], v4("10.0.0.5"), 25, &victim), CONN_ADMIT);
-    assert_ptr_equal(victim, &e[8]); /* the older of the two guests left */
-    conn_limits__set_class(&l, &e[11], CONN_CLASS_TRUSTED, 25);
-    conn_limits__set_class(&l, &e[9], CONN_CLASS_TRUSTED, 25);
+    /* An answered connection goes first, though others waited longer. */
+    expect_victim(&l, &e[6], 20, &e[4]);
+    /* Then the longest wait: the request since 5, before the guests. */
+    expect_victim(&l, &e[7], 21, &e[5]);
+    /* The guest since 10, before the requests since 20 and 21. */
+    expect_victim(&l, &e[8], 22, &e[2]);
+    conn_limits__set_class(&l, &e[6], CONN_CLASS_GUEST, 30);
+    /* Guest e3 since 12 before requests e7 (21), e8 (22), guest e6 (30). */
+    expect_victim(&l, &e[9], 31, &e[3]);
+    expect_victim(&l, &e[10], 32, &e[7]);
+    conn_limits__set_class(&l, &e[9], CONN_CLASS_GUEST, 32);
+    /* Left: e8 request 22, e6 guest 30, e9 guest 32, e10 request 32. */
+    expect_victim(&l, &e[11], 33, &e[8]);
+    conn_limits__set_class(&l, &e[11], CONN_CLASS_TRUSTED, 33);
+    expect_victim(&l, &e[12], 34, &e[6]);
+    conn_limits__set_class(&l, &e[12], CONN_CLASS_TRUSTED, 34);
+    /* A tie (guest e9 and request e10 since 32): the request goes. */
+    expect_victim(&l, &e[13], 35, &e[10]);
+    conn_limits__set_class(&l, &e[13], CONN_CLASS_TRUSTED, 35);
+    expect_victim(&l, &e[14], 36, &e[9]);
+    conn_limits__set_class(&l, &e[14], CONN_CLASS_TRUSTED, 36);
     /* Only trusted clients: a newcomer is refused, nobody is evicted. */
     struct conn_entry x;
-    assert_int_equal(arrive(&l, &x, v4("10.0.0.6"), 26, &victim), CONN_REFUSE);
+    assert_int_equal(arrive(&l, &x, v4("10.0.0.6"), 40, &victim), CONN_REFUSE);
     assert_null(victim);
     assert_int_equal(conn_limits__count(&l), 6);
     /* A place freed: admitted without a victim. */
     conn_limits__remove(&l, &e[0]);
     conn_limits__remove(&l, &e[0]); /* not listed any more: no-op */
     assert_int_equal(conn_limits__count(&l), 5);
-    assert_int_equal(arrive(&l, &x, v4("10.0.0.6"), 27, &victim), CONN_ADMIT);
+    assert_int_equal(arrive(&l, &x, v4("10.0.0.6"), 41, &victim), CONN_ADMIT);
     assert_null(victim);
     assert_int_equal(conn_limits__count(&l), 6);
+    conn_limits__cleanup(&l);
+}
+
+/* The attack the tests of the server replay: a legitimate newcomer (the
+ * newest request) survives any number of attacker reconnects short of a
+ * whole table while it completes its handshake. */
+static void test_newest_survives(void **state)
+{
+    (void)state;
+    struct conn_limits l;
+    const struct conn_limits_options o = {.max_connections = 8, .max_per_address = 100};
+    assert_int_equal(conn_limits__init(&l, &o), 0);
+    struct conn_entry guests[8], legit, churn[7];
+    struct conn_entry *victim;
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(arrive(&l, &guests[i], v4("10.0.0.2"), 0, &victim), CONN_ADMIT);
+        conn_limits__set_class(&l, &guests[i], CONN_CLASS_GUEST, 1);
+    }
+    assert_int_equal(arrive(&l, &legit, v4("10.0.0.1"), 100, &victim), CONN_ADMIT);
+    for (int i = 0; i < 7; i++) {
+        assert_int_equal(arrive(&l, &churn[i], v4("10.0.0.2"), 101, &victim), CONN_ADMIT);
+        assert_ptr_not_equal(victim, &legit);
+    }
+    assert_true(legit.listed);
+    conn_limits__cleanup(&l);
 }
 
 static void test_per_address(void **state)
@@ -148,7 +184,7 @@ static void test_per_address(void **state)
     (void)state;
     struct conn_limits l;
     const struct conn_limits_options o = {.max_connections = 10, .max_per_address = 3};
-    conn_limits__init(&l, &o);
+    assert_int_equal(conn_limits__init(&l, &o), 0);
     struct conn_entry a[6], b[3];
     struct conn_entry *victim;
     for (int i = 0; i < 3; i++) {
@@ -193,11 +229,14 @@ static void test_per_address(void **state)
     struct conn_addr five = v4("127.0.0.5");
     assert_int_equal(conn_limits__count_addr(&l, &five), 3);
     assert_int_equal(conn_limits__count(&l), 7 + 3);
-    /* The table is full now: another address's newcomer evicts the oldest
-     * unfinished request in the table (b[0], a request of 127.0.0.3). */
+    /* The table is full now: another address's newcomer evicts from the
+     * address with the most untrusted connections (127.0.0.5: 3, 127.0.0.3:
+     * 2 once b[1] is trusted), its oldest, though 127.0.0.3's are older. */
+    conn_limits__set_class(&l, &b[1], CONN_CLASS_TRUSTED, 5);
     struct conn_entry d;
     assert_int_equal(arrive(&l, &d, v4("127.0.0.6"), 5, &victim), CONN_ADMIT);
-    assert_ptr_equal(victim, &b[0]);
+    assert_ptr_equal(victim, &flood[997]);
+    conn_limits__cleanup(&l);
 }
 
 static void test_request_deadline(void **state)
@@ -205,7 +244,7 @@ static void test_request_deadline(void **state)
     (void)state;
     struct conn_limits l;
     const struct conn_limits_options o = {.request_timeout_ms = 500};
-    conn_limits__init(&l, &o);
+    assert_int_equal(conn_limits__init(&l, &o), 0);
     struct conn_entry e;
     struct conn_addr a = v4("127.0.0.1");
     conn_limits__add(&l, &e, &a, 1000);
@@ -220,6 +259,7 @@ static void test_request_deadline(void **state)
     conn_limits__set_class(&l, &e, CONN_CLASS_DONE, 1500);
     assert_int_equal(conn_limits__due(&l, &e, 99999, &next), CONN_DUE_NONE);
     assert_int_equal(next, UINT64_MAX);
+    conn_limits__cleanup(&l);
 }
 
 static void test_websocket_deadlines(void **state)
@@ -228,7 +268,7 @@ static void test_websocket_deadlines(void **state)
     struct conn_limits l;
     const struct conn_limits_options o = {
         .auth_timeout_ms = 1000, .ping_interval_ms = 300, .ping_timeout_ms = 200};
-    conn_limits__init(&l, &o);
+    assert_int_equal(conn_limits__init(&l, &o), 0);
     struct conn_entry e;
     struct conn_addr a = v4("127.0.0.1");
     uint64_t next;
@@ -276,22 +316,100 @@ static void test_websocket_deadlines(void **state)
 
     /* A ping at time 0 still counts as sent. */
     conn_limits__remove(&l, &e);
+    conn_limits__cleanup(&l);
     const struct conn_limits_options z = {.ping_interval_ms = 1, .ping_timeout_ms = 5};
-    conn_limits__init(&l, &z);
+    assert_int_equal(conn_limits__init(&l, &z), 0);
     conn_limits__add(&l, &e, &a, 0);
     conn_limits__set_class(&l, &e, CONN_CLASS_TRUSTED, 0);
     conn_limits__received(&e, 0);
     conn_limits__pinged(&e, 0);
     assert_int_equal(conn_limits__due(&l, &e, 0, &next), CONN_DUE_NONE);
     assert_int_equal(conn_limits__due(&l, &e, 6, &next), CONN_DUE_NO_PONG);
+    conn_limits__cleanup(&l);
+}
+
+/* Fair share: a full table evicts from the address holding the most
+ * untrusted connections, whatever their age. */
+static void test_fair_share(void **state)
+{
+    (void)state;
+    struct conn_limits l;
+    const struct conn_limits_options o = {.max_connections = 10, .max_per_address = 8};
+    assert_int_equal(conn_limits__init(&l, &o), 0);
+    struct conn_entry a[3], b[7], c[4];
+    struct conn_entry *victim;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(arrive(&l, &a[i], v4("192.0.2.1"), 0, &victim), CONN_ADMIT);
+    for (int i = 0; i < 7; i++) {
+        assert_int_equal(arrive(&l, &b[i], v4("192.0.2.2"), 100, &victim), CONN_ADMIT);
+        conn_limits__set_class(&l, &b[i], CONN_CLASS_GUEST, 100);
+    }
+    /* b holds 7 untrusted, a 3 older requests: b's oldest goes. */
+    assert_int_equal(arrive(&l, &c[0], v4("192.0.2.3"), 200, &victim), CONN_ADMIT);
+    assert_ptr_equal(victim, &b[0]);
+    /* With 5 of b's trusted, b has 1 untrusted, a 3: a's go. */
+    for (int i = 1; i < 6; i++)
+        conn_limits__set_class(&l, &b[i], CONN_CLASS_TRUSTED, 200);
+    assert_int_equal(arrive(&l, &c[1], v4("192.0.2.3"), 201, &victim), CONN_ADMIT);
+    assert_ptr_equal(victim, &a[0]);
+    /* a and c hold 2 untrusted each now, b 1: never b's trusted ones. */
+    for (int i = 2; i < 4; i++) {
+        assert_int_equal(arrive(&l, &c[i], v4("192.0.2.3"), 202, &victim), CONN_ADMIT);
+        assert_non_null(victim);
+        assert_true(victim->cls != CONN_CLASS_TRUSTED);
+    }
+    conn_limits__cleanup(&l);
+}
+
+/* The per-address counts against a plain count of the list, through many
+ * additions and removals over colliding addresses (the hash's deletions). */
+static void test_counts_random(void **state)
+{
+    (void)state;
+    struct conn_limits l;
+    const struct conn_limits_options o = {.max_connections = 64, .max_per_address = 64};
+    assert_int_equal(conn_limits__init(&l, &o), 0);
+    struct conn_entry e[64];
+    memset(e, 0, sizeof e);
+    struct conn_addr addrs[40];
+    for (int i = 0; i < 40; i++) {
+        char text[32];
+        snprintf(text, sizeof text, "10.%d.0.%d", i % 3, i);
+        addrs[i] = v4(text);
+    }
+    srand(7);
+    for (int step = 0; step < 20000; step++) {
+        struct conn_entry *x = &e[rand() % 64];
+        if (x->listed) {
+            conn_limits__remove(&l, x);
+        } else {
+            conn_limits__add(&l, x, &addrs[rand() % 40], (uint64_t)step);
+            if (rand() % 2)
+                conn_limits__set_class(&l, x, CONN_CLASS_TRUSTED, (uint64_t)step);
+        }
+        if (step % 97 == 0) {
+            size_t total = 0;
+            for (int a = 0; a < 40; a++) {
+                size_t n = 0;
+                for (int i = 0; i < 64; i++)
+                    n += e[i].listed && addr_eq(e[i].addr, addrs[a]);
+                assert_int_equal(conn_limits__count_addr(&l, &addrs[a]), n);
+                total += n;
+            }
+            assert_int_equal(conn_limits__count(&l), total);
+        }
+    }
+    conn_limits__cleanup(&l);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_addresses),        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_eviction_order),   cmocka_unit_test(test_per_address),
-        cmocka_unit_test(test_request_deadline), cmocka_unit_test(test_websocket_deadlines),
+        cmocka_unit_test(test_addresses),           cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_eviction_order),      cmocka_unit_test(test_newest_survives),
+        cmocka_unit_test(test_per_address),         cmocka_unit_test(test_fair_share),
+        cmocka_unit_test(test_counts_random),       cmocka_unit_test(test_request_deadline),
+        cmocka_unit_test(test_websocket_deadlines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,6 +40,7 @@
 #define LINGER_MS         2000       /* after a response or a close frame */
 #define LISTEN_BACKLOG    1024       /* a flood of connects must not drop a client's SYN */
 #define WARN_EVERY_MS     10000      /* at most one warning about the limits this often */
+#define ACCEPT_BURST      64         /* connections accepted per loop turn */
 #define READ_BUFFER       65536
 
 enum conn_state { CONN_HTTP, CONN_RESPONDING, CONN_WS };
@@ -98,6 +99,10 @@ struct http_server {
     uv_loop_t *loop;
     uv_tcp_t listener;
     bool listener_open;
+    uv_check_t check; /* once per loop turn: the accept budget */
+    bool check_open;
+    unsigned accepts;     /* this loop turn */
+    bool accept_deferred; /* libuv holds a connection we did not accept yet */
     bool closing;
     int port;
     char *page;
@@ -127,7 +132,7 @@ static void ws_flush(struct ws_conn *c);
 
 static void server_maybe_free(struct http_server *s)
 {
-    if (!s->closing || s->listener_open || s->conns)
+    if (!s->closing || s->listener_open || s->check_open || s->conns)
         return;
     void (*cb)(void *) = s->on_closed;
     void *ud = s->closed_ud;
@@ -701,16 +706,14 @@ static bool admit(struct http_server *s, struct ws_conn *c)
     return ok;
 }
 
-static void on_connection(uv_stream_t *listener, int status)
+/* Accepts the connection libuv holds for us. Without uv_accept, libuv stops
+ * watching the listener until the next one (accept_deferred). */
+static void accept_one(struct http_server *s)
 {
-    struct http_server *s = listener->data;
-    if (status < 0) {
-        LOG_WARNING(NS, "accept: %s", uv_strerror(status));
-        return;
-    }
     struct ws_conn *c = calloc(1, sizeof *c);
     if (!c) {
         LOG_ERROR(NS, "out of memory accepting a connection");
+        s->accept_deferred = true; /* tried again on the next loop turn */
         return;
     }
     c->server = s;
@@ -724,7 +727,7 @@ static void on_connection(uv_stream_t *listener, int status)
     if (s->conns)
         s->conns->prev = c;
     s->conns = c;
-    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+    if (uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&c->tcp) != 0) {
         conn_close(c);
         return;
     }
@@ -738,12 +741,50 @@ static void on_connection(uv_stream_t *listener, int status)
         conn_close(c);
 }
 
+/* libuv accepts in a loop until the queue is empty; a client reconnecting
+ * as fast as we evict it would keep that loop, and the whole event loop,
+ * going forever. So at most ACCEPT_BURST per loop turn: the rest wait (in
+ * the kernel's queue) until the other connections have been served. */
+static void on_connection(uv_stream_t *listener, int status)
+{
+    struct http_server *s = listener->data;
+    if (status < 0) {
+        LOG_WARNING(NS, "accept: %s", uv_strerror(status));
+        return;
+    }
+    if (s->accepts >= ACCEPT_BURST) {
+        s->accept_deferred = true;
+        return;
+    }
+    s->accepts++;
+    accept_one(s);
+}
+
+/* After each loop turn's I/O: a new budget, and the deferred accept. */
+static void on_check(uv_check_t *h)
+{
+    struct http_server *s = h->data;
+    s->accepts = 0;
+    if (s->accept_deferred && !s->closing) {
+        s->accept_deferred = false;
+        s->accepts = 1;
+        accept_one(s);
+    }
+}
+
 /* ---- public API ---- */
 
 static void on_listener_closed(uv_handle_t *h)
 {
     struct http_server *s = h->data;
     s->listener_open = false;
+    server_maybe_free(s);
+}
+
+static void on_check_closed(uv_handle_t *h)
+{
+    struct http_server *s = h->data;
+    s->check_open = false;
     server_maybe_free(s);
 }
 
@@ -785,6 +826,11 @@ int http_server__new(uv_loop_t *loop, const struct http_server_options *opts,
     uv_tcp_init(loop, &s->listener);
     s->listener.data = s;
     s->listener_open = true;
+    uv_check_init(loop, &s->check);
+    s->check.data = s;
+    s->check_open = true;
+    uv_check_start(&s->check, on_check);
+    uv_unref((uv_handle_t *)&s->check); /* does not keep the loop alive */
     r = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
     if (r == 0)
         r = uv_listen((uv_stream_t *)&s->listener, LISTEN_BACKLOG, on_connection);
@@ -940,6 +986,7 @@ void http_server__close(struct http_server *s, void (*on_closed)(void *ud), void
     s->on_closed = on_closed;
     s->closed_ud = ud;
     uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+    uv_close((uv_handle_t *)&s->check, on_check_closed);
     for (struct ws_conn *c = s->conns; c; c = c->next) {
         /* The close frame is handed to the kernel before the socket closes;
          * inside a receive callback, once it returns (feed_ws). */

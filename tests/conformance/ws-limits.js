@@ -19,6 +19,11 @@
 // there afterwards. Then, without attack: an unfinished request is closed
 // after the request deadline (5 s) and a WebSocket client without a permitted
 // command after the auth deadline (10 s, close code 1008).
+// C: a reconnect storm from a separate process (this script with --storm):
+// the 1,300 attackers of A reopen every socket the server closes, at once;
+// 5 of 5 legitimate clients are still served (times printed, no bound: the
+// storm's rate depends on the machine). Without an accept budget per loop
+// turn, the runtime's event loop never left libuv's accept loop.
 // Prints the measured times. Exit 77 when `ws` is not installed.
 // WS_LIMITS_STDERR=1 passes the runtime's stderr through (with DEBUG=msgflo:http).
 'use strict';
@@ -52,6 +57,26 @@ const N_HTTP = 1000;
 const N_WS = 300;
 const LEGIT = 5;
 const BOUND_MS = 500;
+
+// node ws-limits.js --storm PORT ADDR,ADDR...: the attacker of scenario C.
+if (process.argv[2] === '--storm') {
+  const [port, addrs] = [Number(process.argv[3]), process.argv[4].split(',')];
+  const handshake = () => 'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+    `Sec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+  let opens = 0;
+  const open = (kind, addr) => {
+    if (++opens > 1000000) return;
+    const sock = net.connect({ host: '127.0.0.1', port, localAddress: addr });
+    sock.on('connect', () => sock.write(kind === 'http' ? 'GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ' : handshake()));
+    sock.on('error', () => {});
+    sock.on('close', () => setImmediate(() => open(kind, addr)));
+  };
+  for (let i = 0; i < N_HTTP; i++) open('http', addrs[i % addrs.length]);
+  for (let i = 0; i < N_WS; i++) open('ws', addrs[i % addrs.length]);
+  setInterval(() => process.stdout.write(`${opens}\n`), 500);
+  process.stdin.on('end', () => process.exit(0)); // the parent is gone
+  process.stdin.resume();
+}
 
 let checks = 0;
 function ok(cond, what) {
@@ -269,6 +294,32 @@ async function scenario(name, rt, secret, keeper, attackAddrs, legitAddr) {
   ok(reply.command === 'runtime', `${name}: trusted client answered`);
 }
 
+async function storm(rt, secret, attackAddrs, legitAddr) {
+  const child = spawn(process.execPath, [__filename, '--storm', String(rt.port), attackAddrs.join(',')],
+    { stdio: ['pipe', 'pipe', 'inherit'] });
+  let opens = 0;
+  child.stdout.on('data', (d) => { opens = Number(String(d).trim().split('\n').pop()); });
+  try {
+    await sleep(1000);
+    const before = opens;
+    const times = [];
+    for (let i = 0; i < LEGIT; i++) {
+      const page = await timed('GET / in a storm', () => getPage(rt.port, legitAddr));
+      ok(page.r.status === 200, `storm: GET / answered: ${page.r.status}`);
+      const ws = await timed('getruntime in a storm', () => wsGetruntime(rt.port, legitAddr, secret));
+      ok(ws.r.payload.capabilities.includes('protocol:graph'), 'storm: getruntime permitted');
+      ws.r.ws.terminate();
+      times.push(`${page.ms.toFixed(0)}+${ws.ms.toFixed(0)}`);
+    }
+    await sleep(600);
+    ok(opens - before > 1000, `storm went on: ${opens - before} connects`);
+    console.log(`ws-limits: C (reconnect storm from 10 addresses, another process): ${opens - before} ` +
+      `connects while measuring; GET / + getruntime ms [${times.join(', ')}]`);
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
 async function deadlines(rt, secret) {
   const t0 = Date.now();
   const http1 = net.connect({ host: '127.0.0.1', port: rt.port });
@@ -293,7 +344,7 @@ async function deadlines(rt, secret) {
     `WebSocket without permitted command after ${s.ms} / ${g.ms} ms (code 1008)`);
 }
 
-(async () => {
+if (process.argv[2] !== '--storm') (async () => {
   const started = Date.now();
   const need = N_HTTP + N_WS + 200;
   if (openFiles() < need) {
@@ -308,6 +359,8 @@ async function deadlines(rt, secret) {
     await scenario('A (attackers on 10 addresses)', rt, secret, keeper, spread, '127.0.0.1');
     await sleep(200);
     await scenario('B (all on 127.0.0.1)', rt, secret, keeper, ['127.0.0.1'], '127.0.0.1');
+    await storm(rt, secret, spread, '127.0.0.1');
+    await sleep(300);
     await deadlines(rt, secret);
     const closed = keeper.readyState === WebSocket.OPEN ? keeper.closed : Promise.resolve(1001);
     rt.child.kill('SIGTERM');

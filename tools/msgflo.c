@@ -11,13 +11,16 @@
 #include "msgflo/msgflo.h"
 #include "runtime/autosave.h"
 #include "runtime/live.h"
+#include "runtime/origin.h"
 #include "runtime/runtime.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <uuid/uuid.h>
 #include <uv.h>
 
@@ -34,6 +37,9 @@ static const char usage[] =
     "  --auto-save [BOOL]       write graph changes back to --graph (atomically)\n"
     "  --library FILE.json      component library (default: package.json if present)\n"
     "  --componentdir DIR       component files (default: participants)\n"
+    "  --allow-component-write [BOOL]\n"
+    "                           let clients write component files into --componentdir\n"
+    "                           (component:source); default false: refused\n"
     "  --ignore a,b,c           roles not to start (repeatable)\n"
     "  --forward [stderr,stdout] participant output to copy, prefixed by role\n"
     "                           (default stderr,stdout; \"\" for none)\n"
@@ -47,9 +53,15 @@ static const char usage[] =
     "  --port PORT              HTTP/WebSocket port (default 3569; 0: any free port)\n"
     "  --listen ADDRESS         address to listen on (default 127.0.0.1; 0.0.0.0 or ::\n"
     "                           for every interface, as the original)\n"
-    "  --ide URL                Flowhub base URL (default http://app.flowhub.io)\n"
+    "  --ide URL                Flowhub base URL (default http://app.flowhub.io); browser\n"
+    "                           pages of its origin may connect\n"
+    "  --allow-origin ORIGIN    another web page origin (scheme://host[:port]) allowed to\n"
+    "                           open a WebSocket; repeatable; '*' for any page (unsafe).\n"
+    "                           Always allowed: clients that send no Origin (not a\n"
+    "                           browser), the runtime's own page, the --ide origin\n"
     "  --runtime-id UUID        runtime id (default $MSGFLO_RUNTIME_ID, else a new uuid4)\n"
-    "  --secret SECRET          clients must send it (default $MSGFLO_SECRET; none)\n"
+    "  --secret SECRET          clients must send it (default $MSGFLO_SECRET, else a\n"
+    "                           random one, shown in the Flowhub link); '' for none (unsafe)\n"
     "  -h, --help               this text\n"
     "\n"
     "BOOL is true/false, yes/no, on/off or 1/0; a flag alone means true.\n"
@@ -60,6 +72,7 @@ struct options {
     struct runtime_options server;
     struct coordinator_options coord;
     struct cli_list ignore;
+    struct cli_list allow_origins;
     const char *graph;
     const char *library;
     const char *componentdir;
@@ -89,6 +102,21 @@ static bool optional_value_follows(int argc, char **argv, int i)
     return i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0;
 }
 
+/* Adds the comma-separated origins of `csv`, each checked. Returns 0 or -1. */
+static int add_origins(struct cli_list *l, const char *csv)
+{
+    size_t first = l->n;
+    if (!*csv || cli__list_add_csv(l, csv) != 0)
+        return -1;
+    for (size_t i = first; i < l->n; i++) {
+        char origin[ORIGIN_MAX];
+        if (strcmp(l->items[i], "*") != 0 &&
+            origin__normalize(l->items[i], true, origin, sizeof origin) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* Returns -1 to go on, else the exit status. */
 static int parse_options(int argc, char **argv, struct options *o)
 {
@@ -102,8 +130,10 @@ static int parse_options(int argc, char **argv, struct options *o)
             return usage_error("unexpected argument '", a, "'");
         char name[64];
         const char *value = cli__split(a, name, sizeof name);
-        if (strcmp(name, "--auto-save") == 0) {
-            if (cli__flag(argc, argv, &i, value, &o->auto_save) != 0)
+        if (strcmp(name, "--auto-save") == 0 || strcmp(name, "--allow-component-write") == 0) {
+            bool *flag =
+                strcmp(name, "--auto-save") == 0 ? &o->auto_save : &o->coord.allow_component_write;
+            if (cli__flag(argc, argv, &i, value, flag) != 0)
                 return usage_error("", name, " takes true or false");
             continue;
         }
@@ -133,7 +163,14 @@ static int parse_options(int argc, char **argv, struct options *o)
         } else if (strcmp(name, "--listen") == 0) {
             o->server.listen = value;
         } else if (strcmp(name, "--ide") == 0) {
+            char origin[ORIGIN_MAX];
+            if (origin__normalize(value, true, origin, sizeof origin) != 0)
+                return usage_error("--ide: '", value, "' is not a URL (scheme://host[:port]/...)");
             o->server.ide = value;
+        } else if (strcmp(name, "--allow-origin") == 0) {
+            if (add_origins(&o->allow_origins, value) != 0)
+                return usage_error("--allow-origin: '", value,
+                                   "' is not an origin (scheme://host[:port]) or '*'");
         } else if (strcmp(name, "--runtime-id") == 0) {
             o->server.id = value;
         } else if (strcmp(name, "--secret") == 0) {
@@ -167,6 +204,27 @@ static int parse_options(int argc, char **argv, struct options *o)
     if (o->auto_save && !o->graph)
         return usage_error("--auto-save needs --graph", "", "");
     return -1;
+}
+
+/* 128 random bits as hex: the secret when none is given. */
+#define SECRET_BYTES 16
+static int random_secret(char out[SECRET_BYTES * 2 + 1])
+{
+    unsigned char bytes[SECRET_BYTES];
+    size_t got = 0;
+    while (got < sizeof bytes) {
+        ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            fprintf(stderr, "msgflo: cannot make a secret: getrandom: %s\n", strerror(errno));
+            return -1;
+        }
+        got += (size_t)n;
+    }
+    for (size_t i = 0; i < sizeof bytes; i++)
+        snprintf(out + 2 * i, 3, "%02x", bytes[i]);
+    return 0;
 }
 
 static void print_output(const char *role, enum supervisor_stream stream, const char *line,
@@ -300,11 +358,30 @@ int main(int argc, char **argv)
         uuid_unparse_lower(uu, uuid);
         o.server.id = uuid;
     }
-    if (!o.server.secret)
+    if (!o.server.secret && getenv("MSGFLO_SECRET") && *getenv("MSGFLO_SECRET"))
         o.server.secret = getenv("MSGFLO_SECRET");
-    if (o.server.secret && !*o.server.secret)
+    char secret[SECRET_BYTES * 2 + 1];
+    if (!o.server.secret) {
+        if (random_secret(secret) != 0) {
+            status = 1;
+            goto out;
+        }
+        o.server.secret = secret;
+    } else if (!*o.server.secret) {
+        fprintf(stderr, "msgflo: warning: --secret '': no secret, any client that can connect "
+                        "may change the graph and start components\n");
         o.server.secret = NULL;
+    }
+    if (o.allow_origins.n) {
+        o.server.allow_origins = o.allow_origins.items;
+        for (size_t i = 0; i < o.allow_origins.n; i++) {
+            if (strcmp(o.allow_origins.items[i], "*") == 0)
+                fprintf(stderr, "msgflo: warning: --allow-origin '*': any web page open in a "
+                                "browser that reaches this port may connect\n");
+        }
+    }
     o.coord.broker = msgflo_url_resolve(o.coord.broker);
+    o.server.no_setsource = !o.coord.allow_component_write;
 
     signal(SIGPIPE, SIG_IGN); /* a client hanging up: EPIPE, not death */
     status = 1;
@@ -331,5 +408,6 @@ out:
         fprintf(stderr, "msgflo: event loop still had open handles at exit\n");
     library__free(app.library);
     cli__list_cleanup(&o.ignore);
+    cli__list_cleanup(&o.allow_origins);
     return status;
 }

@@ -11,7 +11,6 @@
 #include "msgflo/log.h"
 #include "msgflo/participant.h"
 #include "msgflo/url.h"
-
-#define MSGFLO_VERSION "0.1.0"
+#include "msgflo/version.h"
 
 #endif

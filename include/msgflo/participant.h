@@ -77,7 +77,9 @@ typedef void (*msgflo_disconnect_fn)(msgflo_participant *p, int err, void *userd
 /* Creates a participant. `role`, when not NULL, overrides def->role.
  * `broker_url` may be NULL: then $MSGFLO_BROKER, else $CLOUDAMQP_URL.
  * Returns 0, MSGFLO_EINVAL for a bad definition (duplicate port ids, missing
- * component or role), MSGFLO_ENOBROKER, MSGFLO_EURL, MSGFLO_ENOMEM.
+ * component or role, over the discovery protocol's limits: 1024 bytes for
+ * component, id, port ids and types, 4096 for label, icon and descriptions,
+ * 256 ports per direction), MSGFLO_ENOBROKER, MSGFLO_EURL, MSGFLO_ENOMEM.
  * `errbuf` (may be NULL) receives a one-line reason on failure.
  * The result is owned by the caller: free with msgflo_participant_free. */
 int msgflo_participant_new(msgflo_participant **out, const msgflo_definition *def, const char *role,

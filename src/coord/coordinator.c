@@ -312,6 +312,7 @@ static int copy_options(struct coordinator *c, const struct coordinator_options 
     c->broker_arg = dup_or_null(o->broker);
     c->shell = dup_or_null(o->shell);
     c->library_path = dup_or_null(o->library_path);
+    c->allow_component_write = o->allow_component_write;
     if (o->runtime_id && *o->runtime_id) {
         c->runtime_id = strdup(o->runtime_id);
     } else {

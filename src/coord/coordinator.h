@@ -59,6 +59,9 @@ struct coordinator_options {
     bool expire_periods_set;
     /* Names the broker client ("msgflo-coordinator-<id>"); NULL: random. */
     const char *runtime_id;
+    /* Whether set_component_source may write component files (into the
+     * component directory only); false: it is refused (--allow-component-write). */
+    bool allow_component_write;
 };
 
 /* Creates a coordinator on `loop` (borrowed, must outlive it) and starts

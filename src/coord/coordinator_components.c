@@ -8,10 +8,12 @@
 #include "msgflo/errors.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define NS COORD_NS
 
@@ -236,9 +238,15 @@ static int write_file(const char *path, const char *code, char *err, size_t errl
 {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return coordinator__failure(err, errlen, MSGFLO_ESYS, "%s: %s", tmp, strerror(errno));
+    /* Never through a symlink planted at the temporary name. */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return coordinator__failure(err, errlen, MSGFLO_ESYS, "%s: %s", tmp, strerror(e));
+    }
     size_t len = strlen(code);
     bool ok = fwrite(code, 1, len, f) == len;
     ok = fclose(f) == 0 && ok;
@@ -257,9 +265,16 @@ int coordinator__set_component_source(void *sys, const char *name, const char *l
                                       const char *code, char *err, size_t errlen)
 {
     struct coordinator *c = sys;
+    if (!c->allow_component_write)
+        return coordinator__failure(err, errlen, MSGFLO_ESTATE,
+                                    "writing component files is not enabled on this runtime "
+                                    "(msgflo --allow-component-write)");
     if (!name || !*name || !language || !code)
         return coordinator__failure(err, errlen, MSGFLO_EINVAL,
                                     "a component needs a name, language and code");
+    int rc = library__check_component_name(name, err, errlen);
+    if (rc)
+        return rc;
     const char *ext = NULL;
     for (size_t i = 0; i < sizeof extensions / sizeof extensions[0]; i++) {
         if (strcmp(extensions[i].language, language) == 0)
@@ -270,15 +285,12 @@ int coordinator__set_component_source(void *sys, const char *name, const char *l
                                     "no file extension for language '%s'", language);
     const char *base = strrchr(name, '/');
     base = base ? base + 1 : name;
-    if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
-        return coordinator__failure(err, errlen, MSGFLO_EINVAL, "invalid component name '%s'",
-                                    name);
     const char *dir = library__componentdir(c->lib);
     char path[4096];
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return coordinator__failure(err, errlen, MSGFLO_ESYS, "%s: %s", dir, strerror(errno));
     snprintf(path, sizeof path, "%s/%s.%s", dir, base, ext);
-    int rc = write_file(path, code, err, errlen);
+    rc = write_file(path, code, err, errlen);
     if (rc)
         return rc;
     struct library *lib = NULL;

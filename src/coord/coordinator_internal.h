@@ -154,6 +154,7 @@ struct coordinator {
     struct system sys;
     /* options */
     char *broker_arg, *shell, *runtime_id, *library_path;
+    bool allow_component_write;
     char **ignore;
     bool restart;
     unsigned forward;

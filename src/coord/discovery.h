@@ -7,11 +7,21 @@
 #include <jansson.h>
 #include <stddef.h>
 
+/* Limits of the discovery protocol 1.0 (docs/discovery-protocol.md): bytes
+ * of UTF-8 for strings, ports per direction. (The whole message's limit,
+ * 65536 bytes, is checked before parsing.) */
+#define DISCOVERY_MAX_NAME  1024 /* id, role, component, port id, type, queue */
+#define DISCOVERY_MAX_TEXT  4096 /* label, icon, port description */
+#define DISCOVERY_MAX_PORTS 256  /* inports, and outports */
+
 /* Parses `data` as {"protocol":"discovery","command":"participant",
- * "payload":{...}} and checks the payload: id, role and component non-empty
- * strings, inports and outports arrays of objects with a string id (and a
- * string queue when present). On success *payload is a new reference.
- * Returns 0, MSGFLO_EJSON (not JSON) or MSGFLO_EINVAL (reason in errbuf). */
+ * "payload":{...}} and checks it against the discovery protocol 1.0
+ * (docs/discovery-protocol.md, docs/schemas/discovery-1.0.json): it accepts
+ * exactly what the schema accepts. Members it does not know are kept and
+ * otherwise ignored. On success *payload is a new reference.
+ * Returns 0, MSGFLO_EJSON (not JSON) or MSGFLO_EINVAL. On failure errbuf
+ * gets one line naming the field (as "payload.inports[2].queue") and, when
+ * the payload has a usable id or role, the participant. */
 int discovery__parse(const void *data, size_t len, json_t **payload, char *errbuf, size_t errlen);
 
 /* The queue a discovered participant announced for a port, or NULL. */

@@ -123,6 +123,44 @@ int library__from_json(const json_t *config, const char *config_name, const char
     return 0;
 }
 
+static bool name_part_ok(const char *s, size_t len)
+{
+    if (len == 0 || len > 64 || s[0] == '.')
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.'))
+            return false;
+    }
+    return true;
+}
+
+int library__check_component_name(const char *name, char *err, size_t errlen)
+{
+    const char *slash = name ? strchr(name, '/') : NULL;
+    bool ok = name && (slash ? name_part_ok(name, (size_t)(slash - name)) &&
+                                   name_part_ok(slash + 1, strlen(slash + 1))
+                             : name_part_ok(name, strlen(name)));
+    if (ok)
+        return 0;
+    /* Shown back to the client: printable ASCII only, at most 80 bytes. */
+    char shown[84] = "";
+    size_t i = 0;
+    for (; name && name[i] && i < 80; i++)
+        shown[i] = name[i] >= 0x20 && name[i] < 0x7f ? name[i] : '?';
+    if (name && name[i])
+        memcpy(shown + i, "...", 4);
+    else
+        shown[i] = '\0';
+    if (err && errlen)
+        snprintf(err, errlen,
+                 "invalid component name '%s': use Name or library/Name, of letters, digits, "
+                 "'_', '-' and '.' (not first)",
+                 shown);
+    return MSGFLO_EINVAL;
+}
+
 void library__free(struct library *lib)
 {
     if (!lib)

@@ -98,6 +98,13 @@ const struct library_component *library__get(const struct library *lib, size_t i
  * "<namespace>/<name>". NULL when none matches. */
 const struct library_component *library__find(const struct library *lib, const char *name);
 
+/* Whether `name` may name a component file written from a client
+ * (component:source): "Name" or "library/Name", each part 1-64 characters of
+ * letters, digits, '_', '-' and (not first) '.', so the file
+ * componentdir/Name.<ext> stays in the component directory and is not
+ * hidden. Returns 0, or MSGFLO_EINVAL with the reason in err. */
+int library__check_component_name(const char *name, char *err, size_t errlen);
+
 /* The namespace, repository (NULL when none) and component directory. */
 const char *library__namespace(const struct library *lib);
 const char *library__repository(const struct library *lib);

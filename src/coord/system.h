@@ -79,7 +79,9 @@ struct system_ops {
     /* component:getsource for a component: a new object {name, library?,
      * language, code} (owned by the caller), or NULL with err set. */
     json_t *(*component_source)(void *sys, const char *name, char *err, size_t errlen);
-    /* component:source: stores the code as a component of the library. */
+    /* component:source: stores the code as a component of the library.
+     * MSGFLO_ESTATE when writing components is not enabled, MSGFLO_EINVAL
+     * for a name that could leave the component directory, with err set. */
     int (*set_component_source)(void *sys, const char *name, const char *language, const char *code,
                                 char *err, size_t errlen);
 };

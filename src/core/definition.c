@@ -57,6 +57,11 @@ char *definition__default_queue(const char *role, const char *port)
     return q;
 }
 
+static bool too_long(const char *s, size_t max)
+{
+    return s && strnlen(s, max + 1) > max;
+}
+
 static char *dup_or(const char *s, const char *fallback)
 {
     return strdup(s ? s : fallback);
@@ -89,6 +94,8 @@ static int build_ports(const msgflo_port_def *src, const char *role, const char 
     *n_out = 0;
     if (n == 0)
         return 0;
+    if (n > DEFINITION_MAX_PORTS)
+        return invalid(errbuf, errlen, "%zu %ss, more than %d", n, dir, DEFINITION_MAX_PORTS);
     struct definition_port *ports = calloc(n, sizeof *ports);
     if (!ports)
         return MSGFLO_ENOMEM;
@@ -105,6 +112,13 @@ static int build_ports(const msgflo_port_def *src, const char *role, const char 
                 rc = invalid(errbuf, errlen, "%s '%s' is defined twice", dir, p->id);
                 goto out;
             }
+        }
+        if (too_long(p->id, DEFINITION_MAX_NAME) || too_long(p->type, DEFINITION_MAX_NAME) ||
+            too_long(p->description, DEFINITION_MAX_TEXT)) {
+            rc = invalid(errbuf, errlen,
+                         "%s %zu: id and type must be at most %d bytes, description %d", dir, i,
+                         DEFINITION_MAX_NAME, DEFINITION_MAX_TEXT);
+            goto out;
         }
         if (p->queue && !definition__valid_queue(p->queue)) {
             rc = invalid(errbuf, errlen,
@@ -170,6 +184,12 @@ int definition__instantiate(const msgflo_definition *def, const char *role, stru
         return invalid(errbuf, errlen, "component must be a non-empty printable string");
     if (def->id && !valid_name(def->id))
         return invalid(errbuf, errlen, "id must be a non-empty printable string");
+    if (too_long(def->component, DEFINITION_MAX_NAME) || too_long(def->id, DEFINITION_MAX_NAME))
+        return invalid(errbuf, errlen, "component and id must be at most %d bytes",
+                       DEFINITION_MAX_NAME);
+    if (too_long(def->label, DEFINITION_MAX_TEXT) || too_long(def->icon, DEFINITION_MAX_TEXT))
+        return invalid(errbuf, errlen, "label and icon must be at most %d bytes",
+                       DEFINITION_MAX_TEXT);
 
     struct definition *d = calloc(1, sizeof *d);
     if (!d)

@@ -11,6 +11,11 @@
 
 #define DEFINITION_DEFAULT_ICON "file-word-o"
 #define DEFINITION_MAX_QUEUE    255 /* AMQP short string */
+/* The discovery protocol 1.0's limits (docs/discovery-protocol.md), so a
+ * participant never announces what a coordinator refuses. */
+#define DEFINITION_MAX_NAME  1024 /* bytes: id, component, port id, type */
+#define DEFINITION_MAX_TEXT  4096 /* bytes: label, icon, port description */
+#define DEFINITION_MAX_PORTS 256  /* per direction */
 
 struct definition_port {
     char *id;

@@ -50,11 +50,6 @@ static void load_patterns(void)
     }
 }
 
-void log__reset(void)
-{
-    debug_env.loaded = false;
-}
-
 bool msgflo_log_enabled(const char *ns)
 {
     if (!debug_env.loaded)

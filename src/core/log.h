@@ -7,9 +7,6 @@
 void log__write(enum msgflo_log_level level, const char *ns, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Re-reads DEBUG; for tests that change it. */
-void log__reset(void);
-
 #define LOG_DEBUG(ns, ...)                                                                         \
     do {                                                                                           \
         if (msgflo_log_enabled(ns))                                                                \

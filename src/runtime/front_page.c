@@ -28,7 +28,8 @@ static void put_escaped(struct strbuf *sb, const char *s)
     }
 }
 
-int front_page__flowhub_url(const char *ide, const char *host, int port, const char *id, char **out)
+int front_page__flowhub_url(const char *ide, const char *host, int port, const char *id,
+                            const char *secret, char **out)
 {
     *out = NULL;
     if (!ide || !host || !id || port < 0 || port > 65535)
@@ -37,6 +38,10 @@ int front_page__flowhub_url(const char *ide, const char *host, int port, const c
     strbuf__init(&params);
     strbuf__init(&url);
     strbuf__printf(&params, "protocol=websocket&address=ws://%s:%d&id=%s", host, port, id);
+    if (secret && *secret) {
+        strbuf__puts(&params, "&secret=");
+        strbuf__puts(&params, secret);
+    }
     strbuf__puts(&url, ide);
     strbuf__puts(&url, "#runtime/endpoint?");
     if (params.data)

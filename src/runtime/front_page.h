@@ -4,11 +4,13 @@
 
 /* Builds the "Open in Flowhub" URL as the original prints it:
  *   <ide>#runtime/endpoint?<escaped "protocol=websocket&address=ws://HOST:PORT&id=ID">
- * escaped as Node's querystring.escape (everything but A-Z a-z 0-9 - _ . ! ~
- * * ' ( ) percent-encoded). Arguments are borrowed; *out is owned by the
- * caller (free()). Returns 0, MSGFLO_EINVAL, MSGFLO_ENOMEM. */
+ * and with a secret (NULL or "": none) "...&id=ID&secret=SECRET" as
+ * noflo-nodejs does (Flowhub sends it with every request), escaped as Node's
+ * querystring.escape (everything but A-Z a-z 0-9 - _ . ! ~ * ' ( )
+ * percent-encoded). Arguments are borrowed; *out is owned by the caller
+ * (free()). Returns 0, MSGFLO_EINVAL, MSGFLO_ENOMEM. */
 int front_page__flowhub_url(const char *ide, const char *host, int port, const char *id,
-                            char **out);
+                            const char *secret, char **out);
 
 /* A small HTML page with <a id="flowhub_url" href="URL">, the URL
  * HTML-escaped. *out is owned by the caller (free()). Returns 0,

@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "msgflo/errors.h"
 #include "runtime/conn_limits.h"
+#include "runtime/origin.h"
 #include "runtime/ws_handshake.h"
 
 #include <http_parser.h>
@@ -45,9 +46,10 @@
 
 enum conn_state { CONN_HTTP, CONN_RESPONDING, CONN_WS };
 
-enum header { H_UPGRADE, H_CONNECTION, H_KEY, H_VERSION, H_PROTOCOL, H_COUNT };
+enum header { H_UPGRADE, H_CONNECTION, H_KEY, H_VERSION, H_PROTOCOL, H_ORIGIN, H_COUNT };
 static const char *const header_names[H_COUNT] = {
     "Upgrade", "Connection", "Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Protocol",
+    "Origin",
 };
 
 struct ws_conn {
@@ -75,6 +77,7 @@ struct ws_conn {
     int current;     /* enum header of the value being read, or -1 */
     char headers[H_COUNT][MAX_HEADER_VALUE];
     size_t header_len[H_COUNT];
+    bool has_origin; /* an Origin header, even an empty one */
 
     /* WebSocket state */
     wslay_event_context_ptr ws;
@@ -108,6 +111,7 @@ struct http_server {
     char *page;
     size_t max_message;
     size_t max_frame;
+    struct origin_policy *origins; /* who may open a WebSocket */
     struct http_server_events events;
     void *ud;
     struct ws_conn *conns; /* every connection not yet freed */
@@ -138,6 +142,7 @@ static void server_maybe_free(struct http_server *s)
     void *ud = s->closed_ud;
     free(s->page);
     conn_limits__cleanup(&s->limits);
+    origin_policy__free(s->origins);
     free(s);
     if (cb)
         cb(ud);
@@ -400,7 +405,10 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
             if (strcasecmp(c->field, header_names[i]) == 0)
                 c->current = i;
         }
-        /* A repeated header continues the list, as RFC 7230 3.2.2 allows. */
+        if (c->current == H_ORIGIN)
+            c->has_origin = true;
+        /* A repeated header continues the list, as RFC 7230 3.2.2 allows
+         * (two Origins then match no allowed origin). */
         if (c->current >= 0 && c->header_len[c->current] > 0)
             on_header_value(p, ",", 1);
     }
@@ -565,6 +573,34 @@ static void feed_ws(struct ws_conn *c, const char *data, size_t len)
         conn_close(c);
 }
 
+/* Browsers let any page open a WebSocket to localhost and say which page in
+ * Origin: only the allowed ones get through (origin.h); clients that are not
+ * browsers send no Origin. A refusal is 403 naming the origin, logged once
+ * per origin. */
+static bool origin_allowed(struct ws_conn *c)
+{
+    struct http_server *s = c->server;
+    const char *origin = c->has_origin ? c->headers[H_ORIGIN] : NULL;
+    if (origin_policy__allows(s->origins, origin))
+        return true;
+    char shown[128]; /* printable ASCII only: the header is the peer's */
+    size_t i = 0;
+    for (; origin[i] && i < sizeof shown - 1; i++)
+        shown[i] = origin[i] >= 0x20 && origin[i] < 0x7f ? origin[i] : '?';
+    shown[i] = '\0';
+    if (origin_policy__first_refusal(s->origins, origin))
+        LOG_WARNING(NS,
+                    "WebSocket from a page at '%s' refused (403): not an allowed origin "
+                    "(msgflo --allow-origin adds one)",
+                    shown);
+    else
+        LOG_DEBUG(NS, "WebSocket from '%s' refused (403)", shown);
+    char body[192];
+    snprintf(body, sizeof body, "Origin '%s' is not allowed\n", shown);
+    respond(c, 403, "Forbidden", NULL, body, false);
+    return false;
+}
+
 static void upgrade(struct ws_conn *c, const char *rest, size_t rest_len)
 {
     struct http_server *s = c->server;
@@ -573,6 +609,8 @@ static void upgrade(struct ws_conn *c, const char *rest, size_t rest_len)
         bad_request(c, "not a WebSocket upgrade");
         return;
     }
+    if (!origin_allowed(c))
+        return;
     if (strcmp(c->headers[H_VERSION], "13") != 0) {
         LOG_DEBUG(NS, "unsupported WebSocket version '%s'", c->headers[H_VERSION]);
         respond(c, 426, "Upgrade Required", "Sec-WebSocket-Version: 13\r\n",
@@ -818,10 +856,18 @@ int http_server__new(uv_loop_t *loop, const struct http_server_options *opts,
         return MSGFLO_ENOMEM;
     }
     s->page = strdup(opts->page ? opts->page : "");
-    if (!s->page) {
+    r = s->page ? origin_policy__new(&s->origins) : MSGFLO_ENOMEM;
+    for (size_t i = 0; r == 0 && opts->origins && opts->origins[i]; i++) {
+        r = origin_policy__allow(s->origins, opts->origins[i]);
+        if (r == MSGFLO_EINVAL)
+            LOG_ERROR(NS, "'%s' is not an origin (scheme://host[:port]) or '*'", opts->origins[i]);
+    }
+    if (r != 0) {
+        origin_policy__free(s->origins);
         conn_limits__cleanup(&s->limits);
+        free(s->page);
         free(s);
-        return MSGFLO_ENOMEM;
+        return r;
     }
     uv_tcp_init(loop, &s->listener);
     s->listener.data = s;
@@ -846,6 +892,19 @@ int http_server__new(uv_loop_t *loop, const struct http_server_options *opts,
     }
     s->port = bound.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&bound)->sin6_port)
                                           : ntohs(((struct sockaddr_in *)&bound)->sin_port);
+    /* The server's own page, now that its port is known. */
+    for (size_t i = 0; r == 0 && opts->self_hosts && opts->self_hosts[i]; i++) {
+        r = origin_policy__allow_host(s->origins, "http", opts->self_hosts[i], s->port);
+        if (r == MSGFLO_EINVAL) {
+            LOG_WARNING(NS, "'%s' is not a host name: its page is not an allowed origin",
+                        opts->self_hosts[i]);
+            r = 0;
+        }
+    }
+    if (r != 0) {
+        http_server__close(s, NULL, NULL);
+        return r;
+    }
     LOG_DEBUG(NS, "listening on %s port %d", host, s->port);
     *out = s;
     return 0;

@@ -10,7 +10,8 @@
  * HTTP: `GET /` answers opts.page (text/html); other paths 404, other methods
  * 405, malformed or oversized requests 400; every plain HTTP response closes
  * the connection. A request with `Upgrade: websocket` (on any path) is
- * upgraded; subprotocol `noflo` is accepted when the client asks for it.
+ * upgraded when its Origin is allowed (opts.origins, opts.self_hosts; else
+ * 403); subprotocol `noflo` is accepted when the client asks for it.
  * WebSocket text messages go to events.text; binary messages are ignored.
  *
  * Connections are bounded fairly (conn_limits.h, opts.limits): in all and
@@ -34,13 +35,21 @@ struct http_server;
 struct ws_conn;
 
 struct http_server_options {
-    const char *listen;                /* address to bind: IPv4 or IPv6 literal, or "localhost"
-                                          (127.0.0.1); NULL: 127.0.0.1 */
-    int port;                          /* 0: any free port (see http_server__port) */
-    const char *page;                  /* HTML of GET /; copied; NULL: an empty page */
-    size_t max_message;                /* largest WebSocket message accepted; 0: 8 MiB */
-    size_t max_frame;                  /* longer messages are sent in fragments; 0: 1 MiB (the
-                                          limit of Node's websocket client, used by fbp-test) */
+    const char *listen; /* address to bind: IPv4 or IPv6 literal, or "localhost"
+                           (127.0.0.1); NULL: 127.0.0.1 */
+    int port;           /* 0: any free port (see http_server__port) */
+    const char *page;   /* HTML of GET /; copied; NULL: an empty page */
+    size_t max_message; /* largest WebSocket message accepted; 0: 8 MiB */
+    size_t max_frame;   /* longer messages are sent in fragments; 0: 1 MiB (the
+                           limit of Node's websocket client, used by fbp-test) */
+    /* Who may open a WebSocket (origin.h). A handshake without Origin (not a
+     * browser) is always accepted; one with an Origin only from these pages,
+     * else 403. `origins`: NULL-terminated URLs whose origin is allowed, or
+     * "*" for every page; `self_hosts`: NULL-terminated host names whose
+     * http://HOST:<bound port> (this server's own page) is allowed. Both
+     * borrowed during http_server__new; NULL: none. */
+    const char *const *origins;
+    const char *const *self_hosts;
     struct conn_limits_options limits; /* zero fields: the defaults of conn_limits.h */
 };
 
@@ -58,7 +67,8 @@ struct http_server_events {
  * life; option strings are copied. On success *out is owned by the caller
  * (release with http_server__close). Returns 0, MSGFLO_EINVAL (bad address
  * or port), MSGFLO_ESYS (bind/listen failed, e.g. port in use: reason in the
- * log), MSGFLO_ENOMEM. */
+ * log), MSGFLO_ENOMEM. An entry of opts.origins that is not an origin:
+ * MSGFLO_EINVAL, logged. */
 int http_server__new(uv_loop_t *loop, const struct http_server_options *opts,
                      const struct http_server_events *events, void *ud, struct http_server **out);
 

@@ -38,6 +38,7 @@ struct protocol {
     struct command *commands; /* the dispatch table */
     size_t n_commands;
     char *main_graph; /* NULL: PROTOCOL_GRAPH */
+    bool no_setsource;
     protocol_handler_fn after_runtime;
     void *after_runtime_ud;
 };
@@ -73,6 +74,7 @@ int protocol__new(const struct protocol_options *opts, protocol_emit_fn emit, vo
     p->namespace_ = dup_opt(opts->namespace_);
     p->repository = dup_opt(opts->repository);
     p->secret = dup_opt(opts->secret);
+    p->no_setsource = opts->no_setsource;
     if (!p->id || (opts->label && *opts->label && !p->label) ||
         (opts->namespace_ && *opts->namespace_ && !p->namespace_) ||
         (opts->repository && *opts->repository && !p->repository) ||
@@ -316,10 +318,13 @@ out:
     return rc;
 }
 
-static json_t *string_array(const char *const *items)
+/* The strings of items but `skip` (NULL: none). */
+static json_t *string_array(const char *const *items, const char *skip)
 {
     json_t *a = json_array();
     for (size_t i = 0; a && items[i]; i++) {
+        if (skip && strcmp(items[i], skip) == 0)
+            continue;
         if (json_array_append_new(a, json_string(items[i])) != 0) {
             json_decref(a);
             return NULL;
@@ -339,6 +344,7 @@ static int handle_getruntime(struct protocol *p, const struct protocol_request *
 {
     (void)ud;
     static const char *const none[] = {NULL};
+    const char *skip = p->no_setsource ? "component:setsource" : NULL;
     json_t *payload = json_object();
     if (!payload)
         return MSGFLO_ENOMEM;
@@ -346,9 +352,9 @@ static int handle_getruntime(struct protocol *p, const struct protocol_request *
         json_object_set_new(payload, "type", json_string(PROTOCOL_TYPE)) != 0 ||
         json_object_set_new(payload, "version", json_string(PROTOCOL_VERSION)) != 0 ||
         json_object_set_new(payload, "capabilities",
-                            string_array(req->permitted ? capabilities : none)) != 0 ||
+                            string_array(req->permitted ? capabilities : none, skip)) != 0 ||
         (!req->permitted &&
-         json_object_set_new(payload, "allCapabilities", string_array(capabilities)) != 0) ||
+         json_object_set_new(payload, "allCapabilities", string_array(capabilities, skip)) != 0) ||
         json_object_set_new(payload, "graph",
                             json_string(p->main_graph ? p->main_graph : PROTOCOL_GRAPH)) != 0 ||
         set_opt(payload, "label", p->label) != 0 ||

@@ -48,6 +48,9 @@ struct protocol_options {
     const char *namespace_; /* optional */
     const char *repository; /* optional */
     const char *secret;     /* NULL or "": no secret, everything permitted */
+    /* component:setsource left out of runtime:runtime's capabilities (the
+     * runtime does not write components: msgflo --allow-component-write). */
+    bool no_setsource;
     /* How many clients a broadcast would reach (called with emit's ud); when
      * it says 0, broadcasts are not even serialised. NULL: always send. */
     size_t (*listeners)(void *ud);

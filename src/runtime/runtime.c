@@ -5,6 +5,7 @@
 #include "msgflo/errors.h"
 #include "runtime/front_page.h"
 #include "runtime/http_server.h"
+#include "runtime/origin.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,39 @@ static size_t listeners(void *ud)
     return rt->server ? http_server__clients(rt->server) : 0;
 }
 
+/* The IDE's origin (and https:// of an http:// IDE on the default port:
+ * app.flowhub.io is served over https too), then `extra`; a NULL-terminated
+ * list in *out (strings and list freed by the caller). */
+static int allowed_origins(const char *ide, const char *const *extra, char ***out)
+{
+    size_t n_extra = 0;
+    while (extra && extra[n_extra])
+        n_extra++;
+    char **list = calloc(n_extra + 3, sizeof *list);
+    *out = list;
+    if (!list)
+        return MSGFLO_ENOMEM;
+    char o[ORIGIN_MAX + 1];
+    if (origin__normalize(ide, true, o, sizeof o) != 0) {
+        LOG_ERROR(NS, "--ide '%s' is not a URL (scheme://host[:port]/...)", ide);
+        return MSGFLO_EINVAL;
+    }
+    size_t n = 0;
+    if (!(list[n++] = strdup(o)))
+        return MSGFLO_ENOMEM;
+    if (strncmp(o, "http://", 7) == 0 && !strchr(o + 7, ':')) {
+        char https[ORIGIN_MAX + 2];
+        snprintf(https, sizeof https, "https://%s", o + 7);
+        if (!(list[n++] = strdup(https)))
+            return MSGFLO_ENOMEM;
+    }
+    for (size_t i = 0; i < n_extra; i++) {
+        if (!(list[n++] = strdup(extra[i])))
+            return MSGFLO_ENOMEM;
+    }
+    return 0;
+}
+
 static void runtime_free(struct runtime *rt)
 {
     protocol__free(rt->protocol);
@@ -72,6 +106,7 @@ int runtime__new(uv_loop_t *loop, const struct runtime_options *opts, struct run
         return MSGFLO_EINVAL;
     int rc = MSGFLO_ENOMEM;
     char *page = NULL;
+    char **origins = NULL;
     struct runtime *rt = calloc(1, sizeof *rt);
     if (!rt)
         goto out;
@@ -80,21 +115,30 @@ int runtime__new(uv_loop_t *loop, const struct runtime_options *opts, struct run
                                            .secret = opts->secret,
                                            .namespace_ = opts->namespace_,
                                            .repository = opts->repository,
+                                           .no_setsource = opts->no_setsource,
                                            .listeners = listeners,
                                            .permitted = on_permitted};
     rc = protocol__new(&popts, on_emit, rt, &rt->protocol);
     if (rc != 0)
         goto out;
+    const char *host = opts->host && *opts->host ? opts->host : "localhost";
+    const char *ide = opts->ide ? opts->ide : "http://app.flowhub.io";
+    rc = allowed_origins(ide, opts->allow_origins, &origins);
+    if (rc != 0)
+        goto out;
+    const char *self_hosts[] = {
+        host, "localhost", "127.0.0.1", "::1", opts->listen ? opts->listen : "127.0.0.1", NULL};
     /* The page links to the bound port: listen first, then set it. */
-    const struct http_server_options sopts = {.listen = opts->listen, .port = opts->port};
+    const struct http_server_options sopts = {.listen = opts->listen,
+                                              .port = opts->port,
+                                              .origins = (const char *const *)origins,
+                                              .self_hosts = self_hosts};
     rc = http_server__new(loop, &sopts, &server_events, rt, &rt->server);
     if (rc != 0)
         goto out;
-    const char *host = opts->host && *opts->host ? opts->host : "localhost";
     int port = http_server__port(rt->server);
     snprintf(rt->address, sizeof rt->address, "ws://%.200s:%d", host, port);
-    rc = front_page__flowhub_url(opts->ide ? opts->ide : "http://app.flowhub.io", host, port,
-                                 opts->id, &rt->url);
+    rc = front_page__flowhub_url(ide, host, port, opts->id, opts->secret, &rt->url);
     if (rc == 0)
         rc = front_page__html(rt->url, &page);
     if (rc != 0)
@@ -106,6 +150,9 @@ int runtime__new(uv_loop_t *loop, const struct runtime_options *opts, struct run
     rt = NULL;
 out:
     free(page);
+    for (size_t i = 0; origins && origins[i]; i++)
+        free(origins[i]);
+    free(origins);
     if (rt) {
         http_server__close(rt->server, NULL, NULL);
         runtime_free(rt);

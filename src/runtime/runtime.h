@@ -21,20 +21,32 @@ struct runtime;
 
 /* Strings are borrowed during runtime__new only (copied as needed). */
 struct runtime_options {
-    const char *listen;     /* address to bind; NULL: 127.0.0.1 */
-    int port;               /* 0: any free port */
-    const char *host;       /* advertised host in ws://HOST:PORT; NULL: localhost */
-    const char *ide;        /* Flowhub base URL; NULL: http://app.flowhub.io */
-    const char *id;         /* runtime id; required */
-    const char *label;      /* optional, as protocol_options */
-    const char *secret;     /* optional */
+    const char *listen; /* address to bind; NULL: 127.0.0.1 */
+    int port;           /* 0: any free port */
+    const char *host;   /* advertised host in ws://HOST:PORT; NULL: localhost */
+    const char *ide;    /* Flowhub base URL; NULL: http://app.flowhub.io */
+    const char *id;     /* runtime id; required */
+    const char *label;  /* optional, as protocol_options */
+    const char *secret; /* optional; also in the Flowhub link */
+    /* Pages (browsers' Origin) allowed to open a WebSocket besides the
+     * runtime's own page and the IDE's origin: NULL-terminated URLs or "*";
+     * NULL: none (http_server_options.origins). */
+    const char *const *allow_origins;
+    /* Components are not written (component:setsource not offered). */
+    bool no_setsource;
     const char *namespace_; /* optional: the component library's namespace */
     const char *repository; /* optional: the project's repository URL */
 };
 
-/* Creates the protocol handler and starts listening. `loop` is borrowed for
+/* Creates the protocol handler and starts listening. A WebSocket handshake
+ * from a browser (with Origin) is accepted from the runtime's own page
+ * (http://H:PORT for H the advertised host, the listen address, localhost,
+ * 127.0.0.1 and [::1]), from the IDE's origin (and its https:// form when
+ * the IDE is http:// without a port) and from allow_origins; any other gets
+ * 403. `loop` is borrowed for
  * the runtime's life. On success *out is owned by the caller (release with
- * runtime__close). Returns 0, MSGFLO_EINVAL, MSGFLO_ESYS (cannot listen; the
+ * runtime__close). Returns 0, MSGFLO_EINVAL (also: an --ide or
+ * allow_origins entry that is not an origin, logged), MSGFLO_ESYS (cannot listen; the
  * reason is logged), MSGFLO_ENOMEM. */
 int runtime__new(uv_loop_t *loop, const struct runtime_options *opts, struct runtime **out);
 

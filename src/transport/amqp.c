@@ -641,42 +641,6 @@ static int amqp_when_flushed(struct transport *base, void (*done)(void *arg), vo
     return 0;
 }
 
-static int amqp_declare_exchange(struct transport *base, const char *name, const char *type)
-{
-    struct amqp *a = (struct amqp *)base;
-    if (!a->conn)
-        return MSGFLO_ENOTCONN;
-    amqp_exchange_declare(a->conn, CHANNEL, amqp_cstring_bytes(name), amqp_cstring_bytes(type),
-                          false, true, false, false, amqp_empty_table);
-    return rpc_done(a, "declare exchange", name);
-}
-
-static int amqp_bind_queue(struct transport *base, const char *queue, const char *exchange,
-                           bool bind)
-{
-    struct amqp *a = (struct amqp *)base;
-    if (!a->conn)
-        return MSGFLO_ENOTCONN;
-    if (bind) {
-        amqp_queue_bind(a->conn, CHANNEL, amqp_cstring_bytes(queue), amqp_cstring_bytes(exchange),
-                        amqp_empty_bytes, amqp_empty_table);
-        return rpc_done(a, "bind queue", queue);
-    }
-    amqp_queue_unbind(a->conn, CHANNEL, amqp_cstring_bytes(queue), amqp_cstring_bytes(exchange),
-                      amqp_empty_bytes, amqp_empty_table);
-    return rpc_done(a, "unbind queue", queue);
-}
-
-static int amqp_bind_exchange(struct transport *base, const char *dest, const char *src)
-{
-    struct amqp *a = (struct amqp *)base;
-    if (!a->conn)
-        return MSGFLO_ENOTCONN;
-    amqp_exchange_bind(a->conn, CHANNEL, amqp_cstring_bytes(dest), amqp_cstring_bytes(src),
-                       amqp_empty_bytes, amqp_empty_table);
-    return rpc_done(a, "bind exchange", dest);
-}
-
 /* A server exception on STATS_CHANNEL (e.g. 404 for a missing queue) closes
  * that channel only: confirm the close and reopen it next time. Anything else
  * is the connection's loss. */
@@ -864,9 +828,6 @@ static const struct transport_ops amqp_ops = {
     .declare_discovery = amqp_declare_discovery,
     .when_subscribed = amqp_when_subscribed,
     .when_flushed = amqp_when_flushed,
-    .declare_exchange = amqp_declare_exchange,
-    .bind_queue = amqp_bind_queue,
-    .bind_exchange = amqp_bind_exchange,
     .ack = amqp_ack_op,
     .nack = amqp_nack_op,
     .close = amqp_close_op,

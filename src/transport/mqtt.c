@@ -513,36 +513,6 @@ static int mqtt_when_flushed(struct transport *base, void (*done)(void *arg), vo
     return 0;
 }
 
-static int mqtt_no_bindings(struct transport *base)
-{
-    (void)base;
-    LOG_DEBUG(NS, "MQTT has no broker-side bindings");
-    return MSGFLO_EINVAL;
-}
-
-static int mqtt_declare_exchange(struct transport *base, const char *name, const char *type)
-{
-    (void)name;
-    (void)type;
-    return mqtt_no_bindings(base);
-}
-
-static int mqtt_bind_queue(struct transport *base, const char *queue, const char *exchange,
-                           bool bind)
-{
-    (void)queue;
-    (void)exchange;
-    (void)bind;
-    return mqtt_no_bindings(base);
-}
-
-static int mqtt_bind_exchange(struct transport *base, const char *dest, const char *src)
-{
-    (void)dest;
-    (void)src;
-    return mqtt_no_bindings(base);
-}
-
 static int mqtt_queue_stats(struct transport *base, const char *queue, uint32_t *ready,
                             uint32_t *consumers)
 {
@@ -626,9 +596,6 @@ static const struct transport_ops mqtt_ops = {
     .declare_discovery = mqtt_declare_discovery,
     .when_subscribed = mqtt_when_subscribed,
     .when_flushed = mqtt_when_flushed,
-    .declare_exchange = mqtt_declare_exchange,
-    .bind_queue = mqtt_bind_queue,
-    .bind_exchange = mqtt_bind_exchange,
     .ack = mqtt_ack,
     .nack = mqtt_ack,
     .close = mqtt_close,

@@ -165,27 +165,6 @@ int transport_when_flushed(struct transport *t, void (*done)(void *arg), void *a
     return t->ops->when_flushed(t, done, arg);
 }
 
-int transport_declare_exchange(struct transport *t, const char *name, const char *type)
-{
-    if (!t->connected)
-        return MSGFLO_ENOTCONN;
-    return t->ops->declare_exchange(t, name, type);
-}
-
-int transport_bind_queue(struct transport *t, const char *queue, const char *exchange, bool bind)
-{
-    if (!t->connected)
-        return MSGFLO_ENOTCONN;
-    return t->ops->bind_queue(t, queue, exchange, bind);
-}
-
-int transport_bind_exchange(struct transport *t, const char *dest, const char *src)
-{
-    if (!t->connected)
-        return MSGFLO_ENOTCONN;
-    return t->ops->bind_exchange(t, dest, src);
-}
-
 bool transport_has_bindings(const struct transport *t)
 {
     return t->url->is_amqp;

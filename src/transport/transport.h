@@ -88,11 +88,6 @@ struct transport_ops {
     /* Calls done(arg) once everything published so far is safe: AMQP, confirmed
      * by the broker; MQTT, written to the socket (QoS 0) or acknowledged (QoS 1). */
     int (*when_flushed)(struct transport *t, void (*done)(void *arg), void *arg);
-    /* Broker-side topology (AMQP only; MQTT returns MSGFLO_EINVAL: bindings
-     * there are made by forwarding). `type` is "fanout", "direct", ... */
-    int (*declare_exchange)(struct transport *t, const char *name, const char *type);
-    int (*bind_queue)(struct transport *t, const char *queue, const char *exchange, bool bind);
-    int (*bind_exchange)(struct transport *t, const char *dest, const char *src);
     int (*ack)(struct transport *t, const struct transport_delivery *d);
     int (*nack)(struct transport *t, const struct transport_delivery *d);
     void (*close)(struct transport *t);
@@ -151,10 +146,6 @@ int transport_announce(struct transport *t, const void *data, size_t len);
 int transport_declare_discovery(struct transport *t);
 int transport_when_subscribed(struct transport *t, void (*done)(void *arg), void *arg);
 int transport_when_flushed(struct transport *t, void (*done)(void *arg), void *arg);
-int transport_declare_exchange(struct transport *t, const char *name, const char *type);
-/* Binds (bind=true) or unbinds `queue` to/from `exchange`, routing key "". */
-int transport_bind_queue(struct transport *t, const char *queue, const char *exchange, bool bind);
-int transport_bind_exchange(struct transport *t, const char *dest, const char *src);
 /* Whether the transport has broker-side bindings (AMQP). */
 bool transport_has_bindings(const struct transport *t);
 int transport_ack(struct transport *t, const struct transport_delivery *d);

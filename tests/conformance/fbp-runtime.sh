@@ -5,7 +5,9 @@
 #
 #   fbp-runtime.sh fbp-test MSGFLO BIN_DIR   # fbp-test (npm fbp-protocol 0.9.8): the
 #                                           # protocol's 22 tests, on MQTT and AMQP,
-#                                           # and once more with a secret
+#                                           # with the runtime's own random secret
+#                                           # (read from its Flowhub link), --secret
+#                                           # and MSGFLO_SECRET
 #   fbp-runtime.sh fbp-spec MSGFLO BIN_DIR   # fbp-spec 0.8.0 runs fbp-spec/*.yaml
 #
 # Exit 77 (skipped) when the npm packages are not installed.
@@ -42,7 +44,8 @@ cat >"$work/library.json" <<JSON
 }
 JSON
 
-# start_runtime BROKER [msgflo options]: sets $pid and $port.
+# start_runtime BROKER [msgflo options]: sets $pid, $port and $link_secret
+# (the secret in the printed Flowhub link).
 start_runtime() {
     local broker=$1
     shift
@@ -52,7 +55,8 @@ start_runtime() {
     pid=$!
     for _ in $(seq 100); do
         port=$(sed -n 's|^msgflo started on ws://[^:]*:\([0-9]*\).*|\1|p' "$work/out")
-        [ -n "$port" ] && return 0
+        link_secret=$(sed -n 's|^Open in Flowhub: .*%26secret%3D\([^%]*\).*|\1|p' "$work/out")
+        [ -n "$port" ] && [ -n "$link_secret" ] && return 0
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
@@ -68,14 +72,21 @@ stop_runtime() {
 }
 
 failed=0
-# run NAME BROKER SECRET
+# run NAME BROKER HOW: HOW is "own" (the runtime's random secret, read from
+# the link as Flowhub gets it), "option" (--secret) or "env" (MSGFLO_SECRET).
 run() {
-    local name=$1 broker=$2 secret=$3 rc
+    local name=$1 broker=$2 how=$3 secret="s3cr3t-$$" rc
     echo "=== $mode: $name"
-    if [ -n "$secret" ]; then
-        start_runtime "$broker" --secret "$secret" || { failed=1; return; }
-    else
-        start_runtime "$broker" || { failed=1; return; }
+    case $how in
+    own) start_runtime "$broker" || { failed=1; return; } ;;
+    option) start_runtime "$broker" --secret "$secret" || { failed=1; return; } ;;
+    env) MSGFLO_SECRET=$secret start_runtime "$broker" || { failed=1; return; } ;;
+    esac
+    if [ "$how" = own ]; then
+        secret=$link_secret
+    elif [ "$link_secret" != "$secret" ]; then
+        echo "--- the link holds '$link_secret', not the secret given"
+        failed=1
     fi
     if [ "$mode" = fbp-test ]; then
         printf '{"name":"msgflo-c","command":null,"host":"localhost","port":%s,"collection":"core","version":"0.7"}\n' \
@@ -85,8 +96,7 @@ run() {
             timeout 300 ./node_modules/.bin/fbp-test)
         rc=$?
     else
-        local args=(--address "ws://localhost:$port" --command-timeout 10)
-        [ -n "$secret" ] && args+=(--secret "$secret")
+        local args=(--address "ws://localhost:$port" --command-timeout 10 --secret "$secret")
         (cd "$work" && timeout 300 "$here/node_modules/.bin/fbp-spec" "${args[@]}" "$here/fbp-spec")
         rc=$?
     fi
@@ -98,7 +108,7 @@ run() {
     fi
 }
 
-run mqtt "$MSGFLO_TEST_MQTT" ""
-run amqp "$MSGFLO_TEST_AMQP" ""
-run "mqtt with a secret" "$MSGFLO_TEST_MQTT" "s3cr3t-$$"
+run mqtt "$MSGFLO_TEST_MQTT" own
+run amqp "$MSGFLO_TEST_AMQP" option
+run "mqtt, MSGFLO_SECRET" "$MSGFLO_TEST_MQTT" env
 exit $failed

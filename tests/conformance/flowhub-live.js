@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Flowhub's live mode against the msgflo runtime, with a real WebSocket client
-// (npm ws), real brokers and real C participants:
+// (npm ws) connecting as Flowhub's page does (Origin https://app.flowhub.io,
+// the secret of the printed link in every request), real brokers and real C
+// participants:
 //
 //   node flowhub-live.js PATH/TO/msgflo BIN_DIR
 //
@@ -53,18 +55,24 @@ function startRuntime(args) {
       out += d;
       child.log += d;
       const m = /msgflo started on ws:\/\/[^:]+:(\d+)/.exec(out);
-      if (m) resolve({ child, port: Number(m[1]) });
+      const link = /Open in Flowhub: .*#runtime\/endpoint\?(\S*)/.exec(out);
+      if (m && link) {
+        const secret = new URLSearchParams(decodeURIComponent(link[1])).get('secret');
+        resolve({ child, port: Number(m[1]), secret });
+      }
     });
     child.on('exit', (code) => reject(new Error(`msgflo exited with ${code}: ${child.log}`)));
   }), 15000, 'msgflo start');
 }
 
-function connect(port) {
+function connect(port, secret) {
   return withTimeout(new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/`, 'noflo');
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`, 'noflo', { origin: 'https://app.flowhub.io' });
+    ws.secret = secret;
     ws.inbox = [];
     ws.waiters = [];
     ws.on('message', (m) => {
+      if (ws.secret && String(m).includes(ws.secret)) ws.leaked = String(m);
       ws.inbox.push(JSON.parse(m));
       for (const w of ws.waiters.splice(0)) w();
     });
@@ -73,8 +81,9 @@ function connect(port) {
   }), 5000, 'connect');
 }
 
+// With the secret in the payload, as Flowhub's fbp-protocol-client sends it.
 function send(ws, protocol, command, payload) {
-  ws.send(JSON.stringify({ protocol, command, payload }));
+  ws.send(JSON.stringify({ protocol, command, payload: { ...payload, secret: ws.secret } }));
 }
 
 // Resolves with the first message (taken from the inbox) that matches. A
@@ -111,7 +120,8 @@ async function liveMode(name, broker) {
   const rt = await startRuntime(['--broker', broker, '--graph', graph, '--auto-save',
     '--library', path.join(dir, 'library.json'), '--componentdir', path.join(dir, 'none')]);
   try {
-    const ws = await connect(rt.port);
+    ok(/^[0-9a-f]{32}$/.test(rt.secret || ''), `${name}: the runtime's secret in the link`);
+    const ws = await connect(rt.port, rt.secret);
     send(ws, 'runtime', 'getruntime', {});
     const runtime = await expect(ws, 'runtime', cmd('runtime', 'runtime'));
     eq(runtime.payload.graph, 'default/main', `${name}: main graph`);
@@ -167,6 +177,7 @@ async function liveMode(name, broker) {
     eq(saved.processes.sink.component, 'core/Drop', `${name}: auto-saved node`);
     ok(saved.connections.some((c) => c.tgt && c.tgt.process === 'sink'), `${name}: auto-saved edge`);
     eq(fs.readdirSync(dir).filter((f) => f.includes('autosave')), [], `${name}: no temporary left`);
+    eq(ws.leaked, undefined, `${name}: the secret never echoed`);
     ws.close();
   } catch (e) {
     console.error(rt.child.log);

@@ -4,15 +4,23 @@
 //
 //   node ws-runtime.js PATH/TO/msgflo
 //
-// Starts msgflo on a free port (--port 0) three times (no secret, --secret,
-// MSGFLO_SECRET) and checks: the printed lines, GET / with the Flowhub link,
-// 404/405/400, the RFC 6455 handshake (subprotocol noflo, bad versions and
-// keys), runtime:getruntime with and without the secret, many clients at
-// once, malformed and oversized frames not stopping the server, ping/pong,
-// fragmented messages, SIGTERM closing clients with 1001 and exit 0, and a
-// port in use failing with exit 1. Exit 77 when `ws` is not installed.
+// Starts msgflo on a free port (--port 0) several times (its own random
+// secret, --secret, MSGFLO_SECRET, --secret '' for none) and checks: the
+// printed lines, GET / with the Flowhub link (and the secret in it), 404/405/
+// 400, the RFC 6455 handshake (subprotocol noflo, bad versions and keys), the
+// Origin policy (a page on http://evil.example gets 403; no Origin, the
+// runtime's own page, the IDE and --allow-origin pass), runtime:getruntime
+// with and without the secret, graph commands refused without it,
+// component:source refused unless --allow-component-write and for names
+// leaving --componentdir, many clients at once, malformed and oversized
+// frames not stopping the server, ping/pong, fragmented messages, SIGTERM
+// closing clients with 1001 and exit 0, and a port in use failing with exit
+// 1. Exit 77 when `ws` is not installed.
 'use strict';
 const { spawn } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
 const http = require('http');
 const net = require('net');
 const crypto = require('crypto');
@@ -32,8 +40,11 @@ if (!BIN) {
   process.exit(2);
 }
 
-const CAPS = ['protocol:runtime', 'protocol:component', 'protocol:graph', 'protocol:network',
+const ALL_CAPS = ['protocol:runtime', 'protocol:component', 'protocol:graph', 'protocol:network',
   'component:getsource', 'component:setsource'];
+// What runtime:runtime offers: component:setsource only with --allow-component-write.
+const NO_WRITE_CAPS = ALL_CAPS.filter((c) => c !== 'component:setsource');
+let CAPS = NO_WRITE_CAPS;
 
 let checks = 0;
 function ok(cond, what) {
@@ -124,10 +135,10 @@ function rawHandshake(port, headers) {
   }), 5000, 'raw handshake');
 }
 
-function connect(port, protocols) {
+function connect(port, protocols, options) {
   return withTimeout(new Promise((resolve, reject) => {
     const ws = protocols === undefined ? new WebSocket(`ws://127.0.0.1:${port}/`)
-      : new WebSocket(`ws://127.0.0.1:${port}/`, protocols);
+      : new WebSocket(`ws://127.0.0.1:${port}/`, protocols, options || {});
     ws.inbox = [];
     ws.waiters = [];
     ws.closed = new Promise((res) => ws.on('close', (code) => res(code)));
@@ -172,7 +183,19 @@ async function rpc(ws, msg, what) {
   return next(ws, what);
 }
 
-const getruntime = { protocol: 'runtime', command: 'getruntime', payload: {} };
+// getruntime as the current run's clients send it: with its secret.
+let getruntime = { protocol: 'runtime', command: 'getruntime', payload: {} };
+const withSecret = (secret) => {
+  getruntime = { protocol: 'runtime', command: 'getruntime', payload: {} };
+  if (secret) getruntime.secret = secret;
+};
+
+// The secret in a printed Flowhub link (undefined when none).
+function linkSecret(url) {
+  const q = decodeURIComponent(url.slice(url.indexOf('#runtime/endpoint?') + 18));
+  const m = /(?:^|&)secret=([^&]*)/.exec(q);
+  return m ? m[1] : undefined;
+}
 
 function checkRuntime(msg, id, permitted) {
   eq(msg.protocol, 'runtime');
@@ -190,9 +213,10 @@ function checkRuntime(msg, id, permitted) {
   if (!permitted) eq(p.allCapabilities, CAPS);
 }
 
-async function httpChecks(rt, id) {
+async function httpChecks(rt, id, secret) {
   const expectedUrl = 'http://app.flowhub.io#runtime/endpoint?' +
-    encodeURIComponent(`protocol=websocket&address=ws://localhost:${rt.port}&id=${id}`);
+    encodeURIComponent(`protocol=websocket&address=ws://localhost:${rt.port}&id=${id}` +
+      (secret ? `&secret=${secret}` : ''));
   eq(rt.url, expectedUrl, 'printed Flowhub URL');
 
   const page = await httpRequest(rt.port, 'GET', '/');
@@ -302,14 +326,87 @@ async function garbageChecks(rt, id) {
   await withTimeout(ws.closed, 5000, 'close');
 }
 
-async function noSecretRun() {
+// Browsers send Origin and let any page open a WebSocket to localhost: the
+// attack of a page on http://evil.example is refused at the handshake.
+async function originChecks(rt, id, secret) {
+  const key = crypto.randomBytes(16).toString('base64');
+  const base = `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\n` +
+    'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: noflo\r\n';
+  const refused = ['http://evil.example', 'http://evil.example', 'https://evil.example:3569', 'null', '',
+    `http://localhost:${rt.port + 1}`, 'http://app.flowhub.io.evil.example', 'file://',
+    'http://app.flowhub.io, http://evil.example', `http://127.0.0.1:${rt.port}/x`];
+  for (const origin of refused) {
+    const res = (await rawExchange(rt.port, `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n${base}Origin: ${origin}\r\n\r\n`))
+      .toString('latin1');
+    ok(res.startsWith('HTTP/1.1 403 '), `Origin '${origin}' refused: ${res.slice(0, 40)}`);
+    ok(res.includes(`Origin '${origin}' is not allowed`), `403 names the origin: ${res}`);
+  }
+  const allowed = ['http://app.flowhub.io', 'https://app.flowhub.io', 'HTTP://App.Flowhub.IO:80',
+    `http://localhost:${rt.port}`, `http://127.0.0.1:${rt.port}`, `http://[::1]:${rt.port}`];
+  for (const origin of allowed) {
+    const r = await rawHandshake(rt.port, `${base}Origin: ${origin}\r\n`);
+    ok(r.head.startsWith('HTTP/1.1 101 '), `Origin '${origin}' allowed: ${r.head}`);
+    r.sock.destroy();
+  }
+  // npm ws as a page of evil.example would: 403, no connection.
+  const err = await connect(rt.port, 'noflo', { origin: 'http://evil.example' }).then(() => null, (e) => e);
+  ok(err && /403/.test(err.message), `ws from http://evil.example refused: ${err && err.message}`);
+  // As Flowhub's page, and with no Origin: the protocol works.
+  const flowhub = await connect(rt.port, 'noflo', { origin: 'http://app.flowhub.io' });
+  checkRuntime((await rpc(flowhub, getruntime)).msg, id, true);
+  flowhub.close();
+  const plain = await connect(rt.port, 'noflo');
+  checkRuntime((await rpc(plain, getruntime)).msg, id, true);
+  plain.close();
+  // Refusals are logged once per origin.
+  await new Promise((res) => setTimeout(res, 100));
+  const warnings = rt.child.stderrText.split('\n').filter((l) => l.includes("'http://evil.example' refused"));
+  eq(warnings.length, 1, `one warning for http://evil.example: ${rt.child.stderrText}`);
+  ok(warnings[0].startsWith('msgflo:http warning: '), warnings[0]);
+  ok(!rt.child.stderrText.includes(secret), 'the log does not show the secret');
+}
+
+// The attack's commands need the secret, and component:source writes nothing
+// unless --allow-component-write.
+async function commandChecks(rt, secret, componentdir) {
+  const ws = await connect(rt.port, 'noflo');
+  const texts = [];
+  const ask = async (msg) => { const r = await rpc(ws, msg); texts.push(r.text); return r.msg; };
+  let m = await ask({ protocol: 'graph', command: 'removenode', payload: { id: 'r1', graph: 'default/main' } });
+  eq(m, { protocol: 'graph', command: 'error', payload: { message: 'graph:removenode is not permitted' } });
+  const pwn = { name: 'pwn', language: 'python', code: 'import os\n' };
+  m = await ask({ protocol: 'component', command: 'source', payload: pwn });
+  eq(m, { protocol: 'component', command: 'error', payload: { message: 'component:source is not permitted' } });
+  m = await ask({ protocol: 'component', command: 'source', payload: pwn, secret });
+  eq([m.protocol, m.command], ['component', 'error'], 'component:source refused with the secret too');
+  ok(/not enabled.*--allow-component-write/.test(m.payload.message), `says why: ${m.payload.message}`);
+  m = await ask({ protocol: 'graph', command: 'addnode', payload: { id: 'x', component: 'pwn', graph: 'default/main' } });
+  eq(m.command, 'error', 'addnode without the secret refused');
+  eq(fs.readdirSync(componentdir), [], 'no file written');
+  for (const t of texts) ok(!t.includes(secret), 'secret never echoed');
+  ws.close();
+}
+
+async function defaultRun() {
   const id = crypto.randomUUID();
-  const rt = await startRuntime(['--runtime-id', id]);
+  const componentdir = fs.mkdtempSync(path.join(os.tmpdir(), 'msgflo-ws-components-'));
+  const rt = await startRuntime(['--runtime-id', id, '--componentdir', componentdir]);
   try {
     eq(rt.host, 'localhost');
-    await httpChecks(rt, id);
+    // With no --secret, a random one (128 bits, hex), in the link.
+    const secret = linkSecret(rt.url);
+    ok(/^[0-9a-f]{32}$/.test(secret || ''), `a random secret in the link: ${rt.url}`);
+    withSecret(secret);
+    await httpChecks(rt, id, secret);
     await handshakeChecks(rt);
+    await originChecks(rt, id, secret);
+    await commandChecks(rt, secret, componentdir);
     await garbageChecks(rt, id);
+
+    // Without the secret: getruntime answered, nothing permitted.
+    const anon = await connect(rt.port, 'noflo');
+    checkRuntime((await rpc(anon, { protocol: 'runtime', command: 'getruntime', payload: {} })).msg, id, false);
+    anon.close();
 
     // Subprotocol noflo when asked for, none otherwise.
     const a = await connect(rt.port, 'noflo');
@@ -317,11 +414,7 @@ async function noSecretRun() {
     const b = await connect(rt.port);
     eq(b.protocol, '');
     checkRuntime((await rpc(a, getruntime)).msg, id, true);
-    checkRuntime((await rpc(b, { protocol: 'runtime', command: 'getruntime' })).msg, id, true);
-    // A secret sent to a runtime without one is fine and not echoed.
-    const withSecret = await rpc(a, { protocol: 'runtime', command: 'getruntime', payload: { secret: 'zz9' } });
-    checkRuntime(withSecret.msg, id, true);
-    ok(!withSecret.text.includes('zz9'), 'secret not echoed');
+    checkRuntime((await rpc(b, { protocol: 'runtime', command: 'getruntime', payload: { secret } })).msg, id, true);
 
     // Malformed frames: an error reply, and the connection keeps working.
     let r = await rpc(a, '{not json');
@@ -334,8 +427,8 @@ async function noSecretRun() {
     r = await rpc(a, '[' .repeat(100000));
     eq([r.msg.protocol, r.msg.command], ['runtime', 'error']);
     // Unknown commands: no reply, as the original.
-    a.send(JSON.stringify({ protocol: 'runtime', command: 'nosuch', payload: {} }));
-    a.send(JSON.stringify({ protocol: 'graph', command: 'nosuch', payload: { id: 'x', graph: 'g' } }));
+    a.send(JSON.stringify({ protocol: 'runtime', command: 'nosuch', payload: {}, secret }));
+    a.send(JSON.stringify({ protocol: 'graph', command: 'nosuch', payload: { id: 'x', graph: 'g', secret } }));
     await silence(a, 300);
     // Binary frames are ignored.
     a.send(Buffer.from([1, 2, 3]));
@@ -382,6 +475,50 @@ async function noSecretRun() {
   } catch (e) {
     rt.child.kill('SIGKILL');
     throw e;
+  } finally {
+    fs.rmSync(componentdir, { recursive: true, force: true });
+  }
+}
+
+// --secret '': no secret (with a warning); --allow-component-write: files
+// only inside --componentdir, names checked.
+async function noSecretRun() {
+  const id = crypto.randomUUID();
+  const componentdir = fs.mkdtempSync(path.join(os.tmpdir(), 'msgflo-ws-components-'));
+  const rt = await startRuntime(['--runtime-id', id, '--secret', '', '--componentdir', componentdir,
+    '--allow-component-write', '--broker', 'mqtt://127.0.0.1:1']);
+  try {
+    withSecret(undefined);
+    CAPS = ALL_CAPS;
+    eq(linkSecret(rt.url), undefined, 'no secret in the link');
+    ok(/warning: --secret '': no secret/.test(rt.child.stderrText), `warns: ${rt.child.stderrText}`);
+    const a = await connect(rt.port, 'noflo');
+    checkRuntime((await rpc(a, getruntime)).msg, id, true);
+    // A secret sent to a runtime without one is fine and not echoed.
+    const r = await rpc(a, { protocol: 'runtime', command: 'getruntime', payload: { secret: 'zz9' } });
+    checkRuntime(r.msg, id, true);
+    ok(!r.text.includes('zz9'), 'secret not echoed');
+    // Names that would leave the component directory, or hide the file.
+    for (const name of ['../pwn', '../../tmp/pwn', 'a/b/c', '.bashrc', 'core/.hidden', '/etc/x', 'a b', 'x/']) {
+      const m = (await rpc(a, { protocol: 'component', command: 'source', payload: { name, language: 'python', code: 'x' } })).msg;
+      eq([m.protocol, m.command], ['component', 'error'], `component:source '${name}' refused`);
+      ok(m.payload.message.startsWith('invalid component name'), `says why: ${m.payload.message}`);
+    }
+    eq(fs.readdirSync(componentdir), [], 'nothing written');
+    ok(!fs.existsSync(path.join(componentdir, '..', 'pwn.py')), 'nothing written beside it');
+    // A good name: written inside --componentdir.
+    a.send(JSON.stringify({ protocol: 'component', command: 'source',
+      payload: { name: 'Hello', library: 'mine', language: 'python', code: 'print(1)\n' } }));
+    const m = (await next(a, 'source echo')).msg;
+    eq([m.protocol, m.command, m.payload.name], ['component', 'source', 'Hello']);
+    eq(fs.readFileSync(path.join(componentdir, 'Hello.py'), 'utf8'), 'print(1)\n', 'file written');
+    await stopRuntime(rt);
+  } catch (e) {
+    rt.child.kill('SIGKILL');
+    throw e;
+  } finally {
+    CAPS = NO_WRITE_CAPS;
+    fs.rmSync(componentdir, { recursive: true, force: true });
   }
 }
 
@@ -392,6 +529,8 @@ async function secretRun(how) {
     ? await startRuntime(['--runtime-id', id, '--secret', secret])
     : await startRuntime([], { MSGFLO_SECRET: secret, MSGFLO_RUNTIME_ID: id });
   try {
+    eq(linkSecret(rt.url), secret, 'the given secret in the link');
+    withSecret(undefined);
     const ws = await connect(rt.port, 'noflo');
     const texts = [];
     const ask = async (msg) => { const r = await rpc(ws, msg); texts.push(r.text); return r.msg; };
@@ -421,11 +560,25 @@ async function secretRun(how) {
 async function optionsRun() {
   // --host is advertised only; the listen address stays loopback.
   const rt = await startRuntime(['--host', 'example.test', '--ide', 'http://ide.test/', '--runtime-id', 'rid',
-    '--listen', 'localhost', '--broker', 'mqtt://127.0.0.1:1']);
+    '--listen', 'localhost', '--broker', 'mqtt://127.0.0.1:1', '--secret', 'opt-s3',
+    '--allow-origin', 'https://extra.test:8443/', '--allow-origin=http://a.test,http://b.test:81']);
   try {
+    withSecret('opt-s3');
     eq(rt.host, 'example.test');
     eq(rt.url, 'http://ide.test/#runtime/endpoint?' +
-      encodeURIComponent(`protocol=websocket&address=ws://example.test:${rt.port}&id=rid`));
+      encodeURIComponent(`protocol=websocket&address=ws://example.test:${rt.port}&id=rid&secret=opt-s3`));
+    // The IDE's origin (and its https form), the advertised host's page,
+    // --allow-origin's; not the default IDE any more.
+    for (const origin of ['http://ide.test', 'https://ide.test', `http://example.test:${rt.port}`,
+      'https://extra.test:8443', 'http://a.test', 'http://b.test:81']) {
+      const o = await connect(rt.port, 'noflo', { origin });
+      checkRuntime((await rpc(o, getruntime)).msg, 'rid', true);
+      o.close();
+    }
+    for (const origin of ['http://app.flowhub.io', 'https://extra.test', 'http://b.test', 'http://evil.example']) {
+      const err = await connect(rt.port, 'noflo', { origin }).then(() => null, (e) => e);
+      ok(err && /403/.test(err.message), `${origin} refused: ${err && err.message}`);
+    }
     const ws = await connect(rt.port, 'noflo');
     checkRuntime((await rpc(ws, getruntime)).msg, 'rid', true);
     // SIGINT ends it like SIGTERM.
@@ -438,9 +591,23 @@ async function optionsRun() {
     rt.child.kill('SIGKILL');
     throw e;
   }
+  // --allow-origin '*': every page, with a warning.
+  const any = await startRuntime(['--allow-origin', '*', '--broker', 'mqtt://127.0.0.1:1', '--runtime-id', 'any']);
+  try {
+    withSecret(linkSecret(any.url));
+    ok(/warning: --allow-origin '\*'/.test(any.child.stderrText), `warns: ${any.child.stderrText}`);
+    const o = await connect(any.port, 'noflo', { origin: 'http://evil.example' });
+    checkRuntime((await rpc(o, getruntime)).msg, 'any', true);
+    await stopRuntime(any);
+  } catch (e) {
+    any.child.kill('SIGKILL');
+    throw e;
+  }
   // Bad options: exit 2 with usage.
   for (const args of [['--port', 'x'], ['--port', '70000'], ['--nosuch', '1'], ['--port'],
-    ['--auto-save'], ['--wait-timeout', '-1'], ['--expire-periods', 'x']]) {
+    ['--auto-save'], ['--wait-timeout', '-1'], ['--expire-periods', 'x'],
+    ['--allow-origin', 'evil.example'], ['--allow-origin', ''], ['--allow-origin', 'http://a/,x'],
+    ['--ide', 'app.flowhub.io'], ['--allow-component-write', 'maybe']]) {
     const child = spawn(BIN, args, { stdio: 'ignore' });
     const code = await withTimeout(new Promise((res) => child.on('exit', res)), 5000, 'bad option');
     eq(code, 2, `exit 2 for ${args.join(' ')}`);
@@ -456,6 +623,7 @@ async function optionsRun() {
 
 (async () => {
   const started = Date.now();
+  await defaultRun();
   await noSecretRun();
   await secretRun('option');
   await secretRun('env');

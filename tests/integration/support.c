@@ -251,6 +251,8 @@ int mqtt_client_open(struct mqtt_client *c, const char *url)
     mosquitto_lib_init();
     c->mosq = mosquitto_new(NULL, true, c);
     mosquitto_message_callback_set(c->mosq, on_mqtt_message);
+    if (u->user)
+        mosquitto_username_pw_set(c->mosq, u->user, u->password);
     int rc = mosquitto_connect(c->mosq, u->host, u->port, 30);
     msgflo_url_free(u);
     if (rc != MOSQ_ERR_SUCCESS)

@@ -170,6 +170,7 @@ static void world_open_wait(struct world *w, const char *url, unsigned period_ms
         .expire_periods = expiry,
         .expire_periods_set = true,
         .start_timeout_ms = wait_ms,
+        .allow_component_write = true, /* test_component_source; msgflo's default is false */
     };
     assert_int_equal(coordinator__new(&w->loop, &o, &w->c, w->err, sizeof w->err), 0);
     w->sys = coordinator__system(w->c);
@@ -412,6 +413,36 @@ static void test_component_source(void **state)
     assert_int_equal(s->ops->set_component_source(s->self, "x/Y", "cobol", "", w.err, sizeof w.err),
                      MSGFLO_EINVAL);
     assert_non_null(strstr(w.err, "cobol"));
+    /* Names that would leave the component directory or hide the file. */
+    const char *bad[] = {"../../pwn", "test/../../pwn", "a/b/c", ".hidden", "test/.bashrc", ""};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        assert_int_equal(
+            s->ops->set_component_source(s->self, bad[k], "python", code, w.err, sizeof w.err),
+            MSGFLO_EINVAL);
+        assert_non_null(strstr(w.err, bad[k][0] ? "invalid component name" : "needs a name"));
+    }
+    char pwn[600];
+    snprintf(pwn, sizeof pwn, "%s/pwn.py", w.dir);
+    assert_int_equal(access(pwn, F_OK), -1);
+    /* A symlink planted at the temporary name is not followed. */
+    char target[600], link[600];
+    snprintf(target, sizeof target, "%s/target", w.dir);
+    snprintf(link, sizeof link, "%s/participants/Evil.py.tmp", w.dir);
+    FILE *t = fopen(target, "w");
+    assert_non_null(t);
+    fputs("keep", t);
+    fclose(t);
+    assert_int_equal(symlink(target, link), 0);
+    assert_int_equal(
+        s->ops->set_component_source(s->self, "test/Evil", "python", code, w.err, sizeof w.err),
+        MSGFLO_ESYS);
+    assert_non_null(strstr(w.err, "Evil.py.tmp"));
+    char kept[16] = "";
+    t = fopen(target, "r");
+    assert_non_null(t);
+    assert_non_null(fgets(kept, sizeof kept, t));
+    fclose(t);
+    assert_string_equal(kept, "keep");
     wait_for(&w.loop, &w.rec, "components", 1);
     json_t *src = s->ops->component_source(s->self, "test/Hello", w.err, sizeof w.err);
     assert_non_null(src);

@@ -110,7 +110,7 @@ static void test_discovery_parse(void **state)
          MSGFLO_EINVAL, "payload.role"},
         {"{\"protocol\":\"discovery\",\"command\":\"participant\",\"payload\":{\"id\":\"x\","
          "\"role\":\"r\",\"component\":\"c\",\"inports\":{},\"outports\":[]}}",
-         MSGFLO_EINVAL, "payload.inports is not an array"},
+         MSGFLO_EINVAL, "payload.inports must be an array"},
         {"{\"protocol\":\"discovery\",\"command\":\"participant\",\"payload\":{\"id\":\"x\","
          "\"role\":\"r\",\"component\":\"c\",\"inports\":[],\"outports\":[{\"queue\":1}]}}",
          MSGFLO_EINVAL, "payload.outports[0]"},

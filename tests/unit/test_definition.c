@@ -123,6 +123,39 @@ static void test_validation(void **state)
     def.inports = bad_queue;
     expect_invalid(&def, "r", "queue");
     expect_invalid(NULL, "r", "no definition");
+
+    /* the discovery protocol's limits: at the limit fine, one byte more refused */
+    static char name[DEFINITION_MAX_NAME + 2], text[DEFINITION_MAX_TEXT + 2];
+    memset(name, 'n', DEFINITION_MAX_NAME + 1);
+    memset(text, 't', DEFINITION_MAX_TEXT + 1);
+    struct definition *d = NULL;
+    char err[256];
+    def = repeat;
+    def.label = text + 1; /* 4096 bytes */
+    def.component = name + 1;
+    assert_int_equal(definition__instantiate(&def, "r", &d, err, sizeof err), 0);
+    definition__free(d);
+    def.label = text;
+    expect_invalid(&def, "r", "label and icon must be at most 4096 bytes");
+    def.label = NULL;
+    def.component = name;
+    expect_invalid(&def, "r", "component and id must be at most 1024 bytes");
+    def = repeat;
+    msgflo_port_def long_type[] = {{.id = "in", .type = name}, {0}};
+    def.inports = long_type;
+    expect_invalid(&def, "r", "inport 0: id and type must be at most 1024 bytes");
+    static msgflo_port_def many[DEFINITION_MAX_PORTS + 2];
+    static char ids[DEFINITION_MAX_PORTS + 1][8];
+    for (size_t i = 0; i <= DEFINITION_MAX_PORTS; i++) {
+        snprintf(ids[i], sizeof ids[i], "p%zu", i);
+        many[i].id = ids[i];
+    }
+    def = repeat;
+    def.outports = many + 1; /* 256 */
+    assert_int_equal(definition__instantiate(&def, "r", &d, err, sizeof err), 0);
+    definition__free(d);
+    def.outports = many;
+    expect_invalid(&def, "r", "257 outports, more than 256");
 }
 
 static void test_role_from_definition(void **state)

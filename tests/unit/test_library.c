@@ -181,6 +181,48 @@ static void test_config_and_disk_components(void **state)
     library__free(lib);
 }
 
+/* Names a client may write a component file under (component:source). */
+static void test_component_names(void **state)
+{
+    (void)state;
+    const char *good[] = {"Hello", "core/Repeat", "my-lib/to_number.v2", "a", "A1/b-2"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        char err[256] = "";
+        if (library__check_component_name(good[i], err, sizeof err) != 0)
+            fail_msg("'%s' refused: %s", good[i], err);
+    }
+    const char *bad[] = {"",
+                         "..",
+                         ".",
+                         "../pwn",
+                         "core/../../pwn",
+                         "a/b/c",
+                         "/etc/passwd",
+                         "core/",
+                         "/Name",
+                         ".hidden",
+                         "core/.bashrc",
+                         ".lib/Name",
+                         "name with space",
+                         "semi;colon",
+                         "back\\slash",
+                         "ctl\x01",
+                         "\xc3\xa9t\xc3\xa9",
+                         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char err[256] = "";
+        if (library__check_component_name(bad[i], err, sizeof err) != MSGFLO_EINVAL)
+            fail_msg("'%s' accepted", bad[i]);
+        assert_non_null(strstr(err, "invalid component name '"));
+        /* What is shown back is printable ASCII. */
+        for (const char *q = err; *q; q++)
+            assert_true(*q >= 0x20 && *q < 0x7f);
+    }
+    char err[256] = "";
+    assert_int_equal(library__check_component_name(NULL, err, sizeof err), MSGFLO_EINVAL);
+    assert_int_equal(library__check_component_name("../x", NULL, 0), MSGFLO_EINVAL);
+}
+
 static void test_role_is_replaced(void **state)
 {
     struct library *lib =
@@ -649,6 +691,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_variables_are_expanded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_and_disk_components, setup, teardown),
+        cmocka_unit_test(test_component_names),
         cmocka_unit_test_setup_teardown(test_role_is_replaced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_iips_are_replaced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_template_order, setup, teardown),

@@ -166,6 +166,33 @@ static void test_getruntime_optional_fields(void **state)
     fixture_free(f);
 }
 
+/* Without --allow-component-write, component:setsource is not offered, to
+ * clients with the secret or without. */
+static void test_getruntime_no_setsource(void **state)
+{
+    (void)state;
+    const struct protocol_options o = {.id = "id-3", .secret = "s", .no_setsource = true};
+    struct fixture *f = fixture_new(&o);
+    handle(f, "{\"protocol\":\"runtime\",\"command\":\"getruntime\",\"secret\":\"s\"}");
+    json_t *msg, *pl = output(f, 0, "runtime", "runtime", &msg);
+    json_t *caps = json_object_get(pl, "capabilities");
+    assert_int_equal(json_array_size(caps), 5);
+    size_t i;
+    json_t *c;
+    json_array_foreach(caps, i, c)
+    {
+        assert_string_not_equal(json_string_value(c), "component:setsource");
+    }
+    assert_string_equal(json_string_value(json_array_get(caps, 4)), "component:getsource");
+    json_decref(msg);
+    handle(f, getruntime);
+    pl = output(f, 0, "runtime", "runtime", &msg);
+    assert_int_equal(json_array_size(json_object_get(pl, "capabilities")), 0);
+    assert_int_equal(json_array_size(json_object_get(pl, "allCapabilities")), 5);
+    json_decref(msg);
+    fixture_free(f);
+}
+
 /* ---- secret ---- */
 
 static void assert_no_secret_in_output(struct fixture *f, const char *secret)
@@ -626,7 +653,8 @@ static void test_flowhub_url(void **state)
     (void)state;
     char *url = NULL;
     assert_int_equal(
-        front_page__flowhub_url("http://app.flowhub.io", "localhost", 3569, "abc-1", &url), 0);
+        front_page__flowhub_url("http://app.flowhub.io", "localhost", 3569, "abc-1", NULL, &url),
+        0);
     /* What Node's querystring.escape makes of the original's parameters. */
     assert_string_equal(url, "http://app.flowhub.io#runtime/endpoint?protocol%3Dwebsocket%26"
                              "address%3Dws%3A%2F%2Flocalhost%3A3569%26id%3Dabc-1");
@@ -640,7 +668,7 @@ static void test_flowhub_url(void **state)
     /* Characters outside the unreserved set are escaped; the IDE is taken
      * as given but HTML-escaped in the page. */
     assert_int_equal(
-        front_page__flowhub_url("http://x/?a=\"<b>&c", "h st", 0, "i~d*('!')_.-", &url), 0);
+        front_page__flowhub_url("http://x/?a=\"<b>&c", "h st", 0, "i~d*('!')_.-", "", &url), 0);
     assert_string_equal(url, "http://x/?a=\"<b>&c#runtime/endpoint?protocol%3Dwebsocket%26"
                              "address%3Dws%3A%2F%2Fh%20st%3A0%26id%3Di~d*('!')_.-");
     assert_int_equal(front_page__html(url, &html), 0);
@@ -649,8 +677,16 @@ static void test_flowhub_url(void **state)
     assert_non_null(strstr(html, "id%3Di~d*(&#39;!&#39;)_.-\""));
     free(html);
     free(url);
-    assert_int_equal(front_page__flowhub_url("x", "h", 70000, "i", &url), MSGFLO_EINVAL);
+    assert_int_equal(front_page__flowhub_url("x", "h", 70000, "i", NULL, &url), MSGFLO_EINVAL);
     assert_null(url);
+
+    /* The secret as noflo-nodejs adds it, after the id. */
+    assert_int_equal(
+        front_page__flowhub_url("http://app.flowhub.io", "localhost", 3569, "abc-1", "0f3a", &url),
+        0);
+    assert_string_equal(url, "http://app.flowhub.io#runtime/endpoint?protocol%3Dwebsocket%26"
+                             "address%3Dws%3A%2F%2Flocalhost%3A3569%26id%3Dabc-1%26secret%3D0f3a");
+    free(url);
 }
 
 /* ---- the server with wslay clients on loopback ---- */
@@ -971,6 +1007,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_getruntime_fields),
         cmocka_unit_test(test_getruntime_optional_fields),
+        cmocka_unit_test(test_getruntime_no_setsource),
         cmocka_unit_test(test_secret_getruntime),
         cmocka_unit_test(test_secret_other_commands),
         cmocka_unit_test(test_permitted_callback),

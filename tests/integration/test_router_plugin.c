@@ -1,0 +1,446 @@
+/* mosquitto_msgflo.so in a real mosquitto: bindings added, listed and removed
+ * over /msgrouter, a pipeline of real participants routed by the broker,
+ * fan-out and fan-in, QoS 1 kept, loops and malformed requests refused,
+ * bindings kept across a broker restart, 10,000 bindings, and the control
+ * topics closed by an ACL. Each case starts its own mosquitto. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "support.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef MSGFLO_ROUTER_PLUGIN
+#error "MSGFLO_ROUTER_PLUGIN: path of mosquitto_msgflo.so"
+#endif
+
+struct broker {
+    char dir[64];
+    char url[64];
+    int port;
+    struct child proc;
+};
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static bool port_open(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+/* Writes the config (extra lines appended) and starts mosquitto on b->port. */
+static void broker_start(struct broker *b, const char *extra)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/mosquitto.conf", b->dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "listener %d 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
+            "log_dest file %s/log\nplugin %s\nplugin_opt_bindings_file %s/bindings.json\n%s",
+            b->port, b->dir, MSGFLO_ROUTER_PLUGIN, b->dir, extra ? extra : "");
+    if (geteuid() == 0)
+        fprintf(f, "user root\n");
+    fclose(f);
+    char *argv[] = {access("/usr/sbin/mosquitto", X_OK) == 0 ? "/usr/sbin/mosquitto"
+                                                             : "/usr/local/sbin/mosquitto",
+                    "-c", path, NULL};
+    assert_int_equal(child_start(&b->proc, argv), 0);
+    for (int i = 0; i < 200 && !port_open(b->port); i++)
+        usleep(20000);
+    assert_true(port_open(b->port));
+}
+
+static void broker_new(struct broker *b, const char *extra)
+{
+    snprintf(b->dir, sizeof b->dir, "/tmp/test_router_XXXXXX");
+    assert_non_null(mkdtemp(b->dir));
+    b->port = free_port();
+    snprintf(b->url, sizeof b->url, "mqtt://127.0.0.1:%d", b->port);
+    broker_start(b, extra);
+}
+
+static void broker_stop(struct broker *b)
+{
+    assert_int_equal(child_stop(&b->proc, SIGTERM), 0);
+}
+
+static void broker_free(struct broker *b)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", b->dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Sends a control command and returns its reply on `reply` (owned JSON). */
+static json_t *request(struct mqtt_client *c, const char *command, const char *payload,
+                       const char *reply)
+{
+    char topic[128];
+    snprintf(topic, sizeof topic, "/msgrouter/default/%s", command);
+    assert_int_equal(mqtt_client_publish(c, topic, payload), 0);
+    snprintf(topic, sizeof topic, "/msgrouter/default/%s", reply);
+    char *text = mqtt_client_wait(c, topic, 5000);
+    assert_non_null(text);
+    json_t *o = json_loads(text, 0, NULL);
+    free(text);
+    assert_non_null(o);
+    return o;
+}
+
+static json_t *control(struct mqtt_client *c, const char *command, const char *payload)
+{
+    return request(c, command, payload, "result");
+}
+
+static size_t count_bindings(struct mqtt_client *c)
+{
+    json_t *o = request(c, "listbindings", "{}", "bindings");
+    size_t n = json_array_size(json_object_get(o, "bindings"));
+    json_decref(o);
+    return n;
+}
+
+static void expect_ok(struct mqtt_client *c, const char *command, const char *payload)
+{
+    json_t *o = control(c, command, payload);
+    if (!json_is_true(json_object_get(o, "ok")))
+        fail_msg("%s %s: %s", command, payload, json_dumps(o, 0));
+    json_decref(o);
+}
+
+static void open_admin(struct mqtt_client *c, struct broker *b)
+{
+    assert_int_equal(mqtt_client_open(c, b->url), 0);
+    assert_int_equal(mqtt_client_subscribe(c, "/msgrouter/default/+"), 0);
+}
+
+static void test_status_add_list_remove(void **state)
+{
+    (void)state;
+    struct broker b;
+    broker_new(&b, NULL);
+    struct mqtt_client c;
+    open_admin(&c, &b);
+    char *status = mqtt_client_wait(&c, "/msgrouter/default/status", 3000); /* retained */
+    assert_non_null(status);
+    assert_non_null(strstr(status, "\"router\":\"mosquitto_msgflo\""));
+    free(status);
+
+    json_t *o = control(&c, "addbinding", "{\"src\":\"a.OUT\",\"tgt\":\"b.IN\",\"id\":1}");
+    assert_true(json_is_true(json_object_get(o, "ok")));
+    assert_int_equal(json_integer_value(json_object_get(o, "id")), 1);
+    assert_int_equal(json_integer_value(json_object_get(o, "added")), 1);
+    json_decref(o);
+    o = control(&c, "addbinding", "{\"src\":\"a.OUT\",\"tgt\":\"b.IN\"}");
+    assert_int_equal(json_integer_value(json_object_get(o, "existing")), 1);
+    json_decref(o);
+    assert_int_equal(count_bindings(&c), 1);
+
+    struct mqtt_client data;
+    assert_int_equal(mqtt_client_open(&data, b.url), 0);
+    assert_int_equal(mqtt_client_subscribe(&data, "b.IN"), 0);
+    assert_int_equal(mqtt_client_publish(&data, "a.OUT", "{\"n\": 1}"), 0);
+    char *got = mqtt_client_wait(&data, "b.IN", 3000);
+    assert_non_null(got);
+    assert_string_equal(got, "{\"n\": 1}"); /* byte for byte */
+    free(got);
+
+    o = request(&c, "listbindings", "", "bindings");
+    json_t *first = json_array_get(json_object_get(o, "bindings"), 0);
+    assert_int_equal(json_integer_value(json_object_get(first, "messages")), 1);
+    assert_int_equal(json_integer_value(json_object_get(first, "bytes")), 8);
+    json_decref(o);
+
+    expect_ok(&c, "removebinding", "{\"src\":\"a.OUT\",\"tgt\":\"b.IN\"}");
+    assert_int_equal(count_bindings(&c), 0);
+    assert_int_equal(mqtt_client_publish(&data, "a.OUT", "after"), 0);
+    got = mqtt_client_wait(&data, "b.IN", 500);
+    assert_null(got); /* a removed binding delivers nothing */
+
+    mqtt_client_close(&data);
+    mqtt_client_close(&c);
+    broker_stop(&b);
+    broker_free(&b);
+}
+
+static void test_refusals_change_nothing(void **state)
+{
+    (void)state;
+    struct broker b;
+    broker_new(&b, NULL);
+    struct mqtt_client c;
+    open_admin(&c, &b);
+    expect_ok(&c, "addbinding",
+              "{\"bindings\":[{\"src\":\"a\",\"tgt\":\"b\"},{\"src\":\"b\","
+              "\"tgt\":\"c\"}]}");
+    const char *bad[] = {
+        "{\"src\":\"c\",\"tgt\":\"a\"}",
+        "not json",
+        "{\"src\":\"x\"}",
+        "{\"src\":\"x\",\"tgt\":\"y/#\"}",
+        "{\"src\":\"x\",\"tgt\":\"$SYS/y\"}",
+        "{\"src\":\"x\",\"tgt\":\"y\",\"type\":1}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_t *o = control(&c, "addbinding", bad[i]);
+        assert_true(json_is_false(json_object_get(o, "ok")));
+        assert_true(json_is_string(json_object_get(o, "error")));
+        json_decref(o);
+    }
+    assert_int_equal(count_bindings(&c), 2);
+    mqtt_client_close(&c);
+    broker_stop(&b);
+    broker_free(&b);
+}
+
+/* A pipeline of real participants (examples/repeat), routed by the broker:
+ * a -> b -> c as three Repeats, and fan-out/fan-in around them. */
+static void test_participants_routed_by_broker(void **state)
+{
+    (void)state;
+    struct broker b;
+    broker_new(&b, NULL);
+    char prog[512];
+    support_program("repeat", prog, sizeof prog);
+    struct names n[3];
+    struct child p[3];
+    for (int i = 0; i < 3; i++) {
+        support_names(&n[i], "rt");
+        char *argv[] = {prog, n[i].role, b.url, NULL};
+        assert_int_equal(child_start(&p[i], argv), 0);
+        assert_true(child_read_line(&p[i], 10000));
+    }
+    struct mqtt_client c;
+    open_admin(&c, &b);
+    char req[1024];
+    /* 0 -> 1 -> 2, and 0 fans out to 2 as well; fan-in at 2 from 0 and 1 */
+    snprintf(req, sizeof req,
+             "{\"bindings\":[{\"src\":\"%s\",\"tgt\":\"%s\"},{\"src\":\"%s\",\"tgt\":\"%s\"},"
+             "{\"src\":\"%s\",\"tgt\":\"%s\"},{\"src\":\"%s\",\"tgt\":\"sink\"}]}",
+             n[0].out, n[1].in, n[1].out, n[2].in, n[0].out, n[2].in, n[2].out);
+    expect_ok(&c, "addbinding", req);
+
+    struct mqtt_client data;
+    assert_int_equal(mqtt_client_open(&data, b.url), 0);
+    assert_int_equal(mqtt_client_subscribe(&data, "sink"), 0);
+    assert_int_equal(mqtt_client_publish(&data, n[0].in, "\"hello\""), 0);
+    /* through 2 directly (0 -> 2) and through 1 (0 -> 1 -> 2): twice */
+    for (int i = 0; i < 2; i++) {
+        char *got = mqtt_client_wait(&data, "sink", 5000);
+        assert_non_null(got);
+        assert_string_equal(got, "\"hello\"");
+        free(got);
+    }
+    assert_null(mqtt_client_wait(&data, "sink", 300));
+    mqtt_client_close(&data);
+    mqtt_client_close(&c);
+    for (int i = 0; i < 3; i++)
+        child_stop(&p[i], SIGTERM);
+    broker_stop(&b);
+    broker_free(&b);
+}
+
+/* A raw libmosquitto client that counts what arrives and the QoS it came with. */
+struct counter {
+    long messages;
+    int qos_seen;
+};
+
+static void on_count(struct mosquitto *m, void *ud, const struct mosquitto_message *msg)
+{
+    (void)m;
+    struct counter *c = ud;
+    c->messages++;
+    c->qos_seen = msg->qos;
+}
+
+static struct mosquitto *raw_client(struct broker *b, struct counter *c)
+{
+    struct mosquitto *m = mosquitto_new(NULL, true, c);
+    assert_non_null(m);
+    mosquitto_message_callback_set(m, on_count);
+    assert_int_equal(mosquitto_connect(m, "127.0.0.1", b->port, 30), MOSQ_ERR_SUCCESS);
+    return m;
+}
+
+static void pump(struct mosquitto *m, struct counter *c, long want, int timeout_ms)
+{
+    for (int i = 0; i < timeout_ms / 10 && (!c || c->messages < want); i++)
+        mosquitto_loop(m, 10, 1);
+}
+
+static void test_qos1_and_restart(void **state)
+{
+    (void)state;
+    struct broker b;
+    broker_new(&b, NULL);
+    struct mqtt_client c;
+    open_admin(&c, &b);
+    expect_ok(&c, "addbinding", "{\"src\":\"q.OUT\",\"tgt\":\"q.IN\"}");
+    mqtt_client_close(&c);
+
+    /* the bindings file is written within a tick; the broker restarts */
+    char file[128];
+    snprintf(file, sizeof file, "%s/bindings.json", b.dir);
+    struct stat st;
+    for (int i = 0; i < 100 && stat(file, &st) != 0; i++)
+        usleep(20000);
+    assert_int_equal(stat(file, &st), 0);
+    broker_stop(&b);
+    broker_start(&b, NULL);
+
+    struct counter got = {0};
+    struct mosquitto *sub = raw_client(&b, &got);
+    assert_int_equal(mosquitto_subscribe(sub, NULL, "q.IN", 1), MOSQ_ERR_SUCCESS);
+    pump(sub, NULL, 0, 200);
+    struct mosquitto *pub = raw_client(&b, NULL);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(mosquitto_publish(pub, NULL, "q.OUT", 3, "abc", 1, false),
+                         MOSQ_ERR_SUCCESS);
+    for (int i = 0; i < 1000 && got.messages < 100; i++) {
+        mosquitto_loop(pub, 5, 1);
+        mosquitto_loop(sub, 5, 1);
+    }
+    assert_int_equal(got.messages, 100);
+    assert_int_equal(got.qos_seen, 1); /* the QoS of the message, kept */
+    mosquitto_destroy(pub);
+    mosquitto_destroy(sub);
+    broker_stop(&b);
+    broker_free(&b);
+}
+
+static void test_ten_thousand_bindings(void **state)
+{
+    (void)state;
+    enum { N = 10000 };
+    struct broker b;
+    broker_new(&b, NULL);
+    /* one addbinding of N: t/<i>/out -> t/<i>/in */
+    size_t cap = (size_t)N * 48 + 64, at = 0;
+    char *req = malloc(cap);
+    at += (size_t)snprintf(req + at, cap - at, "{\"bindings\":[");
+    for (int i = 0; i < N; i++)
+        at += (size_t)snprintf(req + at, cap - at, "%s{\"src\":\"t/%d/out\",\"tgt\":\"t/%d/in\"}",
+                               i ? "," : "", i, i);
+    snprintf(req + at, cap - at, "]}");
+    struct mqtt_client c;
+    open_admin(&c, &b);
+    json_t *o = control(&c, "addbinding", req);
+    assert_int_equal(json_integer_value(json_object_get(o, "count")), N);
+    json_decref(o);
+    free(req);
+    mqtt_client_close(&c);
+
+    struct counter got = {0};
+    struct mosquitto *sub = raw_client(&b, &got);
+    assert_int_equal(mosquitto_subscribe(sub, NULL, "t/+/in", 0), MOSQ_ERR_SUCCESS);
+    pump(sub, NULL, 0, 200);
+    struct mosquitto *pub = raw_client(&b, NULL);
+    char topic[32];
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    /* in rounds of 200, each taken in before the next: QoS 0 messages a
+     * slow subscriber cannot take are dropped by mosquitto, not by us */
+    for (int i = 0; i < N; i++) {
+        snprintf(topic, sizeof topic, "t/%d/out", i);
+        assert_int_equal(mosquitto_publish(pub, NULL, topic, 1, "x", 0, false), MOSQ_ERR_SUCCESS);
+        if (i % 200 == 199 || i == N - 1) {
+            for (int j = 0; j < 1000 && got.messages < i + 1; j++) {
+                mosquitto_loop(pub, 0, 1);
+                mosquitto_loop(sub, 2, 1);
+            }
+        }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_int_equal(got.messages, N);
+    print_message("    %d bindings: one message through each in %.0f ms\n", N,
+                  (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+    mosquitto_destroy(pub);
+    mosquitto_destroy(sub);
+    broker_stop(&b);
+    broker_free(&b);
+}
+
+/* With the ACL of docs/msgrouter.md, an anonymous client's addbinding changes
+ * nothing; the admin's works. */
+static void test_acl_closes_control_topics(void **state)
+{
+    (void)state;
+    struct broker b;
+    snprintf(b.dir, sizeof b.dir, "/tmp/test_router_XXXXXX");
+    assert_non_null(mkdtemp(b.dir));
+    char acl[128], extra[256];
+    snprintf(acl, sizeof acl, "%s/acl", b.dir);
+    FILE *f = fopen(acl, "w");
+    /* the lines of docs/msgrouter.md */
+    fputs("topic readwrite #\ntopic deny /msgrouter/+/addbinding\n"
+          "topic deny /msgrouter/+/removebinding\n\nuser admin\ntopic readwrite #\n",
+          f);
+    fclose(f);
+    snprintf(extra, sizeof extra, "acl_file %s\n", acl);
+    b.port = free_port();
+    snprintf(b.url, sizeof b.url, "mqtt://127.0.0.1:%d", b.port);
+    broker_start(&b, extra);
+
+    struct mqtt_client anon;
+    open_admin(&anon, &b);
+    assert_int_equal(mqtt_client_publish(&anon, "/msgrouter/default/addbinding",
+                                         "{\"src\":\"a.OUT\",\"tgt\":\"b.IN\"}"),
+                     0);
+    assert_null(mqtt_client_wait(&anon, "/msgrouter/default/result", 1000));
+
+    struct mqtt_client admin;
+    char url[128];
+    snprintf(url, sizeof url, "mqtt://admin@127.0.0.1:%d", b.port);
+    assert_int_equal(mqtt_client_open(&admin, url), 0);
+    assert_int_equal(mqtt_client_subscribe(&admin, "/msgrouter/default/+"), 0);
+    assert_int_equal(count_bindings(&admin), 0);
+    expect_ok(&admin, "addbinding", "{\"src\":\"a.OUT\",\"tgt\":\"b.IN\"}");
+    assert_int_equal(count_bindings(&admin), 1);
+    mqtt_client_close(&admin);
+    mqtt_client_close(&anon);
+    broker_stop(&b);
+    broker_free(&b);
+}
+
+int main(void)
+{
+    mosquitto_lib_init();
+    const struct CMUnitTest tests[] = {
+        SUPPORT_TEST(test_status_add_list_remove),
+        SUPPORT_TEST(test_refusals_change_nothing),
+        SUPPORT_TEST(test_participants_routed_by_broker),
+        SUPPORT_TEST(test_qos1_and_restart),
+        SUPPORT_TEST(test_ten_thousand_bindings),
+        SUPPORT_TEST(test_acl_closes_control_topics),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -69,6 +69,7 @@ if (process.argv[2] === '--storm') {
     const sock = net.connect({ host: '127.0.0.1', port, localAddress: addr });
     sock.on('connect', () => sock.write(kind === 'http' ? 'GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ' : handshake()));
     sock.on('error', () => {});
+    sock.resume(); // read (and drop) what comes, so the server's FIN is seen
     sock.on('close', () => setImmediate(() => open(kind, addr)));
   };
   for (let i = 0; i < N_HTTP; i++) open('http', addrs[i % addrs.length]);

@@ -22,8 +22,8 @@
 // C: a reconnect storm from a separate process (this script with --storm):
 // the 1,300 attackers of A reopen every socket the server closes, at once;
 // 5 of 5 legitimate clients are still served (times printed, no bound: the
-// storm's rate depends on the machine). Without an accept budget per loop
-// turn, the runtime's event loop never left libuv's accept loop.
+// storm's rate depends on the machine). This storm does not reliably catch
+// a missing accept budget (docs/runtime-server.md says what does).
 // Prints the measured times. Exit 77 when `ws` is not installed.
 // WS_LIMITS_STDERR=1 passes the runtime's stderr through (with DEBUG=msgflo:http).
 'use strict';

@@ -249,6 +249,53 @@ static void test_secret_getruntime(void **state)
     fixture_free(f);
 }
 
+static int permitted_calls;
+static void *permitted_client;
+
+static void on_permitted(void *client, void *ud)
+{
+    (void)ud;
+    permitted_calls++;
+    permitted_client = client;
+}
+
+/* The transport hears of permitted requests only (to trust their client):
+ * with the secret, known command or not; never for a bad frame or a
+ * request without the secret; and without a secret set, for every
+ * well-formed request. */
+static void test_permitted_callback(void **state)
+{
+    (void)state;
+    struct protocol_options o = {.id = "id-p", .secret = "pw", .permitted = on_permitted};
+    struct fixture *f = fixture_new(&o);
+    static const char *const refused[] = {
+        "{\"protocol\":\"runtime\",\"command\":\"getruntime\",\"payload\":{}}",
+        "{\"protocol\":\"runtime\",\"command\":\"getruntime\",\"secret\":\"pwx\"}",
+        "{\"protocol\":\"graph\",\"command\":\"clear\",\"payload\":{\"secret\":\"p\"}}",
+        "{\"protocol\":\"runtime\",\"command\":\"getruntime\",\"payload\":7,\"secret\":\"pw\"}",
+        "{\"protocol\":\"runtime\",\"secret\":\"pw\"}",
+        "{not json \"pw\"",
+    };
+    permitted_calls = 0;
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
+        handle(f, refused[i]);
+    assert_int_equal(permitted_calls, 0);
+    handle(f, "{\"protocol\":\"runtime\",\"command\":\"getruntime\",\"secret\":\"pw\"}");
+    assert_int_equal(permitted_calls, 1);
+    assert_ptr_equal(permitted_client, &f->client);
+    handle(f, "{\"protocol\":\"x\",\"command\":\"nosuch\",\"payload\":{\"secret\":\"pw\"}}");
+    assert_int_equal(permitted_calls, 2);
+    fixture_free(f);
+
+    o.secret = NULL;
+    f = fixture_new(&o);
+    permitted_calls = 0;
+    handle(f, "{\"protocol\":\"runtime\",\"command\":\"getruntime\"}");
+    handle(f, "[1]");
+    assert_int_equal(permitted_calls, 1);
+    fixture_free(f);
+}
+
 struct seen {
     int calls;
     bool permitted;
@@ -963,6 +1010,7 @@ int main(void)
         cmocka_unit_test(test_getruntime_no_setsource),
         cmocka_unit_test(test_secret_getruntime),
         cmocka_unit_test(test_secret_other_commands),
+        cmocka_unit_test(test_permitted_callback),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_mutated_frames),
         cmocka_unit_test(test_dispatch_table),

@@ -116,6 +116,7 @@ struct http_server {
     void *ud;
     struct ws_conn *conns; /* every connection not yet freed */
     size_t n_ws;
+    size_t n_trusted;          /* of n_ws */
     struct conn_limits limits; /* the open ones: admission and deadlines */
     uint64_t last_warning;     /* uv_now of the last warning about limits */
     size_t evicted, refused;   /* since that warning */
@@ -179,6 +180,8 @@ static void ws_gone(struct ws_conn *c)
         return;
     c->state = CONN_RESPONDING;
     s->n_ws--;
+    if (c->entry.cls == CONN_CLASS_TRUSTED)
+        s->n_trusted--;
     LOG_DEBUG(NS, "websocket client gone (%zu left)", s->n_ws);
     if (s->events.close)
         s->events.close(s, c, s->ud);
@@ -930,6 +933,11 @@ size_t http_server__clients(const struct http_server *s)
     return s->n_ws;
 }
 
+size_t http_server__trusted_clients(const struct http_server *s)
+{
+    return s->n_trusted;
+}
+
 static ssize_t frag_read(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
                          const union wslay_event_msg_source *source, int *eof, void *ud)
 {
@@ -1005,7 +1013,7 @@ int http_server__broadcast(struct http_server *s, const char *data, size_t len)
     struct ws_conn *next;
     for (struct ws_conn *c = s->conns; c; c = next) {
         next = c->next;
-        if (c->state != CONN_WS || c->closing)
+        if (c->state != CONN_WS || c->closing || c->entry.cls != CONN_CLASS_TRUSTED)
             continue;
         int r = http_server__send(c, data, len);
         if (r != 0)
@@ -1029,6 +1037,7 @@ void http_server__trust(struct ws_conn *c)
         return;
     struct http_server *s = c->server;
     conn_limits__set_class(&s->limits, &c->entry, CONN_CLASS_TRUSTED, uv_now(s->loop));
+    s->n_trusted++;
     LOG_DEBUG(NS, "websocket client sent a permitted command: kept while it answers pings");
 }
 

@@ -78,16 +78,19 @@ int http_server__set_page(struct http_server *s, const char *page);
 /* The port the server listens on (useful with port 0). */
 int http_server__port(const struct http_server *s);
 
-/* Number of connected WebSocket clients. */
+/* Number of connected WebSocket clients, and of those trusted
+ * (http_server__trust): the ones broadcasts reach. */
 size_t http_server__clients(const struct http_server *s);
+size_t http_server__trusted_clients(const struct http_server *s);
 
 /* Sends a text message to one client (data copied). Returns 0, MSGFLO_ESTATE
  * (closing), MSGFLO_ENOMEM. A client too slow to read its backlog is
  * disconnected rather than buffered without bound. */
 int http_server__send(struct ws_conn *c, const char *data, size_t len);
 
-/* Sends a text message to every connected client. Returns 0 or the last
- * error. */
+/* Sends a text message to every trusted client (one whose command the
+ * protocol permitted: a client without the secret learns nothing from
+ * broadcasts). Returns 0 or the last error. */
 int http_server__broadcast(struct http_server *s, const char *data, size_t len);
 
 /* Marks c as trusted: the application accepted a command of it (one that

@@ -56,7 +56,7 @@ static const struct http_server_events server_events = {.text = on_text};
 static size_t listeners(void *ud)
 {
     struct runtime *rt = ud;
-    return rt->server ? http_server__clients(rt->server) : 0;
+    return rt->server ? http_server__trusted_clients(rt->server) : 0;
 }
 
 /* The IDE's origin (and https:// of an http:// IDE on the default port:

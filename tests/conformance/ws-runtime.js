@@ -458,6 +458,17 @@ async function defaultRun() {
     many.slice(10, 15).forEach((ws) => ws.close(1000));
     await Promise.all(many.slice(10, 15).map((ws) => withTimeout(ws.closed, 5000, 'close')));
 
+    // Broadcasts reach only clients the protocol permitted a command: one
+    // without the secret learns nothing of a graph change; a trusted one does.
+    const spy = await connect(rt.port, 'noflo');
+    checkRuntime((await rpc(spy, { protocol: 'runtime', command: 'getruntime', payload: {} })).msg, id, false);
+    const cleared = await rpc(a, { protocol: 'graph', command: 'clear', payload: { id: 'default/main', secret } });
+    eq([cleared.msg.protocol, cleared.msg.command], ['graph', 'clear'], 'graph:clear echoed');
+    eq([(await next(b, 'the broadcast to a trusted client')).msg.command], ['clear'], 'b sees the change');
+    await new Promise((res) => setTimeout(res, 300));
+    eq(spy.inbox, [], 'a client without the secret gets no broadcast');
+    spy.close();
+
     // A second runtime on the same port fails cleanly.
     const clash = spawn(BIN, ['--port', String(rt.port), '--listen', '127.0.0.1'],
       { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -897,7 +897,10 @@ static void srv_text(struct http_server *s, struct ws_conn *c, const char *data,
         http_server__close(s, srv_closed, ud);
     else if (len > 4 && memcmp(data, "all:", 4) == 0)
         assert_int_equal(http_server__broadcast(s, data, len), 0);
-    else
+    else if (len == 5 && memcmp(data, "trust", 5) == 0) {
+        http_server__trust(c); /* as the runtime does after a permitted command */
+        assert_int_equal(http_server__send(c, "trusted", 7), 0);
+    } else
         assert_int_equal(http_server__send(c, data, len), 0);
 }
 
@@ -952,14 +955,22 @@ static void test_server_send_paths(void **state)
     assert_string_equal(cl[0].last, "hello");
     assert_int_equal(cl[0].frames, 1);
 
-    /* Broadcast reaches everyone. */
-    client_send(&cl[1], "all:x", 5);
-    run_until(&loop, &cl[2].messages, 1);
+    /* A broadcast reaches the trusted clients only (1 and 2, not 0). */
+    client_send(&cl[1], "trust", 5);
+    client_send(&cl[2], "trust", 5);
     run_until(&loop, &cl[1].messages, 1);
-    run_until(&loop, &cl[0].messages, 2);
-    for (int i = 0; i < 3; i++)
+    run_until(&loop, &cl[2].messages, 1);
+    assert_int_equal(http_server__trusted_clients(st.s), 2);
+    client_send(&cl[1], "all:x", 5);
+    run_until(&loop, &cl[2].messages, 2);
+    run_until(&loop, &cl[1].messages, 2);
+    for (int i = 0; i < 20; i++)
+        uv_run(&loop, UV_RUN_NOWAIT);
+    for (int i = 1; i < 3; i++)
         assert_string_equal(cl[i].last, "all:x");
-    assert_int_equal(cl[1].frames, 1);
+    assert_int_equal(cl[0].messages, 1);
+    assert_string_equal(cl[0].last, "hello");
+    assert_int_equal(cl[1].frames, 2);
 
     /* A message over max_frame goes out in several frames, intact. */
     size_t big_len = 10000;
@@ -968,10 +979,10 @@ static void test_server_send_paths(void **state)
     for (size_t i = 0; i < big_len; i++)
         big[i] = (char)('a' + i % 26);
     client_send(&cl[2], big, big_len);
-    run_until(&loop, &cl[2].messages, 2);
+    run_until(&loop, &cl[2].messages, 3);
     assert_int_equal(cl[2].last_len, big_len);
     assert_memory_equal(cl[2].last, big, big_len);
-    assert_true(cl[2].frames >= 3); /* 1 + at least 2 for 10000 bytes */
+    assert_true(cl[2].frames >= 4); /* 2 + at least 2 for 10000 bytes */
     free(big);
 
     /* A client's close: answered, the server forgets it. */
@@ -979,6 +990,7 @@ static void test_server_send_paths(void **state)
     assert_int_equal(wslay_event_send(cl[1].ws), 0);
     run_until(&loop, &st.closes, 1);
     assert_int_equal(http_server__clients(st.s), 2);
+    assert_int_equal(http_server__trusted_clients(st.s), 1);
 
     /* Closing the server from a callback: 1001 to everyone left, then freed. */
     client_send(&cl[0], "close-server", 12);

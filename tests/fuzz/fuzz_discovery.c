@@ -1,13 +1,18 @@
 /* libFuzzer target: discovery messages as a coordinator receives them.
  * The whole input is one message for discovery__parse; its lines are a
  * sequence of messages announced to a registry (one second apart), queried
- * after each, then expired. */
+ * after each, then expired. Each accepted payload also goes to the
+ * coordinator's component definitions (coordinator_components.c, the part
+ * of the coordinator's discovery handling that needs no broker), and the
+ * component list a client gets is built from them. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "coord/coordinator_internal.h"
 #include "coord/discovery.h"
+#include "coord/library.h"
 #include "coord/registry.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -46,7 +51,8 @@ static void query_ports(struct registry *r, const char *role, const json_t *payl
     }
 }
 
-static void announce(struct registry *r, const char *msg, size_t len, uint64_t now)
+static void announce(struct coordinator *c, struct registry *r, const char *msg, size_t len,
+                     uint64_t now)
 {
     char err[256];
     unsigned changes = 0;
@@ -70,6 +76,10 @@ static void announce(struct registry *r, const char *msg, size_t len, uint64_t n
     query_ports(r, role, payload, 1);
     query_ports(r, role, payload, 0);
     registry__edges(r, role, on_edge, NULL);
+    /* A definition just stored is not changed by the same payload again. */
+    (void)coordinator_components__update(c, payload);
+    if (coordinator_components__update(c, payload))
+        abort();
     json_decref(payload);
 }
 
@@ -85,20 +95,43 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     const struct registry_options opts = {.period_ms = 1000, .expiry_periods = 3};
     struct registry *r = NULL;
-    if (registry__new(&opts, &r) != 0)
-        return 0;
+    struct library *lib = NULL;
+    char lerr[256];
+    struct coordinator c;
+    memset(&c, 0, sizeof c);
+    if (registry__new(&opts, &r) != 0 ||
+        library__from_json(NULL, NULL, "/nonexistent/msgflo-fuzz", &lib, lerr, sizeof lerr) != 0)
+        abort();
+    c.reg = r;
+    c.lib = lib;
+    c.components = json_object();
     const char *p = (const char *)data, *end = p + size;
     uint64_t now = 0;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
         now += 1000;
-        announce(r, p, len, now);
+        announce(&c, r, p, len, now);
         (void)registry__expire(r, now, NULL, NULL);
         p += len + 1;
     }
     if (registry__role_count(r) > registry__count(r))
         abort();
+    json_t *list = coordinator__components(&c);
+    size_t i;
+    json_t *entry;
+    json_array_foreach(list, i, entry)
+    {
+        if (!json_is_string(json_object_get(entry, "name")) ||
+            !json_is_array(json_object_get(entry, "inports")) ||
+            !json_is_array(json_object_get(entry, "outports")))
+            abort();
+    }
+    if (!list || json_array_size(list) != json_object_size(c.components))
+        abort();
+    json_decref(list);
+    json_decref(c.components);
+    library__free(lib);
     (void)registry__expire(r, now + 10000, NULL, NULL);
     if (registry__count(r) != 0 || registry__next_expiry(r) != UINT64_MAX)
         abort();

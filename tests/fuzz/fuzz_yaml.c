@@ -1,7 +1,8 @@
 /* libFuzzer target: the YAML reader (coord/foreign_yaml.c) through its two
  * users: foreign definitions (msgflo-register-foreign) and guv's
  * configuration. A foreign definition that parses must make a discovery
- * message the coordinator accepts. */
+ * message the coordinator accepts. guv's other input, the management API's
+ * JSON answer for a queue (guv/stats_http.c), gets the same bytes. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "coord/discovery.h"
 #include "coord/foreign.h"
 #include "guv/config.h"
+#include "guv/stats_http.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -80,6 +82,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_foreign(text, size, NULL);
     check_foreign(text, size, "fuzzrole");
     check_guv(text, size);
+    uint64_t messages;
+    int consumers;
+    if (guv_http_stats__parse(text, size, &messages, &consumers) == 0 && consumers < 0)
+        abort();
     free(text);
     return 0;
 }

@@ -8,7 +8,9 @@
  * ["participant_added", role, definition], ["data", role, port, value], ...
  * Every message sent must be one JSON object {protocol, command, payload}
  * without a secret in its payload, and the live graph must stay loadable
- * (what auto-save writes, --graph reads). */
+ * (what auto-save writes, --graph reads). With a secret set, a frame
+ * without it changes nothing: no call of the system, no broadcast, and no
+ * reply but errors and runtime:runtime. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,6 +32,7 @@ static const char *const failing[] = {
 
 struct fixture {
     bool listening;
+    bool unpermitted; /* the frame being handled lacks the secret */
     int clients[2];
 };
 
@@ -47,6 +50,13 @@ static void emit(struct protocol *p, void *client, const char *text, size_t len,
         !json_is_string(json_object_get(msg, "command")) ||
         json_object_get(json_object_get(msg, "payload"), "secret"))
         abort();
+    if (f->unpermitted) {
+        const char *proto = json_string_value(json_object_get(msg, "protocol"));
+        const char *cmd = json_string_value(json_object_get(msg, "command"));
+        if (!client || (strcmp(cmd, "error") != 0 &&
+                        !(strcmp(proto, "runtime") == 0 && strcmp(cmd, "runtime") == 0)))
+            abort();
+    }
     json_decref(msg);
 }
 
@@ -59,6 +69,22 @@ static const char *str(const json_t *a, size_t i)
 {
     const char *s = json_string_value(json_array_get(a, i));
     return s ? s : "";
+}
+
+static bool is_secret(const json_t *v)
+{
+    return json_is_string(v) && strcmp(json_string_value(v), SECRET) == 0;
+}
+
+/* Whether the frame carries the secret where protocol.c looks for it. */
+static bool carries_secret(const char *text, size_t len)
+{
+    json_error_t e;
+    json_t *msg = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e);
+    bool yes = is_secret(json_object_get(msg, "secret")) ||
+               is_secret(json_object_get(json_object_get(msg, "payload"), "secret"));
+    json_decref(msg);
+    return yes;
 }
 
 /* ["event", args...]: calls that system event, as the coordinator would. */
@@ -137,10 +163,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; s < end; i++) {
         const char *nl = memchr(s, '\n', (size_t)(end - s));
         size_t len = nl ? (size_t)(nl - s) : (size_t)(end - s);
-        if (len > 0 && s[0] == '@')
+        if (len > 0 && s[0] == '@') {
             system_event(&sys, s + 1, len - 1);
-        else if (protocol__handle(p, &f.clients[i % 2], s, len) != 0)
-            abort();
+        } else {
+            f.unpermitted = o.secret && !carries_secret(s, len);
+            if (protocol__handle(p, &f.clients[i % 2], s, len) != 0)
+                abort();
+            if (f.unpermitted && fake->calls[0])
+                abort();
+            f.unpermitted = false;
+        }
         fake->calls[0] = '\0';
         s += len + 1;
     }

@@ -46,10 +46,10 @@
 
 enum conn_state { CONN_HTTP, CONN_RESPONDING, CONN_WS };
 
-enum header { H_UPGRADE, H_CONNECTION, H_KEY, H_VERSION, H_PROTOCOL, H_ORIGIN, H_COUNT };
+enum header { H_UPGRADE, H_CONNECTION, H_KEY, H_VERSION, H_PROTOCOL, H_ORIGIN, H_HOST, H_COUNT };
 static const char *const header_names[H_COUNT] = {
     "Upgrade", "Connection", "Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Protocol",
-    "Origin",
+    "Origin",  "Host",
 };
 
 struct ws_conn {
@@ -459,6 +459,21 @@ static void route(struct ws_conn *c)
     size_t path_len = strcspn(c->url, "?#");
     bool root = (path_len == 1 && c->url[0] == '/') ||
                 (path_len == 11 && strncmp(c->url, "/index.html", 11) == 0);
+    if (root && !origin_policy__serves_host(s->origins,
+                                            c->header_len[H_HOST] ? c->headers[H_HOST] : NULL)) {
+        char shown[128]; /* printable ASCII only: the header is the peer's */
+        size_t i = 0;
+        for (const char *h = c->headers[H_HOST]; h[i] && i < sizeof shown - 1; i++)
+            shown[i] = h[i] >= 0x20 && h[i] < 0x7f ? h[i] : '?';
+        shown[i] = '\0';
+        char body[256];
+        snprintf(body, sizeof body,
+                 "Host '%s' is not served here (msgflo --host or --allow-origin names it)\n",
+                 shown);
+        LOG_DEBUG(NS, "%s %s for host '%s': 403", http_method_str(m), c->url, shown);
+        respond(c, 403, "Forbidden", NULL, body, m == HTTP_HEAD);
+        return;
+    }
     LOG_DEBUG(NS, "%s %s: %d", http_method_str(m), c->url, root ? 200 : 404);
     if (root)
         respond(c, 200, "OK", NULL, s->page ? s->page : "", m == HTTP_HEAD);

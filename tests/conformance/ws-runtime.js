@@ -124,7 +124,7 @@ function rawHandshake(port, headers) {
   return withTimeout(new Promise((resolve, reject) => {
     const sock = net.connect(port, '127.0.0.1');
     let data = '';
-    sock.on('connect', () => sock.write(`GET / HTTP/1.1\r\nHost: x\r\n${headers}\r\n`));
+    sock.on('connect', () => sock.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${headers}\r\n`));
     sock.on('data', (d) => {
       data += d.toString('latin1');
       const end = data.indexOf('\r\n\r\n');
@@ -235,6 +235,16 @@ async function httpChecks(rt, id, secret) {
   eq(post.status, 405);
   eq(post.headers.allow, 'GET, HEAD');
   eq((await httpRequest(rt.port, 'DELETE', '/nope')).status, 405);
+
+  // DNS rebinding: a page of evil.example resolved to 127.0.0.1 asks for GET /
+  // under its own name; it gets 403, not the page with the secret.
+  const rebound = (await rawExchange(rt.port,
+    `GET / HTTP/1.1\r\nHost: evil.example:${rt.port}\r\n\r\n`)).toString('latin1');
+  ok(rebound.startsWith('HTTP/1.1 403 '), `403 for Host evil.example: ${rebound.slice(0, 40)}`);
+  ok(!secret || !rebound.includes(secret), 'no secret for another host');
+  const own = (await rawExchange(rt.port,
+    `GET / HTTP/1.1\r\nHost: localhost:${rt.port}\r\n\r\n`)).toString('latin1');
+  ok(own.startsWith('HTTP/1.1 200 '), `200 for Host localhost: ${own.slice(0, 40)}`);
 
   // Malformed and oversized requests: 400 and the connection closed.
   const bad = [

@@ -11,6 +11,7 @@
 #include "msgflo/msgflo.h"
 #include "runtime/autosave.h"
 #include "runtime/live.h"
+#include "runtime/loop_stats.h"
 #include "runtime/runtime.h"
 
 #include <signal.h>
@@ -73,7 +74,8 @@ struct app {
     struct coordinator *coord;
     struct live *live;
     struct autosave *autosave;
-    uv_signal_t sigint, sigterm;
+    struct loop_stats *stats;
+    uv_signal_t sigint, sigterm, sigusr1;
     int status;
 };
 
@@ -196,6 +198,9 @@ static void shutdown_app(struct app *app)
 {
     uv_close((uv_handle_t *)&app->sigint, NULL);
     uv_close((uv_handle_t *)&app->sigterm, NULL);
+    uv_close((uv_handle_t *)&app->sigusr1, NULL);
+    loop_stats__free(app->stats);
+    app->stats = NULL;
     /* Save first, while the graph is whole; then no more events reach the
      * live layer, which goes before the protocol it is registered on. */
     autosave__close(app->autosave);
@@ -217,6 +222,18 @@ static void on_signal(uv_signal_t *h, int signum)
     struct app *app = h->data;
     fprintf(stderr, "msgflo: %s, shutting down\n", signum == SIGINT ? "SIGINT" : "SIGTERM");
     shutdown_app(app);
+}
+
+/* SIGUSR1: the longest loop turn since the last report (benchmarks). */
+static void on_report(uv_signal_t *h, int signum)
+{
+    struct app *app = h->data;
+    (void)signum;
+    uint64_t max_ns = 0, turns = 0;
+    if (app->stats)
+        loop_stats__take(app->stats, &max_ns, &turns);
+    fprintf(stderr, "msgflo: loop: longest turn %.3f ms of %llu turns\n", (double)max_ns / 1e6,
+            (unsigned long long)turns);
 }
 
 static int load_graph(struct app *app, const char *path)
@@ -310,13 +327,18 @@ int main(int argc, char **argv)
     status = 1;
     uv_signal_init(app.loop, &app.sigint);
     uv_signal_init(app.loop, &app.sigterm);
-    app.sigint.data = app.sigterm.data = &app;
+    uv_signal_init(app.loop, &app.sigusr1);
+    app.sigint.data = app.sigterm.data = app.sigusr1.data = &app;
+    if (loop_stats__new(app.loop, &app.stats) != 0)
+        app.stats = NULL; /* SIGUSR1 then reports nothing */
     if (start(&app, &o) != 0) {
         shutdown_app(&app);
         goto out;
     }
     uv_signal_start(&app.sigint, on_signal, SIGINT);
     uv_signal_start(&app.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&app.sigusr1, on_report, SIGUSR1);
+    uv_unref((uv_handle_t *)&app.sigusr1);
 
     printf("msgflo started on %s\n", runtime__address(app.rt));
     printf("Open in Flowhub: %s\n", runtime__flowhub_url(app.rt));

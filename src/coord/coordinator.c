@@ -69,9 +69,13 @@ void coordinator__report_process_error(struct coordinator *c, const char *role, 
 
 /* --- pump ------------------------------------------------------------------------ */
 
+/* On the loop turn after the work was scheduled: what a burst of discovery
+ * messages changed in the component list is reported here once. */
 static void on_pump(uv_timer_t *t)
 {
-    coordinator__pump(t->data);
+    struct coordinator *c = t->data;
+    coordinator_components__flush(c);
+    coordinator__pump(c);
 }
 
 void coordinator__schedule(struct coordinator *c)
@@ -184,8 +188,7 @@ static void on_discovery(struct coordinator *c, const void *data, size_t len)
     const char *id = json_string_value(json_object_get(payload, "id"));
     const char *role = json_string_value(json_object_get(payload, "role"));
     LOG_DEBUG(NS, "discovered %s (%s), changes 0x%x", role, id, changes);
-    if (coordinator_components__update(c, payload) && c->sys.events.components_changed)
-        c->sys.events.components_changed(c->sys.ud);
+    coordinator_components__update(c, payload, changes); /* reported on the next turn */
     if ((changes & REGISTRY_NEW_INSTANCE) && c->sys.events.participant_added) {
         /* A participant seen for the first time is stored as it came: no need
          * to parse the stored text again. A reference, as the callback may
@@ -353,7 +356,7 @@ static void free_state(struct coordinator *c)
     registry__free(c->reg);
     if (c->own_lib)
         library__free(c->lib);
-    json_decref(c->components);
+    coordinator_components__clear(c);
     json_decref(c->edges_found);
     for (char **i = c->ignore; i && *i; i++)
         free(*i);
@@ -382,11 +385,12 @@ int coordinator__new(uv_loop_t *loop, const struct coordinator_options *options,
         struct registry_options ro = {
             .period_ms = c->period_ms,
             .expiry_periods = c->expiry_periods,
+            .component_gone = coordinator_components__gone,
+            .ud = c,
         };
         rc = registry__new(&ro, &c->reg);
-        c->components = json_object();
         c->edges_found = json_object();
-        if (rc == 0 && (!c->components || !c->edges_found))
+        if (rc == 0 && !c->edges_found)
             rc = MSGFLO_ENOMEM;
     }
     if (rc) {

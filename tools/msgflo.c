@@ -21,6 +21,9 @@
 #include <string.h>
 #include <uuid/uuid.h>
 #include <uv.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 static const char usage[] =
     "Usage: msgflo [options]\n"
@@ -44,6 +47,11 @@ static const char usage[] =
     "  --expire-periods N       forget participants not seen for N discovery periods\n"
     "                           ($MSGFLO_DISCOVERY_PERIOD, default 60 s); 0: never\n"
     "                           (default 3)\n"
+    "  --discovery-max-bytes N  drop discovery messages longer than N bytes, unparsed\n"
+    "                           (default 65536)\n"
+    "  --max-participants N     refuse new participants past N (default 200000)\n"
+    "  --max-components N       refuse participants of new components past N\n"
+    "                           (default 50000)\n"
     "  --host HOSTNAME          host advertised in ws://HOST:PORT (default localhost)\n"
     "  --port PORT              HTTP/WebSocket port (default 3569; 0: any free port)\n"
     "  --listen ADDRESS         address to listen on (default 127.0.0.1; 0.0.0.0 or ::\n"
@@ -160,6 +168,15 @@ static int parse_options(int argc, char **argv, struct options *o)
                 return usage_error("--expire-periods: '", value, "' is not a whole number");
             o->coord.expire_periods = (unsigned)n;
             o->coord.expire_periods_set = true;
+        } else if (strcmp(name, "--discovery-max-bytes") == 0 ||
+                   strcmp(name, "--max-participants") == 0 ||
+                   strcmp(name, "--max-components") == 0) {
+            if (!cli__number(value, 1, 1000000000, &n))
+                return usage_error(name, ": not a whole number from 1: ", value);
+            size_t *limit = name[2] == 'd'   ? &o->coord.max_discovery_bytes
+                            : name[6] == 'p' ? &o->coord.max_participants
+                                             : &o->coord.max_components;
+            *limit = (size_t)n;
         } else if (strncmp(name, "--ping-", 7) == 0) {
             fprintf(stderr, "msgflo: %s is not supported (no reports to Flowhub); ignored\n", name);
         } else {
@@ -229,11 +246,12 @@ static void on_report(uv_signal_t *h, int signum)
 {
     struct app *app = h->data;
     (void)signum;
-    uint64_t max_ns = 0, turns = 0;
+    uint64_t max_ns = 0, max_cpu_ns = 0, turns = 0;
     if (app->stats)
-        loop_stats__take(app->stats, &max_ns, &turns);
-    fprintf(stderr, "msgflo: loop: longest turn %.3f ms of %llu turns\n", (double)max_ns / 1e6,
-            (unsigned long long)turns);
+        loop_stats__take(app->stats, &max_ns, &max_cpu_ns, &turns);
+    fprintf(stderr,
+            "msgflo: loop: longest turn %.3f ms (most CPU in a turn %.3f ms) of %llu turns\n",
+            (double)max_ns / 1e6, (double)max_cpu_ns / 1e6, (unsigned long long)turns);
 }
 
 static int load_graph(struct app *app, const char *path)
@@ -324,6 +342,14 @@ int main(int argc, char **argv)
     o.coord.broker = msgflo_url_resolve(o.coord.broker);
 
     signal(SIGPIPE, SIG_IGN); /* a client hanging up: EPIPE, not death */
+#if defined(__GLIBC__)
+    /* Blocks of 128 KiB and more always come from mmap and go back to the
+     * system when freed. glibc's default raises this threshold to the size
+     * of the biggest block freed (up to 32 MiB), so after a few big messages
+     * (a 10 MB discovery message, read whole by the broker client before it
+     * is refused) each one would stay in the heap. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
     status = 1;
     uv_signal_init(app.loop, &app.sigint);
     uv_signal_init(app.loop, &app.sigterm);

@@ -172,6 +172,13 @@ struct lib_pick {
     UT_hash_handle hh;
 };
 
+/* A warning logged at most once per period, with the count of those not
+ * logged since (discovery from outside must not flood the log). */
+struct quiet_warning {
+    uint64_t last;    /* loop time of the last line; 0: none yet */
+    unsigned dropped; /* not logged since */
+};
+
 struct coordinator {
     uv_loop_t *loop;
     struct system sys;
@@ -184,6 +191,8 @@ struct coordinator {
     void *output_userdata;
     uint64_t wait_timeout_ms, period_ms;
     unsigned expiry_periods; /* 0: never */
+    size_t max_discovery_bytes;
+    struct quiet_warning warn_size, warn_invalid, warn_cap;
     /* parts */
     struct library *lib;
     bool own_lib;

@@ -601,6 +601,16 @@ size_t registry__component_count(const struct registry *r)
     return r->n_components;
 }
 
+size_t registry__max_participants(const struct registry *r)
+{
+    return r->o.max_participants;
+}
+
+size_t registry__max_components(const struct registry *r)
+{
+    return r->o.max_components;
+}
+
 size_t registry__component_participants(const struct registry *r, const char *component)
 {
     struct component *k = component__find(r, component);

@@ -95,9 +95,11 @@ const json_t *registry__role(const struct registry *r, const char *role);
 /* The number of participants of `role` (0 when unknown). */
 size_t registry__role_instances(const struct registry *r, const char *role);
 
-size_t registry__count(const struct registry *r);           /* participants */
-size_t registry__role_count(const struct registry *r);      /* roles */
-size_t registry__component_count(const struct registry *r); /* component names */
+size_t registry__count(const struct registry *r);            /* participants */
+size_t registry__role_count(const struct registry *r);       /* roles */
+size_t registry__component_count(const struct registry *r);  /* component names */
+size_t registry__max_participants(const struct registry *r); /* the caps (0: none) */
+size_t registry__max_components(const struct registry *r);
 /* The number of known participants announcing `component` (0: none). */
 size_t registry__component_participants(const struct registry *r, const char *component);
 

@@ -4,24 +4,37 @@
 #include "msgflo/errors.h"
 
 #include <stdlib.h>
+#include <time.h>
 
 struct loop_stats {
     uv_prepare_t prepare;
-    uint64_t last_ns, last_idle_ns; /* at the previous prepare */
-    uint64_t max_ns, turns;
+    uint64_t last_ns, last_idle_ns, last_cpu_ns; /* at the previous prepare */
+    uint64_t max_ns, max_cpu_ns, turns;
 };
+
+/* CPU time of the calling thread (the loop's), ns. */
+static uint64_t cpu_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static void on_prepare(uv_prepare_t *h)
 {
     struct loop_stats *s = h->data;
-    uint64_t now = uv_hrtime(), idle = uv_metrics_idle_time(h->loop);
+    uint64_t now = uv_hrtime(), idle = uv_metrics_idle_time(h->loop), cpu = cpu_ns();
     uint64_t wall = now - s->last_ns, waited = idle - s->last_idle_ns;
     uint64_t busy = wall > waited ? wall - waited : 0;
     if (busy > s->max_ns)
         s->max_ns = busy;
+    if (cpu - s->last_cpu_ns > s->max_cpu_ns)
+        s->max_cpu_ns = cpu - s->last_cpu_ns;
     s->turns++;
     s->last_ns = now;
     s->last_idle_ns = idle;
+    s->last_cpu_ns = cpu;
 }
 
 int loop_stats__new(uv_loop_t *loop, struct loop_stats **out)
@@ -39,17 +52,19 @@ int loop_stats__new(uv_loop_t *loop, struct loop_stats **out)
     s->prepare.data = s;
     s->last_ns = uv_hrtime();
     s->last_idle_ns = uv_metrics_idle_time(loop);
+    s->last_cpu_ns = cpu_ns();
     uv_prepare_start(&s->prepare, on_prepare);
     uv_unref((uv_handle_t *)&s->prepare); /* does not keep the loop alive */
     *out = s;
     return 0;
 }
 
-void loop_stats__take(struct loop_stats *s, uint64_t *max_ns, uint64_t *turns)
+void loop_stats__take(struct loop_stats *s, uint64_t *max_ns, uint64_t *max_cpu_ns, uint64_t *turns)
 {
     *max_ns = s->max_ns;
+    *max_cpu_ns = s->max_cpu_ns;
     *turns = s->turns;
-    s->max_ns = 0;
+    s->max_ns = s->max_cpu_ns = 0;
     s->turns = 0;
 }
 

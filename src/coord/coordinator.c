@@ -20,6 +20,10 @@
 #define DEFAULT_PERIOD_MS      60000
 #define DEFAULT_EXPIRY_PERIODS 3
 #define WARNING_PERIOD_MS      10000 /* discovery warnings: at most one line per kind */
+/* Participants forgotten per tick at most: the live layer removes each from
+ * the graph and tells the clients, so a mass expiry is spread over loop
+ * turns (the pump re-arms the tick at once while more are due). */
+#define EXPIRE_PER_TURN 256
 
 /* --- reports ------------------------------------------------------------------ */
 
@@ -134,7 +138,8 @@ static void on_tick(uv_timer_t *t)
     struct coordinator *c = t->data;
     uint64_t now = uv_now(c->loop);
     c->tick_due = UINT64_MAX;
-    if (c->expiry_periods && registry__expire(c->reg, now, on_expired, c) > 0) {
+    if (c->expiry_periods &&
+        registry__expire_max(c->reg, now, EXPIRE_PER_TURN, on_expired, c) > 0) {
         coordinator_components__flush(c); /* forgets their components now */
 #if defined(__GLIBC__)
         /* What expired participants freed (many small blocks amid live ones)

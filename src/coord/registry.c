@@ -667,11 +667,17 @@ void registry__edges(const struct registry *r, const char *role, registry_edge_f
 
 size_t registry__expire(struct registry *r, uint64_t now_ms, registry_expired_fn fn, void *ud)
 {
+    return registry__expire_max(r, now_ms, SIZE_MAX, fn, ud);
+}
+
+size_t registry__expire_max(struct registry *r, uint64_t now_ms, size_t max, registry_expired_fn fn,
+                            void *ud)
+{
     if (r->o.expiry_periods == 0)
         return 0;
     uint64_t limit = r->o.period_ms * r->o.expiry_periods;
     size_t n = 0;
-    while (r->seen) {
+    while (r->seen && n < max) {
         struct participant *p = r->seen; /* the oldest */
         if (now_ms < p->last_seen || now_ms - p->last_seen <= limit)
             break;

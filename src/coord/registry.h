@@ -129,6 +129,10 @@ void registry__edges(const struct registry *r, const char *role, registry_edge_f
  * Returns the number removed. */
 typedef void (*registry_expired_fn)(const char *role, const char *id, void *ud);
 size_t registry__expire(struct registry *r, uint64_t now_ms, registry_expired_fn fn, void *ud);
+/* As registry__expire, forgetting at most `max` (the oldest first), so a
+ * caller on an event loop can spread a mass expiry over several turns. */
+size_t registry__expire_max(struct registry *r, uint64_t now_ms, size_t max, registry_expired_fn fn,
+                            void *ud);
 /* The first time registry__expire has something to forget (the participants
  * are kept in order of last seen, so this and each expiry cost O(1) per
  * participant forgotten); UINT64_MAX when never. */

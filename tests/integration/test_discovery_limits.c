@@ -21,6 +21,13 @@
 
 #define MB (1024 * 1024)
 
+/* Whether the runtime's RSS means anything (not under a sanitizer's allocator). */
+#if defined(MSGFLO_TEST_NO_RSS)
+#define RSS_CHECKED false
+#else
+#define RSS_CHECKED true
+#endif
+
 static long rss_kb(pid_t pid)
 {
     char path[64], line[256];
@@ -137,7 +144,8 @@ static void test_oversized(void **state)
     long after = rss_kb(rt.pid);
     print_message("RSS %ld kB before, %ld kB after three 10 MB discovery messages\n", before,
                   after);
-    assert_true(after - before < 5 * 1024);
+    if (RSS_CHECKED)
+        assert_true(after - before < 5 * 1024);
     mqtt_client_close(&pub);
     assert_int_equal(child_stop(&rt, 0), 0);
 }
@@ -199,7 +207,8 @@ static void test_expired_components(void **state)
     print_message("RSS %ld kB before, %ld kB with the last of %d participants (%zu bytes of "
                   "discovery), %ld kB once all expired\n",
                   before, peak, total, bytes, after);
-    assert_true(after - before < 5 * 1024);
+    if (RSS_CHECKED)
+        assert_true(after - before < 5 * 1024);
     mqtt_client_close(&pub);
     assert_int_equal(child_stop(&rt, 0), 0);
 }

@@ -166,7 +166,9 @@ static void record_free(struct coordinator *c, struct coord_component *k)
     struct lib_pick *pk, *tmp;
     HASH_ITER(hh, c->lib_picks, pk, tmp)
     {
-        if (k->picked && pk->k == k) { /* the library component: without ports now */
+        if (!k->picked)
+            break;        /* the usual case: no library component is listed with it */
+        if (pk->k == k) { /* the library component: without ports now */
             HASH_DEL(c->lib_picks, pk);
             free(pk);
             k->picked--;

@@ -33,9 +33,9 @@
 
 #define NS             "msgflo:mqtt"
 #define MAX_SUBS_BURST 1000
-#define MAX_READ_BURST                                                                             \
-    128                     /* packets read per wakeup, at most: bounds a loop turn (a discovery   \
-                             * with its reports costs ~0.1 ms: docs/benchmarks.md) */
+/* Packets read per wakeup, at most: bounds a loop turn (a discovery with its
+ * reports costs ~0.1 ms of CPU: docs/benchmarks.md, "Distinct components"). */
+#define MAX_READ_BURST  128
 #define SUBS_PER_PACKET 256 /* topics per batched SUBSCRIBE */
 
 struct mqtt {

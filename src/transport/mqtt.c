@@ -33,9 +33,11 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define NS              "msgflo:mqtt"
-#define MAX_SUBS_BURST  1000
-#define MAX_READ_BURST  256 /* packets read per wakeup, at most */
+#define NS             "msgflo:mqtt"
+#define MAX_SUBS_BURST 1000
+/* Packets read per wakeup, at most: bounds a loop turn (a discovery with its
+ * reports costs ~0.1 ms of CPU: docs/benchmarks.md, "Distinct components"). */
+#define MAX_READ_BURST  128
 #define SUBS_PER_PACKET 256 /* topics per batched SUBSCRIBE */
 
 struct mqtt {

@@ -31,6 +31,7 @@ struct setup {
     struct library *lib;
     const char **started; /* roles started, in the original's order (NULL-terminated) */
     const char **ignored; /* roles not started (NULL-terminated) */
+    bool *starts;         /* per g->processes: started (not a scan of `ignored`) */
     struct bindings roundrobin;
     struct embedded_broker *broker;
     struct coordinator *c;
@@ -319,8 +320,9 @@ static int prepare(struct setup *s)
     size_t *order = library__process_order(s->g);
     s->started = calloc(n + 1, sizeof *s->started);
     s->ignored = calloc(n + 1, sizeof *s->ignored);
+    s->starts = calloc(n + 1, sizeof *s->starts);
     s->bound = json_object();
-    if ((n && !order) || !s->started || !s->ignored || !s->bound) {
+    if ((n && !order) || !s->started || !s->ignored || !s->starts || !s->bound) {
         free(order);
         return MSGFLO_ENOMEM;
     }
@@ -345,6 +347,7 @@ static int prepare(struct setup *s)
             return rc;
         }
         s->started[n_started++] = p->name;
+        s->starts[order[k]] = true;
     }
     free(order);
     /* the pubsub bindings are the coordinator's edges; the roundrobin ones
@@ -377,8 +380,7 @@ static int submit(struct setup *s)
     for (size_t i = 0; rc == 0 && i < s->g->n_processes; i++) {
         const struct graph_process *p = &s->g->processes[i];
         /* a role not started is waited for only with --discover */
-        if (library__is_participant(p->component) &&
-            (s->o->discover || !in_list(s->ignored, p->name)))
+        if (library__is_participant(p->component) && (s->o->discover || s->starts[i]))
             rc = sys->ops->add_node(sys->self, p->name, p->component, err, sizeof err);
     }
     for (size_t i = 0; rc == 0 && i < s->g->n_connections; i++) {
@@ -414,6 +416,7 @@ static void cleanup(struct setup *s)
     json_decref(s->bound);
     free(s->started);
     free(s->ignored);
+    free(s->starts);
     uv_run(&s->loop, UV_RUN_DEFAULT);
     uv_loop_close(&s->loop);
 }

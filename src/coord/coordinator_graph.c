@@ -166,8 +166,10 @@ static void on_started(const char *role, const char *line, void *ud)
     struct coordinator *c = ud;
     struct node *n = coordinator_graph__node(c, role);
     (void)line;
-    if (n && n->proc == PROC_STARTING)
+    if (n && n->proc == PROC_STARTING) {
         n->proc = PROC_RUNNING;
+        coordinator__schedule(c); /* it may be what the graph waited for (else the tick, 1 s) */
+    }
 }
 
 static void on_exit_cb(const char *role, int status, bool will_restart, void *ud)

@@ -1,12 +1,7 @@
 /* msgflo-setup: bindings, participants and IIPs of a graph. */
-#include "coord/cli.h"
 #include "coord/setup.h"
-#include "coord/supervisor.h"
-#include "msgflo/msgflo.h"
 
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 static const char usage[] =
     "Usage: msgflo-setup [options] GRAPH.fbp|GRAPH.json\n"
@@ -40,104 +35,24 @@ static void print_line(enum setup_output where, const char *line, void *ud)
     fflush(f);
 }
 
-static int usage_error(const char *before, const char *arg, const char *after)
-{
-    fprintf(stderr, "msgflo-setup: %s%s%s\n", before, arg, after);
-    fputs(usage, stderr);
-    return 2;
-}
-
 int main(int argc, char **argv)
 {
-    struct setup_options o = {.timeout_ms = 30000, .print = print_line};
-    struct cli_list only = {0}, ignore = {0};
-    bool only_given = false;
-    const char *forward = NULL;
+    struct setup_args args;
+    char msg[512];
     int status = 2;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            fputs(usage, stdout);
-            status = 0;
-            goto out;
-        }
-        if (strncmp(a, "--", 2) != 0) {
-            if (o.graph_path) {
-                status = usage_error("more than one graph given: ", a, "");
-                goto out;
-            }
-            o.graph_path = a;
-            continue;
-        }
-        char name[64];
-        const char *value = cli__split(a, name, sizeof name);
-        bool *flag = strcmp(name, "--participants") == 0 ? &o.participants
-                     : strcmp(name, "--discover") == 0   ? &o.discover
-                     : strcmp(name, "--forever") == 0    ? &o.forever
-                                                         : NULL;
-        if (flag) {
-            if (cli__flag(argc, argv, &i, value, flag) != 0) {
-                status = usage_error("", name, " takes true or false");
-                goto out;
-            }
-            continue;
-        }
-        bool optional = strcmp(name, "--forward") == 0 || strcmp(name, "--shell") == 0;
-        if (!value && i + 1 < argc && (!optional || strncmp(argv[i + 1], "--", 2) != 0) &&
-            !(optional && strchr(argv[i + 1], '.')))
-            value = argv[++i];
-        if (strcmp(name, "--forward") == 0) {
-            forward = value ? value : "stderr,stdout";
-        } else if (strcmp(name, "--shell") == 0) {
-            o.shell = value && *value ? value : "sh";
-        } else if (!value) {
-            status = usage_error("", name, " needs a value");
-            goto out;
-        } else if (strcmp(name, "--broker") == 0) {
-            o.broker = value;
-        } else if (strcmp(name, "--only") == 0) {
-            only_given = *value != '\0';
-            if (cli__list_add_csv(&only, value) != 0) {
-                status = usage_error("too many roles in ", name, "");
-                goto out;
-            }
-        } else if (strcmp(name, "--ignore") == 0) {
-            if (cli__list_add_csv(&ignore, value) != 0) {
-                status = usage_error("too many roles in ", name, "");
-                goto out;
-            }
-        } else if (strcmp(name, "--library") == 0) {
-            o.library = value;
-        } else if (strcmp(name, "--componentdir") == 0) {
-            o.componentdir = *value ? value : NULL;
-        } else if (strcmp(name, "--timeout") == 0) {
-            char *end;
-            double secs = strtod(value, &end);
-            if (*end || !(secs > 0) || secs > 86400) {
-                status = usage_error("--timeout: '", value, "' is not a number of seconds");
-                goto out;
-            }
-            o.timeout_ms = (unsigned)(secs * 1000);
-        } else {
-            status = usage_error("unknown option ", name, "");
-            goto out;
-        }
-    }
-    if (!o.graph_path) {
-        fputs("ERROR: No graph file specified\n", stderr);
+    switch (setup__parse_args(argc, argv, &args, msg, sizeof msg)) {
+    case SETUP_ARGS_HELP:
+        fputs(usage, stdout);
+        status = 0;
+        break;
+    case SETUP_ARGS_USAGE:
+        fprintf(stderr, "%s\n", msg);
         fputs(usage, stderr);
-        goto out;
+        break;
+    default:
+        args.options.print = print_line;
+        status = setup__run(&args.options);
     }
-    if (forward && supervisor__parse_forward(forward, &o.forward) != 0) {
-        status = usage_error("--forward takes stdout and/or stderr, not '", forward, "'");
-        goto out;
-    }
-    o.only = only_given ? only.items : NULL;
-    o.ignore = ignore.items;
-    o.broker = msgflo_url_resolve(o.broker);
-    status = setup__run(&o);
-out:
-    cli__list_cleanup(&only);
-    cli__list_cleanup(&ignore);
+    setup__args_cleanup(&args);
     return status;
 }

@@ -340,11 +340,12 @@ static int mqtt_make(struct binder *b, const struct binding *x)
     return transport_subscribe(b->t, x->src);
 }
 
-/* Makes added[idx[k]] real; marks those made active. Returns the first error. */
-static int make(struct binder *b, const size_t *idx, size_t n, bool trust)
+/* Makes added[idx[k]] real; marks those made active. Returns the first
+ * error; out (may be NULL) gets each one's result. */
+static int make(struct binder *b, const size_t *idx, size_t n, bool trust, int *out)
 {
     int rc = 0;
-    int *rcs = calloc(n ? n : 1, sizeof *rcs);
+    int *rcs = out ? out : calloc(n ? n : 1, sizeof *rcs);
     const struct binding **xs = calloc(n ? n : 1, sizeof *xs);
     if (!rcs || !xs) {
         rc = MSGFLO_ENOMEM;
@@ -371,18 +372,25 @@ static int make(struct binder *b, const size_t *idx, size_t n, bool trust)
     for (size_t k = 0; rc == 0 && k < n; k++)
         rc = rcs[k];
 out:
-    free(rcs);
+    for (size_t k = 0; out && rc == MSGFLO_ENOMEM && k < n; k++)
+        out[k] = out[k] ? out[k] : rc;
+    if (rcs != out)
+        free(rcs);
     free(xs);
     return rc;
 }
 
-static int add(struct binder *b, const struct binding *items, size_t n, bool trust)
+/* out (may be NULL): each item's result (0 when made now or before). */
+static int add(struct binder *b, const struct binding *items, size_t n, bool trust, int *out)
 {
     size_t *idx = malloc((n ? n : 1) * sizeof *idx), m = 0;
     /* per added binding: already in idx (only a list can repeat one; not
      * per call for one, which would make adding N one by one quadratic) */
     bool *listed = n > 1 ? calloc(b->added.count + n, sizeof *listed) : NULL;
-    int rc = idx && (listed || n <= 1) ? 0 : MSGFLO_ENOMEM;
+    long *pos = out ? malloc((n ? n : 1) * sizeof *pos) : NULL; /* item -> its added index */
+    int rc = idx && (listed || n <= 1) && (pos || !out) ? 0 : MSGFLO_ENOMEM;
+    for (size_t k = 0; pos && k < n; k++)
+        pos[k] = -1;
     bool forwarding = !transport_has_bindings(b->t);
     for (size_t k = 0; rc == 0 && k < n; k++) {
         const struct binding *x = &items[k];
@@ -394,13 +402,33 @@ static int add(struct binder *b, const struct binding *items, size_t n, bool tru
         size_t at = (size_t)i;
         if (i < 0 && (rc = remember(b, &items[k], &at)) != 0)
             break;
+        if (pos)
+            pos[k] = (long)at;
         if (!listed || !listed[at])
             idx[m++] = at;
         if (listed)
             listed[at] = true;
     }
+    int *rcs = out && rc == 0 ? calloc(m ? m : 1, sizeof *rcs) : NULL;
+    if (out && rc == 0 && !rcs)
+        rc = MSGFLO_ENOMEM;
     if (rc == 0)
-        rc = make(b, idx, m, trust);
+        rc = make(b, idx, m, trust, rcs);
+    /* a failed binding stays inactive: its result is its own failure */
+    int *by_added =
+        out && rcs ? calloc(b->added.count ? b->added.count : 1, sizeof *by_added) : NULL;
+    for (size_t j = 0; by_added && j < m; j++)
+        by_added[idx[j]] = rcs[j];
+    for (size_t k = 0; out && k < n; k++) {
+        out[k] = !pos || rc == MSGFLO_ENOMEM ? rc : 0;
+        if (out[k] == 0 && pos[k] >= 0 && !b->active[pos[k]]) {
+            int own = by_added ? by_added[pos[k]] : 0;
+            out[k] = own ? own : rc ? rc : MSGFLO_EPROTO;
+        }
+    }
+    free(by_added);
+    free(rcs);
+    free(pos);
     free(listed);
     free(idx);
     return rc;
@@ -408,12 +436,18 @@ static int add(struct binder *b, const struct binding *items, size_t n, bool tru
 
 int binder__add(struct binder *b, const struct binding *x)
 {
-    return add(b, x, 1, false);
+    return add(b, x, 1, false, NULL);
 }
 
 int binder__add_all(struct binder *b, const struct binding *items, size_t n)
 {
-    return add(b, items, n, true);
+    return add(b, items, n, true, NULL);
+}
+
+int binder__add_each(struct binder *b, const struct binding *items, size_t n, bool trust,
+                     int *results)
+{
+    return add(b, items, n, trust, results);
 }
 
 int binder__remove(struct binder *b, const struct binding *x)
@@ -462,7 +496,7 @@ int binder__restore(struct binder *b)
         if (b->active[i])
             idx[m++] = i;
     }
-    int rc = make(b, idx, m, true);
+    int rc = make(b, idx, m, true, NULL);
     free(idx);
     return rc;
 }

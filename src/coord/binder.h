@@ -51,6 +51,12 @@ int binder__add(struct binder *b, const struct binding *binding);
  * or the first failure's error. */
 int binder__add_all(struct binder *b, const struct binding *items, size_t n);
 
+/* As binder__add_all (trust: trusting ends that exist) or as binder__add
+ * for each (!trust: both ends declared first, in one batch), and results[k]
+ * (n entries) gets item k's outcome: 0 (made, now or before) or its failure. */
+int binder__add_each(struct binder *b, const struct binding *items, size_t n, bool trust,
+                     int *results);
+
 /* Removes a pubsub binding (AMQP: unbind; MQTT: stop forwarding). */
 int binder__remove(struct binder *b, const struct binding *binding);
 

@@ -1,7 +1,6 @@
 /* Queue bindings of a graph; see bindings.h. */
 #include "coord/bindings.h"
 
-#include "coord/discovery.h"
 #include "coord/library.h"
 #include "core/definition.h"
 
@@ -93,38 +92,6 @@ out:
         free(rr[i].deadletter);
     }
     free(rr);
-    if (rc)
-        bindings__cleanup(out);
-    return rc;
-}
-
-int bindings__from_discovery(const struct graph *g, const json_t *definitions, struct bindings *out,
-                             char *errbuf, size_t errlen)
-{
-    int rc = 0;
-    memset(out, 0, sizeof *out);
-    for (size_t i = 0; i < g->n_connections; i++) {
-        const struct graph_connection *c = &g->connections[i];
-        if (c->data || !is_participant(g, c->src.process) || !is_participant(g, c->tgt.process))
-            continue;
-        const json_t *sdef = json_object_get(definitions, c->src.process);
-        const json_t *tdef = json_object_get(definitions, c->tgt.process);
-        const char *sq = discovery__queue(sdef, 0, c->src.port);
-        const char *tq = discovery__queue(tdef, 1, c->tgt.port);
-        if (!sq || !tq) {
-            snprintf(errbuf, errlen, "participant '%s' announced no %s '%s' with a queue",
-                     sq ? c->tgt.process : c->src.process, sq ? "inport" : "outport",
-                     sq ? c->tgt.port : c->src.port);
-            rc = MSGFLO_EINVAL;
-            goto out;
-        }
-        struct binding *b = push(out, BINDING_PUBSUB);
-        if (!b || !(b->src = strdup(sq)) || !(b->tgt = strdup(tq))) {
-            rc = MSGFLO_ENOMEM;
-            goto out;
-        }
-    }
-out:
     if (rc)
         bindings__cleanup(out);
     return rc;

@@ -1,8 +1,8 @@
 /* Queue bindings of a graph, as msgflo's setup extracts them (sans-I/O).
  *
  * - participant -> participant edge: pubsub binding <src role>.<SRCPORT> ->
- *   <tgt role>.<TGTPORT> (definition__default_queue) (or the queues participants announced, see
- *   bindings__from_discovery);
+ *   <tgt role>.<TGTPORT> (definition__default_queue) (msgflo-setup --discover
+ *   leaves these to the coordinator, which binds the queues participants announce);
  * - edges into a msgflo/RoundRobin node set its binding's src, edges out of
  *   its `deadletter` port its deadletter queue, out of any other port its
  *   tgt: one roundrobin binding per node;
@@ -36,13 +36,6 @@ struct bindings {
 /* The bindings of a graph by the naming convention. Pubsub bindings first in
  * edge order, then one roundrobin binding per RoundRobin node in graph order. */
 int bindings__from_graph(const struct graph *g, struct bindings *out);
-
-/* The pubsub bindings of a graph using the queues that participants
- * announced: `definitions` is a JSON object {role: discovery payload}.
- * A port missing from a definition is MSGFLO_EINVAL with the role and port
- * in errbuf. */
-int bindings__from_discovery(const struct graph *g, const json_t *definitions, struct bindings *out,
-                             char *errbuf, size_t errlen);
 
 /* The lines msgflo-setup prints, as the original formats them:
  * "PUBSUB: \t a.OUT -> b.IN", "ROUNDROBIN:\t a.OUT -> b.IN",

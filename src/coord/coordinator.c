@@ -149,7 +149,9 @@ static void on_tick(uv_timer_t *t)
 #endif
     }
     coordinator_graph__tick(c, now);
-    coordinator__schedule(c); /* a wait that timed out may release IIPs and packets; re-arms */
+    if (c->iips_waiting)
+        c->iips_to_send = true; /* looked at again: discovered, or waited long enough */
+    coordinator__schedule(c);   /* a wait that timed out may release IIPs and packets; re-arms */
 }
 
 void coordinator__arm_tick(struct coordinator *c)
@@ -157,7 +159,7 @@ void coordinator__arm_tick(struct coordinator *c)
     if (c->closing)
         return;
     uint64_t now = uv_now(c->loop), due = UINT64_MAX;
-    if (c->pending_nodes || c->pending_edges || c->packets)
+    if (c->pending_nodes || c->pending_edges || c->packets || c->iips_waiting)
         due = now + c->tick_ms; /* a wait may time out */
     uint64_t expiry = registry__next_expiry(c->reg);
     if (expiry < due)
@@ -301,7 +303,8 @@ static int connect_broker(struct coordinator *c, char *err, size_t errlen)
     /* The same name as the broker client: a restarted runtime with the same
      * runtime id (--runtime-id) stops what its predecessor left running. */
     char identity[128];
-    snprintf(identity, sizeof identity, "msgflo-coordinator-%s", c->runtime_id);
+    snprintf(identity, sizeof identity, "%s-%s",
+             c->client_prefix ? c->client_prefix : "msgflo-coordinator", c->runtime_id);
     const struct supervisor_options so = {
         .identity = identity,
         .broker_url = c->url,
@@ -318,7 +321,8 @@ static int connect_broker(struct coordinator *c, char *err, size_t errlen)
         return rc;
     }
     char client_id[128];
-    snprintf(client_id, sizeof client_id, "msgflo-coordinator-%s", c->runtime_id);
+    snprintf(client_id, sizeof client_id, "%s-%s",
+             c->client_prefix ? c->client_prefix : "msgflo-coordinator", c->runtime_id);
     if (!c->runtime_id_given)
         u->clean = true; /* a new id per run: a kept session could never be found again */
     static const struct transport_events tev = {
@@ -382,6 +386,7 @@ static int copy_options(struct coordinator *c, const struct coordinator_options 
     c->shell = dup_or_null(o->shell);
     c->library_path = dup_or_null(o->library_path);
     c->allow_component_write = o->allow_component_write;
+    c->client_prefix = dup_or_null(o->client_prefix);
     if (o->runtime_id && *o->runtime_id) {
         c->runtime_id = strdup(o->runtime_id);
         c->runtime_id_given = o->runtime_id_stable;
@@ -399,13 +404,18 @@ static int copy_options(struct coordinator *c, const struct coordinator_options 
     c->ignore = calloc(n + 1, sizeof *c->ignore);
     if (!c->ignore || !c->runtime_id || (o->broker && *o->broker && !c->broker_arg) ||
         (o->shell && *o->shell && !c->shell) ||
-        (o->library_path && *o->library_path && !c->library_path))
+        (o->library_path && *o->library_path && !c->library_path) ||
+        (o->client_prefix && *o->client_prefix && !c->client_prefix))
         return MSGFLO_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         if (!(c->ignore[i] = strdup(o->ignore[i])))
             return MSGFLO_ENOMEM;
     }
     c->restart = o->restart;
+    c->bind_by_convention = o->bind_by_convention;
+    c->edges_unwatched = o->edges_unwatched;
+    c->every_iip = o->every_iip;
+    c->trust_existing = o->trust_existing;
     c->forward = o->forward;
     c->on_output = o->on_output;
     c->output_userdata = o->output_userdata;
@@ -434,6 +444,7 @@ static void free_state(struct coordinator *c)
     free(c->broker_arg);
     free(c->shell);
     free(c->library_path);
+    free(c->client_prefix);
     free(c->runtime_id);
     free(c->url);
     free(c);
@@ -522,6 +533,24 @@ bool coordinator__connected(const struct coordinator *c)
 const struct registry *coordinator__registry(const struct coordinator *c)
 {
     return c->reg;
+}
+
+bool coordinator__start_failed(const struct coordinator *c, const char *role)
+{
+    const struct node *n = coordinator_graph__node((struct coordinator *)c, role);
+    return n && n->start_failed;
+}
+
+bool coordinator__bindings_need_process(const struct coordinator *c)
+{
+    return c->binder && binder__needs_process(c->binder);
+}
+
+int coordinator__when_flushed(struct coordinator *c, void (*done)(void *ud), void *ud)
+{
+    if (!c->connected || c->closing)
+        return MSGFLO_ESTATE;
+    return transport_when_flushed(c->t, done, ud);
 }
 
 /* --- closing ------------------------------------------------------------------------ */

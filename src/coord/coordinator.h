@@ -16,6 +16,7 @@
 #ifndef MSGFLO_COORD_COORDINATOR_H
 #define MSGFLO_COORD_COORDINATOR_H
 
+#include "coord/bindings.h"
 #include "coord/library.h"
 #include "coord/supervisor.h"
 #include "coord/system.h"
@@ -75,6 +76,27 @@ struct coordinator_options {
      * COORDINATOR_MAX_COMPONENTS) is refused. Each with a warning, at most
      * one line every 10 s per kind (with the count of those not logged). */
     size_t max_discovery_bytes, max_participants, max_components;
+    /* The broker client's name is "<client_prefix>-<id>"; NULL:
+     * "msgflo-coordinator". */
+    const char *client_prefix;
+    /* Bind each edge at once, without waiting for its roles to be
+     * discovered: to the queues its roles announced when they are known,
+     * else role.PORT (msgflo-setup without --discover). false: once both
+     * roles are discovered (the runtime). */
+    bool bind_by_convention;
+    /* Do not watch the source ports of edges (nobody looks at their data:
+     * msgflo-setup); false: every edge's source port is watched (the runtime). */
+    bool edges_unwatched;
+    /* Every add_initial is an IIP of its own, sent in the order added
+     * (msgflo-setup: all IIPs of a graph file, as the original sends them);
+     * remove_initial removes the port's first. false: one IIP per port, a
+     * new one replacing it (the live graph's). */
+    bool every_iip;
+    /* AMQP: bind an edge whose queue and exchange exist without declaring
+     * them (one bind per edge, as the original's setup), declaring only
+     * what is missing; false: both ends declared first, so a queue declared
+     * before with other arguments is refused (binder.h). */
+    bool trust_existing;
 };
 
 #define COORDINATOR_MAX_DISCOVERY_BYTES 65536
@@ -106,6 +128,28 @@ bool coordinator__connected(const struct coordinator *c);
 
 /* The registry of discovered participants (read-only use). */
 const struct registry *coordinator__registry(const struct coordinator *c);
+
+/* Adds a binding by queue names (borrowed, copied), made on the broker by
+ * the pump with the edges' bindings, made again after a reconnect, never
+ * removed: msgflo-setup's roundrobin bindings of msgflo/RoundRobin nodes
+ * (bindings.h). busy() waits for it; a refusal is reported through
+ * system_events.error (and edge_bound with NULL roles). Returns 0 or
+ * MSGFLO_ENOMEM. */
+int coordinator__add_binding(struct coordinator *c, const struct binding *b);
+
+/* Whether the process started for `role` failed to start (could not be
+ * run, exited before its ready line, or did not print one in time); a
+ * process that exited after it started is not counted. */
+bool coordinator__start_failed(const struct coordinator *c, const char *role);
+
+/* Whether the bindings made exist only while this process runs (MQTT
+ * forwarding; binder__needs_process). */
+bool coordinator__bindings_need_process(const struct coordinator *c);
+
+/* Calls done(ud) from the loop once everything sent so far is safe with the
+ * broker (transport_when_flushed). Returns 0, or MSGFLO_ESTATE when not
+ * connected. */
+int coordinator__when_flushed(struct coordinator *c, void (*done)(void *ud), void *ud);
 
 /* Stops the processes it started (SIGTERM, then SIGKILL after the grace
  * period), closes the broker connection, stops the embedded broker, frees

@@ -162,7 +162,7 @@ struct edge *coordinator_edges__new(struct coordinator *c, const char *sr, const
     e->tgt = coordinator_roles__get(c, tr);
     if (e->tgt)
         DL_APPEND2(e->tgt->in_edges, e, tprev, tnext);
-    if (!e->src || !e->tgt || coordinator_watches__add(c, sr, sp) != 0) {
+    if (!e->src || !e->tgt || (!c->edges_unwatched && coordinator_watches__add(c, sr, sp) != 0)) {
         if (e->src) {
             DL_DELETE2(e->src->out_edges, e, sprev, snext);
             coordinator_roles__release(c, e->src);
@@ -184,7 +184,8 @@ struct edge *coordinator_edges__new(struct coordinator *c, const char *sr, const
 void coordinator_edges__free(struct coordinator *c, struct edge *e)
 {
     edge_unbind(c, e);
-    coordinator_watches__remove(c, e->src_role, e->src_port);
+    if (!c->edges_unwatched)
+        coordinator_watches__remove(c, e->src_role, e->src_port);
     HASH_DEL(c->edges, e);
     if (e->dirty)
         DL_DELETE2(c->dirty_edges, e, dprev, dnext);
@@ -197,8 +198,24 @@ void coordinator_edges__free(struct coordinator *c, struct edge *e)
     free(e);
 }
 
-/* Binds one edge whose roles are discovered; true when it reported. */
-static bool edge_bind(struct coordinator *c, struct edge *e)
+/* One binding of a pump's batch: an edge's (e) or one added by queue names (f). */
+struct batch_item {
+    struct edge *e;
+    struct fixed_binding *f;
+    char *sq, *tq; /* the edge's queues, owned until bound */
+};
+
+/* What a report of the batch needs once the edge may be gone: the edge's
+ * names, its queues and the outcome. */
+struct batch_report {
+    char *text; /* sr \0 sp \0 tr \0 tp \0 sq \0 tq \0; NULL: roles not named */
+    const char *src, *tgt;
+    int rc;
+};
+
+/* Appends e to the batch when its binding is to be made (new or other
+ * queues); false when out of memory. */
+static bool batch_edge(struct coordinator *c, struct edge *e, struct batch_item *it, size_t *n)
 {
     char *sq = NULL, *tq = NULL;
     if (registry__queue(c->reg, e->src_role, false, e->src_port, &sq, NULL) != 0 ||
@@ -208,47 +225,183 @@ static bool edge_bind(struct coordinator *c, struct edge *e)
                   e->tgt_port);
         return false;
     }
-    bool reported = false;
-    if (e->src_q && strcmp(e->src_q, sq) == 0 && strcmp(e->tgt_q, tq) == 0)
-        goto out;      /* bound already */
+    if (e->src_q && strcmp(e->src_q, sq) == 0 && strcmp(e->tgt_q, tq) == 0) {
+        free(sq); /* bound already */
+        free(tq);
+        return true;
+    }
     edge_unbind(c, e); /* rediscovered with other queues */
-    struct binding b = {.type = BINDING_PUBSUB, .src = sq, .tgt = tq};
-    int rc = binder__add(c->binder, &b);
+    it[*n] = (struct batch_item){.e = e, .sq = sq, .tq = tq};
+    ++*n;
+    return true;
+}
+
+static char *report_text(const char *const *parts, size_t n)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(parts[i]) + 1;
+    char *text = malloc(len), *p = text;
+    for (size_t i = 0; text && i < n; i++) {
+        size_t l = strlen(parts[i]) + 1;
+        memcpy(p, parts[i], l);
+        p += l;
+    }
+    return text;
+}
+
+/* Records the outcome of item it (the binder's result rc) in the graph's
+ * state, and what to report in *r (reported after the whole batch, as a
+ * report may change the graph). */
+static void batch_done(struct coordinator *c, struct batch_item *it, int rc, struct batch_report *r)
+{
+    bool want = rc != 0 || c->sys.events.edge_bound;
+    r->rc = rc;
+    if (it->f) {
+        it->f->made = rc == 0;
+        it->f->failed = rc != 0;
+        if (rc == 0)
+            c->gen_max = ++c->sub_gen; /* MQTT: a forwarding subscription */
+        r->src = it->f->b.src;
+        r->tgt = it->f->b.tgt;
+        return;
+    }
+    struct edge *e = it->e;
+    if (want) {
+        const char *parts[] = {e->src_role, e->src_port, e->tgt_role, e->tgt_port, it->sq, it->tq};
+        r->text = report_text(parts, 6);
+    }
     if (rc) {
         e->failed = true;
-        coordinator__report_error(c, "binding %s.%s -> %s.%s (%s -> %s) failed: %s", e->src_role,
-                                  e->src_port, e->tgt_role, e->tgt_port, sq, tq,
-                                  msgflo_strerror(rc));
-        reported = true;
         goto out;
     }
     LOG_DEBUG(NS, "bound %s.%s -> %s.%s (%s -> %s)", e->src_role, e->src_port, e->tgt_role,
-              e->tgt_port, sq, tq);
-    if (!bound_add(c, sq, tq))
-        LOG_ERROR(NS, "out of memory: %s -> %s may be unbound while shared", sq, tq);
-    e->src_q = sq;
-    e->tgt_q = tq;
+              e->tgt_port, it->sq, it->tq);
+    if (!bound_add(c, it->sq, it->tq))
+        LOG_ERROR(NS, "out of memory: %s -> %s may be unbound while shared", it->sq, it->tq);
+    e->src_q = it->sq;
+    e->tgt_q = it->tq;
     e->gen = ++c->sub_gen;
     c->gen_max = e->gen;
-    sq = tq = NULL;
+    it->sq = it->tq = NULL;
 out:
-    free(sq);
-    free(tq);
-    return reported;
+    free(it->sq);
+    free(it->tq);
 }
 
+static void batch_report(struct coordinator *c, struct batch_report *r)
+{
+    const char *f[6] = {NULL};
+    for (size_t i = 0, off = 0; r->text && i < 6; i++) {
+        f[i] = r->text + off;
+        off += strlen(f[i]) + 1;
+    }
+    const char *sq = r->text ? f[4] : r->src, *tq = r->text ? f[5] : r->tgt;
+    const char *why = r->rc ? msgflo_strerror(r->rc) : NULL;
+    if (r->rc && r->text)
+        coordinator__report_error(c, "binding %s.%s -> %s.%s (%s -> %s) failed: %s", f[0], f[1],
+                                  f[2], f[3], sq, tq, why);
+    else if (r->rc)
+        coordinator__report_error(c, "binding %s -> %s failed: %s", sq ? sq : "?", tq ? tq : "?",
+                                  why);
+    if (!c->closing && c->sys.events.edge_bound && (r->text || r->rc))
+        c->sys.events.edge_bound(c->sys.ud, f[0], f[1], f[2], f[3], sq, tq, why);
+}
+
+bool coordinator_edges__fixed_settling(const struct coordinator *c)
+{
+    for (const struct fixed_binding *f = c->fixed; f; f = f->next) {
+        if (!f->made && !f->failed)
+            return true;
+    }
+    return false;
+}
+
+/* Every binding to make now goes to the binder as one batch (AMQP: one
+ * pipelined round of the broker's RPCs, not one per edge). */
 void coordinator_edges__pump(struct coordinator *c)
 {
-    /* each edge taken off the list before its work: a report may change the lists */
-    while (c->dirty_edges && c->connected) {
+    if (!c->connected || (!c->dirty_edges && !coordinator_edges__fixed_settling(c)))
+        return;
+    size_t cap = 0, n = 0;
+    for (struct edge *e = c->dirty_edges; e; e = e->dnext)
+        cap++;
+    for (struct fixed_binding *f = c->fixed; f; f = f->next)
+        cap += !f->made && !f->failed;
+    struct batch_item *items = calloc(cap ? cap : 1, sizeof *items);
+    if (!items) {
+        LOG_ERROR(NS, "out of memory binding edges; again on the next pump");
+        return;
+    }
+    /* each edge taken off the list first: its roles may be undiscovered yet */
+    while (c->dirty_edges) {
         struct edge *e = c->dirty_edges;
         DL_DELETE2(c->dirty_edges, e, dprev, dnext);
         e->dirty = false;
-        if (e->failed || !coordinator_graph__discovered_role(c, e->src_role) ||
-            !coordinator_graph__discovered_role(c, e->tgt_role))
+        if (e->failed)
+            continue;
+        if (!c->bind_by_convention && (!coordinator_graph__discovered_role(c, e->src_role) ||
+                                       !coordinator_graph__discovered_role(c, e->tgt_role)))
             continue; /* again when its roles are discovered */
-        edge_bind(c, e);
+        batch_edge(c, e, items, &n);
     }
+    for (struct fixed_binding *f = c->fixed; f; f = f->next) {
+        if (!f->made && !f->failed)
+            items[n++] = (struct batch_item){.f = f};
+    }
+    struct binding *bs = calloc(n ? n : 1, sizeof *bs);
+    int *rcs = calloc(n ? n : 1, sizeof *rcs);
+    struct batch_report *reports = calloc(n ? n : 1, sizeof *reports);
+    int rc = bs && rcs && reports ? 0 : MSGFLO_ENOMEM;
+    for (size_t k = 0; rc == 0 && k < n; k++)
+        bs[k] =
+            items[k].f
+                ? items[k].f->b
+                : (struct binding){.type = BINDING_PUBSUB, .src = items[k].sq, .tgt = items[k].tq};
+    if (rc == 0 && n > 0)
+        binder__add_each(c->binder, bs, n, c->trust_existing, rcs);
+    for (size_t k = 0; k < n; k++) {
+        if (rc) { /* out of memory: the edges again on the next pump */
+            free(items[k].sq);
+            free(items[k].tq);
+            if (items[k].e)
+                coordinator_edges__dirty(c, items[k].e);
+            continue;
+        }
+        batch_done(c, &items[k], rcs[k], &reports[k]);
+    }
+    free(bs);
+    free(rcs);
+    free(items);
+    for (size_t k = 0; rc == 0 && k < n; k++) {
+        batch_report(c, &reports[k]);
+        free(reports[k].text);
+    }
+    free(reports);
+}
+
+int coordinator__add_binding(struct coordinator *c, const struct binding *b)
+{
+    struct fixed_binding *f = calloc(1, sizeof *f);
+    if (!f)
+        return MSGFLO_ENOMEM;
+    f->b.type = b->type;
+    f->b.src = b->src ? strdup(b->src) : NULL;
+    f->b.tgt = b->tgt ? strdup(b->tgt) : NULL;
+    f->b.deadletter = b->deadletter ? strdup(b->deadletter) : NULL;
+    if ((b->src && !f->b.src) || (b->tgt && !f->b.tgt) || (b->deadletter && !f->b.deadletter)) {
+        free(f->b.src);
+        free(f->b.tgt);
+        free(f->b.deadletter);
+        free(f);
+        return MSGFLO_ENOMEM;
+    }
+    struct fixed_binding **tail = &c->fixed;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = f;
+    coordinator__schedule(c);
+    return 0;
 }
 
 /* --- automatic edges found ----------------------------------------------------------- */
@@ -386,5 +539,13 @@ void coordinator_edges__clear(struct coordinator *c)
         free(u->src);
         free(u->tgt);
         free(u);
+    }
+    while (c->fixed) {
+        struct fixed_binding *x = c->fixed;
+        c->fixed = x->next;
+        free(x->b.src);
+        free(x->b.tgt);
+        free(x->b.deadletter);
+        free(x);
     }
 }

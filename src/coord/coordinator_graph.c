@@ -20,6 +20,13 @@ bool coordinator_graph__discovered_role(const struct coordinator *c, const char 
 
 static bool settling(struct coordinator *c, uint64_t now);
 
+/* Whether IIP p is left to its participant: the command of the process
+ * started for its role took the role's IIPs (#IIPS). */
+static bool iip_by_participant(const struct iip *p)
+{
+    return p->r->node && p->r->node->takes_iips;
+}
+
 /* --- IIPs and packets ------------------------------------------------------------- */
 
 static int send_json(struct coordinator *c, const char *role, const char *port, const char *text)
@@ -44,10 +51,17 @@ static void pump_iips(struct coordinator *c)
     if (settling(c, uv_now(c->loop)))
         return;              /* again on the next pump */
     c->iips_to_send = false; /* set again below when one could not be sent */
+    c->iips_waiting = false;
+    uint64_t now = uv_now(c->loop);
 again:
     for (struct iip *p = c->iips; p && c->started && c->connected; p = p->next) {
-        if (p->sent || !coordinator_graph__discovered_role(c, p->role))
+        if (p->sent || iip_by_participant(p))
             continue;
+        if (!coordinator_graph__discovered_role(c, p->role)) {
+            /* the tick looks again until the wait timeout */
+            c->iips_waiting = c->iips_waiting || now - p->since < c->wait_timeout_ms;
+            continue;
+        }
         char *text = json_dumps(p->data, JSON_COMPACT | JSON_ENCODE_ANY);
         int rc = text ? send_json(c, p->role, p->port, text) : MSGFLO_ENOMEM;
         free(text);
@@ -154,8 +168,10 @@ static void on_started(const char *role, const char *line, void *ud)
     struct coordinator *c = ud;
     struct node *n = coordinator_graph__node(c, role);
     (void)line;
-    if (n && n->proc == PROC_STARTING)
+    if (n && n->proc == PROC_STARTING) {
         n->proc = PROC_RUNNING;
+        coordinator__schedule(c); /* it may be what the graph waited for (else the tick, 1 s) */
+    }
 }
 
 static void on_exit_cb(const char *role, int status, bool will_restart, void *ud)
@@ -182,6 +198,7 @@ static void on_error_cb(const char *role, const char *message, void *ud)
     if (!n || !n->in_graph)
         return;
     n->proc = PROC_FAILED;
+    n->start_failed = true;
     coordinator__report_process_error(c, role, "%s", message);
 }
 
@@ -196,7 +213,19 @@ static bool node_start(struct coordinator *c, struct node *n)
 {
     char err[512] = "";
     char *cmd = NULL;
-    int rc = library__command(c->lib, n->component, n->role, NULL, &cmd, err, sizeof err);
+    /* the role's IIPs, for a command that takes them (#IIPS) */
+    json_t *iips = json_object();
+    struct coord_role *r = coordinator_roles__find(c, n->role);
+    struct iip *p;
+    DL_FOREACH2(r ? r->iips : NULL, p, rnext)
+    {
+        json_object_set(iips, p->port, p->data);
+    }
+    const struct library_component *lc = library__find(c->lib, n->component);
+    n->takes_iips = lc && strstr(lc->command, "#IIPS") != NULL;
+    int rc = iips ? library__command(c->lib, n->component, n->role, iips, &cmd, err, sizeof err)
+                  : MSGFLO_ENOMEM;
+    json_decref(iips);
     if (rc == 0)
         rc = supervisor__start(c->sup, n->role, cmd, &process_callbacks, c);
     if (rc == 0) {
@@ -206,6 +235,7 @@ static bool node_start(struct coordinator *c, struct node *n)
         return false;
     }
     n->proc = PROC_FAILED;
+    n->start_failed = true;
     coordinator__report_process_error(c, n->role, "cannot start participant '%s' (%s): %s", n->role,
                                       cmd ? cmd : n->component, err[0] ? err : msgflo_strerror(rc));
     free(cmd);
@@ -260,6 +290,22 @@ static void pump_confirm(struct coordinator *c)
         c->sub_requested = c->sub_confirmed;
 }
 
+/* events.settled once busy() turned false (looked at only when the client
+ * asked for it: busy() looks at every IIP). */
+static void report_settled(struct coordinator *c)
+{
+    if (!c->sys.events.settled || !c->connected || c->closing)
+        return;
+    if (coordinator_graph__busy(c)) {
+        c->settled = false;
+        return;
+    }
+    if (c->settled)
+        return;
+    c->settled = true;
+    c->sys.events.settled(c->sys.ud);
+}
+
 void coordinator__pump(struct coordinator *c)
 {
     if (c->closing)
@@ -278,6 +324,7 @@ void coordinator__pump(struct coordinator *c)
     pump_packets(c);
     pump_confirm(c);
     coordinator__arm_tick(c);
+    report_settled(c);
 }
 
 void coordinator_graph__connected(struct coordinator *c)
@@ -359,7 +406,8 @@ static bool settling(struct coordinator *c, uint64_t now)
         return true; /* a removed or moved edge is still bound */
     if (c->gen_max > c->sub_confirmed)
         return true; /* the broker has not acknowledged a binding or watch yet */
-    return nodes_settling(c, now) || coordinator_edges__settling(c, now);
+    return nodes_settling(c, now) || coordinator_edges__settling(c, now) ||
+           coordinator_edges__fixed_settling(c);
 }
 
 bool coordinator_graph__busy(struct coordinator *c)
@@ -368,7 +416,7 @@ bool coordinator_graph__busy(struct coordinator *c)
     if (settling(c, now))
         return true;
     for (struct iip *p = c->iips; p && c->started; p = p->next) {
-        if (!p->sent && now - p->since < c->wait_timeout_ms)
+        if (!p->sent && !iip_by_participant(p) && now - p->since < c->wait_timeout_ms)
             return true;
     }
     return c->packets != NULL;

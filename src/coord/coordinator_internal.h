@@ -44,6 +44,8 @@ struct node {
     bool in_graph;     /* false: removed, kept until its process is gone */
     bool start;        /* a process is to be started for it */
     bool wait_noticed; /* the wait timeout was reported */
+    bool start_failed; /* the process did not start (not: exited after it started) */
+    bool takes_iips;   /* its command passes #IIPS: the process has its IIPs, none are sent */
     enum node_proc proc;
     uint64_t since; /* when added (ms, loop time) */
 };
@@ -109,6 +111,13 @@ struct found_edge {
     char *key; /* as edge keys, in text */
     UT_hash_handle hh;
     char text[];
+};
+
+/* A binding by queue names (coordinator__add_binding), kept until close. */
+struct fixed_binding {
+    struct fixed_binding *next;
+    struct binding b; /* owned strings */
+    bool made, failed;
 };
 
 /* A binding to remove on the next pump. */
@@ -188,6 +197,8 @@ struct coordinator {
     bool runtime_id_given; /* stable across runs (coordinator_options.runtime_id_stable) */
     char **ignore;
     bool restart;
+    bool bind_by_convention, edges_unwatched, every_iip, trust_existing;
+    char *client_prefix;
     unsigned forward;
     supervisor_output_fn on_output;
     void *output_userdata;
@@ -219,6 +230,7 @@ struct coordinator {
     struct port_watch *port_watches;   /* by key */
     struct queue_watch *queue_watches; /* by queue; refs 0: to unwatch on the next pump */
     struct unbind *unbinds;
+    struct fixed_binding *fixed; /* in order of adding */
     /* what the pump has to look at (so a discovery costs only its role's work) */
     struct edge *dirty_edges, *pending_edges;
     struct node *pending_nodes;
@@ -226,6 +238,8 @@ struct coordinator {
     struct queue_watch *dirty_queues;
     bool nodes_to_start; /* a node may need its process started */
     bool iips_to_send;   /* an IIP may be sendable */
+    bool iips_waiting;   /* an IIP waits for its role (within the wait timeout) */
+    bool settled;        /* events.settled reported for the current quiet period */
     uint64_t gen_max;    /* the highest generation given to a binding or watch */
     bool started;
     /* subscriptions (bindings, watches): each gets the next generation; the
@@ -316,6 +330,8 @@ void coordinator_edges__dirty(struct coordinator *c, struct edge *e);
 void coordinator_edges__pending(struct coordinator *c, struct edge *e);
 /* Whether an edge is still waiting to be bound (prunes the pending list). */
 bool coordinator_edges__settling(struct coordinator *c, uint64_t now);
+/* Whether a binding added by queue names is still to be made. */
+bool coordinator_edges__fixed_settling(const struct coordinator *c);
 /* Binds the edges whose roles are discovered (the pump). */
 void coordinator_edges__pump(struct coordinator *c);
 /* Removes the bindings of removed or moved edges (the pump). */

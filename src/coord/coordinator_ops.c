@@ -58,6 +58,7 @@ static int op_add_node(void *sys, const char *role, const char *component, char 
     coordinator_components__use(c, comp, +1);
     n->in_graph = true;
     n->wait_noticed = false;
+    n->start_failed = false;
     n->since = uv_now(c->loop);
     if (n->proc == PROC_FAILED)
         n->proc = PROC_NONE;
@@ -160,7 +161,7 @@ static int op_add_initial(void *sys, const char *role, const char *port, const j
     if (empty(role) || empty(port) || !data)
         return coordinator__failure(err, errlen, MSGFLO_EINVAL,
                                     "an IIP needs a role, a port and data");
-    struct iip *p = find_iip(c, role, port);
+    struct iip *p = c->every_iip ? NULL : find_iip(c, role, port);
     if (!p) {
         struct coord_role *r = coordinator_roles__get(c, role);
         p = r ? calloc(1, sizeof *p) : NULL;
@@ -173,7 +174,10 @@ static int op_add_initial(void *sys, const char *role, const char *port, const j
         }
         p->r = r;
         DL_APPEND2(r->iips, p, rprev, rnext);
-        DL_PREPEND2(c->iips, p, prev, next);
+        if (c->every_iip)
+            DL_APPEND2(c->iips, p, prev, next); /* in the order of the graph file */
+        else
+            DL_PREPEND2(c->iips, p, prev, next);
     }
     c->iips_to_send = true;
     json_decref(p->data);

@@ -125,6 +125,21 @@ struct system_events {
      * longer listed (ops->component then gives NULL). Reported once per loop
      * turn for all the discovery messages of the turn. */
     void (*component_changed)(void *ud, const char *name);
+    /* An edge's binding was made on the broker (`error` NULL; on MQTT the
+     * forwarding subscription may still await the broker's acknowledgement,
+     * which `settled` waits for), or refused (`error`: why, as the broker
+     * said it; each refusal is also reported through `error`). The queues
+     * are those bound: announced, or role.PORT. Once per binding made; again
+     * when it is made anew (other queues announced, a refused one retried). */
+    void (*edge_bound)(void *ud, const char *src_role, const char *src_port, const char *tgt_role,
+                       const char *tgt_port, const char *src_queue, const char *tgt_queue,
+                       const char *error);
+    /* The system stopped being busy (busy() turned false while connected):
+     * every node of the graph started and discovered, every edge bound or
+     * refused, every subscription acknowledged, every IIP delivered, every
+     * packet sent, or what was missing waited the wait timeout. Once per
+     * busy period (the first time also when there was nothing to do). */
+    void (*settled)(void *ud);
 };
 
 /* A system: its operations, its own pointer, and where it reports. */

@@ -103,6 +103,65 @@ static void test_amqp(void **state)
     check_binding(support_broker("MSGFLO_TEST_AMQP"));
 }
 
+/* binder__add_each on RabbitMQ: each binding's own result; a refused one
+ * (its target queue exists without the dead-letter argument) does not stop
+ * the others, a repeated one shares its first's result. */
+static void test_amqp_each_results(void **state)
+{
+    const char *url = support_broker("MSGFLO_TEST_AMQP");
+    char a[64], b[64], plain[128], src_a[128], src_b[128], ok[128];
+    support_role("bea", a, sizeof a);
+    support_role("beb", b, sizeof b);
+    snprintf(plain, sizeof plain, "%s.PLAIN", a);
+    snprintf(src_a, sizeof src_a, "%s.OUT", a);
+    snprintf(src_b, sizeof src_b, "%s.OUT", b);
+    snprintf(ok, sizeof ok, "%s.IN", b);
+    struct amqp_client ac;
+    assert_int_equal(amqp_client_open(&ac, url), 0);
+    assert_int_equal(amqp_client_declare_plain(&ac, plain), 0);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct ctx c = {0};
+    struct session *s;
+    char err[256];
+    static const struct session_events ev = {.connected = on_connected, .message = on_message};
+    assert_int_equal(session__new(&loop, url, "test-binder", 0, &ev, &c, &s, err, sizeof err), 0);
+    assert_int_equal(session__start(s, 10000), 0);
+    for (int i = 0; i < 100 && !c.connected; i++)
+        run_for(&loop, 50);
+    assert_true(c.connected);
+    assert_int_equal(binder__new(session__transport(s), &c.binder), 0);
+    const struct binding items[] = {
+        {.type = BINDING_PUBSUB, .src = src_a, .tgt = plain},
+        {.type = BINDING_PUBSUB, .src = src_b, .tgt = ok},
+        {.type = BINDING_PUBSUB, .src = src_b, .tgt = ok},
+    };
+    int rcs[3] = {1, 1, 1};
+    assert_int_not_equal(binder__add_each(c.binder, items, 3, true, rcs), 0);
+    assert_int_not_equal(rcs[0], 0);
+    assert_int_equal(rcs[1], 0);
+    assert_int_equal(rcs[2], 0);
+    /* again: the one made is not made twice, the refused one is tried again */
+    int again[2] = {1, 1};
+    assert_int_not_equal(binder__add_each(c.binder, items, 2, false, again), 0);
+    assert_int_not_equal(again[0], 0);
+    assert_int_equal(again[1], 0);
+    assert_int_equal(amqp_client_count(&ac, ok), 0);
+    assert_int_equal(amqp_basic_publish(ac.conn, 1, amqp_cstring_bytes(src_b), amqp_empty_bytes,
+                                        false, false, NULL, amqp_cstring_bytes("through")),
+                     AMQP_STATUS_OK);
+    int got = 0;
+    for (int k = 0; k < 500 && (got = amqp_client_count(&ac, ok)) == 0; k++)
+        usleep(10000);
+    assert_int_equal(got, 1);
+    session__finish(s, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    binder__free(c.binder);
+    session__free(s);
+    uv_loop_close(&loop);
+    amqp_client_close(&ac);
+}
+
 int main(void)
 {
     if (!support_broker("MSGFLO_TEST_MQTT") || !support_broker("MSGFLO_TEST_AMQP")) {
@@ -112,6 +171,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         SUPPORT_TEST(test_mqtt),
         SUPPORT_TEST(test_amqp),
+        SUPPORT_TEST(test_amqp_each_results),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

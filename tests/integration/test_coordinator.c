@@ -89,7 +89,21 @@ static void ev_component(void *ud, const char *name)
     add(ud, "component %s", name);
 }
 
+static void ev_bound(void *ud, const char *sr, const char *sp, const char *tr, const char *tp,
+                     const char *sq, const char *tq, const char *error)
+{
+    add(ud, "bound %s.%s>%s.%s %s %s%s%s", sr ? sr : "-", sp ? sp : "-", tr ? tr : "-",
+        tp ? tp : "-", sq, tq, error ? " refused: " : "", error ? error : "");
+}
+
+static void ev_settled(void *ud)
+{
+    add(ud, "settled");
+}
+
 static const struct system_events events = {
+    .edge_bound = ev_bound,
+    .settled = ev_settled,
     .data = ev_data,
     .initial_sent = ev_initial,
     .participant_added = ev_added,
@@ -145,6 +159,9 @@ struct world {
     char err[512];
 };
 
+/* world_open_wait makes the coordinator bind by convention (msgflo-setup's options). */
+static bool by_convention;
+
 static void world_open_wait(struct world *w, const char *url, unsigned period_ms, unsigned expiry,
                             unsigned wait_ms)
 {
@@ -176,7 +193,10 @@ static void world_open_wait(struct world *w, const char *url, unsigned period_ms
         .expire_periods = expiry,
         .expire_periods_set = true,
         .start_timeout_ms = wait_ms,
-        .allow_component_write = true, /* test_component_source; msgflo's default is false */
+        .allow_component_write = true,       /* test_component_source; msgflo's default is false */
+        .bind_by_convention = by_convention, /* msgflo-setup's way */
+        .edges_unwatched = by_convention,
+        .trust_existing = by_convention,
     };
     assert_int_equal(coordinator__new(&w->loop, &o, &w->c, w->err, sizeof w->err), 0);
     w->sys = coordinator__system(w->c);
@@ -667,7 +687,7 @@ static void test_binding_refused_amqp(void **state)
     world_open(&w, url, 0, 0);
     struct announcer an = {.amqp = true};
     OK(amqp_client_open(&an.a, url));
-    char x[64], y[64], xq[128], yq[128], line[256];
+    char x[64], y[64], xq[128], yq[128], line[512];
     support_role("fx", x, sizeof x);
     support_role("fy", y, sizeof y);
     snprintf(xq, sizeof xq, "%s.OUT", x);
@@ -684,8 +704,50 @@ static void test_binding_refused_amqp(void **state)
     /* the refusal closed only a channel of the topology batch (transport_topology) */
     assert_int_equal(count(&w.rec, "error broker connection lost"), 0);
     assert_false(s->ops->busy(s->self)); /* a refused edge is not waited for */
+    snprintf(line, sizeof line, "bound %s.out>%s.in %s %s refused: ", x, y, xq, yq);
+    assert_int_equal(count(&w.rec, line), 1);
     amqp_client_close(&an.a);
     world_close(&w);
+}
+
+/* msgflo-setup's way: edges bound at once by convention (no participant
+ * anywhere), each binding's result reported, then `settled`; an IIP whose
+ * role never appears is waited for the wait timeout only. */
+static void check_convention(const char *url)
+{
+    struct world w;
+    by_convention = true;
+    world_open_wait(&w, url, 0, 0, 3000);
+    by_convention = false;
+    char x[64], y[64], line[512];
+    support_role("vx", x, sizeof x);
+    support_role("vy", y, sizeof y);
+    struct system *s = w.sys;
+    OK(s->ops->add_edge(s->self, x, "out", y, "in", w.err, sizeof w.err));
+    json_t *data = json_string("hello");
+    OK(s->ops->add_initial(s->self, y, "in", data, w.err, sizeof w.err));
+    json_decref(data);
+    OK(s->ops->start(s->self, w.err, sizeof w.err));
+    snprintf(line, sizeof line, "bound %s.out>%s.in %s.OUT %s.IN", x, y, x, y);
+    wait_for(&w.loop, &w.rec, line, 1);
+    assert_int_equal(count(&w.rec, "settled"), 0); /* the IIP waits for its role */
+    wait_for(&w.loop, &w.rec, "settled", 1);
+    assert_false(s->ops->busy(s->self));
+    assert_int_equal(count(&w.rec, "iip "), 0);
+    assert_int_equal(count(&w.rec, "data "), 0); /* edges unwatched */
+    run_ms(&w.loop, 300);
+    assert_int_equal(count(&w.rec, "settled"), 1); /* once */
+    world_close(&w);
+}
+
+static void test_convention_mqtt(void **state)
+{
+    check_convention(support_broker("MSGFLO_TEST_MQTT"));
+}
+
+static void test_convention_amqp(void **state)
+{
+    check_convention(support_broker("MSGFLO_TEST_AMQP"));
 }
 
 /* --- transport watches ---------------------------------------------------------- */
@@ -843,6 +905,7 @@ int main(void)
         SUPPORT_TEST(test_reconnect_amqp),       SUPPORT_TEST(test_component_source),
         SUPPORT_TEST(test_binding_refused_amqp), SUPPORT_TEST(test_rebind_mqtt),
         SUPPORT_TEST(test_rebind_amqp),          SUPPORT_TEST(test_packet_undiscovered_mqtt),
+        SUPPORT_TEST(test_convention_mqtt),      SUPPORT_TEST(test_convention_amqp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

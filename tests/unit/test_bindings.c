@@ -63,27 +63,6 @@ static void test_fan_out_and_in(void **state)
                  4);
 }
 
-static void test_from_discovery(void **state)
-{
-    struct graph *g = parse("a(A) OUT -> IN b(B)\n");
-    json_t *defs = json_pack("{s:{s:[], s:[{s:s, s:s}]}, s:{s:[{s:s, s:s}], s:[]}}", "a", "inports",
-                             "outports", "id", "out", "queue", "/custom/a/out", "b", "inports",
-                             "id", "in", "queue", "b-in", "outports");
-    struct bindings b;
-    char err[200];
-    assert_int_equal(bindings__from_discovery(g, defs, &b, err, sizeof err), 0);
-    assert_int_equal(b.count, 1);
-    assert_string_equal(b.items[0].src, "/custom/a/out");
-    assert_string_equal(b.items[0].tgt, "b-in");
-    bindings__cleanup(&b);
-    json_object_del(json_object_get(defs, "b"), "inports");
-    json_object_set_new(json_object_get(defs, "b"), "inports", json_array());
-    assert_int_equal(bindings__from_discovery(g, defs, &b, err, sizeof err), MSGFLO_EINVAL);
-    assert_string_equal(err, "participant 'b' announced no inport 'in' with a queue");
-    json_decref(defs);
-    graph__free(g);
-}
-
 static void test_discovery_parse(void **state)
 {
     json_t *p = NULL;
@@ -130,7 +109,6 @@ int main(void)
         cmocka_unit_test(test_imgflo_server),
         cmocka_unit_test(test_pubsub_ignores_iips_and_pubsub_nodes),
         cmocka_unit_test(test_fan_out_and_in),
-        cmocka_unit_test(test_from_discovery),
         cmocka_unit_test(test_discovery_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_PATTERNS 32
 #define PATTERN_LEN  128
@@ -92,7 +93,21 @@ void msgflo_log_stderr(enum msgflo_log_level level, const char *ns, const char *
     (void)userdata;
     if (level == MSGFLO_LOG_INFO && !msgflo_log_enabled(ns))
         return;
-    fprintf(stderr, "%s %s: %s\n", ns, msgflo_log_level_name(level), message);
+    if (level > MSGFLO_LOG_INFO) {
+        fprintf(stderr, "%s %s: %s\n", ns, msgflo_log_level_name(level), message);
+        return;
+    }
+    /* Debug output as the npm debug module writes it without colours (what
+     * the original prints into a file or pipe): an ISO time first. */
+    struct timespec now;
+    struct tm tm;
+    char when[32] = "";
+    if (clock_gettime(CLOCK_REALTIME, &now) == 0 && gmtime_r(&now.tv_sec, &tm)) {
+        size_t n = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(when + n, sizeof when - n, ".%03ldZ ", now.tv_nsec / 1000000);
+    }
+    fprintf(stderr, "%s%s %s: %s\n", getenv("DEBUG_HIDE_DATE") ? "" : when, ns,
+            msgflo_log_level_name(level), message);
 }
 
 void log__write(enum msgflo_log_level level, const char *ns, const char *fmt, ...)

@@ -147,10 +147,17 @@ int transport_unwatch(struct transport *t, const char *queue)
     return t->ops->unwatch(t, queue);
 }
 
+/* The namespace of this transport's debug lines. */
+static const char *ns_of(const struct transport *t)
+{
+    return transport_has_bindings(t) ? "msgflo:amqp" : "msgflo:mqtt";
+}
+
 int transport_publish(struct transport *t, const char *queue, const void *data, size_t len)
 {
     if (!t->connected)
         return MSGFLO_ENOTCONN;
+    LOG_DEBUG(ns_of(t), "publish to %s (%zu bytes)", queue, len);
     return t->ops->publish(t, queue, data, len);
 }
 
@@ -158,6 +165,7 @@ int transport_send_to_queue(struct transport *t, const char *queue, const void *
 {
     if (!t->connected)
         return MSGFLO_ENOTCONN;
+    LOG_DEBUG(ns_of(t), "send to queue %s (%zu bytes)", queue, len);
     return t->ops->send_to_queue(t, queue, data, len);
 }
 

@@ -1,0 +1,82 @@
+/* The default log handler: debug lines as the npm debug module writes them
+ * into a file or pipe (an ISO time first), warnings without one, DEBUG
+ * patterns. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "core/log.h"
+
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* What the default handler writes to stderr for `fn`. */
+static char *captured(void (*fn)(void))
+{
+    static char buf[4096];
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *tmp = tmpfile();
+    assert_non_null(tmp);
+    dup2(fileno(tmp), 2);
+    fn();
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(tmp);
+    size_t n = fread(buf, 1, sizeof buf - 1, tmp);
+    buf[n] = '\0';
+    fclose(tmp);
+    return buf;
+}
+
+static void matches(const char *text, const char *pattern)
+{
+    regex_t re;
+    assert_int_equal(regcomp(&re, pattern, REG_EXTENDED | REG_NEWLINE), 0);
+    int rc = regexec(&re, text, 0, NULL, 0);
+    regfree(&re);
+    if (rc != 0)
+        fail_msg("'%s' does not match %s", text, pattern);
+}
+
+static void write_lines(void)
+{
+    LOG_DEBUG("msgflo:test", "published to %s (%d bytes)", "a.OUT", 5);
+    LOG_DEBUG("msgflo:other", "not enabled");
+    LOG_WARNING("msgflo:test", "a warning");
+}
+
+static void test_debug_lines_have_iso_times(void **state)
+{
+    (void)state;
+    const char *out = captured(write_lines);
+    matches(out, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z "
+                 "msgflo:test debug: published to a\\.OUT \\(5 bytes\\)$");
+    matches(out, "^msgflo:test warning: a warning$");
+    assert_null(strstr(out, "not enabled"));
+}
+
+static void test_hide_date(void **state)
+{
+    (void)state;
+    setenv("DEBUG_HIDE_DATE", "1", 1);
+    const char *out = captured(write_lines);
+    unsetenv("DEBUG_HIDE_DATE");
+    matches(out, "^msgflo:test debug: published to a\\.OUT \\(5 bytes\\)$");
+}
+
+int main(void)
+{
+    setenv("DEBUG", "msgflo:test,-msgflo:other", 1); /* read at the first call */
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_debug_lines_have_iso_times),
+        cmocka_unit_test(test_hide_date),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -103,7 +103,7 @@ static long read_bindings(json_t *msg, bool with_type, struct change **changes, 
         const char *src = json_string_value(json_object_get(b, "src"));
         const char *tgt = json_string_value(json_object_get(b, "tgt"));
         json_t *type = json_object_get(b, "type");
-        char where[32] = "";
+        char where[48] = "";
         if (!one)
             snprintf(where, sizeof where, "bindings[%zu]: ", i);
         if (!json_is_object(b) || !src || !tgt) {

@@ -89,6 +89,8 @@ static void on_expired(const char *role, const char *id, void *ud)
     LOG_INFO(NS, "%s: forgotten", msg);
     coordinator_edges__forget_found(c, role); /* found again when it comes back */
     struct node *n = coordinator_graph__node(c, role);
+    if (n && registry__role_instances(c->reg, role) == 0)
+        n->expired = true;
     if (n)
         coordinator_graph__node_pending(c, n); /* its role may be gone: settling again */
     if (!c->closing && c->sys.events.participant_expired)
@@ -146,6 +148,7 @@ static void on_connected(void *ud)
         coordinator__report_error(c, "restoring the bindings failed: %s", msgflo_strerror(rc));
     if (c->lost_reported) {
         c->lost_reported = false;
+        c->counts.reconnects++;
         coordinator__report_error(c, "broker connection back");
     }
     LOG_DEBUG(NS, "connected to the broker");
@@ -170,7 +173,9 @@ static void on_discovery(struct coordinator *c, const void *data, size_t len)
 {
     json_t *payload = NULL;
     char err[512];
+    c->counts.discovery_messages++;
     if (discovery__parse(data, len, &payload, err, sizeof err) != 0) {
+        c->counts.discovery_dropped++;
         LOG_WARNING(NS, "dropped: %s", err);
         return;
     }
@@ -216,6 +221,7 @@ static void on_message(void *ud, const char *queue, const struct transport_deliv
     }
     /* MQTT: forward along the edges; then report what the ports carried.
      * Watched queues are consumed without acks. */
+    c->counts.data_messages++;
     binder__on_message(c->binder, queue, data, len);
     coordinator_watches__data(c, queue, data, len);
 }

@@ -157,8 +157,9 @@
     g.setDefaultEdgeLabel(() => ({}));
     const procs = graph.processes || {};
     for (const id of Object.keys(procs)) {
-      const label = Math.max(id.length, (procs[id].component || '').length, 14);
-      g.setNode(id, { width: 24 + label * 7.2, height: 54 });
+      // room for the role, the component and "restarting · pid 12345 · 10 restarts"
+      const label = Math.max(id.length * 1.1, (procs[id].component || '').length, 34);
+      g.setNode(id, { width: 20 + label * 6.4, height: 54 });
     }
     const conns = (graph.connections || []).filter((c) => c.src && procs[c.src.process] && procs[c.tgt.process]);
     for (const c of conns) {
@@ -184,7 +185,8 @@
       el('path', { d }, grp);
       el('path', { d, class: 'hit' }, grp);
       const text = el('text', { x: e.x, y: e.y - 4, 'text-anchor': 'middle', class: 'rate' }, grp);
-      text.textContent = `${c.src.port} → ${c.tgt.port}`;
+      text.textContent = '';
+      el('title', {}, grp).textContent = `${c.src.process}.${c.src.port} → ${c.tgt.process}.${c.tgt.port}`;
       grp.addEventListener('click', () => select({ edge: key }));
       view.edges.set(key, { key, el: grp, text, src: c.src, tgt: c.tgt, shown: '', cls: '' });
     }

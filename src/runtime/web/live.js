@@ -158,8 +158,8 @@
     const procs = graph.processes || {};
     for (const id of Object.keys(procs)) {
       // room for the role, the component and "restarting · pid 12345 · 10 restarts"
-      const label = Math.max(id.length * 1.1, (procs[id].component || '').length, 34);
-      g.setNode(id, { width: 20 + label * 6.4, height: 54 });
+      const width = Math.max(id.length * 7.5, (procs[id].component || '').length * 6.2, 190);
+      g.setNode(id, { width: 20 + width, height: 54 });
     }
     const conns = (graph.connections || []).filter((c) => c.src && procs[c.src.process] && procs[c.tgt.process]);
     for (const c of conns) {
@@ -223,7 +223,7 @@
       if (cls !== n.cls) { n.el.setAttribute('class', cls); n.cls = cls; }
       let text = s.state;
       if (s.pid) text += ` · pid ${s.pid}`;
-      if (s.restarts) text += ` · ${s.restarts} restarts`;
+      if (s.restarts) text += ` · ${s.restarts} restart${s.restarts === 1 ? '' : 's'}`;
       if (text !== n.shown) { n.detail.textContent = text; n.shown = text; }
     }
     for (const id of Object.keys(nodes)) if (!view.nodes.has(id)) missing = true;

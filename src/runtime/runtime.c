@@ -197,8 +197,14 @@ int runtime__new(uv_loop_t *loop, const struct runtime_options *opts, struct run
     rc = front_page__flowhub_url(ide, host, port, opts->id, opts->secret, &rt->url);
     if (rc == 0)
         rc = front_page__live_url(host, port, opts->secret, &rt->live_url);
+    /* The page's link leaves the secret out: anyone who reaches the port can
+     * read the page; the page adds it once the user gave it (live.js). */
+    char *page_url = NULL;
     if (rc == 0)
-        rc = front_page__html(rt->url, &page);
+        rc = front_page__flowhub_url(ide, host, port, opts->id, NULL, &page_url);
+    if (rc == 0)
+        rc = front_page__html(page_url, &page);
+    free(page_url);
     if (rc != 0)
         goto out;
     rc = http_server__set_page(rt->server, page);

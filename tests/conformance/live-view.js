@@ -175,8 +175,11 @@ async function checkPage(browser, rt, dir) {
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(rt.live);
   eq(new URL(page.url()).hash, '', 'the secret is taken off the address bar');
+  await page.waitForFunction(() => document.querySelector('#conn').textContent === 'live', null, { timeout: 20000 });
   const flowhub = await page.getAttribute('#flowhub_url', 'href');
   ok(flowhub.startsWith('http://app.flowhub.io#runtime/endpoint?'), 'the Flowhub link stays');
+  eq(new URLSearchParams(decodeURIComponent(flowhub.split('?')[1])).get('secret'), rt.secret,
+    'the page adds the secret to the Flowhub link');
   await page.waitForFunction(() => document.querySelectorAll('#graph g.node').length === 3, null, { timeout: 20000 });
   const ids = await page.$$eval('#graph g.node', (ns) => ns.map((n) => n.dataset.id).sort());
   eq(ids, ['button', 'motor', 'warninglight'], 'the demo graph drawn: three nodes');

@@ -90,6 +90,7 @@
           return;
         }
         view.permitted = true;
+        flowhubLink();
         $('secret_form').hidden = true;
         $('refused').hidden = true;
         setConn('live', 'live');
@@ -126,6 +127,14 @@
         return;
       default:
     }
+  }
+
+  // The served link has no secret (anyone reaching the port can read the
+  // page): once the runtime took ours, the link carries it, as printed.
+  function flowhubLink() {
+    const a = $('flowhub_url');
+    if (!a.dataset.base) a.dataset.base = a.getAttribute('href');
+    a.setAttribute('href', view.secret ? a.dataset.base + encodeURIComponent(`&secret=${view.secret}`) : a.dataset.base);
   }
 
   function fetchGraph() { send('component', 'getsource', { name: view.graphId }); }

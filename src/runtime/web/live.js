@@ -139,9 +139,12 @@
 
   function fetchGraph() { send('component', 'getsource', { name: view.graphId }); }
 
+  // Changes coming in bursts (a thousand participants announcing) are drawn
+  // together: a new layout at most every twice the time the last one took.
   function scheduleRefetch() {
     if (view.refetch) return;
-    view.refetch = setTimeout(() => { view.refetch = null; fetchGraph(); }, 100);
+    const wait = Math.max(100, 2 * (view.layoutMs || 0));
+    view.refetch = setTimeout(() => { view.refetch = null; fetchGraph(); }, wait);
   }
 
   function pollStatus() {
@@ -160,6 +163,7 @@
   }
 
   function setGraph(graph) {
+    const started = performance.now();
     view.graph = graph;
     const g = new dagre.graphlib.Graph({ multigraph: true });
     g.setGraph({ rankdir: 'LR', nodesep: 24, ranksep: 70, edgesep: 12, marginx: 16, marginy: 16 });
@@ -215,6 +219,7 @@
     const holder = $('graph');
     holder.replaceChildren(svg);
     $('summary').textContent = `${view.nodes.size} nodes, ${view.edges.size} edges`;
+    view.layoutMs = performance.now() - started;
     if (view.status) applyStatus(view.status);
   }
 

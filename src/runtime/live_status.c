@@ -135,7 +135,8 @@ void live__metrics(struct live *l, struct strbuf *sb)
     family(sb, "msgflo_discovery_messages_total", "counter", "Discovery messages taken in.",
            (double)c.discovery_messages);
     family(sb, "msgflo_discovery_messages_dropped_total", "counter",
-           "Discovery messages dropped as invalid.", (double)c.discovery_dropped);
+           "Discovery messages dropped: invalid, too big or over the limits.",
+           (double)c.discovery_dropped);
     family(sb, "msgflo_data_messages_total", "counter",
            "Messages the runtime received on watched or forwarded queues.",
            (double)c.data_messages);

@@ -251,6 +251,14 @@ async function checkPage(browser, rt, dir) {
   eq(errors, [], 'no script errors on the page');
   await page.close();
 
+  // No secret at all: the form asks for it, no refusal yet.
+  const none = await browser.newPage();
+  await none.goto(rt.live.replace(/#secret=.*/, ''));
+  await none.waitForSelector('#secret_form:not([hidden])', { timeout: 10000 });
+  eq(await none.isHidden('#refused'), true, 'no secret: asked, not refused');
+  eq(await none.textContent('#conn'), 'needs the secret', 'no secret: said so');
+  await none.close();
+
   // A wrong secret: refused on the page, nothing drawn.
   const bad = await browser.newPage();
   await bad.goto(rt.live.replace(/#secret=.*/, '#secret=wrong'));

@@ -69,7 +69,9 @@
       view.polling = null;
       view.waiting = false;
       if (view.ws !== ws) return;
-      if (!$('refused').hidden) return;
+      // Waiting for the secret (the runtime closes a client that sends no
+      // permitted command within 10 s): the form's submit connects again.
+      if (!$('secret_form').hidden) return;
       setConn('disconnected: retrying', 'down');
       setTimeout(connect, 2000);
     };

@@ -9,6 +9,8 @@
 #include "guv/runner.h"
 #include "guv/stats_http.h"
 #include "msgflo/msgflo.h"
+#include "runtime/http_server.h"
+#include "runtime/metrics.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -43,6 +45,9 @@ static const char usage[] =
     "  --componentdir DIR       component files (default: participants)\n"
     "  --forward [stderr,stdout] copy the local workers' output, prefixed by name\n"
     "  --shell [SHELL]          run worker commands as SHELL -c \"command\" (sh)\n"
+    "  --metrics-port PORT      serve GET /metrics (Prometheus text: queues, workers,\n"
+    "                           scalings) on PORT (0: any free port, printed)\n"
+    "  --metrics-listen ADDRESS address for --metrics-port (default 127.0.0.1)\n"
     "  -h, --help               this text\n"
     "\n"
     "Local workers (the default) run as <role>.<n> under a supervisor that restarts\n"
@@ -57,6 +62,7 @@ struct tool {
     struct guv_local *local;
     struct guv_runner *runner;
     struct guv_http_stats *http;
+    struct http_server *metrics;
     bool stopping;
 };
 
@@ -98,7 +104,31 @@ static void stop_all(struct tool *t, int status)
         guv_runner__stop(t->runner, on_runner_stopped, t);
     if (t->sup)
         supervisor__stop_all(t->sup, NULL, NULL);
+    http_server__close(t->metrics, NULL, NULL);
+    t->metrics = NULL;
     session__finish(t->session, status);
+}
+
+static void on_metrics_request(struct http_server *s, const struct http_request *req,
+                               struct http_response *resp, void *ud)
+{
+    struct tool *t = ud;
+    (void)s;
+    if (strcmp(req->path, "/metrics") != 0 || !t->runner)
+        return;
+    struct strbuf sb;
+    strbuf__init(&sb);
+    guv_runner__metrics(t->runner, &sb);
+    if (sb.err) {
+        strbuf__cleanup(&sb);
+        resp->status = 500;
+        return;
+    }
+    resp->status = 200;
+    resp->content_type = METRICS_CONTENT_TYPE;
+    resp->body_len = sb.len;
+    resp->body = strbuf__steal(&sb);
+    strbuf__cleanup(&sb);
 }
 
 static void on_connected(struct session *s, void *ud)
@@ -167,7 +197,8 @@ int main(int argc, char **argv)
 {
     const char *config_path = getenv("GUV_CONFIG"), *broker = NULL, *command = NULL;
     const char *publish = NULL, *library = NULL, *componentdir = NULL, *shell = NULL;
-    const char *forward = NULL, *management = NULL;
+    const char *forward = NULL, *management = NULL, *metrics_listen = "127.0.0.1";
+    long metrics_port = -1;
     bool dry_run = false, oneshot = false;
     unsigned forward_bits = 0;
     struct guv_config *cfg = NULL;
@@ -221,6 +252,13 @@ int main(int argc, char **argv)
             library = value;
         } else if (strcmp(name, "--componentdir") == 0) {
             componentdir = *value ? value : NULL;
+        } else if (strcmp(name, "--metrics-port") == 0) {
+            if (!cli__number(value, 0, 65535, &metrics_port)) {
+                status = usage_error("--metrics-port: '", value, "' is not a port number");
+                goto out;
+            }
+        } else if (strcmp(name, "--metrics-listen") == 0) {
+            metrics_listen = value;
         } else {
             status = usage_error("unknown option ", name, "");
             goto out;
@@ -326,6 +364,19 @@ int main(int argc, char **argv)
         status = 1;
         goto out;
     }
+    if (metrics_port >= 0) {
+        static const struct http_server_events mev = {.request = on_metrics_request};
+        const struct http_server_options mo = {.listen = metrics_listen,
+                                               .port = (int)metrics_port,
+                                               .page = "msgflo-guv: see /metrics\n"};
+        if (http_server__new(&t.loop, &mo, &mev, &t, &t.metrics) != 0) {
+            fprintf(stderr, "msgflo-guv: cannot serve metrics on %s port %ld\n", metrics_listen,
+                    metrics_port);
+            goto out;
+        }
+        fprintf(stderr, "msgflo-guv: metrics on http://%s:%d/metrics\n", metrics_listen,
+                http_server__port(t.metrics));
+    }
     session__start(t.session, 30000);
     uv_run(&t.loop, UV_RUN_DEFAULT);
     status = session__status(t.session);
@@ -334,6 +385,7 @@ int main(int argc, char **argv)
     if (*session__error(t.session) && status != 0)
         fprintf(stderr, "msgflo-guv: %s\n", session__error(t.session));
 out:
+    http_server__close(t.metrics, NULL, NULL);
     if (t.sup && !t.stopping)
         supervisor__stop_all(t.sup, NULL, NULL);
     session__free(t.session);

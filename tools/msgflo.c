@@ -261,6 +261,13 @@ static json_t *graph_snapshot(void *ud)
     return app->live ? live__graph_json(app->live) : NULL;
 }
 
+static void system_metrics(void *ud, struct strbuf *out)
+{
+    struct app *app = ud;
+    if (app->live)
+        live__metrics(app->live, out);
+}
+
 static void graph_changed(void *ud)
 {
     struct app *app = ud;
@@ -360,6 +367,7 @@ static int start(struct app *app, struct options *o)
         return rc;
     sys->events = *live__system_events();
     sys->ud = app->live;
+    runtime__set_metrics(app->rt, system_metrics, app);
     if (o->graph && (rc = load_graph(app, o->graph)) != 0)
         return rc;
     if (o->auto_save) {
@@ -446,6 +454,7 @@ int main(int argc, char **argv)
 
     printf("msgflo started on %s\n", runtime__address(app.rt));
     printf("Open in Flowhub: %s\n", runtime__flowhub_url(app.rt));
+    printf("Live view: %s\n", runtime__live_url(app.rt));
     fflush(stdout); /* fbp-test waits for the first line on a pipe */
 
     uv_run(app.loop, UV_RUN_DEFAULT);

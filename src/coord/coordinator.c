@@ -127,6 +127,8 @@ static void on_expired(const char *role, const char *id, void *ud)
     LOG_INFO(NS, "%s: forgotten", msg);
     coordinator_edges__forget_found(c, role); /* found again when it comes back */
     struct node *n = coordinator_graph__node(c, role);
+    if (n && registry__role_instances(c->reg, role) == 0)
+        n->expired = true;
     if (n)
         coordinator_graph__node_pending(c, n); /* its role may be gone: settling again */
     if (!c->closing && c->sys.events.participant_expired)
@@ -194,6 +196,7 @@ static void on_connected(void *ud)
         coordinator__report_error(c, "restoring the bindings failed: %s", msgflo_strerror(rc));
     if (c->lost_reported) {
         c->lost_reported = false;
+        c->counts.reconnects++;
         coordinator__report_error(c, "broker connection back");
     }
     LOG_DEBUG(NS, "connected to the broker");
@@ -218,19 +221,24 @@ static void on_discovery(struct coordinator *c, const void *data, size_t len)
 {
     json_t *payload = NULL;
     char err[512];
+    c->counts.discovery_messages++;
     /* Before parsing: a big message costs nothing more than its reading. */
     if (len > c->max_discovery_bytes) {
+        c->counts.discovery_dropped++;
         quiet_warning(c, &c->warn_size,
                       "dropped a discovery message of %zu bytes: over the limit of %zu", len,
                       c->max_discovery_bytes);
         return;
     }
     if (discovery__parse(data, len, &payload, err, sizeof err) != 0) {
+        c->counts.discovery_dropped++;
         quiet_warning(c, &c->warn_invalid, "dropped: %s", err);
         return;
     }
     unsigned changes = 0;
     int rc = registry__update(c->reg, payload, uv_now(c->loop), &changes);
+    if (rc)
+        c->counts.discovery_dropped++;
     if (rc == MSGFLO_ESTATE) {
         quiet_warning(c, &c->warn_cap,
                       "dropped the discovery of %s: %zu participants and %zu components known, "
@@ -280,6 +288,7 @@ static void on_message(void *ud, const char *queue, const struct transport_deliv
     }
     /* MQTT: forward along the edges; then report what the ports carried.
      * Watched queues are consumed without acks. */
+    c->counts.data_messages++;
     binder__on_message(c->binder, queue, data, len);
     coordinator_watches__data(c, queue, data, len);
 }

@@ -70,6 +70,7 @@ again:
             return; /* again on the next pump */
         }
         p->sent = true;
+        c->counts.iips_sent++;
         if (c->sys.events.initial_sent && !c->closing) {
             json_t *data = json_incref(p->data);
             char *role = strdup(p->role), *port = strdup(p->port);
@@ -170,6 +171,8 @@ static void on_started(const char *role, const char *line, void *ud)
     (void)line;
     if (n && n->proc == PROC_STARTING) {
         n->proc = PROC_RUNNING;
+        n->restarting = false;
+        n->pid = supervisor__pid(c->sup, role);
         coordinator__schedule(c); /* it may be what the graph waited for (else the tick, 1 s) */
     }
 }
@@ -181,6 +184,12 @@ static void on_exit_cb(const char *role, int status, bool will_restart, void *ud
     if (!n || !n->in_graph)
         return;
     n->proc = will_restart ? PROC_STARTING : PROC_FAILED;
+    n->restarting = will_restart;
+    n->pid = 0;
+    if (will_restart) {
+        n->restarts++;
+        c->counts.restarts++;
+    }
     coordinator_graph__node_pending(c, n);
     char what[64];
     if (status >= 0)
@@ -198,6 +207,8 @@ static void on_error_cb(const char *role, const char *message, void *ud)
     if (!n || !n->in_graph)
         return;
     n->proc = PROC_FAILED;
+    n->restarting = false;
+    n->pid = 0;
     n->start_failed = true;
     coordinator__report_process_error(c, role, "%s", message);
 }
@@ -353,6 +364,10 @@ void coordinator_graph__disconnected(struct coordinator *c)
 void coordinator_graph__discovered(struct coordinator *c, const char *role, unsigned changes)
 {
     struct coord_role *r = coordinator_roles__find(c, role);
+    if (r && r->node) {
+        r->node->seen = true;
+        r->node->expired = false;
+    }
     if (r && r->iips && (changes & REGISTRY_NEW_INSTANCE)) {
         struct iip *p;
         DL_FOREACH2(r->iips, p, rnext)

@@ -48,6 +48,12 @@ struct node {
     bool takes_iips;   /* its command passes #IIPS: the process has its IIPs, none are sent */
     enum node_proc proc;
     uint64_t since; /* when added (ms, loop time) */
+    /* for system_ops.role_status */
+    bool restarting; /* exited, to be started again after a backoff */
+    bool seen;       /* its role was discovered once */
+    bool expired;    /* then forgotten by expiry, not seen since */
+    int pid;         /* of the process while it runs */
+    unsigned restarts;
 };
 
 /* A watched port: data on role's outport `port` is reported. */
@@ -73,8 +79,9 @@ struct queue_watch {
     char *queue; /* c->queue_watches, in text */
     struct port_watch *ports;
     unsigned refs;
-    bool active;  /* transport_watch done on this connection */
-    uint64_t gen; /* subscription generation of the watch */
+    bool active;                 /* transport_watch done on this connection */
+    uint64_t gen;                /* subscription generation of the watch */
+    unsigned long long messages; /* seen on the queue (counted, never parsed for it) */
     UT_hash_handle hh;
     char text[];
 };
@@ -249,7 +256,8 @@ struct coordinator {
      * current connection: processes start only once it is confirmed, so no
      * participant announces before we listen (the original's issue #94). */
     uint64_t discovery_gen;
-    bool components_dirty; /* report components_changed on the next pump */
+    bool components_dirty;         /* report components_changed on the next pump */
+    struct system_counters counts; /* the counters of system_ops.counters */
     /* loop handles */
     uv_timer_t pump_timer, tick_timer;
     uint64_t tick_ms, tick_due; /* tick_due: when the tick timer fires (UINT64_MAX: stopped) */
@@ -358,6 +366,12 @@ void coordinator_watches__data(struct coordinator *c, const char *queue, const v
                                size_t len);
 /* Frees all watches without a broker call. */
 void coordinator_watches__clear(struct coordinator *c);
+
+/* coordinator_status.c: system_ops role_status, edge_status, counters */
+void coordinator__role_status(void *sys, const char *role, struct system_role_status *out);
+void coordinator__edge_status(void *sys, const char *sr, const char *sp, const char *tr,
+                              const char *tp, bool *bound, unsigned long long *messages);
+void coordinator__counters(void *sys, struct system_counters *out);
 
 /* coordinator_components.c */
 json_t *coordinator__components(void *sys);

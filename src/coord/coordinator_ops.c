@@ -293,4 +293,7 @@ const struct system_ops coordinator__ops = {
     .component = coordinator__component,
     .component_source = coordinator__component_source,
     .set_component_source = coordinator__set_component_source,
+    .role_status = coordinator__role_status,
+    .edge_status = coordinator__edge_status,
+    .counters = coordinator__counters,
 };

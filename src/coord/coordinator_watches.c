@@ -213,13 +213,14 @@ static json_t *latin1_string(const unsigned char *data, size_t len)
 void coordinator_watches__data(struct coordinator *c, const char *queue, const void *data,
                                size_t len)
 {
-    if (!c->sys.events.data || (c->sys.events.data_wanted && !c->sys.events.data_wanted(c->sys.ud)))
-        return;
     /* Most messages (MQTT forwarding) are on no watched queue: find that out
      * without allocating; a watched port always holds its queue's watch. */
     struct queue_watch *qw;
     HASH_FIND_STR(c->queue_watches, queue, qw);
     if (!qw || qw->refs == 0)
+        return;
+    qw->messages++; /* counted whether or not anyone reads the data */
+    if (!c->sys.events.data || (c->sys.events.data_wanted && !c->sys.events.data_wanted(c->sys.ud)))
         return;
     /* what to report first: the callback may unwatch */
     json_t *ports = json_array();

@@ -586,6 +586,15 @@ size_t registry__role_instances(const struct registry *r, const char *role)
     return ro ? ro->n_members : 0;
 }
 
+int registry__role_seen(const struct registry *r, const char *role, uint64_t *last)
+{
+    struct role *ro = role__find(r, role);
+    if (!ro || !ro->current)
+        return MSGFLO_ENOPORT;
+    *last = ro->current->last_seen;
+    return 0;
+}
+
 size_t registry__count(const struct registry *r)
 {
     return r->n_participants;

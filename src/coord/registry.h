@@ -95,6 +95,10 @@ const json_t *registry__role(const struct registry *r, const char *role);
 /* The number of participants of `role` (0 when unknown). */
 size_t registry__role_instances(const struct registry *r, const char *role);
 
+/* When a participant of `role` was last seen (ms, the caller's clock);
+ * MSGFLO_ENOPORT when the role is unknown. O(1). */
+int registry__role_seen(const struct registry *r, const char *role, uint64_t *last);
+
 size_t registry__count(const struct registry *r);            /* participants */
 size_t registry__role_count(const struct registry *r);       /* roles */
 size_t registry__component_count(const struct registry *r);  /* component names */

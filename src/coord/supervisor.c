@@ -722,6 +722,15 @@ int supervisor__stop(struct supervisor *sup, const char *role,
     return 0;
 }
 
+int supervisor__pid(const struct supervisor *sup, const char *role)
+{
+    for (const struct sup_proc *p = sup ? sup->procs : NULL; p; p = p->next) {
+        if (strcmp(p->role, role) == 0)
+            return p->run && !p->run->exited ? p->run->pid : 0;
+    }
+    return 0;
+}
+
 size_t supervisor__active(const struct supervisor *sup)
 {
     size_t n = 0;

@@ -147,6 +147,9 @@ int supervisor__stop(struct supervisor *sup, const char *role,
  * string (free with free()). */
 char *supervisor__find_program(const char *name);
 
+/* The pid of role's process while it runs, else 0 (O(processes)). */
+int supervisor__pid(const struct supervisor *sup, const char *role);
+
 /* Number of processes still running or about to be restarted. */
 size_t supervisor__active(const struct supervisor *sup);
 

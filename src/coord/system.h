@@ -24,6 +24,36 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* What the system knows of one role now (system_ops.role_status): for the
+ * live view and /metrics. Strings are static. */
+struct system_role_status {
+    /* "running" (a participant of the role is known), "starting" (our process
+     * started, not discovered yet), "restarting" (our process exited and is
+     * started again after a backoff), "expected" (not started by us, not seen
+     * yet), "expired" (was seen, then not for the expiry time), "failed" (our
+     * process could not start or exited for good), "stopping" */
+    const char *state;
+    bool ours;          /* the system started a process for the role */
+    int pid;            /* of that process while it runs, else 0 */
+    unsigned restarts;  /* times that process was restarted */
+    size_t instances;   /* participants of the role known */
+    double last_seen_s; /* seconds since the role last announced; < 0: never */
+};
+
+/* Counters of the whole system since it started (system_ops.counters). */
+struct system_counters {
+    unsigned long long discovery_messages; /* discovery messages taken in */
+    unsigned long long discovery_dropped;  /* of those, dropped (invalid, too big, limits) */
+    unsigned long long data_messages;      /* messages on watched or forwarded queues */
+    unsigned long long iips_sent;
+    unsigned long long restarts;   /* participant processes restarted */
+    unsigned long long reconnects; /* broker connections made again after a loss */
+    size_t participants, roles;    /* known now */
+    size_t processes;              /* processes running or about to restart */
+    size_t bindings;               /* distinct bindings made now */
+    bool connected;                /* to the broker now */
+};
+
 /* What the protocol layer asks of the system. `sys` is the implementation's
  * own pointer (system.self). Strings are borrowed for the call; JSON values
  * are borrowed (take a reference to keep one). Each returns 0 or a negative
@@ -88,6 +118,17 @@ struct system_ops {
      * for a name that could leave the component directory, with err set. */
     int (*set_component_source)(void *sys, const char *name, const char *language, const char *code,
                                 char *err, size_t errlen);
+    /* Optional (NULL: not known); for the live view and /metrics, cheap (no
+     * broker call, O(1) per role or edge). role_status fills *out for `role`
+     * (a role the system never heard of: state "expected"). edge_status
+     * tells whether the edge is bound now and how many messages its source
+     * port carried (counted on the runtime's watch of that port without
+     * parsing them, whether or not a client is connected; every edge from
+     * one port has the same count). counters fills *out. */
+    void (*role_status)(void *sys, const char *role, struct system_role_status *out);
+    void (*edge_status)(void *sys, const char *src_role, const char *src_port, const char *tgt_role,
+                        const char *tgt_port, bool *bound, unsigned long long *messages);
+    void (*counters)(void *sys, struct system_counters *out);
 };
 
 /* What the system reports to the protocol layer (all optional). `ud` is

@@ -6,6 +6,7 @@
 #include "guv/governor.h"
 #include "guv/report.h"
 #include "msgflo/errors.h"
+#include "runtime/metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@ struct role_run {
     size_t index;
     int current; /* command and dry-run modes: what was set, GUV_NONE unknown */
     int pending; /* command mode: the number a running command sets, GUV_NONE none */
+    unsigned long long changes, errors; /* scalings asked; polls that failed */
 };
 
 struct guv_runner {
@@ -185,9 +187,12 @@ static void poll_once(struct guv_runner *r)
         print(r, line);
         if (r->publish)
             publish(r, i);
+        if (r->polls[i].status != 0)
+            r->roles[i].errors++;
         int next = r->states[i].next;
         if (next == GUV_NONE)
             continue;
+        r->roles[i].changes++;
         if (r->o.act == GUV_ACT_COMMAND && r->roles[i].pending != GUV_NONE) {
             LOG_INFO(NS, "%s: the previous command still runs; not scaling now",
                      cfg->roles[i].name);
@@ -283,6 +288,56 @@ void guv_runner__stop(struct guv_runner *r, void (*done)(void *ud), void *ud)
     r->done_ud = ud;
     uv_timer_stop(&r->timer);
     uv_close((uv_handle_t *)&r->timer, on_timer_closed);
+}
+
+void guv_runner__metrics(const struct guv_runner *r, struct strbuf *sb)
+{
+    const struct guv_config *cfg = r->o.cfg;
+    metrics__family(sb, "msgflo_guv_polls_total", "counter", "Polls of the queues.");
+    metrics__sample(sb, "msgflo_guv_polls_total", NULL, (double)r->gov.polls);
+    static const struct {
+        const char *name, *type, *help;
+    } families[] = {
+        {"msgflo_guv_queue_messages", "gauge", "Messages in the role's queue at the last poll."},
+        {"msgflo_guv_queue_consumers", "gauge", "Consumers on the role's queue at the last poll."},
+        {"msgflo_guv_workers", "gauge", "Workers of the role at the last poll."},
+        {"msgflo_guv_workers_wanted", "gauge", "Workers the last poll asked for."},
+        {"msgflo_guv_scalings_total", "counter", "Changes of the number of workers asked."},
+        {"msgflo_guv_poll_errors_total", "counter", "Polls whose queue statistics failed."},
+    };
+    for (size_t f = 0; f < sizeof families / sizeof families[0]; f++) {
+        metrics__family(sb, families[f].name, families[f].type, families[f].help);
+        for (size_t i = 0; r->polled_once && i < cfg->n_roles; i++) {
+            const struct guv_role *role = &cfg->roles[i];
+            const struct guv_poll *p = &r->polls[i];
+            const struct guv_state *s = &r->states[i];
+            const char *labels[] = {"role", role->name, "queue",
+                                    role->queue ? role->queue : role->name, NULL};
+            double v;
+            switch (f) {
+            case 0:
+                v = p->status == 0 ? (double)p->queue_length : -1;
+                break;
+            case 1:
+                v = p->consumers != GUV_NONE ? p->consumers : -1;
+                break;
+            case 2:
+                v = p->current != GUV_NONE ? p->current : -1;
+                break;
+            case 3:
+                v = s->estimate != GUV_NONE ? s->estimate : -1;
+                break;
+            case 4:
+                v = (double)r->roles[i].changes;
+                break;
+            default:
+                v = (double)r->roles[i].errors;
+            }
+            if (v >= 0) /* unknown: left out */
+                metrics__sample(sb, families[f].name, labels, v);
+        }
+    }
+    metrics__process(sb);
 }
 
 void guv_runner__free(struct guv_runner *r)

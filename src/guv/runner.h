@@ -15,6 +15,7 @@
 
 #include "guv/act_local.h"
 #include "guv/config.h"
+#include "graph/strbuf.h"
 #include "guv/stats_http.h"
 #include "transport/transport.h"
 
@@ -55,6 +56,12 @@ void guv_runner__connected(struct guv_runner *r);
 /* Stops polling; `done` is called from the loop once running commands have
  * finished (never from within this call). */
 void guv_runner__stop(struct guv_runner *r, void (*done)(void *ud), void *ud);
+
+/* Appends the last poll as Prometheus text (msgflo-guv --metrics-port): per
+ * role (labels role, queue) the queue's messages and consumers, the workers
+ * and the workers wanted (each left out while unknown), the scalings asked
+ * and the failed polls; the polls; the process's CPU and memory. */
+void guv_runner__metrics(const struct guv_runner *r, struct strbuf *sb);
 
 /* Frees a stopped runner (after its `done`); NULL is a no-op. */
 void guv_runner__free(struct guv_runner *r);

@@ -3,6 +3,7 @@
 
 #include "graph/strbuf.h"
 #include "msgflo/errors.h"
+#include "runtime/web_assets.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -54,6 +55,26 @@ int front_page__flowhub_url(const char *ide, const char *host, int port, const c
     return rc;
 }
 
+int front_page__live_url(const char *host, int port, const char *secret, char **out)
+{
+    *out = NULL;
+    if (!host || port < 0 || port > 65535)
+        return MSGFLO_EINVAL;
+    struct strbuf sb;
+    strbuf__init(&sb);
+    bool v6 = strchr(host, ':') != NULL;
+    strbuf__printf(&sb, "http://%s%s%s:%d/", v6 ? "[" : "", host, v6 ? "]" : "", port);
+    if (secret && *secret) {
+        strbuf__puts(&sb, "#secret=");
+        put_escaped(&sb, secret);
+    }
+    int rc = sb.err;
+    if (rc == 0)
+        *out = strbuf__steal(&sb);
+    strbuf__cleanup(&sb);
+    return rc;
+}
+
 static void put_html(struct strbuf *sb, const char *s)
 {
     for (; *s; s++) {
@@ -79,15 +100,41 @@ static void put_html(struct strbuf *sb, const char *s)
     }
 }
 
+const struct web_asset *front_page__asset(const char *path)
+{
+    for (const struct web_asset *a = web_assets; a->path; a++) {
+        if (strcmp(a->path, path) == 0)
+            return a;
+    }
+    return NULL;
+}
+
+const char *front_page__content_type(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    if (dot && strcmp(dot, ".js") == 0)
+        return "text/javascript; charset=utf-8";
+    if (dot && strcmp(dot, ".css") == 0)
+        return "text/css; charset=utf-8";
+    return "text/html; charset=utf-8";
+}
+
+#define URL_MARK "@FLOWHUB_URL@"
+
 int front_page__html(const char *flowhub_url, char **out)
 {
+    const struct web_asset *page = front_page__asset("/index.html");
+    if (!page)
+        return MSGFLO_EINVAL;
+    const char *text = (const char *)page->data;
+    const char *mark = strstr(text, URL_MARK);
+    if (!mark)
+        return MSGFLO_EINVAL;
     struct strbuf sb;
     strbuf__init(&sb);
-    strbuf__puts(&sb, "<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\"><title>MsgFlo "
-                      "runtime</title></head>\n<body>\n<h1>MsgFlo runtime</h1>\n"
-                      "<p><a id=\"flowhub_url\" href=\"");
+    strbuf__append(&sb, text, (size_t)(mark - text));
     put_html(&sb, flowhub_url);
-    strbuf__puts(&sb, "\">Open in Flowhub</a></p>\n</body>\n</html>\n");
+    strbuf__puts(&sb, mark + strlen(URL_MARK));
     int rc = sb.err;
     *out = rc == 0 ? strbuf__steal(&sb) : NULL;
     strbuf__cleanup(&sb);

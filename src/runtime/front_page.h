@@ -12,9 +12,21 @@
 int front_page__flowhub_url(const char *ide, const char *host, int port, const char *id,
                             const char *secret, char **out);
 
-/* A small HTML page with <a id="flowhub_url" href="URL">, the URL
- * HTML-escaped. *out is owned by the caller (free()). Returns 0,
- * MSGFLO_ENOMEM. */
+/* The live view's address as msgflo prints it: http://HOST:PORT/, and with a
+ * secret #secret=SECRET (escaped as above; in the fragment, so browsers
+ * never send it, and the page takes it off the address bar). *out owned by
+ * the caller (free()). Returns 0, MSGFLO_EINVAL, MSGFLO_ENOMEM. */
+int front_page__live_url(const char *host, int port, const char *secret, char **out);
+
+/* The live view's page (web/index.html) with <a id="flowhub_url"
+ * href="URL">, the URL HTML-escaped. *out is owned by the caller (free()).
+ * Returns 0, MSGFLO_ENOMEM. */
 int front_page__html(const char *flowhub_url, char **out);
+
+/* A file of the live view by its path ("/live.js"), or NULL. */
+struct web_asset;
+const struct web_asset *front_page__asset(const char *path);
+/* Its Content-Type, from the extension (.js, .css, else HTML). */
+const char *front_page__content_type(const char *path);
 
 #endif

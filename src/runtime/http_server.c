@@ -46,10 +46,20 @@
 
 enum conn_state { CONN_HTTP, CONN_RESPONDING, CONN_WS };
 
-enum header { H_UPGRADE, H_CONNECTION, H_KEY, H_VERSION, H_PROTOCOL, H_ORIGIN, H_HOST, H_COUNT };
+enum header {
+    H_UPGRADE,
+    H_CONNECTION,
+    H_KEY,
+    H_VERSION,
+    H_PROTOCOL,
+    H_ORIGIN,
+    H_HOST,
+    H_AUTHORIZATION,
+    H_COUNT
+};
 static const char *const header_names[H_COUNT] = {
     "Upgrade", "Connection", "Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Protocol",
-    "Origin",  "Host",
+    "Origin",  "Host",       "Authorization",
 };
 
 struct ws_conn {
@@ -327,10 +337,10 @@ static int conn_write(struct ws_conn *c, const void *data, size_t len)
 
 /* ---- HTTP responses ---- */
 
-static void respond(struct ws_conn *c, int status, const char *reason, const char *extra_headers,
-                    const char *body, bool head_only)
+static void respond_typed(struct ws_conn *c, int status, const char *reason,
+                          const char *content_type, const char *extra_headers, const char *body,
+                          size_t body_len, bool head_only)
 {
-    size_t body_len = body ? strlen(body) : 0;
     char head[512];
     int n = snprintf(head, sizeof head,
                      "HTTP/1.1 %d %s\r\n"
@@ -338,8 +348,7 @@ static void respond(struct ws_conn *c, int status, const char *reason, const cha
                      "Content-Length: %zu\r\n"
                      "%s"
                      "Connection: close\r\n\r\n",
-                     status, reason, status == 200 ? "text/html; charset=utf-8" : "text/plain",
-                     body_len, extra_headers ? extra_headers : "");
+                     status, reason, content_type, body_len, extra_headers ? extra_headers : "");
     if (n < 0 || (size_t)n >= sizeof head) {
         conn_close(c);
         return;
@@ -358,6 +367,66 @@ static void respond(struct ws_conn *c, int status, const char *reason, const cha
     else
         conn_close(c);
     free(msg);
+}
+
+static void respond(struct ws_conn *c, int status, const char *reason, const char *extra_headers,
+                    const char *body, bool head_only)
+{
+    respond_typed(c, status, reason, status == 200 ? "text/html; charset=utf-8" : "text/plain",
+                  extra_headers, body, body ? strlen(body) : 0, head_only);
+}
+
+static const char *reason_of(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 500:
+        return "Internal Server Error";
+    default:
+        return "Not Found";
+    }
+}
+
+/* A path the owner serves (events.request), else 404. */
+static void route_other(struct ws_conn *c, size_t path_len, bool head_only)
+{
+    struct http_server *s = c->server;
+    struct http_response resp = {0};
+    if (s->events.request) {
+        char path[sizeof c->url];
+        memcpy(path, c->url, path_len);
+        path[path_len] = '\0';
+        const char *q = c->url[path_len] == '?' ? c->url + path_len + 1 : "";
+        char query[sizeof c->url];
+        size_t qlen = strcspn(q, "#");
+        memcpy(query, q, qlen);
+        query[qlen] = '\0';
+        const struct http_request req = {path, query, c->headers[H_AUTHORIZATION]};
+        s->events.request(s, &req, &resp, s->ud);
+    }
+    if (c->closing) {
+        free(resp.body);
+        return;
+    }
+    if (resp.status == 0 || resp.status == 404) {
+        free(resp.body);
+        resp.status = 404;
+        resp.body = strdup("Not Found\n");
+        resp.body_len = resp.body ? strlen(resp.body) : 0;
+        resp.content_type = NULL;
+    }
+    LOG_DEBUG(NS, "%s %s: %d", head_only ? "HEAD" : "GET", c->url, resp.status);
+    respond_typed(c, resp.status, reason_of(resp.status),
+                  resp.content_type ? resp.content_type : "text/plain", resp.extra_headers,
+                  resp.body, resp.body_len, head_only);
+    free(resp.body);
 }
 
 static void bad_request(struct ws_conn *c, const char *why)
@@ -474,11 +543,12 @@ static void route(struct ws_conn *c)
         respond(c, 403, "Forbidden", NULL, body, m == HTTP_HEAD);
         return;
     }
-    LOG_DEBUG(NS, "%s %s: %d", http_method_str(m), c->url, root ? 200 : 404);
-    if (root)
+    if (root) {
+        LOG_DEBUG(NS, "%s %s: 200", http_method_str(m), c->url);
         respond(c, 200, "OK", NULL, s->page ? s->page : "", m == HTTP_HEAD);
-    else
-        respond(c, 404, "Not Found", NULL, "Not Found\n", m == HTTP_HEAD);
+    } else {
+        route_other(c, path_len, m == HTTP_HEAD);
+    }
 }
 
 /* ---- WebSocket (wslay callbacks) ---- */

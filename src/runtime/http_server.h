@@ -53,6 +53,23 @@ struct http_server_options {
     struct conn_limits_options limits; /* zero fields: the defaults of conn_limits.h */
 };
 
+/* A plain GET or HEAD request for a path other than / (http_server_events.request). */
+struct http_request {
+    const char *path;          /* without query or fragment, e.g. "/metrics" */
+    const char *query;         /* after '?', "" when none */
+    const char *authorization; /* the Authorization header, "" when none */
+};
+
+/* The answer to an http_request. `body` (malloc'd, may be NULL for none)
+ * is taken by the server; the strings are static. */
+struct http_response {
+    int status;                /* 200, 401, 404, ... */
+    const char *content_type;  /* NULL: text/plain */
+    const char *extra_headers; /* "Name: value\r\n"..., or NULL */
+    char *body;
+    size_t body_len;
+};
+
 struct http_server_events {
     /* A WebSocket client connected (optional). */
     void (*open)(struct http_server *s, struct ws_conn *c, void *ud);
@@ -61,6 +78,10 @@ struct http_server_events {
     void (*text)(struct http_server *s, struct ws_conn *c, const char *data, size_t len, void *ud);
     /* The client is gone (optional); c is invalid after the call. */
     void (*close)(struct http_server *s, struct ws_conn *c, void *ud);
+    /* A GET/HEAD of a path other than / and /index.html (optional; NULL:
+     * 404): fill *resp (zeroed; status 0 means 404). */
+    void (*request)(struct http_server *s, const struct http_request *req,
+                    struct http_response *resp, void *ud);
 };
 
 /* Binds and listens. `loop`, `events` and `ud` are borrowed for the server's

@@ -10,10 +10,7 @@
 #include <time.h>
 
 static const struct live_command *const tables[] = {
-    commands_graph,
-    commands_network,
-    commands_component,
-    commands_runtime,
+    commands_graph, commands_network, commands_component, commands_runtime, commands_status,
 };
 
 static void unregister(struct live *l)

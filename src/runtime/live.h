@@ -23,6 +23,7 @@
 
 #include "coord/system.h"
 #include "graph/graph.h"
+#include "graph/strbuf.h"
 #include "runtime/protocol.h"
 
 #include <jansson.h>
@@ -54,6 +55,12 @@ int live__load_graph(struct live *l, const struct graph *g, char *err, size_t er
 /* The live graph as FBP JSON (live_graph__to_json): a new reference (NULL
  * when out of memory), for component:getsource and auto-save. */
 json_t *live__graph_json(struct live *l);
+
+/* Appends the system's metrics in the Prometheus text format (nodes of the
+ * live graph by state, participants, processes, bindings, edges and the
+ * messages on each, discovery messages, IIPs, restarts, reconnects; see
+ * docs/msgflo.md#metrics) to sb. */
+void live__metrics(struct live *l, struct strbuf *sb);
 
 /* fn(ud) is called after every change of the live graph (fn NULL: none). */
 void live__on_change(struct live *l, void (*fn)(void *ud), void *ud);

@@ -31,6 +31,7 @@ extern const struct live_command commands_graph[];
 extern const struct live_command commands_network[];
 extern const struct live_command commands_component[];
 extern const struct live_command commands_runtime[];
+extern const struct live_command commands_status[];
 
 /* Tells the on_change listener. */
 void live__changed(struct live *l);

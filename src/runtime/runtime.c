@@ -5,6 +5,8 @@
 #include "msgflo/errors.h"
 #include "runtime/front_page.h"
 #include "runtime/http_server.h"
+#include "runtime/metrics.h"
+#include "runtime/web_assets.h"
 #include "runtime/origin.h"
 
 #include <stdio.h>
@@ -18,6 +20,10 @@ struct runtime {
     struct protocol *protocol;
     char address[300];
     char *url;
+    char *live_url;
+    char *secret; /* NULL: none; guards /metrics too */
+    runtime_metrics_fn metrics;
+    void *metrics_ud;
     void (*on_closed)(void *ud);
     void *closed_ud;
 };
@@ -51,7 +57,61 @@ static void on_permitted(void *client, void *ud)
         http_server__trust(client);
 }
 
-static const struct http_server_events server_events = {.text = on_text};
+/* GET /metrics: the process's and the system's metrics; with a secret only
+ * for requests that carry it (it shows the topology). */
+static void serve_metrics(struct runtime *rt, const struct http_request *req,
+                          struct http_response *resp)
+{
+    if (!metrics__authorized(rt->secret, req->authorization, req->query)) {
+        resp->status = 401;
+        resp->extra_headers = "WWW-Authenticate: Bearer realm=\"msgflo\"\r\n";
+        resp->body = strdup("/metrics needs the runtime's secret: Authorization: Bearer SECRET "
+                            "or ?secret=SECRET\n");
+        resp->body_len = resp->body ? strlen(resp->body) : 0;
+        return;
+    }
+    struct strbuf sb;
+    strbuf__init(&sb);
+    metrics__process(&sb);
+    metrics__family(&sb, "msgflo_websocket_clients", "gauge",
+                    "WebSocket clients connected to the runtime.");
+    metrics__sample(&sb, "msgflo_websocket_clients", NULL,
+                    rt->server ? (double)http_server__clients(rt->server) : 0);
+    if (rt->metrics)
+        rt->metrics(rt->metrics_ud, &sb);
+    if (sb.err) {
+        strbuf__cleanup(&sb);
+        resp->status = 500;
+        return;
+    }
+    resp->status = 200;
+    resp->content_type = METRICS_CONTENT_TYPE;
+    resp->body_len = sb.len;
+    resp->body = strbuf__steal(&sb);
+    strbuf__cleanup(&sb);
+}
+
+static void on_request(struct http_server *s, const struct http_request *req,
+                       struct http_response *resp, void *ud)
+{
+    (void)s;
+    struct runtime *rt = ud;
+    if (strcmp(req->path, "/metrics") == 0) {
+        serve_metrics(rt, req, resp);
+        return;
+    }
+    /* The live view's other files (index.html is the front page, with its link). */
+    const struct web_asset *a =
+        strcmp(req->path, "/index.html") != 0 ? front_page__asset(req->path) : NULL;
+    if (!a || !(resp->body = malloc(a->len ? a->len : 1)))
+        return;
+    memcpy(resp->body, a->data, a->len);
+    resp->body_len = a->len;
+    resp->status = 200;
+    resp->content_type = front_page__content_type(req->path);
+}
+
+static const struct http_server_events server_events = {.text = on_text, .request = on_request};
 
 static size_t listeners(void *ud)
 {
@@ -96,6 +156,8 @@ static void runtime_free(struct runtime *rt)
 {
     protocol__free(rt->protocol);
     free(rt->url);
+    free(rt->live_url);
+    free(rt->secret);
     free(rt);
 }
 
@@ -121,6 +183,10 @@ int runtime__new(uv_loop_t *loop, const struct runtime_options *opts, struct run
     rc = protocol__new(&popts, on_emit, rt, &rt->protocol);
     if (rc != 0)
         goto out;
+    if (opts->secret && *opts->secret && !(rt->secret = strdup(opts->secret))) {
+        rc = MSGFLO_ENOMEM;
+        goto out;
+    }
     const char *host = opts->host && *opts->host ? opts->host : "localhost";
     const char *ide = opts->ide ? opts->ide : "http://app.flowhub.io";
     rc = allowed_origins(ide, opts->allow_origins, &origins);
@@ -140,7 +206,15 @@ int runtime__new(uv_loop_t *loop, const struct runtime_options *opts, struct run
     snprintf(rt->address, sizeof rt->address, "ws://%.200s:%d", host, port);
     rc = front_page__flowhub_url(ide, host, port, opts->id, opts->secret, &rt->url);
     if (rc == 0)
-        rc = front_page__html(rt->url, &page);
+        rc = front_page__live_url(host, port, opts->secret, &rt->live_url);
+    /* The page's link leaves the secret out: anyone who reaches the port can
+     * read the page; the page adds it once the user gave it (live.js). */
+    char *page_url = NULL;
+    if (rc == 0)
+        rc = front_page__flowhub_url(ide, host, port, opts->id, NULL, &page_url);
+    if (rc == 0)
+        rc = front_page__html(page_url, &page);
+    free(page_url);
     if (rc != 0)
         goto out;
     rc = http_server__set_page(rt->server, page);
@@ -175,9 +249,20 @@ const char *runtime__flowhub_url(const struct runtime *rt)
     return rt->url;
 }
 
+const char *runtime__live_url(const struct runtime *rt)
+{
+    return rt->live_url;
+}
+
 struct protocol *runtime__protocol(struct runtime *rt)
 {
     return rt->protocol;
+}
+
+void runtime__set_metrics(struct runtime *rt, runtime_metrics_fn fn, void *ud)
+{
+    rt->metrics = fn;
+    rt->metrics_ud = ud;
 }
 
 static void on_server_closed(void *ud)

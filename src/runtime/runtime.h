@@ -13,6 +13,7 @@
 #ifndef MSGFLO_RUNTIME_RUNTIME_H
 #define MSGFLO_RUNTIME_RUNTIME_H
 
+#include "graph/strbuf.h"
 #include "runtime/protocol.h"
 
 #include <uv.h>
@@ -56,9 +57,19 @@ int runtime__port(const struct runtime *rt);
 /* "ws://HOST:PORT" and the Flowhub URL; owned by rt. */
 const char *runtime__address(const struct runtime *rt);
 const char *runtime__flowhub_url(const struct runtime *rt);
+/* The live view: http://HOST:PORT/#secret=SECRET (front_page__live_url). */
+const char *runtime__live_url(const struct runtime *rt);
 
 /* The protocol handler, to add commands (borrowed; owned by rt). */
 struct protocol *runtime__protocol(struct runtime *rt);
+
+/* GET /metrics answers the process's metrics (CPU, memory, file
+ * descriptors), the WebSocket clients, then what fn appends (the system's:
+ * live__metrics) in the Prometheus text format. With a secret, only to a
+ * request with "Authorization: Bearer SECRET" or "?secret=SECRET" (else
+ * 401). fn NULL: none. */
+typedef void (*runtime_metrics_fn)(void *ud, struct strbuf *out);
+void runtime__set_metrics(struct runtime *rt, runtime_metrics_fn fn, void *ud);
 
 /* Closes every connection and frees rt once libuv has closed its handles,
  * then calls on_closed (optional). NULL is a no-op. */

@@ -12,6 +12,9 @@
 #include <cmocka.h>
 #include <stdio.h>
 #include <signal.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "coord/session.h"
@@ -403,6 +406,79 @@ static void test_dry_run_and_publish(void **state)
     scratch_remove(&s);
 }
 
+/* GET path on 127.0.0.1:port; the whole response (owned) or NULL. */
+static char *http_get(int port, const char *path)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    char req[256];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+    if (write(fd, req, (size_t)n) != n) {
+        close(fd);
+        return NULL;
+    }
+    size_t cap = 65536, len = 0;
+    char *buf = calloc(1, cap);
+    ssize_t r;
+    while (buf && len + 1 < cap && (r = read(fd, buf + len, cap - 1 - len)) > 0)
+        len += (size_t)r;
+    close(fd);
+    return buf;
+}
+
+/* --metrics-port: the last poll as Prometheus text, per role and queue. */
+static void test_metrics(void **state)
+{
+    struct names n;
+    support_names(&n, "gmet");
+    char yaml[512];
+    snprintf(yaml, sizeof yaml, "'*': {pollinterval: 0.5}\n%s: {queue: '%s', min: 2, max: 4}\n",
+             n.role, n.in);
+    struct scratch s;
+    scratch_make(&s, yaml, NULL);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "exec %s --config %s --broker '%s' --dry-run --metrics-port 0 2>&1",
+             MSGFLO_GUV_TOOL, s.config, support_broker("MSGFLO_TEST_AMQP"));
+    char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    struct child c;
+    assert_int_equal(child_start(&c, argv), 0);
+    const char *listening[] = {"msgflo-guv: metrics on http://127.0.0.1:", NULL};
+    assert_true(wait_line(&c, 20000, listening));
+    int port = (int)strtol(strrchr(c.line, ':') + 1, NULL, 10);
+    assert_true(port > 0);
+    const char *polled[] = {n.role, "estimate=2", NULL};
+    assert_true(wait_line(&c, 20000, polled));
+    char *text = http_get(port, "/metrics");
+    assert_non_null(text);
+    assert_non_null(strstr(text, "HTTP/1.1 200 OK"));
+    assert_non_null(strstr(text, "Content-Type: text/plain; version=0.0.4"));
+    char want[512];
+    snprintf(want, sizeof want, "\nmsgflo_guv_workers_wanted{role=\"%s\",queue=\"%s\"} 2\n", n.role,
+             n.in);
+    assert_non_null(strstr(text, want));
+    snprintf(want, sizeof want, "\nmsgflo_guv_queue_messages{role=\"%s\",queue=\"%s\"} 0\n", n.role,
+             n.in);
+    assert_non_null(strstr(text, want));
+    snprintf(want, sizeof want, "\nmsgflo_guv_scalings_total{role=\"%s\",queue=\"%s\"} 1\n", n.role,
+             n.in);
+    assert_non_null(strstr(text, want));
+    assert_non_null(strstr(text, "\nmsgflo_guv_polls_total "));
+    assert_non_null(strstr(text, "\nprocess_resident_memory_bytes "));
+    free(text);
+    text = http_get(port, "/nope");
+    assert_non_null(text);
+    assert_non_null(strstr(text, "HTTP/1.1 404"));
+    free(text);
+    assert_int_equal(child_stop(&c, SIGINT), 0);
+    scratch_remove(&s);
+}
+
 /* Bad configurations and options: exit status 2 and a located message. */
 static void test_bad_config(void **state)
 {
@@ -495,10 +571,10 @@ int main(void)
         return 77;
     }
     const struct CMUnitTest tests[] = {
-        SUPPORT_TEST(test_queue_stats),         SUPPORT_TEST(test_bad_config),
-        SUPPORT_TEST(test_dry_run_and_publish), SUPPORT_TEST(test_command_mode),
-        SUPPORT_TEST(test_local_up_and_down),   SUPPORT_TEST(test_broker_restart),
-        SUPPORT_TEST(test_management_api),
+        SUPPORT_TEST(test_queue_stats),    SUPPORT_TEST(test_bad_config),
+        SUPPORT_TEST(test_metrics),        SUPPORT_TEST(test_dry_run_and_publish),
+        SUPPORT_TEST(test_command_mode),   SUPPORT_TEST(test_local_up_and_down),
+        SUPPORT_TEST(test_broker_restart), SUPPORT_TEST(test_management_api),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -135,7 +135,46 @@ static int f_set_component_source(void *sys, const char *name, const char *langu
     return outcome(sys, "set_component_source", err, n);
 }
 
+/* role "a" runs (ours, pid 42, restarted twice, seen 1.5 s ago); others expected */
+static void f_role_status(void *sys, const char *role, struct system_role_status *out)
+{
+    (void)sys;
+    bool a = strcmp(role, "a") == 0;
+    *out = (struct system_role_status){.state = a ? "running" : "expected",
+                                       .ours = a,
+                                       .pid = a ? 42 : 0,
+                                       .restarts = a ? 2 : 0,
+                                       .instances = a,
+                                       .last_seen_s = a ? 1.5 : -1};
+}
+
+/* edges from "a" are bound and carried 7 messages */
+static void f_edge_status(void *sys, const char *sr, const char *sp, const char *tr, const char *tp,
+                          bool *bound, unsigned long long *messages)
+{
+    (void)sys, (void)sp, (void)tr, (void)tp;
+    *bound = strcmp(sr, "a") == 0;
+    *messages = *bound ? 7 : 0;
+}
+
+static void f_counters(void *sys, struct system_counters *out)
+{
+    (void)sys;
+    *out = (struct system_counters){.discovery_messages = 5,
+                                    .iips_sent = 1,
+                                    .restarts = 2,
+                                    .reconnects = 1,
+                                    .participants = 1,
+                                    .roles = 1,
+                                    .processes = 1,
+                                    .bindings = 1,
+                                    .connected = true};
+}
+
 const struct system_ops fake_system_ops = {
+    .role_status = f_role_status,
+    .edge_status = f_edge_status,
+    .counters = f_counters,
     .add_node = f_add_node,
     .remove_node = f_remove_node,
     .add_edge = f_add_edge,

@@ -1,0 +1,169 @@
+/* The running system's state for the live view (msgflo:getstatus over the
+ * FBP protocol's WebSocket) and for /metrics (live__metrics): what the
+ * system says of each node and edge of the live graph (system_ops
+ * role_status, edge_status, counters), O(1) per node and edge. */
+#include "runtime/live_internal.h"
+
+#include "msgflo/errors.h"
+#include "runtime/metrics.h"
+
+#include <string.h>
+
+static const char *const states[] = {"running", "starting", "restarting", "expected",
+                                     "expired", "failed",   "stopping"};
+#define N_STATES (sizeof states / sizeof states[0])
+
+static void role_status(struct live *l, const char *role, struct system_role_status *st)
+{
+    memset(st, 0, sizeof *st);
+    st->state = "expected";
+    st->last_seen_s = -1;
+    if (l->sys->ops->role_status)
+        l->sys->ops->role_status(l->sys->self, role, st);
+}
+
+static void edge_status(struct live *l, const struct live_edge *e, bool *bound,
+                        unsigned long long *messages)
+{
+    *bound = false;
+    *messages = 0;
+    if (l->sys->ops->edge_status)
+        l->sys->ops->edge_status(l->sys->self, e->src.node, e->src.port, e->tgt.node, e->tgt.port,
+                                 bound, messages);
+}
+
+static void counters(struct live *l, struct system_counters *c)
+{
+    memset(c, 0, sizeof *c);
+    if (l->sys->ops->counters)
+        l->sys->ops->counters(l->sys->self, c);
+}
+
+/* msgflo:getstatus -> msgflo:status {graph, time, connected, nodes: {role:
+ * {state, ours, pid?, restarts, instances, lastSeen?}}, edges: [{src, tgt,
+ * bound, messages}], counters: {...}}: sent to the requester only, so FBP
+ * clients that never ask (Flowhub, fbp-test) never see it. */
+static int handle_getstatus(struct protocol *p, const struct protocol_request *req, void *ud)
+{
+    struct live *l = ud;
+    json_t *nodes = json_object(), *edges = json_array();
+    json_t *payload = json_pack("{s:s, s:f, s:o, s:o}", "graph", live__id(l), "time", live__now(),
+                                "nodes", nodes, "edges", edges);
+    if (!payload)
+        return MSGFLO_ENOMEM;
+    for (const struct live_node *n = live_graph__next_node(l->g, NULL); n;
+         n = live_graph__next_node(l->g, n)) {
+        struct system_role_status st;
+        role_status(l, n->id, &st);
+        json_t *o = json_pack("{s:s, s:b, s:i, s:I}", "state", st.state, "ours", st.ours,
+                              "restarts", (int)st.restarts, "instances", (json_int_t)st.instances);
+        if (o && st.pid > 0)
+            json_object_set_new(o, "pid", json_integer(st.pid));
+        if (o && st.last_seen_s >= 0)
+            json_object_set_new(o, "lastSeen", json_real(st.last_seen_s));
+        if (!o || json_object_set_new(nodes, n->id, o) != 0)
+            goto nomem;
+    }
+    for (const struct live_edge *e = live_graph__next_edge(l->g, NULL); e;
+         e = live_graph__next_edge(l->g, e)) {
+        bool bound;
+        unsigned long long messages;
+        edge_status(l, e, &bound, &messages);
+        json_t *o = json_pack("{s:{s:s, s:s}, s:{s:s, s:s}, s:b, s:I}", "src", "node", e->src.node,
+                              "port", e->src.port, "tgt", "node", e->tgt.node, "port", e->tgt.port,
+                              "bound", bound, "messages", (json_int_t)messages);
+        if (json_array_append_new(edges, o) != 0)
+            goto nomem;
+    }
+    struct system_counters c;
+    counters(l, &c);
+    json_t *co =
+        json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "connected", c.connected,
+                  "participants", (json_int_t)c.participants, "roles", (json_int_t)c.roles,
+                  "processes", (json_int_t)c.processes, "bindings", (json_int_t)c.bindings,
+                  "discoveryMessages", (json_int_t)c.discovery_messages, "dataMessages",
+                  (json_int_t)c.data_messages, "iipsSent", (json_int_t)c.iips_sent, "restarts",
+                  (json_int_t)c.restarts, "reconnects", (json_int_t)c.reconnects);
+    if (!co || json_object_set_new(payload, "counters", co) != 0)
+        goto nomem;
+    return protocol__reply(p, req, "status", payload);
+nomem:
+    json_decref(payload);
+    return MSGFLO_ENOMEM;
+}
+
+const struct live_command commands_status[] = {
+    {"msgflo", "getstatus", "protocol:network", handle_getstatus},
+    {NULL, NULL, NULL, NULL},
+};
+
+static void family(struct strbuf *sb, const char *name, const char *type, const char *help,
+                   double value)
+{
+    metrics__family(sb, name, type, help);
+    metrics__sample(sb, name, NULL, value);
+}
+
+void live__metrics(struct live *l, struct strbuf *sb)
+{
+    size_t by_state[N_STATES] = {0};
+    for (const struct live_node *n = live_graph__next_node(l->g, NULL); n;
+         n = live_graph__next_node(l->g, n)) {
+        struct system_role_status st;
+        role_status(l, n->id, &st);
+        for (size_t i = 0; i < N_STATES; i++)
+            by_state[i] += strcmp(st.state, states[i]) == 0;
+    }
+    metrics__family(sb, "msgflo_nodes", "gauge",
+                    "Nodes (participant roles) of the live graph by state.");
+    for (size_t i = 0; i < N_STATES; i++) {
+        const char *labels[] = {"state", states[i], NULL};
+        metrics__sample(sb, "msgflo_nodes", labels, (double)by_state[i]);
+    }
+    struct system_counters c;
+    counters(l, &c);
+    family(sb, "msgflo_participants", "gauge", "Participants known from discovery.",
+           (double)c.participants);
+    family(sb, "msgflo_roles", "gauge", "Roles known from discovery.", (double)c.roles);
+    family(sb, "msgflo_processes", "gauge",
+           "Participant processes started by the runtime, running or about to restart.",
+           (double)c.processes);
+    family(sb, "msgflo_bindings", "gauge", "Queue bindings made by the runtime now.",
+           (double)c.bindings);
+    family(sb, "msgflo_broker_connected", "gauge", "1 while connected to the broker.",
+           c.connected ? 1 : 0);
+    family(sb, "msgflo_discovery_messages_total", "counter", "Discovery messages taken in.",
+           (double)c.discovery_messages);
+    family(sb, "msgflo_discovery_messages_dropped_total", "counter",
+           "Discovery messages dropped: invalid, too big or over the limits.",
+           (double)c.discovery_dropped);
+    family(sb, "msgflo_data_messages_total", "counter",
+           "Messages the runtime received on watched or forwarded queues.",
+           (double)c.data_messages);
+    family(sb, "msgflo_iips_sent_total", "counter", "Initial information packets sent.",
+           (double)c.iips_sent);
+    family(sb, "msgflo_process_restarts_total", "counter", "Participant processes restarted.",
+           (double)c.restarts);
+    family(sb, "msgflo_broker_reconnects_total", "counter",
+           "Broker connections made again after a loss.", (double)c.reconnects);
+
+    size_t bound_edges = 0, edges = 0;
+    metrics__family(sb, "msgflo_edge_messages_total", "counter",
+                    "Messages on the source port of each edge of the live graph, counted on "
+                    "the runtime's watch of that port.");
+    for (const struct live_edge *e = live_graph__next_edge(l->g, NULL); e;
+         e = live_graph__next_edge(l->g, e)) {
+        bool bound;
+        unsigned long long messages;
+        edge_status(l, e, &bound, &messages);
+        edges++;
+        bound_edges += bound;
+        const char *labels[] = {"src",       e->src.node, "src_port",  e->src.port, "tgt",
+                                e->tgt.node, "tgt_port",  e->tgt.port, NULL};
+        metrics__sample(sb, "msgflo_edge_messages_total", labels, (double)messages);
+    }
+    metrics__family(sb, "msgflo_edges", "gauge", "Edges of the live graph by state.");
+    const char *b[] = {"state", "bound", NULL}, *u[] = {"state", "unbound", NULL};
+    metrics__sample(sb, "msgflo_edges", b, (double)bound_edges);
+    metrics__sample(sb, "msgflo_edges", u, (double)(edges - bound_edges));
+}

@@ -1,0 +1,197 @@
+/* Prometheus text format helpers and the process's own metrics. */
+#include "runtime/metrics.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+void metrics__family(struct strbuf *sb, const char *name, const char *type, const char *help)
+{
+    strbuf__printf(sb, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void metrics__escape(struct strbuf *sb, const char *value)
+{
+    for (const char *s = value; *s; s++) {
+        if (*s == '\\')
+            strbuf__puts(sb, "\\\\");
+        else if (*s == '"')
+            strbuf__puts(sb, "\\\"");
+        else if (*s == '\n')
+            strbuf__puts(sb, "\\n");
+        else
+            strbuf__putc(sb, *s);
+    }
+}
+
+void metrics__sample(struct strbuf *sb, const char *name, const char *const *labels, double value)
+{
+    strbuf__puts(sb, name);
+    if (labels && labels[0]) {
+        strbuf__putc(sb, '{');
+        for (size_t i = 0; labels[i] && labels[i + 1]; i += 2) {
+            strbuf__printf(sb, "%s%s=\"", i ? "," : "", labels[i]);
+            metrics__escape(sb, labels[i + 1]);
+            strbuf__putc(sb, '"');
+        }
+        strbuf__putc(sb, '}');
+    }
+    /* Counters up to 2^53 print exactly; other values with 10 digits. */
+    if (value == floor(value) && fabs(value) < 9007199254740992.0)
+        strbuf__printf(sb, " %.0f\n", value);
+    else
+        strbuf__printf(sb, " %.10g\n", value);
+}
+
+/* Fields 22 (starttime, ticks since boot) and 23 (vsize) of /proc/self/stat;
+ * the command name (field 2) may hold spaces, so read after its ')'. */
+static bool read_stat(double *start_ticks, double *vsize)
+{
+    FILE *f = fopen("/proc/self/stat", "r");
+    if (!f)
+        return false;
+    char buf[1024];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return false;
+    unsigned long long start = 0, vs = 0;
+    /* after ')': state (3) ... starttime (22), vsize (23) */
+    if (sscanf(p + 2,
+               "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d "
+               "%llu %llu",
+               &start, &vs) != 2)
+        return false;
+    *start_ticks = (double)start;
+    *vsize = (double)vs;
+    return true;
+}
+
+static double boot_time(void)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f)
+        return -1;
+    char line[256];
+    double bt = -1;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long v;
+        if (sscanf(line, "btime %llu", &v) == 1) {
+            bt = (double)v;
+            break;
+        }
+    }
+    fclose(f);
+    return bt;
+}
+
+void metrics__process(struct strbuf *sb)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                     (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+        metrics__family(sb, "process_cpu_seconds_total", "counter",
+                        "Total user and system CPU time spent in seconds.");
+        metrics__sample(sb, "process_cpu_seconds_total", NULL, cpu);
+    }
+    long page = sysconf(_SC_PAGESIZE);
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long long size = 0, resident = 0;
+    if (f) {
+        if (fscanf(f, "%llu %llu", &size, &resident) == 2 && page > 0) {
+            metrics__family(sb, "process_resident_memory_bytes", "gauge",
+                            "Resident memory size in bytes.");
+            metrics__sample(sb, "process_resident_memory_bytes", NULL,
+                            (double)resident * (double)page);
+        }
+        fclose(f);
+    }
+    double start_ticks, vsize;
+    long hz = sysconf(_SC_CLK_TCK);
+    if (read_stat(&start_ticks, &vsize)) {
+        metrics__family(sb, "process_virtual_memory_bytes", "gauge",
+                        "Virtual memory size in bytes.");
+        metrics__sample(sb, "process_virtual_memory_bytes", NULL, vsize);
+        double bt = boot_time();
+        if (bt >= 0 && hz > 0) {
+            metrics__family(sb, "process_start_time_seconds", "gauge",
+                            "Start time of the process since unix epoch in seconds.");
+            metrics__sample(sb, "process_start_time_seconds", NULL, bt + start_ticks / (double)hz);
+        }
+    }
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        double fds = 0;
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL)
+            fds += e->d_name[0] != '.';
+        closedir(d);
+        metrics__family(sb, "process_open_fds", "gauge", "Number of open file descriptors.");
+        metrics__sample(sb, "process_open_fds", NULL, fds - 1); /* less the one reading */
+    }
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = tolower(c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Constant time in the length of `want`. */
+static bool same(const char *got, size_t got_len, const char *want)
+{
+    size_t n = strlen(want);
+    unsigned char diff = got_len != n;
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned char)(i < got_len ? got[i] : 0) ^ (unsigned char)want[i];
+    return diff == 0;
+}
+
+bool metrics__authorized(const char *secret, const char *authorization, const char *query)
+{
+    if (!secret || !*secret)
+        return true;
+    if (authorization && strncasecmp(authorization, "Bearer ", 7) == 0) {
+        const char *t = authorization + 7;
+        while (*t == ' ')
+            t++;
+        size_t n = strlen(t);
+        while (n && t[n - 1] == ' ')
+            n--;
+        if (same(t, n, secret))
+            return true;
+    }
+    for (const char *q = query; q && *q;) {
+        size_t len = strcspn(q, "&");
+        if (len > 7 && strncmp(q, "secret=", 7) == 0) {
+            char v[1024];
+            size_t o = 0;
+            for (size_t i = 7; i < len && o < sizeof v - 1; i++) {
+                if (q[i] == '%' && i + 2 < len && hexval(q[i + 1]) >= 0 && hexval(q[i + 2]) >= 0) {
+                    v[o++] = (char)(hexval(q[i + 1]) * 16 + hexval(q[i + 2]));
+                    i += 2;
+                } else {
+                    v[o++] = q[i] == '+' ? ' ' : q[i];
+                }
+            }
+            if (same(v, o, secret))
+                return true;
+        }
+        q += len;
+        if (*q == '&')
+            q++;
+    }
+    return false;
+}

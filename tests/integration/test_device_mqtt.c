@@ -1,7 +1,9 @@
 /* examples/device_repeat (the device core on libmosquitto) on a real
  * mosquitto, held to examples/repeat's checks: the ready line, the announced
  * keys, bytes in -> the same bytes out, periodic re-announcement, coming back
- * (and announcing again) after a broker restart; its announcement equals
+ * after a broker restart (that a reconnect subscribes and announces at once
+ * is test_device's, with a fake client: here the test's own subscription
+ * would race the device's reconnect); its announcement equals
  * libmsgflo's repeat's but for the id; msgflo-setup --discover finds two of
  * them and wires them. */
 #include <setjmp.h>
@@ -162,28 +164,6 @@ static void test_reconnect_after_broker_restart(void **state)
     mqtt_client_close(&mc);
 }
 
-/* A reconnect announces at once, not after the next period. */
-static void test_announces_on_reconnect(void **state)
-{
-    struct names n;
-    support_names(&n, "dva");
-    struct mqtt_client mc;
-    assert_int_equal(mqtt_client_open(&mc, url), 0);
-    struct child c;
-    start(&c, "device_repeat", n.role, "c/Repeat");
-    assert_int_equal(support_brokers("restart-mqtt"), 0);
-    mqtt_client_close(&mc);
-    assert_int_equal(mqtt_client_open(&mc, url), 0);
-    assert_int_equal(mqtt_client_subscribe(&mc, "fbp"), 0);
-    /* subscribed at once after the restart, before the device's backoff
-     * (100 ms, doubling) brings it back; the period is 27 s */
-    json_t *payload = wait_announcement(&mc, n.role, 10000);
-    assert_non_null(payload);
-    json_decref(payload);
-    assert_int_equal(child_stop(&c, 0), 0);
-    mqtt_client_close(&mc);
-}
-
 /* --- found and wired by msgflo-setup --discover (the coordinator's discovery) --- */
 
 static void write_file(const char *path, const char *text)
@@ -268,11 +248,8 @@ int main(void)
         return 77;
     }
     const struct CMUnitTest tests[] = {
-        SUPPORT_TEST(test_discovery_and_data),
-        SUPPORT_TEST(test_same_announcement_as_repeat),
-        SUPPORT_TEST(test_periodic_discovery),
-        SUPPORT_TEST(test_reconnect_after_broker_restart),
-        SUPPORT_TEST(test_announces_on_reconnect),
+        SUPPORT_TEST(test_discovery_and_data),  SUPPORT_TEST(test_same_announcement_as_repeat),
+        SUPPORT_TEST(test_periodic_discovery),  SUPPORT_TEST(test_reconnect_after_broker_restart),
         SUPPORT_TEST(test_discovered_by_setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

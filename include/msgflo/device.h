@@ -17,10 +17,11 @@
  *                                              .receive = on_set}, {0}};
  *     static const msgflo_device_definition def = {.role = "lamp", .id = "lamp-1",
  *         .component = "iot/Lamp", .inports = in};
- *     static const msgflo_device_client client = {pub, sub, NULL};
+ *     static msgflo_device_client client;  // borrowed by the device: keep it
  *     static char buf[512];        // discovery text and topics are written here
  *     static msgflo_device dev;
  *
+ *     client = (msgflo_device_client){pub, sub, mqtt};  // ctx: the esp-mqtt handle
  *     msgflo_device_init(&dev, &def, &client, buf, sizeof buf);
  *     on MQTT connected:   msgflo_device_connected(&dev, now_ms);
  *     on MQTT disconnect:  msgflo_device_disconnected(&dev);
@@ -108,11 +109,11 @@ struct msgflo_device {
 };
 
 /* Sets a device up; it starts disconnected. `def`, `client` and `buf` are
- * borrowed and must outlive the device. Returns 0, or MSGFLO_EINVAL for a
- * definition without role, component or port id, or ports whose topics
- * cannot be told apart (two inports on one topic); MSGFLO_ENOSPC when `buf`
- * cannot hold the discovery message or a topic; MSGFLO_EINVAL for strings
- * that are not UTF-8. */
+ * borrowed and must outlive the device. Returns 0, MSGFLO_EINVAL (no client
+ * function, a definition without role, component or port id, a string that
+ * is not UTF-8), or MSGFLO_ENOSPC when `buf` cannot hold the discovery
+ * message (every topic is shorter). Two inports on one topic: the first one
+ * gets the messages. */
 int msgflo_device_init(msgflo_device *dev, const msgflo_device_definition *def,
                        const msgflo_device_client *client, char *buf, size_t buflen);
 
@@ -127,8 +128,10 @@ void *msgflo_device_userdata(const msgflo_device *dev);
 /* Call when the MQTT connection is up (again after each reconnect), with the
  * current time in milliseconds from any monotonic clock (it may wrap).
  * Subscribes every inport that has a topic, then announces on `fbp`.
- * Returns 0, or MSGFLO_EPROTO when the client failed (the device stays
- * connected; the next tick announces again). */
+ * Returns 0, or MSGFLO_EPROTO when a client function failed: the device
+ * still counts as connected and announces again at the next period, but a
+ * failed subscription is not retried (an adapter may drop the connection
+ * and call again on reconnect). */
 int msgflo_device_connected(msgflo_device *dev, uint32_t now_ms);
 
 /* Call when the connection is lost: no announcing until connected again. */

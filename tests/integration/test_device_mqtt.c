@@ -1,9 +1,8 @@
 /* examples/device_repeat (the device core on libmosquitto) on a real
  * mosquitto, held to examples/repeat's checks: the ready line, the announced
  * keys, bytes in -> the same bytes out, periodic re-announcement, coming back
- * after a broker restart (that a reconnect subscribes and announces at once
- * is test_device's, with a fake client: here the test's own subscription
- * would race the device's reconnect); its announcement equals
+ * after a broker restart, subscribing and announcing at once after losing
+ * its connection; its announcement equals
  * libmsgflo's repeat's but for the id; msgflo-setup --discover finds two of
  * them and wires them. */
 #include <setjmp.h>
@@ -15,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "msgflo/url.h"
 #include "support.h"
 
 #include <signal.h>
@@ -164,6 +164,58 @@ static void test_reconnect_after_broker_restart(void **state)
     mqtt_client_close(&mc);
 }
 
+/* A lost connection is followed by subscribing and announcing at once, not
+ * at the next period (27 s): the broker drops the device's connection when
+ * another client logs in with its client id, while the test stays
+ * subscribed to `fbp`. */
+static void test_announces_on_reconnect(void **state)
+{
+    struct names n;
+    support_names(&n, "dva");
+    char client_id[96], dev_url[512];
+    snprintf(client_id, sizeof client_id, "%s-client", n.role);
+    snprintf(dev_url, sizeof dev_url, "%s%sclientId=%s", url, strchr(url, '?') ? "&" : "?",
+             client_id);
+    struct mqtt_client mc;
+    assert_int_equal(mqtt_client_open(&mc, url), 0);
+    assert_int_equal(mqtt_client_subscribe(&mc, "fbp"), 0);
+    assert_int_equal(mqtt_client_subscribe(&mc, n.out), 0);
+    char prog[1024];
+    char *argv[] = {(char *)support_program("device_repeat", prog, sizeof prog), n.role, dev_url,
+                    NULL};
+    struct child c;
+    assert_int_equal(child_start(&c, argv), 0);
+    assert_true(child_read_line(&c, 10000));
+    json_t *payload = wait_announcement(&mc, n.role, 5000);
+    assert_non_null(payload);
+    json_decref(payload);
+
+    /* the takeover: the device is disconnected and comes back */
+    struct mosquitto *thief = mosquitto_new(client_id, true, NULL);
+    assert_non_null(thief);
+    msgflo_url *u;
+    assert_int_equal(msgflo_url_parse(url, &u, NULL, 0), 0);
+    assert_int_equal(mosquitto_connect(thief, u->host, u->port, 30), MOSQ_ERR_SUCCESS);
+    msgflo_url_free(u);
+    for (int i = 0; i < 5; i++)
+        mosquitto_loop(thief, 20, 1);
+    payload = wait_announcement(&mc, n.role, 10000);
+    assert_non_null(payload);
+    json_decref(payload);
+    mosquitto_destroy(thief);
+    /* and it is subscribed again */
+    char *got = NULL;
+    for (int i = 0; i < 20 && !got; i++) {
+        assert_int_equal(mqtt_client_publish(&mc, n.in, "after-takeover"), 0);
+        got = mqtt_client_wait(&mc, n.out, 500);
+    }
+    assert_non_null(got);
+    assert_string_equal(got, "after-takeover");
+    free(got);
+    assert_int_equal(child_stop(&c, 0), 0);
+    mqtt_client_close(&mc);
+}
+
 /* --- found and wired by msgflo-setup --discover (the coordinator's discovery) --- */
 
 static void write_file(const char *path, const char *text)
@@ -248,8 +300,11 @@ int main(void)
         return 77;
     }
     const struct CMUnitTest tests[] = {
-        SUPPORT_TEST(test_discovery_and_data),  SUPPORT_TEST(test_same_announcement_as_repeat),
-        SUPPORT_TEST(test_periodic_discovery),  SUPPORT_TEST(test_reconnect_after_broker_restart),
+        SUPPORT_TEST(test_discovery_and_data),
+        SUPPORT_TEST(test_same_announcement_as_repeat),
+        SUPPORT_TEST(test_periodic_discovery),
+        SUPPORT_TEST(test_reconnect_after_broker_restart),
+        SUPPORT_TEST(test_announces_on_reconnect),
         SUPPORT_TEST(test_discovered_by_setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

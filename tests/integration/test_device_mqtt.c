@@ -2,7 +2,7 @@
  * mosquitto, held to examples/repeat's checks: the ready line, the announced
  * keys, bytes in -> the same bytes out, periodic re-announcement, coming back
  * after a broker restart, subscribing and announcing at once after losing
- * its connection; its announcement equals
+ * its connection; the runtime's coordinator discovers it; its announcement equals
  * libmsgflo's repeat's but for the id; msgflo-setup --discover finds two of
  * them and wires them. */
 #include <setjmp.h>
@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "coord/coordinator.h"
+#include "coord/registry.h"
 #include "msgflo/url.h"
 #include "support.h"
 
@@ -216,6 +218,91 @@ static void test_announces_on_reconnect(void **state)
     mqtt_client_close(&mc);
 }
 
+/* --- discovered by the runtime's coordinator ---------------------------------- */
+
+struct seen {
+    char role[64];
+    char component[64];
+    int count;
+    bool closed;
+};
+
+static void on_added(void *ud, const char *role, const json_t *definition)
+{
+    struct seen *s = ud;
+    if (strcmp(role, s->role) != 0)
+        return;
+    snprintf(s->component, sizeof s->component, "%s",
+             json_string_value(json_object_get(definition, "component")));
+    s->count++;
+}
+
+static void on_closed(void *ud)
+{
+    ((struct seen *)ud)->closed = true;
+}
+
+static void run_until(uv_loop_t *loop, const int *count, const bool *flag, int ms)
+{
+    for (int i = 0; i < ms / 5 && !(count ? *count : *flag); i++) {
+        uv_run(loop, UV_RUN_NOWAIT);
+        usleep(5000);
+    }
+}
+
+/* The coordinator of the msgflo runtime (struct system) adds the device to
+ * its registry: the component, and the queues it announced. */
+static void test_discovered_by_coordinator(void **state)
+{
+    char dir[256], library[300], components[300];
+    snprintf(dir, sizeof dir, "/tmp/msgflo-device-coord-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    snprintf(library, sizeof library, "%s/library.json", dir);
+    snprintf(components, sizeof components, "%s/participants", dir);
+    assert_int_equal(mkdir(components, 0755), 0);
+    FILE *f = fopen(library, "w");
+    assert_non_null(f);
+    fputs("{\"msgflo\":{\"components\":{}}}", f);
+    fclose(f);
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct seen seen = {.count = 0};
+    support_role("dvc", seen.role, sizeof seen.role);
+    const struct coordinator_options o = {
+        .broker = url, .library_path = library, .componentdir = components};
+    struct coordinator *coord = NULL;
+    char err[512];
+    assert_int_equal(coordinator__new(&loop, &o, &coord, err, sizeof err), 0);
+    struct system *sys = coordinator__system(coord);
+    sys->events.participant_added = on_added;
+    sys->ud = &seen;
+    for (int i = 0; i < 2000 && !coordinator__connected(coord); i++)
+        run_until(&loop, NULL, &seen.closed, 5);
+    assert_true(coordinator__connected(coord));
+
+    struct child c;
+    start(&c, "device_repeat", seen.role, "c/Repeat");
+    run_until(&loop, &seen.count, NULL, 10000);
+    assert_int_equal(seen.count, 1);
+    assert_string_equal(seen.component, "c/Repeat");
+    char *q = NULL, want[128];
+    assert_int_equal(registry__queue(coordinator__registry(coord), seen.role, true, "in", &q, NULL),
+                     0);
+    snprintf(want, sizeof want, "%s.IN", seen.role);
+    assert_string_equal(q, want);
+    free(q);
+    assert_int_equal(child_stop(&c, 0), 0);
+
+    coordinator__close(coord, on_closed, &seen);
+    run_until(&loop, NULL, &seen.closed, 20000);
+    assert_true(seen.closed);
+    uv_loop_close(&loop);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* --- found and wired by msgflo-setup --discover (the coordinator's discovery) --- */
 
 static void write_file(const char *path, const char *text)
@@ -305,6 +392,7 @@ int main(void)
         SUPPORT_TEST(test_periodic_discovery),
         SUPPORT_TEST(test_reconnect_after_broker_restart),
         SUPPORT_TEST(test_announces_on_reconnect),
+        SUPPORT_TEST(test_discovered_by_coordinator),
         SUPPORT_TEST(test_discovered_by_setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

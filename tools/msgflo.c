@@ -12,6 +12,7 @@
 #include "runtime/autosave.h"
 #include "runtime/live.h"
 #include "runtime/origin.h"
+#include "runtime/loop_stats.h"
 #include "runtime/runtime.h"
 
 #include <errno.h>
@@ -23,6 +24,9 @@
 #include <sys/random.h>
 #include <uuid/uuid.h>
 #include <uv.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 static const char usage[] =
     "Usage: msgflo [options]\n"
@@ -49,6 +53,11 @@ static const char usage[] =
     "  --expire-periods N       forget participants not seen for N discovery periods\n"
     "                           ($MSGFLO_DISCOVERY_PERIOD, default 60 s); 0: never\n"
     "                           (default 3)\n"
+    "  --discovery-max-bytes N  drop discovery messages longer than N bytes, unparsed\n"
+    "                           (default 65536)\n"
+    "  --max-participants N     refuse new participants past N (default 200000)\n"
+    "  --max-components N       refuse participants of new components past N\n"
+    "                           (default 50000)\n"
     "  --host HOSTNAME          host advertised in ws://HOST:PORT (default localhost)\n"
     "  --port PORT              HTTP/WebSocket port (default 3569; 0: any free port)\n"
     "  --listen ADDRESS         address to listen on (default 127.0.0.1; 0.0.0.0 or ::\n"
@@ -86,7 +95,8 @@ struct app {
     struct coordinator *coord;
     struct live *live;
     struct autosave *autosave;
-    uv_signal_t sigint, sigterm;
+    struct loop_stats *stats;
+    uv_signal_t sigint, sigterm, sigusr1;
     int status;
 };
 
@@ -195,6 +205,15 @@ static int parse_options(int argc, char **argv, struct options *o)
                 return usage_error("--expire-periods: '", value, "' is not a whole number");
             o->coord.expire_periods = (unsigned)n;
             o->coord.expire_periods_set = true;
+        } else if (strcmp(name, "--discovery-max-bytes") == 0 ||
+                   strcmp(name, "--max-participants") == 0 ||
+                   strcmp(name, "--max-components") == 0) {
+            if (!cli__number(value, 1, 1000000000, &n))
+                return usage_error(name, ": not a whole number from 1: ", value);
+            size_t *limit = name[2] == 'd'   ? &o->coord.max_discovery_bytes
+                            : name[6] == 'p' ? &o->coord.max_participants
+                                             : &o->coord.max_components;
+            *limit = (size_t)n;
         } else if (strncmp(name, "--ping-", 7) == 0) {
             fprintf(stderr, "msgflo: %s is not supported (no reports to Flowhub); ignored\n", name);
         } else {
@@ -254,6 +273,9 @@ static void shutdown_app(struct app *app)
 {
     uv_close((uv_handle_t *)&app->sigint, NULL);
     uv_close((uv_handle_t *)&app->sigterm, NULL);
+    uv_close((uv_handle_t *)&app->sigusr1, NULL);
+    loop_stats__free(app->stats);
+    app->stats = NULL;
     /* Save first, while the graph is whole; then no more events reach the
      * live layer, which goes before the protocol it is registered on. */
     autosave__close(app->autosave);
@@ -275,6 +297,19 @@ static void on_signal(uv_signal_t *h, int signum)
     struct app *app = h->data;
     fprintf(stderr, "msgflo: %s, shutting down\n", signum == SIGINT ? "SIGINT" : "SIGTERM");
     shutdown_app(app);
+}
+
+/* SIGUSR1: the longest loop turn since the last report (benchmarks). */
+static void on_report(uv_signal_t *h, int signum)
+{
+    struct app *app = h->data;
+    (void)signum;
+    uint64_t max_ns = 0, max_cpu_ns = 0, turns = 0;
+    if (app->stats)
+        loop_stats__take(app->stats, &max_ns, &max_cpu_ns, &turns);
+    fprintf(stderr,
+            "msgflo: loop: longest turn %.3f ms (most CPU in a turn %.3f ms) of %llu turns\n",
+            (double)max_ns / 1e6, (double)max_cpu_ns / 1e6, (unsigned long long)turns);
 }
 
 static int load_graph(struct app *app, const char *path)
@@ -352,6 +387,7 @@ int main(int argc, char **argv)
         goto out;
     if (!o.server.id || !*o.server.id)
         o.server.id = getenv("MSGFLO_RUNTIME_ID");
+    o.coord.runtime_id_stable = o.server.id && *o.server.id;
     if (!o.server.id || !*o.server.id) {
         uuid_t uu;
         uuid_generate_random(uu);
@@ -384,16 +420,29 @@ int main(int argc, char **argv)
     o.server.no_setsource = !o.coord.allow_component_write;
 
     signal(SIGPIPE, SIG_IGN); /* a client hanging up: EPIPE, not death */
+#if defined(__GLIBC__)
+    /* Blocks of 128 KiB and more always come from mmap and go back to the
+     * system when freed. glibc's default raises this threshold to the size
+     * of the biggest block freed (up to 32 MiB), so after a few big messages
+     * (a 10 MB discovery message, read whole by the broker client before it
+     * is refused) each one would stay in the heap. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
     status = 1;
     uv_signal_init(app.loop, &app.sigint);
     uv_signal_init(app.loop, &app.sigterm);
-    app.sigint.data = app.sigterm.data = &app;
+    uv_signal_init(app.loop, &app.sigusr1);
+    app.sigint.data = app.sigterm.data = app.sigusr1.data = &app;
+    if (loop_stats__new(app.loop, &app.stats) != 0)
+        app.stats = NULL; /* SIGUSR1 then reports nothing */
     if (start(&app, &o) != 0) {
         shutdown_app(&app);
         goto out;
     }
     uv_signal_start(&app.sigint, on_signal, SIGINT);
     uv_signal_start(&app.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&app.sigusr1, on_report, SIGUSR1);
+    uv_unref((uv_handle_t *)&app.sigusr1);
 
     printf("msgflo started on %s\n", runtime__address(app.rt));
     printf("Open in Flowhub: %s\n", runtime__flowhub_url(app.rt));

@@ -4,7 +4,7 @@
  *                                  messages, then the same N again
  *                                  (re-announcing); prints one line:
  *                                  "N new_s new_cpu_s re_s re_cpu_s maxrss_kb"
- *   announce publish URL N [TAG [solo]]
+ *   announce publish URL N [TAG [chain|solo|distinct]]
  *                                  publishes N distinct discovery messages on
  *                                  topic "fbp" (QoS 0) to mqtt://HOST:PORT and
  *                                  exits once libmosquitto wrote them all;
@@ -15,7 +15,8 @@
  * also finds an automatic edge (the original's quadratic part). TAG (default
  * "p") prefixes roles and ids, so a second run of `publish` with the same TAG
  * re-announces the same participants. With "solo", participant i's outport
- * queue is its own (TAG<i>.OUT): no automatic edges.
+ * queue is its own (TAG<i>.OUT): no automatic edges. With "distinct", as solo
+ * and participant i's component is its own (TAG<i>C): N components.
  */
 #include "coord/registry.h"
 
@@ -43,15 +44,22 @@ static double cpu_s(void)
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-static int message(char *buf, size_t size, const char *tag, size_t i, bool chain)
+enum shape { CHAIN, SOLO, DISTINCT };
+
+static int message(char *buf, size_t size, const char *tag, size_t i, enum shape shape)
 {
-    int n = snprintf(buf, size,
-                     "{\"protocol\":\"discovery\",\"command\":\"participant\",\"payload\":"
-                     "{\"id\":\"%s%zu-3f9a1c\",\"role\":\"%s%zu\",\"component\":\"Repeat\","
-                     "\"label\":\"Repeats the data it receives\",\"icon\":\"file-word-o\","
-                     "\"inports\":[{\"id\":\"in\",\"type\":\"any\",\"queue\":\"%s%zu.IN\"}],"
-                     "\"outports\":[{\"id\":\"out\",\"type\":\"any\",\"queue\":\"%s%zu.%s\"}]}}",
-                     tag, i, tag, i, tag, i, tag, chain ? i + 1 : i, chain ? "IN" : "OUT");
+    bool chain = shape == CHAIN;
+    char component[64] = "Repeat";
+    if (shape == DISTINCT)
+        snprintf(component, sizeof component, "%s%zuC", tag, i);
+    int n =
+        snprintf(buf, size,
+                 "{\"protocol\":\"discovery\",\"command\":\"participant\",\"payload\":"
+                 "{\"id\":\"%s%zu-3f9a1c\",\"role\":\"%s%zu\",\"component\":\"%s\","
+                 "\"label\":\"Repeats the data it receives\",\"icon\":\"file-word-o\","
+                 "\"inports\":[{\"id\":\"in\",\"type\":\"any\",\"queue\":\"%s%zu.IN\"}],"
+                 "\"outports\":[{\"id\":\"out\",\"type\":\"any\",\"queue\":\"%s%zu.%s\"}]}}",
+                 tag, i, tag, i, component, tag, i, tag, chain ? i + 1 : i, chain ? "IN" : "OUT");
     return n > 0 && (size_t)n < size ? n : -1;
 }
 
@@ -59,7 +67,7 @@ static int announce_all(struct registry *r, size_t n, uint64_t now_ms)
 {
     char buf[1024], err[256];
     for (size_t i = 0; i < n; i++) {
-        int len = message(buf, sizeof buf, "p", i, true);
+        int len = message(buf, sizeof buf, "p", i, CHAIN);
         if (len < 0 || registry__announce(r, buf, (size_t)len, now_ms, NULL, err, sizeof err)) {
             fprintf(stderr, "announce %zu failed\n", i);
             return -1;
@@ -133,7 +141,7 @@ static int parse_url(const char *url, char *host, size_t hostlen, int *port)
     return 0;
 }
 
-static int run_publish(const char *url, size_t n, const char *tag, bool chain)
+static int run_publish(const char *url, size_t n, const char *tag, enum shape shape)
 {
     char host[256], buf[1024];
     int port = 0, rc = 1;
@@ -160,7 +168,7 @@ static int run_publish(const char *url, size_t n, const char *tag, bool chain)
         goto out;
     double t0 = now_s();
     for (size_t i = 0; i < n; i++) {
-        int len = message(buf, sizeof buf, tag, i, chain);
+        int len = message(buf, sizeof buf, tag, i, shape);
         if (len < 0 || mosquitto_publish(m, NULL, "fbp", len, buf, 0, false) != MOSQ_ERR_SUCCESS)
             goto out;
         /* keep the outgoing queue short: write what can be written now */
@@ -186,10 +194,14 @@ int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "inproc") == 0)
         return run_inproc(strtoul(argv[2], NULL, 10));
-    if (argc >= 4 && argc <= 6 && strcmp(argv[1], "publish") == 0)
-        return run_publish(argv[2], strtoul(argv[3], NULL, 10), argc >= 5 ? argv[4] : "p",
-                           !(argc == 6 && strcmp(argv[5], "solo") == 0));
-    fprintf(stderr,
-            "usage: announce inproc N | announce publish mqtt://HOST:PORT N [TAG [solo]]\n");
+    if (argc >= 4 && argc <= 6 && strcmp(argv[1], "publish") == 0) {
+        const char *sh = argc == 6 ? argv[5] : "chain";
+        enum shape shape = strcmp(sh, "solo") == 0       ? SOLO
+                           : strcmp(sh, "distinct") == 0 ? DISTINCT
+                                                         : CHAIN;
+        return run_publish(argv[2], strtoul(argv[3], NULL, 10), argc >= 5 ? argv[4] : "p", shape);
+    }
+    fprintf(stderr, "usage: announce inproc N | announce publish mqtt://HOST:PORT N "
+                    "[TAG [chain|solo|distinct]]\n");
     return 2;
 }

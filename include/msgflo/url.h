@@ -11,8 +11,13 @@
  *   heartbeat=S   AMQP heartbeat in seconds (0..65535, default 60)
  *   qos=N         MQTT QoS for subscribe and publish (0 or 1, default 0)
  *   keepalive=S   MQTT keepalive in seconds (5..65535, default 60); keepAlive too
- *   clientId=ID   MQTT client id (default: the participant id)
- *   persistent=B  AMQP: publish with delivery mode 2 (default false, as the original)
+ *   clientId=ID   MQTT client id (default: the participant id; with clean=false
+ *                 the role, or <role>-$MSGFLO_INSTANCE)
+ *   persistent=B  AMQP: publish with delivery mode 2 (default true; the original's
+ *                 default was false)
+ *   clean=B       MQTT clean session (default true); with clean=false the broker
+ *                 keeps the session (subscriptions, QoS 1 messages) under a
+ *                 stable client id; cleanSession too (msgflo-cpp's name)
  *   ca=FILE, cert=FILE, key=FILE   TLS: CA bundle, client certificate and key
  *   insecure=B    TLS: do not verify the broker's certificate (tests only)
  *   frameMax, channelMax, locale   accepted for amqplib compatibility
@@ -58,6 +63,7 @@ typedef struct msgflo_url {
     char *cert_file;
     char *key_file;
     bool insecure;
+    bool clean; /* MQTT clean session; false: a persistent session */
 } msgflo_url;
 
 /* Parses `text` into a new URL (free with msgflo_url_free).

@@ -10,12 +10,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <uuid/uuid.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #define NS COORD_NS
 
 #define DEFAULT_WAIT_MS        45000
 #define DEFAULT_PERIOD_MS      60000
 #define DEFAULT_EXPIRY_PERIODS 3
+#define WARNING_PERIOD_MS      10000 /* discovery warnings: at most one line per kind */
+/* Participants forgotten per tick at most: the live layer removes each from
+ * the graph and tells the clients, so a mass expiry is spread over loop
+ * turns (the pump re-arms the tick at once while more are due). */
+#define EXPIRE_PER_TURN 256
 
 /* --- reports ------------------------------------------------------------------ */
 
@@ -67,11 +75,41 @@ void coordinator__report_process_error(struct coordinator *c, const char *role, 
     va_end(ap);
 }
 
+/* Logs the warning unless one of its kind was logged in the last
+ * WARNING_PERIOD_MS; then says how many were not logged in between. */
+static void quiet_warning(struct coordinator *c, struct quiet_warning *w, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void quiet_warning(struct coordinator *c, struct quiet_warning *w, const char *fmt, ...)
+{
+    uint64_t now = uv_now(c->loop);
+    if (w->last && now - w->last < WARNING_PERIOD_MS) {
+        w->dropped++;
+        return;
+    }
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (w->dropped)
+        LOG_WARNING(NS, "%s (and %u more like it not logged in the last %u s)", msg, w->dropped,
+                    (unsigned)((now - w->last) / 1000));
+    else
+        LOG_WARNING(NS, "%s", msg);
+    w->last = now ? now : 1;
+    w->dropped = 0;
+}
+
 /* --- pump ------------------------------------------------------------------------ */
 
+/* On the loop turn after the work was scheduled: what a burst of discovery
+ * messages changed in the component list is reported here once. */
 static void on_pump(uv_timer_t *t)
 {
-    coordinator__pump(t->data);
+    struct coordinator *c = t->data;
+    coordinator_components__flush(c);
+    coordinator__pump(c);
 }
 
 void coordinator__schedule(struct coordinator *c)
@@ -100,8 +138,16 @@ static void on_tick(uv_timer_t *t)
     struct coordinator *c = t->data;
     uint64_t now = uv_now(c->loop);
     c->tick_due = UINT64_MAX;
-    if (c->expiry_periods)
-        registry__expire(c->reg, now, on_expired, c);
+    if (c->expiry_periods &&
+        registry__expire_max(c->reg, now, EXPIRE_PER_TURN, on_expired, c) > 0) {
+        coordinator_components__flush(c); /* forgets their components now */
+#if defined(__GLIBC__)
+        /* What expired participants freed (many small blocks amid live ones)
+         * goes back to the system: otherwise the runtime keeps its peak
+         * size after a burst of participants (or an attack) is over. */
+        malloc_trim(0);
+#endif
+    }
     coordinator_graph__tick(c, now);
     coordinator__schedule(c); /* a wait that timed out may release IIPs and packets; re-arms */
 }
@@ -170,12 +216,29 @@ static void on_discovery(struct coordinator *c, const void *data, size_t len)
 {
     json_t *payload = NULL;
     char err[512];
+    /* Before parsing: a big message costs nothing more than its reading. */
+    if (len > c->max_discovery_bytes) {
+        quiet_warning(c, &c->warn_size,
+                      "dropped a discovery message of %zu bytes: over the limit of %zu", len,
+                      c->max_discovery_bytes);
+        return;
+    }
     if (discovery__parse(data, len, &payload, err, sizeof err) != 0) {
-        LOG_WARNING(NS, "dropped: %s", err);
+        quiet_warning(c, &c->warn_invalid, "dropped: %s", err);
         return;
     }
     unsigned changes = 0;
     int rc = registry__update(c->reg, payload, uv_now(c->loop), &changes);
+    if (rc == MSGFLO_ESTATE) {
+        quiet_warning(c, &c->warn_cap,
+                      "dropped the discovery of %s: %zu participants and %zu components known, "
+                      "the limits are %zu and %zu",
+                      json_string_value(json_object_get(payload, "id")), registry__count(c->reg),
+                      registry__component_count(c->reg), registry__max_participants(c->reg),
+                      registry__max_components(c->reg));
+        json_decref(payload);
+        return;
+    }
     if (rc) {
         LOG_WARNING(NS, "dropped a discovery message: %s", msgflo_strerror(rc));
         json_decref(payload);
@@ -184,8 +247,7 @@ static void on_discovery(struct coordinator *c, const void *data, size_t len)
     const char *id = json_string_value(json_object_get(payload, "id"));
     const char *role = json_string_value(json_object_get(payload, "role"));
     LOG_DEBUG(NS, "discovered %s (%s), changes 0x%x", role, id, changes);
-    if (coordinator_components__update(c, payload) && c->sys.events.components_changed)
-        c->sys.events.components_changed(c->sys.ud);
+    coordinator_components__update(c, payload, changes); /* reported on the next turn */
     if ((changes & REGISTRY_NEW_INSTANCE) && c->sys.events.participant_added) {
         /* A participant seen for the first time is stored as it came: no need
          * to parse the stored text again. A reference, as the callback may
@@ -236,7 +298,12 @@ static int connect_broker(struct coordinator *c, char *err, size_t errlen)
     int rc = msgflo_url_parse(c->url, &u, err, errlen);
     if (rc)
         return rc;
+    /* The same name as the broker client: a restarted runtime with the same
+     * runtime id (--runtime-id) stops what its predecessor left running. */
+    char identity[128];
+    snprintf(identity, sizeof identity, "msgflo-coordinator-%s", c->runtime_id);
     const struct supervisor_options so = {
+        .identity = identity,
         .broker_url = c->url,
         .shell = c->shell,
         .forward = c->forward,
@@ -252,6 +319,8 @@ static int connect_broker(struct coordinator *c, char *err, size_t errlen)
     }
     char client_id[128];
     snprintf(client_id, sizeof client_id, "msgflo-coordinator-%s", c->runtime_id);
+    if (!c->runtime_id_given)
+        u->clean = true; /* a new id per run: a kept session could never be found again */
     static const struct transport_events tev = {
         .connected = on_connected,
         .disconnected = on_disconnected,
@@ -315,6 +384,7 @@ static int copy_options(struct coordinator *c, const struct coordinator_options 
     c->allow_component_write = o->allow_component_write;
     if (o->runtime_id && *o->runtime_id) {
         c->runtime_id = strdup(o->runtime_id);
+        c->runtime_id_given = o->runtime_id_stable;
     } else {
         uuid_t uu;
         c->runtime_id = malloc(37);
@@ -342,6 +412,8 @@ static int copy_options(struct coordinator *c, const struct coordinator_options 
     c->wait_timeout_ms = o->start_timeout_ms ? o->start_timeout_ms : DEFAULT_WAIT_MS;
     c->period_ms = o->discovery_period_ms ? o->discovery_period_ms : env_period_ms();
     c->expiry_periods = o->expire_periods_set ? o->expire_periods : DEFAULT_EXPIRY_PERIODS;
+    c->max_discovery_bytes =
+        o->max_discovery_bytes ? o->max_discovery_bytes : COORDINATOR_MAX_DISCOVERY_BYTES;
     return 0;
 }
 
@@ -354,7 +426,7 @@ static void free_state(struct coordinator *c)
     registry__free(c->reg);
     if (c->own_lib)
         library__free(c->lib);
-    json_decref(c->components);
+    coordinator_components__clear(c);
     json_decref(c->edges_found);
     for (char **i = c->ignore; i && *i; i++)
         free(*i);
@@ -383,11 +455,15 @@ int coordinator__new(uv_loop_t *loop, const struct coordinator_options *options,
         struct registry_options ro = {
             .period_ms = c->period_ms,
             .expiry_periods = c->expiry_periods,
+            .max_participants =
+                o->max_participants ? o->max_participants : COORDINATOR_MAX_PARTICIPANTS,
+            .max_components = o->max_components ? o->max_components : COORDINATOR_MAX_COMPONENTS,
+            .component_gone = coordinator_components__gone,
+            .ud = c,
         };
         rc = registry__new(&ro, &c->reg);
-        c->components = json_object();
         c->edges_found = json_object();
-        if (rc == 0 && (!c->components || !c->edges_found))
+        if (rc == 0 && !c->edges_found)
             rc = MSGFLO_ENOMEM;
     }
     if (rc) {

@@ -62,7 +62,24 @@ struct coordinator_options {
     /* Whether set_component_source may write component files (into the
      * component directory only); false: it is refused (--allow-component-write). */
     bool allow_component_write;
+    /* runtime_id was chosen by the user (--runtime-id, MSGFLO_RUNTIME_ID):
+     * stable across runs, so an MQTT session may be kept (clean=false) and
+     * orphans of an earlier run found. Otherwise the session is clean. */
+    bool runtime_id_stable;
+    /* Limits on what discovery messages from the broker may make the
+     * coordinator keep (docs/coordinator.md, "Limits"); 0: the default.
+     * A discovery message longer than max_discovery_bytes (default
+     * COORDINATOR_MAX_DISCOVERY_BYTES) is dropped before it is parsed; a new
+     * participant past max_participants (default COORDINATOR_MAX_PARTICIPANTS)
+     * or a new component name past max_components (default
+     * COORDINATOR_MAX_COMPONENTS) is refused. Each with a warning, at most
+     * one line every 10 s per kind (with the count of those not logged). */
+    size_t max_discovery_bytes, max_participants, max_components;
 };
+
+#define COORDINATOR_MAX_DISCOVERY_BYTES 65536
+#define COORDINATOR_MAX_PARTICIPANTS    200000
+#define COORDINATOR_MAX_COMPONENTS      50000
 
 /* Creates a coordinator on `loop` (borrowed, must outlive it) and starts
  * connecting (after starting the embedded broker when no URL is given).

@@ -94,21 +94,247 @@ static bool same_ports(const json_t *ports, const json_t *def)
     return true;
 }
 
-bool coordinator_components__update(struct coordinator *c, const json_t *payload)
+/* --- records -------------------------------------------------------------------- */
+
+static struct coord_component *find(const struct coordinator *c, const char *name)
+{
+    struct coord_component *k;
+    HASH_FIND_STR(c->comps, name, k);
+    return k;
+}
+
+static struct coord_component *get(struct coordinator *c, const char *name)
+{
+    struct coord_component *k = find(c, name);
+    if (k)
+        return k;
+    size_t len = strlen(name);
+    k = calloc(1, sizeof *k + len + 1);
+    if (!k)
+        return NULL;
+    memcpy(k->name, name, len + 1);
+    k->lc = library__find(c->lib, name);
+    HASH_ADD_KEYPTR(hh, c->comps, k->name, len, k);
+    return k;
+}
+
+/* The record whose definition lists library component lc (NULL: none). */
+static struct lib_pick *pick_find(const struct coordinator *c, const struct library_component *lc)
+{
+    struct lib_pick *pk;
+    HASH_FIND_PTR(c->lib_picks, &lc, pk);
+    return pk;
+}
+
+/* Library component lc is listed with k's definition. */
+static void pick_set(struct coordinator *c, const struct library_component *lc,
+                     struct coord_component *k)
+{
+    struct lib_pick *pk = pick_find(c, lc);
+    if (!pk) {
+        if (!(pk = calloc(1, sizeof *pk)))
+            return; /* out of memory: the library component is listed without ports */
+        pk->lc = lc;
+        HASH_ADD_PTR(c->lib_picks, lc, pk);
+    } else {
+        pk->k->picked--;
+    }
+    pk->k = k;
+    k->picked++;
+}
+
+static void picks_clear(struct coordinator *c)
+{
+    struct lib_pick *pk, *tmp;
+    HASH_ITER(hh, c->lib_picks, pk, tmp)
+    {
+        pk->k->picked--;
+        HASH_DEL(c->lib_picks, pk);
+        free(pk);
+    }
+}
+
+static void mark(struct coordinator *c, struct coord_component *k)
+{
+    if (k->dirty)
+        return;
+    k->dirty = true;
+    DL_APPEND2(c->dirty_comps, k, dprev, dnext);
+    coordinator__schedule(c);
+}
+
+static void record_free(struct coordinator *c, struct coord_component *k)
+{
+    struct lib_pick *pk, *tmp;
+    HASH_ITER(hh, c->lib_picks, pk, tmp)
+    {
+        if (!k->picked)
+            break;        /* the usual case: no library component is listed with it */
+        if (pk->k == k) { /* the library component: without ports now */
+            HASH_DEL(c->lib_picks, pk);
+            free(pk);
+            k->picked--;
+        }
+    }
+    if (k->dirty)
+        DL_DELETE2(c->dirty_comps, k, dprev, dnext);
+    HASH_DEL(c->comps, k);
+    json_decref(k->def);
+    free(k);
+}
+
+/* Whether k is still needed: a participant announces it, a node of the graph
+ * names it, or the library has it (a library component keeps the ports it
+ * was last discovered with). */
+static bool needed(const struct coordinator *c, const struct coord_component *k)
+{
+    return k->lc || k->nodes || registry__component_participants(c->reg, k->name) > 0;
+}
+
+/* The library component of the graph's node for role, when its participant
+ * announces a component of another name (a node "a(lib/Repeat)" whose process
+ * says "Repeat" or "c/Repeat"): the library component is listed with the
+ * ports of the participant. NULL when none. */
+static const struct library_component *node_component(struct coordinator *c, const char *role,
+                                                      const struct coord_component *k)
+{
+    const struct node *n = role ? coordinator_graph__node(c, role) : NULL;
+    if (!n || !n->in_graph || !n->component || strcmp(n->component, k->name) == 0)
+        return NULL;
+    const struct library_component *lc = library__find(c->lib, n->component);
+    return lc != k->lc ? lc : NULL;
+}
+
+/* lc is listed with k's definition from now on; told on the next flush. */
+static void pick_for_node(struct coordinator *c, const struct library_component *lc,
+                          struct coord_component *k)
+{
+    struct lib_pick *pk = pick_find(c, lc);
+    struct coord_component *own = get(c, lc->name); /* has lc: kept, told as lc */
+    if (!own || (pk && pk->k == k && !k->changed))
+        return;
+    pick_set(c, lc, k);
+    own->changed = true;
+    mark(c, own);
+}
+
+bool coordinator_components__update(struct coordinator *c, const json_t *payload, unsigned changes)
 {
     static const char *const instance[] = {"id", "role", "extra", NULL};
     const char *name = json_string_value(json_object_get(payload, "component"));
+    const char *role = json_string_value(json_object_get(payload, "role"));
     if (!name)
         return false;
+    struct coord_component *k = find(c, name);
+    /* A participant announcing what it announced before changes nothing. */
+    if (k && k->def && !(changes & (REGISTRY_CHANGED | REGISTRY_NEW_INSTANCE)))
+        return false;
     /* Most discoveries re-announce a known definition: compared in place. */
-    json_t *old = json_object_get(c->components, name);
-    if (old && same_members(payload, old, instance, true))
-        return false;
-    json_t *d = definition_of(payload);
-    if (!d)
-        return false;
-    json_object_set_new(c->components, name, d);
-    return true;
+    bool same = k && k->def && same_members(payload, k->def, instance, true);
+    if (!same) {
+        json_t *d = definition_of(payload);
+        if (!d || (!k && !(k = get(c, name)))) {
+            json_decref(d);
+            return false;
+        }
+        json_decref(k->def);
+        k->def = d;
+        k->changed = true;
+        mark(c, k);
+        if (k->lc)
+            pick_set(c, k->lc, k);
+    }
+    const struct library_component *lc = node_component(c, role, k);
+    if (lc)
+        pick_for_node(c, lc, k);
+    return !same;
+}
+
+void coordinator_components__gone(const char *component, void *ud)
+{
+    struct coordinator *c = ud;
+    struct coord_component *k = find(c, component);
+    if (k)
+        mark(c, k); /* the flush forgets it unless it is still needed */
+}
+
+void coordinator_components__use(struct coordinator *c, const char *component, int delta)
+{
+    struct coord_component *k = delta > 0 ? get(c, component) : find(c, component);
+    if (!k)
+        return;
+    if (delta > 0) {
+        k->nodes++;
+    } else if (k->nodes > 0 && --k->nodes == 0) {
+        mark(c, k);
+    }
+}
+
+/* The listed name of record k: its library component's, else its own. */
+static const char *listed_name(const struct coord_component *k)
+{
+    return k->lc ? k->lc->name : k->name;
+}
+
+void coordinator_components__flush(struct coordinator *c)
+{
+    json_t *told = NULL; /* library components told of in this flush */
+    while (c->dirty_comps) {
+        struct coord_component *k = c->dirty_comps;
+        DL_DELETE2(c->dirty_comps, k, dprev, dnext);
+        k->dirty = false;
+        bool forget = !needed(c, k), lib = k->lc != NULL;
+        /* told when its listing changed: a new definition, or no longer listed */
+        char *name = (k->def || k->lc) && (k->changed || forget) ? strdup(listed_name(k)) : NULL;
+        k->changed = false;
+        if (forget) {
+            LOG_DEBUG(NS, "component %s forgotten", k->name);
+            record_free(c, k); /* before the event: component() no longer lists it */
+        }
+        if (!name || c->closing || !c->sys.events.component_changed) {
+            free(name);
+            continue;
+        }
+        if (lib) { /* several names may list one library component: once per flush */
+            if (!told)
+                told = json_object();
+            bool seen = json_object_get(told, name) != NULL;
+            json_object_set_new(told, name, json_true());
+            if (seen) {
+                free(name);
+                continue;
+            }
+        }
+        c->sys.events.component_changed(c->sys.ud, name);
+        free(name);
+    }
+    json_decref(told);
+}
+
+/* After the library changed: each record's library component again, the
+ * records no longer needed forgotten. */
+static void relink(struct coordinator *c)
+{
+    picks_clear(c);
+    struct coord_component *k, *tmp;
+    HASH_ITER(hh, c->comps, k, tmp)
+    {
+        k->lc = library__find(c->lib, k->name);
+        if (!needed(c, k))
+            record_free(c, k);
+        else if (k->lc && k->def && !pick_find(c, k->lc))
+            pick_set(c, k->lc, k);
+    }
+}
+
+void coordinator_components__clear(struct coordinator *c)
+{
+    picks_clear(c);
+    struct coord_component *k, *tmp;
+    HASH_ITER(hh, c->comps, k, tmp)
+    {
+        record_free(c, k);
+    }
 }
 
 static json_t *ports_of(const json_t *def, const char *key)
@@ -130,50 +356,40 @@ static json_t *component_entry(const char *name, const json_t *def)
     return o;
 }
 
-/* A discovered definition for library component lc (a new reference, or
- * NULL): of a running node of that component, else of a discovered component
- * whose name library__find maps to it (then its name is marked in `used`). */
-static json_t *discovered_for(struct coordinator *c, const struct library_component *lc,
-                              json_t *used)
+/* The discovered definition listed for library component lc (borrowed, or
+ * NULL): of the component mapping to it (library__find) that changed last. */
+static const json_t *discovered_for(const struct coordinator *c, const struct library_component *lc)
 {
-    for (struct node *n = c->nodes; n; n = n->next) {
-        const json_t *payload = registry__role(c->reg, n->role);
-        if (n->in_graph && payload && library__find(c->lib, n->component) == lc)
-            return definition_of(payload);
-    }
-    const char *dname;
-    json_t *def;
-    json_object_foreach(c->components, dname, def)
-    {
-        if (library__find(c->lib, dname) == lc) {
-            if (used)
-                json_object_set_new(used, dname, json_true());
-            return json_incref(def);
-        }
-    }
-    return NULL;
+    const struct lib_pick *pk = pick_find(c, lc);
+    return pk ? pk->k->def : NULL;
 }
 
 json_t *coordinator__components(void *sys)
 {
     struct coordinator *c = sys;
     json_t *out = json_array();
-    json_t *used = json_object();
-    for (size_t i = 0; out && used && i < library__count(c->lib); i++) {
+    for (size_t i = 0; out && i < library__count(c->lib); i++) {
         const struct library_component *lc = library__get(c->lib, i);
-        json_t *found = discovered_for(c, lc, used);
-        json_array_append_new(out, component_entry(lc->name, found));
-        json_decref(found);
+        json_array_append_new(out, component_entry(lc->name, discovered_for(c, lc)));
     }
-    const char *dname;
-    json_t *def;
-    json_object_foreach(c->components, dname, def)
-    {
-        if (!json_object_get(used, dname) && !library__find(c->lib, dname))
-            json_array_append_new(out, component_entry(dname, def));
+    const struct coord_component *k;
+    for (k = c->comps; out && k; k = k->hh.next) {
+        if (k->def && !k->lc)
+            json_array_append_new(out, component_entry(k->name, k->def));
     }
-    json_decref(used);
     return out;
+}
+
+json_t *coordinator__component(void *sys, const char *name)
+{
+    struct coordinator *c = sys;
+    const struct coord_component *k = find(c, name);
+    if (k && k->def && !k->lc)
+        return component_entry(k->name, k->def);
+    const struct library_component *lc = library__find(c->lib, name);
+    if (lc && strcmp(lc->name, name) == 0)
+        return component_entry(lc->name, discovered_for(c, lc));
+    return NULL;
 }
 
 /* {name, library?, language, code}: "ns/Name" gives library "ns", name "Name". */
@@ -215,9 +431,8 @@ json_t *coordinator__component_source(void *sys, const char *name, char *err, si
         return o;
     }
     /* a discovered definition, by its name or for the library component */
-    json_t *def = json_incref(json_object_get(c->components, name));
-    if (!def && lc)
-        def = discovered_for(c, lc, NULL);
+    const struct coord_component *k = find(c, name);
+    json_t *def = json_incref(k && k->def ? k->def : lc ? (json_t *)discovered_for(c, lc) : NULL);
     if (!def) {
         coordinator__failure(err, errlen, MSGFLO_ENOPORT,
                              lc ? "component %s has no source file and was not discovered"
@@ -301,6 +516,7 @@ int coordinator__set_component_source(void *sys, const char *name, const char *l
         library__free(c->lib);
     c->lib = lib;
     c->own_lib = true;
+    relink(c);
     c->components_dirty = true;
     coordinator__schedule(c);
     LOG_INFO(NS, "component %s stored in %s", name, path);

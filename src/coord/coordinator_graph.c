@@ -143,6 +143,8 @@ void coordinator_graph__node_free(struct coordinator *c, struct node *n)
         coordinator_roles__release(c, r);
     }
     free(n->role);
+    if (n->component)
+        coordinator_components__use(c, n->component, -1);
     free(n->component);
     free(n);
 }

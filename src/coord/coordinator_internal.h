@@ -149,12 +149,43 @@ struct coord_role {
     char text[]; /* name */
 };
 
+/* A component the coordinator knows by name: discovered (a definition), or
+ * named by nodes of the live graph. Forgotten once no participant announces
+ * it, no node names it and the library has none of that name
+ * (coordinator_components.c). */
+struct coord_component {
+    json_t *def;                           /* discovered definition, or NULL */
+    const struct library_component *lc;    /* library__find(name) in c->lib */
+    unsigned nodes;                        /* nodes naming it */
+    unsigned picked;                       /* library components listed with its definition */
+    struct coord_component *dprev, *dnext; /* c->dirty_comps while `dirty` */
+    bool dirty;                            /* to look at on the next flush */
+    bool changed;                          /* a new definition since the last flush */
+    UT_hash_handle hh;
+    char name[];
+};
+
+/* The record whose definition a library component is listed with. */
+struct lib_pick {
+    const struct library_component *lc; /* key */
+    struct coord_component *k;
+    UT_hash_handle hh;
+};
+
+/* A warning logged at most once per period, with the count of those not
+ * logged since (discovery from outside must not flood the log). */
+struct quiet_warning {
+    uint64_t last;    /* loop time of the last line; 0: none yet */
+    unsigned dropped; /* not logged since */
+};
+
 struct coordinator {
     uv_loop_t *loop;
     struct system sys;
     /* options */
     char *broker_arg, *shell, *runtime_id, *library_path;
     bool allow_component_write;
+    bool runtime_id_given; /* stable across runs (coordinator_options.runtime_id_stable) */
     char **ignore;
     bool restart;
     unsigned forward;
@@ -162,6 +193,8 @@ struct coordinator {
     void *output_userdata;
     uint64_t wait_timeout_ms, period_ms;
     unsigned expiry_periods; /* 0: never */
+    size_t max_discovery_bytes;
+    struct quiet_warning warn_size, warn_invalid, warn_cap;
     /* parts */
     struct library *lib;
     bool own_lib;
@@ -171,8 +204,10 @@ struct coordinator {
     struct binder *binder;
     struct supervisor *sup;
     struct registry *reg;
-    json_t *components;  /* {component: discovered definition without id/role} */
-    json_t *edges_found; /* {"src.port>tgt.port": true} reported automatic edges */
+    struct coord_component *comps;       /* by name */
+    struct coord_component *dirty_comps; /* changed or maybe gone: reported on the next pump */
+    struct lib_pick *lib_picks;          /* by library component */
+    json_t *edges_found;                 /* {"src.port>tgt.port": true} reported automatic edges */
     /* the live graph */
     struct coord_role *roles; /* by name */
     struct node *nodes;
@@ -313,8 +348,22 @@ json_t *coordinator__components(void *sys);
 json_t *coordinator__component_source(void *sys, const char *name, char *err, size_t errlen);
 int coordinator__set_component_source(void *sys, const char *name, const char *language,
                                       const char *code, char *err, size_t errlen);
-/* Stores the component definition of a discovered payload; true when it is
- * new or changed. */
-bool coordinator_components__update(struct coordinator *c, const json_t *payload);
+json_t *coordinator__component(void *sys, const char *name);
+/* Stores the component definition of a discovered payload (`changes` as
+ * registry__update gave them: a participant re-announcing the same payload is
+ * not compared again); true when it is new or changed, and then it is
+ * reported on the next pump. */
+bool coordinator_components__update(struct coordinator *c, const json_t *payload, unsigned changes);
+/* registry_options.component_gone: the component is forgotten on the next
+ * pump unless still needed. */
+void coordinator_components__gone(const char *component, void *ud);
+/* A node of the live graph names / no longer names `component` (delta +1 / -1). */
+void coordinator_components__use(struct coordinator *c, const char *component, int delta);
+/* Reports each component changed or forgotten since the last flush once
+ * (system_events.component_changed): so a burst of discoveries in one loop
+ * turn costs one report per component, not a list of all per discovery. */
+void coordinator_components__flush(struct coordinator *c);
+/* Frees every record. */
+void coordinator_components__clear(struct coordinator *c);
 
 #endif

@@ -51,8 +51,11 @@ static int op_add_node(void *sys, const char *role, const char *component, char 
     char *comp = strdup(component);
     if (!comp)
         return coordinator__failure(err, errlen, MSGFLO_ENOMEM, "out of memory");
+    if (n->component)
+        coordinator_components__use(c, n->component, -1);
     free(n->component);
     n->component = comp;
+    coordinator_components__use(c, comp, +1);
     n->in_graph = true;
     n->wait_noticed = false;
     n->since = uv_now(c->loop);
@@ -283,6 +286,7 @@ const struct system_ops coordinator__ops = {
     .watch = op_watch,
     .unwatch = op_unwatch,
     .components = coordinator__components,
+    .component = coordinator__component,
     .component_source = coordinator__component_source,
     .set_component_source = coordinator__set_component_source,
 };

@@ -219,6 +219,7 @@ int foreign__announcer_new(struct foreign_announcer **out, uv_loop_t *loop, msgf
     char client_id[64];
     snprintf(client_id, sizeof client_id, "msgflo-register-%ld-%x", (long)getpid(),
              (unsigned)rand());
+    url->clean = true; /* a new id per run: a kept session could never be found again */
     rc = transport_new(&a->transport, loop, url, client_id, &tev, a);
     url = NULL; /* taken over, also on failure */
     if (rc)

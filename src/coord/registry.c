@@ -19,7 +19,8 @@
 struct participant {
     char *id;
     struct role *role;
-    char *text; /* the payload, compact JSON */
+    struct component *comp; /* the component it announced last (NULL: none) */
+    char *text;             /* the payload, compact JSON */
     uint64_t first_seen, last_seen;
     struct participant *prev, *next;   /* members of the role */
     struct participant *lprev, *lnext; /* r->seen: ordered by last_seen */
@@ -46,6 +47,13 @@ struct role {
     char name_text[];
 };
 
+/* A component name and how many participants announce it. */
+struct component {
+    size_t n;
+    UT_hash_handle hh;
+    char name[];
+};
+
 struct queue {
     char *name;
     struct registry_port *ports;
@@ -61,7 +69,8 @@ struct registry {
     struct participant *seen;         /* by last_seen, oldest first (utlist DL) */
     struct role *roles;               /* by name */
     struct queue *queues;             /* by name */
-    size_t n_participants, n_roles;
+    struct component *components;     /* by name */
+    size_t n_participants, n_roles, n_components;
 };
 
 int registry__new(const struct registry_options *options, struct registry **out)
@@ -252,6 +261,50 @@ static int role__reindex(struct registry *r, struct role *ro, const json_t *payl
     return rc;
 }
 
+/* --- components ---------------------------------------------------------------- */
+
+static struct component *component__find(const struct registry *r, const char *name)
+{
+    struct component *k;
+    HASH_FIND_STR(r->components, name, k);
+    return k;
+}
+
+/* p no longer announces its component; the last one tells component_gone. */
+static void component__detach(struct registry *r, struct participant *p)
+{
+    struct component *k = p->comp;
+    p->comp = NULL;
+    if (!k || --k->n > 0)
+        return;
+    HASH_DEL(r->components, k);
+    r->n_components--;
+    if (r->o.component_gone)
+        r->o.component_gone(k->name, r->o.ud);
+    free(k);
+}
+
+/* p announces `name` (may be NULL: keeps what it had). */
+static int component__attach(struct registry *r, struct participant *p, const char *name)
+{
+    if (!name || (p->comp && strcmp(p->comp->name, name) == 0))
+        return 0;
+    struct component *k = component__find(r, name);
+    if (!k) {
+        size_t len = strlen(name);
+        k = calloc(1, sizeof *k + len + 1);
+        if (!k)
+            return MSGFLO_ENOMEM;
+        memcpy(k->name, name, len + 1);
+        HASH_ADD_KEYPTR(hh, r->components, k->name, len, k);
+        r->n_components++;
+    }
+    k->n++;
+    component__detach(r, p);
+    p->comp = k;
+    return 0;
+}
+
 /* --- roles and participants --------------------------------------------------- */
 
 static struct role *role__get(struct registry *r, const char *name, bool *created)
@@ -323,6 +376,7 @@ static void participant__free(struct registry *r, struct participant *p)
 {
     if (p->role)
         role__detach(r, p);
+    component__detach(r, p);
     HASH_DEL(r->participants, p);
     DL_DELETE2(r->seen, p, lprev, lnext);
     r->n_participants--;
@@ -335,6 +389,7 @@ void registry__free(struct registry *r)
     if (!r)
         return;
     struct participant *p, *ptmp;
+    r->o.component_gone = NULL; /* not told while freeing */
     HASH_ITER(hh, r->participants, p, ptmp)
     {
         participant__free(r, p);
@@ -384,6 +439,13 @@ int registry__update(struct registry *r, const json_t *payload, uint64_t now_ms,
         return MSGFLO_EINVAL;
     struct participant *p;
     HASH_FIND_STR(r->participants, id, p);
+    /* the caps, checked before anything changes */
+    const char *comp = json_string_value(json_object_get(payload, "component"));
+    if (!p && r->o.max_participants && r->n_participants >= r->o.max_participants)
+        return MSGFLO_ESTATE;
+    if (comp && r->o.max_components && r->n_components >= r->o.max_components &&
+        !component__find(r, comp))
+        return MSGFLO_ESTATE;
     if (p && strcmp(p->role->name, role_name) != 0)
         role__detach(r, p); /* announces another role now */
     char *text = json_dumps(payload, JSON_COMPACT);
@@ -437,6 +499,9 @@ int registry__update(struct registry *r, const json_t *payload, uint64_t now_ms,
         role__attach(ro, p);
         ch |= REGISTRY_NEW_INSTANCE | (created ? REGISTRY_NEW_ROLE : 0);
     }
+    int r1 = component__attach(r, p, comp);
+    if (r1 && !rc)
+        rc = r1;
     struct role *ro = p->role;
     if (ro->current != p || (ch & REGISTRY_CHANGED)) {
         ro->current = p;
@@ -531,6 +596,27 @@ size_t registry__role_count(const struct registry *r)
     return r->n_roles;
 }
 
+size_t registry__component_count(const struct registry *r)
+{
+    return r->n_components;
+}
+
+size_t registry__max_participants(const struct registry *r)
+{
+    return r->o.max_participants;
+}
+
+size_t registry__max_components(const struct registry *r)
+{
+    return r->o.max_components;
+}
+
+size_t registry__component_participants(const struct registry *r, const char *component)
+{
+    struct component *k = component__find(r, component);
+    return k ? k->n : 0;
+}
+
 int registry__queue(const struct registry *r, const char *role, bool inport, const char *port,
                     char **out, bool *announced)
 {
@@ -581,11 +667,17 @@ void registry__edges(const struct registry *r, const char *role, registry_edge_f
 
 size_t registry__expire(struct registry *r, uint64_t now_ms, registry_expired_fn fn, void *ud)
 {
+    return registry__expire_max(r, now_ms, SIZE_MAX, fn, ud);
+}
+
+size_t registry__expire_max(struct registry *r, uint64_t now_ms, size_t max, registry_expired_fn fn,
+                            void *ud)
+{
     if (r->o.expiry_periods == 0)
         return 0;
     uint64_t limit = r->o.period_ms * r->o.expiry_periods;
     size_t n = 0;
-    while (r->seen) {
+    while (r->seen && n < max) {
         struct participant *p = r->seen; /* the oldest */
         if (now_ms < p->last_seen || now_ms - p->last_seen <= limit)
             break;

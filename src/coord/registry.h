@@ -28,6 +28,16 @@ struct registry_options {
     /* A participant not seen for expiry_periods * period_ms is forgotten by
      * registry__expire; 0: never (as the original). */
     unsigned expiry_periods;
+    /* Caps on what discovery messages from outside can make the registry
+     * hold (0: no cap): participants, and distinct component names among
+     * them. An update that would pass one is refused (MSGFLO_ESTATE). */
+    size_t max_participants, max_components;
+    /* Called (may be NULL) when the last participant announcing a component
+     * name is forgotten or announces another component: from within
+     * registry__update, __expire, __forget_role (not __free); it must not
+     * change the registry. `component` is valid for the call. */
+    void (*component_gone)(const char *component, void *ud);
+    void *ud;
 };
 
 /* What registry__update found (a bit set). */
@@ -57,7 +67,9 @@ void registry__free(struct registry *r);
  * = now_ms, fields of the payload override the stored ones, fields it lacks
  * are kept. *changes (may be NULL) receives enum registry_change bits.
  * A participant announcing another role than before moves to that role.
- * Returns 0, MSGFLO_EINVAL (no string id or role) or MSGFLO_ENOMEM. */
+ * Returns 0, MSGFLO_EINVAL (no string id or role), MSGFLO_ESTATE (a new
+ * participant or component name past max_participants / max_components:
+ * refused, the registry unchanged) or MSGFLO_ENOMEM. */
 int registry__update(struct registry *r, const json_t *payload, uint64_t now_ms, unsigned *changes);
 
 /* The whole handling of one discovery message's bytes: discovery__parse,
@@ -83,8 +95,13 @@ const json_t *registry__role(const struct registry *r, const char *role);
 /* The number of participants of `role` (0 when unknown). */
 size_t registry__role_instances(const struct registry *r, const char *role);
 
-size_t registry__count(const struct registry *r);      /* participants */
-size_t registry__role_count(const struct registry *r); /* roles */
+size_t registry__count(const struct registry *r);            /* participants */
+size_t registry__role_count(const struct registry *r);       /* roles */
+size_t registry__component_count(const struct registry *r);  /* component names */
+size_t registry__max_participants(const struct registry *r); /* the caps (0: none) */
+size_t registry__max_components(const struct registry *r);
+/* The number of known participants announcing `component` (0: none). */
+size_t registry__component_participants(const struct registry *r, const char *component);
 
 /* The queue of role's port: the queue the role announced for it (port ids
  * matched case-insensitively), else definition__default_queue(role, port)
@@ -112,6 +129,10 @@ void registry__edges(const struct registry *r, const char *role, registry_edge_f
  * Returns the number removed. */
 typedef void (*registry_expired_fn)(const char *role, const char *id, void *ud);
 size_t registry__expire(struct registry *r, uint64_t now_ms, registry_expired_fn fn, void *ud);
+/* As registry__expire, forgetting at most `max` (the oldest first), so a
+ * caller on an event loop can spread a mass expiry over several turns. */
+size_t registry__expire_max(struct registry *r, uint64_t now_ms, size_t max, registry_expired_fn fn,
+                            void *ud);
 /* The first time registry__expire has something to forget (the participants
  * are kept in order of last seen, so this and each expiry cost O(1) per
  * participant forgotten); UINT64_MAX when never. */

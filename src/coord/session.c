@@ -23,7 +23,7 @@ struct session {
     bool finished;
     bool ever_connected;
     int status;
-    char error[320];
+    char error[720];
     char redacted[256];
 };
 
@@ -79,7 +79,9 @@ void session__finish(struct session *s, int status)
 static void on_deadline(uv_timer_t *t)
 {
     struct session *s = t->data;
-    snprintf(s->error, sizeof s->error, "could not reach the broker at %s", s->redacted);
+    const char *why = s->transport ? transport_last_error(s->transport) : "";
+    snprintf(s->error, sizeof s->error, "could not reach the broker at %s%s%s", s->redacted,
+             why[0] ? ": " : "", why);
     if (s->events.stopping)
         s->events.stopping(s, 1, s->ud);
     session__finish(s, 1);
@@ -94,9 +96,9 @@ static void on_signal(uv_signal_t *h, int signum)
     session__finish(s, 128 + signum);
 }
 
-int session__new(uv_loop_t *loop, const char *url, const char *prefix, int prefetch,
-                 const struct session_events *events, void *ud, struct session **out, char *errbuf,
-                 size_t errlen)
+static int session_new(uv_loop_t *loop, const char *url, const char *prefix, int prefetch,
+                       bool keep, const struct session_events *events, void *ud,
+                       struct session **out, char *errbuf, size_t errlen)
 {
     *out = NULL;
     msgflo_url *u = NULL;
@@ -116,6 +118,8 @@ int session__new(uv_loop_t *loop, const char *url, const char *prefix, int prefe
     }
     if (prefetch > 0)
         u->prefetch = prefetch;
+    if (!keep)
+        u->clean = true;      /* a one-off connection leaves no session behind */
     signal(SIGPIPE, SIG_IGN); /* broker sockets: EPIPE, not death (tools only) */
     s->loop = loop;
     s->events = *events;
@@ -124,7 +128,12 @@ int session__new(uv_loop_t *loop, const char *url, const char *prefix, int prefe
     char text[37], cid[128];
     uuid_generate_random(uu);
     uuid_unparse_lower(uu, text);
-    snprintf(cid, sizeof cid, "%s-%.8s", prefix, text);
+    /* A kept MQTT session (clean=false) must be found again after a restart:
+     * the caller's prefix alone names it (see session.h). */
+    if (!u->clean)
+        snprintf(cid, sizeof cid, "%s", prefix);
+    else
+        snprintf(cid, sizeof cid, "%s-%.8s", prefix, text);
     static const struct transport_events tev = {
         .connected = on_connected,
         .disconnected = on_disconnected,
@@ -145,6 +154,20 @@ int session__new(uv_loop_t *loop, const char *url, const char *prefix, int prefe
     s->open_handles = 3;
     *out = s;
     return 0;
+}
+
+int session__new(uv_loop_t *loop, const char *url, const char *prefix, int prefetch,
+                 const struct session_events *events, void *ud, struct session **out, char *errbuf,
+                 size_t errlen)
+{
+    return session_new(loop, url, prefix, prefetch, false, events, ud, out, errbuf, errlen);
+}
+
+int session__new_kept(uv_loop_t *loop, const char *url, const char *id,
+                      const struct session_events *events, void *ud, struct session **out,
+                      char *errbuf, size_t errlen)
+{
+    return session_new(loop, url, id, 0, true, events, ud, out, errbuf, errlen);
 }
 
 int session__start(struct session *s, uint64_t deadline_ms)

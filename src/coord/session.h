@@ -33,11 +33,21 @@ struct session_events {
 };
 
 /* Parses `url` (reason in errbuf on failure) and prepares a transport with
- * client id "<prefix>-<random>". `prefetch` > 0 overrides the URL's.
+ * client id "<prefix>-<random>" (the URL's clientId wins) and, on MQTT, a
+ * clean session whatever the URL says: a one-off connection leaves no
+ * session behind. `prefetch` > 0 overrides the URL's.
  * Nothing happens on the network before session__start. */
 int session__new(uv_loop_t *loop, const char *url, const char *prefix, int prefetch,
                  const struct session_events *events, void *ud, struct session **out, char *errbuf,
                  size_t errlen);
+
+/* As session__new, for a long-lived client whose MQTT session the broker may
+ * keep: with clean=false in the URL the client id is `id` alone (name the
+ * deployment: msgflo-setup passes one derived from its graph), so the session
+ * is found again after a restart of the broker or of this process. */
+int session__new_kept(uv_loop_t *loop, const char *url, const char *id,
+                      const struct session_events *events, void *ud, struct session **out,
+                      char *errbuf, size_t errlen);
 
 /* Connects; if not connected within deadline_ms (0: wait forever), finishes
  * with status 1 and the message "could not reach the broker ...". */

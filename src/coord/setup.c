@@ -14,6 +14,7 @@
 #include "msgflo/errors.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,7 @@ struct setup {
     bool want_discovery;
     bool participants_done, bound, bindings_reported, finishing, said_forever;
     char *binding_lines; /* printed once the forwarding subscriptions are in place */
+    char deployment[64]; /* deployment_id() */
     int status;
 };
 
@@ -457,6 +459,20 @@ static void on_connected(struct session *sess, void *ud)
 
 /* --- preparation ------------------------------------------------------------------ */
 
+/* "msgflo-setup-<hash of the graph's real path>": names this deployment in
+ * the broker (a kept MQTT session, clean=false) and among processes, the same
+ * for every run of the same graph file. */
+static void deployment_id(const char *graph_path, char *buf, size_t len)
+{
+    char *real = realpath(graph_path, NULL);
+    const char *name = real ? real : graph_path;
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const char *c = name; *c; c++)
+        h = (h ^ (unsigned char)*c) * 16777619u;
+    free(real);
+    snprintf(buf, len, "msgflo-setup-%08x", (unsigned)h);
+}
+
 static int prepare(struct setup *s)
 {
     struct graph_error gerr = {0};
@@ -575,6 +591,7 @@ int setup__run(const struct setup_options *o)
         url = embedded_broker__url(s->broker);
         say(s, SETUP_STDOUT, "Started embedded broker %s", url);
     }
+    deployment_id(o->graph_path, s->deployment, sizeof s->deployment);
     const struct supervisor_options sopts = {
         .broker_url = url,
         .shell = o->shell,
@@ -582,14 +599,15 @@ int setup__run(const struct setup_options *o)
         .on_output = on_output,
         .output_userdata = s,
         .forever = o->forever,
+        .identity = s->deployment,
     };
     static const struct session_events events = {
         .connected = on_connected, .message = on_message, .stopping = on_stopping};
     char err[512];
     rc = supervisor__new(&s->loop, &sopts, &s->sup);
     if (rc == 0)
-        rc = session__new(&s->loop, url, "msgflo-setup", 0, &events, s, &s->session, err,
-                          sizeof err);
+        rc = session__new_kept(&s->loop, url, s->deployment, &events, s, &s->session, err,
+                               sizeof err);
     else
         snprintf(err, sizeof err, "%s", msgflo_strerror(rc));
     if (rc == 0)

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #define NS           "msgflo:supervisor"
 #define MAX_LINE     16384 /* longer lines are forwarded in pieces */
@@ -569,10 +570,26 @@ int supervisor__new(uv_loop_t *loop, const struct supervisor_options *options,
     size_t n = 0;
     while (options && options->env && options->env[n])
         n++;
-    if (ok && (sup->env = calloc(n + 1, sizeof *sup->env)) == NULL)
+    if (ok && (sup->env = calloc(n + 3, sizeof *sup->env)) == NULL)
         ok = false;
     for (size_t i = 0; ok && i < n; i++)
         ok = strchr(options->env[i], '=') && (sup->env[i] = strdup(options->env[i])) != NULL;
+    /* Tells a libmsgflo participant (msgflo_main) to end with its parent, as
+     * setpriv does for the process we start: so does one behind a shell that
+     * could not exec it. */
+    char pid_env[64];
+    snprintf(pid_env, sizeof pid_env, "MSGFLO_SUPERVISOR_PID=%ld", (long)getpid());
+    if (ok && (sup->env[n] = strdup(pid_env)) == NULL)
+        ok = false;
+    if (ok && options && options->identity && *options->identity) {
+        size_t len = strlen(options->identity) + sizeof "MSGFLO_SUPERVISOR_ID=";
+        if ((sup->env[n + 1] = malloc(len)) != NULL)
+            snprintf(sup->env[n + 1], len, "MSGFLO_SUPERVISOR_ID=%s", options->identity);
+        else
+            ok = false;
+        if (ok)
+            supervisor__stop_orphans(options->identity, 2000);
+    }
     sup->setpriv = supervisor__find_program("setpriv");
     uv_timer_init(loop, &sup->done_timer);
     sup->done_timer.data = sup;

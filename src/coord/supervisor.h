@@ -72,6 +72,12 @@ struct supervisor_options {
     unsigned backoff_initial_ms; /* first restart delay, default 500 */
     unsigned backoff_max_ms;     /* doubling stops here, default 30000 */
     unsigned backoff_reset_ms;   /* up this long: next delay is the initial one, default 60000 */
+    /* Names the deployment (msgflo-setup: one per graph file; the runtime:
+     * its runtime id). Children get MSGFLO_SUPERVISOR_ID=<identity>, and
+     * supervisor__new first stops the processes of an earlier supervisor of
+     * the same identity that outlived it (supervisor__stop_orphans).
+     * NULL: no mark, no search. */
+    const char *identity;
 };
 
 /* Callbacks of one process; each may be NULL. `role`, `line` and `message`
@@ -98,6 +104,14 @@ struct supervisor_callbacks {
  * Returns 0, MSGFLO_EINVAL (NULL loop/out) or MSGFLO_ENOMEM. */
 int supervisor__new(uv_loop_t *loop, const struct supervisor_options *options,
                     struct supervisor **out);
+
+/* Stops processes left running by an earlier supervisor of `identity`: those
+ * of our user whose environment says MSGFLO_SUPERVISOR_ID=<identity> and
+ * whose MSGFLO_SUPERVISOR_PID no longer exists (children of a supervisor
+ * that is still running, or whose pid is in use again, are left alone).
+ * SIGTERM, then SIGKILL after grace_ms; blocks up to grace_ms (called before
+ * anything is started). Logs each one. Returns how many were stopped. */
+int supervisor__stop_orphans(const char *identity, unsigned grace_ms);
 
 /* Starts a process for `role` running `command` (both copied); `callbacks`
  * is copied and may be NULL, `userdata` is passed to them. Outcomes come

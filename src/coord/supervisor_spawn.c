@@ -106,6 +106,37 @@ static char **args__split(char *copy)
     return argv;
 }
 
+/* Whether `sh -c "exec <command>"` runs what `sh -c "<command>"` runs: one
+ * simple command that starts with a program (a path, or a name found in
+ * PATH: not a builtin such as `exit` or `cd`, nor a keyword); no list,
+ * pipeline, background job, subshell, substitution or leading variable
+ * assignment (`exec A=1 prog` would run a program named "A=1").
+ * Conservative: a `;` or `|` inside quotes also says no, and the command
+ * then runs unchanged. */
+bool supervisor_spawn__execable(const char *command)
+{
+    const char *c = command + strspn(command, " \t");
+    if (!*c || strpbrk(c, ";|(){}\n`#"))
+        return false;
+    for (const char *amp = strchr(c, '&'); amp; amp = strchr(amp + 1, '&')) {
+        if (amp == c || (amp[-1] != '>' && amp[-1] != '<'))
+            return false; /* `a & b`, `a && b`; `2>&1` is a redirection */
+    }
+    size_t n = strcspn(c, " \t");
+    if (memchr(c, '=', n) || strpbrk(c, "'\"\\$") == c)
+        return false;
+    char word[1024];
+    if (n >= sizeof word)
+        return false;
+    memcpy(word, c, n);
+    word[n] = '\0';
+    if (strchr(word, '/'))
+        return strpbrk(word, "'\"\\$*?[") == NULL;
+    char *path = supervisor__find_program(word);
+    free(path);
+    return path != NULL;
+}
+
 void supervisor_spawn__args(const char *command, const char *shell, const char *setpriv,
                             struct supervisor_spawn_args *out)
 {
@@ -113,11 +144,18 @@ void supervisor_spawn__args(const char *command, const char *shell, const char *
     char *shell_argv[4];
     memset(out, 0, sizeof *out);
     if (shell) {
+        /* The shell execs a simple command, so the participant is the process
+         * the supervisor started: its parent-death signal, pid and exit
+         * status are the participant's own, not those of a waiting shell. */
+        size_t len = strlen(command) + sizeof "exec ";
+        bool exec = supervisor_spawn__execable(command);
+        if (exec && (out->words = malloc(len)) != NULL)
+            snprintf(out->words, len, "exec %s", command);
         shell_argv[0] = (char *)shell;
         shell_argv[1] = "-c";
-        shell_argv[2] = (char *)command;
+        shell_argv[2] = exec ? out->words : (char *)command;
         shell_argv[3] = NULL;
-        argv = shell_argv;
+        argv = exec && !out->words ? NULL : shell_argv;
     } else if ((out->words = strdup(command)) != NULL) {
         argv = args__split(out->words);
     }

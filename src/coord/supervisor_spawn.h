@@ -4,6 +4,8 @@
 #ifndef MSGFLO_COORD_SUPERVISOR_SPAWN_H
 #define MSGFLO_COORD_SUPERVISOR_SPAWN_H
 
+#include <stdbool.h>
+
 /* The command line of one spawn. */
 struct supervisor_spawn_args {
     /* Owned array, NULL-terminated, or NULL when out of memory: what
@@ -17,8 +19,14 @@ struct supervisor_spawn_args {
     char *words;
 };
 
+/* Whether a shell may exec `command` (one simple command: no `;`, `&`, `|`,
+ * parentheses, braces, backquotes, comments, newlines, leading assignment or
+ * shell keyword). */
+bool supervisor_spawn__execable(const char *command);
+
 /* Builds the command line of `command` into *out: `<shell> -c <command>`
- * when shell is not NULL, else command split on single spaces, keeping empty
+ * when shell is not NULL (`<shell> -c "exec <command>"` when
+ * supervisor_spawn__execable),  else command split on single spaces, keeping empty
  * words (the original's cmd.split(' ')); behind `<setpriv> --pdeathsig=TERM`
  * when setpriv is not NULL. command, shell and setpriv are borrowed until
  * supervisor_spawn__args_cleanup. Out of memory leaves out->argv NULL. */

@@ -76,6 +76,10 @@ struct system_ops {
      * schema?, queue?...}; the protocol layer picks the fields it reports).
      * Names carry the library namespace ("core/Repeat"). */
     json_t *(*components)(void *sys);
+    /* One component as components() lists it (a new object owned by the
+     * caller), or NULL when no component of that name is listed (any more).
+     * Optional (NULL: the caller filters components()). */
+    json_t *(*component)(void *sys, const char *name);
     /* component:getsource for a component: a new object {name, library?,
      * language, code} (owned by the caller), or NULL with err set. */
     json_t *(*component_source)(void *sys, const char *name, char *err, size_t errlen);
@@ -115,8 +119,12 @@ struct system_events {
     /* Something failed that concerns no single role (a binding the broker
      * refused, the broker connection lost or back). */
     void (*error)(void *ud, const char *message);
-    /* The component list changed (a new definition or a changed one). */
+    /* Any component may have changed (the component library changed). */
     void (*components_changed)(void *ud);
+    /* Component `name` (as components() names it) is new, changed, or no
+     * longer listed (ops->component then gives NULL). Reported once per loop
+     * turn for all the discovery messages of the turn. */
+    void (*component_changed)(void *ud, const char *name);
 };
 
 /* A system: its operations, its own pointer, and where it reports. */

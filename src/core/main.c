@@ -6,9 +6,13 @@
 #include "msgflo/participant.h"
 #include "msgflo/url.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/types.h>
 #include <uv.h>
 
 struct main_ctx {
@@ -27,6 +31,27 @@ static void usage(FILE *f, const char *prog, const msgflo_definition *def)
             "e.g. mqtt://localhost or amqp://guest:guest@localhost/.\n"
             "Set DEBUG=msgflo* for debug logs.\n",
             prog, def->component, def->label ? def->label : "");
+}
+
+/* Started by a supervisor (msgflo-setup, the msgflo runtime: they set
+ * MSGFLO_SUPERVISOR_PID), end with the parent: the kernel sends SIGTERM when
+ * it dies, whatever it dies of. The parent is the supervisor, or a shell it
+ * started that could not exec us (`sh -c "a; b"`): that shell gets the same
+ * signal from the supervisor's death. Returns false when the supervisor is
+ * gone already (it died before the signal was asked for). */
+static bool end_with_supervisor(void)
+{
+    const char *env = getenv("MSGFLO_SUPERVISOR_PID");
+    if (!env || !*env)
+        return true;
+    char *end;
+    errno = 0;
+    long pid = strtol(env, &end, 10);
+    if (errno || *end || pid <= 1)
+        return true;
+    if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0)
+        return true;
+    return !(kill((pid_t)pid, 0) != 0 && errno == ESRCH);
 }
 
 static void on_ready(msgflo_participant *p, void *userdata)
@@ -92,6 +117,10 @@ int msgflo_main(int argc, char **argv, const msgflo_definition *def, msgflo_proc
     if (argc < 2 || argc > 3 || argv[1][0] == '-') {
         usage(stderr, prog, def);
         return 2;
+    }
+    if (!end_with_supervisor()) {
+        fprintf(stderr, "%s: the supervisor (MSGFLO_SUPERVISOR_PID) is gone; not starting\n", prog);
+        return 1;
     }
     struct main_ctx ctx = {0};
     struct wrapped w = {&ctx, process, userdata};

@@ -232,6 +232,24 @@ static void on_timer_closed(uv_handle_t *h)
 
 /* --- running ------------------------------------------------------------------ */
 
+/* The broker client id: the participant id (new per process), except for an
+ * MQTT session the broker keeps (clean=false), which must be found again by a
+ * restarted process: the role, with "-$MSGFLO_INSTANCE" when that is set, so
+ * that several participants of one role each have their own. The URL's
+ * clientId wins over both. */
+static int client_id(const msgflo_participant *p, const msgflo_url *url, char *buf, size_t len)
+{
+    const char *instance = getenv("MSGFLO_INSTANCE");
+    int n;
+    if (url->is_amqp || url->clean || url->client_id)
+        n = snprintf(buf, len, "%s", p->def->id);
+    else if (instance && *instance)
+        n = snprintf(buf, len, "%s-%s", p->def->role, instance);
+    else
+        n = snprintf(buf, len, "%s", p->def->role);
+    return n < 0 || (size_t)n >= len ? MSGFLO_EINVAL : 0;
+}
+
 int msgflo_participant_start(msgflo_participant *p, uv_loop_t *loop)
 {
     if (p->state != PARTICIPANT_IDLE)
@@ -254,7 +272,12 @@ int msgflo_participant_start(msgflo_participant *p, uv_loop_t *loop)
         .message = on_message,
         .closed = on_transport_closed,
     };
-    rc = transport_new(&p->transport, loop, url, p->def->id, &events, p);
+    char cid[256];
+    rc = client_id(p, url, cid, sizeof cid);
+    if (rc == 0)
+        rc = transport_new(&p->transport, loop, url, cid, &events, p);
+    else
+        msgflo_url_free(url);
     if (rc) {
         p->open_handles = 1;
         p->state = PARTICIPANT_STOPPING;

@@ -128,6 +128,10 @@ static int apply_option(msgflo_url *u, const char *key, const char *value, char 
     } else if (strcmp(key, "persistent") == 0) {
         if (!boolean__parse(value, &u->persistent))
             return fail(errbuf, errlen, "option persistent: '%s' is not a boolean", value);
+    } else if (strcmp(key, "clean") == 0 || strcmp(key, "cleanSession") == 0) {
+        /* cleanSession: msgflo-cpp's spelling of the same option. */
+        if (!boolean__parse(value, &u->clean))
+            return fail(errbuf, errlen, "option clean: '%s' is not a boolean", value);
     } else if (strcmp(key, "insecure") == 0) {
         if (!boolean__parse(value, &b))
             return fail(errbuf, errlen, "option insecure: '%s' is not a boolean", value);
@@ -179,6 +183,11 @@ static void set_defaults(msgflo_url *u)
     u->heartbeat = 60;
     u->qos = 0;
     u->keepalive = 60;
+    /* Persistent messages survive a RabbitMQ restart in the durable queues
+     * (the original published transient ones); ?persistent=0 trades that
+     * for throughput. */
+    u->persistent = true;
+    u->clean = true;
 }
 
 static int parse_scheme(const char *text, msgflo_url *u, const char **rest, char *errbuf,

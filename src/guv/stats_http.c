@@ -151,10 +151,11 @@ int guv_http_stats__parse(const char *body, size_t len, uint64_t *messages, int 
         goto out;
     if (!count_field(o, "messages_ready", 0, &ready) ||
         !count_field(o, "messages_unacknowledged", 0, &unacked) ||
-        !count_field(o, "messages", ready + unacked, &total) ||
-        !count_field(o, "consumers", 0, &cons) || cons > INT32_MAX)
+        !count_field(o, "messages", -1, &total) || !count_field(o, "consumers", 0, &cons) ||
+        cons > INT32_MAX)
         goto out;
-    *messages = (uint64_t)total;
+    /* Summed unsigned: two counts up to INT64_MAX overflow a json_int_t. */
+    *messages = total >= 0 ? (uint64_t)total : (uint64_t)ready + (uint64_t)unacked;
     *consumers = (int)cons;
     rc = 0;
 out:

@@ -8,15 +8,22 @@
  * Lifetime: a connection is freed once both its handles (tcp, timer) are
  * closed, so callbacks running on the current stack can still touch it; they
  * check `closing`. The server is freed after its listener and every
- * connection are closed. */
+ * connection are closed.
+ *
+ * Limits (conn_limits.h decides, this file acts): every open connection is
+ * an entry of the connection table from accept until conn_close. Each
+ * connection's one timer runs its next deadline: the request deadline, the
+ * WebSocket auth deadline or ping, or the linger after our last bytes. */
 #include "runtime/http_server.h"
 
 #include "core/log.h"
 #include "msgflo/errors.h"
+#include "runtime/conn_limits.h"
 #include "runtime/origin.h"
 #include "runtime/ws_handshake.h"
 
 #include <http_parser.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,22 +33,23 @@
 
 #define NS "msgflo:http"
 
-#define MAX_REQUEST        16384       /* request line + headers + body */
-#define MAX_HEADER_VALUE   512         /* of the headers we look at */
-#define MAX_CONNECTIONS    256         /* more are accepted and closed at once */
-#define MAX_BACKLOG        (16u << 20) /* unsent bytes per client before we give up */
-#define DEFAULT_MAX_MSG    (8u << 20)
-#define DEFAULT_MAX_FRAME  (1u << 20) /* Node's websocket client refuses larger frames */
-#define REQUEST_TIMEOUT_MS 10000
-#define LINGER_MS          2000 /* after a response or a close frame */
-#define READ_BUFFER        65536
+#define MAX_REQUEST       16384       /* request line + headers + body */
+#define MAX_HEADER_VALUE  512         /* of the headers we look at */
+#define MAX_BACKLOG       (16u << 20) /* unsent bytes per client before we give up */
+#define DEFAULT_MAX_MSG   (8u << 20)
+#define DEFAULT_MAX_FRAME (1u << 20) /* Node's websocket client refuses larger frames */
+#define LINGER_MS         2000       /* after a response or a close frame */
+#define LISTEN_BACKLOG    1024       /* a flood of connects must not drop a client's SYN */
+#define WARN_EVERY_MS     10000      /* at most one warning about the limits this often */
+#define ACCEPT_BURST      64         /* connections accepted per loop turn */
+#define READ_BUFFER       65536
 
 enum conn_state { CONN_HTTP, CONN_RESPONDING, CONN_WS };
 
-enum header { H_UPGRADE, H_CONNECTION, H_KEY, H_VERSION, H_PROTOCOL, H_ORIGIN, H_COUNT };
+enum header { H_UPGRADE, H_CONNECTION, H_KEY, H_VERSION, H_PROTOCOL, H_ORIGIN, H_HOST, H_COUNT };
 static const char *const header_names[H_COUNT] = {
     "Upgrade", "Connection", "Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Protocol",
-    "Origin",
+    "Origin",  "Host",
 };
 
 struct ws_conn {
@@ -52,7 +60,9 @@ struct ws_conn {
     uv_shutdown_t shutdown;
     int open_handles;
     bool closing;
+    bool lingering; /* the timer runs the linger: close when it fires */
     enum conn_state state;
+    struct conn_entry entry; /* in server->limits while open */
 
     /* HTTP state */
     http_parser parser;
@@ -92,6 +102,10 @@ struct http_server {
     uv_loop_t *loop;
     uv_tcp_t listener;
     bool listener_open;
+    uv_check_t check; /* once per loop turn: the accept budget */
+    bool check_open;
+    unsigned accepts;     /* this loop turn */
+    bool accept_deferred; /* libuv holds a connection we did not accept yet */
     bool closing;
     int port;
     char *page;
@@ -100,8 +114,12 @@ struct http_server {
     struct origin_policy *origins; /* who may open a WebSocket */
     struct http_server_events events;
     void *ud;
-    struct ws_conn *conns;
-    size_t n_conns, n_ws;
+    struct ws_conn *conns; /* every connection not yet freed */
+    size_t n_ws;
+    size_t n_trusted;          /* of n_ws */
+    struct conn_limits limits; /* the open ones: admission and deadlines */
+    uint64_t last_warning;     /* uv_now of the last warning about limits */
+    size_t evicted, refused;   /* since that warning */
     void (*on_closed)(void *ud);
     void *closed_ud;
 };
@@ -119,11 +137,12 @@ static void ws_flush(struct ws_conn *c);
 
 static void server_maybe_free(struct http_server *s)
 {
-    if (!s->closing || s->listener_open || s->conns)
+    if (!s->closing || s->listener_open || s->check_open || s->conns)
         return;
     void (*cb)(void *) = s->on_closed;
     void *ud = s->closed_ud;
     free(s->page);
+    conn_limits__cleanup(&s->limits);
     origin_policy__free(s->origins);
     free(s);
     if (cb)
@@ -142,7 +161,6 @@ static void on_conn_handle_closed(uv_handle_t *h)
         s->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    s->n_conns--;
     if (c->ws)
         wslay_event_context_free(c->ws);
     while (c->frags) {
@@ -162,6 +180,8 @@ static void ws_gone(struct ws_conn *c)
         return;
     c->state = CONN_RESPONDING;
     s->n_ws--;
+    if (c->entry.cls == CONN_CLASS_TRUSTED)
+        s->n_trusted--;
     LOG_DEBUG(NS, "websocket client gone (%zu left)", s->n_ws);
     if (s->events.close)
         s->events.close(s, c, s->ud);
@@ -172,17 +192,76 @@ static void conn_close(struct ws_conn *c)
     if (c->closing)
         return;
     c->closing = true;
+    conn_limits__remove(&c->server->limits, &c->entry);
     ws_gone(c);
     uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
     uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
 }
 
+/* Sends a close frame (when none was sent) and closes at once: for clients
+ * we drop, which get no linger. */
+static void ws_drop(struct ws_conn *c, uint16_t status, const char *reason)
+{
+    if (c->closing)
+        return;
+    if (c->state == CONN_WS && !wslay_event_get_close_sent(c->ws)) {
+        wslay_event_queue_close(c->ws, status, (const uint8_t *)reason, strlen(reason));
+        wslay_event_send(c->ws);
+    }
+    conn_close(c);
+}
+
+static void on_timer(uv_timer_t *t);
+
+/* Runs what is due for c now and arms its timer for the next deadline. */
+static void conn_tick(struct ws_conn *c)
+{
+    struct http_server *s = c->server;
+    uint64_t now = uv_now(s->loop);
+    uint64_t next;
+    for (;;) {
+        switch (conn_limits__due(&s->limits, &c->entry, now, &next)) {
+        case CONN_DUE_NONE:
+            if (next == UINT64_MAX)
+                uv_timer_stop(&c->timer);
+            else
+                uv_timer_start(&c->timer, on_timer, next > now ? next - now : 0, 0);
+            return;
+        case CONN_DUE_PING: {
+            struct wslay_event_msg m = {.opcode = WSLAY_PING, .msg = NULL, .msg_length = 0};
+            conn_limits__pinged(&c->entry, now);
+            if (wslay_event_queue_msg(c->ws, &m) == 0)
+                ws_flush(c);
+            if (c->closing || c->lingering)
+                return;
+            break;
+        }
+        case CONN_DUE_NO_REQUEST:
+            LOG_DEBUG(NS, "request not complete within %" PRIu64 " ms: closing",
+                      s->limits.o.request_timeout_ms);
+            conn_close(c);
+            return;
+        case CONN_DUE_NO_AUTH:
+            LOG_DEBUG(NS,
+                      "websocket client sent no permitted command within %" PRIu64 " ms: closing",
+                      s->limits.o.auth_timeout_ms);
+            ws_drop(c, WSLAY_CODE_POLICY_VIOLATION, "no permitted command in time");
+            return;
+        case CONN_DUE_NO_PONG:
+            LOG_DEBUG(NS, "websocket client silent after a ping: closing");
+            ws_drop(c, WSLAY_CODE_GOING_AWAY, "no answer to ping");
+            return;
+        }
+    }
+}
+
 static void on_timer(uv_timer_t *t)
 {
     struct ws_conn *c = t->data;
-    if (c->state == CONN_HTTP)
-        LOG_DEBUG(NS, "request not complete within %d ms: closing", REQUEST_TIMEOUT_MS);
-    conn_close(c);
+    if (c->lingering)
+        conn_close(c);
+    else
+        conn_tick(c);
 }
 
 /* ---- writing ---- */
@@ -204,6 +283,8 @@ static void conn_linger(struct ws_conn *c)
         return;
     ws_gone(c);
     c->state = CONN_RESPONDING;
+    conn_limits__set_class(&c->server->limits, &c->entry, CONN_CLASS_DONE, uv_now(c->server->loop));
+    c->lingering = true;
     uv_timer_start(&c->timer, on_timer, LINGER_MS, 0);
     c->shutdown.data = c;
     if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown) != 0)
@@ -378,6 +459,21 @@ static void route(struct ws_conn *c)
     size_t path_len = strcspn(c->url, "?#");
     bool root = (path_len == 1 && c->url[0] == '/') ||
                 (path_len == 11 && strncmp(c->url, "/index.html", 11) == 0);
+    if (root && !origin_policy__serves_host(s->origins,
+                                            c->header_len[H_HOST] ? c->headers[H_HOST] : NULL)) {
+        char shown[128]; /* printable ASCII only: the header is the peer's */
+        size_t i = 0;
+        for (const char *h = c->headers[H_HOST]; h[i] && i < sizeof shown - 1; i++)
+            shown[i] = h[i] >= 0x20 && h[i] < 0x7f ? h[i] : '?';
+        shown[i] = '\0';
+        char body[256];
+        snprintf(body, sizeof body,
+                 "Host '%s' is not served here (msgflo --host or --allow-origin names it)\n",
+                 shown);
+        LOG_DEBUG(NS, "%s %s for host '%s': 403", http_method_str(m), c->url, shown);
+        respond(c, 403, "Forbidden", NULL, body, m == HTTP_HEAD);
+        return;
+    }
     LOG_DEBUG(NS, "%s %s: %d", http_method_str(m), c->url, root ? 200 : 404);
     if (root)
         respond(c, 200, "OK", NULL, s->page ? s->page : "", m == HTTP_HEAD);
@@ -455,8 +551,10 @@ static void ws_check_done(struct ws_conn *c)
             conn_close(c);
         else
             conn_linger(c);
-    } else if (wslay_event_get_close_sent(c->ws) && !uv_is_active((uv_handle_t *)&c->timer))
+    } else if (wslay_event_get_close_sent(c->ws) && !c->lingering) {
+        c->lingering = true;
         uv_timer_start(&c->timer, on_timer, LINGER_MS, 0);
+    }
 }
 
 static void ws_flush(struct ws_conn *c)
@@ -562,7 +660,8 @@ static void upgrade(struct ws_conn *c, const char *rest, size_t rest_len)
         return;
     }
     c->state = CONN_WS;
-    uv_timer_stop(&c->timer);
+    conn_limits__set_class(&s->limits, &c->entry, CONN_CLASS_GUEST, uv_now(s->loop));
+    conn_tick(c); /* from the request deadline to the WebSocket ones */
     s->n_ws++;
     LOG_DEBUG(NS, "websocket client connected%s (%zu)", noflo ? " (noflo)" : "", s->n_ws);
     if (s->events.open)
@@ -617,21 +716,60 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     case CONN_RESPONDING:
         break; /* discarded: the response is on its way */
     case CONN_WS:
+        conn_limits__received(&c->entry, uv_now(c->server->loop));
         feed_ws(c, buf->base, (size_t)nread);
         break;
     }
 }
 
-static void on_connection(uv_stream_t *listener, int status)
+/* Admits the accepted connection c into the table, closing a victim if the
+ * table or c's address is full; or closes c. Returns whether c is admitted. */
+static bool admit(struct http_server *s, struct ws_conn *c)
 {
-    struct http_server *s = listener->data;
-    if (status < 0) {
-        LOG_WARNING(NS, "accept: %s", uv_strerror(status));
-        return;
+    struct sockaddr_storage peer;
+    int len = sizeof peer;
+    struct conn_addr addr;
+    /* A peer without an address (cannot happen on TCP) counts as one. */
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &len) != 0 ||
+        conn_limits__addr(&addr, (const struct sockaddr *)&peer) != 0)
+        memset(&addr, 0, sizeof addr);
+    struct conn_entry *victim;
+    bool ok = conn_limits__admit(&s->limits, &addr, &victim) == CONN_ADMIT;
+    if (!ok) {
+        s->refused++;
+        conn_close(c);
+    } else if (victim) {
+        struct ws_conn *v = (struct ws_conn *)((char *)victim - offsetof(struct ws_conn, entry));
+        LOG_DEBUG(NS, "connection limit: evicting an older %s",
+                  victim->cls == CONN_CLASS_GUEST ? "websocket client without permission"
+                                                  : "HTTP connection");
+        s->evicted++;
+        ws_drop(v, WSLAY_CODE_POLICY_VIOLATION, "connection limit");
     }
+    uint64_t now = uv_now(s->loop);
+    if ((s->evicted || s->refused) &&
+        (!s->last_warning || now - s->last_warning >= WARN_EVERY_MS)) {
+        LOG_WARNING(NS,
+                    "connection limits (%zu in all, %zu per address): %zu older connections "
+                    "closed, %zu refused",
+                    s->limits.o.max_connections, s->limits.o.max_per_address, s->evicted,
+                    s->refused);
+        s->last_warning = now ? now : 1;
+        s->evicted = s->refused = 0;
+    }
+    if (ok)
+        conn_limits__add(&s->limits, &c->entry, &addr, now);
+    return ok;
+}
+
+/* Accepts the connection libuv holds for us. Without uv_accept, libuv stops
+ * watching the listener until the next one (accept_deferred). */
+static void accept_one(struct http_server *s)
+{
     struct ws_conn *c = calloc(1, sizeof *c);
     if (!c) {
         LOG_ERROR(NS, "out of memory accepting a connection");
+        s->accept_deferred = true; /* tried again on the next loop turn */
         return;
     }
     c->server = s;
@@ -645,22 +783,49 @@ static void on_connection(uv_stream_t *listener, int status)
     if (s->conns)
         s->conns->prev = c;
     s->conns = c;
-    s->n_conns++;
-    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+    if (uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&c->tcp) != 0) {
         conn_close(c);
         return;
     }
-    if (s->n_conns > MAX_CONNECTIONS) {
-        LOG_WARNING(NS, "more than %d connections: refusing one", MAX_CONNECTIONS);
-        conn_close(c);
+    if (!admit(s, c))
         return;
-    }
     uv_tcp_nodelay(&c->tcp, 1);
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
-    uv_timer_start(&c->timer, on_timer, REQUEST_TIMEOUT_MS, 0);
+    conn_tick(c); /* the request deadline */
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
         conn_close(c);
+}
+
+/* libuv accepts in a loop until the queue is empty; a client reconnecting
+ * as fast as we evict it would keep that loop, and the whole event loop,
+ * going forever. So at most ACCEPT_BURST per loop turn: the rest wait (in
+ * the kernel's queue) until the other connections have been served. */
+static void on_connection(uv_stream_t *listener, int status)
+{
+    struct http_server *s = listener->data;
+    if (status < 0) {
+        LOG_WARNING(NS, "accept: %s", uv_strerror(status));
+        return;
+    }
+    if (s->accepts >= ACCEPT_BURST) {
+        s->accept_deferred = true;
+        return;
+    }
+    s->accepts++;
+    accept_one(s);
+}
+
+/* After each loop turn's I/O: a new budget, and the deferred accept. */
+static void on_check(uv_check_t *h)
+{
+    struct http_server *s = h->data;
+    s->accepts = 0;
+    if (s->accept_deferred && !s->closing) {
+        s->accept_deferred = false;
+        s->accepts = 1;
+        accept_one(s);
+    }
 }
 
 /* ---- public API ---- */
@@ -669,6 +834,13 @@ static void on_listener_closed(uv_handle_t *h)
 {
     struct http_server *s = h->data;
     s->listener_open = false;
+    server_maybe_free(s);
+}
+
+static void on_check_closed(uv_handle_t *h)
+{
+    struct http_server *s = h->data;
+    s->check_open = false;
     server_maybe_free(s);
 }
 
@@ -697,6 +869,10 @@ int http_server__new(uv_loop_t *loop, const struct http_server_options *opts,
         s->events = *events;
     s->max_message = opts->max_message ? opts->max_message : DEFAULT_MAX_MSG;
     s->max_frame = opts->max_frame ? opts->max_frame : DEFAULT_MAX_FRAME;
+    if (conn_limits__init(&s->limits, &opts->limits) != 0) {
+        free(s);
+        return MSGFLO_ENOMEM;
+    }
     s->page = strdup(opts->page ? opts->page : "");
     r = s->page ? origin_policy__new(&s->origins) : MSGFLO_ENOMEM;
     for (size_t i = 0; r == 0 && opts->origins && opts->origins[i]; i++) {
@@ -706,6 +882,7 @@ int http_server__new(uv_loop_t *loop, const struct http_server_options *opts,
     }
     if (r != 0) {
         origin_policy__free(s->origins);
+        conn_limits__cleanup(&s->limits);
         free(s->page);
         free(s);
         return r;
@@ -713,9 +890,14 @@ int http_server__new(uv_loop_t *loop, const struct http_server_options *opts,
     uv_tcp_init(loop, &s->listener);
     s->listener.data = s;
     s->listener_open = true;
+    uv_check_init(loop, &s->check);
+    s->check.data = s;
+    s->check_open = true;
+    uv_check_start(&s->check, on_check);
+    uv_unref((uv_handle_t *)&s->check); /* does not keep the loop alive */
     r = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
     if (r == 0)
-        r = uv_listen((uv_stream_t *)&s->listener, 128, on_connection);
+        r = uv_listen((uv_stream_t *)&s->listener, LISTEN_BACKLOG, on_connection);
     struct sockaddr_storage bound;
     int blen = sizeof bound;
     if (r == 0)
@@ -764,6 +946,11 @@ int http_server__port(const struct http_server *s)
 size_t http_server__clients(const struct http_server *s)
 {
     return s->n_ws;
+}
+
+size_t http_server__trusted_clients(const struct http_server *s)
+{
+    return s->n_trusted;
 }
 
 static ssize_t frag_read(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
@@ -841,7 +1028,7 @@ int http_server__broadcast(struct http_server *s, const char *data, size_t len)
     struct ws_conn *next;
     for (struct ws_conn *c = s->conns; c; c = next) {
         next = c->next;
-        if (c->state != CONN_WS || c->closing)
+        if (c->state != CONN_WS || c->closing || c->entry.cls != CONN_CLASS_TRUSTED)
             continue;
         int r = http_server__send(c, data, len);
         if (r != 0)
@@ -859,6 +1046,16 @@ static void close_ws(struct ws_conn *c, uint16_t status, const char *reason)
     ws_flush(c);
 }
 
+void http_server__trust(struct ws_conn *c)
+{
+    if (c->closing || c->state != CONN_WS || c->entry.cls == CONN_CLASS_TRUSTED)
+        return;
+    struct http_server *s = c->server;
+    conn_limits__set_class(&s->limits, &c->entry, CONN_CLASS_TRUSTED, uv_now(s->loop));
+    s->n_trusted++;
+    LOG_DEBUG(NS, "websocket client sent a permitted command: kept while it answers pings");
+}
+
 void http_server__close_conn(struct ws_conn *c)
 {
     close_ws(c, WSLAY_CODE_NORMAL_CLOSURE, "");
@@ -872,6 +1069,7 @@ void http_server__close(struct http_server *s, void (*on_closed)(void *ud), void
     s->on_closed = on_closed;
     s->closed_ud = ud;
     uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+    uv_close((uv_handle_t *)&s->check, on_check_closed);
     for (struct ws_conn *c = s->conns; c; c = c->next) {
         /* The close frame is handed to the kernel before the socket closes;
          * inside a receive callback, once it returns (feed_ws). */

@@ -13,9 +13,19 @@
  * upgraded when its Origin is allowed (opts.origins, opts.self_hosts; else
  * 403); subprotocol `noflo` is accepted when the client asks for it.
  * WebSocket text messages go to events.text; binary messages are ignored.
+ *
+ * Connections are bounded fairly (conn_limits.h, opts.limits): in all and
+ * per address; a full table evicts the oldest unfinished request, then the
+ * oldest WebSocket client without a permitted command, never a trusted one
+ * (http_server__trust). A request must arrive within request_timeout_ms; a
+ * WebSocket client is closed without a permitted command within
+ * auth_timeout_ms, and when it does not answer a ping (sent after
+ * ping_interval_ms of silence) within ping_timeout_ms.
  */
 #ifndef MSGFLO_RUNTIME_HTTP_SERVER_H
 #define MSGFLO_RUNTIME_HTTP_SERVER_H
+
+#include "runtime/conn_limits.h"
 
 #include <stddef.h>
 #include <uv.h>
@@ -40,6 +50,7 @@ struct http_server_options {
      * borrowed during http_server__new; NULL: none. */
     const char *const *origins;
     const char *const *self_hosts;
+    struct conn_limits_options limits; /* zero fields: the defaults of conn_limits.h */
 };
 
 struct http_server_events {
@@ -67,17 +78,26 @@ int http_server__set_page(struct http_server *s, const char *page);
 /* The port the server listens on (useful with port 0). */
 int http_server__port(const struct http_server *s);
 
-/* Number of connected WebSocket clients. */
+/* Number of connected WebSocket clients, and of those trusted
+ * (http_server__trust): the ones broadcasts reach. */
 size_t http_server__clients(const struct http_server *s);
+size_t http_server__trusted_clients(const struct http_server *s);
 
 /* Sends a text message to one client (data copied). Returns 0, MSGFLO_ESTATE
  * (closing), MSGFLO_ENOMEM. A client too slow to read its backlog is
  * disconnected rather than buffered without bound. */
 int http_server__send(struct ws_conn *c, const char *data, size_t len);
 
-/* Sends a text message to every connected client. Returns 0 or the last
- * error. */
+/* Sends a text message to every trusted client (one whose command the
+ * protocol permitted: a client without the secret learns nothing from
+ * broadcasts). Returns 0 or the last error. */
 int http_server__broadcast(struct http_server *s, const char *data, size_t len);
+
+/* Marks c as trusted: the application accepted a command of it (one that
+ * carried the secret, when one is set). From then on it is never evicted
+ * for a newcomer and has no auth deadline; it stays while it answers pings.
+ * A no-op on a closing connection. */
+void http_server__trust(struct ws_conn *c);
 
 /* Closes one client with a close frame (status 1000). */
 void http_server__close_conn(struct ws_conn *c);

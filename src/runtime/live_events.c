@@ -180,10 +180,12 @@ static void on_error(void *ud, const char *message)
                     json_pack("{s:s, s:s}", "message", message, "graph", live__id(l)));
 }
 
-/* Every component again: the system does not say which ones changed. */
+/* Every component again (the component library changed). */
 static void on_components_changed(void *ud)
 {
     struct live *l = ud;
+    if (!protocol__broadcasting(l->p))
+        return;
     json_t *all = l->sys->ops->components(l->sys->self);
     size_t i;
     json_t *c;
@@ -192,6 +194,33 @@ static void on_components_changed(void *ud)
         json_t *payload = live__component_payload(c);
         if (payload)
             live__broadcast(l, "component", "component", payload);
+    }
+    json_decref(all);
+}
+
+/* One component: component:component with its definition. A component no
+ * longer listed is not announced (FBP protocol 0.7 has no message for it):
+ * the next component:list leaves it out. */
+static void on_component_changed(void *ud, const char *name)
+{
+    struct live *l = ud;
+    if (!protocol__broadcasting(l->p))
+        return;
+    if (l->sys->ops->component) {
+        json_t *c = l->sys->ops->component(l->sys->self, name);
+        if (c)
+            live__broadcast(l, "component", "component", live__component_payload(c));
+        json_decref(c);
+        return;
+    }
+    json_t *all = l->sys->ops->components(l->sys->self);
+    size_t i;
+    json_t *c;
+    json_array_foreach(all, i, c)
+    {
+        const char *n = json_string_value(json_object_get(c, "name"));
+        if (n && strcmp(n, name) == 0)
+            live__broadcast(l, "component", "component", live__component_payload(c));
     }
     json_decref(all);
 }
@@ -206,6 +235,7 @@ static const struct system_events events = {
     .process_error = on_process_error,
     .error = on_error,
     .components_changed = on_components_changed,
+    .component_changed = on_component_changed,
 };
 
 const struct system_events *live__system_events(void)

@@ -161,6 +161,56 @@ bool origin_policy__allows(const struct origin_policy *p, const char *origin)
     return false;
 }
 
+/* The host of a canonical origin "scheme://host[:port]" (brackets kept):
+ * its start and length. */
+static const char *origin_host(const char *origin, size_t *len)
+{
+    const char *h = strstr(origin, "://");
+    h = h ? h + 3 : origin;
+    const char *end = h[0] == '[' ? strchr(h, ']') : NULL;
+    end = end ? end + 1 : h + strcspn(h, ":");
+    *len = (size_t)(end - h);
+    return h;
+}
+
+static bool ipv4_literal(const char *h, size_t len)
+{
+    int dots = 0;
+    bool digit = false;
+    for (size_t i = 0; i < len; i++) {
+        if (h[i] == '.' && digit) {
+            dots++;
+            digit = false;
+        } else if (isdigit((unsigned char)h[i])) {
+            digit = true;
+        } else {
+            return false;
+        }
+    }
+    return dots == 3 && digit;
+}
+
+bool origin_policy__serves_host(const struct origin_policy *p, const char *host)
+{
+    if (!host || !*host || p->any)
+        return true;
+    char origin[ORIGIN_MAX + 1], canon[ORIGIN_MAX + 1];
+    if (snprintf(origin, sizeof origin, "http://%s", host) >= (int)sizeof origin ||
+        origin__normalize(origin, false, canon, sizeof canon) != 0)
+        return false;
+    size_t len;
+    const char *h = origin_host(canon, &len);
+    if (h[0] == '[' || ipv4_literal(h, len))
+        return true;
+    for (size_t i = 0; i < p->n_allowed; i++) {
+        size_t alen;
+        const char *a = origin_host(p->allowed[i], &alen);
+        if (alen == len && memcmp(a, h, len) == 0)
+            return true;
+    }
+    return false;
+}
+
 bool origin_policy__first_refusal(struct origin_policy *p, const char *origin)
 {
     const char *key = origin ? origin : "";

@@ -56,6 +56,15 @@ bool origin_policy__allows_any(const struct origin_policy *p);
  * unless "*" is allowed. */
 bool origin_policy__allows(const struct origin_policy *p, const char *origin);
 
+/* Whether the page may be served to a request with this Host header
+ * (against DNS rebinding: a page of evil.example whose name now resolves to
+ * 127.0.0.1 would read GET / and the secret in its link). Allowed: no header
+ * (HTTP/1.0), an IP address (a rebinding needs a name), and a name that is
+ * the host of an allowed origin (the server's own names, the IDE,
+ * --allow-origin); every host when "*" is allowed. The port is not compared
+ * (a reverse proxy forwards its own). */
+bool origin_policy__serves_host(const struct origin_policy *p, const char *host);
+
 /* Records a refused origin; true the first time this origin is refused (to
  * log a warning once per origin), for the first 32 distinct ones; false
  * after that, and for repeats. */

@@ -34,6 +34,7 @@ struct protocol {
     protocol_emit_fn emit;
     void *emit_ud;
     size_t (*listeners)(void *ud);
+    void (*permitted)(void *client, void *ud);
     struct command *commands; /* the dispatch table */
     size_t n_commands;
     char *main_graph; /* NULL: PROTOCOL_GRAPH */
@@ -67,6 +68,7 @@ int protocol__new(const struct protocol_options *opts, protocol_emit_fn emit, vo
     p->emit = emit;
     p->emit_ud = ud;
     p->listeners = opts->listeners;
+    p->permitted = opts->permitted;
     p->id = strdup(opts->id);
     p->label = dup_opt(opts->label);
     p->namespace_ = dup_opt(opts->namespace_);
@@ -294,6 +296,8 @@ int protocol__handle(struct protocol *p, void *client, const char *data, size_t 
                             text ? json_pack("{so}", "message", text) : NULL);
         goto out;
     }
+    if (permitted && p->permitted)
+        p->permitted(client, p->emit_ud);
     if (!c) {
         LOG_DEBUG(NS, "unhandled message %s:%s", protocol, command);
         goto out;

@@ -54,6 +54,11 @@ struct protocol_options {
     /* How many clients a broadcast would reach (called with emit's ud); when
      * it says 0, broadcasts are not even serialised. NULL: always send. */
     size_t (*listeners)(void *ud);
+    /* A request of `client` was accepted: a well-formed envelope with the
+     * secret (or none is set), known command or not; called with emit's ud
+     * before the handler runs (optional). The transport uses it to trust the
+     * client (http_server__trust). */
+    void (*permitted)(void *client, void *ud);
 };
 
 /* Sends one serialized message. `client` is the requester (reply) or NULL

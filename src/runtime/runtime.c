@@ -42,12 +42,21 @@ static void on_text(struct http_server *s, struct ws_conn *c, const char *data, 
         LOG_WARNING(NS, "message not handled: %s", msgflo_strerror(r));
 }
 
+/* A client whose command was permitted is kept (never evicted for a
+ * newcomer, no auth deadline) while it answers pings. */
+static void on_permitted(void *client, void *ud)
+{
+    (void)ud;
+    if (client)
+        http_server__trust(client);
+}
+
 static const struct http_server_events server_events = {.text = on_text};
 
 static size_t listeners(void *ud)
 {
     struct runtime *rt = ud;
-    return rt->server ? http_server__clients(rt->server) : 0;
+    return rt->server ? http_server__trusted_clients(rt->server) : 0;
 }
 
 /* The IDE's origin (and https:// of an http:// IDE on the default port:
@@ -107,7 +116,8 @@ int runtime__new(uv_loop_t *loop, const struct runtime_options *opts, struct run
                                            .namespace_ = opts->namespace_,
                                            .repository = opts->repository,
                                            .no_setsource = opts->no_setsource,
-                                           .listeners = listeners};
+                                           .listeners = listeners,
+                                           .permitted = on_permitted};
     rc = protocol__new(&popts, on_emit, rt, &rt->protocol);
     if (rc != 0)
         goto out;

@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "transport/amqp_acks.h"
 #include "transport/amqp_topology.h"
+#include "transport/tls.h"
 #include "msgflo/errors.h"
 
 #include <amqp.h>
@@ -287,23 +288,29 @@ static void on_heartbeat(uv_timer_t *timer)
 
 /* --- connecting ---------------------------------------------------------- */
 
-static int open_socket(amqp_connection_state_t conn, const msgflo_url *u, int heartbeat)
+/* Opens the socket and logs in; on failure logs why, and writes it to `why`. */
+static int open_socket(amqp_connection_state_t conn, const msgflo_url *u, int heartbeat, char *why,
+                       size_t whylen)
 {
+    why[0] = '\0';
     amqp_socket_t *sock;
+    SSL_CTX *ctx = NULL;
+    struct tls_report report; /* this connection's; detached from ctx at the end */
     int rc;
     if (u->tls) {
         sock = amqp_ssl_socket_new(conn);
         if (!sock)
             return MSGFLO_ETLS;
+        /* OpenSSL checks the host (tls.c); rabbitmq-c 0.11's own check
+         * knows DNS names only and refuses a certificate for an IP address. */
         amqp_ssl_socket_set_verify_peer(sock, !u->insecure);
-        amqp_ssl_socket_set_verify_hostname(sock, !u->insecure);
-        if (u->ca_file && amqp_ssl_socket_set_cacert(sock, u->ca_file) != AMQP_STATUS_OK) {
-            LOG_ERROR(NS, "cannot load CA file %s", u->ca_file);
-            return MSGFLO_ETLS;
-        }
-        if (u->cert_file &&
-            amqp_ssl_socket_set_key(sock, u->cert_file, u->key_file) != AMQP_STATUS_OK) {
-            LOG_ERROR(NS, "cannot load certificate %s / key %s", u->cert_file, u->key_file);
+        amqp_ssl_socket_set_verify_hostname(sock, false);
+        ctx = amqp_ssl_socket_get_context(sock);
+        char err[300];
+        if (tls__configure(ctx, u, &report, err, sizeof err) != 0) {
+            tls__attach(ctx, NULL);
+            snprintf(why, whylen, "TLS set-up failed: %s", err);
+            LOG_ERROR(NS, "%s", why);
             return MSGFLO_ETLS;
         }
     } else {
@@ -314,26 +321,42 @@ static int open_socket(amqp_connection_state_t conn, const msgflo_url *u, int he
     struct timeval tv = {CONNECT_TIMEOUT, 0};
     rc = amqp_socket_open_noblock(sock, u->host, u->port, &tv);
     if (rc != AMQP_STATUS_OK) {
-        LOG_WARNING(NS, "cannot connect to %s:%d: %s", u->host, u->port, amqp_error_string2(rc));
-        return MSGFLO_ECONNECT;
+        bool tls = ctx && tls__explain(&report, why, whylen);
+        if (!tls)
+            snprintf(why, whylen, "cannot connect to %s:%d: %s", u->host, u->port,
+                     amqp_error_string2(rc));
+        LOG_WARNING(NS, "%s", why);
+        rc = tls ? MSGFLO_ETLS : MSGFLO_ECONNECT;
+        goto out;
     }
     amqp_set_rpc_timeout(conn, &tv);
     amqp_rpc_reply_t r = amqp_login(conn, u->vhost, u->channel_max,
                                     u->frame_max ? u->frame_max : AMQP_DEFAULT_FRAME_SIZE,
                                     heartbeat, AMQP_SASL_METHOD_PLAIN, u->user ? u->user : "guest",
                                     u->password ? u->password : "guest");
-    if (check_reply(NULL, r, "login to", u->host) != 0)
-        return MSGFLO_ECONNECT;
-    return 0;
+    /* With TLS 1.3 the broker refuses our certificate after the handshake:
+     * its alert arrives during the login. */
+    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && ctx &&
+        tls__explain(&report, why, whylen)) {
+        LOG_WARNING(NS, "%s", why);
+        rc = MSGFLO_ETLS;
+    } else {
+        rc = check_reply(NULL, r, "login to", u->host) != 0 ? MSGFLO_ECONNECT : 0;
+    }
+out:
+    if (ctx)
+        tls__attach(ctx, NULL);
+    return rc;
 }
 
-int amqp__open(const msgflo_url *u, int heartbeat, amqp_connection_state_t *out)
+static int open_logged_in(const msgflo_url *u, int heartbeat, amqp_connection_state_t *out,
+                          char *why, size_t whylen)
 {
     amqp_connection_state_t conn = amqp_new_connection();
     *out = NULL;
     if (!conn)
         return MSGFLO_ENOMEM;
-    int rc = open_socket(conn, u, heartbeat);
+    int rc = open_socket(conn, u, heartbeat, why, whylen);
     if (rc) {
         amqp_destroy_connection(conn);
         return rc;
@@ -342,10 +365,17 @@ int amqp__open(const msgflo_url *u, int heartbeat, amqp_connection_state_t *out)
     return 0;
 }
 
+int amqp__open(const msgflo_url *u, int heartbeat, amqp_connection_state_t *out)
+{
+    char why[400];
+    return open_logged_in(u, heartbeat, out, why, sizeof why);
+}
+
 static int open_connection(struct amqp *a)
 {
     const msgflo_url *u = a->base.url;
-    int rc = amqp__open(u, u->heartbeat, &a->conn);
+    int rc =
+        open_logged_in(u, u->heartbeat, &a->conn, a->base.last_error, sizeof a->base.last_error);
     if (rc)
         return rc;
     amqp_channel_open(a->conn, CHANNEL);
@@ -572,7 +602,7 @@ static int amqp_unwatch(struct transport *base, const char *queue)
 /* --- data path --------------------------------------------------------------- */
 
 static int publish(struct amqp *a, const char *exchange, const char *key, const void *data,
-                   size_t len)
+                   size_t len, bool persistent)
 {
     if (!a->conn)
         return MSGFLO_ENOTCONN;
@@ -583,7 +613,7 @@ static int publish(struct amqp *a, const char *exchange, const char *key, const 
                                      .delivery_mode = AMQP_DELIVERY_PERSISTENT};
     amqp_bytes_t body = {.len = len, .bytes = (void *)data};
     rc = amqp_basic_publish(a->conn, CHANNEL, amqp_cstring_bytes(exchange), amqp_cstring_bytes(key),
-                            false, false, a->base.url->persistent ? &props : NULL, body);
+                            false, false, persistent ? &props : NULL, body);
     if (rc != AMQP_STATUS_OK) {
         LOG_WARNING(NS, "publish to '%s' failed: %s", exchange[0] ? exchange : key,
                     amqp_error_string2(rc));
@@ -595,13 +625,13 @@ static int publish(struct amqp *a, const char *exchange, const char *key, const 
 
 static int amqp_publish_op(struct transport *base, const char *queue, const void *data, size_t len)
 {
-    return publish((struct amqp *)base, queue, "", data, len);
+    return publish((struct amqp *)base, queue, "", data, len, base->url->persistent);
 }
 
 static int amqp_send_to_queue(struct transport *base, const char *queue, const void *data,
                               size_t len)
 {
-    return publish((struct amqp *)base, "", queue, data, len);
+    return publish((struct amqp *)base, "", queue, data, len, base->url->persistent);
 }
 
 static int amqp_declare_discovery(struct transport *base)
@@ -619,7 +649,9 @@ static int amqp_announce(struct transport *base, const void *data, size_t len)
     int rc = amqp_declare_discovery(base);
     if (rc)
         return rc;
-    return publish((struct amqp *)base, "", "fbp", data, len);
+    /* Transient whatever the URL says: discovery is sent again every period
+     * and on every reconnect, and nobody may be consuming `fbp`. */
+    return publish((struct amqp *)base, "", "fbp", data, len, false);
 }
 
 static int amqp_when_subscribed(struct transport *base, void (*done)(void *arg), void *arg)
@@ -863,6 +895,8 @@ int transport__amqp_new(struct transport **out, uv_loop_t *loop, msgflo_url *url
     uv_timer_init(loop, a->heartbeat); /* cannot fail for timers */
     uv_timer_init(loop, a->kick);
     a->heartbeat->data = a->kick->data = a;
+    if (url->tls && url->insecure)
+        tls__warn_insecure(NS, url);
     *out = &a->base;
     return 0;
 }

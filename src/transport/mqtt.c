@@ -19,6 +19,7 @@
 #include "transport/transport.h"
 
 #include "transport/mqtt_topics.h"
+#include "transport/tls.h"
 
 #include "core/log.h"
 #include "msgflo/errors.h"
@@ -27,13 +28,16 @@
 #include <mosquitto.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
-#define NS              "msgflo:mqtt"
-#define MAX_SUBS_BURST  1000
-#define MAX_READ_BURST  256 /* packets read per wakeup, at most */
+#define NS             "msgflo:mqtt"
+#define MAX_SUBS_BURST 1000
+/* Packets read per wakeup, at most: bounds a loop turn (a discovery with its
+ * reports costs ~0.1 ms of CPU: docs/benchmarks.md, "Distinct components"). */
+#define MAX_READ_BURST  128
 #define SUBS_PER_PACKET 256 /* topics per batched SUBSCRIBE */
 
 struct mqtt {
@@ -55,6 +59,8 @@ struct mqtt {
     int pending_publishes;      /* not yet written (QoS 0) or acknowledged (QoS 1) */
     void (*flushed)(void *arg); /* waiting for pending_publishes == 0 */
     void *flushed_arg;
+    struct tls_report tls; /* the current TLS handshake's (mqtts) */
+    bool tls_reported;     /* its failure is logged */
 };
 
 static void mqtt_retry(struct transport *base);
@@ -146,13 +152,33 @@ static bool peer_closed(struct mqtt *m)
     return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
+/* Logs why the TLS handshake of this connection attempt failed, when TLS is
+ * to blame (see tls__explain); once per attempt. */
+static bool tls_failed(struct mqtt *m)
+{
+    char why[400];
+    if (!m->base.url->tls || m->tls_reported || !tls__explain(&m->tls, why, sizeof why))
+        return false;
+    transport__failed(&m->base, NS, "%s", why);
+    m->tls_reported = true;
+    return true;
+}
+
 static void on_poll(uv_poll_t *h, int status, int events)
 {
     struct mqtt *m = h->data;
     int rc = MOSQ_ERR_SUCCESS;
     enter(m);
     if (status < 0) {
-        LOG_WARNING(NS, "socket error: %s", uv_strerror(status));
+        /* libuv reports POLLERR as EBADF: the socket knows the real error. */
+        int err = 0;
+        socklen_t len = sizeof err;
+        int fd = mosquitto_socket(m->mosq);
+        if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+            err = 0;
+        if (!tls_failed(m))
+            transport__failed(&m->base, NS, "connection to %s:%d failed: %s", m->base.url->host,
+                              m->base.url->port, err ? strerror(err) : uv_strerror(status));
         lost(m, MSGFLO_ENOTCONN);
         goto out;
     }
@@ -191,9 +217,11 @@ static void on_poll(uv_poll_t *h, int status, int events)
     /* When libmosquitto has called on_disconnect the poll is gone already;
      * otherwise (e.g. a failed TLS handshake) handle the loss here. */
     if (rc != MOSQ_ERR_SUCCESS && m->poll) {
-        LOG_WARNING(NS, "connection to %s:%d failed: %s", m->base.url->host, m->base.url->port,
-                    mosquitto_strerror(rc));
-        lost(m, rc == MOSQ_ERR_TLS ? MSGFLO_ETLS : MSGFLO_ENOTCONN);
+        bool tls = tls_failed(m);
+        if (!tls)
+            transport__failed(&m->base, NS, "connection to %s:%d failed: %s", m->base.url->host,
+                              m->base.url->port, mosquitto_strerror(rc));
+        lost(m, tls || rc == MOSQ_ERR_TLS ? MSGFLO_ETLS : MSGFLO_ENOTCONN);
     }
 out:
     leave(m);
@@ -280,15 +308,16 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
     m->pending_subacks = 0;
     m->subscribed = NULL;
     drop_batch(m);
-    mqtt_topics__clear(&m->topics); /* clean session: the broker forgot them */
+    mqtt_topics__clear(&m->topics); /* subscribed again (a kept session has them: harmless) */
     m->pending_publishes = 0;       /* QoS 0 ones are gone; QoS 1 ones are resent */
     m->flushed = NULL;
     if (m->base.closing) {
         drop_poll(m);
         return;
     }
-    LOG_WARNING(NS, "connection to %s:%d lost (%s)", m->base.url->host, m->base.url->port,
-                rc == 0 ? "closed" : mosquitto_strerror(rc));
+    if (!tls_failed(m))
+        LOG_WARNING(NS, "connection to %s:%d lost (%s)", m->base.url->host, m->base.url->port,
+                    rc == 0 ? "closed" : mosquitto_strerror(rc));
     lost(m, MSGFLO_ENOTCONN);
 }
 
@@ -307,11 +336,14 @@ static void start_connect(struct mqtt *m, bool first)
 {
     const msgflo_url *u = m->base.url;
     enter(m);
+    tls__begin(&m->tls, u);
+    m->tls_reported = false;
     int rc = first ? mosquitto_connect_async(m->mosq, u->host, u->port, u->keepalive)
                    : mosquitto_reconnect_async(m->mosq);
     if (rc != MOSQ_ERR_SUCCESS) {
-        LOG_WARNING(NS, "cannot connect to %s:%d: %s", u->host, u->port,
-                    rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+        if (!tls_failed(m))
+            transport__failed(&m->base, NS, "cannot connect to %s:%d: %s", u->host, u->port,
+                              rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
         lost(m, MSGFLO_ECONNECT);
     } else if (watch_socket(m) != 0) {
         lost(m, MSGFLO_ESYS);
@@ -602,19 +634,27 @@ static const struct transport_ops mqtt_ops = {
     .queue_stats = mqtt_queue_stats,
 };
 
+/* Our own SSL_CTX, configured by tls.c, without libmosquitto's defaults: its
+ * host check and verify callback would replace ours. */
 static int configure_tls(struct mqtt *m)
 {
-    const msgflo_url *u = m->base.url;
-    const char *capath = u->ca_file ? NULL : "/etc/ssl/certs";
-    int rc = mosquitto_tls_set(m->mosq, u->ca_file, capath, u->cert_file, u->key_file, NULL);
-    if (rc != MOSQ_ERR_SUCCESS) {
-        LOG_ERROR(NS, "TLS set-up failed: %s", mosquitto_strerror(rc));
-        return MSGFLO_ETLS;
+    char err[400];
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx)
+        return MSGFLO_ENOMEM;
+    int rc = tls__configure(ctx, m->base.url, &m->tls, err, sizeof err);
+    if (rc == 0 && (mosquitto_int_option(m->mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0) != 0 ||
+                    mosquitto_void_option(m->mosq, MOSQ_OPT_SSL_CTX, ctx) != 0)) {
+        snprintf(err, sizeof err, "libmosquitto was built without TLS");
+        rc = MSGFLO_ETLS;
     }
-    if (u->insecure) {
-        mosquitto_tls_insecure_set(m->mosq, true);
-        mosquitto_tls_opts_set(m->mosq, 0, NULL, NULL);
+    SSL_CTX_free(ctx); /* libmosquitto holds a reference of its own */
+    if (rc) {
+        LOG_ERROR(NS, "TLS set-up failed: %s", err);
+        return rc;
     }
+    if (m->base.url->insecure)
+        tls__warn_insecure(NS, m->base.url);
     return 0;
 }
 
@@ -646,7 +686,11 @@ int transport__mqtt_new(struct transport **out, uv_loop_t *loop, msgflo_url *url
         goto fail;
     }
     misc_ready = true;
-    m->mosq = mosquitto_new(m->base.client_id, true, m);
+    /* clean=false: the broker keeps the session under this client id (its
+     * subscriptions, and QoS 1 messages for it while it is away) when the
+     * connection or the broker restarts. libmosquitto keeps unacknowledged
+     * QoS 1 publishes across reconnects and sends them again either way. */
+    m->mosq = mosquitto_new(m->base.client_id, url->clean, m);
     if (!m->mosq) {
         rc = MSGFLO_ENOMEM;
         goto fail;

@@ -4,6 +4,8 @@
 #include "core/log.h"
 #include "msgflo/errors.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,6 +72,21 @@ void transport__on_connected(struct transport *t)
     t->backoff_ms = BACKOFF_MIN_MS;
     t->connected = true;
     t->generation++;
+    t->last_error[0] = '\0';
+}
+
+void transport__failed(struct transport *t, const char *ns, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t->last_error, sizeof t->last_error, fmt, ap);
+    va_end(ap);
+    LOG_WARNING(ns, "%s", t->last_error);
+}
+
+const char *transport_last_error(const struct transport *t)
+{
+    return t->last_error;
 }
 
 static void on_reconnect_timer(uv_timer_t *timer)

@@ -115,6 +115,7 @@ struct transport {
     uint64_t backoff_ms;
     void (*retry_fn)(struct transport *t);
     void (*cleanup_done)(struct transport *t); /* set by transport__cleanup */
+    char last_error[400]; /* why the last connection attempt failed; "" once connected */
 };
 
 /* Creates the transport for url->scheme (takes ownership of `url`).
@@ -174,6 +175,10 @@ int transport_queue_stats(struct transport *t, const char *queue, uint32_t *read
 int transport_topology(struct transport *t, struct transport_step *steps, size_t n);
 /* Disconnects and frees asynchronously; events.closed is called at the end. */
 void transport_close(struct transport *t);
+/* Why the last attempt to connect failed, as logged (e.g. a TLS failure
+ * naming its cause: "the certificate of the broker at H:P expired on ..."),
+ * or "" when connected or not known. Valid until the transport next runs. */
+const char *transport_last_error(const struct transport *t);
 
 /* --- for implementations ------------------------------------------------ */
 
@@ -184,6 +189,10 @@ int transport__init(struct transport *t, const struct transport_ops *ops, uv_loo
 void transport__cleanup(struct transport *t, void (*done)(struct transport *t));
 /* Called after a successful connect: resets the backoff, bumps generation. */
 void transport__on_connected(struct transport *t);
+/* Logs a failed connection attempt as a warning under `ns` and keeps the
+ * text for transport_last_error. */
+void transport__failed(struct transport *t, const char *ns, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Reports a loss and schedules `retry` after the next backoff delay. */
 void transport__schedule_reconnect(struct transport *t, int err,
                                    void (*retry)(struct transport *t));

@@ -124,7 +124,7 @@ function rawHandshake(port, headers) {
   return withTimeout(new Promise((resolve, reject) => {
     const sock = net.connect(port, '127.0.0.1');
     let data = '';
-    sock.on('connect', () => sock.write(`GET / HTTP/1.1\r\nHost: x\r\n${headers}\r\n`));
+    sock.on('connect', () => sock.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${headers}\r\n`));
     sock.on('data', (d) => {
       data += d.toString('latin1');
       const end = data.indexOf('\r\n\r\n');
@@ -235,6 +235,16 @@ async function httpChecks(rt, id, secret) {
   eq(post.status, 405);
   eq(post.headers.allow, 'GET, HEAD');
   eq((await httpRequest(rt.port, 'DELETE', '/nope')).status, 405);
+
+  // DNS rebinding: a page of evil.example resolved to 127.0.0.1 asks for GET /
+  // under its own name; it gets 403, not the page with the secret.
+  const rebound = (await rawExchange(rt.port,
+    `GET / HTTP/1.1\r\nHost: evil.example:${rt.port}\r\n\r\n`)).toString('latin1');
+  ok(rebound.startsWith('HTTP/1.1 403 '), `403 for Host evil.example: ${rebound.slice(0, 40)}`);
+  ok(!secret || !rebound.includes(secret), 'no secret for another host');
+  const own = (await rawExchange(rt.port,
+    `GET / HTTP/1.1\r\nHost: localhost:${rt.port}\r\n\r\n`)).toString('latin1');
+  ok(own.startsWith('HTTP/1.1 200 '), `200 for Host localhost: ${own.slice(0, 40)}`);
 
   // Malformed and oversized requests: 400 and the connection closed.
   const bad = [
@@ -457,6 +467,17 @@ async function defaultRun() {
     for (const ws of many.slice(10)) checkRuntime((await rpc(ws, getruntime)).msg, id, true);
     many.slice(10, 15).forEach((ws) => ws.close(1000));
     await Promise.all(many.slice(10, 15).map((ws) => withTimeout(ws.closed, 5000, 'close')));
+
+    // Broadcasts reach only clients the protocol permitted a command: one
+    // without the secret learns nothing of a graph change; a trusted one does.
+    const spy = await connect(rt.port, 'noflo');
+    checkRuntime((await rpc(spy, { protocol: 'runtime', command: 'getruntime', payload: {} })).msg, id, false);
+    const cleared = await rpc(a, { protocol: 'graph', command: 'clear', payload: { id: 'default/main', secret } });
+    eq([cleared.msg.protocol, cleared.msg.command], ['graph', 'clear'], 'graph:clear echoed');
+    eq([(await next(b, 'the broadcast to a trusted client')).msg.command], ['clear'], 'b sees the change');
+    await new Promise((res) => setTimeout(res, 300));
+    eq(spy.inbox, [], 'a client without the secret gets no broadcast');
+    spy.close();
 
     // A second runtime on the same port fails cleanly.
     const clash = spawn(BIN, ['--port', String(rt.port), '--listen', '127.0.0.1'],

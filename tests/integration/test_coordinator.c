@@ -84,6 +84,11 @@ static void ev_components(void *ud)
     add(ud, "components");
 }
 
+static void ev_component(void *ud, const char *name)
+{
+    add(ud, "component %s", name);
+}
+
 static const struct system_events events = {
     .data = ev_data,
     .initial_sent = ev_initial,
@@ -93,6 +98,7 @@ static const struct system_events events = {
     .process_error = ev_process_error,
     .error = ev_error,
     .components_changed = ev_components,
+    .component_changed = ev_component,
 };
 
 /* How many recorded lines start with `prefix`. */
@@ -250,7 +256,11 @@ static void check_graph(const char *url)
     assert_int_equal(count(&w.rec, line), 1);
     snprintf(line, sizeof line, "added %s c/Repeat", b);
     wait_for(&w.loop, &w.rec, line, 1);
-    assert_int_equal(count(&w.rec, "components"), 1); /* one definition, two roles */
+    /* one definition, two roles: told once as discovered (c/Repeat), once as
+     * the library's component of the nodes (test/Repeat) */
+    assert_int_equal(count(&w.rec, "component test/Repeat"), 1);
+    assert_int_equal(count(&w.rec, "component c/Repeat"), 1);
+    assert_int_equal(count(&w.rec, "component "), 2);
     for (int i = 0; i < 400 && s->ops->busy(s->self); i++)
         run_ms(&w.loop, 5);
     assert_false(s->ops->busy(s->self)); /* bound, and MQTT's forwarding subscribed */

@@ -236,6 +236,12 @@ static void test_management_answer(void **state)
     assert_int_equal(c, 0);
     assert_int_equal(guv_http_stats__parse("{}", 2, &m, &c), 0);
     assert_int_equal(m, 0);
+    /* Counts as large as JSON integers go: their sum is no signed overflow
+     * (found by fuzz_yaml under UBSan). */
+    const char *huge = "{\"messages_ready\":9223372036854775807,"
+                       "\"messages_unacknowledged\":9223372036854775807}";
+    assert_int_equal(guv_http_stats__parse(huge, strlen(huge), &m, &c), 0);
+    assert_true(m == UINT64_MAX - 1);
     static const char *const bad[] = {"",
                                       "[]",
                                       "{\"messages\":-1}",

@@ -128,11 +128,40 @@ static void test_policy(void **state)
     origin_policy__free(NULL);
 }
 
+/* GET / against DNS rebinding: the page (and the secret in its link) only
+ * for our own names, the allowed origins' hosts and IP addresses. */
+static void test_serves_host(void **state)
+{
+    (void)state;
+    struct origin_policy *p;
+    assert_int_equal(origin_policy__new(&p), 0);
+    assert_int_equal(origin_policy__allow(p, "http://app.flowhub.io/"), 0);
+    assert_int_equal(origin_policy__allow_host(p, "http", "localhost", 3569), 0);
+    assert_int_equal(origin_policy__allow_host(p, "http", "runtime.example.org", 3569), 0);
+    assert_true(origin_policy__serves_host(p, NULL)); /* HTTP/1.0 */
+    assert_true(origin_policy__serves_host(p, "localhost:3569"));
+    assert_true(origin_policy__serves_host(p, "LOCALHOST"));
+    assert_true(origin_policy__serves_host(p, "runtime.example.org")); /* behind a proxy */
+    assert_true(origin_policy__serves_host(p, "127.0.0.1:3569"));
+    assert_true(origin_policy__serves_host(p, "192.168.1.5:3569"));
+    assert_true(origin_policy__serves_host(p, "[::1]:3569"));
+    assert_false(origin_policy__serves_host(p, "evil.example:3569"));
+    assert_false(origin_policy__serves_host(p, "localhost.evil.example"));
+    assert_false(origin_policy__serves_host(p, "127.0.0.1.evil.example"));
+    assert_false(origin_policy__serves_host(p, "1.2.3"));
+    assert_false(origin_policy__serves_host(p, "a b"));
+    assert_false(origin_policy__serves_host(p, "localhost:3569/x"));
+    assert_int_equal(origin_policy__allow(p, "*"), 0);
+    assert_true(origin_policy__serves_host(p, "evil.example"));
+    origin_policy__free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_normalize),
         cmocka_unit_test(test_policy),
+        cmocka_unit_test(test_serves_host),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

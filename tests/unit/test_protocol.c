@@ -249,6 +249,53 @@ static void test_secret_getruntime(void **state)
     fixture_free(f);
 }
 
+static int permitted_calls;
+static void *permitted_client;
+
+static void on_permitted(void *client, void *ud)
+{
+    (void)ud;
+    permitted_calls++;
+    permitted_client = client;
+}
+
+/* The transport hears of permitted requests only (to trust their client):
+ * with the secret, known command or not; never for a bad frame or a
+ * request without the secret; and without a secret set, for every
+ * well-formed request. */
+static void test_permitted_callback(void **state)
+{
+    (void)state;
+    struct protocol_options o = {.id = "id-p", .secret = "pw", .permitted = on_permitted};
+    struct fixture *f = fixture_new(&o);
+    static const char *const refused[] = {
+        "{\"protocol\":\"runtime\",\"command\":\"getruntime\",\"payload\":{}}",
+        "{\"protocol\":\"runtime\",\"command\":\"getruntime\",\"secret\":\"pwx\"}",
+        "{\"protocol\":\"graph\",\"command\":\"clear\",\"payload\":{\"secret\":\"p\"}}",
+        "{\"protocol\":\"runtime\",\"command\":\"getruntime\",\"payload\":7,\"secret\":\"pw\"}",
+        "{\"protocol\":\"runtime\",\"secret\":\"pw\"}",
+        "{not json \"pw\"",
+    };
+    permitted_calls = 0;
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++)
+        handle(f, refused[i]);
+    assert_int_equal(permitted_calls, 0);
+    handle(f, "{\"protocol\":\"runtime\",\"command\":\"getruntime\",\"secret\":\"pw\"}");
+    assert_int_equal(permitted_calls, 1);
+    assert_ptr_equal(permitted_client, &f->client);
+    handle(f, "{\"protocol\":\"x\",\"command\":\"nosuch\",\"payload\":{\"secret\":\"pw\"}}");
+    assert_int_equal(permitted_calls, 2);
+    fixture_free(f);
+
+    o.secret = NULL;
+    f = fixture_new(&o);
+    permitted_calls = 0;
+    handle(f, "{\"protocol\":\"runtime\",\"command\":\"getruntime\"}");
+    handle(f, "[1]");
+    assert_int_equal(permitted_calls, 1);
+    fixture_free(f);
+}
+
 struct seen {
     int calls;
     bool permitted;
@@ -850,7 +897,10 @@ static void srv_text(struct http_server *s, struct ws_conn *c, const char *data,
         http_server__close(s, srv_closed, ud);
     else if (len > 4 && memcmp(data, "all:", 4) == 0)
         assert_int_equal(http_server__broadcast(s, data, len), 0);
-    else
+    else if (len == 5 && memcmp(data, "trust", 5) == 0) {
+        http_server__trust(c); /* as the runtime does after a permitted command */
+        assert_int_equal(http_server__send(c, "trusted", 7), 0);
+    } else
         assert_int_equal(http_server__send(c, data, len), 0);
 }
 
@@ -905,14 +955,22 @@ static void test_server_send_paths(void **state)
     assert_string_equal(cl[0].last, "hello");
     assert_int_equal(cl[0].frames, 1);
 
-    /* Broadcast reaches everyone. */
-    client_send(&cl[1], "all:x", 5);
-    run_until(&loop, &cl[2].messages, 1);
+    /* A broadcast reaches the trusted clients only (1 and 2, not 0). */
+    client_send(&cl[1], "trust", 5);
+    client_send(&cl[2], "trust", 5);
     run_until(&loop, &cl[1].messages, 1);
-    run_until(&loop, &cl[0].messages, 2);
-    for (int i = 0; i < 3; i++)
+    run_until(&loop, &cl[2].messages, 1);
+    assert_int_equal(http_server__trusted_clients(st.s), 2);
+    client_send(&cl[1], "all:x", 5);
+    run_until(&loop, &cl[2].messages, 2);
+    run_until(&loop, &cl[1].messages, 2);
+    for (int i = 0; i < 20; i++)
+        uv_run(&loop, UV_RUN_NOWAIT);
+    for (int i = 1; i < 3; i++)
         assert_string_equal(cl[i].last, "all:x");
-    assert_int_equal(cl[1].frames, 1);
+    assert_int_equal(cl[0].messages, 1);
+    assert_string_equal(cl[0].last, "hello");
+    assert_int_equal(cl[1].frames, 2);
 
     /* A message over max_frame goes out in several frames, intact. */
     size_t big_len = 10000;
@@ -921,10 +979,10 @@ static void test_server_send_paths(void **state)
     for (size_t i = 0; i < big_len; i++)
         big[i] = (char)('a' + i % 26);
     client_send(&cl[2], big, big_len);
-    run_until(&loop, &cl[2].messages, 2);
+    run_until(&loop, &cl[2].messages, 3);
     assert_int_equal(cl[2].last_len, big_len);
     assert_memory_equal(cl[2].last, big, big_len);
-    assert_true(cl[2].frames >= 3); /* 1 + at least 2 for 10000 bytes */
+    assert_true(cl[2].frames >= 4); /* 2 + at least 2 for 10000 bytes */
     free(big);
 
     /* A client's close: answered, the server forgets it. */
@@ -932,6 +990,7 @@ static void test_server_send_paths(void **state)
     assert_int_equal(wslay_event_send(cl[1].ws), 0);
     run_until(&loop, &st.closes, 1);
     assert_int_equal(http_server__clients(st.s), 2);
+    assert_int_equal(http_server__trusted_clients(st.s), 1);
 
     /* Closing the server from a callback: 1001 to everyone left, then freed. */
     client_send(&cl[0], "close-server", 12);
@@ -963,6 +1022,7 @@ int main(void)
         cmocka_unit_test(test_getruntime_no_setsource),
         cmocka_unit_test(test_secret_getruntime),
         cmocka_unit_test(test_secret_other_commands),
+        cmocka_unit_test(test_permitted_callback),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_mutated_frames),
         cmocka_unit_test(test_dispatch_table),

@@ -447,6 +447,57 @@ static void test_stored_text(void **state)
     registry__free(r);
 }
 
+static void on_gone(const char *component, void *ud)
+{
+    json_array_append_new(ud, json_string(component));
+}
+
+/* Participants per component, the component's last one gone told, and the
+ * caps on participants and component names. */
+static void test_components_and_caps(void **state)
+{
+    (void)state;
+    json_t *gone = json_array();
+    struct registry_options o = {.period_ms = 1000,
+                                 .expiry_periods = 1,
+                                 .max_participants = 3,
+                                 .max_components = 2,
+                                 .component_gone = on_gone,
+                                 .ud = gone};
+    struct registry *r = NULL;
+    assert_int_equal(registry__new(&o, &r), 0);
+    update(r, participant("a1", "a", NULL, NULL), 1);
+    update(r, participant("b1", "b", NULL, NULL), 1);
+    assert_int_equal(registry__component_participants(r, "test/Repeat"), 2);
+    json_t *p = payload("{\"id\":\"c1\",\"role\":\"c\",\"component\":\"Other\"}");
+    update(r, p, 1);
+    assert_int_equal(registry__component_count(r), 2);
+    /* a fourth participant, a third component: refused, nothing changed */
+    p = participant("d1", "d", NULL, NULL);
+    assert_int_equal(registry__update(r, p, 1, NULL), MSGFLO_ESTATE);
+    json_decref(p);
+    p = payload("{\"id\":\"a1\",\"role\":\"a\",\"component\":\"Third\"}");
+    assert_int_equal(registry__update(r, p, 1, NULL), MSGFLO_ESTATE);
+    json_decref(p);
+    assert_int_equal(registry__count(r), 3);
+    assert_int_equal(json_array_size(gone), 0);
+    /* b1 moves to Other; a1 forgotten: the last of test/Repeat */
+    p = payload("{\"id\":\"b1\",\"role\":\"b\",\"component\":\"Other\"}");
+    update(r, p, 2);
+    assert_int_equal(registry__component_participants(r, "Other"), 2);
+    assert_int_equal(json_array_size(gone), 0);
+    assert_int_equal(registry__forget_role(r, "a"), 1);
+    assert_string_equal(json_string_value(json_array_get(gone, 0)), "test/Repeat");
+    assert_int_equal(registry__component_count(r), 1);
+    /* expiry: the last of Other */
+    assert_int_equal(registry__expire(r, 5000, NULL, NULL), 2);
+    assert_string_equal(json_string_value(json_array_get(gone, 1)), "Other");
+    assert_int_equal(registry__component_count(r), 0);
+    registry__free(r);
+    assert_int_equal(json_array_size(gone), 2); /* not told while freeing */
+    json_decref(gone);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -464,6 +515,7 @@ int main(void)
         cmocka_unit_test(test_next_expiry),
         cmocka_unit_test(test_expiry_callback_forgets_role),
         cmocka_unit_test(test_stored_text),
+        cmocka_unit_test(test_components_and_caps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "coord/supervisor.h"
+#include "coord/supervisor_spawn.h"
 #include "msgflo/errors.h"
 #include "msgflo/log.h"
 
@@ -309,6 +310,53 @@ static void test_environment_and_cwd(void **state)
     unsetenv("MSGFLO_TEST_OVERRIDE");
     unsetenv("MSGFLO_TEST_KEPT");
     teardown_sup(&c);
+}
+
+/* A simple command behind --shell is exec'd by the shell: the process the
+ * supervisor started (and set the parent-death signal of) is the command
+ * itself, so its parent is us. It also learns our pid. */
+static void test_shell_execs_simple_commands(void **state)
+{
+    struct ctx c;
+    struct supervisor_options o = {.shell = "/bin/sh"};
+    setup_sup(&c, &o);
+    assert_int_equal(supervisor__start(c.sup, "x",
+                                       "/bin/sh -c 'echo parent $PPID $MSGFLO_SUPERVISOR_PID'",
+                                       &callbacks, &c),
+                     0);
+    run_until(&c, &c.started, 1, 20);
+    char want[64];
+    snprintf(want, sizeof want, "parent %ld %ld", (long)getpid(), (long)getpid());
+    assert_string_equal(c.first_line, want);
+    run_until(&c, &c.exits, 1, 20);
+    teardown_sup(&c);
+
+    assert_true(supervisor_spawn__execable("build/examples/repeat a mqtt://h"));
+    assert_true(supervisor_spawn__execable("  ./prog --x 'a b' > /tmp/log 2>&1"));
+    assert_false(supervisor_spawn__execable("a; b"));
+    assert_false(supervisor_spawn__execable("a | b"));
+    assert_false(supervisor_spawn__execable("a && b"));
+    assert_false(supervisor_spawn__execable("a &"));
+    assert_false(supervisor_spawn__execable("A=1 prog"));
+    assert_false(supervisor_spawn__execable("while true; do x; done"));
+    assert_false(supervisor_spawn__execable("exec prog"));
+    assert_false(supervisor_spawn__execable("exit 3"));
+    assert_false(supervisor_spawn__execable("cd /tmp"));
+    assert_false(supervisor_spawn__execable("if x"));
+    assert_true(supervisor_spawn__execable("sleep 30"));
+    assert_false(supervisor_spawn__execable("(prog)"));
+    assert_false(supervisor_spawn__execable("a\nb"));
+    assert_false(supervisor_spawn__execable(""));
+    struct supervisor_spawn_args a;
+    supervisor_spawn__args("./prog x", "/bin/sh", "/usr/bin/setpriv", &a);
+    assert_string_equal(a.argv[0], "/usr/bin/setpriv");
+    assert_string_equal(a.argv[2], "/bin/sh");
+    assert_string_equal(a.argv[4], "exec ./prog x");
+    assert_null(a.argv[5]);
+    supervisor_spawn__args_cleanup(&a);
+    supervisor_spawn__args("a | b", "/bin/sh", NULL, &a);
+    assert_string_equal(a.argv[2], "a | b");
+    supervisor_spawn__args_cleanup(&a);
 }
 
 static void test_forwarding_with_prefixes(void **state)
@@ -645,6 +693,66 @@ static void test_owner_killed(void **state)
     assert_int_equal(WTERMSIG(status), SIGTERM);
 }
 
+/* A process started with the given supervisor marks: sleeps until killed. */
+static pid_t start_marked(const char *identity, long supervisor_pid)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char id[128], sup[64];
+        snprintf(id, sizeof id, "MSGFLO_SUPERVISOR_ID=%s", identity);
+        snprintf(sup, sizeof sup, "MSGFLO_SUPERVISOR_PID=%ld", supervisor_pid);
+        char *const argv[] = {"sleep", "30", NULL};
+        char *const envp[] = {id, sup, NULL};
+        execve("/bin/sleep", argv, envp);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Only processes marked with our identity whose supervisor is gone are
+ * stopped; another identity, or a supervisor still running, keeps them. */
+static void test_orphans_of_an_earlier_run(void **state)
+{
+    pid_t dead = fork();
+    assert_true(dead >= 0);
+    if (dead == 0)
+        _exit(0);
+    assert_int_equal(waitpid(dead, NULL, 0), dead);
+    char identity[64], other[64];
+    snprintf(identity, sizeof identity, "test-orphans-%ld", (long)getpid());
+    snprintf(other, sizeof other, "test-orphans-other-%ld", (long)getpid());
+    pid_t orphan = start_marked(identity, dead);
+    pid_t foreign = start_marked(other, dead);
+    pid_t kept = start_marked(identity, getppid()); /* its supervisor lives */
+    usleep(200000);                                 /* exec'd, environ readable */
+    assert_int_equal(supervisor__stop_orphans(identity, 1000), 1);
+    int status = 0;
+    assert_int_equal(waitpid(orphan, &status, 0), orphan);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGTERM);
+    assert_int_equal(waitpid(foreign, &status, WNOHANG), 0);
+    assert_int_equal(waitpid(kept, &status, WNOHANG), 0);
+    kill(foreign, SIGKILL);
+    kill(kept, SIGKILL);
+    waitpid(foreign, NULL, 0);
+    waitpid(kept, NULL, 0);
+    assert_int_equal(supervisor__stop_orphans(identity, 1000), 0);
+
+    /* Children are marked with the identity. */
+    struct ctx c;
+    struct supervisor_options o = {.shell = "/bin/sh", .identity = identity};
+    setup_sup(&c, &o);
+    assert_int_equal(supervisor__start(c.sup, "x", "echo id $MSGFLO_SUPERVISOR_ID", &callbacks, &c),
+                     0);
+    run_until(&c, &c.started, 1, 20);
+    char want[128];
+    snprintf(want, sizeof want, "id %s", identity);
+    assert_string_equal(c.first_line, want);
+    run_until(&c, &c.exits, 1, 20);
+    teardown_sup(&c);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -655,6 +763,7 @@ int main(void)
         cmocka_unit_test(test_spawn_failure),
         cmocka_unit_test(test_split_on_single_spaces),
         cmocka_unit_test(test_environment_and_cwd),
+        cmocka_unit_test(test_shell_execs_simple_commands),
         cmocka_unit_test(test_forwarding_with_prefixes),
         cmocka_unit_test(test_forwarding_keeps_lines_whole),
         cmocka_unit_test(test_sigterm_then_sigkill),
@@ -667,6 +776,7 @@ int main(void)
         cmocka_unit_test(test_parse_forward),
         cmocka_unit_test(test_stop_all_from_callback),
         cmocka_unit_test(test_owner_killed),
+        cmocka_unit_test(test_orphans_of_an_earlier_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

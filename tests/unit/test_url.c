@@ -120,6 +120,27 @@ static void test_mqtt_options(void **state)
     msgflo_url_free(u);
 }
 
+/* Nothing is lost by default: persistent AMQP messages (the original's
+ * default was transient); MQTT keeps the clean session unless asked. */
+static void test_delivery_defaults(void **state)
+{
+    msgflo_url *u = parse_ok("amqp://h");
+    assert_true(u->persistent);
+    assert_true(u->clean);
+    msgflo_url_free(u);
+    u = parse_ok("amqp://h?persistent=0");
+    assert_false(u->persistent);
+    msgflo_url_free(u);
+    u = parse_ok("mqtt://h?qos=1&clean=false");
+    assert_false(u->clean);
+    assert_null(u->client_id);
+    msgflo_url_free(u);
+    u = parse_ok("mqtt://h?cleanSession=no&clientId=motor-1");
+    assert_false(u->clean);
+    assert_string_equal(u->client_id, "motor-1");
+    msgflo_url_free(u);
+}
+
 static void test_tls_options(void **state)
 {
     msgflo_url *u = parse_ok("mqtts://h?ca=/tmp/ca.pem&cert=/tmp/c.pem&key=/tmp/k.pem&insecure=1");
@@ -155,6 +176,7 @@ static void test_errors(void **state)
     expect_error("mqtt://[::1", "unterminated");
     expect_error("mqtt://h\"x", "invalid character");
     expect_error("amqp://h?persistent=maybe", "option persistent");
+    expect_error("mqtt://h?clean=2", "option clean: '2' is not a boolean");
 }
 
 static void test_null_and_long(void **state)
@@ -207,6 +229,7 @@ int main(void)
         cmocka_unit_test(test_user_without_password),
         cmocka_unit_test(test_ipv6),
         cmocka_unit_test(test_mqtt_options),
+        cmocka_unit_test(test_delivery_defaults),
         cmocka_unit_test(test_tls_options),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_null_and_long),

@@ -24,6 +24,7 @@ enum msgflo_error {
     MSGFLO_ENOBROKER = -10, /* no broker URL given and none in the environment */
     MSGFLO_ESYS = -11,      /* system call or event loop failure */
     MSGFLO_ETLS = -12,      /* TLS set-up failed */
+    MSGFLO_ENOSPC = -13,    /* a caller's buffer is too small (nothing truncated) */
 };
 
 /* Returns a static, human-readable description of an error code; never NULL. */

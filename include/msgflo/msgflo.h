@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "msgflo/device.h"
 #include "msgflo/errors.h"
 #include "msgflo/log.h"
 #include "msgflo/participant.h"

@@ -2,9 +2,9 @@
  * discovery message exactly as msgflo-nodejs sends it. */
 #include "core/definition.h"
 
+#include "msgflo/device.h"
 #include "msgflo/errors.h"
 
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,15 +45,12 @@ bool definition__valid_queue(const char *name)
 
 char *definition__default_queue(const char *role, const char *port)
 {
-    size_t rlen = strlen(role), plen = strlen(port);
-    char *q = malloc(rlen + 1 + plen + 1);
-    if (!q)
-        return NULL;
-    memcpy(q, role, rlen);
-    q[rlen] = '.';
-    for (size_t i = 0; i < plen; i++)
-        q[rlen + 1 + i] = (char)toupper((unsigned char)port[i]);
-    q[rlen + 1 + plen] = '\0';
+    size_t len = strlen(role) + 1 + strlen(port);
+    char *q = malloc(len + 1);
+    if (q && msgflo_device_default_queue(role, port, q, len + 1, NULL) != 0) {
+        free(q);
+        q = NULL;
+    }
     return q;
 }
 
@@ -242,36 +239,60 @@ const struct definition_port *definition__port(const struct definition *d, bool 
     return NULL;
 }
 
-/* Ports without a queue cannot be wired, so they are not announced. */
-static json_t *ports_json(const struct definition_port *ports, size_t n)
+/* The discovery text comes from the device core (msgflo/device.h), so
+ * libmsgflo and devices announce alike: a view of the ports, then its writer. */
+static msgflo_device_port *device_ports(const struct definition_port *ports, size_t n)
 {
-    json_t *arr = json_array();
-    for (size_t i = 0; arr && i < n; i++) {
-        if (!ports[i].queue)
-            continue;
-        json_t *p = json_pack("{s:s, s:s, s:s, s:b}", "id", ports[i].id, "type", ports[i].type,
-                              "queue", ports[i].queue, "hidden", ports[i].hidden);
-        if (p && ports[i].description)
-            json_object_set_new(p, "description", json_string(ports[i].description));
-        if (!p || json_array_append_new(arr, p) != 0) {
-            json_decref(arr);
-            return NULL;
-        }
+    msgflo_device_port *dp = calloc(n + 1, sizeof *dp);
+    for (size_t i = 0; dp && i < n; i++) {
+        dp[i].id = ports[i].id;
+        dp[i].type = ports[i].type;
+        dp[i].description = ports[i].description;
+        dp[i].queue = ports[i].queue;
+        dp[i].hidden = ports[i].hidden;
     }
-    return arr;
+    return dp;
+}
+
+int definition__discovery_text(const struct definition *d, char **out)
+{
+    msgflo_device_definition dd = {.role = d->role,
+                                   .id = d->id,
+                                   .component = d->component,
+                                   .label = d->label,
+                                   .icon = d->icon,
+                                   .inports = device_ports(d->inports, d->n_inports),
+                                   .outports = device_ports(d->outports, d->n_outports)};
+    size_t len = 0;
+    char *text = NULL;
+    int rc = MSGFLO_ENOMEM;
+    *out = NULL;
+    if (!dd.inports || !dd.outports)
+        goto out;
+    rc = msgflo_device_discovery(&dd, NULL, 0, &len);
+    if (rc != MSGFLO_ENOSPC)
+        goto out;
+    rc = MSGFLO_ENOMEM;
+    if (!(text = malloc(len + 1)))
+        goto out;
+    rc = msgflo_device_discovery(&dd, text, len + 1, NULL);
+    if (rc == 0) {
+        *out = text;
+        text = NULL;
+    }
+out:
+    free(text);
+    free((void *)dd.inports);
+    free((void *)dd.outports);
+    return rc;
 }
 
 json_t *definition__discovery(const struct definition *d)
 {
-    json_t *in = ports_json(d->inports, d->n_inports);
-    json_t *outp = ports_json(d->outports, d->n_outports);
-    if (!in || !outp) {
-        json_decref(in);
-        json_decref(outp);
+    char *text = NULL;
+    if (definition__discovery_text(d, &text) != 0)
         return NULL;
-    }
-    return json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:o, s:o}}", "protocol", "discovery",
-                     "command", "participant", "payload", "id", d->id, "role", d->role, "component",
-                     d->component, "label", d->label, "icon", d->icon, "inports", in, "outports",
-                     outp);
+    json_t *msg = json_loads(text, 0, NULL);
+    free(text);
+    return msg;
 }

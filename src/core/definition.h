@@ -53,8 +53,13 @@ char *definition__default_queue(const char *role, const char *port);
 bool definition__valid_queue(const char *name);
 
 /* The discovery message {"protocol":"discovery","command":"participant",
- * "payload":{id, role, component, label, icon, inports, outports}}.
- * Returns a new reference or NULL when out of memory. */
+ * "payload":{id, role, component, label, icon, inports, outports}} as
+ * compact JSON text, written by the device core (msgflo_device_discovery).
+ * Returns 0 with owned text in *out (free()), MSGFLO_EINVAL for strings that
+ * are not UTF-8, or MSGFLO_ENOMEM. */
+int definition__discovery_text(const struct definition *d, char **out);
+
+/* The same message parsed: a new reference, or NULL on error. */
 json_t *definition__discovery(const struct definition *d);
 
 /* The port with this id, or NULL. */

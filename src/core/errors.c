@@ -29,6 +29,8 @@ const char *msgflo_strerror(int err)
         return "system error";
     case MSGFLO_ETLS:
         return "TLS set-up failed";
+    case MSGFLO_ENOSPC:
+        return "buffer too small";
     }
     return "unknown error";
 }

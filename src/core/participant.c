@@ -66,13 +66,10 @@ int msgflo_participant_new(msgflo_participant **out, const msgflo_definition *de
     rc = definition__instantiate(def, role, &p->def, errbuf, errlen);
     if (rc)
         goto out;
-    json_t *disc = definition__discovery(p->def);
-    p->discovery = disc ? json_dumps(disc, JSON_COMPACT) : NULL;
-    json_decref(disc);
-    if (!p->discovery) {
-        if (errbuf && errlen)
+    rc = definition__discovery_text(p->def, &p->discovery);
+    if (rc) {
+        if (rc == MSGFLO_EINVAL && errbuf && errlen)
             snprintf(errbuf, errlen, "definition strings must be valid UTF-8");
-        rc = MSGFLO_EINVAL;
         goto out;
     }
     p->broker = strdup(broker);

@@ -208,6 +208,18 @@ static bool handle_frame(struct amqp *a, const amqp_frame_t *f)
     }
     case AMQP_BASIC_NACK_METHOD: {
         amqp_basic_nack_t *m = f->payload.method.decoded;
+        /* The broker refused a publish (a quorum queue without a leader
+         * while its node is down): the input it came from must not be
+         * acked. Reconnecting returns every unacked delivery to its queue,
+         * to be processed again. */
+        if (a->n_subs > 0 || amqp_acks__held(&a->acks) > 0) {
+            LOG_WARNING(NS,
+                        "broker could not take published message %llu%s; reconnecting so that "
+                        "the messages being processed are delivered again",
+                        (unsigned long long)m->delivery_tag,
+                        m->multiple ? " and earlier ones" : "");
+            return false;
+        }
         on_confirm(a, m->delivery_tag, m->multiple, true);
         return true;
     }

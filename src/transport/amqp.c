@@ -307,7 +307,11 @@ static void on_poll(uv_poll_t *h, int status, int events)
     struct amqp *a = h->data;
     (void)events;
     if (status < 0) {
-        LOG_WARNING(NS, "socket error: %s", uv_strerror(status));
+        /* libuv reports POLLERR (a reset connection: a broker killed) as
+         * UV_EBADF, which would read as a bug of ours. */
+        msgflo_url one = current_url(a);
+        LOG_WARNING(NS, "connection to %s:%d lost: %s", one.host, one.port,
+                    status == UV_EBADF ? "socket error (reset?)" : uv_strerror(status));
         lost(a, MSGFLO_ENOTCONN);
         return;
     }

@@ -1,6 +1,10 @@
 /* msgflo-c: broker URLs.
  *
- *   scheme://[user[:password]@]host[:port][/vhost][?option=value&...]
+ *   scheme://[user[:password]@]host[:port][,host[:port]...][/vhost][?option=value&...]
+ *
+ * A list of hosts (AMQP only, at most MSGFLO_URL_MAX_HOSTS) names the nodes
+ * of a RabbitMQ cluster: a connection goes to the first that answers, and
+ * after a loss to the next one of the list, with the usual backoff.
  *
  * Schemes: mqtt (port 1883), mqtts (8883, TLS), amqp (5672), amqps (5671, TLS).
  * user, password and vhost are percent-decoded. The AMQP vhost is the path
@@ -20,6 +24,10 @@
  *                 stable client id; cleanSession too (msgflo-cpp's name)
  *   ca=FILE, cert=FILE, key=FILE   TLS: CA bundle, client certificate and key
  *   insecure=B    TLS: do not verify the broker's certificate (tests only)
+ *   queueType=T   AMQP: classic (default, as msgflo-nodejs) or quorum: inport
+ *                 queues and `fbp` declared with x-queue-type=quorum; every
+ *                 participant and tool sharing the queues needs the same;
+ *                 queue_type too
  *   frameMax, channelMax, locale   accepted for amqplib compatibility
  *
  * Booleans are 1/0, true/false, yes/no. Anything else is an error naming the
@@ -42,12 +50,30 @@ enum msgflo_scheme {
     MSGFLO_SCHEME_AMQPS,
 };
 
+/* Queue type of inport queues (and of the discovery queue `fbp`) on AMQP. */
+enum msgflo_queue_type {
+    MSGFLO_QUEUE_CLASSIC, /* declared as msgflo-nodejs does: no x-queue-type argument */
+    MSGFLO_QUEUE_QUORUM,  /* x-queue-type=quorum: replicated on a RabbitMQ cluster */
+};
+
+#define MSGFLO_URL_MAX_HOSTS 16
+
+/* One address of an AMQP failover list. */
+struct msgflo_url_host {
+    char *host; /* without brackets for IPv6 literals */
+    int port;
+};
+
 typedef struct msgflo_url {
     enum msgflo_scheme scheme;
     bool tls;     /* mqtts or amqps */
     bool is_amqp; /* amqp or amqps */
-    char *host;   /* without brackets for IPv6 literals */
-    int port;
+    char *host;   /* the first host of the list (hosts[0].host); no brackets for IPv6 */
+    int port;     /* hosts[0].port */
+    /* AMQP: every host of the URL, in order (amqp://h1:p1,h2:p2/); a lost or
+     * failed connection tries the next one. One for MQTT. */
+    struct msgflo_url_host *hosts;
+    size_t n_hosts;
     char *user;     /* NULL when absent */
     char *password; /* NULL when absent */
     char *vhost;    /* AMQP only; "/" by default */
@@ -63,7 +89,8 @@ typedef struct msgflo_url {
     char *cert_file;
     char *key_file;
     bool insecure;
-    bool clean; /* MQTT clean session; false: a persistent session */
+    bool clean;                        /* MQTT clean session; false: a persistent session */
+    enum msgflo_queue_type queue_type; /* AMQP; classic by default */
 } msgflo_url;
 
 /* Parses `text` into a new URL (free with msgflo_url_free).

@@ -132,6 +132,14 @@ static int apply_option(msgflo_url *u, const char *key, const char *value, char 
         /* cleanSession: msgflo-cpp's spelling of the same option. */
         if (!boolean__parse(value, &u->clean))
             return fail(errbuf, errlen, "option clean: '%s' is not a boolean", value);
+    } else if (strcmp(key, "queueType") == 0 || strcmp(key, "queue_type") == 0) {
+        /* queue_type: RabbitMQ's own spelling (x-queue-type, its HTTP API). */
+        if (strcmp(value, "classic") == 0)
+            u->queue_type = MSGFLO_QUEUE_CLASSIC;
+        else if (strcmp(value, "quorum") == 0)
+            u->queue_type = MSGFLO_QUEUE_QUORUM;
+        else
+            return fail(errbuf, errlen, "option queueType: '%s' is not classic or quorum", value);
     } else if (strcmp(key, "insecure") == 0) {
         if (!boolean__parse(value, &b))
             return fail(errbuf, errlen, "option insecure: '%s' is not a boolean", value);
@@ -221,31 +229,10 @@ static int parse_scheme(const char *text, msgflo_url *u, const char **rest, char
                 (int)(n > 20 ? 20 : n), text);
 }
 
-/* Parses "[user[:password]@]host[:port]" of length len. */
-static int parse_authority(msgflo_url *u, const char *s, size_t len, char *errbuf, size_t errlen)
+/* Parses one "host[:port]" of length len; the port defaults to `port`. */
+static int parse_host(const char *s, size_t len, struct msgflo_url_host *out, int port,
+                      char *errbuf, size_t errlen)
 {
-    bool bad = false;
-    const char *at = NULL;
-    for (size_t i = len; i > 0; i--) {
-        if (s[i - 1] == '@') {
-            at = s + i - 1;
-            break;
-        }
-    }
-    if (at) {
-        size_t ulen = (size_t)(at - s);
-        const char *colon = memchr(s, ':', ulen);
-        size_t namelen = colon ? (size_t)(colon - s) : ulen;
-        u->user = decode(s, namelen, &bad);
-        if (u->user && colon)
-            u->password = decode(colon + 1, ulen - namelen - 1, &bad);
-        if (bad)
-            return fail(errbuf, errlen, "bad %%-escape in user or password");
-        if (!u->user || (colon && !u->password))
-            return MSGFLO_ENOMEM;
-        len -= ulen + 1;
-        s = at + 1;
-    }
     const char *host = s;
     size_t hostlen;
     const char *portstr = NULL;
@@ -278,12 +265,66 @@ static int parse_authority(msgflo_url *u, const char *s, size_t len, char *errbu
         if (!(isalnum(c) || c == '.' || c == '-' || c == '_' || c == ':' || c == '%'))
             return fail(errbuf, errlen, "invalid character '%c' in host", c);
     }
-    u->host = strndup(host, hostlen);
-    if (!u->host)
-        return MSGFLO_ENOMEM;
-    if (portstr && !parse_int(portstr, portlen, 1, 65535, &u->port))
+    out->port = port;
+    if (portstr && !parse_int(portstr, portlen, 1, 65535, &out->port))
         return fail(errbuf, errlen, "invalid port '%.*s'", (int)(portlen > 20 ? 20 : portlen),
                     portstr);
+    out->host = strndup(host, hostlen);
+    return out->host ? 0 : MSGFLO_ENOMEM;
+}
+
+/* Parses "[user[:password]@]host[:port][,host[:port]...]" of length len. */
+static int parse_authority(msgflo_url *u, const char *s, size_t len, char *errbuf, size_t errlen)
+{
+    bool bad = false;
+    const char *at = NULL;
+    for (size_t i = len; i > 0; i--) {
+        if (s[i - 1] == '@') {
+            at = s + i - 1;
+            break;
+        }
+    }
+    if (at) {
+        size_t ulen = (size_t)(at - s);
+        const char *colon = memchr(s, ':', ulen);
+        size_t namelen = colon ? (size_t)(colon - s) : ulen;
+        u->user = decode(s, namelen, &bad);
+        if (u->user && colon)
+            u->password = decode(colon + 1, ulen - namelen - 1, &bad);
+        if (bad)
+            return fail(errbuf, errlen, "bad %%-escape in user or password");
+        if (!u->user || (colon && !u->password))
+            return MSGFLO_ENOMEM;
+        len -= ulen + 1;
+        s = at + 1;
+    }
+    /* A failover list: host:port,host:port (as libpq and Spring AMQP's
+     * addresses); no IPv6 literal holds a comma. */
+    size_t n = 1;
+    for (size_t i = 0; i < len; i++)
+        n += s[i] == ',';
+    if (n > 1 && !u->is_amqp)
+        return fail(errbuf, errlen, "a list of hosts is for amqp:// and amqps:// only");
+    if (n > MSGFLO_URL_MAX_HOSTS)
+        return fail(errbuf, errlen, "more than %d hosts", MSGFLO_URL_MAX_HOSTS);
+    u->hosts = calloc(n, sizeof *u->hosts);
+    if (!u->hosts)
+        return MSGFLO_ENOMEM;
+    int port = u->port; /* the scheme's default */
+    for (size_t i = 0; i < n; i++) {
+        const char *comma = memchr(s, ',', len);
+        size_t one = comma ? (size_t)(comma - s) : len;
+        int rc = parse_host(s, one, &u->hosts[i], port, errbuf, errlen);
+        if (rc)
+            return rc;
+        u->n_hosts = i + 1;
+        if (comma) {
+            len -= one + 1;
+            s = comma + 1;
+        }
+    }
+    u->host = u->hosts[0].host;
+    u->port = u->hosts[0].port;
     return 0;
 }
 
@@ -355,6 +396,10 @@ int msgflo_url_parse(const char *text, msgflo_url **out, char *errbuf, size_t er
         rc = fail(errbuf, errlen, "TLS options need an mqtts:// or amqps:// URL");
         goto out;
     }
+    if (u->queue_type != MSGFLO_QUEUE_CLASSIC && !u->is_amqp) {
+        rc = fail(errbuf, errlen, "option queueType is for amqp:// and amqps:// only");
+        goto out;
+    }
     if ((u->cert_file == NULL) != (u->key_file == NULL)) {
         rc = fail(errbuf, errlen, "options cert and key must be given together");
         goto out;
@@ -370,7 +415,9 @@ void msgflo_url_free(msgflo_url *u)
 {
     if (!u)
         return;
-    free(u->host);
+    for (size_t i = 0; i < u->n_hosts; i++)
+        free(u->hosts[i].host);
+    free(u->hosts);
     free(u->user);
     free(u->password);
     free(u->vhost);

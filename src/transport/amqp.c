@@ -60,6 +60,7 @@ struct amqp {
     void *flushed_arg;
     uint32_t stats_generation;  /* connection on which STATS_CHANNEL is open; 0: none */
     struct amqp_topology *topo; /* the topology batches' connection; NULL: none yet */
+    size_t at;                  /* the URL's host (hosts[at]) connected to, or tried next */
 };
 
 static void amqp_retry(struct transport *base);
@@ -125,9 +126,29 @@ static void drop_connection(struct amqp *a)
     a->n_subs = 0;
 }
 
+/* The URL with host and port of the failover list's current entry (a
+ * shallow copy: valid while the transport's URL is). */
+static msgflo_url current_url(const struct amqp *a)
+{
+    msgflo_url u = *a->base.url;
+    if (a->at < u.n_hosts) {
+        u.host = u.hosts[a->at].host;
+        u.port = u.hosts[a->at].port;
+    }
+    return u;
+}
+
 static void lost(struct amqp *a, int err)
 {
     drop_connection(a);
+    /* A failover list: the next attempt goes to the next node of the
+     * cluster (a lost node usually takes its connections with it). */
+    const msgflo_url *u = a->base.url;
+    if (u->n_hosts > 1 && !a->base.closing) {
+        a->at = (a->at + 1) % u->n_hosts;
+        LOG_INFO(NS, "next attempt: %s:%d (%zu of %zu)", u->hosts[a->at].host, u->hosts[a->at].port,
+                 a->at + 1, u->n_hosts);
+    }
     if (!a->base.closing)
         transport__schedule_reconnect(&a->base, err, amqp_retry);
 }
@@ -187,6 +208,18 @@ static bool handle_frame(struct amqp *a, const amqp_frame_t *f)
     }
     case AMQP_BASIC_NACK_METHOD: {
         amqp_basic_nack_t *m = f->payload.method.decoded;
+        /* The broker refused a publish (a quorum queue without a leader
+         * while its node is down): the input it came from must not be
+         * acked. Reconnecting returns every unacked delivery to its queue,
+         * to be processed again. */
+        if (a->n_subs > 0 || amqp_acks__held(&a->acks) > 0) {
+            LOG_WARNING(NS,
+                        "broker could not take published message %llu%s; reconnecting so that "
+                        "the messages being processed are delivered again",
+                        (unsigned long long)m->delivery_tag,
+                        m->multiple ? " and earlier ones" : "");
+            return false;
+        }
         on_confirm(a, m->delivery_tag, m->multiple, true);
         return true;
     }
@@ -274,7 +307,11 @@ static void on_poll(uv_poll_t *h, int status, int events)
     struct amqp *a = h->data;
     (void)events;
     if (status < 0) {
-        LOG_WARNING(NS, "socket error: %s", uv_strerror(status));
+        /* libuv reports POLLERR (a reset connection: a broker killed) as
+         * UV_EBADF, which would read as a bug of ours. */
+        msgflo_url one = current_url(a);
+        LOG_WARNING(NS, "connection to %s:%d lost: %s", one.host, one.port,
+                    status == UV_EBADF ? "socket error (reset?)" : uv_strerror(status));
         lost(a, MSGFLO_ENOTCONN);
         return;
     }
@@ -373,7 +410,8 @@ int amqp__open(const msgflo_url *u, int heartbeat, amqp_connection_state_t *out)
 
 static int open_connection(struct amqp *a)
 {
-    const msgflo_url *u = a->base.url;
+    msgflo_url one = current_url(a);
+    const msgflo_url *u = &one;
     int rc =
         open_logged_in(u, u->heartbeat, &a->conn, a->base.last_error, sizeof a->base.last_error);
     if (rc)
@@ -419,8 +457,8 @@ static void try_connect(struct amqp *a)
         lost(a, rc);
         return;
     }
-    LOG_DEBUG(NS, "connected to %s:%d vhost %s", a->base.url->host, a->base.url->port,
-              a->base.url->vhost);
+    msgflo_url one = current_url(a);
+    LOG_DEBUG(NS, "connected to %s:%d vhost %s", one.host, one.port, one.vhost);
     transport__on_connected(&a->base);
     if (a->base.events.connected)
         a->base.events.connected(a->base.ud);
@@ -469,6 +507,23 @@ static int declare_fanout(struct amqp *a, const char *name)
     return rpc_done(a, "declare exchange", name);
 }
 
+amqp_table_t amqp__queue_args(const msgflo_url *u, const char *dlx, amqp_table_entry_t *entries)
+{
+    amqp_table_t t = {.num_entries = 0, .entries = entries};
+    if (dlx)
+        entries[t.num_entries++] = (amqp_table_entry_t){
+            .key = amqp_cstring_bytes("x-dead-letter-exchange"),
+            .value = {.kind = AMQP_FIELD_KIND_UTF8, .value = {.bytes = amqp_cstring_bytes(dlx)}}};
+    /* Replicated on every node of a cluster (durable, not exclusive: as
+     * msgflo declares them). msgflo-nodejs cannot declare it so. */
+    if (u->queue_type == MSGFLO_QUEUE_QUORUM)
+        entries[t.num_entries++] =
+            (amqp_table_entry_t){.key = amqp_cstring_bytes("x-queue-type"),
+                                 .value = {.kind = AMQP_FIELD_KIND_UTF8,
+                                           .value = {.bytes = amqp_cstring_bytes("quorum")}}};
+    return t;
+}
+
 static int amqp_declare_inqueue(struct transport *base, const char *queue)
 {
     struct amqp *a = (struct amqp *)base;
@@ -476,10 +531,8 @@ static int amqp_declare_inqueue(struct transport *base, const char *queue)
         return MSGFLO_ENOTCONN;
     char dlx[300];
     snprintf(dlx, sizeof dlx, "dead-%s", queue);
-    amqp_table_entry_t entry = {
-        .key = amqp_cstring_bytes("x-dead-letter-exchange"),
-        .value = {.kind = AMQP_FIELD_KIND_UTF8, .value = {.bytes = amqp_cstring_bytes(dlx)}}};
-    amqp_table_t args = {.num_entries = 1, .entries = &entry};
+    amqp_table_entry_t entries[2];
+    amqp_table_t args = amqp__queue_args(a->base.url, dlx, entries);
     amqp_queue_declare(a->conn, CHANNEL, amqp_cstring_bytes(queue), false, true, false, false,
                        args);
     int rc = rpc_done(a, "declare queue", queue);
@@ -639,8 +692,9 @@ static int amqp_declare_discovery(struct transport *base)
     struct amqp *a = (struct amqp *)base;
     if (!a->conn)
         return MSGFLO_ENOTCONN;
+    amqp_table_entry_t entries[2];
     amqp_queue_declare(a->conn, CHANNEL, amqp_cstring_bytes("fbp"), false, true, false, false,
-                       amqp_empty_table);
+                       amqp__queue_args(a->base.url, NULL, entries));
     return rpc_done(a, "declare queue", "fbp");
 }
 
@@ -844,7 +898,8 @@ static int amqp_topology_op(struct transport *base, struct transport_step *steps
         return MSGFLO_ENOTCONN;
     }
     int keep_ms = a->base.url->heartbeat > 0 ? a->base.url->heartbeat * 1000 / 2 : 0;
-    return amqp_topology__run(&a->topo, a->base.url, steps, n, keep_ms, keep_alive, a);
+    msgflo_url one = current_url(a); /* the node the data connection is on */
+    return amqp_topology__run(&a->topo, &one, steps, n, keep_ms, keep_alive, a);
 }
 
 static const struct transport_ops amqp_ops = {

@@ -46,7 +46,8 @@ struct batch {
     int keep_ms;
     void (*keep_alive)(void *arg);
     void *arg;
-    uint64_t last_keep; /* ns */
+    uint64_t last_keep;    /* ns */
+    const msgflo_url *url; /* borrowed: the queue type of declarations */
 };
 
 static bool is_binding(enum transport_step_kind k)
@@ -127,8 +128,8 @@ static amqp_method_number_t reply_of(amqp_method_number_t m)
     }
 }
 
-static int send_op(amqp_connection_state_t conn, amqp_channel_t ch, const struct transport_step *s,
-                   int op)
+static int send_op(amqp_connection_state_t conn, const msgflo_url *u, amqp_channel_t ch,
+                   const struct transport_step *s, int op)
 {
     const char *name, *other;
     amqp_method_number_t m = method_of(s, op, &name, &other);
@@ -136,12 +137,10 @@ static int send_op(amqp_connection_state_t conn, amqp_channel_t ch, const struct
     switch (m) {
     case AMQP_QUEUE_DECLARE_METHOD: {
         snprintf(dlx, sizeof dlx, "dead-%s", name);
-        amqp_table_entry_t entry = {
-            .key = amqp_cstring_bytes("x-dead-letter-exchange"),
-            .value = {.kind = AMQP_FIELD_KIND_UTF8, .value = {.bytes = amqp_cstring_bytes(dlx)}}};
+        amqp_table_entry_t entries[2];
         amqp_queue_declare_t q = {.queue = amqp_cstring_bytes(name),
                                   .durable = true,
-                                  .arguments = {.num_entries = 1, .entries = &entry}};
+                                  .arguments = amqp__queue_args(u, dlx, entries)};
         return amqp_send_method(conn, ch, m, &q);
     }
     case AMQP_EXCHANGE_DECLARE_METHOD: {
@@ -242,7 +241,7 @@ static int fill(struct batch *b, size_t i)
             continue;
         }
         const struct transport_step *s = &b->steps[c->list[c->next]];
-        if (send_op(b->t->conn, ch, s, c->next_op) != AMQP_STATUS_OK)
+        if (send_op(b->t->conn, b->url, ch, s, c->next_op) != AMQP_STATUS_OK)
             return MSGFLO_ENOTCONN;
         push(c, c->next, c->next_op);
         if (++c->next_op == n_ops(s)) {
@@ -457,7 +456,8 @@ int amqp_topology__run(struct amqp_topology **topo, const msgflo_url *u,
                        struct transport_step *steps, size_t n, int keep_ms,
                        void (*keep_alive)(void *arg), void *arg)
 {
-    struct batch b = {.steps = steps, .keep_ms = keep_ms, .keep_alive = keep_alive, .arg = arg};
+    struct batch b = {
+        .url = u, .steps = steps, .keep_ms = keep_ms, .keep_alive = keep_alive, .arg = arg};
     int rc = 0;
     if (n == 0)
         return 0;

@@ -39,4 +39,10 @@ void amqp_topology__free(struct amqp_topology *t, bool polite);
  * Returns 0, MSGFLO_ENOMEM, MSGFLO_ETLS or MSGFLO_ECONNECT. */
 int amqp__open(const msgflo_url *u, int heartbeat, amqp_connection_state_t *out);
 
+/* amqp.c: the arguments of the declaration of queue `queue` as msgflo-nodejs
+ * declares it: x-dead-letter-exchange=`dlx` (NULL: none, as for `fbp`), and
+ * x-queue-type=quorum when the URL asks for it. `entries` (room for 2) and
+ * `dlx` are borrowed by the returned table. */
+amqp_table_t amqp__queue_args(const msgflo_url *u, const char *dlx, amqp_table_entry_t *entries);
+
 #endif

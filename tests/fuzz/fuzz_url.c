@@ -31,8 +31,13 @@ static void check_redacted(const char *text, const msgflo_url *u)
         !same(r->user, u->user) || !same(r->vhost, u->vhost) || r->prefetch != u->prefetch ||
         r->heartbeat != u->heartbeat || r->qos != u->qos || r->keepalive != u->keepalive ||
         !same(r->client_id, u->client_id) || r->persistent != u->persistent ||
-        !same(r->ca_file, u->ca_file) || r->insecure != u->insecure)
+        !same(r->ca_file, u->ca_file) || r->insecure != u->insecure ||
+        r->queue_type != u->queue_type || r->n_hosts != u->n_hosts)
         abort();
+    for (size_t i = 0; i < u->n_hosts; i++) {
+        if (!same(r->hosts[i].host, u->hosts[i].host) || r->hosts[i].port != u->hosts[i].port)
+            abort();
+    }
     if (u->password && strcmp(r->password, "***") != 0)
         abort();
     msgflo_url_free(r);
@@ -50,7 +55,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     text[size] = '\0';
     if (msgflo_url_parse(text, &u, err, sizeof err) == 0) {
         if (!u->host || !*u->host || u->port < 1 || u->port > 65535 || (u->is_amqp && !u->vhost) ||
-            u->tls != (u->scheme == MSGFLO_SCHEME_MQTTS || u->scheme == MSGFLO_SCHEME_AMQPS))
+            u->tls != (u->scheme == MSGFLO_SCHEME_MQTTS || u->scheme == MSGFLO_SCHEME_AMQPS) ||
+            u->n_hosts < 1 || u->n_hosts > MSGFLO_URL_MAX_HOSTS ||
+            (u->n_hosts > 1 && !u->is_amqp) || u->hosts[0].host != u->host ||
+            u->hosts[0].port != u->port)
             abort();
         check_redacted(text, u);
         msgflo_url_free(u);

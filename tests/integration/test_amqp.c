@@ -1,6 +1,6 @@
 /* Participants on a real RabbitMQ: discovery, data, dead-lettering, shared
  * work, no loss of unacked messages, batched acks, reconnect after a broker
- * restart. */
+ * restart, a failover list whose first host is down. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <signal.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -350,6 +354,47 @@ static void test_idle_heartbeats(void **state)
     amqp_client_close(&ac);
 }
 
+/* A port nobody listens on (bound, then closed). */
+static int dead_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* A failover list whose first host is down: the participant goes on to the
+ * next one and works. */
+static void test_failover_list(void **state)
+{
+    struct names n;
+    support_names(&n, "afo");
+    const char *at = strrchr(url, '@');
+    assert_non_null(at);
+    char list_url[512], prog[1024];
+    snprintf(list_url, sizeof list_url, "%.*s127.0.0.1:%d,%s", (int)(at + 1 - url), url,
+             dead_port(), at + 1);
+    char *argv[] = {(char *)support_program("repeat", prog, sizeof prog), n.role, list_url, NULL};
+    struct child c;
+    assert_int_equal(child_start(&c, argv), 0);
+    assert_true(child_read_line(&c, 15000));
+    assert_non_null(strstr(c.line, " connected to amqp://guest:***@127.0.0.1:"));
+    struct amqp_client ac;
+    assert_int_equal(amqp_client_open(&ac, url), 0);
+    assert_int_equal(amqp_client_watch(&ac, n.out), 0);
+    assert_int_equal(amqp_client_send(&ac, n.in, "via the second host"), 0);
+    char *got = amqp_client_wait(&ac, 5000);
+    assert_non_null(got);
+    assert_string_equal(got, "via the second host");
+    free(got);
+    assert_int_equal(child_stop(&c, 0), 0);
+    amqp_client_close(&ac);
+}
+
 int main(void)
 {
     url = support_broker("MSGFLO_TEST_AMQP");
@@ -366,6 +411,7 @@ int main(void)
         SUPPORT_TEST(test_reconnect_after_broker_restart),
         SUPPORT_TEST(test_tls),
         SUPPORT_TEST(test_idle_heartbeats),
+        SUPPORT_TEST(test_failover_list),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -192,6 +192,63 @@ static void test_null_and_long(void **state)
     msgflo_url_free(NULL);
 }
 
+/* A failover list: every host in order, each with its port or the
+ * scheme's; host and port are the first's. */
+static void test_host_list(void **state)
+{
+    msgflo_url *u = parse_ok("amqp://guest:pw@127.0.0.1:5672,[::1]:5673,broker.example/vh");
+    assert_int_equal(u->n_hosts, 3);
+    assert_string_equal(u->hosts[0].host, "127.0.0.1");
+    assert_int_equal(u->hosts[0].port, 5672);
+    assert_string_equal(u->hosts[1].host, "::1");
+    assert_int_equal(u->hosts[1].port, 5673);
+    assert_string_equal(u->hosts[2].host, "broker.example");
+    assert_int_equal(u->hosts[2].port, 5672);
+    assert_string_equal(u->host, "127.0.0.1");
+    assert_int_equal(u->port, 5672);
+    assert_string_equal(u->password, "pw");
+    assert_string_equal(u->vhost, "vh");
+    msgflo_url_free(u);
+
+    u = parse_ok("amqps://a,b:5000?ca=/x.pem");
+    assert_int_equal(u->n_hosts, 2);
+    assert_int_equal(u->hosts[0].port, 5671);
+    assert_int_equal(u->hosts[1].port, 5000);
+    msgflo_url_free(u);
+
+    u = parse_ok("mqtt://h:1884");
+    assert_int_equal(u->n_hosts, 1);
+    assert_string_equal(u->hosts[0].host, "h");
+    assert_int_equal(u->hosts[0].port, 1884);
+    msgflo_url_free(u);
+
+    expect_error("mqtt://a:1883,b:1883", "a list of hosts is for amqp:// and amqps:// only");
+    expect_error("amqp://a,,b/", "missing host");
+    expect_error("amqp://a,/", "missing host");
+    expect_error("amqp://a:5672,b:99999/", "invalid port '99999'");
+    expect_error("amqp://a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q/", "more than 16 hosts");
+
+    char buf[200];
+    assert_int_equal(msgflo_url_redact("amqp://u:secret@a:1,b:2/", buf, sizeof buf), 0);
+    assert_string_equal(buf, "amqp://u:***@a:1,b:2/");
+}
+
+static void test_queue_type(void **state)
+{
+    msgflo_url *u = parse_ok("amqp://h/");
+    assert_int_equal(u->queue_type, MSGFLO_QUEUE_CLASSIC);
+    msgflo_url_free(u);
+    u = parse_ok("amqp://h/?queueType=quorum");
+    assert_int_equal(u->queue_type, MSGFLO_QUEUE_QUORUM);
+    msgflo_url_free(u);
+    u = parse_ok("amqp://h/?queue_type=quorum&queueType=classic");
+    assert_int_equal(u->queue_type, MSGFLO_QUEUE_CLASSIC);
+    msgflo_url_free(u);
+    expect_error("amqp://h/?queueType=stream",
+                 "option queueType: 'stream' is not classic or quorum");
+    expect_error("mqtt://h?queueType=quorum", "option queueType is for amqp:// and amqps:// only");
+}
+
 static void test_redact(void **state)
 {
     char buf[200];
@@ -233,6 +290,8 @@ int main(void)
         cmocka_unit_test(test_tls_options),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_null_and_long),
+        cmocka_unit_test(test_host_list),
+        cmocka_unit_test(test_queue_type),
         cmocka_unit_test(test_redact),
         cmocka_unit_test(test_resolve),
     };

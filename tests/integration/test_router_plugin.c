@@ -2,7 +2,8 @@
  * over /msgrouter, a pipeline of real participants routed by the broker,
  * fan-out and fan-in, QoS 1 kept, loops and malformed requests refused,
  * bindings kept across a broker restart, 10,000 bindings, and the control
- * topics closed by an ACL. Each case starts its own mosquitto. */
+ * topics closed by an ACL, msgflo-setup using the router (no --forever
+ * needed). Each case starts its own mosquitto. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -431,6 +432,69 @@ static void test_acl_closes_control_topics(void **state)
     broker_free(&b);
 }
 
+/* msgflo-setup on a broker with the router: without --forever it asks the
+ * router for the bindings, exits 0, and the pipeline keeps working after it
+ * exited (a message into a.IN arrives at b.OUT through the broker alone). */
+static void test_setup_uses_router(void **state)
+{
+    (void)state;
+    struct broker b;
+    broker_new(&b, NULL);
+    char prog[512], setup[512];
+    support_program("repeat", prog, sizeof prog);
+    struct names n[2];
+    struct child p[2];
+    for (int i = 0; i < 2; i++) {
+        support_names(&n[i], "su");
+        char *argv[] = {prog, n[i].role, b.url, NULL};
+        assert_int_equal(child_start(&p[i], argv), 0);
+        assert_true(child_read_line(&p[i], 10000));
+    }
+    char graph[160], text[256], cmd[1200];
+    snprintf(graph, sizeof graph, "%s/graph.fbp", b.dir);
+    snprintf(text, sizeof text, "%s(Repeat) OUT -> IN %s(Repeat)\n", n[0].role, n[1].role);
+    FILE *f = fopen(graph, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "exec '%s' --broker '%s' '%s' >'%s/out' 2>&1",
+             support_program("msgflo-setup", setup, sizeof setup), b.url, graph, b.dir);
+    char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    struct child s;
+    assert_int_equal(child_start(&s, argv), 0);
+    int status = child_wait(&s, 30000);
+    if (status != 0) {
+        snprintf(cmd, sizeof cmd, "cat '%s/out' >&2", b.dir);
+        assert_true(system(cmd) >= 0);
+    }
+    assert_int_equal(status, 0);
+
+    struct mqtt_client c;
+    open_admin(&c, &b);
+    json_t *o = request(&c, "listbindings", "{}", "bindings");
+    json_t *first = json_array_get(json_object_get(o, "bindings"), 0);
+    assert_int_equal(json_array_size(json_object_get(o, "bindings")), 1);
+    assert_string_equal(json_string_value(json_object_get(first, "src")), n[0].out);
+    assert_string_equal(json_string_value(json_object_get(first, "tgt")), n[1].in);
+    json_decref(o);
+
+    struct mqtt_client data;
+    assert_int_equal(mqtt_client_open(&data, b.url), 0);
+    assert_int_equal(mqtt_client_subscribe(&data, n[1].out), 0);
+    assert_int_equal(mqtt_client_publish(&data, n[0].in, "\"after setup\""), 0);
+    char *got = mqtt_client_wait(&data, n[1].out, 5000);
+    assert_non_null(got);
+    assert_string_equal(got, "\"after setup\"");
+    free(got);
+    assert_null(mqtt_client_wait(&data, n[1].out, 300)); /* once: nobody forwards as well */
+    mqtt_client_close(&data);
+    mqtt_client_close(&c);
+    for (int i = 0; i < 2; i++)
+        child_stop(&p[i], SIGTERM);
+    broker_stop(&b);
+    broker_free(&b);
+}
+
 int main(void)
 {
     mosquitto_lib_init();
@@ -438,6 +502,7 @@ int main(void)
         SUPPORT_TEST(test_status_add_list_remove),
         SUPPORT_TEST(test_refusals_change_nothing),
         SUPPORT_TEST(test_participants_routed_by_broker),
+        SUPPORT_TEST(test_setup_uses_router),
         SUPPORT_TEST(test_qos1_and_restart),
         SUPPORT_TEST(test_ten_thousand_bindings),
         SUPPORT_TEST(test_acl_closes_control_topics),

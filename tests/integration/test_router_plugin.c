@@ -432,6 +432,31 @@ static void test_acl_closes_control_topics(void **state)
     broker_free(&b);
 }
 
+/* Runs msgflo-setup (no --forever, no --participants) on graph_text; its
+ * output in out; returns its exit status. */
+static int run_setup(struct broker *b, const char *graph_text, char *out, size_t len)
+{
+    char graph[160], setup[512], cmd[1200], path[160];
+    snprintf(graph, sizeof graph, "%s/graph.fbp", b->dir);
+    snprintf(path, sizeof path, "%s/out", b->dir);
+    FILE *f = fopen(graph, "w");
+    assert_non_null(f);
+    fputs(graph_text, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "exec '%s' --broker '%s' '%s' >'%s' 2>&1",
+             support_program("msgflo-setup", setup, sizeof setup), b->url, graph, path);
+    char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    struct child s;
+    assert_int_equal(child_start(&s, argv), 0);
+    int status = child_wait(&s, 30000);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(out, 1, len - 1, f);
+    out[n] = '\0';
+    fclose(f);
+    return status;
+}
+
 /* msgflo-setup on a broker with the router: without --forever it asks the
  * router for the bindings, exits 0, and the pipeline keeps working after it
  * exited (a message into a.IN arrives at b.OUT through the broker alone). */
@@ -440,7 +465,7 @@ static void test_setup_uses_router(void **state)
     (void)state;
     struct broker b;
     broker_new(&b, NULL);
-    char prog[512], setup[512];
+    char prog[512];
     support_program("repeat", prog, sizeof prog);
     struct names n[2];
     struct child p[2];
@@ -450,24 +475,13 @@ static void test_setup_uses_router(void **state)
         assert_int_equal(child_start(&p[i], argv), 0);
         assert_true(child_read_line(&p[i], 10000));
     }
-    char graph[160], text[256], cmd[1200];
-    snprintf(graph, sizeof graph, "%s/graph.fbp", b.dir);
-    snprintf(text, sizeof text, "%s(Repeat) OUT -> IN %s(Repeat)\n", n[0].role, n[1].role);
-    FILE *f = fopen(graph, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-    snprintf(cmd, sizeof cmd, "exec '%s' --broker '%s' '%s' >'%s/out' 2>&1",
-             support_program("msgflo-setup", setup, sizeof setup), b.url, graph, b.dir);
-    char *argv[] = {"/bin/sh", "-c", cmd, NULL};
-    struct child s;
-    assert_int_equal(child_start(&s, argv), 0);
-    int status = child_wait(&s, 30000);
-    if (status != 0) {
-        snprintf(cmd, sizeof cmd, "cat '%s/out' >&2", b.dir);
-        assert_true(system(cmd) >= 0);
-    }
+    char graph[256], out[4096];
+    snprintf(graph, sizeof graph, "%s(Repeat) OUT -> IN %s(Repeat)\n", n[0].role, n[1].role);
+    int status = run_setup(&b, graph, out, sizeof out);
+    if (status != 0)
+        fprintf(stderr, "%s", out);
     assert_int_equal(status, 0);
+    assert_null(strstr(out, "--forever"));
 
     struct mqtt_client c;
     open_admin(&c, &b);
@@ -495,6 +509,33 @@ static void test_setup_uses_router(void **state)
     broker_free(&b);
 }
 
+/* A binding the router refuses (it would loop through a binding an admin
+ * made) is reported with the router's reason and forwarded instead: so
+ * msgflo-setup without --forever exits 1 saying why. */
+static void test_setup_router_refusal(void **state)
+{
+    (void)state;
+    struct broker b;
+    broker_new(&b, NULL);
+    struct names n[2];
+    support_names(&n[0], "sr");
+    support_names(&n[1], "sr");
+    struct mqtt_client c;
+    open_admin(&c, &b);
+    char req[512], graph[256], out[4096];
+    snprintf(req, sizeof req, "{\"src\":\"%s\",\"tgt\":\"%s\"}", n[1].in, n[0].out);
+    expect_ok(&c, "addbinding", req);
+    snprintf(graph, sizeof graph, "%s(Repeat) OUT -> IN %s(Repeat)\n", n[0].role, n[1].role);
+    assert_int_equal(run_setup(&b, graph, out, sizeof out), 1);
+    assert_non_null(strstr(out, "the broker's router refused bindings"));
+    assert_non_null(strstr(out, "would loop"));
+    assert_non_null(strstr(out, "Run with --forever"));
+    assert_int_equal(count_bindings(&c), 1); /* the admin's only */
+    mqtt_client_close(&c);
+    broker_stop(&b);
+    broker_free(&b);
+}
+
 int main(void)
 {
     mosquitto_lib_init();
@@ -503,6 +544,7 @@ int main(void)
         SUPPORT_TEST(test_refusals_change_nothing),
         SUPPORT_TEST(test_participants_routed_by_broker),
         SUPPORT_TEST(test_setup_uses_router),
+        SUPPORT_TEST(test_setup_router_refusal),
         SUPPORT_TEST(test_qos1_and_restart),
         SUPPORT_TEST(test_ten_thousand_bindings),
         SUPPORT_TEST(test_acl_closes_control_topics),

@@ -336,7 +336,7 @@ static int connect_broker(struct coordinator *c, char *err, size_t errlen)
     char client_id[128];
     snprintf(client_id, sizeof client_id, "%s-%s",
              c->client_prefix ? c->client_prefix : "msgflo-coordinator", c->runtime_id);
-    if (!c->runtime_id_given)
+    if (!c->runtime_id_given || c->clean_session)
         u->clean = true; /* a new id per run: a kept session could never be found again */
     static const struct transport_events tev = {
         .connected = on_connected,
@@ -405,6 +405,7 @@ static int copy_options(struct coordinator *c, const struct coordinator_options 
     if (o->runtime_id && *o->runtime_id) {
         c->runtime_id = strdup(o->runtime_id);
         c->runtime_id_given = o->runtime_id_stable;
+        c->clean_session = o->clean_session;
     } else {
         uuid_t uu;
         c->runtime_id = malloc(37);

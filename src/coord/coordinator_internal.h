@@ -202,6 +202,7 @@ struct coordinator {
     char *broker_arg, *shell, *runtime_id, *library_path;
     bool allow_component_write;
     bool runtime_id_given; /* stable across runs (coordinator_options.runtime_id_stable) */
+    bool clean_session;    /* coordinator_options.clean_session */
     char **ignore;
     bool restart;
     bool bind_by_convention, edges_unwatched, every_iip, trust_existing;

@@ -739,3 +739,34 @@ int binder__on_result(struct binder *b, const void *data, size_t len, char *err,
     json_decref(res);
     return rc;
 }
+
+unsigned long binder__last_request(const struct binder *b)
+{
+    return json_object_size(b->requests) ? b->next_req : 0;
+}
+
+size_t binder__give_up(struct binder *b, unsigned long upto)
+{
+    size_t forwarded = 0;
+    const char *id;
+    json_t *r, *tmp;
+    json_object_foreach_safe(b->requests, tmp, id, r)
+    {
+        unsigned long num = (unsigned long)json_integer_value(json_object_get(r, "n"));
+        if (num > upto)
+            continue;
+        size_t k;
+        json_t *v;
+        json_array_foreach(json_object_get(r, "idx"), k, v)
+        {
+            size_t i = (size_t)json_integer_value(v);
+            if (b->req[i] != num)
+                continue;
+            b->req[i] = 0;
+            if (b->active[i] && mqtt_forward(b, i) == 0)
+                forwarded++;
+        }
+        json_object_del(b->requests, id);
+    }
+    return forwarded;
+}

@@ -113,4 +113,12 @@ enum binder_router binder__router(const struct binder *b);
  * the router's reason, and its bindings are forwarded by this process. */
 int binder__on_result(struct binder *b, const void *data, size_t len, char *err, size_t errlen);
 
+/* The number of the last router request when one awaits its result, else 0. */
+unsigned long binder__last_request(const struct binder *b);
+
+/* Gives up on the router requests up to number `upto` still awaiting their
+ * result (a router that does not answer: a stale retained status): their
+ * bindings are forwarded. Returns how many. */
+size_t binder__give_up(struct binder *b, unsigned long upto);
+
 #endif

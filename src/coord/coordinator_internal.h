@@ -261,8 +261,9 @@ struct coordinator {
     struct system_counters counts; /* the counters of system_ops.counters */
     /* loop handles */
     uv_timer_t pump_timer, tick_timer;
-    uv_timer_t router_timer;    /* MQTT: no router status within its time after connecting */
+    uv_timer_t router_timer;    /* MQTT: the router looked for, then its answers awaited */
     int router_said;            /* binder_router + 1 last logged; 0: none */
+    unsigned long router_mark;  /* the last router request when the answer timer was armed */
     uint64_t tick_ms, tick_due; /* tick_due: when the tick timer fires (UINT64_MAX: stopped) */
     int open_handles;
     bool connected, lost_reported, closing;

@@ -16,6 +16,9 @@
 /* The retained status follows the broker's acknowledgement of its
  * subscription at once: none within this time after it means no router. */
 #define ROUTER_WAIT_MS 300
+/* A request not answered in this time is given up (its bindings are
+ * forwarded): the status may be a stale retained one, the router gone. */
+#define ROUTER_ANSWER_MS 5000
 
 static bool mqtt(const struct coordinator *c)
 {
@@ -45,6 +48,22 @@ static void on_router_timer(uv_timer_t *t)
     if (!c->closing && c->connected && mqtt(c) &&
         binder__router(c->binder) == BINDER_ROUTER_UNKNOWN)
         decide(c, BINDER_ROUTER_NONE, NULL);
+}
+
+static void on_answer_timer(uv_timer_t *t)
+{
+    struct coordinator *c = t->data;
+    if (c->closing || !c->connected || !mqtt(c))
+        return;
+    size_t n = binder__give_up(c->binder, c->router_mark);
+    if (n > 0) {
+        coordinator__report_error(c,
+                                  "the broker's router did not answer within %u s: %zu "
+                                  "binding(s) forwarded by this process instead",
+                                  ROUTER_ANSWER_MS / 1000, n);
+        c->gen_max = ++c->sub_gen; /* the subscriptions acknowledged before settling */
+    }
+    coordinator__schedule(c); /* re-armed for later requests */
 }
 
 void coordinator_router__init(struct coordinator *c)
@@ -83,6 +102,13 @@ void coordinator_router__pump(struct coordinator *c)
         c->discovery_gen && c->sub_confirmed >= c->discovery_gen &&
         !uv_is_active((uv_handle_t *)&c->router_timer))
         uv_timer_start(&c->router_timer, on_router_timer, ROUTER_WAIT_MS, 0);
+    /* requests awaiting their result: given up after ROUTER_ANSWER_MS */
+    unsigned long last = c->connected && mqtt(c) ? binder__last_request(c->binder) : 0;
+    if (last && binder__router(c->binder) == BINDER_ROUTER_PRESENT &&
+        !uv_is_active((uv_handle_t *)&c->router_timer)) {
+        c->router_mark = last;
+        uv_timer_start(&c->router_timer, on_answer_timer, ROUTER_ANSWER_MS, 0);
+    }
 }
 
 static void on_status(struct coordinator *c, const void *data, size_t len)

@@ -536,6 +536,38 @@ static void test_setup_router_refusal(void **state)
     broker_free(&b);
 }
 
+/* A stale retained status (the router is not there: here the plugin serves
+ * another instance) makes the coordinator ask; unanswered, the request is
+ * given up after 5 s and the bindings forwarded: msgflo-setup without
+ * --forever then exits 1 saying both. */
+static void test_setup_router_not_answering(void **state)
+{
+    (void)state;
+    struct broker b;
+    broker_new(&b, "plugin_opt_instance other\n");
+    struct mosquitto *m = mosquitto_new(NULL, true, NULL);
+    assert_non_null(m);
+    assert_int_equal(mosquitto_connect(m, "127.0.0.1", b.port, 30), MOSQ_ERR_SUCCESS);
+    const char *status = "{\"router\":\"gone\",\"version\":\"0\",\"protocol\":\"1.0\"}";
+    assert_int_equal(mosquitto_publish(m, NULL, "/msgrouter/default/status", (int)strlen(status),
+                                       status, 1, true),
+                     MOSQ_ERR_SUCCESS);
+    for (int i = 0; i < 20; i++)
+        mosquitto_loop(m, 10, 1);
+    mosquitto_disconnect(m);
+    mosquitto_destroy(m);
+    struct names n[2];
+    support_names(&n[0], "sn");
+    support_names(&n[1], "sn");
+    char graph[256], out[4096];
+    snprintf(graph, sizeof graph, "%s(Repeat) OUT -> IN %s(Repeat)\n", n[0].role, n[1].role);
+    assert_int_equal(run_setup(&b, graph, out, sizeof out), 1);
+    assert_non_null(strstr(out, "the broker's router did not answer within 5 s"));
+    assert_non_null(strstr(out, "Run with --forever"));
+    broker_stop(&b);
+    broker_free(&b);
+}
+
 int main(void)
 {
     mosquitto_lib_init();
@@ -545,6 +577,7 @@ int main(void)
         SUPPORT_TEST(test_participants_routed_by_broker),
         SUPPORT_TEST(test_setup_uses_router),
         SUPPORT_TEST(test_setup_router_refusal),
+        SUPPORT_TEST(test_setup_router_not_answering),
         SUPPORT_TEST(test_qos1_and_restart),
         SUPPORT_TEST(test_ten_thousand_bindings),
         SUPPORT_TEST(test_acl_closes_control_topics),

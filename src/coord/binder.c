@@ -14,7 +14,16 @@ struct binder {
     struct transport *t;
     struct bindings added;
     size_t cap;
-    bool *active;     /* per added binding; false once removed or while it failed */
+    bool *active; /* per added binding; false once removed or while it failed */
+    /* MQTT, per added binding: subscribed and forwarded by this process on
+     * this connection / kept by the broker's router (its result was ok) /
+     * the addbinding request awaiting its result (0: none) */
+    bool *sub, *routed;
+    unsigned long *req;
+    enum binder_router router;
+    unsigned long next_req;
+    char *id_prefix;  /* request ids: "<id_prefix>-<n>" */
+    json_t *requests; /* request id -> [indexes into added], awaiting their result */
     json_t *by_src;   /* src queue -> [indexes into added]: no scan per message */
     json_t *declared; /* AMQP: "i:<inqueue>", "o:<outqueue>", "e:<exchange>" declared */
 };
@@ -27,9 +36,12 @@ int binder__new(struct transport *t, struct binder **out)
     b->t = t;
     b->by_src = json_object();
     b->declared = json_object();
-    if (!b->by_src || !b->declared) {
+    b->requests = json_object();
+    b->router = BINDER_ROUTER_NONE;
+    if (!b->by_src || !b->declared || !b->requests) {
         json_decref(b->by_src);
         json_decref(b->declared);
+        json_decref(b->requests);
         free(b);
         return MSGFLO_ENOMEM;
     }
@@ -43,8 +55,13 @@ void binder__free(struct binder *b)
         return;
     bindings__cleanup(&b->added);
     free(b->active);
+    free(b->sub);
+    free(b->routed);
+    free(b->req);
+    free(b->id_prefix);
     json_decref(b->by_src);
     json_decref(b->declared);
+    json_decref(b->requests);
     free(b);
 }
 
@@ -92,6 +109,18 @@ static int remember(struct binder *b, const struct binding *x, size_t *out)
         if (!active)
             return MSGFLO_ENOMEM;
         b->active = active;
+        bool *sub = realloc(b->sub, cap * sizeof *sub);
+        if (!sub)
+            return MSGFLO_ENOMEM;
+        b->sub = sub;
+        bool *routed = realloc(b->routed, cap * sizeof *routed);
+        if (!routed)
+            return MSGFLO_ENOMEM;
+        b->routed = routed;
+        unsigned long *req = realloc(b->req, cap * sizeof *req);
+        if (!req)
+            return MSGFLO_ENOMEM;
+        b->req = req;
         b->cap = cap;
     }
     struct binding *n = &b->added.items[b->added.count];
@@ -99,7 +128,8 @@ static int remember(struct binder *b, const struct binding *x, size_t *out)
     n->src = x->src ? strdup(x->src) : NULL;
     n->tgt = x->tgt ? strdup(x->tgt) : NULL;
     n->deadletter = x->deadletter ? strdup(x->deadletter) : NULL;
-    b->active[b->added.count] = false;
+    b->active[b->added.count] = b->sub[b->added.count] = b->routed[b->added.count] = false;
+    b->req[b->added.count] = 0;
     b->added.count++;
     if ((x->src && !n->src) || (x->tgt && !n->tgt) || (x->deadletter && !n->deadletter))
         return MSGFLO_ENOMEM;
@@ -328,16 +358,107 @@ make_full:
     return rc;
 }
 
-/* --- MQTT: forwarding ------------------------------------------------------------------ */
+/* --- MQTT: forwarding, or the broker's router --------------------------------------- */
 
-static int mqtt_make(struct binder *b, const struct binding *x)
+#define ROUTER_TOPIC "/msgrouter/default/"
+
+static bool forwardable(const struct binding *x)
 {
-    /* forward src -> tgt; src == tgt needs nothing */
-    if (!x->src || !x->tgt || strcmp(x->src, x->tgt) == 0)
+    return x->src && x->tgt && strcmp(x->src, x->tgt) != 0; /* src == tgt needs nothing */
+}
+
+/* Forwards added[i] src -> tgt from this process. */
+static int mqtt_forward(struct binder *b, size_t i)
+{
+    const struct binding *x = &b->added.items[i];
+    if (b->sub[i] || !forwardable(x))
         return 0;
     if (x->deadletter)
         LOG_WARNING(NS, "dead-lettering to %s is not possible on MQTT (no nack)", x->deadletter);
-    return transport_subscribe(b->t, x->src);
+    int rc = transport_subscribe(b->t, x->src);
+    if (rc == 0)
+        b->sub[i] = true;
+    return rc;
+}
+
+/* Publishes one request naming added[idx[k]] (a batch); with `track`, its
+ * result is awaited (binder__on_result) and the bindings marked with it. */
+static int router_request(struct binder *b, const char *command, const size_t *idx, size_t n,
+                          bool track)
+{
+    if (n == 0)
+        return 0;
+    int rc = MSGFLO_ENOMEM;
+    char id[200], topic[64];
+    unsigned long num = ++b->next_req;
+    snprintf(id, sizeof id, "%s-%lu", b->id_prefix ? b->id_prefix : "msgflo", num);
+    snprintf(topic, sizeof topic, ROUTER_TOPIC "%s", command);
+    json_t *list = json_array(), *which = json_array(), *msg = NULL;
+    char *text = NULL;
+    for (size_t k = 0; list && which && k < n; k++) {
+        const struct binding *x = &b->added.items[idx[k]];
+        if (json_array_append_new(
+                list, json_pack("{s:s,s:s,s:s}", "src", x->src, "tgt", x->tgt, "type",
+                                x->type == BINDING_ROUNDROBIN ? "roundrobin" : "pubsub")) ||
+            json_array_append_new(which, json_integer((json_int_t)idx[k])))
+            goto out;
+    }
+    msg = list ? json_pack("{s:O,s:s}", "bindings", list, "id", id) : NULL;
+    text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+    if (!text)
+        goto out;
+    rc = transport_publish(b->t, topic, text, strlen(text));
+    if (rc || !track)
+        goto out;
+    rc = json_object_set_new(b->requests, id,
+                             json_pack("{s:I,s:O}", "n", (json_int_t)num, "idx", which))
+             ? MSGFLO_ENOMEM
+             : 0;
+    for (size_t k = 0; rc == 0 && k < n; k++)
+        b->req[idx[k]] = num;
+    LOG_DEBUG(NS, "%s of %zu binding(s) sent to the broker's router (%s)", command, n, id);
+out:
+    free(text);
+    json_decref(msg);
+    json_decref(list);
+    json_decref(which);
+    return rc;
+}
+
+/* Makes the active bindings (or those of idx, when given) as the router
+ * mode says: forwarded (NONE), asked of the router (PRESENT), or not yet. */
+static int mqtt_make_all(struct binder *b, const size_t *only, size_t n_only)
+{
+    size_t n = only ? n_only : b->added.count, m = 0;
+    size_t *ask = malloc((n ? n : 1) * sizeof *ask);
+    if (!ask)
+        return MSGFLO_ENOMEM;
+    int rc = 0;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = only ? only[k] : k;
+        if (!b->active[i] || !forwardable(&b->added.items[i]))
+            continue;
+        if (b->router == BINDER_ROUTER_NONE) {
+            int r = mqtt_forward(b, i);
+            rc = rc ? rc : r;
+        } else if (b->router == BINDER_ROUTER_PRESENT && !b->routed[i] && !b->req[i]) {
+            ask[m++] = i;
+        }
+    }
+    if (m > 0) {
+        int r = router_request(b, "addbinding", ask, m, true);
+        if (r) {
+            LOG_WARNING(NS, "asking the broker's router failed (%s): forwarding instead",
+                        msgflo_strerror(r));
+            for (size_t k = 0; k < m; k++) {
+                b->req[ask[k]] = 0;
+                int f = mqtt_forward(b, ask[k]);
+                rc = rc ? rc : f;
+            }
+        }
+    }
+    free(ask);
+    return rc;
 }
 
 /* Makes added[idx[k]] real; marks those made active. Returns the first
@@ -356,8 +477,12 @@ static int make(struct binder *b, const size_t *idx, size_t n, bool trust, int *
     if (transport_has_bindings(b->t)) {
         rc = amqp_make(b, xs, n, trust, rcs);
     } else {
-        for (size_t k = 0; k < n; k++)
-            rcs[k] = mqtt_make(b, xs[k]);
+        for (size_t k = 0; k < n; k++) {
+            rcs[k] = b->router == BINDER_ROUTER_NONE ? mqtt_forward(b, idx[k]) : 0;
+            if (rcs[k] == 0 && xs[k]->deadletter && b->router != BINDER_ROUTER_NONE)
+                LOG_WARNING(NS, "dead-lettering to %s is not possible on MQTT (no nack)",
+                            xs[k]->deadletter);
+        }
     }
     for (size_t k = 0; rc == 0 && k < n; k++) {
         const struct binding *x = xs[k];
@@ -369,6 +494,8 @@ static int make(struct binder *b, const size_t *idx, size_t n, bool trust, int *
         b->active[idx[k]] = true;
         LOG_DEBUG(NS, "bound %s -> %s", x->src ? x->src : "?", x->tgt ? x->tgt : "?");
     }
+    if (rc == 0 && !transport_has_bindings(b->t) && b->router == BINDER_ROUTER_PRESENT)
+        rc = mqtt_make_all(b, idx, n);
     for (size_t k = 0; rc == 0 && k < n; k++)
         rc = rcs[k];
 out:
@@ -458,8 +585,15 @@ int binder__remove(struct binder *b, const struct binding *x)
     if (x->type != BINDING_PUBSUB)
         return MSGFLO_EINVAL; /* as msgflo-nodejs: roundrobin removal unsupported */
     b->active[i] = false;
-    if (!transport_has_bindings(b->t))
-        return 0; /* MQTT: the forwarder is off; the subscription stays, harmless */
+    if (!transport_has_bindings(b->t)) {
+        /* MQTT: the forwarder is off (the subscription stays, harmless); a
+         * binding the router has or was asked for is removed there */
+        size_t at = (size_t)i;
+        bool asked = b->routed[i] || b->req[i];
+        b->routed[i] = false;
+        b->req[i] = 0;
+        return asked ? router_request(b, "removebinding", &at, 1, false) : 0;
+    }
     struct transport_step unbind = {
         .kind = TRANSPORT_UNBIND_QUEUE, .name = x->tgt, .source = x->src};
     return transport_topology(b->t, &unbind, 1);
@@ -476,7 +610,7 @@ bool binder__on_message(struct binder *b, const char *queue, const void *data, s
     {
         size_t i = (size_t)json_integer_value(idx);
         const struct binding *x = &b->added.items[i];
-        if (!b->active[i] || !x->tgt || strcmp(x->src, x->tgt) == 0)
+        if (!b->active[i] || !b->sub[i] || b->routed[i] || !forwardable(x))
             continue;
         matched = true;
         int rc = transport_publish(b->t, x->tgt, data, len);
@@ -489,6 +623,17 @@ bool binder__on_message(struct binder *b, const char *queue, const void *data, s
 int binder__restore(struct binder *b)
 {
     json_object_clear(b->declared); /* a new connection: the broker may have lost them */
+    /* MQTT: what was forwarded on the last connection is forwarded again at
+     * once, whatever the router mode (a kept session delivers what came
+     * meanwhile): a router, when found, takes it over without a loss */
+    int forwarded = 0;
+    for (size_t i = 0; i < b->added.count && !transport_has_bindings(b->t); i++) {
+        if (!b->sub[i] || !b->active[i])
+            continue;
+        b->sub[i] = false;
+        int r = mqtt_forward(b, i);
+        forwarded = forwarded ? forwarded : r;
+    }
     size_t *idx = malloc((b->added.count ? b->added.count : 1) * sizeof *idx), m = 0;
     if (!idx)
         return MSGFLO_ENOMEM;
@@ -498,7 +643,7 @@ int binder__restore(struct binder *b)
     }
     int rc = make(b, idx, m, true, NULL);
     free(idx);
-    return rc;
+    return rc ? rc : forwarded;
 }
 
 bool binder__needs_process(const struct binder *b)
@@ -506,9 +651,122 @@ bool binder__needs_process(const struct binder *b)
     if (transport_has_bindings(b->t))
         return false;
     for (size_t i = 0; i < b->added.count; i++) {
-        const struct binding *x = &b->added.items[i];
-        if (b->active[i] && x->src && x->tgt && strcmp(x->src, x->tgt) != 0)
+        if (b->active[i] && forwardable(&b->added.items[i]) && !b->routed[i])
             return true;
     }
     return false;
+}
+
+bool binder__settling(const struct binder *b)
+{
+    if (transport_has_bindings(b->t))
+        return false;
+    if (json_object_size(b->requests) > 0)
+        return true;
+    for (size_t i = 0; b->router == BINDER_ROUTER_UNKNOWN && i < b->added.count; i++) {
+        if (b->active[i] && forwardable(&b->added.items[i]))
+            return true;
+    }
+    return false;
+}
+
+int binder__set_id(struct binder *b, const char *id_prefix)
+{
+    char *p = strdup(id_prefix);
+    if (!p)
+        return MSGFLO_ENOMEM;
+    free(b->id_prefix);
+    b->id_prefix = p;
+    return 0;
+}
+
+enum binder_router binder__router(const struct binder *b)
+{
+    return b->router;
+}
+
+int binder__set_router(struct binder *b, enum binder_router mode)
+{
+    if (mode == BINDER_ROUTER_UNKNOWN) {
+        /* a new connection: the router (if any) is asked again; what was
+         * forwarded stays so (binder__restore) until it is decided */
+        for (size_t i = 0; i < b->added.count; i++) {
+            b->routed[i] = false;
+            b->req[i] = 0;
+        }
+        json_object_clear(b->requests);
+    }
+    b->router = mode;
+    return transport_has_bindings(b->t) ? 0 : mqtt_make_all(b, NULL, 0);
+}
+
+int binder__on_result(struct binder *b, const void *data, size_t len, char *err, size_t errlen)
+{
+    json_t *res = json_loadb(data, len, 0, NULL);
+    const char *id = json_string_value(json_object_get(res, "id"));
+    json_t *r = id ? json_object_get(b->requests, id) : NULL;
+    if (!r) {
+        json_decref(res);
+        return 0; /* another client's, or a removal's */
+    }
+    unsigned long num = (unsigned long)json_integer_value(json_object_get(r, "n"));
+    bool ok = json_is_true(json_object_get(res, "ok"));
+    size_t k, forwarded = 0;
+    json_t *v;
+    json_array_foreach(json_object_get(r, "idx"), k, v)
+    {
+        size_t i = (size_t)json_integer_value(v);
+        if (b->req[i] != num)
+            continue; /* removed meanwhile */
+        b->req[i] = 0;
+        if (ok) {
+            b->routed[i] = true;
+        } else if (b->active[i] && mqtt_forward(b, i) == 0) {
+            forwarded++;
+        }
+    }
+    int rc = 0;
+    if (!ok) {
+        const char *why = json_string_value(json_object_get(res, "error"));
+        if (err && errlen)
+            snprintf(err, errlen,
+                     "the broker's router refused bindings (%zu forwarded by this process "
+                     "instead): %s",
+                     forwarded, why ? why : "no reason given");
+        rc = MSGFLO_EPROTO;
+    }
+    json_object_del(b->requests, id);
+    json_decref(res);
+    return rc;
+}
+
+unsigned long binder__last_request(const struct binder *b)
+{
+    return json_object_size(b->requests) ? b->next_req : 0;
+}
+
+size_t binder__give_up(struct binder *b, unsigned long upto)
+{
+    size_t forwarded = 0;
+    const char *id;
+    json_t *r, *tmp;
+    json_object_foreach_safe(b->requests, tmp, id, r)
+    {
+        unsigned long num = (unsigned long)json_integer_value(json_object_get(r, "n"));
+        if (num > upto)
+            continue;
+        size_t k;
+        json_t *v;
+        json_array_foreach(json_object_get(r, "idx"), k, v)
+        {
+            size_t i = (size_t)json_integer_value(v);
+            if (b->req[i] != num)
+                continue;
+            b->req[i] = 0;
+            if (b->active[i] && mqtt_forward(b, i) == 0)
+                forwarded++;
+        }
+        json_object_del(b->requests, id);
+    }
+    return forwarded;
 }

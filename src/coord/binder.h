@@ -18,9 +18,18 @@
  * declared and the bind made again. The first bind goes alone: when it finds
  * an end missing, as on a fresh broker, all are declared at once.
  *
- * MQTT has no broker-side bindings: the binder subscribes to each source
- * topic and republishes every message, byte for byte, to its targets, for
- * as long as its process runs (binder__needs_process is then true).
+ * MQTT has no broker-side bindings of its own. With a router on the broker
+ * (the /msgrouter protocol 1.0, docs/msgrouter.md) the binder asks it to
+ * keep them: one addbinding request per batch, on
+ * /msgrouter/default/addbinding, its id "<id prefix>-<n>"; removebinding on
+ * remove. Without one it subscribes to each source topic and republishes
+ * every message, byte for byte, to its targets, for as long as its process
+ * runs (binder__needs_process is then true). Which of the two is the router
+ * mode, set by the caller per connection (binder__set_router): while it is
+ * UNKNOWN the MQTT bindings are kept (active) but not made. A binding
+ * forwarded before its router confirmed it stays forwarded until the
+ * router's result arrives (nothing is lost in the switch); one the router
+ * refuses is forwarded.
  */
 #ifndef MSGFLO_COORD_BINDER_H
 #define MSGFLO_COORD_BINDER_H
@@ -31,6 +40,13 @@
 #include <stdbool.h>
 
 struct binder;
+
+/* MQTT: who makes the bindings on the current connection. */
+enum binder_router {
+    BINDER_ROUTER_UNKNOWN, /* not decided yet: bindings kept, not made */
+    BINDER_ROUTER_NONE,    /* this process forwards (the default of binder__new) */
+    BINDER_ROUTER_PRESENT, /* the broker's router keeps them */
+};
 
 /* `t` is borrowed and must outlive the binder. */
 int binder__new(struct transport *t, struct binder **out);
@@ -70,7 +86,39 @@ bool binder__on_message(struct binder *b, const char *queue, const void *data, s
 int binder__restore(struct binder *b);
 
 /* Whether the bindings exist only while this process runs (MQTT with at
- * least one forwarding binding). */
+ * least one binding not confirmed by the broker's router). */
 bool binder__needs_process(const struct binder *b);
+
+/* Whether a binding is still being made: MQTT with the router mode UNKNOWN
+ * and a binding to make, or a router request awaiting its result. */
+bool binder__settling(const struct binder *b);
+
+/* The prefix of router request ids (copied; the client id, so that replies
+ * to other clients are told apart). 0 or MSGFLO_ENOMEM. */
+int binder__set_id(struct binder *b, const char *id_prefix);
+
+/* Sets the router mode. UNKNOWN: a new connection, the router's bindings
+ * and requests forgotten (asked again once PRESENT); the bindings forwarded
+ * on the last connection are forwarded again by binder__restore until the
+ * mode is decided. NONE: every active
+ * binding is forwarded. PRESENT: the active bindings not kept by the router
+ * yet are asked of it in one addbinding request. Returns the first error of
+ * a subscription or publish (MQTT), else 0. */
+int binder__set_router(struct binder *b, enum binder_router mode);
+enum binder_router binder__router(const struct binder *b);
+
+/* Feed the payload of /msgrouter/default/result here. 0: not an answer to
+ * this binder's requests, or they were accepted (those bindings are no
+ * longer forwarded). MSGFLO_EPROTO: the router refused a request; err gets
+ * the router's reason, and its bindings are forwarded by this process. */
+int binder__on_result(struct binder *b, const void *data, size_t len, char *err, size_t errlen);
+
+/* The number of the last router request when one awaits its result, else 0. */
+unsigned long binder__last_request(const struct binder *b);
+
+/* Gives up on the router requests up to number `upto` still awaiting their
+ * result (a router that does not answer: a stale retained status): their
+ * bindings are forwarded. Returns how many. */
+size_t binder__give_up(struct binder *b, unsigned long upto);
 
 #endif

@@ -191,6 +191,7 @@ static void on_connected(void *ud)
                                   msgflo_strerror(rc));
         return; /* the transport reconnects after a loss */
     }
+    coordinator_router__connected(c); /* reports its own failure */
     rc = binder__restore(c->binder);
     if (rc)
         coordinator__report_error(c, "restoring the bindings failed: %s", msgflo_strerror(rc));
@@ -209,6 +210,7 @@ static void on_disconnected(void *ud, int err)
 {
     struct coordinator *c = ud;
     c->connected = false;
+    coordinator_router__disconnected(c);
     coordinator_graph__disconnected(c);
     if (!c->lost_reported && !c->closing) {
         c->lost_reported = true;
@@ -288,6 +290,8 @@ static void on_message(void *ud, const char *queue, const struct transport_deliv
     }
     /* MQTT: forward along the edges; then report what the ports carried.
      * Watched queues are consumed without acks. */
+    if (coordinator_router__message(c, queue, data, len))
+        return;
     c->counts.data_messages++;
     binder__on_message(c->binder, queue, data, len);
     coordinator_watches__data(c, queue, data, len);
@@ -332,7 +336,7 @@ static int connect_broker(struct coordinator *c, char *err, size_t errlen)
     char client_id[128];
     snprintf(client_id, sizeof client_id, "%s-%s",
              c->client_prefix ? c->client_prefix : "msgflo-coordinator", c->runtime_id);
-    if (!c->runtime_id_given)
+    if (!c->runtime_id_given || c->clean_session)
         u->clean = true; /* a new id per run: a kept session could never be found again */
     static const struct transport_events tev = {
         .connected = on_connected,
@@ -343,6 +347,8 @@ static int connect_broker(struct coordinator *c, char *err, size_t errlen)
     rc = transport_new(&c->t, c->loop, u, client_id, &tev, c); /* takes u */
     if (rc == 0)
         rc = binder__new(c->t, &c->binder);
+    if (rc == 0)
+        rc = binder__set_id(c->binder, client_id);
     if (rc == 0)
         rc = transport_connect(c->t);
     if (rc)
@@ -399,6 +405,7 @@ static int copy_options(struct coordinator *c, const struct coordinator_options 
     if (o->runtime_id && *o->runtime_id) {
         c->runtime_id = strdup(o->runtime_id);
         c->runtime_id_given = o->runtime_id_stable;
+        c->clean_session = o->clean_session;
     } else {
         uuid_t uu;
         c->runtime_id = malloc(37);
@@ -501,7 +508,8 @@ int coordinator__new(uv_loop_t *loop, const struct coordinator_options *options,
     uv_timer_init(loop, &c->pump_timer);
     uv_timer_init(loop, &c->tick_timer);
     c->pump_timer.data = c->tick_timer.data = c;
-    c->open_handles = 2;
+    coordinator_router__init(c);
+    c->open_handles = 3;
     uint64_t tick = c->period_ms / 4;
     c->tick_ms = tick < 10 ? 10 : tick > 1000 ? 1000 : tick;
     c->tick_due = UINT64_MAX; /* armed by the pump when something can time out */
@@ -603,6 +611,7 @@ static void finish_close(struct coordinator *c)
         return;
     uv_close((uv_handle_t *)&c->pump_timer, on_handle_closed);
     uv_close((uv_handle_t *)&c->tick_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&c->router_timer, on_handle_closed);
 }
 
 static void on_processes_stopped(struct supervisor *sup, void *ud)
@@ -628,6 +637,7 @@ void coordinator__close(struct coordinator *c, void (*done)(void *ud), void *ud)
     c->close_ud = ud;
     uv_timer_stop(&c->pump_timer);
     uv_timer_stop(&c->tick_timer);
+    uv_timer_stop(&c->router_timer);
     if (c->sup && supervisor__stop_all(c->sup, on_processes_stopped, c) == 0)
         return;
     /* finish from the loop, never from within this call */

@@ -67,6 +67,10 @@ struct coordinator_options {
      * stable across runs, so an MQTT session may be kept (clean=false) and
      * orphans of an earlier run found. Otherwise the session is clean. */
     bool runtime_id_stable;
+    /* An MQTT session that ends with the connection (clean=true) even with a
+     * stable runtime id: for a run that exits once set up, whose kept
+     * session would collect the discovery messages for nobody. */
+    bool clean_session;
     /* Limits on what discovery messages from the broker may make the
      * coordinator keep (docs/coordinator.md, "Limits"); 0: the default.
      * A discovery message longer than max_discovery_bytes (default

@@ -334,6 +334,7 @@ void coordinator__pump(struct coordinator *c)
     pump_iips(c);
     pump_packets(c);
     pump_confirm(c);
+    coordinator_router__pump(c);
     coordinator__arm_tick(c);
     report_settled(c);
 }
@@ -421,6 +422,8 @@ static bool settling(struct coordinator *c, uint64_t now)
         return true; /* a removed or moved edge is still bound */
     if (c->gen_max > c->sub_confirmed)
         return true; /* the broker has not acknowledged a binding or watch yet */
+    if (c->connected && c->binder && binder__settling(c->binder))
+        return true; /* MQTT: the router looked for, or its results awaited */
     return nodes_settling(c, now) || coordinator_edges__settling(c, now) ||
            coordinator_edges__fixed_settling(c);
 }

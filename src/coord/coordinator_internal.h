@@ -202,6 +202,7 @@ struct coordinator {
     char *broker_arg, *shell, *runtime_id, *library_path;
     bool allow_component_write;
     bool runtime_id_given; /* stable across runs (coordinator_options.runtime_id_stable) */
+    bool clean_session;    /* coordinator_options.clean_session */
     char **ignore;
     bool restart;
     bool bind_by_convention, edges_unwatched, every_iip, trust_existing;
@@ -260,6 +261,9 @@ struct coordinator {
     struct system_counters counts; /* the counters of system_ops.counters */
     /* loop handles */
     uv_timer_t pump_timer, tick_timer;
+    uv_timer_t router_timer;    /* MQTT: the router looked for, then its answers awaited */
+    int router_said;            /* binder_router + 1 last logged; 0: none */
+    unsigned long router_mark;  /* the last router request when the answer timer was armed */
     uint64_t tick_ms, tick_due; /* tick_due: when the tick timer fires (UINT64_MAX: stopped) */
     int open_handles;
     bool connected, lost_reported, closing;
@@ -366,6 +370,19 @@ void coordinator_watches__data(struct coordinator *c, const char *queue, const v
                                size_t len);
 /* Frees all watches without a broker call. */
 void coordinator_watches__clear(struct coordinator *c);
+
+/* coordinator_router.c: the broker's router (MQTT), looked for on every
+ * connection: status and result subscribed on connect (before
+ * coordinator_graph__connected, so the discovery generation covers them),
+ * PRESENT on a status of protocol 1.x, NONE when none came ROUTER_WAIT_MS
+ * after the subscription was acknowledged (armed by the pump). */
+void coordinator_router__init(struct coordinator *c);
+int coordinator_router__connected(struct coordinator *c);
+void coordinator_router__disconnected(struct coordinator *c);
+void coordinator_router__pump(struct coordinator *c);
+/* true when queue is a /msgrouter/default/ topic (handled). */
+bool coordinator_router__message(struct coordinator *c, const char *queue, const void *data,
+                                 size_t len);
 
 /* coordinator_status.c: system_ops role_status, edge_status, counters */
 void coordinator__role_status(void *sys, const char *role, struct system_role_status *out);

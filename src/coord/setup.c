@@ -469,6 +469,7 @@ int setup__run(const struct setup_options *o)
         .broker = url,
         .runtime_id = deployment,
         .runtime_id_stable = true,
+        .clean_session = !o->forever, /* exits once set up: nobody comes back to a session */
         .library = s->lib,
         .ignore = s->ignored,
         .forward = o->forward,

@@ -2,7 +2,8 @@
  * over /msgrouter, a pipeline of real participants routed by the broker,
  * fan-out and fan-in, QoS 1 kept, loops and malformed requests refused,
  * bindings kept across a broker restart, 10,000 bindings, and the control
- * topics closed by an ACL. Each case starts its own mosquitto. */
+ * topics closed by an ACL, msgflo-setup using the router (no --forever
+ * needed). Each case starts its own mosquitto. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -431,6 +432,142 @@ static void test_acl_closes_control_topics(void **state)
     broker_free(&b);
 }
 
+/* Runs msgflo-setup (no --forever, no --participants) on graph_text; its
+ * output in out; returns its exit status. */
+static int run_setup(struct broker *b, const char *graph_text, char *out, size_t len)
+{
+    char graph[160], setup[512], cmd[1200], path[160];
+    snprintf(graph, sizeof graph, "%s/graph.fbp", b->dir);
+    snprintf(path, sizeof path, "%s/out", b->dir);
+    FILE *f = fopen(graph, "w");
+    assert_non_null(f);
+    fputs(graph_text, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "exec '%s' --broker '%s' '%s' >'%s' 2>&1",
+             support_program("msgflo-setup", setup, sizeof setup), b->url, graph, path);
+    char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    struct child s;
+    assert_int_equal(child_start(&s, argv), 0);
+    int status = child_wait(&s, 30000);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(out, 1, len - 1, f);
+    out[n] = '\0';
+    fclose(f);
+    return status;
+}
+
+/* msgflo-setup on a broker with the router: without --forever it asks the
+ * router for the bindings, exits 0, and the pipeline keeps working after it
+ * exited (a message into a.IN arrives at b.OUT through the broker alone). */
+static void test_setup_uses_router(void **state)
+{
+    (void)state;
+    struct broker b;
+    broker_new(&b, NULL);
+    char prog[512];
+    support_program("repeat", prog, sizeof prog);
+    struct names n[2];
+    struct child p[2];
+    for (int i = 0; i < 2; i++) {
+        support_names(&n[i], "su");
+        char *argv[] = {prog, n[i].role, b.url, NULL};
+        assert_int_equal(child_start(&p[i], argv), 0);
+        assert_true(child_read_line(&p[i], 10000));
+    }
+    char graph[256], out[4096];
+    snprintf(graph, sizeof graph, "%s(Repeat) OUT -> IN %s(Repeat)\n", n[0].role, n[1].role);
+    int status = run_setup(&b, graph, out, sizeof out);
+    if (status != 0)
+        fprintf(stderr, "%s", out);
+    assert_int_equal(status, 0);
+    assert_null(strstr(out, "--forever"));
+
+    struct mqtt_client c;
+    open_admin(&c, &b);
+    json_t *o = request(&c, "listbindings", "{}", "bindings");
+    json_t *first = json_array_get(json_object_get(o, "bindings"), 0);
+    assert_int_equal(json_array_size(json_object_get(o, "bindings")), 1);
+    assert_string_equal(json_string_value(json_object_get(first, "src")), n[0].out);
+    assert_string_equal(json_string_value(json_object_get(first, "tgt")), n[1].in);
+    json_decref(o);
+
+    struct mqtt_client data;
+    assert_int_equal(mqtt_client_open(&data, b.url), 0);
+    assert_int_equal(mqtt_client_subscribe(&data, n[1].out), 0);
+    assert_int_equal(mqtt_client_publish(&data, n[0].in, "\"after setup\""), 0);
+    char *got = mqtt_client_wait(&data, n[1].out, 5000);
+    assert_non_null(got);
+    assert_string_equal(got, "\"after setup\"");
+    free(got);
+    assert_null(mqtt_client_wait(&data, n[1].out, 300)); /* once: nobody forwards as well */
+    mqtt_client_close(&data);
+    mqtt_client_close(&c);
+    for (int i = 0; i < 2; i++)
+        child_stop(&p[i], SIGTERM);
+    broker_stop(&b);
+    broker_free(&b);
+}
+
+/* A binding the router refuses (it would loop through a binding an admin
+ * made) is reported with the router's reason and forwarded instead: so
+ * msgflo-setup without --forever exits 1 saying why. */
+static void test_setup_router_refusal(void **state)
+{
+    (void)state;
+    struct broker b;
+    broker_new(&b, NULL);
+    struct names n[2];
+    support_names(&n[0], "sr");
+    support_names(&n[1], "sr");
+    struct mqtt_client c;
+    open_admin(&c, &b);
+    char req[512], graph[256], out[4096];
+    snprintf(req, sizeof req, "{\"src\":\"%s\",\"tgt\":\"%s\"}", n[1].in, n[0].out);
+    expect_ok(&c, "addbinding", req);
+    snprintf(graph, sizeof graph, "%s(Repeat) OUT -> IN %s(Repeat)\n", n[0].role, n[1].role);
+    assert_int_equal(run_setup(&b, graph, out, sizeof out), 1);
+    assert_non_null(strstr(out, "the broker's router refused bindings"));
+    assert_non_null(strstr(out, "would loop"));
+    assert_non_null(strstr(out, "Run with --forever"));
+    assert_int_equal(count_bindings(&c), 1); /* the admin's only */
+    mqtt_client_close(&c);
+    broker_stop(&b);
+    broker_free(&b);
+}
+
+/* A stale retained status (the router is not there: here the plugin serves
+ * another instance) makes the coordinator ask; unanswered, the request is
+ * given up after 5 s and the bindings forwarded: msgflo-setup without
+ * --forever then exits 1 saying both. */
+static void test_setup_router_not_answering(void **state)
+{
+    (void)state;
+    struct broker b;
+    broker_new(&b, "plugin_opt_instance other\n");
+    struct mosquitto *m = mosquitto_new(NULL, true, NULL);
+    assert_non_null(m);
+    assert_int_equal(mosquitto_connect(m, "127.0.0.1", b.port, 30), MOSQ_ERR_SUCCESS);
+    const char *status = "{\"router\":\"gone\",\"version\":\"0\",\"protocol\":\"1.0\"}";
+    assert_int_equal(mosquitto_publish(m, NULL, "/msgrouter/default/status", (int)strlen(status),
+                                       status, 1, true),
+                     MOSQ_ERR_SUCCESS);
+    for (int i = 0; i < 20; i++)
+        mosquitto_loop(m, 10, 1);
+    mosquitto_disconnect(m);
+    mosquitto_destroy(m);
+    struct names n[2];
+    support_names(&n[0], "sn");
+    support_names(&n[1], "sn");
+    char graph[256], out[4096];
+    snprintf(graph, sizeof graph, "%s(Repeat) OUT -> IN %s(Repeat)\n", n[0].role, n[1].role);
+    assert_int_equal(run_setup(&b, graph, out, sizeof out), 1);
+    assert_non_null(strstr(out, "the broker's router did not answer within 5 s"));
+    assert_non_null(strstr(out, "Run with --forever"));
+    broker_stop(&b);
+    broker_free(&b);
+}
+
 int main(void)
 {
     mosquitto_lib_init();
@@ -438,6 +575,9 @@ int main(void)
         SUPPORT_TEST(test_status_add_list_remove),
         SUPPORT_TEST(test_refusals_change_nothing),
         SUPPORT_TEST(test_participants_routed_by_broker),
+        SUPPORT_TEST(test_setup_uses_router),
+        SUPPORT_TEST(test_setup_router_refusal),
+        SUPPORT_TEST(test_setup_router_not_answering),
         SUPPORT_TEST(test_qos1_and_restart),
         SUPPORT_TEST(test_ten_thousand_bindings),
         SUPPORT_TEST(test_acl_closes_control_topics),

@@ -25,6 +25,7 @@
 #include "msgflo/errors.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <mosquitto.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -243,6 +244,14 @@ static int watch_socket(struct mqtt *m)
     int fd = mosquitto_socket(m->mosq);
     if (fd < 0)
         return MSGFLO_ENOTCONN;
+    /* libmosquitto opens it without close-on-exec: a process we start (the
+     * supervisor's participants) would keep it open. Then closing it here
+     * would neither end the connection nor take it out of our epoll set, and
+     * its errors would be reported for the next socket of the same number:
+     * every reconnect dropped at once (seen after a network partition). */
+    int flags = fcntl(fd, F_GETFD);
+    if (flags >= 0 && !(flags & FD_CLOEXEC))
+        fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
     drop_poll(m);
     m->poll = malloc(sizeof *m->poll);
     if (!m->poll)

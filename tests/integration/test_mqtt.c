@@ -10,8 +10,13 @@
 #include <cmocka.h>
 
 #include "coord/session.h"
+#include "msgflo/msgflo.h"
 #include "support.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static const char *url;
@@ -279,6 +284,65 @@ static void test_subscriptions_in_a_handler(void **state)
     uv_loop_close(&b.loop);
 }
 
+/* The broker socket is close-on-exec: a participant's or a supervisor's
+ * children must not keep it open (the connection would outlive a reconnect,
+ * and epoll would report its errors for the next socket of that number). */
+static void cloexec_ready(msgflo_participant *p, void *ud)
+{
+    (void)p;
+    *(bool *)ud = true;
+}
+
+static void cloexec_process(msgflo_participant *p, const char *inport, msgflo_message *msg,
+                            void *ud)
+{
+    (void)p;
+    (void)inport;
+    (void)ud;
+    msgflo_message_ack(msg);
+}
+
+static void test_socket_close_on_exec(void **state)
+{
+    (void)state;
+    char role[64];
+    support_role("mqx", role, sizeof role);
+    msgflo_url *u;
+    char err[256];
+    assert_int_equal(msgflo_url_parse(url, &u, err, sizeof err), 0);
+    const msgflo_port_def in[] = {{.id = "in"}, {0}};
+    const msgflo_definition def = {.component = "test/Cloexec", .role = role, .inports = in};
+    msgflo_participant *p;
+    bool ready = false;
+    assert_int_equal(
+        msgflo_participant_new(&p, &def, NULL, url, cloexec_process, &ready, err, sizeof err), 0);
+    msgflo_participant_set_callbacks(p, cloexec_ready, NULL);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    assert_int_equal(msgflo_participant_start(p, &loop), 0);
+    for (int i = 0; i < 1000 && !ready; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        usleep(10000);
+    }
+    assert_true(ready);
+    int found = 0;
+    for (int fd = 3; fd < 1024; fd++) {
+        struct sockaddr_in peer;
+        socklen_t len = sizeof peer;
+        if (getpeername(fd, (struct sockaddr *)&peer, &len) != 0 || peer.sin_family != AF_INET ||
+            ntohs(peer.sin_port) != u->port)
+            continue;
+        found++;
+        assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+    }
+    assert_true(found >= 1);
+    msgflo_participant_stop(p, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    msgflo_participant_free(p);
+    uv_loop_close(&loop);
+    msgflo_url_free(u);
+}
+
 int main(void)
 {
     url = support_broker("MSGFLO_TEST_MQTT");
@@ -292,6 +356,7 @@ int main(void)
         SUPPORT_TEST(test_tls),
         SUPPORT_TEST(test_periodic_discovery),
         SUPPORT_TEST(test_subscriptions_in_a_handler),
+        SUPPORT_TEST(test_socket_close_on_exec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -77,8 +77,8 @@ static void announce(struct coordinator *c, struct registry *r, const char *msg,
     query_ports(r, role, payload, 0);
     registry__edges(r, role, on_edge, NULL);
     /* A definition just stored is not changed by the same payload again. */
-    (void)coordinator_components__update(c, payload);
-    if (coordinator_components__update(c, payload))
+    (void)coordinator_components__update(c, payload, changes);
+    if (coordinator_components__update(c, payload, 0))
         abort();
     json_decref(payload);
 }
@@ -104,7 +104,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     c.reg = r;
     c.lib = lib;
-    c.components = json_object();
     const char *p = (const char *)data, *end = p + size;
     uint64_t now = 0;
     while (p < end) {
@@ -127,10 +126,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             !json_is_array(json_object_get(entry, "outports")))
             abort();
     }
-    if (!list || json_array_size(list) != json_object_size(c.components))
+    size_t defined = 0;
+    for (const struct coord_component *k = c.comps; k; k = k->hh.next)
+        defined += k->def && !k->lc;
+    if (!list || json_array_size(list) != defined)
         abort();
     json_decref(list);
-    json_decref(c.components);
+    coordinator_components__clear(&c);
     library__free(lib);
     (void)registry__expire(r, now + 10000, NULL, NULL);
     if (registry__count(r) != 0 || registry__next_expiry(r) != UINT64_MAX)

@@ -130,7 +130,8 @@ async function checkMetrics(rt) {
   const m = await eventually('three running nodes and counted edges', async () => {
     const r = await get(rt.port, '/metrics', { Authorization: `Bearer ${rt.secret}` });
     return sample(r.body, 'msgflo_nodes', 'state="running"') === 3 &&
-      sample(r.body, 'msgflo_edge_messages_total', 'src="button"') > 0 ? r : null;
+      sample(r.body, 'msgflo_edge_messages_total', 'src="button"') > 0 &&
+      sample(r.body, 'msgflo_iips_sent_total') >= 1 ? r : null; // the IIP goes out once settled
   });
   eq(m.status, 200, '/metrics with Bearer: 200');
   ok(m.headers['content-type'].startsWith('text/plain; version=0.0.4'), 'text format 0.0.4');

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #include "coord/coordinator_internal.h"
 #include "coord/discovery.h"
@@ -104,6 +105,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     c.reg = r;
     c.lib = lib;
+    /* an update schedules the pump on the loop: a loop and its timer, never run */
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    uv_timer_init(&loop, &c.pump_timer);
+    c.loop = &loop;
     const char *p = (const char *)data, *end = p + size;
     uint64_t now = 0;
     while (p < end) {
@@ -133,6 +139,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     json_decref(list);
     coordinator_components__clear(&c);
+    uv_close((uv_handle_t *)&c.pump_timer, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
     library__free(lib);
     (void)registry__expire(r, now + 10000, NULL, NULL);
     if (registry__count(r) != 0 || registry__next_expiry(r) != UINT64_MAX)

@@ -6,6 +6,7 @@
 #include "coord/foreign.h"
 #include "core/file.h"
 
+#include "coord/discovery.h"
 #include "coord/foreign_yaml.h"
 #include "core/log.h"
 #include "msgflo/errors.h"
@@ -189,6 +190,29 @@ static int definition_json(struct yreader *r, const struct ynode *root, const ch
     return 0;
 }
 
+/* A definition must make a message every coordinator accepts (discovery
+ * protocol 1.0: a label is a string, not a mapping; limits on names and
+ * ports). On failure *payload is released and the error names the field. */
+static int check_discovery(struct yreader *r, json_t **payload)
+{
+    char *msg = foreign__message(*payload);
+    json_t *back = NULL;
+    char why[256];
+    int rc = msg ? discovery__parse(msg, strlen(msg), &back, why, sizeof why) : MSGFLO_ENOMEM;
+    free(msg);
+    json_decref(back);
+    if (rc == 0)
+        return 0;
+    json_decref(*payload);
+    *payload = NULL;
+    if (rc == MSGFLO_ENOMEM)
+        return foreign_yaml__fail(r, "out of memory");
+    const char *field = strstr(why, "): ");
+    char line[320];
+    snprintf(line, sizeof line, "not a valid discovery message: %s", field ? field + 3 : why);
+    return foreign_yaml__fail(r, line);
+}
+
 int foreign__parse(const char *text, size_t len, const char *filename, const char *role,
                    json_t **payload, char *errbuf, size_t errlen)
 {
@@ -210,6 +234,8 @@ int foreign__parse(const char *text, size_t len, const char *filename, const cha
         goto out;
     }
     rc = definition_json(&r, root, role, payload);
+    if (rc == 0)
+        rc = check_discovery(&r, payload);
     if (rc == 0)
         LOG_DEBUG(NS, "%s: definition of %s", r.filename,
                   json_string_value(json_object_get(*payload, "id")));

@@ -148,6 +148,15 @@ static void test_missing_component(void **state)
     parse_fails("component: [a]\n", "r", "t.yaml:1:12: component must be a string");
 }
 
+/* What parses is a discovery message every coordinator accepts. */
+static void test_not_discovery(void **state)
+{
+    parse_fails("component: c\nlabel: {a: 1}\n", "r",
+                "t.yaml: not a valid discovery message: payload.label must be a string or null");
+    parse_fails("component: c\nicon: [x]\n", "r",
+                "t.yaml: not a valid discovery message: payload.icon");
+}
+
 static void test_missing_queue(void **state)
 {
     parse_fails("component: c\n"
@@ -334,7 +343,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_map_form),          cmocka_unit_test(test_list_form),
         cmocka_unit_test(test_role_substitution), cmocka_unit_test(test_id_and_role),
-        cmocka_unit_test(test_missing_component), cmocka_unit_test(test_missing_queue),
+        cmocka_unit_test(test_missing_component),
+        cmocka_unit_test(test_not_discovery), cmocka_unit_test(test_missing_queue),
         cmocka_unit_test(test_bad_yaml),          cmocka_unit_test(test_not_a_mapping),
         cmocka_unit_test(test_scalar_types),      cmocka_unit_test(test_aliases),
         cmocka_unit_test(test_merge_keys),        cmocka_unit_test(test_message),

@@ -1,6 +1,6 @@
 /* msgflo-dump-message: take N messages off a queue and print them. */
-#include "coord/cli.h"
-#include "coord/session.h"
+#include "tools/common/cli.h"
+#include "tools/common/session.h"
 #include "msgflo/msgflo.h"
 
 #include <getopt.h>

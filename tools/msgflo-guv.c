@@ -1,9 +1,9 @@
 /* msgflo-guv: scales workers by queue length, with guv's configuration and
  * decisions (docs/guv.md). */
-#include "coord/cli.h"
-#include "coord/library.h"
-#include "coord/session.h"
-#include "coord/supervisor.h"
+#include "tools/common/cli.h"
+#include "library/library.h"
+#include "tools/common/session.h"
+#include "process/supervisor.h"
 #include "guv/act_local.h"
 #include "guv/config.h"
 #include "guv/runner.h"

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coord/library.h"
+#include "library/library.h"
 #include "graph/graph_file.h"
-#include "graph/strbuf.h"
+#include "core/strbuf.h"
 
 static const char usage[] =
     "Usage: msgflo-procfile [options] GRAPH\n"

@@ -6,8 +6,8 @@
  *
  * The role comes from --role, else from the YAML's `role`. Sends once by
  * default (--forever false). Exit codes as msgflo-register. */
-#include "coord/cli.h"
-#include "coord/foreign.h"
+#include "tools/common/cli.h"
+#include "foreign/foreign.h"
 #include "msgflo/errors.h"
 #include "msgflo/url.h"
 

@@ -6,8 +6,8 @@
  *
  * Exit codes: 0 ok (or stopped by SIGINT/SIGTERM), 1 a definition is bad or
  * the broker could not be reached, 2 usage error. */
-#include "coord/cli.h"
-#include "coord/foreign.h"
+#include "tools/common/cli.h"
+#include "foreign/foreign.h"
 #include "msgflo/errors.h"
 #include "msgflo/url.h"
 

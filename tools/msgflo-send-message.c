@@ -1,6 +1,6 @@
 /* msgflo-send-message: put one message on a queue. */
-#include "coord/cli.h"
-#include "coord/session.h"
+#include "tools/common/cli.h"
+#include "tools/common/session.h"
 #include "msgflo/msgflo.h"
 
 #include <getopt.h>

@@ -1,5 +1,5 @@
 /* msgflo-setup: bindings, participants and IIPs of a graph. */
-#include "coord/setup.h"
+#include "tools/common/setup_args.h"
 
 #include <stdio.h>
 

@@ -3,10 +3,10 @@
  * fbp-spec and fbp-test. Wiring only: runtime__ (server + protocol), live__
  * (graph/network/component commands), coordinator__ (the system on the
  * broker), autosave__. See docs/msgflo.md. */
-#include "coord/cli.h"
+#include "tools/common/cli.h"
 #include "coord/coordinator.h"
-#include "coord/library.h"
-#include "coord/supervisor.h"
+#include "library/library.h"
+#include "process/supervisor.h"
 #include "graph/graph_file.h"
 #include "msgflo/msgflo.h"
 #include "runtime/autosave.h"

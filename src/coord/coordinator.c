@@ -2,7 +2,7 @@
  * see coordinator.h and coordinator_internal.h. */
 #include "coord/coordinator_internal.h"
 
-#include "coord/discovery.h"
+#include "discovery/discovery.h"
 #include "core/log.h"
 #include "msgflo/errors.h"
 

@@ -16,9 +16,9 @@
 #ifndef MSGFLO_COORD_COORDINATOR_H
 #define MSGFLO_COORD_COORDINATOR_H
 
-#include "coord/bindings.h"
-#include "coord/library.h"
-#include "coord/supervisor.h"
+#include "binding/bindings.h"
+#include "library/library.h"
+#include "process/supervisor.h"
 #include "coord/system.h"
 
 #include <stdbool.h>

@@ -11,9 +11,9 @@
 #ifndef MSGFLO_COORD_COORDINATOR_INTERNAL_H
 #define MSGFLO_COORD_COORDINATOR_INTERNAL_H
 
-#include "coord/binder.h"
+#include "binding/binder.h"
 #include "coord/coordinator.h"
-#include "coord/embedded_broker.h"
+#include "process/embedded_broker.h"
 #include "coord/registry.h"
 #include "transport/transport.h"
 

@@ -1,7 +1,7 @@
 /* Registry of discovered participants; see registry.h. */
 #include "coord/registry.h"
 
-#include "coord/discovery.h"
+#include "discovery/discovery.h"
 #include "core/definition.h"
 #include "core/key.h"
 #include "msgflo/errors.h"

@@ -12,7 +12,7 @@
 #include <jansson.h>
 
 #include "graph/graph.h"
-#include "graph/strbuf.h"
+#include "core/strbuf.h"
 
 /* What the parser expected where it failed, named as the reference parser
  * (PEG.js 0.9) names it; the descriptions are in fbp_error.c. */

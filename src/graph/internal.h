@@ -9,7 +9,7 @@
 #include <jansson.h>
 
 #include "graph/graph.h"
-#include "graph/strbuf.h"
+#include "core/strbuf.h"
 
 /* Formats a double as JavaScript's Number.prototype.toString does (shortest
  * round-trip digits; NaN and infinities as JSON.stringify writes them: null). */

@@ -1,7 +1,7 @@
 /* Command templates for orchestrators; see act_command.h. */
 #include "guv/act_command.h"
 
-#include "coord/library.h"
+#include "library/library.h"
 #include "core/log.h"
 #include "msgflo/errors.h"
 

@@ -1,5 +1,5 @@
 /* Local workers for msgflo-guv: N processes per role, started and stopped
- * through the process supervisor (coord/supervisor.h), all running the same
+ * through the process supervisor (process/supervisor.h), all running the same
  * command, so they consume one queue together.
  *
  * Each worker has its own supervisor name "<role>.<n>" (n counts up for the
@@ -12,7 +12,7 @@
 #ifndef MSGFLO_GUV_ACT_LOCAL_H
 #define MSGFLO_GUV_ACT_LOCAL_H
 
-#include "coord/supervisor.h"
+#include "process/supervisor.h"
 
 #include <stddef.h>
 #include <uv.h>

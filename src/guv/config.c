@@ -1,10 +1,10 @@
 /* guv's configuration: YAML -> normalized roles; see config.h. The YAML tree
  * and js-yaml's scalar types come from the foreign-definition reader
- * (coord/foreign_yaml.h), so values get the types guv's js-yaml gives them. */
+ * (yaml/yaml_reader.h), so values get the types guv's js-yaml gives them. */
 #include "guv/config.h"
 #include "core/file.h"
 
-#include "coord/foreign_yaml.h"
+#include "yaml/yaml_reader.h"
 #include "msgflo/errors.h"
 
 #include <limits.h>
@@ -239,7 +239,7 @@ static int setting_apply(struct ctx *x, struct guv_role *r, const char *rolename
                          "unknown property '%s' in role '%s' (not in guv's schema)", name,
                          rolename);
     }
-    if ((rc = foreign_yaml__to_json(&x->reader, value, &v)) != 0)
+    if ((rc = yaml_reader__to_json(&x->reader, value, &v)) != 0)
         goto out;
     bool number = json_is_number(v);
     if ((k->kind == K_STRING && !json_is_string(v)) || (k->kind != K_STRING && !number)) {
@@ -286,7 +286,7 @@ static int settings_apply(struct ctx *x, struct guv_role *r, const char *rolenam
         return 0;
     if (value->kind != YNODE_MAP) {
         json_t *v = NULL;
-        if ((rc = foreign_yaml__to_json(&x->reader, value, &v)) != 0)
+        if ((rc = yaml_reader__to_json(&x->reader, value, &v)) != 0)
             return rc;
         rc =
             error_add(x, &value->mark, rolename, "invalid type: %s (expected object) for role '%s'",
@@ -294,11 +294,11 @@ static int settings_apply(struct ctx *x, struct guv_role *r, const char *rolenam
         json_decref(v);
         return rc;
     }
-    if ((rc = foreign_yaml__entries(&x->reader, value, &items, &n)) != 0)
+    if ((rc = yaml_reader__entries(&x->reader, value, &items, &n)) != 0)
         return rc;
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = setting_apply(x, r, rolename, items[i].key, items[i].key_node, items[i].value);
-    foreign_yaml__entries_free(items, n);
+    yaml_reader__entries_free(items, n);
     return rc;
 }
 
@@ -398,7 +398,7 @@ static int roles_read(struct ctx *x, const struct ynode *root)
     size_t n = 0;
     const struct yentry *global = NULL;
 
-    if (root && (rc = foreign_yaml__entries(&x->reader, root, &items, &n)) != 0)
+    if (root && (rc = yaml_reader__entries(&x->reader, root, &items, &n)) != 0)
         return rc;
     for (size_t i = 0; i < n; i++)
         if (strcmp(items[i].key, GUV_GLOBAL_ROLE) == 0)
@@ -435,7 +435,7 @@ static int roles_read(struct ctx *x, const struct ynode *root)
             goto out;
     }
 out:
-    foreign_yaml__entries_free(items, n);
+    yaml_reader__entries_free(items, n);
     return rc;
 }
 
@@ -457,19 +457,19 @@ int guv_config__parse(const char *text, size_t len, const struct guv_config_opti
     }
     if (!(x.cfg = calloc(1, sizeof *x.cfg)))
         return MSGFLO_ENOMEM;
-    if ((rc = foreign_yaml__read(&x.reader, text, len, x.filename, errbuf, errlen, &root)) != 0)
+    if ((rc = yaml_reader__read(&x.reader, text, len, x.filename, errbuf, errlen, &root)) != 0)
         goto out;
     /* guv: a document that is null (or only comments) is an empty config */
-    if (root && root->kind == YNODE_SCALAR && foreign_yaml__is_null(root))
+    if (root && root->kind == YNODE_SCALAR && yaml_reader__is_null(root))
         root = NULL;
     if (root && root->kind != YNODE_MAP) {
-        rc = foreign_yaml__fail_at(&x.reader, root->mark,
-                                   "a guv config is a mapping of role names to settings");
+        rc = yaml_reader__fail_at(&x.reader, root->mark,
+                                  "a guv config is a mapping of role names to settings");
         goto out;
     }
     rc = roles_read(&x, root);
 out:
-    foreign_yaml__free(&x.reader);
+    yaml_reader__free(&x.reader);
     if (rc) {
         if (rc == MSGFLO_ENOMEM && errbuf && errlen)
             snprintf(errbuf, errlen, "%s: out of memory", x.filename);

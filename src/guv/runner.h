@@ -15,7 +15,7 @@
 
 #include "guv/act_local.h"
 #include "guv/config.h"
-#include "graph/strbuf.h"
+#include "core/strbuf.h"
 #include "guv/stats_http.h"
 #include "transport/transport.h"
 

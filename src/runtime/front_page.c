@@ -1,7 +1,7 @@
 /* Front page and Flowhub link (msgflo src/runtime.coffee liveUrl, serveFrontpage). */
 #include "runtime/front_page.h"
 
-#include "graph/strbuf.h"
+#include "core/strbuf.h"
 #include "msgflo/errors.h"
 #include "runtime/web_assets.h"
 

@@ -23,7 +23,7 @@
 
 #include "coord/system.h"
 #include "graph/graph.h"
-#include "graph/strbuf.h"
+#include "core/strbuf.h"
 #include "runtime/protocol.h"
 
 #include <jansson.h>

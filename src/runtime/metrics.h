@@ -11,7 +11,7 @@
 #ifndef MSGFLO_RUNTIME_METRICS_H
 #define MSGFLO_RUNTIME_METRICS_H
 
-#include "graph/strbuf.h"
+#include "core/strbuf.h"
 
 #include <stdbool.h>
 

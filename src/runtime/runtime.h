@@ -13,7 +13,7 @@
 #ifndef MSGFLO_RUNTIME_RUNTIME_H
 #define MSGFLO_RUNTIME_RUNTIME_H
 
-#include "graph/strbuf.h"
+#include "core/strbuf.h"
 #include "runtime/protocol.h"
 
 #include <uv.h>

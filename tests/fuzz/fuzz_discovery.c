@@ -12,8 +12,8 @@
 #include <uv.h>
 
 #include "coord/coordinator_internal.h"
-#include "coord/discovery.h"
-#include "coord/library.h"
+#include "discovery/discovery.h"
+#include "library/library.h"
 #include "coord/registry.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,12 +1,12 @@
 /* libFuzzer target: the component library's configuration (package.json
- * or a library JSON file; coord/library_config.c, library_template.c):
+ * or a library JSON file; library/library_config.c, library_template.c):
  * every component found, looked up and given a command. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "coord/library.h"
+#include "library/library.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

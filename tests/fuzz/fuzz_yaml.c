@@ -1,4 +1,4 @@
-/* libFuzzer target: the YAML reader (coord/foreign_yaml.c) through its two
+/* libFuzzer target: the YAML reader (yaml/yaml_reader.c) through its two
  * users: foreign definitions (msgflo-register-foreign) and guv's
  * configuration. A foreign definition that parses must make a discovery
  * message the coordinator accepts. guv's other input, the management API's
@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coord/discovery.h"
-#include "coord/foreign.h"
+#include "discovery/discovery.h"
+#include "foreign/foreign.h"
 #include "guv/config.h"
 #include "guv/stats_http.h"
 

@@ -14,8 +14,8 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "coord/binder.h"
-#include "coord/session.h"
+#include "binding/binder.h"
+#include "tools/common/session.h"
 #include "msgflo/errors.h"
 #include "msgflo/log.h"
 #include "support.h"

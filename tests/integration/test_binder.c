@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "coord/binder.h"
-#include "coord/session.h"
+#include "binding/binder.h"
+#include "tools/common/session.h"
 #include "support.h"
 
 struct ctx {

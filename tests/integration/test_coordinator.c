@@ -19,7 +19,7 @@
 #include "coord/coordinator.h"
 #include "coord/registry.h"
 #include "msgflo/errors.h"
-#include "coord/session.h"
+#include "tools/common/session.h"
 #include "support.h"
 
 /* --- what the coordinator reports, as lines --------------------------------- */

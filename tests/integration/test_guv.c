@@ -17,7 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "coord/session.h"
+#include "tools/common/session.h"
 #include "msgflo/errors.h"
 #include "support.h"
 

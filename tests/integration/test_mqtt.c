@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "coord/session.h"
+#include "tools/common/session.h"
 #include "msgflo/msgflo.h"
 #include "support.h"
 

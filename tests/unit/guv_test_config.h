@@ -4,7 +4,7 @@
 #ifndef MSGFLO_TESTS_GUV_TEST_CONFIG_H
 #define MSGFLO_TESTS_GUV_TEST_CONFIG_H
 
-#include "coord/foreign_yaml.h"
+#include "yaml/yaml_reader.h"
 #include "guv/config.h"
 
 #include <stdio.h>
@@ -45,10 +45,10 @@ static inline json_t *guv_test_fixture(const char *name)
     struct yreader r;
     struct ynode *root = NULL;
     json_t *out = NULL;
-    int rc = foreign_yaml__read(&r, text, len, path, err, sizeof err, &root);
+    int rc = yaml_reader__read(&r, text, len, path, err, sizeof err, &root);
     if (rc == 0)
-        rc = foreign_yaml__to_json(&r, root, &out);
-    foreign_yaml__free(&r);
+        rc = yaml_reader__to_json(&r, root, &out);
+    yaml_reader__free(&r);
     if (rc)
         fprintf(stderr, "%s\n", err);
     assert_int_equal(rc, 0);

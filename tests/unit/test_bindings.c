@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "coord/bindings.h"
-#include "coord/discovery.h"
+#include "binding/bindings.h"
+#include "discovery/discovery.h"
 #include "msgflo/errors.h"
 
 static struct graph *parse(const char *text)

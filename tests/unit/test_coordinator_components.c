@@ -17,7 +17,7 @@
 #include "json_text.h"
 
 #include "coord/coordinator_internal.h"
-#include "coord/library.h"
+#include "library/library.h"
 
 /* A coordinator with what the component records use: a registry telling
  * them of components gone, a library, a loop for the pump timer. */

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "coord/discovery.h"
+#include "discovery/discovery.h"
 #include "msgflo/errors.h"
 
 #include <stdbool.h>

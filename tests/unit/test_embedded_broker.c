@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "coord/embedded_broker.h"
+#include "process/embedded_broker.h"
 #include "msgflo/errors.h"
 #include "msgflo/log.h"
 

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "coord/foreign.h"
+#include "foreign/foreign.h"
 #include "msgflo/errors.h"
 
 static char err[1024];
@@ -343,12 +343,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_map_form),          cmocka_unit_test(test_list_form),
         cmocka_unit_test(test_role_substitution), cmocka_unit_test(test_id_and_role),
-        cmocka_unit_test(test_missing_component),
-        cmocka_unit_test(test_not_discovery), cmocka_unit_test(test_missing_queue),
-        cmocka_unit_test(test_bad_yaml),          cmocka_unit_test(test_not_a_mapping),
-        cmocka_unit_test(test_scalar_types),      cmocka_unit_test(test_aliases),
-        cmocka_unit_test(test_merge_keys),        cmocka_unit_test(test_message),
-        cmocka_unit_test(test_fixture_files),
+        cmocka_unit_test(test_missing_component), cmocka_unit_test(test_not_discovery),
+        cmocka_unit_test(test_missing_queue),     cmocka_unit_test(test_bad_yaml),
+        cmocka_unit_test(test_not_a_mapping),     cmocka_unit_test(test_scalar_types),
+        cmocka_unit_test(test_aliases),           cmocka_unit_test(test_merge_keys),
+        cmocka_unit_test(test_message),           cmocka_unit_test(test_fixture_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "guv_test_config.h"
-#include "coord/foreign_yaml.h"
+#include "yaml/yaml_reader.h"
 #include "guv/config.h"
 #include "msgflo/errors.h"
 

@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "guv_test_config.h"
-#include "coord/foreign_yaml.h"
+#include "yaml/yaml_reader.h"
 #include "guv/config.h"
 #include "guv/scale.h"
 #include "msgflo/errors.h"

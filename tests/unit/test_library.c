@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "coord/library.h"
+#include "library/library.h"
 #include "msgflo/log.h"
 
 #ifndef MSGFLO_FIXTURES

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "coord/discovery.h"
+#include "discovery/discovery.h"
 #include "coord/registry.h"
 #include "msgflo/errors.h"
 

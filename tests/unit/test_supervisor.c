@@ -21,8 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "coord/supervisor.h"
-#include "coord/supervisor_spawn.h"
+#include "process/supervisor.h"
+#include "process/supervisor_spawn.h"
 #include "msgflo/errors.h"
 #include "msgflo/log.h"
 

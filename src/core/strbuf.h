@@ -1,0 +1,25 @@
+/* A growable NUL-terminated string buffer with a sticky error, so writers can
+ * append freely and check once at the end. */
+#ifndef MSGFLO_CORE_STRBUF_H
+#define MSGFLO_CORE_STRBUF_H
+
+#include <stddef.h>
+
+struct strbuf {
+    char *data; /* owned; NULL until the first append */
+    size_t len;
+    size_t cap;
+    int err; /* 0 or MSGFLO_ENOMEM once an append failed */
+};
+
+void strbuf__init(struct strbuf *sb);
+void strbuf__cleanup(struct strbuf *sb);
+void strbuf__append(struct strbuf *sb, const char *s, size_t n);
+void strbuf__puts(struct strbuf *sb, const char *s);
+void strbuf__putc(struct strbuf *sb, char c);
+void strbuf__printf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Returns the text (owned by the caller, free with free()) or NULL after an
+ * error; the buffer is empty afterwards. */
+char *strbuf__steal(struct strbuf *sb);
+
+#endif

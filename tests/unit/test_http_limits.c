@@ -13,164 +13,16 @@
 
 #include <cmocka.h>
 #include <uv.h>
-#include <wslay/wslay.h>
 
 #include "msgflo/errors.h"
 #include "runtime/http_server.h"
-
-struct client {
-    uv_tcp_t tcp;
-    uv_connect_t connect;
-    wslay_event_context_ptr ws;
-    bool upgraded, gone, deaf; /* deaf: reads but never answers */
-    char head[1024];
-    size_t head_len;
-    const char *in;
-    size_t in_len;
-    char buf[65536];
-    int pings, messages;
-    uint16_t close_code;
-    uint64_t gone_at;
-};
+#include "ws_client.h"
 
 static uv_loop_t loop;
 
-static ssize_t cl_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *ud)
+static void client_send(struct ws_client *cl, const char *text)
 {
-    (void)flags;
-    struct client *cl = ud;
-    if (cl->in_len == 0) {
-        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-        return -1;
-    }
-    size_t n = len < cl->in_len ? len : cl->in_len;
-    memcpy(buf, cl->in, n);
-    cl->in += n;
-    cl->in_len -= n;
-    return (ssize_t)n;
-}
-
-static void cl_written(uv_write_t *req, int status)
-{
-    (void)status;
-    free(req);
-}
-
-static ssize_t cl_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
-                       void *ud)
-{
-    (void)ctx;
-    (void)flags;
-    struct client *cl = ud;
-    uv_write_t *req = malloc(sizeof *req + len);
-    assert_non_null(req);
-    memcpy(req + 1, data, len);
-    uv_buf_t b = uv_buf_init((char *)(req + 1), (unsigned)len);
-    if (uv_write(req, (uv_stream_t *)&cl->tcp, &b, 1, cl_written) != 0)
-        free(req);
-    return (ssize_t)len;
-}
-
-static int cl_genmask(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *ud)
-{
-    (void)ctx;
-    (void)ud;
-    for (size_t i = 0; i < len; i++)
-        buf[i] = (uint8_t)rand();
-    return 0;
-}
-
-static void cl_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *a,
-                   void *ud)
-{
-    (void)ctx;
-    struct client *cl = ud;
-    if (a->opcode == WSLAY_PING)
-        cl->pings++;
-    else if (a->opcode == WSLAY_CONNECTION_CLOSE)
-        cl->close_code = a->status_code;
-    else
-        cl->messages++;
-}
-
-static const struct wslay_event_callbacks client_callbacks = {
-    .recv_callback = cl_recv,
-    .send_callback = cl_send,
-    .genmask_callback = cl_genmask,
-    .on_msg_recv_callback = cl_msg,
-};
-
-static void cl_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf)
-{
-    (void)size;
-    struct client *cl = h->data;
-    *buf = uv_buf_init(cl->buf, sizeof cl->buf);
-}
-
-static void cl_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
-{
-    struct client *cl = stream->data;
-    if (nread < 0) {
-        cl->gone = true;
-        cl->gone_at = uv_now(&loop);
-        uv_close((uv_handle_t *)&cl->tcp, NULL);
-        return;
-    }
-    const char *data = buf->base;
-    size_t len = (size_t)nread;
-    if (!cl->upgraded) {
-        size_t n =
-            len < sizeof cl->head - 1 - cl->head_len ? len : sizeof cl->head - 1 - cl->head_len;
-        memcpy(cl->head + cl->head_len, data, n);
-        cl->head_len += n;
-        cl->head[cl->head_len] = '\0';
-        char *end = strstr(cl->head, "\r\n\r\n");
-        if (!end)
-            return;
-        cl->upgraded = true;
-        size_t used = (size_t)(end + 4 - cl->head) - (cl->head_len - n);
-        data += used;
-        len -= used;
-    }
-    if (cl->deaf)
-        return;
-    cl->in = data;
-    cl->in_len = len;
-    assert_int_equal(wslay_event_recv(cl->ws), 0);
-    assert_int_equal(wslay_event_send(cl->ws), 0);
-}
-
-static void cl_connected(uv_connect_t *req, int status)
-{
-    assert_int_equal(status, 0);
-    struct client *cl = req->data;
-    static const char hs[] =
-        "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: noflo\r\n\r\n";
-    cl_send(cl->ws, (const uint8_t *)hs, sizeof hs - 1, 0, cl);
-    assert_int_equal(uv_read_start((uv_stream_t *)&cl->tcp, cl_alloc, cl_read), 0);
-}
-
-static void client_start(struct client *cl, int port)
-{
-    memset(cl, 0, sizeof *cl);
-    assert_int_equal(wslay_event_context_client_init(&cl->ws, &client_callbacks, cl), 0);
-    uv_tcp_init(&loop, &cl->tcp);
-    cl->tcp.data = cl;
-    cl->connect.data = cl;
-    struct sockaddr_in addr;
-    uv_ip4_addr("127.0.0.1", port, &addr);
-    assert_int_equal(
-        uv_tcp_connect(&cl->connect, &cl->tcp, (const struct sockaddr *)&addr, cl_connected), 0);
-}
-
-static void client_send(struct client *cl, const char *text)
-{
-    struct wslay_event_msg m = {
-        .opcode = WSLAY_TEXT_FRAME, .msg = (const uint8_t *)text, .msg_length = strlen(text)};
-    assert_int_equal(wslay_event_queue_msg(cl->ws, &m), 0);
-    assert_int_equal(wslay_event_send(cl->ws), 0);
+    ws_client__send(cl, text, strlen(text));
 }
 
 /* "trust" is the permitted command: the server trusts its sender. */
@@ -196,7 +48,7 @@ static void run_for(uint64_t ms)
         uv_run(&loop, UV_RUN_ONCE);
 }
 
-static void run_until_upgraded(struct client *cl, int n)
+static void run_until_upgraded(struct ws_client *cl, int n)
 {
     uint64_t end = uv_now(&loop) + 5000;
     for (;;) {
@@ -228,9 +80,9 @@ static void test_websocket_deadlines(void **state)
     /* 0: trusted, answers pings; 1: trusted, then deaf; 2: a guest that
      * answers pings but sends no permitted command; 3: a guest that sends
      * other messages. */
-    struct client cl[4];
+    struct ws_client cl[4];
     for (int i = 0; i < 4; i++)
-        client_start(&cl[i], port);
+        ws_client__start(&loop, &cl[i], port);
     run_until_upgraded(cl, 4);
     uint64_t t0 = uv_now(&loop);
     client_send(&cl[0], "trust");
@@ -275,7 +127,7 @@ static void test_websocket_deadlines(void **state)
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
     for (int i = 0; i < 4; i++)
-        wslay_event_context_free(cl[i].ws);
+        ws_client__cleanup(&cl[i]);
 }
 
 int main(void)

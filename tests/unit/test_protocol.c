@@ -17,6 +17,8 @@
 #include <uv.h>
 #include <wslay/wslay.h>
 
+#include "ws_client.h"
+
 #include "msgflo/errors.h"
 #include "runtime/front_page.h"
 #include "runtime/http_server.h"
@@ -691,184 +693,11 @@ static void test_flowhub_url(void **state)
 
 /* ---- the server with wslay clients on loopback ---- */
 
-struct client {
-    uv_tcp_t tcp;
-    uv_connect_t connect;
-    wslay_event_context_ptr ws;
-    bool upgraded, gone;
-    char head[1024];
-    size_t head_len;
-    const char *in;
-    size_t in_len;
-    char buf[65536];
-    int frames, messages;
-    char *last;
-    size_t last_len;
-    uint16_t close_code;
-};
-
 struct server_state {
     struct http_server *s;
     int opens, closes;
     bool closed;
 };
-
-static ssize_t cl_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *ud)
-{
-    (void)flags;
-    struct client *cl = ud;
-    if (cl->in_len == 0) {
-        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-        return -1;
-    }
-    size_t n = len < cl->in_len ? len : cl->in_len;
-    memcpy(buf, cl->in, n);
-    cl->in += n;
-    cl->in_len -= n;
-    return (ssize_t)n;
-}
-
-static void cl_written(uv_write_t *req, int status)
-{
-    (void)status;
-    free(req);
-}
-
-static ssize_t cl_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
-                       void *ud)
-{
-    (void)ctx;
-    (void)flags;
-    struct client *cl = ud;
-    uv_write_t *req = malloc(sizeof *req + len);
-    assert_non_null(req);
-    memcpy(req + 1, data, len);
-    uv_buf_t b = uv_buf_init((char *)(req + 1), (unsigned)len);
-    /* Fails (EPIPE) when answering the close of a server already gone. */
-    if (uv_write(req, (uv_stream_t *)&cl->tcp, &b, 1, cl_written) != 0)
-        free(req);
-    return (ssize_t)len;
-}
-
-static int cl_genmask(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *ud)
-{
-    (void)ctx;
-    (void)ud;
-    for (size_t i = 0; i < len; i++)
-        buf[i] = (uint8_t)rand();
-    return 0;
-}
-
-static void cl_frame(wslay_event_context_ptr ctx,
-                     const struct wslay_event_on_frame_recv_start_arg *a, void *ud)
-{
-    (void)ctx;
-    struct client *cl = ud;
-    if (a->opcode == WSLAY_TEXT_FRAME || a->opcode == WSLAY_CONTINUATION_FRAME)
-        cl->frames++;
-}
-
-static void cl_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *a,
-                   void *ud)
-{
-    (void)ctx;
-    struct client *cl = ud;
-    if (a->opcode == WSLAY_CONNECTION_CLOSE) {
-        cl->close_code = a->status_code;
-        return;
-    }
-    cl->messages++;
-    free(cl->last);
-    cl->last = malloc(a->msg_length + 1);
-    assert_non_null(cl->last);
-    memcpy(cl->last, a->msg, a->msg_length);
-    cl->last[a->msg_length] = '\0';
-    cl->last_len = a->msg_length;
-}
-
-static const struct wslay_event_callbacks client_callbacks = {
-    .recv_callback = cl_recv,
-    .send_callback = cl_send,
-    .genmask_callback = cl_genmask,
-    .on_frame_recv_start_callback = cl_frame,
-    .on_msg_recv_callback = cl_msg,
-};
-
-static void cl_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf)
-{
-    (void)size;
-    struct client *cl = h->data;
-    *buf = uv_buf_init(cl->buf, sizeof cl->buf);
-}
-
-static void cl_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
-{
-    struct client *cl = stream->data;
-    if (nread < 0) {
-        cl->gone = true;
-        uv_close((uv_handle_t *)&cl->tcp, NULL);
-        return;
-    }
-    const char *data = buf->base;
-    size_t len = (size_t)nread;
-    if (!cl->upgraded) {
-        size_t n =
-            len < sizeof cl->head - 1 - cl->head_len ? len : sizeof cl->head - 1 - cl->head_len;
-        memcpy(cl->head + cl->head_len, data, n);
-        cl->head_len += n;
-        cl->head[cl->head_len] = '\0';
-        char *end = strstr(cl->head, "\r\n\r\n");
-        if (!end)
-            return;
-        cl->upgraded = true;
-        size_t used = (size_t)(end + 4 - cl->head) - (cl->head_len - n);
-        data += used;
-        len -= used;
-    }
-    cl->in = data;
-    cl->in_len = len;
-    assert_int_equal(wslay_event_recv(cl->ws), 0);
-    assert_int_equal(wslay_event_send(cl->ws), 0);
-}
-
-static void cl_connected(uv_connect_t *req, int status)
-{
-    assert_int_equal(status, 0);
-    struct client *cl = req->data;
-    static const char hs[] =
-        "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: x, noflo\r\n\r\n";
-    cl_send(cl->ws, (const uint8_t *)hs, sizeof hs - 1, 0, cl);
-    assert_int_equal(uv_read_start((uv_stream_t *)&cl->tcp, cl_alloc, cl_read), 0);
-}
-
-static void client_start(uv_loop_t *loop, struct client *cl, int port)
-{
-    memset(cl, 0, sizeof *cl);
-    assert_int_equal(wslay_event_context_client_init(&cl->ws, &client_callbacks, cl), 0);
-    uv_tcp_init(loop, &cl->tcp);
-    cl->tcp.data = cl;
-    cl->connect.data = cl;
-    struct sockaddr_in addr;
-    uv_ip4_addr("127.0.0.1", port, &addr);
-    assert_int_equal(
-        uv_tcp_connect(&cl->connect, &cl->tcp, (const struct sockaddr *)&addr, cl_connected), 0);
-}
-
-static void client_send(struct client *cl, const char *text, size_t len)
-{
-    struct wslay_event_msg m = {
-        .opcode = WSLAY_TEXT_FRAME, .msg = (const uint8_t *)text, .msg_length = len};
-    assert_int_equal(wslay_event_queue_msg(cl->ws, &m), 0);
-    assert_int_equal(wslay_event_send(cl->ws), 0);
-}
-
-static void client_cleanup(struct client *cl)
-{
-    wslay_event_context_free(cl->ws);
-    free(cl->last);
-}
 
 static void srv_open(struct http_server *s, struct ws_conn *c, void *ud)
 {
@@ -934,9 +763,9 @@ static void test_server_send_paths(void **state)
     int port = http_server__port(st.s);
     assert_true(port > 0);
 
-    struct client cl[3];
+    struct ws_client cl[3];
     for (int i = 0; i < 3; i++)
-        client_start(&loop, &cl[i], port);
+        ws_client__start(&loop, &cl[i], port);
     run_until(&loop, &st.opens, 3);
     assert_int_equal(http_server__clients(st.s), 3);
     for (int i = 0; i < 3; i++) {
@@ -950,18 +779,18 @@ static void test_server_send_paths(void **state)
     }
 
     /* Echo to the sender only. */
-    client_send(&cl[0], "hello", 5);
+    ws_client__send(&cl[0], "hello", 5);
     run_until(&loop, &cl[0].messages, 1);
     assert_string_equal(cl[0].last, "hello");
     assert_int_equal(cl[0].frames, 1);
 
     /* A broadcast reaches the trusted clients only (1 and 2, not 0). */
-    client_send(&cl[1], "trust", 5);
-    client_send(&cl[2], "trust", 5);
+    ws_client__send(&cl[1], "trust", 5);
+    ws_client__send(&cl[2], "trust", 5);
     run_until(&loop, &cl[1].messages, 1);
     run_until(&loop, &cl[2].messages, 1);
     assert_int_equal(http_server__trusted_clients(st.s), 2);
-    client_send(&cl[1], "all:x", 5);
+    ws_client__send(&cl[1], "all:x", 5);
     run_until(&loop, &cl[2].messages, 2);
     run_until(&loop, &cl[1].messages, 2);
     for (int i = 0; i < 20; i++)
@@ -978,7 +807,7 @@ static void test_server_send_paths(void **state)
     assert_non_null(big);
     for (size_t i = 0; i < big_len; i++)
         big[i] = (char)('a' + i % 26);
-    client_send(&cl[2], big, big_len);
+    ws_client__send(&cl[2], big, big_len);
     run_until(&loop, &cl[2].messages, 3);
     assert_int_equal(cl[2].last_len, big_len);
     assert_memory_equal(cl[2].last, big, big_len);
@@ -993,7 +822,7 @@ static void test_server_send_paths(void **state)
     assert_int_equal(http_server__trusted_clients(st.s), 1);
 
     /* Closing the server from a callback: 1001 to everyone left, then freed. */
-    client_send(&cl[0], "close-server", 12);
+    ws_client__send(&cl[0], "close-server", 12);
     int closed = 0;
     uint64_t deadline = uv_now(&loop) + 5000;
     while (!(st.closed && cl[0].gone && cl[1].gone && cl[2].gone) && uv_now(&loop) < deadline)
@@ -1010,7 +839,7 @@ static void test_server_send_paths(void **state)
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
     for (int i = 0; i < 3; i++)
-        client_cleanup(&cl[i]);
+        ws_client__cleanup(&cl[i]);
 }
 
 int main(void)

@@ -371,8 +371,12 @@ static int broker__spawn(struct embedded_broker *b)
         {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&b->pipes[0]},
         {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&b->pipes[1]},
     };
+    /* Its own process group: a terminal's Ctrl-C reaches the runtime (or
+     * msgflo-setup), which stops the participants first and the broker last,
+     * instead of the broker dying under connected participants. */
     uv_process_options_t po = {
         .exit_cb = on_exit_cb,
+        .flags = UV_PROCESS_DETACHED,
         .file = argv[0],
         .args = argv,
         .stdio_count = 3,

@@ -3,7 +3,9 @@
 #include "core/log.h"
 
 #include <fnmatch.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +89,77 @@ void msgflo_log_set_handler(msgflo_log_fn fn, void *userdata)
     handler_data = fn ? userdata : NULL;
 }
 
+/* The previous warning or error of the default handler, and how often it
+ * repeated since it was last printed. */
+static struct {
+    pthread_mutex_t lock;
+    enum msgflo_log_level level;
+    char ns[64];
+    char message[1024];
+    unsigned repeats;
+    uint64_t printed_at; /* ms, monotonic */
+    unsigned window_ms;
+    bool at_exit;
+} last = {.lock = PTHREAD_MUTEX_INITIALIZER, .window_ms = 60000};
+
+void log__set_repeat_window(unsigned ms)
+{
+    pthread_mutex_lock(&last.lock);
+    last.window_ms = ms;
+    pthread_mutex_unlock(&last.lock);
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Prints the count of the previous line's repeats (the lock held). */
+static void flush_repeats(void)
+{
+    if (last.repeats == 0)
+        return;
+    fprintf(stderr, "%s %s: %s (%u more time%s)\n", last.ns, msgflo_log_level_name(last.level),
+            last.message, last.repeats, last.repeats == 1 ? "" : "s");
+    last.repeats = 0;
+}
+
+static void flush_at_exit(void)
+{
+    pthread_mutex_lock(&last.lock);
+    flush_repeats();
+    pthread_mutex_unlock(&last.lock);
+}
+
+static void write_problem(enum msgflo_log_level level, const char *ns, const char *message)
+{
+    pthread_mutex_lock(&last.lock);
+    uint64_t now = now_ms();
+    if (last.printed_at && level == last.level && strcmp(ns, last.ns) == 0 &&
+        strcmp(message, last.message) == 0) {
+        last.repeats++;
+        if (!last.at_exit) {
+            last.at_exit = true;
+            atexit(flush_at_exit);
+        }
+        if (now - last.printed_at >= last.window_ms) {
+            flush_repeats();
+            last.printed_at = now;
+        }
+        pthread_mutex_unlock(&last.lock);
+        return;
+    }
+    flush_repeats();
+    fprintf(stderr, "%s %s: %s\n", ns, msgflo_log_level_name(level), message);
+    last.level = level;
+    snprintf(last.ns, sizeof last.ns, "%s", ns);
+    snprintf(last.message, sizeof last.message, "%s", message);
+    last.printed_at = now;
+    pthread_mutex_unlock(&last.lock);
+}
+
 void msgflo_log_stderr(enum msgflo_log_level level, const char *ns, const char *message,
                        void *userdata)
 {
@@ -94,7 +167,7 @@ void msgflo_log_stderr(enum msgflo_log_level level, const char *ns, const char *
     if (level == MSGFLO_LOG_INFO && !msgflo_log_enabled(ns))
         return;
     if (level > MSGFLO_LOG_INFO) {
-        fprintf(stderr, "%s %s: %s\n", ns, msgflo_log_level_name(level), message);
+        write_problem(level, ns, message);
         return;
     }
     /* Debug output as the npm debug module writes it without colours (what

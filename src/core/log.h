@@ -7,6 +7,12 @@
 void log__write(enum msgflo_log_level level, const char *ns, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The default handler collapses a warning or error that repeats the previous
+ * one (same namespace, level and text): the first is printed, the repeats are
+ * counted and printed as one line "... (N more times)" when another line
+ * comes, at exit, or once per window (60 s by default; ms here, for tests). */
+void log__set_repeat_window(unsigned ms);
+
 #define LOG_DEBUG(ns, ...)                                                                         \
     do {                                                                                           \
         if (msgflo_log_enabled(ns))                                                                \

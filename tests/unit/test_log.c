@@ -71,12 +71,72 @@ static void test_hide_date(void **state)
     matches(out, "^msgflo:test debug: published to a\\.OUT \\(5 bytes\\)$");
 }
 
+static void write_repeats(void)
+{
+    for (int i = 0; i < 5; i++)
+        LOG_WARNING("msgflo:mqtt", "connection to localhost:1883 refused");
+    LOG_DEBUG("msgflo:test", "in between");
+    LOG_WARNING("msgflo:mqtt", "connection to localhost:1883 refused");
+    LOG_WARNING("msgflo:amqp", "connection to localhost:1883 refused"); /* another namespace */
+    LOG_ERROR("msgflo:amqp", "connection to localhost:1883 refused");   /* another level */
+    LOG_ERROR("msgflo:amqp", "connection to localhost:1883 refused");
+    LOG_WARNING("msgflo:test", "the end");
+}
+
+static void count_lines(const char *out, const char *needle, int expected)
+{
+    int n = 0;
+    for (const char *p = out; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    if (n != expected)
+        fail_msg("%d lines of '%s', expected %d, in:\n%s", n, needle, expected, out);
+}
+
+/* Repeats collapse into one line with their count, per namespace and level. */
+static void test_repeated_warnings_collapse(void **state)
+{
+    (void)state;
+    const char *out = captured(write_repeats);
+    matches(out, "^msgflo:mqtt warning: connection to localhost:1883 refused$");
+    matches(out, "^msgflo:mqtt warning: connection to localhost:1883 refused \\(5 more times\\)$");
+    matches(out, "^msgflo:amqp warning: connection to localhost:1883 refused$");
+    matches(out, "^msgflo:amqp error: connection to localhost:1883 refused$");
+    matches(out, "^msgflo:amqp error: connection to localhost:1883 refused \\(1 more time\\)$");
+    count_lines(out, "msgflo:mqtt warning", 2);
+    count_lines(out, "in between", 1);
+}
+
+static void write_slow_repeats(void)
+{
+    log__set_repeat_window(100);
+    LOG_WARNING("msgflo:slow", "retrying");
+    LOG_WARNING("msgflo:slow", "retrying");
+    usleep(150 * 1000);
+    LOG_WARNING("msgflo:slow", "retrying"); /* the window passed: printed with its count */
+    LOG_WARNING("msgflo:slow", "retrying");
+    log__set_repeat_window(60000);
+    LOG_WARNING("msgflo:test", "done");
+}
+
+/* A warning that keeps repeating is still seen once per window. */
+static void test_repeats_reported_per_window(void **state)
+{
+    (void)state;
+    const char *out = captured(write_slow_repeats);
+    matches(out, "^msgflo:slow warning: retrying$");
+    matches(out, "^msgflo:slow warning: retrying \\(2 more times\\)$");
+    matches(out, "^msgflo:slow warning: retrying \\(1 more time\\)$");
+    count_lines(out, "msgflo:slow", 3);
+}
+
 int main(void)
 {
     setenv("DEBUG", "msgflo:test,-msgflo:other", 1); /* read at the first call */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_debug_lines_have_iso_times),
         cmocka_unit_test(test_hide_date),
+        cmocka_unit_test(test_repeated_warnings_collapse),
+        cmocka_unit_test(test_repeats_reported_per_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

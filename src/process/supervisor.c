@@ -160,11 +160,12 @@ static void run__line(struct sup_run *run, int i, char *text, size_t len)
 {
     struct sup_proc *p = run->proc;
     struct supervisor *sup = run->sup;
-    LOG_DEBUG(NS, "%s %s: %s", p->role, i == 0 ? "stdout" : "stderr", text);
     unsigned bit = i == 0 ? SUPERVISOR_FORWARD_STDOUT : SUPERVISOR_FORWARD_STDERR;
     if ((sup->opt.forward & bit) && sup->opt.on_output)
         sup->opt.on_output(p->role, i == 0 ? SUPERVISOR_STDOUT : SUPERVISOR_STDERR, text, len,
                            sup->opt.output_userdata);
+    else /* a forwarded line is printed once, not again under DEBUG */
+        LOG_DEBUG(NS, "%s %s: %s", p->role, i == 0 ? "stdout" : "stderr", text);
     if (i == 0 && p->state == PROC_STARTING && p->after == AFTER_DECIDE)
         proc__started(p, text);
 }

@@ -48,6 +48,7 @@ struct ctx {
 
 static char logs[MAX_LOGS][512];
 static int nlogs;
+static int debug_err1; /* debug lines that repeat the child's stderr line "err1" */
 
 static void capture_log(enum msgflo_log_level level, const char *ns, const char *message, void *ud)
 {
@@ -55,6 +56,8 @@ static void capture_log(enum msgflo_log_level level, const char *ns, const char 
         fprintf(stderr, "LOG %s: %s\n", ns, message);
     if (level >= MSGFLO_LOG_WARNING && nlogs < MAX_LOGS)
         snprintf(logs[nlogs++], sizeof logs[0], "%s", message);
+    if (level == MSGFLO_LOG_DEBUG && strstr(message, "stderr: err1"))
+        debug_err1++;
 }
 
 static int count_logs(const char *fragment)
@@ -367,6 +370,7 @@ static void test_forwarding_with_prefixes(void **state)
         struct ctx c;
         struct supervisor_options o = {.shell = "/bin/sh", .forward = modes[m]};
         setup_sup(&c, &o);
+        debug_err1 = 0;
         assert_int_equal(supervisor__start(c.sup, "motor",
                                            "echo ready; echo err1 >&2; echo out1; printf part",
                                            &callbacks, &c),
@@ -387,6 +391,8 @@ static void test_forwarding_with_prefixes(void **state)
         }
         assert_int_equal(out, (modes[m] & SUPERVISOR_FORWARD_STDOUT) ? 3 : 0);
         assert_int_equal(err, (modes[m] & SUPERVISOR_FORWARD_STDERR) ? 1 : 0);
+        /* under DEBUG, a line is printed once: forwarded, or as a debug line */
+        assert_int_equal(debug_err1, (modes[m] & SUPERVISOR_FORWARD_STDERR) ? 0 : 1);
         teardown_sup(&c);
     }
 }
@@ -756,6 +762,7 @@ static void test_orphans_of_an_earlier_run(void **state)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
+    setenv("DEBUG", "msgflo:supervisor", 1); /* read at the first log line */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_started_on_first_line),
         cmocka_unit_test(test_start_timeout_names_role),

@@ -393,7 +393,7 @@ static bool node_settling(struct coordinator *c, const struct node *n, uint64_t 
         return true;
     if (n->proc == PROC_FAILED || coordinator_graph__discovered_role(c, n->role))
         return false;
-    return now - n->since < c->wait_timeout_ms || (!strict && n->start && !n->wait_noticed);
+    return now - n->since < c->wait_timeout_ms || (!strict && !n->wait_noticed);
 }
 
 static bool nodes_settling(struct coordinator *c, uint64_t now)
@@ -446,14 +446,20 @@ void coordinator_graph__tick(struct coordinator *c, uint64_t now)
     coordinator_edges__settling(c, now);
 again:
     for (struct node *n = c->pending_nodes; n; n = n->pnext) {
-        /* only processes we started: a role expected elsewhere may come any time */
-        if (!n->in_graph || !n->start || n->wait_noticed || n->proc == PROC_FAILED ||
+        if (!n->in_graph || n->wait_noticed || n->proc == PROC_FAILED ||
             now - n->since < c->wait_timeout_ms || coordinator_graph__discovered_role(c, n->role))
             continue;
         n->wait_noticed = true;
-        coordinator__report_process_error(c, n->role,
-                                          "participant '%s' was not discovered within %llu s",
-                                          n->role, (unsigned long long)(c->wait_timeout_ms / 1000));
+        if (n->start)
+            coordinator__report_process_error(
+                c, n->role, "participant '%s' was not discovered within %llu s", n->role,
+                (unsigned long long)(c->wait_timeout_ms / 1000));
+        else /* a role expected from elsewhere may still come: said once, not an error of a process
+              */
+            coordinator__report_error(c,
+                                      "participant '%s' not seen within %llu s; no command starts "
+                                      "it here (not in the component library), still waiting",
+                                      n->role, (unsigned long long)(c->wait_timeout_ms / 1000));
         goto again;
     }
 }

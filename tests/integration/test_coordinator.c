@@ -888,6 +888,11 @@ static void test_packet_undiscovered_mqtt(void **state)
     snprintf(line, sizeof line, "error packet to %s.in dropped", role);
     wait_for(&w.loop, &w.rec, line, 2);
     assert_false(s->ops->busy(s->self));
+    /* the role never seen is said once (a warning too), not only under DEBUG */
+    snprintf(line, sizeof line, "error participant '%s' not seen within", role);
+    wait_for(&w.loop, &w.rec, line, 1);
+    run_ms(&w.loop, 400);
+    assert_int_equal(count(&w.rec, line), 1);
     world_close(&w);
 }
 

@@ -38,8 +38,9 @@ int coordinator__failure(char *err, size_t errlen, int rc, const char *fmt, ...)
     return rc;
 }
 
-/* Logs the message and reports it through `error` or, with a role, through
- * `process_error`. */
+/* Reports the message through `error` or, with a role, through
+ * `process_error`; the receiver shows it (msgflo-setup prints it, the runtime
+ * logs it and tells its clients). Without a receiver it is logged. */
 static void report(struct coordinator *c, const char *role, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));
 
@@ -47,15 +48,16 @@ static void report(struct coordinator *c, const char *role, const char *fmt, va_
 {
     char msg[1024];
     vsnprintf(msg, sizeof msg, fmt, ap);
-    LOG_WARNING(NS, "%s", msg);
-    if (c->closing)
+    void (*with_role)(void *, const char *, const char *) = c->sys.events.process_error;
+    void (*without)(void *, const char *) = c->sys.events.error;
+    if (c->closing || (role ? !with_role : !without)) {
+        LOG_WARNING(NS, "%s", msg); /* nobody listens: the log is where it shows */
         return;
-    if (role) {
-        if (c->sys.events.process_error)
-            c->sys.events.process_error(c->sys.ud, role, msg);
-    } else if (c->sys.events.error) {
-        c->sys.events.error(c->sys.ud, msg);
     }
+    if (role)
+        with_role(c->sys.ud, role, msg);
+    else
+        without(c->sys.ud, msg);
 }
 
 void coordinator__report_error(struct coordinator *c, const char *fmt, ...)

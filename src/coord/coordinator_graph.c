@@ -454,11 +454,10 @@ again:
             coordinator__report_process_error(
                 c, n->role, "participant '%s' was not discovered within %llu s", n->role,
                 (unsigned long long)(c->wait_timeout_ms / 1000));
-        else /* a role expected from elsewhere may still come: said once, not an error of a process
-              */
+        else /* a role expected from elsewhere may still come: said once, not a process error */
             coordinator__report_error(c,
-                                      "participant '%s' not seen within %llu s; no command starts "
-                                      "it here (not in the component library), still waiting",
+                                      "participant '%s' not seen within %llu s (no command starts "
+                                      "it here: its component is not in the library)",
                                       n->role, (unsigned long long)(c->wait_timeout_ms / 1000));
         goto again;
     }

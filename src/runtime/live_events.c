@@ -170,12 +170,14 @@ static void on_participant_expired(void *ud, const char *role, const char *messa
 
 static void on_process_error(void *ud, const char *role, const char *message)
 {
+    LOG_WARNING(LIVE_NS, "%s", message);
     process_error(ud, role, message);
 }
 
 static void on_error(void *ud, const char *message)
 {
     struct live *l = ud;
+    LOG_WARNING(LIVE_NS, "%s", message);
     live__broadcast(l, "network", "error",
                     json_pack("{s:s, s:s}", "message", message, "graph", live__id(l)));
 }

@@ -25,6 +25,8 @@
 
 #define NS "msgflo:setup"
 
+#define PROGRESS_MS 5000 /* at most one "waiting for" line per this */
+
 struct setup {
     const struct setup_options *o;
     uv_loop_t loop;
@@ -41,6 +43,8 @@ struct setup {
     size_t n_refused;
     uv_signal_t sigint, sigterm;
     uv_timer_t deadline; /* connecting */
+    uv_timer_t progress; /* "waiting for ..." while roles are not seen */
+    uint64_t started_at;
     bool handles, reported, finishing;
     int status;
 };
@@ -94,6 +98,7 @@ static void finish(struct setup *s, int status)
         uv_close((uv_handle_t *)&s->sigint, NULL);
         uv_close((uv_handle_t *)&s->sigterm, NULL);
         uv_close((uv_handle_t *)&s->deadline, NULL);
+        uv_close((uv_handle_t *)&s->progress, NULL);
         s->handles = false;
     }
     if (s->c)
@@ -202,6 +207,7 @@ static void on_settled(void *ud)
     if (s->reported || s->finishing)
         return; /* --forever: restarts settle again, reported by the coordinator */
     s->reported = true;
+    uv_timer_stop(&s->progress);
     print_participants(s);
     char missing[1024];
     if (s->o->discover && missing_roles(s, missing, sizeof missing)) {
@@ -284,6 +290,18 @@ static void on_signal(uv_signal_t *h, int signum)
 {
     (void)signum;
     finish(h->data, 0);
+}
+
+/* Says which roles it still waits for, so a person waiting knows why. */
+static void on_progress(uv_timer_t *t)
+{
+    struct setup *s = t->data;
+    char missing[1024];
+    if (s->reported || s->finishing || !coordinator__connected(s->c) ||
+        !missing_roles(s, missing, sizeof missing))
+        return;
+    say(s, SETUP_STDERR, "msgflo-setup: waiting for %s (%llu s)", missing,
+        (unsigned long long)((uv_now(&s->loop) - s->started_at) / 1000));
 }
 
 static void on_deadline(uv_timer_t *t)
@@ -502,11 +520,14 @@ int setup__run(const struct setup_options *o)
     uv_signal_init(&s->loop, &s->sigint);
     uv_signal_init(&s->loop, &s->sigterm);
     uv_timer_init(&s->loop, &s->deadline);
-    s->sigint.data = s->sigterm.data = s->deadline.data = s;
+    uv_timer_init(&s->loop, &s->progress);
+    s->sigint.data = s->sigterm.data = s->deadline.data = s->progress.data = s;
     s->handles = true;
     uv_signal_start(&s->sigint, on_signal, SIGINT);
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
     uv_timer_start(&s->deadline, on_deadline, o->timeout_ms, 0);
+    s->started_at = uv_now(&s->loop);
+    uv_timer_start(&s->progress, on_progress, PROGRESS_MS, PROGRESS_MS);
     if (submit(s) != 0)
         finish(s, 1);
     uv_run(&s->loop, UV_RUN_DEFAULT);

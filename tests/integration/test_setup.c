@@ -137,23 +137,29 @@ static void test_mqtt_discover_foreign_device(void **state)
     remove_workdir(&w);
 }
 
-/* --discover names the roles that never announced themselves. */
+/* --discover says every few seconds which roles it waits for, and names the
+ * roles that never announced themselves. */
 static void test_discover_timeout_names_missing(void **state)
 {
     struct workdir w;
     make_workdir(&w, "da(Repeat) OUT -> IN ghost(Repeat)\n");
-    char prog[1024];
-    char *argv[] = {(char *)support_program("msgflo-setup", prog, sizeof prog),
-                    "--broker",
-                    (char *)amqp_url,
-                    "--discover",
-                    "--timeout",
-                    "2",
-                    w.graph,
-                    NULL};
+    char prog[1024], cmd[2048];
+    snprintf(cmd, sizeof cmd, "exec '%s' --broker '%s' --discover --timeout 6 '%s' 2>&1",
+             support_program("msgflo-setup", prog, sizeof prog), amqp_url, w.graph);
+    char *argv[] = {"/bin/sh", "-c", cmd, NULL};
     struct child c;
     assert_int_equal(child_start(&c, argv), 0);
+    char seen[4096] = "";
+    size_t used = 0;
+    while (child_read_line(&c, 20000)) {
+        int n = snprintf(seen + used, sizeof seen - used, "%s\n", c.line);
+        if (n > 0 && (size_t)n < sizeof seen - used)
+            used += (size_t)n;
+    }
     assert_int_equal(child_wait(&c, 20000), 1);
+    if (!strstr(seen, "msgflo-setup: waiting for da, ghost (5 s)\n") ||
+        !strstr(seen, "msgflo-setup: participant discovery timed out; never seen: da, ghost\n"))
+        fail_msg("output:\n%s", seen);
     remove_workdir(&w);
 }
 

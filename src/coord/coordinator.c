@@ -565,6 +565,12 @@ bool coordinator__bindings_need_process(const struct coordinator *c)
     return c->binder && binder__needs_process(c->binder);
 }
 
+bool coordinator__forwards(const struct coordinator *c)
+{
+    return c->connected && c->binder && !transport_has_bindings(c->t) &&
+           binder__router(c->binder) != BINDER_ROUTER_PRESENT;
+}
+
 int coordinator__when_flushed(struct coordinator *c, void (*done)(void *ud), void *ud)
 {
     if (!c->connected || c->closing)

@@ -150,6 +150,11 @@ bool coordinator__start_failed(const struct coordinator *c, const char *role);
  * forwarding; binder__needs_process). */
 bool coordinator__bindings_need_process(const struct coordinator *c);
 
+/* Whether an edge bound now would need this process to forward it: MQTT,
+ * and no router on the broker (known once the coordinator first settled
+ * after connecting). */
+bool coordinator__forwards(const struct coordinator *c);
+
 /* Calls done(ud) from the loop once everything sent so far is safe with the
  * broker (transport_when_flushed). Returns 0, or MSGFLO_ESTATE when not
  * connected. */

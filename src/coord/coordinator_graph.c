@@ -424,6 +424,9 @@ static bool settling(struct coordinator *c, uint64_t now)
         return true; /* the broker has not acknowledged a binding or watch yet */
     if (c->connected && c->binder && binder__settling(c->binder))
         return true; /* MQTT: the router looked for, or its results awaited */
+    if (c->connected && c->binder && !transport_has_bindings(c->t) &&
+        binder__router(c->binder) == BINDER_ROUTER_UNKNOWN)
+        return true; /* MQTT: whether edges will be forwarded is not known yet */
     return nodes_settling(c, now) || coordinator_edges__settling(c, now) ||
            coordinator_edges__fixed_settling(c);
 }

@@ -207,6 +207,7 @@ static int op_start(void *sys, char *err, size_t errlen)
     (void)errlen;
     c->started = true;
     c->iips_to_send = true;
+    c->settled = false; /* a new busy period: events.settled once it ends */
     uint64_t now = uv_now(c->loop);
     for (struct iip *p = c->iips; p; p = p->next) {
         p->sent = false;

@@ -46,6 +46,7 @@ struct setup {
     uv_timer_t progress; /* "waiting for ..." while roles are not seen */
     uint64_t started_at;
     bool handles, reported, finishing;
+    bool probing; /* without --forever: connected first, the graph not yet submitted */
     int status;
 };
 
@@ -200,10 +201,46 @@ static void print_participants(struct setup *s)
     say(s, SETUP_STDOUT, "Set up participants %s", list);
 }
 
+static int submit(struct setup *s);
+
+/* Whether the graph connects participants (edges that become bindings). */
+static bool has_edges(const struct setup *s)
+{
+    for (size_t i = 0; i < s->g->n_connections; i++) {
+        const struct graph_connection *x = &s->g->connections[i];
+        if (!x->data)
+            return true;
+    }
+    return s->roundrobin.count > 0;
+}
+
+static const char needs_forever[] =
+    "msgflo-setup: on MQTT the bindings are made by this process forwarding messages; "
+    "they end when it exits. Run with --forever to keep them (or load the broker's "
+    "router, docs/msgrouter.md).";
+
+/* Without --forever, connected and the router looked for: refuse a graph
+ * whose bindings would end with this process before starting anything. */
+static void probed(struct setup *s)
+{
+    s->probing = false;
+    if (has_edges(s) && coordinator__forwards(s->c)) {
+        say(s, SETUP_STDERR, "%s", needs_forever);
+        finish(s, 1);
+        return;
+    }
+    if (submit(s) != 0)
+        finish(s, 1);
+}
+
 /* The coordinator has done what it could: report, then exit or keep running. */
 static void on_settled(void *ud)
 {
     struct setup *s = ud;
+    if (s->probing && !s->finishing) {
+        probed(s);
+        return;
+    }
     if (s->reported || s->finishing)
         return; /* --forever: restarts settle again, reported by the coordinator */
     s->reported = true;
@@ -223,9 +260,7 @@ static void on_settled(void *ud)
         return;
     }
     if (coordinator__bindings_need_process(s->c) && !s->o->forever) {
-        say(s, SETUP_STDERR,
-            "msgflo-setup: on MQTT the bindings are made by this process forwarding messages; "
-            "they end when it exits. Run with --forever to keep them.");
+        say(s, SETUP_STDERR, "%s", needs_forever);
         finish(s, 1);
         return;
     }
@@ -528,7 +563,8 @@ int setup__run(const struct setup_options *o)
     uv_timer_start(&s->deadline, on_deadline, o->timeout_ms, 0);
     s->started_at = uv_now(&s->loop);
     uv_timer_start(&s->progress, on_progress, PROGRESS_MS, PROGRESS_MS);
-    if (submit(s) != 0)
+    s->probing = !o->forever; /* submitted once the router is known (on_settled) */
+    if (!s->probing && submit(s) != 0)
         finish(s, 1);
     uv_run(&s->loop, UV_RUN_DEFAULT);
     int status = s->status;

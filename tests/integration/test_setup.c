@@ -255,7 +255,10 @@ static void test_mqtt_needs_forever(void **state)
     make_workdir(&w, "ma(Repeat) OUT -> IN mb(Repeat)\n");
     struct child c;
     start_setup(&c, &w, mqtt_url, false);
-    /* bindings on MQTT die with the process: refused with a clear error */
+    /* bindings on MQTT die with the process: refused with a clear error,
+     * before any participant is started (nothing printed on stdout) */
+    if (child_read_line(&c, 30000))
+        fail_msg("printed before refusing: %s", c.line);
     assert_int_equal(child_wait(&c, 30000), 1);
     remove_workdir(&w);
 }

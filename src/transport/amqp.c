@@ -6,8 +6,11 @@
  * an outqueue is a durable fanout exchange; discovery goes to the durable
  * queue `fbp` through the default exchange.
  *
- * rabbitmq-c has no asynchronous API: connecting and declaring are blocking
- * RPCs, done when (re)connecting, before consuming. The data path is
+ * rabbitmq-c has no asynchronous API. Connecting, logging in and opening the
+ * channel run on a thread of their own per attempt, which hands the connection
+ * back to the loop (see "connecting" below), so a broker that never answers
+ * does not freeze the loop. Declaring and subscribing are blocking RPCs on the
+ * loop, done once connected, before consuming. The data path is
  * non-blocking: a uv_poll handle on the socket drains every buffered frame with
  * zero timeouts, and a timer at half the heartbeat interval services
  * heartbeats while idle. Batches of topology steps (transport_topology) are
@@ -30,6 +33,7 @@
 #include <amqp_framing.h>
 #include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +65,10 @@ struct amqp {
     uint32_t stats_generation;  /* connection on which STATS_CHANNEL is open; 0: none */
     struct amqp_topology *topo; /* the topology batches' connection; NULL: none yet */
     size_t at;                  /* the URL's host (hosts[at]) connected to, or tried next */
+    struct connect_job *job;    /* the attempt under way on its thread; NULL: none */
 };
+
+struct connect_job;
 
 static void amqp_retry(struct transport *base);
 static void drain(struct amqp *a);
@@ -71,7 +78,11 @@ static void free_handle(uv_handle_t *h)
     free(h);
 }
 
-static int check_reply(struct amqp *a, amqp_rpc_reply_t r, const char *what, const char *name)
+/* Writes "<what> <name> failed: <the broker's or the library's reason>" to
+ * `buf` and returns the error for it, or 0 for a normal reply. Does not log:
+ * the connecting thread uses it too. */
+static int describe_reply(amqp_rpc_reply_t r, const char *what, const char *name, char *buf,
+                          size_t len)
 {
     char detail[256] = "";
     switch (r.reply_type) {
@@ -97,9 +108,18 @@ static int check_reply(struct amqp *a, amqp_rpc_reply_t r, const char *what, con
         }
         break;
     }
-    LOG_ERROR(NS, "%s%s%s failed: %s", what, name ? " " : "", name ? name : "", detail);
-    (void)a;
+    snprintf(buf, len, "%s%s%s failed: %s", what, name ? " " : "", name ? name : "", detail);
     return r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION ? MSGFLO_ECONNECT : MSGFLO_EPROTO;
+}
+
+static int check_reply(struct amqp *a, amqp_rpc_reply_t r, const char *what, const char *name)
+{
+    char text[400];
+    int rc = describe_reply(r, what, name, text, sizeof text);
+    if (rc)
+        LOG_ERROR(NS, "%s", text);
+    (void)a;
+    return rc;
 }
 
 static void drop_connection(struct amqp *a)
@@ -325,11 +345,54 @@ static void on_heartbeat(uv_timer_t *timer)
 
 /* --- connecting ---------------------------------------------------------- */
 
-/* Opens the socket and logs in; on failure logs why, and writes it to `why`. */
-static int open_socket(amqp_connection_state_t conn, const msgflo_url *u, int heartbeat, char *why,
-                       size_t whylen)
+/* Connecting, logging in and opening the channel are blocking rabbitmq-c
+ * calls (a broker that accepts TCP and never answers holds them for
+ * CONNECT_TIMEOUT), so they run on a thread of their own, one per attempt,
+ * and the logged-in connection is handed back to the loop (connect_work,
+ * on_connect_done). Until the hand-back only that thread touches the
+ * connection; after it, only the loop thread. */
+
+/* Where the connecting thread shows its socket while logging in, so that
+ * transport_close can shut it down and end a login that is never answered. */
+struct socket_slot {
+    uv_mutex_t lock;
+    int fd;           /* -1: none (not open yet, or no longer waiting) */
+    bool interrupted; /* closing: shut the socket down as soon as it is open */
+};
+
+struct connect_job {
+    struct amqp *a; /* read by the loop thread only */
+    msgflo_url url; /* the host tried: a shallow copy (the transport's URL
+                     * outlives the job, the close waits for it) */
+    uv_thread_t thread;
+    uv_async_t done; /* wakes the loop: on_connect_done */
+    struct socket_slot slot;
+    /* results, written by the thread before it signals `done` */
+    amqp_connection_state_t conn; /* logged in with the channel open, or NULL */
+    int rc;
+    bool severe;   /* `why` is an error (refused), not a warning (unreachable) */
+    char why[400]; /* what failed, when rc != 0 */
+};
+
+static void slot_open(struct socket_slot *s, int fd)
+{
+    if (!s)
+        return;
+    uv_mutex_lock(&s->lock);
+    s->fd = fd;
+    if (s->interrupted && fd >= 0)
+        shutdown(fd, SHUT_RDWR);
+    uv_mutex_unlock(&s->lock);
+}
+
+/* Opens the socket and logs in; on failure writes why to `why` (an error
+ * when *severe, else a warning) without logging: it runs on the connecting
+ * thread. `slot` (NULL: none) shows the socket while logging in. */
+static int open_socket(amqp_connection_state_t conn, const msgflo_url *u, int heartbeat,
+                       struct socket_slot *slot, char *why, size_t whylen, bool *severe)
 {
     why[0] = '\0';
+    *severe = false;
     amqp_socket_t *sock;
     SSL_CTX *ctx = NULL;
     struct tls_report report; /* this connection's; detached from ctx at the end */
@@ -347,7 +410,7 @@ static int open_socket(amqp_connection_state_t conn, const msgflo_url *u, int he
         if (tls__configure(ctx, u, &report, err, sizeof err) != 0) {
             tls__attach(ctx, NULL);
             snprintf(why, whylen, "TLS set-up failed: %s", err);
-            LOG_ERROR(NS, "%s", why);
+            *severe = true;
             return MSGFLO_ETLS;
         }
     } else {
@@ -362,23 +425,26 @@ static int open_socket(amqp_connection_state_t conn, const msgflo_url *u, int he
         if (!tls)
             snprintf(why, whylen, "cannot connect to %s:%d: %s", u->host, u->port,
                      amqp_error_string2(rc));
-        LOG_WARNING(NS, "%s", why);
         rc = tls ? MSGFLO_ETLS : MSGFLO_ECONNECT;
         goto out;
     }
+    slot_open(slot, amqp_get_sockfd(conn));
     amqp_set_rpc_timeout(conn, &tv);
     amqp_rpc_reply_t r = amqp_login(conn, u->vhost, u->channel_max,
                                     u->frame_max ? u->frame_max : AMQP_DEFAULT_FRAME_SIZE,
                                     heartbeat, AMQP_SASL_METHOD_PLAIN, u->user ? u->user : "guest",
                                     u->password ? u->password : "guest");
+    slot_open(slot, -1); /* before anything may close the socket */
     /* With TLS 1.3 the broker refuses our certificate after the handshake:
      * its alert arrives during the login. */
     if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && ctx &&
         tls__explain(&report, why, whylen)) {
-        LOG_WARNING(NS, "%s", why);
         rc = MSGFLO_ETLS;
+    } else if (describe_reply(r, "login to", u->host, why, whylen) != 0) {
+        *severe = true;
+        rc = MSGFLO_ECONNECT;
     } else {
-        rc = check_reply(NULL, r, "login to", u->host) != 0 ? MSGFLO_ECONNECT : 0;
+        rc = 0;
     }
 out:
     if (ctx)
@@ -386,14 +452,16 @@ out:
     return rc;
 }
 
-static int open_logged_in(const msgflo_url *u, int heartbeat, amqp_connection_state_t *out,
-                          char *why, size_t whylen)
+static int open_logged_in(const msgflo_url *u, int heartbeat, struct socket_slot *slot,
+                          amqp_connection_state_t *out, char *why, size_t whylen, bool *severe)
 {
     amqp_connection_state_t conn = amqp_new_connection();
     *out = NULL;
+    *severe = false;
+    why[0] = '\0';
     if (!conn)
         return MSGFLO_ENOMEM;
-    int rc = open_socket(conn, u, heartbeat, why, whylen);
+    int rc = open_socket(conn, u, heartbeat, slot, why, whylen, severe);
     if (rc) {
         amqp_destroy_connection(conn);
         return rc;
@@ -402,30 +470,50 @@ static int open_logged_in(const msgflo_url *u, int heartbeat, amqp_connection_st
     return 0;
 }
 
+/* For the topology batches' connection (amqp_topology.c): blocking, on the
+ * caller's thread, which logs here. */
 int amqp__open(const msgflo_url *u, int heartbeat, amqp_connection_state_t *out)
 {
     char why[400];
-    return open_logged_in(u, heartbeat, out, why, sizeof why);
+    bool severe;
+    int rc = open_logged_in(u, heartbeat, NULL, out, why, sizeof why, &severe);
+    if (rc && why[0] && severe)
+        LOG_ERROR(NS, "%s", why);
+    else if (rc && why[0])
+        LOG_WARNING(NS, "%s", why);
+    return rc;
 }
 
-static int open_connection(struct amqp *a)
+/* The data channel: opened, its prefetch set, in confirm mode. */
+static int open_channel(amqp_connection_state_t conn, const msgflo_url *u, char *why, size_t whylen)
 {
-    msgflo_url one = current_url(a);
-    const msgflo_url *u = &one;
-    int rc =
-        open_logged_in(u, u->heartbeat, &a->conn, a->base.last_error, sizeof a->base.last_error);
+    amqp_channel_open(conn, CHANNEL);
+    int rc = describe_reply(amqp_get_rpc_reply(conn), "channel.open", NULL, why, whylen);
     if (rc)
         return rc;
-    amqp_channel_open(a->conn, CHANNEL);
-    if ((rc = check_reply(a, amqp_get_rpc_reply(a->conn), "channel.open", NULL)) != 0)
+    amqp_basic_qos(conn, CHANNEL, 0, (uint16_t)u->prefetch, false);
+    if ((rc = describe_reply(amqp_get_rpc_reply(conn), "basic.qos", NULL, why, whylen)) != 0)
         return rc;
-    amqp_basic_qos(a->conn, CHANNEL, 0, (uint16_t)u->prefetch, false);
-    if ((rc = check_reply(a, amqp_get_rpc_reply(a->conn), "basic.qos", NULL)) != 0)
-        return rc;
-    amqp_confirm_select(a->conn, CHANNEL);
-    if ((rc = check_reply(a, amqp_get_rpc_reply(a->conn), "confirm.select", NULL)) != 0)
-        return rc;
-    return 0;
+    amqp_confirm_select(conn, CHANNEL);
+    return describe_reply(amqp_get_rpc_reply(conn), "confirm.select", NULL, why, whylen);
+}
+
+/* The connecting thread: touches its job only, logs nothing. */
+static void connect_work(void *arg)
+{
+    struct connect_job *j = arg;
+    j->rc = open_logged_in(&j->url, j->url.heartbeat, &j->slot, &j->conn, j->why, sizeof j->why,
+                           &j->severe);
+    if (j->rc == 0 && (j->rc = open_channel(j->conn, &j->url, j->why, sizeof j->why)) != 0)
+        j->severe = true;
+    uv_async_send(&j->done);
+}
+
+static void free_job(uv_handle_t *h)
+{
+    struct connect_job *j = h->data;
+    uv_mutex_destroy(&j->slot.lock);
+    free(j);
 }
 
 static int watch_socket(struct amqp *a)
@@ -448,12 +536,40 @@ static int watch_socket(struct amqp *a)
     return 0;
 }
 
-static void try_connect(struct amqp *a)
+static void amqp_close_op(struct transport *base);
+
+/* The loop thread, once the connecting thread is done: the connection is
+ * the loop's from here on. */
+static void on_connect_done(uv_async_t *h)
 {
-    int rc = open_connection(a);
-    if (rc == 0)
-        rc = watch_socket(a);
-    if (rc != 0) {
+    struct connect_job *j = h->data;
+    struct amqp *a = j->a;
+    uv_thread_join(&j->thread);
+    a->job = NULL;
+    amqp_connection_state_t conn = j->conn;
+    int rc = j->rc;
+    if (rc && !a->base.closing) {
+        snprintf(a->base.last_error, sizeof a->base.last_error, "%s", j->why);
+        if (j->severe)
+            LOG_ERROR(NS, "%s", j->why);
+        else if (j->why[0])
+            LOG_WARNING(NS, "%s", j->why);
+    }
+    uv_close((uv_handle_t *)h, free_job);
+    if (a->base.closing) {
+        if (conn)
+            amqp_destroy_connection(conn);
+        amqp_close_op(&a->base); /* the close waited for this */
+        return;
+    }
+    if (rc) {
+        if (conn)
+            amqp_destroy_connection(conn);
+        lost(a, rc);
+        return;
+    }
+    a->conn = conn;
+    if ((rc = watch_socket(a)) != 0) {
         lost(a, rc);
         return;
     }
@@ -462,9 +578,54 @@ static void try_connect(struct amqp *a)
     transport__on_connected(&a->base);
     if (a->base.events.connected)
         a->base.events.connected(a->base.ud);
-    /* Frames may have arrived during the blocking set-up RPCs. */
+    /* Frames may have arrived during the set-up RPCs. */
     if (a->conn)
         drain(a);
+}
+
+/* Starts an attempt on the connecting thread; its end is on_connect_done. */
+static void try_connect(struct amqp *a)
+{
+    if (a->job)
+        return; /* an attempt is under way */
+    struct connect_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        lost(a, MSGFLO_ENOMEM);
+        return;
+    }
+    j->a = a;
+    j->url = current_url(a);
+    j->slot.fd = -1;
+    if (uv_mutex_init(&j->slot.lock) != 0) {
+        free(j);
+        lost(a, MSGFLO_ESYS);
+        return;
+    }
+    if (uv_async_init(a->base.loop, &j->done, on_connect_done) != 0) {
+        uv_mutex_destroy(&j->slot.lock);
+        free(j);
+        lost(a, MSGFLO_ESYS);
+        return;
+    }
+    j->done.data = j;
+    if (uv_thread_create(&j->thread, connect_work, j) != 0) {
+        uv_close((uv_handle_t *)&j->done, free_job);
+        lost(a, MSGFLO_ESYS);
+        return;
+    }
+    a->job = j;
+    LOG_DEBUG(NS, "connecting to %s:%d", j->url.host, j->url.port);
+}
+
+/* transport_close during an attempt: a login waiting for the broker ends at
+ * once (its socket is shut down); a TCP connect still waits for its timeout. */
+static void interrupt_connect(struct connect_job *j)
+{
+    uv_mutex_lock(&j->slot.lock);
+    j->slot.interrupted = true;
+    if (j->slot.fd >= 0)
+        shutdown(j->slot.fd, SHUT_RDWR);
+    uv_mutex_unlock(&j->slot.lock);
 }
 
 static void amqp_retry(struct transport *base)
@@ -864,6 +1025,10 @@ static void on_heartbeat_closed(uv_handle_t *h)
 static void amqp_close_op(struct transport *base)
 {
     struct amqp *a = (struct amqp *)base;
+    if (a->job) {
+        interrupt_connect(a->job);
+        return; /* on_connect_done closes once the connecting thread is done */
+    }
     amqp_topology__free(a->topo, a->conn != NULL);
     a->topo = NULL;
     if (a->conn) {

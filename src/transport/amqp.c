@@ -13,9 +13,10 @@
  * loop, done once connected, before consuming. The data path is
  * non-blocking: a uv_poll handle on the socket drains every buffered frame with
  * zero timeouts, and a timer at half the heartbeat interval services
- * heartbeats while idle. Batches of topology steps (transport_topology) are
- * pipelined on a connection of their own (amqp_topology.c), so nothing of the
- * data connection's traffic is read, or lost, while they run.
+ * heartbeats while idle. Administration (admin.h: topology batches, queue
+ * statistics) is not here: it uses a connection of its own, opened with
+ * amqp__open, so nothing of the data connection's traffic is read, or lost,
+ * while it runs; amqp_shared.h is all it reaches of this file.
  *
  * No loss: the channel is in confirm mode, and an ack of a received message
  * is held back until the broker has confirmed every message published before
@@ -25,7 +26,7 @@
 
 #include "core/log.h"
 #include "transport/amqp_acks.h"
-#include "transport/amqp_topology.h"
+#include "transport/amqp_shared.h"
 #include "transport/tls.h"
 #include "msgflo/errors.h"
 
@@ -40,7 +41,6 @@
 
 #define NS              "msgflo:amqp"
 #define CHANNEL         1
-#define STATS_CHANNEL   2  /* passive declares: a 404 closes this one only */
 #define CONNECT_TIMEOUT 10 /* seconds */
 #define MAX_BURST       1000
 #define WATCH_TAG       "msgflo-watch-" /* consumer tag prefix of watches (no acks) */
@@ -62,10 +62,7 @@ struct amqp {
     bool draining;
     void (*flushed)(void *arg); /* waiting for every publish to be confirmed */
     void *flushed_arg;
-    uint32_t stats_generation;  /* connection on which STATS_CHANNEL is open; 0: none */
-    struct amqp_topology *topo; /* the topology batches' connection; NULL: none yet */
-    size_t at;                  /* the URL's host (hosts[at]) connected to, or tried next */
-    struct connect_job *job;    /* the attempt under way on its thread; NULL: none */
+    struct connect_job *job; /* the attempt under way on its thread; NULL: none */
 };
 
 struct connect_job;
@@ -124,8 +121,7 @@ static int check_reply(struct amqp *a, amqp_rpc_reply_t r, const char *what, con
 
 static void drop_connection(struct amqp *a)
 {
-    amqp_topology__free(a->topo, false); /* it goes with the data connection */
-    a->topo = NULL;
+    transport__drop_admin(&a->base, false); /* it goes with the data connection */
     if (a->poll) {
         uv_poll_stop(a->poll);
         uv_close((uv_handle_t *)a->poll, free_handle);
@@ -151,9 +147,9 @@ static void drop_connection(struct amqp *a)
 static msgflo_url current_url(const struct amqp *a)
 {
     msgflo_url u = *a->base.url;
-    if (a->at < u.n_hosts) {
-        u.host = u.hosts[a->at].host;
-        u.port = u.hosts[a->at].port;
+    if (a->base.at < u.n_hosts) {
+        u.host = u.hosts[a->base.at].host;
+        u.port = u.hosts[a->base.at].port;
     }
     return u;
 }
@@ -165,9 +161,9 @@ static void lost(struct amqp *a, int err)
      * cluster (a lost node usually takes its connections with it). */
     const msgflo_url *u = a->base.url;
     if (u->n_hosts > 1 && !a->base.closing) {
-        a->at = (a->at + 1) % u->n_hosts;
-        LOG_INFO(NS, "next attempt: %s:%d (%zu of %zu)", u->hosts[a->at].host, u->hosts[a->at].port,
-                 a->at + 1, u->n_hosts);
+        a->base.at = (a->base.at + 1) % u->n_hosts;
+        LOG_INFO(NS, "next attempt: %s:%d (%zu of %zu)", u->hosts[a->base.at].host,
+                 u->hosts[a->base.at].port, a->base.at + 1, u->n_hosts);
     }
     if (!a->base.closing)
         transport__schedule_reconnect(&a->base, err, amqp_retry);
@@ -470,7 +466,7 @@ static int open_logged_in(const msgflo_url *u, int heartbeat, struct socket_slot
     return 0;
 }
 
-/* For the topology batches' connection (amqp_topology.c): blocking, on the
+/* For administration's connection (amqp_shared.h): blocking, on the
  * caller's thread, which logs here. */
 int amqp__open(const msgflo_url *u, int heartbeat, amqp_connection_state_t *out)
 {
@@ -639,7 +635,7 @@ static int amqp_connect_op(struct transport *base)
     return 0;
 }
 
-/* --- topology -------------------------------------------------------------- */
+/* --- declarations and subscriptions --------------------------------------- */
 
 static void on_kick(uv_timer_t *timer)
 {
@@ -888,68 +884,6 @@ static int amqp_when_flushed(struct transport *base, void (*done)(void *arg), vo
     return 0;
 }
 
-/* A server exception on STATS_CHANNEL (e.g. 404 for a missing queue) closes
- * that channel only: confirm the close and reopen it next time. Anything else
- * is the connection's loss. */
-static int stats_reply(struct amqp *a, amqp_rpc_reply_t r, const char *what, const char *queue)
-{
-    if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
-        const amqp_channel_close_t *m = r.reply.decoded;
-        int code = m->reply_code;
-        /* 404 is an answer (no such queue) the caller handles; others are odd. */
-        if (code == AMQP_NOT_FOUND)
-            LOG_DEBUG(NS, "%s %s: %d %.*s", what, queue, code, (int)m->reply_text.len,
-                      (const char *)m->reply_text.bytes);
-        else
-            LOG_WARNING(NS, "%s %s: %d %.*s", what, queue, code, (int)m->reply_text.len,
-                        (const char *)m->reply_text.bytes);
-        amqp_channel_close_ok_t ok = {0};
-        a->stats_generation = 0;
-        if (amqp_send_method(a->conn, STATS_CHANNEL, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok) !=
-            AMQP_STATUS_OK) {
-            lost(a, MSGFLO_ENOTCONN);
-            return MSGFLO_ENOTCONN;
-        }
-        return code == AMQP_NOT_FOUND ? MSGFLO_ENOPORT : MSGFLO_EPROTO;
-    }
-    int rc = check_reply(a, r, what, queue);
-    if (rc != 0)
-        lost(a, rc);
-    return rc;
-}
-
-static int amqp_queue_stats(struct transport *base, const char *queue, uint32_t *ready,
-                            uint32_t *consumers)
-{
-    struct amqp *a = (struct amqp *)base;
-    int rc = 0;
-    if (!a->conn)
-        return MSGFLO_ENOTCONN;
-    if (a->stats_generation != a->base.generation) {
-        amqp_channel_open(a->conn, STATS_CHANNEL);
-        if ((rc = stats_reply(a, amqp_get_rpc_reply(a->conn), "channel.open", "for stats")) != 0)
-            return rc;
-        a->stats_generation = a->base.generation;
-    }
-    amqp_queue_declare_ok_t *ok =
-        amqp_queue_declare(a->conn, STATS_CHANNEL, amqp_cstring_bytes(queue), true, false, false,
-                           false, amqp_empty_table);
-    if ((rc = stats_reply(a, amqp_get_rpc_reply(a->conn), "queue statistics of", queue)) != 0)
-        goto out;
-    if (!ok) {
-        rc = MSGFLO_EPROTO;
-        goto out;
-    }
-    *ready = ok->message_count;
-    *consumers = ok->consumer_count;
-out:
-    /* Deliveries and confirms that came during the RPC: drain them from the
-     * loop, as rpc_done does. */
-    if (a->conn && !a->draining && (amqp_frames_enqueued(a->conn) || amqp_data_in_buffer(a->conn)))
-        uv_timer_start(a->kick, on_kick, 0, 0);
-    return rc;
-}
-
 static int amqp_ack_op(struct transport *base, const struct transport_delivery *d)
 {
     struct amqp *a = (struct amqp *)base;
@@ -1029,8 +963,7 @@ static void amqp_close_op(struct transport *base)
         interrupt_connect(a->job);
         return; /* on_connect_done closes once the connecting thread is done */
     }
-    amqp_topology__free(a->topo, a->conn != NULL);
-    a->topo = NULL;
+    transport__drop_admin(&a->base, a->conn != NULL);
     if (a->conn) {
         struct timeval tv = {1, 0};
         amqp_set_rpc_timeout(a->conn, &tv);
@@ -1044,27 +977,23 @@ static void amqp_close_op(struct transport *base)
     uv_close((uv_handle_t *)a->kick, on_kick_closed);
 }
 
-/* While a topology batch blocks the loop: the data connection's heartbeat,
- * so the broker does not drop it (frames sent count as heartbeats). */
-static void keep_alive(void *arg)
+/* For administration (amqp_shared.h) --------------------------------------- */
+
+int amqp__node(const struct transport *t, msgflo_url *out)
 {
-    struct amqp *a = arg;
+    const struct amqp *a = (const struct amqp *)t;
+    if (!a->conn)
+        return MSGFLO_ENOTCONN;
+    *out = current_url(a);
+    return 0;
+}
+
+void amqp__keep_alive(struct transport *t)
+{
+    struct amqp *a = (struct amqp *)t;
     amqp_frame_t hb = {.frame_type = AMQP_FRAME_HEARTBEAT, .channel = 0};
     if (a->conn && a->base.url->heartbeat > 0)
         amqp_send_frame(a->conn, &hb);
-}
-
-static int amqp_topology_op(struct transport *base, struct transport_step *steps, size_t n)
-{
-    struct amqp *a = (struct amqp *)base;
-    if (!a->conn) {
-        for (size_t i = 0; i < n; i++)
-            steps[i].rc = MSGFLO_ENOTCONN;
-        return MSGFLO_ENOTCONN;
-    }
-    int keep_ms = a->base.url->heartbeat > 0 ? a->base.url->heartbeat * 1000 / 2 : 0;
-    msgflo_url one = current_url(a); /* the node the data connection is on */
-    return amqp_topology__run(&a->topo, &one, steps, n, keep_ms, keep_alive, a);
 }
 
 static const struct transport_ops amqp_ops = {
@@ -1083,8 +1012,6 @@ static const struct transport_ops amqp_ops = {
     .ack = amqp_ack_op,
     .nack = amqp_nack_op,
     .close = amqp_close_op,
-    .queue_stats = amqp_queue_stats,
-    .topology = amqp_topology_op,
 };
 
 int transport__amqp_new(struct transport **out, uv_loop_t *loop, msgflo_url *url,

@@ -5,7 +5,8 @@
 // attempt and the next one are both covered):
 // - msgflo starts and prints its lines at once;
 // - HTTP GET / and a WebSocket runtime:getruntime are answered within 200 ms,
-//   every time;
+//   every time (an answer over it is asked again once, at most twice in the
+//   run, for a busy test machine; a frozen loop misses both);
 // - msgflo:getstatus says the broker is not connected, and stderr says the
 //   login failed and the broker connection is lost (retrying);
 // - SIGTERM during a login ends msgflo at once with exit 0.
@@ -69,8 +70,9 @@ function silentBroker() {
 
 function startRuntime(args) {
   const started = Date.now();
+  let child;
   return withTimeout(new Promise((resolve, reject) => {
-    const child = spawn(BIN, ['--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(BIN, ['--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stderrText = '';
     child.stderr.on('data', (d) => { child.stderrText += d; });
@@ -86,7 +88,10 @@ function startRuntime(args) {
       resolve({ child, port: Number(m[2]), secret: s ? s[1] : undefined, startMs: Date.now() - started });
     });
     child.on('exit', (code) => reject(new Error(`msgflo exited with ${code}: ${child.stderrText}`)));
-  }), 10000, 'msgflo start');
+  }), 10000, 'msgflo start').catch((e) => {
+    child.kill('SIGKILL'); // a runtime stuck in a blocking connect must not outlive the test
+    throw e;
+  });
 }
 
 function httpGet(port, path) {
@@ -136,7 +141,13 @@ async function timed(fn) {
 async function main() {
   const broker = await silentBroker();
   const url = `amqp://127.0.0.1:${broker.address().port}`;
-  const rt = await startRuntime(['--broker', url, '--runtime-id', 'silent']);
+  let rt;
+  try {
+    rt = await startRuntime(['--broker', url, '--runtime-id', 'silent']);
+  } catch (e) {
+    broker.stop();
+    throw e;
+  }
   try {
     ok(rt.startMs < 3000, `started in ${rt.startMs} ms`);
     await withTimeout((async () => { while (broker.accepted() === 0) await sleep(20); })(), 5000,
@@ -147,26 +158,37 @@ async function main() {
     let worstWs = 0;
     let rounds = 0;
     const until = Date.now() + WATCH_MS;
+    // One answer over the limit is asked again at once (the test machine may
+    // be busy with other work): a loop frozen in a login (10 s) misses both.
+    let again = 0;
+    const answered = async (what, fn) => {
+      let t = await timed(fn);
+      if (t.ms >= LIMIT_MS) {
+        console.error(`amqp-silent-broker: ${what} took ${t.ms.toFixed(1)} ms (round ${rounds}); asking again`);
+        again++;
+        t = await timed(fn);
+      }
+      ok(t.ms < LIMIT_MS, `${what} answered in ${t.ms.toFixed(1)} ms (round ${rounds})`);
+      return t;
+    };
     while (Date.now() < until) {
-      const h = await timed(() => httpGet(rt.port, '/'));
+      const h = await answered('GET /', () => httpGet(rt.port, '/'));
       ok(h.r.status === 200, `GET / status ${h.r.status}`);
-      ok(h.ms < LIMIT_MS, `GET / answered in ${h.ms.toFixed(1)} ms (round ${rounds})`);
-      const w = await timed(() => ask(ws, getruntime, 'runtime', 'runtime'));
+      const w = await answered('getruntime', () => ask(ws, getruntime, 'runtime', 'runtime'));
       ok(w.r.payload && w.r.payload.id === 'silent', `runtime:runtime ${JSON.stringify(w.r)}`);
-      ok(w.ms < LIMIT_MS, `getruntime answered in ${w.ms.toFixed(1)} ms (round ${rounds})`);
       worstHttp = Math.max(worstHttp, h.ms);
       worstWs = Math.max(worstWs, w.ms);
       rounds++;
       await sleep(250);
     }
     // A new client is served as well.
-    const fresh = await timed(async () => {
+    await answered('a new client\'s getruntime', async () => {
       const c = await connect(rt.port);
       const m = await ask(c, getruntime, 'runtime', 'runtime');
       c.close();
       return m;
     });
-    ok(fresh.ms < LIMIT_MS, `a new client's getruntime answered in ${fresh.ms.toFixed(1)} ms`);
+    ok(again <= 2, `at most 2 answers over ${LIMIT_MS} ms asked again (${again})`);
     // The broker is reported as not reachable.
     const st = await ask(ws, { protocol: 'msgflo', command: 'getstatus', payload: {}, secret: rt.secret },
       'msgflo', 'status');
@@ -184,7 +206,7 @@ async function main() {
     assert.deepStrictEqual(r, { code: 0, signal: null }, `exit 0 (stderr: ${rt.child.stderrText})`);
     ok(Date.now() - t0 < 2000, `exited in ${Date.now() - t0} ms`);
     console.log(`amqp-silent-broker: ${checks} checks passed; ${rounds} rounds, slowest GET / ` +
-      `${worstHttp.toFixed(1)} ms, slowest getruntime ${worstWs.toFixed(1)} ms`);
+      `${worstHttp.toFixed(1)} ms, slowest getruntime ${worstWs.toFixed(1)} ms, asked again ${again}`);
   } catch (e) {
     rt.child.kill('SIGKILL');
     console.error(`stderr of msgflo:\n${rt.child.stderrText}`);

@@ -35,7 +35,7 @@
 #define MSGFLO_BINDING_BINDER_H
 
 #include "binding/bindings.h"
-#include "transport/transport.h"
+#include "transport/admin.h"
 
 #include <stdbool.h>
 

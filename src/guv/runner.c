@@ -7,6 +7,7 @@
 #include "guv/report.h"
 #include "msgflo/errors.h"
 #include "runtime/metrics.h"
+#include "transport/admin.h"
 
 #include <stdio.h>
 #include <stdlib.h>

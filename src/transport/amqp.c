@@ -6,13 +6,17 @@
  * an outqueue is a durable fanout exchange; discovery goes to the durable
  * queue `fbp` through the default exchange.
  *
- * rabbitmq-c has no asynchronous API: connecting and declaring are blocking
- * RPCs, done when (re)connecting, before consuming. The data path is
+ * rabbitmq-c has no asynchronous API. Connecting, logging in and opening the
+ * channel run on a thread of their own per attempt, which hands the connection
+ * back to the loop (see "connecting" below), so a broker that never answers
+ * does not freeze the loop. Declaring and subscribing are blocking RPCs on the
+ * loop, done once connected, before consuming. The data path is
  * non-blocking: a uv_poll handle on the socket drains every buffered frame with
  * zero timeouts, and a timer at half the heartbeat interval services
- * heartbeats while idle. Batches of topology steps (transport_topology) are
- * pipelined on a connection of their own (amqp_topology.c), so nothing of the
- * data connection's traffic is read, or lost, while they run.
+ * heartbeats while idle. Administration (admin.h: topology batches, queue
+ * statistics) is not here: it uses a connection of its own, opened with
+ * amqp__open, so nothing of the data connection's traffic is read, or lost,
+ * while it runs; amqp_shared.h is all it reaches of this file.
  *
  * No loss: the channel is in confirm mode, and an ack of a received message
  * is held back until the broker has confirmed every message published before
@@ -22,7 +26,7 @@
 
 #include "core/log.h"
 #include "transport/amqp_acks.h"
-#include "transport/amqp_topology.h"
+#include "transport/amqp_shared.h"
 #include "transport/tls.h"
 #include "msgflo/errors.h"
 
@@ -30,13 +34,13 @@
 #include <amqp_framing.h>
 #include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define NS              "msgflo:amqp"
 #define CHANNEL         1
-#define STATS_CHANNEL   2  /* passive declares: a 404 closes this one only */
 #define CONNECT_TIMEOUT 10 /* seconds */
 #define MAX_BURST       1000
 #define WATCH_TAG       "msgflo-watch-" /* consumer tag prefix of watches (no acks) */
@@ -58,10 +62,10 @@ struct amqp {
     bool draining;
     void (*flushed)(void *arg); /* waiting for every publish to be confirmed */
     void *flushed_arg;
-    uint32_t stats_generation;  /* connection on which STATS_CHANNEL is open; 0: none */
-    struct amqp_topology *topo; /* the topology batches' connection; NULL: none yet */
-    size_t at;                  /* the URL's host (hosts[at]) connected to, or tried next */
+    struct connect_job *job; /* the attempt under way on its thread; NULL: none */
 };
+
+struct connect_job;
 
 static void amqp_retry(struct transport *base);
 static void drain(struct amqp *a);
@@ -71,7 +75,11 @@ static void free_handle(uv_handle_t *h)
     free(h);
 }
 
-static int check_reply(struct amqp *a, amqp_rpc_reply_t r, const char *what, const char *name)
+/* Writes "<what> <name> failed: <the broker's or the library's reason>" to
+ * `buf` and returns the error for it, or 0 for a normal reply. Does not log:
+ * the connecting thread uses it too. */
+static int describe_reply(amqp_rpc_reply_t r, const char *what, const char *name, char *buf,
+                          size_t len)
 {
     char detail[256] = "";
     switch (r.reply_type) {
@@ -97,15 +105,23 @@ static int check_reply(struct amqp *a, amqp_rpc_reply_t r, const char *what, con
         }
         break;
     }
-    LOG_ERROR(NS, "%s%s%s failed: %s", what, name ? " " : "", name ? name : "", detail);
-    (void)a;
+    snprintf(buf, len, "%s%s%s failed: %s", what, name ? " " : "", name ? name : "", detail);
     return r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION ? MSGFLO_ECONNECT : MSGFLO_EPROTO;
+}
+
+static int check_reply(struct amqp *a, amqp_rpc_reply_t r, const char *what, const char *name)
+{
+    char text[400];
+    int rc = describe_reply(r, what, name, text, sizeof text);
+    if (rc)
+        LOG_ERROR(NS, "%s", text);
+    (void)a;
+    return rc;
 }
 
 static void drop_connection(struct amqp *a)
 {
-    amqp_topology__free(a->topo, false); /* it goes with the data connection */
-    a->topo = NULL;
+    transport__drop_admin(&a->base, false); /* it goes with the data connection */
     if (a->poll) {
         uv_poll_stop(a->poll);
         uv_close((uv_handle_t *)a->poll, free_handle);
@@ -131,9 +147,9 @@ static void drop_connection(struct amqp *a)
 static msgflo_url current_url(const struct amqp *a)
 {
     msgflo_url u = *a->base.url;
-    if (a->at < u.n_hosts) {
-        u.host = u.hosts[a->at].host;
-        u.port = u.hosts[a->at].port;
+    if (a->base.at < u.n_hosts) {
+        u.host = u.hosts[a->base.at].host;
+        u.port = u.hosts[a->base.at].port;
     }
     return u;
 }
@@ -145,9 +161,9 @@ static void lost(struct amqp *a, int err)
      * cluster (a lost node usually takes its connections with it). */
     const msgflo_url *u = a->base.url;
     if (u->n_hosts > 1 && !a->base.closing) {
-        a->at = (a->at + 1) % u->n_hosts;
-        LOG_INFO(NS, "next attempt: %s:%d (%zu of %zu)", u->hosts[a->at].host, u->hosts[a->at].port,
-                 a->at + 1, u->n_hosts);
+        a->base.at = (a->base.at + 1) % u->n_hosts;
+        LOG_INFO(NS, "next attempt: %s:%d (%zu of %zu)", u->hosts[a->base.at].host,
+                 u->hosts[a->base.at].port, a->base.at + 1, u->n_hosts);
     }
     if (!a->base.closing)
         transport__schedule_reconnect(&a->base, err, amqp_retry);
@@ -325,11 +341,54 @@ static void on_heartbeat(uv_timer_t *timer)
 
 /* --- connecting ---------------------------------------------------------- */
 
-/* Opens the socket and logs in; on failure logs why, and writes it to `why`. */
-static int open_socket(amqp_connection_state_t conn, const msgflo_url *u, int heartbeat, char *why,
-                       size_t whylen)
+/* Connecting, logging in and opening the channel are blocking rabbitmq-c
+ * calls (a broker that accepts TCP and never answers holds them for
+ * CONNECT_TIMEOUT), so they run on a thread of their own, one per attempt,
+ * and the logged-in connection is handed back to the loop (connect_work,
+ * on_connect_done). Until the hand-back only that thread touches the
+ * connection; after it, only the loop thread. */
+
+/* Where the connecting thread shows its socket while logging in, so that
+ * transport_close can shut it down and end a login that is never answered. */
+struct socket_slot {
+    uv_mutex_t lock;
+    int fd;           /* -1: none (not open yet, or no longer waiting) */
+    bool interrupted; /* closing: shut the socket down as soon as it is open */
+};
+
+struct connect_job {
+    struct amqp *a; /* read by the loop thread only */
+    msgflo_url url; /* the host tried: a shallow copy (the transport's URL
+                     * outlives the job, the close waits for it) */
+    uv_thread_t thread;
+    uv_async_t done; /* wakes the loop: on_connect_done */
+    struct socket_slot slot;
+    /* results, written by the thread before it signals `done` */
+    amqp_connection_state_t conn; /* logged in with the channel open, or NULL */
+    int rc;
+    bool severe;   /* `why` is an error (refused), not a warning (unreachable) */
+    char why[400]; /* what failed, when rc != 0 */
+};
+
+static void slot_open(struct socket_slot *s, int fd)
+{
+    if (!s)
+        return;
+    uv_mutex_lock(&s->lock);
+    s->fd = fd;
+    if (s->interrupted && fd >= 0)
+        shutdown(fd, SHUT_RDWR);
+    uv_mutex_unlock(&s->lock);
+}
+
+/* Opens the socket and logs in; on failure writes why to `why` (an error
+ * when *severe, else a warning) without logging: it runs on the connecting
+ * thread. `slot` (NULL: none) shows the socket while logging in. */
+static int open_socket(amqp_connection_state_t conn, const msgflo_url *u, int heartbeat,
+                       struct socket_slot *slot, char *why, size_t whylen, bool *severe)
 {
     why[0] = '\0';
+    *severe = false;
     amqp_socket_t *sock;
     SSL_CTX *ctx = NULL;
     struct tls_report report; /* this connection's; detached from ctx at the end */
@@ -347,7 +406,7 @@ static int open_socket(amqp_connection_state_t conn, const msgflo_url *u, int he
         if (tls__configure(ctx, u, &report, err, sizeof err) != 0) {
             tls__attach(ctx, NULL);
             snprintf(why, whylen, "TLS set-up failed: %s", err);
-            LOG_ERROR(NS, "%s", why);
+            *severe = true;
             return MSGFLO_ETLS;
         }
     } else {
@@ -362,23 +421,26 @@ static int open_socket(amqp_connection_state_t conn, const msgflo_url *u, int he
         if (!tls)
             snprintf(why, whylen, "cannot connect to %s:%d: %s", u->host, u->port,
                      amqp_error_string2(rc));
-        LOG_WARNING(NS, "%s", why);
         rc = tls ? MSGFLO_ETLS : MSGFLO_ECONNECT;
         goto out;
     }
+    slot_open(slot, amqp_get_sockfd(conn));
     amqp_set_rpc_timeout(conn, &tv);
     amqp_rpc_reply_t r = amqp_login(conn, u->vhost, u->channel_max,
                                     u->frame_max ? u->frame_max : AMQP_DEFAULT_FRAME_SIZE,
                                     heartbeat, AMQP_SASL_METHOD_PLAIN, u->user ? u->user : "guest",
                                     u->password ? u->password : "guest");
+    slot_open(slot, -1); /* before anything may close the socket */
     /* With TLS 1.3 the broker refuses our certificate after the handshake:
      * its alert arrives during the login. */
     if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && ctx &&
         tls__explain(&report, why, whylen)) {
-        LOG_WARNING(NS, "%s", why);
         rc = MSGFLO_ETLS;
+    } else if (describe_reply(r, "login to", u->host, why, whylen) != 0) {
+        *severe = true;
+        rc = MSGFLO_ECONNECT;
     } else {
-        rc = check_reply(NULL, r, "login to", u->host) != 0 ? MSGFLO_ECONNECT : 0;
+        rc = 0;
     }
 out:
     if (ctx)
@@ -386,14 +448,16 @@ out:
     return rc;
 }
 
-static int open_logged_in(const msgflo_url *u, int heartbeat, amqp_connection_state_t *out,
-                          char *why, size_t whylen)
+static int open_logged_in(const msgflo_url *u, int heartbeat, struct socket_slot *slot,
+                          amqp_connection_state_t *out, char *why, size_t whylen, bool *severe)
 {
     amqp_connection_state_t conn = amqp_new_connection();
     *out = NULL;
+    *severe = false;
+    why[0] = '\0';
     if (!conn)
         return MSGFLO_ENOMEM;
-    int rc = open_socket(conn, u, heartbeat, why, whylen);
+    int rc = open_socket(conn, u, heartbeat, slot, why, whylen, severe);
     if (rc) {
         amqp_destroy_connection(conn);
         return rc;
@@ -402,30 +466,50 @@ static int open_logged_in(const msgflo_url *u, int heartbeat, amqp_connection_st
     return 0;
 }
 
+/* For administration's connection (amqp_shared.h): blocking, on the
+ * caller's thread, which logs here. */
 int amqp__open(const msgflo_url *u, int heartbeat, amqp_connection_state_t *out)
 {
     char why[400];
-    return open_logged_in(u, heartbeat, out, why, sizeof why);
+    bool severe;
+    int rc = open_logged_in(u, heartbeat, NULL, out, why, sizeof why, &severe);
+    if (rc && why[0] && severe)
+        LOG_ERROR(NS, "%s", why);
+    else if (rc && why[0])
+        LOG_WARNING(NS, "%s", why);
+    return rc;
 }
 
-static int open_connection(struct amqp *a)
+/* The data channel: opened, its prefetch set, in confirm mode. */
+static int open_channel(amqp_connection_state_t conn, const msgflo_url *u, char *why, size_t whylen)
 {
-    msgflo_url one = current_url(a);
-    const msgflo_url *u = &one;
-    int rc =
-        open_logged_in(u, u->heartbeat, &a->conn, a->base.last_error, sizeof a->base.last_error);
+    amqp_channel_open(conn, CHANNEL);
+    int rc = describe_reply(amqp_get_rpc_reply(conn), "channel.open", NULL, why, whylen);
     if (rc)
         return rc;
-    amqp_channel_open(a->conn, CHANNEL);
-    if ((rc = check_reply(a, amqp_get_rpc_reply(a->conn), "channel.open", NULL)) != 0)
+    amqp_basic_qos(conn, CHANNEL, 0, (uint16_t)u->prefetch, false);
+    if ((rc = describe_reply(amqp_get_rpc_reply(conn), "basic.qos", NULL, why, whylen)) != 0)
         return rc;
-    amqp_basic_qos(a->conn, CHANNEL, 0, (uint16_t)u->prefetch, false);
-    if ((rc = check_reply(a, amqp_get_rpc_reply(a->conn), "basic.qos", NULL)) != 0)
-        return rc;
-    amqp_confirm_select(a->conn, CHANNEL);
-    if ((rc = check_reply(a, amqp_get_rpc_reply(a->conn), "confirm.select", NULL)) != 0)
-        return rc;
-    return 0;
+    amqp_confirm_select(conn, CHANNEL);
+    return describe_reply(amqp_get_rpc_reply(conn), "confirm.select", NULL, why, whylen);
+}
+
+/* The connecting thread: touches its job only, logs nothing. */
+static void connect_work(void *arg)
+{
+    struct connect_job *j = arg;
+    j->rc = open_logged_in(&j->url, j->url.heartbeat, &j->slot, &j->conn, j->why, sizeof j->why,
+                           &j->severe);
+    if (j->rc == 0 && (j->rc = open_channel(j->conn, &j->url, j->why, sizeof j->why)) != 0)
+        j->severe = true;
+    uv_async_send(&j->done);
+}
+
+static void free_job(uv_handle_t *h)
+{
+    struct connect_job *j = h->data;
+    uv_mutex_destroy(&j->slot.lock);
+    free(j);
 }
 
 static int watch_socket(struct amqp *a)
@@ -448,12 +532,40 @@ static int watch_socket(struct amqp *a)
     return 0;
 }
 
-static void try_connect(struct amqp *a)
+static void amqp_close_op(struct transport *base);
+
+/* The loop thread, once the connecting thread is done: the connection is
+ * the loop's from here on. */
+static void on_connect_done(uv_async_t *h)
 {
-    int rc = open_connection(a);
-    if (rc == 0)
-        rc = watch_socket(a);
-    if (rc != 0) {
+    struct connect_job *j = h->data;
+    struct amqp *a = j->a;
+    uv_thread_join(&j->thread);
+    a->job = NULL;
+    amqp_connection_state_t conn = j->conn;
+    int rc = j->rc;
+    if (rc && !a->base.closing) {
+        snprintf(a->base.last_error, sizeof a->base.last_error, "%s", j->why);
+        if (j->severe)
+            LOG_ERROR(NS, "%s", j->why);
+        else if (j->why[0])
+            LOG_WARNING(NS, "%s", j->why);
+    }
+    uv_close((uv_handle_t *)h, free_job);
+    if (a->base.closing) {
+        if (conn)
+            amqp_destroy_connection(conn);
+        amqp_close_op(&a->base); /* the close waited for this */
+        return;
+    }
+    if (rc) {
+        if (conn)
+            amqp_destroy_connection(conn);
+        lost(a, rc);
+        return;
+    }
+    a->conn = conn;
+    if ((rc = watch_socket(a)) != 0) {
         lost(a, rc);
         return;
     }
@@ -462,9 +574,54 @@ static void try_connect(struct amqp *a)
     transport__on_connected(&a->base);
     if (a->base.events.connected)
         a->base.events.connected(a->base.ud);
-    /* Frames may have arrived during the blocking set-up RPCs. */
+    /* Frames may have arrived during the set-up RPCs. */
     if (a->conn)
         drain(a);
+}
+
+/* Starts an attempt on the connecting thread; its end is on_connect_done. */
+static void try_connect(struct amqp *a)
+{
+    if (a->job)
+        return; /* an attempt is under way */
+    struct connect_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        lost(a, MSGFLO_ENOMEM);
+        return;
+    }
+    j->a = a;
+    j->url = current_url(a);
+    j->slot.fd = -1;
+    if (uv_mutex_init(&j->slot.lock) != 0) {
+        free(j);
+        lost(a, MSGFLO_ESYS);
+        return;
+    }
+    if (uv_async_init(a->base.loop, &j->done, on_connect_done) != 0) {
+        uv_mutex_destroy(&j->slot.lock);
+        free(j);
+        lost(a, MSGFLO_ESYS);
+        return;
+    }
+    j->done.data = j;
+    if (uv_thread_create(&j->thread, connect_work, j) != 0) {
+        uv_close((uv_handle_t *)&j->done, free_job);
+        lost(a, MSGFLO_ESYS);
+        return;
+    }
+    a->job = j;
+    LOG_DEBUG(NS, "connecting to %s:%d", j->url.host, j->url.port);
+}
+
+/* transport_close during an attempt: a login waiting for the broker ends at
+ * once (its socket is shut down); a TCP connect still waits for its timeout. */
+static void interrupt_connect(struct connect_job *j)
+{
+    uv_mutex_lock(&j->slot.lock);
+    j->slot.interrupted = true;
+    if (j->slot.fd >= 0)
+        shutdown(j->slot.fd, SHUT_RDWR);
+    uv_mutex_unlock(&j->slot.lock);
 }
 
 static void amqp_retry(struct transport *base)
@@ -478,7 +635,7 @@ static int amqp_connect_op(struct transport *base)
     return 0;
 }
 
-/* --- topology -------------------------------------------------------------- */
+/* --- declarations and subscriptions --------------------------------------- */
 
 static void on_kick(uv_timer_t *timer)
 {
@@ -727,68 +884,6 @@ static int amqp_when_flushed(struct transport *base, void (*done)(void *arg), vo
     return 0;
 }
 
-/* A server exception on STATS_CHANNEL (e.g. 404 for a missing queue) closes
- * that channel only: confirm the close and reopen it next time. Anything else
- * is the connection's loss. */
-static int stats_reply(struct amqp *a, amqp_rpc_reply_t r, const char *what, const char *queue)
-{
-    if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
-        const amqp_channel_close_t *m = r.reply.decoded;
-        int code = m->reply_code;
-        /* 404 is an answer (no such queue) the caller handles; others are odd. */
-        if (code == AMQP_NOT_FOUND)
-            LOG_DEBUG(NS, "%s %s: %d %.*s", what, queue, code, (int)m->reply_text.len,
-                      (const char *)m->reply_text.bytes);
-        else
-            LOG_WARNING(NS, "%s %s: %d %.*s", what, queue, code, (int)m->reply_text.len,
-                        (const char *)m->reply_text.bytes);
-        amqp_channel_close_ok_t ok = {0};
-        a->stats_generation = 0;
-        if (amqp_send_method(a->conn, STATS_CHANNEL, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok) !=
-            AMQP_STATUS_OK) {
-            lost(a, MSGFLO_ENOTCONN);
-            return MSGFLO_ENOTCONN;
-        }
-        return code == AMQP_NOT_FOUND ? MSGFLO_ENOPORT : MSGFLO_EPROTO;
-    }
-    int rc = check_reply(a, r, what, queue);
-    if (rc != 0)
-        lost(a, rc);
-    return rc;
-}
-
-static int amqp_queue_stats(struct transport *base, const char *queue, uint32_t *ready,
-                            uint32_t *consumers)
-{
-    struct amqp *a = (struct amqp *)base;
-    int rc = 0;
-    if (!a->conn)
-        return MSGFLO_ENOTCONN;
-    if (a->stats_generation != a->base.generation) {
-        amqp_channel_open(a->conn, STATS_CHANNEL);
-        if ((rc = stats_reply(a, amqp_get_rpc_reply(a->conn), "channel.open", "for stats")) != 0)
-            return rc;
-        a->stats_generation = a->base.generation;
-    }
-    amqp_queue_declare_ok_t *ok =
-        amqp_queue_declare(a->conn, STATS_CHANNEL, amqp_cstring_bytes(queue), true, false, false,
-                           false, amqp_empty_table);
-    if ((rc = stats_reply(a, amqp_get_rpc_reply(a->conn), "queue statistics of", queue)) != 0)
-        goto out;
-    if (!ok) {
-        rc = MSGFLO_EPROTO;
-        goto out;
-    }
-    *ready = ok->message_count;
-    *consumers = ok->consumer_count;
-out:
-    /* Deliveries and confirms that came during the RPC: drain them from the
-     * loop, as rpc_done does. */
-    if (a->conn && !a->draining && (amqp_frames_enqueued(a->conn) || amqp_data_in_buffer(a->conn)))
-        uv_timer_start(a->kick, on_kick, 0, 0);
-    return rc;
-}
-
 static int amqp_ack_op(struct transport *base, const struct transport_delivery *d)
 {
     struct amqp *a = (struct amqp *)base;
@@ -864,8 +959,11 @@ static void on_heartbeat_closed(uv_handle_t *h)
 static void amqp_close_op(struct transport *base)
 {
     struct amqp *a = (struct amqp *)base;
-    amqp_topology__free(a->topo, a->conn != NULL);
-    a->topo = NULL;
+    if (a->job) {
+        interrupt_connect(a->job);
+        return; /* on_connect_done closes once the connecting thread is done */
+    }
+    transport__drop_admin(&a->base, a->conn != NULL);
     if (a->conn) {
         struct timeval tv = {1, 0};
         amqp_set_rpc_timeout(a->conn, &tv);
@@ -879,27 +977,23 @@ static void amqp_close_op(struct transport *base)
     uv_close((uv_handle_t *)a->kick, on_kick_closed);
 }
 
-/* While a topology batch blocks the loop: the data connection's heartbeat,
- * so the broker does not drop it (frames sent count as heartbeats). */
-static void keep_alive(void *arg)
+/* For administration (amqp_shared.h) --------------------------------------- */
+
+int amqp__node(const struct transport *t, msgflo_url *out)
 {
-    struct amqp *a = arg;
+    const struct amqp *a = (const struct amqp *)t;
+    if (!a->conn)
+        return MSGFLO_ENOTCONN;
+    *out = current_url(a);
+    return 0;
+}
+
+void amqp__keep_alive(struct transport *t)
+{
+    struct amqp *a = (struct amqp *)t;
     amqp_frame_t hb = {.frame_type = AMQP_FRAME_HEARTBEAT, .channel = 0};
     if (a->conn && a->base.url->heartbeat > 0)
         amqp_send_frame(a->conn, &hb);
-}
-
-static int amqp_topology_op(struct transport *base, struct transport_step *steps, size_t n)
-{
-    struct amqp *a = (struct amqp *)base;
-    if (!a->conn) {
-        for (size_t i = 0; i < n; i++)
-            steps[i].rc = MSGFLO_ENOTCONN;
-        return MSGFLO_ENOTCONN;
-    }
-    int keep_ms = a->base.url->heartbeat > 0 ? a->base.url->heartbeat * 1000 / 2 : 0;
-    msgflo_url one = current_url(a); /* the node the data connection is on */
-    return amqp_topology__run(&a->topo, &one, steps, n, keep_ms, keep_alive, a);
 }
 
 static const struct transport_ops amqp_ops = {
@@ -918,8 +1012,6 @@ static const struct transport_ops amqp_ops = {
     .ack = amqp_ack_op,
     .nack = amqp_nack_op,
     .close = amqp_close_op,
-    .queue_stats = amqp_queue_stats,
-    .topology = amqp_topology_op,
 };
 
 int transport__amqp_new(struct transport **out, uv_loop_t *loop, msgflo_url *url,

@@ -182,7 +182,7 @@ static int topology_open(struct amqp_topology **out, const msgflo_url *u)
     struct amqp_topology *t = calloc(1, sizeof *t);
     if (!t)
         return MSGFLO_ENOMEM;
-    /* No heartbeat: this connection is only used while a batch blocks. */
+    /* No heartbeat: this connection is only used while a call blocks. */
     int rc = amqp__open(u, 0, &t->conn);
     if (rc) {
         free(t);
@@ -205,6 +205,80 @@ void amqp_topology__free(struct amqp_topology *t, bool polite)
     }
     amqp_destroy_connection(t->conn);
     free(t);
+}
+
+/* --- queue statistics -------------------------------------------------------- */
+
+#define STATS_CHANNEL 1 /* shared with the batches: both leave it open or closed, idle */
+
+static int stats_once(struct amqp_topology *t, const char *queue, uint32_t *ready,
+                      uint32_t *consumers)
+{
+    amqp_rpc_reply_t r;
+    const char *what = "queue statistics of";
+    if (!t->open[STATS_CHANNEL - 1]) {
+        amqp_channel_open(t->conn, STATS_CHANNEL);
+        r = amqp_get_rpc_reply(t->conn);
+        what = "channel.open for statistics of";
+        if (r.reply_type != AMQP_RESPONSE_NORMAL)
+            goto failed;
+        t->open[STATS_CHANNEL - 1] = true;
+        what = "queue statistics of";
+    }
+    amqp_queue_declare_ok_t *ok =
+        amqp_queue_declare(t->conn, STATS_CHANNEL, amqp_cstring_bytes(queue), true, false, false,
+                           false, amqp_empty_table);
+    r = amqp_get_rpc_reply(t->conn);
+    if (r.reply_type == AMQP_RESPONSE_NORMAL) {
+        if (!ok)
+            return MSGFLO_EPROTO;
+        *ready = ok->message_count;
+        *consumers = ok->consumer_count;
+        return 0;
+    }
+failed:
+    if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+        /* Closes this channel only: confirm, reopen next time. */
+        const amqp_channel_close_t *m = r.reply.decoded;
+        int code = m->reply_code;
+        /* 404 is an answer (no such queue) the caller handles; others are odd. */
+        if (code == AMQP_NOT_FOUND)
+            LOG_DEBUG(NS, "%s %s: %d %.*s", what, queue, code, (int)m->reply_text.len,
+                      (const char *)m->reply_text.bytes);
+        else
+            LOG_WARNING(NS, "%s %s: %d %.*s", what, queue, code, (int)m->reply_text.len,
+                        (const char *)m->reply_text.bytes);
+        amqp_channel_close_ok_t cok = {0};
+        t->open[STATS_CHANNEL - 1] = false;
+        if (amqp_send_method(t->conn, STATS_CHANNEL, AMQP_CHANNEL_CLOSE_OK_METHOD, &cok) !=
+            AMQP_STATUS_OK)
+            return MSGFLO_ENOTCONN;
+        return code == AMQP_NOT_FOUND ? MSGFLO_ENOPORT : MSGFLO_EPROTO;
+    }
+    if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION)
+        LOG_WARNING(NS, "%s %s: %s", what, queue, amqp_error_string2(r.library_error));
+    else
+        LOG_WARNING(NS, "%s %s: the broker closed the connection", what, queue);
+    return MSGFLO_ENOTCONN;
+}
+
+int amqp_topology__queue_stats(struct amqp_topology **topo, const msgflo_url *u, const char *queue,
+                               uint32_t *ready, uint32_t *consumers)
+{
+    bool reused = *topo != NULL;
+    for (int attempt = 0;; attempt++) {
+        int rc = *topo ? 0 : topology_open(topo, u);
+        if (rc)
+            return rc == MSGFLO_ENOMEM ? rc : MSGFLO_ENOTCONN;
+        rc = stats_once(*topo, queue, ready, consumers);
+        if (rc != MSGFLO_ENOTCONN)
+            return rc;
+        amqp_topology__free(*topo, false);
+        *topo = NULL;
+        /* A kept connection may have died meanwhile: once more on a new one. */
+        if (!reused || attempt > 0)
+            return rc;
+    }
 }
 
 /* --- a phase: steps that may run in parallel ------------------------------------------ */

@@ -1,4 +1,5 @@
-/* Pipelined AMQP topology: the engine behind transport_topology on AMQP.
+/* Pipelined AMQP topology: the engine behind transport_topology on AMQP
+ * (admin.h), and transport_queue_stats on the same connection.
  *
  * rabbitmq-c's topology calls are blocking RPCs, one network round trip and
  * one broker turn each. A batch instead sends the methods with
@@ -14,7 +15,8 @@
 #define MSGFLO_TRANSPORT_AMQP_TOPOLOGY_H
 
 #include "msgflo/url.h"
-#include "transport/transport.h"
+#include "transport/admin.h"
+#include "transport/amqp_shared.h"
 
 #include <amqp.h>
 
@@ -30,19 +32,17 @@ int amqp_topology__run(struct amqp_topology **topo, const msgflo_url *u,
                        struct transport_step *steps, size_t n, int keep_ms,
                        void (*keep_alive)(void *arg), void *arg);
 
+/* Messages ready and consumers of queue `queue` (borrowed), asked with a
+ * passive queue.declare on *topo's connection (opened as for
+ * amqp_topology__run); a missing queue (404) closes only the channel used
+ * (reopened next time): MSGFLO_ENOPORT. A blocking RPC. Returns 0,
+ * MSGFLO_ENOPORT, MSGFLO_EPROTO or MSGFLO_ENOTCONN (the connection failed:
+ * freed, *topo NULL). */
+int amqp_topology__queue_stats(struct amqp_topology **topo, const msgflo_url *u, const char *queue,
+                               uint32_t *ready, uint32_t *consumers);
+
 /* Closes the connection (with the close handshake when `polite`; without,
  * for a broker that may be gone) and frees; NULL is a no-op. */
 void amqp_topology__free(struct amqp_topology *t, bool polite);
-
-/* amqp.c: a new logged-in connection to `u` (TLS as the URL says) with the
- * given heartbeat, no channel open; *out owned (amqp_destroy_connection).
- * Returns 0, MSGFLO_ENOMEM, MSGFLO_ETLS or MSGFLO_ECONNECT. */
-int amqp__open(const msgflo_url *u, int heartbeat, amqp_connection_state_t *out);
-
-/* amqp.c: the arguments of the declaration of queue `queue` as msgflo-nodejs
- * declares it: x-dead-letter-exchange=`dlx` (NULL: none, as for `fbp`), and
- * x-queue-type=quorum when the URL asks for it. `entries` (room for 2) and
- * `dlx` are borrowed by the returned table. */
-amqp_table_t amqp__queue_args(const msgflo_url *u, const char *dlx, amqp_table_entry_t *entries);
 
 #endif

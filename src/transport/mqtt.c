@@ -554,16 +554,6 @@ static int mqtt_when_flushed(struct transport *base, void (*done)(void *arg), vo
     return 0;
 }
 
-static int mqtt_queue_stats(struct transport *base, const char *queue, uint32_t *ready,
-                            uint32_t *consumers)
-{
-    (void)base;
-    (void)ready;
-    (void)consumers;
-    LOG_DEBUG(NS, "MQTT has no queue depth (topic %s)", queue);
-    return MSGFLO_EINVAL;
-}
-
 static int mqtt_announce(struct transport *base, const void *data, size_t len)
 {
     return mqtt_publish(base, "fbp", data, len);
@@ -640,7 +630,6 @@ static const struct transport_ops mqtt_ops = {
     .ack = mqtt_ack,
     .nack = mqtt_ack,
     .close = mqtt_close,
-    .queue_stats = mqtt_queue_stats,
 };
 
 /* Our own SSL_CTX, configured by tls.c, without libmosquitto's defaults: its

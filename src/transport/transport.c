@@ -96,6 +96,12 @@ static void on_reconnect_timer(uv_timer_t *timer)
         t->retry_fn(t);
 }
 
+void transport__drop_admin(struct transport *t, bool polite)
+{
+    if (t->admin_drop)
+        t->admin_drop(t, polite);
+}
+
 void transport__schedule_reconnect(struct transport *t, int err, void (*retry)(struct transport *t))
 {
     t->connected = false;
@@ -214,25 +220,6 @@ int transport_nack(struct transport *t, const struct transport_delivery *d)
     if (!t->connected || d->generation != t->generation)
         return 0;
     return t->ops->nack(t, d);
-}
-
-int transport_queue_stats(struct transport *t, const char *queue, uint32_t *ready,
-                          uint32_t *consumers)
-{
-    if (!t->connected)
-        return MSGFLO_ENOTCONN;
-    return t->ops->queue_stats(t, queue, ready, consumers);
-}
-
-int transport_topology(struct transport *t, struct transport_step *steps, size_t n)
-{
-    int rc = !t->ops->topology ? MSGFLO_EINVAL : !t->connected ? MSGFLO_ENOTCONN : 0;
-    if (rc) {
-        for (size_t i = 0; i < n; i++)
-            steps[i].rc = rc;
-        return rc;
-    }
-    return t->ops->topology(t, steps, n);
 }
 
 void transport_close(struct transport *t)

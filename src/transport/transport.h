@@ -6,6 +6,11 @@
  * reports through `struct transport_events`. Queue semantics follow
  * msgflo-nodejs: an "inqueue" is where a participant consumes, an "outqueue"
  * is where it publishes (AMQP: a fanout exchange of that name).
+ *
+ * This is what participants need, and all that libmsgflo holds. Topology
+ * batches and queue statistics (AMQP only) are administration: admin.h, in
+ * the static library msgflo_transport_admin that the tools, the binder, the
+ * coordinator and guv link.
  */
 #ifndef MSGFLO_TRANSPORT_H
 #define MSGFLO_TRANSPORT_H
@@ -25,32 +30,6 @@ struct transport;
 struct transport_delivery {
     uint64_t tag;
     uint32_t generation;
-};
-
-/* One topology operation of a batch (transport_topology). Names are
- * borrowed for the call. */
-enum transport_step_kind {
-    /* declarations: `name` */
-    TRANSPORT_DECLARE_INQUEUE,  /* as transport_declare_inqueue */
-    TRANSPORT_DECLARE_OUTQUEUE, /* as transport_declare_outqueue */
-    TRANSPORT_DECLARE_EXCHANGE, /* durable exchange `name` of `type` */
-    /* bindings, routing key "" */
-    TRANSPORT_BIND_QUEUE,    /* queue `name` to exchange `source` */
-    TRANSPORT_UNBIND_QUEUE,  /* queue `name` from exchange `source` */
-    TRANSPORT_BIND_EXCHANGE, /* exchange `name` (destination) to exchange `source` */
-};
-
-struct transport_step {
-    enum transport_step_kind kind;
-    const char *name;
-    const char *source; /* bindings */
-    const char *type;   /* TRANSPORT_DECLARE_EXCHANGE: "fanout", "direct", ... */
-    /* A missing queue or exchange is an expected answer: logged for
-     * debugging only (the caller declares and tries again). */
-    bool may_be_missing;
-    int rc; /* out: 0, MSGFLO_ENOPORT (a queue or exchange it names does not
-             * exist), MSGFLO_EPROTO (refused, e.g. declared before with
-             * other arguments), MSGFLO_ENOTCONN, MSGFLO_ENOMEM */
 };
 
 struct transport_events {
@@ -91,12 +70,6 @@ struct transport_ops {
     int (*ack)(struct transport *t, const struct transport_delivery *d);
     int (*nack)(struct transport *t, const struct transport_delivery *d);
     void (*close)(struct transport *t);
-    /* Messages ready and consumers of an existing queue (AMQP: passive
-     * queue.declare; MQTT returns MSGFLO_EINVAL, it has no queue depth). */
-    int (*queue_stats)(struct transport *t, const char *queue, uint32_t *ready,
-                       uint32_t *consumers);
-    /* A batch of topology steps (see transport_topology); NULL: none (MQTT). */
-    int (*topology)(struct transport *t, struct transport_step *steps, size_t n);
 };
 
 /* Fields every implementation starts with. */
@@ -116,6 +89,12 @@ struct transport {
     void (*retry_fn)(struct transport *t);
     void (*cleanup_done)(struct transport *t); /* set by transport__cleanup */
     char last_error[400]; /* why the last connection attempt failed; "" once connected */
+    size_t at;            /* the URL's host in use (hosts[at]), or tried next */
+    /* Administration (transport/admin.h, not in libmsgflo) keeps what it
+     * holds for this connection here; the transport calls admin_drop when
+     * the connection goes (polite: the broker is still there). */
+    void *admin;
+    void (*admin_drop)(struct transport *t, bool polite);
 };
 
 /* Creates the transport for url->scheme (takes ownership of `url`).
@@ -151,28 +130,6 @@ int transport_when_flushed(struct transport *t, void (*done)(void *arg), void *a
 bool transport_has_bindings(const struct transport *t);
 int transport_ack(struct transport *t, const struct transport_delivery *d);
 int transport_nack(struct transport *t, const struct transport_delivery *d);
-/* Messages ready for delivery (not those delivered and awaiting their ack)
- * and consumers of `queue` (borrowed), without creating it: AMQP asks with a
- * passive queue.declare on a channel of its own, so a missing queue (404,
- * MSGFLO_ENOPORT, logged) leaves the connection and the data channel as they
- * were. MQTT has no queue depth: MSGFLO_EINVAL. A blocking RPC (as declares).
- * Returns 0, MSGFLO_ENOTCONN, MSGFLO_ENOPORT, MSGFLO_EPROTO or MSGFLO_EINVAL. */
-int transport_queue_stats(struct transport *t, const char *queue, uint32_t *ready,
-                          uint32_t *consumers);
-/* Runs `n` topology steps (borrowed; each step's `rc` is written) as one
- * batch, without a round trip per step. AMQP pipelines them on a connection
- * of its own, over several channels: the steps run in array order except
- * that consecutive declarations may run concurrently with each other, and so
- * may consecutive bindings (those of one queue and exchange stay in order);
- * every declaration before a binding in the array is complete before that
- * binding is sent. A failing step (e.g. a binding to a missing exchange) is
- * logged with the broker's reason and the name, closes only a channel of the
- * batch (reopened at once) and does not stop the others: every other step is
- * still carried out. Blocks until every step is answered (the event loop
- * does not run meanwhile; the data connection's heartbeats are still sent).
- * Returns 0 when every step succeeded, else the first failed step's rc;
- * MQTT (no broker-side topology): MSGFLO_EINVAL. */
-int transport_topology(struct transport *t, struct transport_step *steps, size_t n);
 /* Disconnects and frees asynchronously; events.closed is called at the end. */
 void transport_close(struct transport *t);
 /* Why the last attempt to connect failed, as logged (e.g. a TLS failure
@@ -193,6 +150,8 @@ void transport__on_connected(struct transport *t);
  * text for transport_last_error. */
 void transport__failed(struct transport *t, const char *ns, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Lets administration drop what it holds for the connection (admin_drop). */
+void transport__drop_admin(struct transport *t, bool polite);
 /* Reports a loss and schedules `retry` after the next backoff delay. */
 void transport__schedule_reconnect(struct transport *t, int err,
                                    void (*retry)(struct transport *t));

@@ -14,7 +14,7 @@
 #ifndef MSGFLO_TOOLS_COMMON_SESSION_H
 #define MSGFLO_TOOLS_COMMON_SESSION_H
 
-#include "transport/transport.h"
+#include "transport/admin.h"
 
 #include <stddef.h>
 #include <uv.h>

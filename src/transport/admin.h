@@ -1,0 +1,73 @@
+/* Transport administration: what the tools, the binder, the coordinator and
+ * guv do to a broker beyond what a participant needs, on the transport they
+ * already have. Topology batches (declare, bind, unbind) and queue
+ * statistics; AMQP only (MQTT has neither: MSGFLO_EINVAL).
+ *
+ * Not in libmsgflo: the static library msgflo_transport_admin (admin.c,
+ * amqp_topology.c). On AMQP it works on a connection of its own to the node
+ * the transport's data connection is on, opened at the first call, kept, and
+ * closed with the data connection (struct transport's admin slot), so nothing
+ * of the data connection's traffic is read, or lost, meanwhile.
+ */
+#ifndef MSGFLO_TRANSPORT_ADMIN_H
+#define MSGFLO_TRANSPORT_ADMIN_H
+
+#include "transport/transport.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One topology operation of a batch (transport_topology). Names are
+ * borrowed for the call. */
+enum transport_step_kind {
+    /* declarations: `name` */
+    TRANSPORT_DECLARE_INQUEUE,  /* as transport_declare_inqueue */
+    TRANSPORT_DECLARE_OUTQUEUE, /* as transport_declare_outqueue */
+    TRANSPORT_DECLARE_EXCHANGE, /* durable exchange `name` of `type` */
+    /* bindings, routing key "" */
+    TRANSPORT_BIND_QUEUE,    /* queue `name` to exchange `source` */
+    TRANSPORT_UNBIND_QUEUE,  /* queue `name` from exchange `source` */
+    TRANSPORT_BIND_EXCHANGE, /* exchange `name` (destination) to exchange `source` */
+};
+
+struct transport_step {
+    enum transport_step_kind kind;
+    const char *name;
+    const char *source; /* bindings */
+    const char *type;   /* TRANSPORT_DECLARE_EXCHANGE: "fanout", "direct", ... */
+    /* A missing queue or exchange is an expected answer: logged for
+     * debugging only (the caller declares and tries again). */
+    bool may_be_missing;
+    int rc; /* out: 0, MSGFLO_ENOPORT (a queue or exchange it names does not
+             * exist), MSGFLO_EPROTO (refused, e.g. declared before with
+             * other arguments), MSGFLO_ENOTCONN, MSGFLO_ENOMEM */
+};
+
+/* Messages ready for delivery (not those delivered and awaiting their ack)
+ * and consumers of `queue` (borrowed), without creating it: AMQP asks with a
+ * passive queue.declare on the administration connection, so a missing queue
+ * (404, MSGFLO_ENOPORT, logged for debugging) closes only a channel of that
+ * connection. MQTT has no queue depth: MSGFLO_EINVAL. A blocking RPC.
+ * Returns 0, MSGFLO_ENOTCONN (the transport is not connected, or the
+ * administration connection failed), MSGFLO_ENOPORT, MSGFLO_EPROTO or
+ * MSGFLO_EINVAL. */
+int transport_queue_stats(struct transport *t, const char *queue, uint32_t *ready,
+                          uint32_t *consumers);
+
+/* Runs `n` topology steps (borrowed; each step's `rc` is written) as one
+ * batch, without a round trip per step. AMQP pipelines them on the
+ * administration connection, over several channels: the steps run in array
+ * order except that consecutive declarations may run concurrently with each
+ * other, and so may consecutive bindings (those of one queue and exchange
+ * stay in order); every declaration before a binding in the array is
+ * complete before that binding is sent. A failing step (e.g. a binding to a
+ * missing exchange) is logged with the broker's reason and the name, closes
+ * only a channel of the batch (reopened at once) and does not stop the
+ * others: every other step is still carried out. Blocks until every step is
+ * answered (the event loop does not run meanwhile; the data connection's
+ * heartbeats are still sent). Returns 0 when every step succeeded, else the
+ * first failed step's rc; MQTT (no broker-side topology): MSGFLO_EINVAL. */
+int transport_topology(struct transport *t, struct transport_step *steps, size_t n);
+
+#endif

@@ -126,7 +126,7 @@ static void flush_repeats(void)
     last.repeats = 0;
 }
 
-static void flush_at_exit(void)
+void log__flush_repeats(void)
 {
     pthread_mutex_lock(&last.lock);
     flush_repeats();
@@ -142,7 +142,7 @@ static void write_problem(enum msgflo_log_level level, const char *ns, const cha
         last.repeats++;
         if (!last.at_exit) {
             last.at_exit = true;
-            atexit(flush_at_exit);
+            atexit(log__flush_repeats);
         }
         if (now - last.printed_at >= last.window_ms) {
             flush_repeats();

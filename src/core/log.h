@@ -13,6 +13,10 @@ void log__write(enum msgflo_log_level level, const char *ns, const char *fmt, ..
  * comes, at exit, or once per window (60 s by default; ms here, for tests). */
 void log__set_repeat_window(unsigned ms);
 
+/* Prints the count of repeats not yet printed, now (a tool does before its
+ * last line, so that the line saying why it ends stays the last one). */
+void log__flush_repeats(void);
+
 #define LOG_DEBUG(ns, ...)                                                                         \
     do {                                                                                           \
         if (msgflo_log_enabled(ns))                                                                \

@@ -68,6 +68,7 @@ void session__finish(struct session *s, int status)
         return;
     s->finished = true;
     s->status = status;
+    log__flush_repeats(); /* before the tool's own last line */
     uv_timer_stop(&s->deadline);
     uv_close((uv_handle_t *)&s->deadline, handle_closed);
     uv_close((uv_handle_t *)&s->sigint, handle_closed);
@@ -183,6 +184,7 @@ void session__free(struct session *s)
         session__finish(s, s->status);
     while (s->open_handles > 0 || s->transport)
         uv_run(s->loop, UV_RUN_ONCE);
+    log__flush_repeats();
     free(s);
 }
 

@@ -12,7 +12,8 @@
 static const char usage[] =
     "Usage: msgflo-send-message [--broker URL] --queue QUEUE [--json DATA | --raw DATA]\n"
     "Sends one message to QUEUE (AMQP: through the default exchange, so to the\n"
-    "queue of that name; MQTT: to the topic) and exits when the broker has it.\n"
+    "queue of that name; MQTT: to the topic) and exits when the broker has it;\n"
+    "exit status 1 when the broker refuses it (AMQP publisher confirm nack).\n"
     "\n"
     "  --broker URL   broker (default: $MSGFLO_BROKER, then $CLOUDAMQP_URL)\n"
     "  --queue NAME   queue or topic to send to (required)\n"
@@ -20,31 +21,89 @@ static const char usage[] =
     "                 the message is read from standard input (a final newline is\n"
     "                 dropped); '-' also means standard input\n"
     "  --raw DATA     send DATA as it is, without checking that it is JSON\n"
-    "  --timeout S    give up when the broker cannot be reached in S seconds (10)\n"
+    "  --timeout S    give up when the broker cannot be reached in S seconds, or\n"
+    "                 does not confirm the message within S seconds of sending (10)\n"
     "  -h, --help     this text\n";
 
 struct ctx {
     const char *queue;
     char *data;
     size_t len;
+    long timeout_s;
+    uv_timer_t confirm; /* from the first send: the broker must confirm in time */
+    bool timing;
+    struct session *s;
 };
+
+static void confirm_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+/* The timer must be closed for the session's loop to end. */
+static void stop_timing(struct ctx *c)
+{
+    if (c->timing) {
+        uv_timer_stop(&c->confirm);
+        uv_close((uv_handle_t *)&c->confirm, confirm_closed);
+        c->timing = false;
+    }
+}
+
+static void finish(struct ctx *c, int status)
+{
+    stop_timing(c);
+    session__finish(c->s, status);
+}
+
+/* The session ends by itself (SIGINT, SIGTERM). */
+static void on_stopping(struct session *s, int status, void *ud)
+{
+    (void)s;
+    (void)status;
+    stop_timing(ud);
+}
 
 static void on_flushed(void *ud)
 {
-    session__finish(ud, 0);
+    struct ctx *c = ud;
+    uint64_t refused = transport_refused(session__transport(c->s));
+    if (refused)
+        fprintf(stderr,
+                "msgflo-send-message: the broker refused the message for %s (publisher confirm "
+                "nack: a full queue with overflow reject-publish, or a queue without a leader?)\n",
+                c->queue);
+    finish(c, refused ? 1 : 0);
 }
 
+static void on_confirm_timeout(uv_timer_t *t)
+{
+    struct ctx *c = t->data;
+    fprintf(stderr,
+            "msgflo-send-message: the broker did not confirm the message for %s within %ld s\n",
+            c->queue, c->timeout_s);
+    finish(c, 1);
+}
+
+/* On every connection (again after a reconnect, when the message may not
+ * have been confirmed: sent again, at least once). */
 static void on_connected(struct session *s, void *ud)
 {
     struct ctx *c = ud;
     struct transport *t = session__transport(s);
+    c->s = s;
+    if (!c->timing && uv_timer_init(t->loop, &c->confirm) == 0) {
+        c->confirm.data = c;
+        c->timing = true;
+        uv_timer_start(&c->confirm, on_confirm_timeout, (uint64_t)c->timeout_s * 1000, 0);
+    }
     int rc = transport_send_to_queue(t, c->queue, c->data, c->len);
     if (rc == 0)
-        rc = transport_when_flushed(t, on_flushed, s);
+        rc = transport_when_flushed(t, on_flushed, c);
     if (rc) {
         fprintf(stderr, "msgflo-send-message: sending to %s failed: %s\n", c->queue,
                 msgflo_strerror(rc));
-        session__finish(s, 1);
+        finish(c, 1);
     }
 }
 
@@ -85,8 +144,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *broker = NULL, *json = NULL, *raw = NULL;
-    struct ctx c = {0};
-    long timeout = 10;
+    struct ctx c = {.timeout_s = 10};
     int opt;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (opt) {
@@ -103,7 +161,7 @@ int main(int argc, char **argv)
             raw = optarg;
             break;
         case 't':
-            if (!cli__number(optarg, 1, LONG_MAX, &timeout)) {
+            if (!cli__number(optarg, 1, LONG_MAX / 1000, &c.timeout_s)) {
                 fprintf(stderr, "msgflo-send-message: --timeout: '%s' is not a positive number\n",
                         optarg);
                 return 2;
@@ -148,9 +206,10 @@ int main(int argc, char **argv)
         json_decref(v);
     }
     char err[512];
-    static const struct session_events events = {.connected = on_connected};
-    int status = session__run(broker, "msgflo-send", 0, (uint64_t)timeout * 1000, &events, &c, err,
-                              sizeof err);
+    static const struct session_events events = {.connected = on_connected,
+                                                 .stopping = on_stopping};
+    int status = session__run(broker, "msgflo-send", 0, (uint64_t)c.timeout_s * 1000, &events, &c,
+                              err, sizeof err);
     if (err[0])
         fprintf(stderr, "msgflo-send-message: %s\n", err);
     free(c.data);

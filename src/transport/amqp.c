@@ -189,7 +189,9 @@ static void on_confirm(struct amqp *a, uint64_t tag, bool multiple, bool nacked)
     /* Confirms come one by one while the broker keeps up: the acks they
      * release go out together after the burst (amqp_acks__release at the end
      * of drain), so a batch of them can be one multiple ack. */
-    amqp_acks__confirmed(&a->acks, tag, multiple);
+    size_t settled = amqp_acks__confirmed(&a->acks, tag, multiple);
+    if (nacked)
+        a->base.refused += settled;
     if (amqp_acks__all_confirmed(&a->acks) && a->flushed) {
         amqp_acks__release(&a->acks);
         void (*done)(void *) = a->flushed;

@@ -66,9 +66,9 @@ int amqp_acks__published(struct amqp_acks *k)
     return 0;
 }
 
-void amqp_acks__confirmed(struct amqp_acks *k, uint64_t tag, bool multiple)
+size_t amqp_acks__confirmed(struct amqp_acks *k, uint64_t tag, bool multiple)
 {
-    size_t keep = 0;
+    size_t keep = 0, was = k->n_unconfirmed;
     for (size_t i = 0; i < k->n_unconfirmed; i++) {
         uint64_t s = k->unconfirmed[i];
         bool done = multiple ? s <= tag : s == tag;
@@ -77,6 +77,7 @@ void amqp_acks__confirmed(struct amqp_acks *k, uint64_t tag, bool multiple)
     }
     k->n_unconfirmed = keep;
     k->due = true;
+    return was - keep;
 }
 
 /* Records that delivery `tag` needs no (further) ack from us. */

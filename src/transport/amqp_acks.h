@@ -50,8 +50,9 @@ void amqp_acks__free(struct amqp_acks *k);
 int amqp_acks__published(struct amqp_acks *k);
 /* The broker confirmed (or nacked) `tag`, or every one up to it (multiple).
  * The acks this frees go out at the next amqp_acks__release, so a burst of
- * confirms releases them together. */
-void amqp_acks__confirmed(struct amqp_acks *k, uint64_t tag, bool multiple);
+ * confirms releases them together. Returns how many publishes still waiting
+ * for their confirm this settled. */
+size_t amqp_acks__confirmed(struct amqp_acks *k, uint64_t tag, bool multiple);
 /* Every publish confirmed. */
 bool amqp_acks__all_confirmed(const struct amqp_acks *k);
 /* Acks delivery `tag`: at once when every publish is confirmed and nothing is

@@ -89,6 +89,11 @@ const char *transport_last_error(const struct transport *t)
     return t->last_error;
 }
 
+uint64_t transport_refused(const struct transport *t)
+{
+    return t->refused;
+}
+
 static void on_reconnect_timer(uv_timer_t *timer)
 {
     struct transport *t = timer->data;

@@ -95,6 +95,7 @@ struct transport {
      * the connection goes (polite: the broker is still there). */
     void *admin;
     void (*admin_drop)(struct transport *t, bool polite);
+    uint64_t refused; /* publishes the broker refused (AMQP confirm nacks) */
 };
 
 /* Creates the transport for url->scheme (takes ownership of `url`).
@@ -136,6 +137,12 @@ void transport_close(struct transport *t);
  * naming its cause: "the certificate of the broker at H:P expired on ..."),
  * or "" when connected or not known. Valid until the transport next runs. */
 const char *transport_last_error(const struct transport *t);
+/* How many publishes the broker refused since the transport was created:
+ * AMQP publisher-confirm nacks (a nack of several counts each one it covers,
+ * as far as the transport still waited for them); always 0 on MQTT. A
+ * refused publish counts as settled for transport_when_flushed, so a caller
+ * that must know whether its messages were taken checks this in its `done`. */
+uint64_t transport_refused(const struct transport *t);
 
 /* --- for implementations ------------------------------------------------ */
 

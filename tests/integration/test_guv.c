@@ -291,6 +291,52 @@ static void test_broker_restart(void **state)
     scratch_remove(&s);
 }
 
+/* On MQTT msgflo-guv starts no worker, not even the minimum: MQTT has no
+ * queue length, so no poll gives a decision. That is why its workers need no
+ * client id of their own: with clean=false, workers of one role would share
+ * the role's client id (without a MSGFLO_INSTANCE each) and take the session
+ * from each other. Should guv ever start workers on MQTT, it must give each
+ * a MSGFLO_INSTANCE first (docs/guarantees.md): this test fails then. */
+static void test_mqtt_starts_no_worker(void **state)
+{
+    const char *mqtt = support_broker("MSGFLO_TEST_MQTT");
+    struct names n;
+    support_names(&n, "gmqtt");
+    char yaml[512], lib[512], roleq[400], url[512], repeat[1024];
+    snprintf(yaml, sizeof yaml,
+             "'*': {pollinterval: 0.5, history: 2}\n"
+             "%s: {worker: Repeat, queue: '%s', processing: 0.2, deadline: 1.5, min: 2, "
+             "max: 3}\n",
+             n.role, n.in);
+    snprintf(lib, sizeof lib, "{\"msgflo\": {\"components\": {\"Repeat\": \"%s #ROLE\"}}}",
+             support_program("repeat", repeat, sizeof repeat));
+    snprintf(url, sizeof url, "%s?qos=1&clean=false", mqtt);
+    struct scratch s;
+    scratch_make(&s, yaml, lib);
+    struct mqtt_client mc;
+    assert_int_equal(mqtt_client_open(&mc, mqtt), 0);
+    assert_int_equal(mqtt_client_subscribe(&mc, "fbp"), 0);
+    char *argv[] = {MSGFLO_GUV_TOOL, "--config", s.config, "--library",
+                    s.library,       "--broker", url,      NULL};
+    struct child c;
+    assert_int_equal(child_start(&c, argv), 0);
+    snprintf(roleq, sizeof roleq, "%s: queue=%s error=no queue length on this broker (MQTT)",
+             n.role, n.in);
+    const char *failed[] = {roleq, NULL};
+    for (int i = 0; i < 4; i++)
+        assert_true(wait_line(&c, 20000, failed));
+    /* A worker would have announced itself on `fbp` within this time. */
+    for (int i = 0; i < 4; i++) {
+        char *text = mqtt_client_wait(&mc, "fbp", 500);
+        json_t *d = text ? support_discovery_for(text, n.role) : NULL;
+        assert_null(d);
+        free(text);
+    }
+    assert_int_equal(child_stop(&c, SIGTERM), 0);
+    mqtt_client_close(&mc);
+    scratch_remove(&s);
+}
+
 /* Runs msgflo-guv with `args` through the shell, stderr into stdout, and
  * returns its exit status; the output is in *out (owned). */
 static int run_guv(const char *args, char **out)
@@ -571,10 +617,15 @@ int main(void)
         return 77;
     }
     const struct CMUnitTest tests[] = {
-        SUPPORT_TEST(test_queue_stats),    SUPPORT_TEST(test_bad_config),
-        SUPPORT_TEST(test_metrics),        SUPPORT_TEST(test_dry_run_and_publish),
-        SUPPORT_TEST(test_command_mode),   SUPPORT_TEST(test_local_up_and_down),
-        SUPPORT_TEST(test_broker_restart), SUPPORT_TEST(test_management_api),
+        SUPPORT_TEST(test_queue_stats),
+        SUPPORT_TEST(test_bad_config),
+        SUPPORT_TEST(test_metrics),
+        SUPPORT_TEST(test_dry_run_and_publish),
+        SUPPORT_TEST(test_command_mode),
+        SUPPORT_TEST(test_local_up_and_down),
+        SUPPORT_TEST(test_broker_restart),
+        SUPPORT_TEST(test_management_api),
+        SUPPORT_TEST(test_mqtt_starts_no_worker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

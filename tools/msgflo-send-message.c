@@ -3,30 +3,44 @@
 #include "tools/common/session.h"
 #include "msgflo/msgflo.h"
 
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage[] =
-    "Usage: msgflo-send-message [--broker URL] --queue QUEUE [--json DATA | --raw DATA]\n"
-    "Sends one message to QUEUE (AMQP: through the default exchange, so to the\n"
-    "queue of that name; MQTT: to the topic) and exits when the broker has it.\n"
-    "\n"
-    "  --broker URL   broker (default: $MSGFLO_BROKER, then $CLOUDAMQP_URL)\n"
-    "  --queue NAME   queue or topic to send to (required)\n"
-    "  --json DATA    the message; must be valid JSON. Without --json and --raw,\n"
-    "                 the message is read from standard input (a final newline is\n"
-    "                 dropped); '-' also means standard input\n"
-    "  --raw DATA     send DATA as it is, without checking that it is JSON\n"
-    "  --timeout S    give up when the broker cannot be reached in S seconds (10)\n"
-    "  -h, --help     this text\n";
+enum { OPT_BROKER = 1, OPT_QUEUE, OPT_JSON, OPT_RAW, OPT_TIMEOUT };
+
+static const struct cli_option options[] = {
+    {OPT_BROKER, "broker", CLI_VALUE, "URL",
+     "broker (default: $MSGFLO_BROKER, then $CLOUDAMQP_URL)"},
+    {OPT_QUEUE, "queue", CLI_VALUE, "NAME", "queue or topic to send to (required)"},
+    {OPT_JSON, "json", CLI_VALUE, "DATA",
+     "the message; must be valid JSON. Without --json and --raw,\n"
+     "the message is read from standard input (a final newline is\n"
+     "dropped); '-' also means standard input"},
+    {OPT_RAW, "raw", CLI_VALUE, "DATA", "send DATA as it is, without checking that it is JSON"},
+    {OPT_TIMEOUT, "timeout", CLI_VALUE, "S",
+     "give up when the broker cannot be reached in S seconds (10)"},
+    {0},
+};
+
+static const struct cli_spec spec = {
+    .prog = "msgflo-send-message",
+    .usage = "Usage: msgflo-send-message [--broker URL] --queue QUEUE [--json DATA | --raw DATA]\n"
+             "Sends one message to QUEUE (AMQP: through the default exchange, so to the\n"
+             "queue of that name; MQTT: to the topic) and exits when the broker has it.\n",
+    .options = options,
+};
 
 struct ctx {
     const char *queue;
     char *data;
     size_t len;
+};
+
+struct args {
+    const char *broker, *json, *raw;
+    long timeout;
 };
 
 static void on_flushed(void *ud)
@@ -73,58 +87,51 @@ static char *read_stdin(size_t *len)
     return buf;
 }
 
-int main(int argc, char **argv)
+/* Returns -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, struct args *a, struct ctx *c)
 {
-    static const struct option options[] = {
-        {"broker", required_argument, NULL, 'b'},
-        {"queue", required_argument, NULL, 'q'},
-        {"json", required_argument, NULL, 'j'},
-        {"raw", required_argument, NULL, 'r'},
-        {"timeout", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *broker = NULL, *json = NULL, *raw = NULL;
-    struct ctx c = {0};
-    long timeout = 10;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'b':
-            broker = optarg;
+    struct cli cl;
+    cli__init(&cl, &spec, argc, argv);
+    for (enum cli_item it; (it = cli__next(&cl)) != CLI_END;) {
+        if (it != CLI_OPTION)
+            return cli__stop(&cl, it);
+        switch (cl.opt->id) {
+        case OPT_BROKER:
+            a->broker = cl.value;
             break;
-        case 'q':
-            c.queue = optarg;
+        case OPT_QUEUE:
+            c->queue = cl.value;
             break;
-        case 'j':
-            json = optarg;
+        case OPT_JSON:
+            a->json = cl.value;
             break;
-        case 'r':
-            raw = optarg;
+        case OPT_RAW:
+            a->raw = cl.value;
             break;
-        case 't':
-            if (!cli__number(optarg, 1, LONG_MAX, &timeout)) {
+        case OPT_TIMEOUT:
+            if (!cli__number(cl.value, 1, LONG_MAX, &a->timeout)) {
                 fprintf(stderr, "msgflo-send-message: --timeout: '%s' is not a positive number\n",
-                        optarg);
+                        cl.value);
                 return 2;
             }
             break;
-        case 'h':
-            fputs(usage, stdout);
-            return 0;
-        default:
-            fputs(usage, stderr);
-            return 2;
         }
     }
-    if (optind < argc || !c.queue || !*c.queue || (json && raw)) {
-        fprintf(stderr, "msgflo-send-message: %s\n",
-                optind < argc ? "unexpected argument"
-                : json && raw ? "give --json or --raw, not both"
-                              : "missing queue to send to (--queue)");
-        fputs(usage, stderr);
-        return 2;
-    }
+    if (!c->queue || !*c->queue)
+        return cli__usage_error(&spec, "missing queue to send to (--queue)");
+    if (a->json && a->raw)
+        return cli__usage_error(&spec, "give --json or --raw, not both");
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    struct args a = {.timeout = 10};
+    struct ctx c = {0};
+    int status = parse_args(argc, argv, &a, &c);
+    if (status >= 0)
+        return status;
+    const char *json = a.json, *raw = a.raw;
     const char *text = json ? json : raw;
     if (text && strcmp(text, "-") != 0) {
         c.data = strdup(text);
@@ -149,8 +156,8 @@ int main(int argc, char **argv)
     }
     char err[512];
     static const struct session_events events = {.connected = on_connected};
-    int status = session__run(broker, "msgflo-send", 0, (uint64_t)timeout * 1000, &events, &c, err,
-                              sizeof err);
+    status = session__run(a.broker, "msgflo-send", 0, (uint64_t)a.timeout * 1000, &events, &c, err,
+                          sizeof err);
     if (err[0])
         fprintf(stderr, "msgflo-send-message: %s\n", err);
     free(c.data);

@@ -353,8 +353,8 @@ static int setup_management(struct tool *t, const struct args *a)
         fprintf(stderr, "msgflo-guv: %s\n", err);
         return 2;
     }
-    int rc = guv_http_stats__new(a->management, u->vhost, u->user, u->password, &t->http, err,
-                                 sizeof err);
+    int rc = guv_http_stats__new(a->management, msgflo_url_vhost(u), msgflo_url_user(u),
+                                 msgflo_url_password(u), &t->http, err, sizeof err);
     msgflo_url_free(u);
     if (rc != 0) {
         fprintf(stderr, "msgflo-guv: %s\n", rc == MSGFLO_EINVAL ? err : msgflo_strerror(rc));

@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "msgflo/errors.h"
-#include "msgflo/url.h"
+#include "core/url_internal.h"
 
 static msgflo_url *parse_ok(const char *text)
 {

@@ -1,0 +1,33 @@
+#!/bin/sh
+# Every tool answers --version (exit 0, "NAME (msgflo-c) VERSION" on stdout)
+# and --help (exit 0), and rejects an unknown option wherever it stands (exit
+# 2, "NAME: unknown option --bogus" on stderr).
+#   check_tools_cli.sh VERSION TOOL...
+set -u
+version=$1
+shift
+status=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; status=1; }
+for tool in "$@"; do
+    name=$(basename "$tool")
+    "$tool" --version >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    [ $rc -eq 0 ] || fail "$name --version: exit $rc"
+    grep -qx "$name (msgflo-c) $version" "$tmp/out" || fail "$name --version printed: $(cat "$tmp/out")"
+    "$tool" --help >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    [ $rc -eq 0 ] || fail "$name --help: exit $rc"
+    grep -q -- "--version" "$tmp/out" || fail "$name --help does not list --version"
+    for args in "--bogus" "--bogus=1" "x.fbp --bogus" "--bogus x.fbp"; do
+        # shellcheck disable=SC2086
+        "$tool" $args </dev/null >"$tmp/out" 2>"$tmp/err"
+        rc=$?
+        [ $rc -eq 2 ] || fail "$name $args: exit $rc, not 2"
+        grep -q "^$name: unknown option --bogus\$" "$tmp/err" ||
+            fail "$name $args: stderr has no '$name: unknown option --bogus': $(head -1 "$tmp/err")"
+    done
+done
+[ $status -eq 0 ] && echo "$# tools: --version, --help and unknown options as expected"
+exit $status

@@ -141,6 +141,7 @@ struct app {
     struct autosave *autosave;
     struct loop_stats *stats;
     uv_signal_t sigint, sigterm, sigusr1;
+    uv_check_t broker_shown; /* until the embedded broker's URL is printed */
     int status;
 };
 
@@ -376,6 +377,7 @@ static void shutdown_app(struct app *app)
     uv_close((uv_handle_t *)&app->sigint, NULL);
     uv_close((uv_handle_t *)&app->sigterm, NULL);
     uv_close((uv_handle_t *)&app->sigusr1, NULL);
+    uv_close((uv_handle_t *)&app->broker_shown, NULL);
     loop_stats__free(app->stats);
     app->stats = NULL;
     /* Save first, while the graph is whole; then no more events reach the
@@ -401,6 +403,18 @@ static void on_signal(uv_signal_t *h, int signum)
     shutdown_app(app);
 }
 
+/* Without --broker the coordinator starts a private mosquitto on a free port:
+ * say where, once it listens, so that clients can be pointed at it. */
+static void show_embedded_broker(uv_check_t *h)
+{
+    struct app *app = h->data;
+    const char *url = app->coord ? coordinator__broker_url(app->coord) : NULL;
+    if (!url)
+        return;
+    fprintf(stderr, "msgflo: started the embedded broker %s\n", url);
+    uv_check_stop(h);
+}
+
 /* SIGUSR1: the longest loop turn since the last report (benchmarks). */
 static void on_report(uv_signal_t *h, int signum)
 {
@@ -412,6 +426,28 @@ static void on_report(uv_signal_t *h, int signum)
     fprintf(stderr,
             "msgflo: loop: longest turn %.3f ms (most CPU in a turn %.3f ms) of %llu turns\n",
             (double)max_ns / 1e6, (double)max_cpu_ns / 1e6, (unsigned long long)turns);
+}
+
+/* The app's own handles: signals, loop statistics, the embedded broker's URL. */
+static void init_handles(struct app *app)
+{
+    uv_signal_init(app->loop, &app->sigint);
+    uv_signal_init(app->loop, &app->sigterm);
+    uv_signal_init(app->loop, &app->sigusr1);
+    uv_check_init(app->loop, &app->broker_shown);
+    app->sigint.data = app->sigterm.data = app->sigusr1.data = app->broker_shown.data = app;
+    if (loop_stats__new(app->loop, &app->stats) != 0)
+        app->stats = NULL; /* SIGUSR1 then reports nothing */
+}
+
+static void start_handles(struct app *app, bool embedded_broker)
+{
+    uv_signal_start(&app->sigint, on_signal, SIGINT);
+    uv_signal_start(&app->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&app->sigusr1, on_report, SIGUSR1);
+    uv_unref((uv_handle_t *)&app->sigusr1);
+    if (embedded_broker)
+        uv_check_start(&app->broker_shown, show_embedded_broker);
 }
 
 static int load_graph(struct app *app, const char *path)
@@ -501,20 +537,12 @@ int main(int argc, char **argv)
      * is refused) each one would stay in the heap. */
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 #endif
-    uv_signal_init(app.loop, &app.sigint);
-    uv_signal_init(app.loop, &app.sigterm);
-    uv_signal_init(app.loop, &app.sigusr1);
-    app.sigint.data = app.sigterm.data = app.sigusr1.data = &app;
-    if (loop_stats__new(app.loop, &app.stats) != 0)
-        app.stats = NULL; /* SIGUSR1 then reports nothing */
+    init_handles(&app);
     if (start(&app, &o) != 0) {
         shutdown_app(&app);
         goto out;
     }
-    uv_signal_start(&app.sigint, on_signal, SIGINT);
-    uv_signal_start(&app.sigterm, on_signal, SIGTERM);
-    uv_signal_start(&app.sigusr1, on_report, SIGUSR1);
-    uv_unref((uv_handle_t *)&app.sigusr1);
+    start_handles(&app, !o.coord.broker || !*o.coord.broker);
 
     printf("msgflo started on %s\n", runtime__address(app.rt));
     printf("Open in Flowhub: %s\n", runtime__flowhub_url(app.rt));

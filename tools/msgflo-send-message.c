@@ -87,6 +87,26 @@ static char *read_stdin(size_t *len)
     return buf;
 }
 
+/* On MQTT, + and # in a topic are wildcards: a subscription may hold them, a
+ * message is published to one topic (the broker would refuse it, and the
+ * client library refuses it first). Returns -1 to go on, else 2. */
+static int wildcard_topic(const char *broker_arg, const char *topic)
+{
+    const char *broker = msgflo_url_resolve(broker_arg);
+    msgflo_url *url = NULL;
+    if (!strpbrk(topic, "+#") || !broker || msgflo_url_parse(broker, &url, NULL, 0) != 0)
+        return -1; /* an AMQP queue may hold them; a bad URL is reported later */
+    bool mqtt = !msgflo_url_is_amqp(url);
+    msgflo_url_free(url);
+    if (!mqtt)
+        return -1;
+    fprintf(stderr,
+            "msgflo-send-message: cannot send to '%s': + and # are MQTT wildcards, for "
+            "subscribing; a message goes to one topic\n",
+            topic);
+    return 2;
+}
+
 /* Returns -1 to go on, else the exit status. */
 static int parse_args(int argc, char **argv, struct args *a, struct ctx *c)
 {
@@ -121,7 +141,7 @@ static int parse_args(int argc, char **argv, struct args *a, struct ctx *c)
         return cli__usage_error(&spec, "missing queue to send to (--queue)");
     if (a->json && a->raw)
         return cli__usage_error(&spec, "give --json or --raw, not both");
-    return -1;
+    return wildcard_topic(a->broker, c->queue);
 }
 
 int main(int argc, char **argv)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Every tool answers --version (exit 0, "NAME (msgflo-c) VERSION" on stdout)
 # and --help (exit 0), and rejects an unknown option wherever it stands (exit
-# 2, "NAME: unknown option --bogus" on stderr).
+# 2, "NAME: unknown option --bogus" on stderr). msgflo-send-message names an
+# MQTT wildcard in the topic it is asked to send to.
 #   check_tools_cli.sh VERSION TOOL...
 set -u
 version=$1
@@ -28,6 +29,16 @@ for tool in "$@"; do
         grep -q "^$name: unknown option --bogus\$" "$tmp/err" ||
             fail "$name $args: stderr has no '$name: unknown option --bogus': $(head -1 "$tmp/err")"
     done
+    if [ "$name" = msgflo-send-message ]; then
+        # an MQTT topic with a wildcard is named as such, before connecting
+        for topic in 'a/#' 'a/+/b'; do
+            "$tool" --broker mqtt://127.0.0.1:1 --queue "$topic" --json 1 >"$tmp/out" 2>"$tmp/err"
+            rc=$?
+            [ $rc -eq 2 ] || fail "$name --queue $topic: exit $rc, not 2"
+            grep -q "cannot send to '$topic': + and # are MQTT wildcards" "$tmp/err" ||
+                fail "$name --queue $topic: $(head -1 "$tmp/err")"
+        done
+    fi
 done
 [ $status -eq 0 ] && echo "$# tools: --version, --help and unknown options as expected"
 exit $status

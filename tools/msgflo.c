@@ -306,7 +306,8 @@ static int random_secret(char out[SECRET_BYTES * 2 + 1])
 }
 
 /* Ids and secrets from the environment or made up, origins checked, the
- * broker resolved. uuid and secret hold what is made up. Returns 0 or -1. */
+ * broker resolved and checked. uuid and secret hold what is made up. Returns
+ * 0, or the exit status (1: no secret could be made; 2: a bad broker URL). */
 static int complete_options(struct options *o, char uuid[37], char secret[SECRET_BYTES * 2 + 1])
 {
     if (!o->server.id || !*o->server.id)
@@ -322,7 +323,7 @@ static int complete_options(struct options *o, char uuid[37], char secret[SECRET
         o->server.secret = getenv("MSGFLO_SECRET");
     if (!o->server.secret) {
         if (random_secret(secret) != 0)
-            return -1;
+            return 1;
         o->server.secret = secret;
     } else if (!*o->server.secret) {
         fprintf(stderr, "msgflo: warning: --secret '': no secret, any client that can connect "
@@ -339,6 +340,12 @@ static int complete_options(struct options *o, char uuid[37], char secret[SECRET
     }
     o->coord.broker = msgflo_url_resolve(o->coord.broker);
     o->server.no_setsource = !o->coord.allow_component_write;
+    char why[512];
+    const char *broker = o->coord.broker && *o->coord.broker ? o->coord.broker : NULL;
+    if (cli__check_broker(broker, why, sizeof why) != 0) {
+        fprintf(stderr, "msgflo: %s\n", why);
+        return 2;
+    }
     return 0;
 }
 
@@ -524,9 +531,9 @@ int main(int argc, char **argv)
     if (status >= 0)
         goto out;
     char uuid[37], secret[SECRET_BYTES * 2 + 1];
-    status = 1;
-    if (complete_options(&o, uuid, secret) != 0)
+    if ((status = complete_options(&o, uuid, secret)) != 0)
         goto out;
+    status = 1;
 
     signal(SIGPIPE, SIG_IGN); /* a client hanging up: EPIPE, not death */
 #if defined(__GLIBC__)

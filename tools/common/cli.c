@@ -2,6 +2,7 @@
 #include "tools/common/cli.h"
 
 #include "core/boolean.h"
+#include "msgflo/url.h"
 #include "msgflo/version.h"
 
 #include <errno.h>
@@ -208,6 +209,20 @@ int cli__stop(struct cli *c, enum cli_item item)
     default:
         return cli__usage_error(c->spec, "unexpected argument '%s'", c->value ? c->value : "");
     }
+}
+
+int cli__check_broker(const char *url, char *msg, size_t len)
+{
+    char reason[256], shown[512];
+    msgflo_url *parsed = NULL;
+    if (!url || msgflo_url_parse(url, &parsed, reason, sizeof reason) == 0) {
+        msgflo_url_free(parsed);
+        return 0;
+    }
+    if (msgflo_url_redact(url, shown, sizeof shown) != 0)
+        snprintf(shown, sizeof shown, "(not shown)");
+    snprintf(msg, len, "broker URL %s: %s", shown, reason);
+    return -1;
 }
 
 bool cli__number(const char *text, long min, long max, long *out)

@@ -98,6 +98,12 @@ int cli__usage_error(const struct cli_spec *spec, const char *fmt, ...)
  * (version on stdout, 0) or CLI_ERROR (cli__usage_error, 2). */
 int cli__stop(struct cli *c, enum cli_item item);
 
+/* Checks a broker URL (from an option or the environment) before anything
+ * starts. Returns 0 (NULL is fine: the tool's default), or -1 with
+ * "broker URL URL: REASON" (password hidden) in msg (len bytes): a usage
+ * error, exit 2, in every tool. */
+int cli__check_broker(const char *url, char *msg, size_t len);
+
 /* A whole decimal number from min to max (the whole text). */
 bool cli__number(const char *text, long min, long max, long *out);
 

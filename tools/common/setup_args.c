@@ -159,6 +159,9 @@ int setup__parse_args(int argc, char **argv, struct setup_args *a, char *msg, si
         return usage_error(msg, len, "--forward takes stdout and/or stderr, not '%s'", forward);
     o->ignore = a->ignore.items;
     o->broker = msgflo_url_resolve(o->broker);
+    char why[512];
+    if (cli__check_broker(o->broker && *o->broker ? o->broker : NULL, why, sizeof why) != 0)
+        return usage_error(msg, len, "%s", why);
     return SETUP_ARGS_RUN;
 }
 

@@ -110,6 +110,11 @@ static int parse_args(int argc, char **argv, struct args *a)
     if (!a->broker)
         return cli__usage_error(&spec, "no broker: use --broker URL or set MSGFLO_BROKER "
                                        "(e.g. mqtt://localhost)");
+    char why[512];
+    if (cli__check_broker(a->broker, why, sizeof why) != 0) {
+        fprintf(stderr, PROG ": %s\n", why);
+        return 2;
+    }
     return -1;
 }
 

@@ -36,6 +36,8 @@ for tool in "$@"; do
     msgflo-setup) args="g.fbp" ;;
     msgflo-send-message) args="--queue q --json 1" ;;
     msgflo-dump-message) args="--queue q" ;;
+    msgflo-register) args="--role a:missing.yaml" ;;
+    msgflo-register-foreign) args="missing.yaml" ;;
     *) args= ;;
     esac
     if [ -n "$args" ]; then

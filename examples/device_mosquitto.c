@@ -21,13 +21,13 @@ static int publish(void *ctx, const char *topic, const void *data, size_t len)
     struct device_mosquitto *a = ctx;
     if (len > INT32_MAX)
         return -1;
-    return mosquitto_publish(a->mosq, NULL, topic, (int)len, data, a->url->qos, false);
+    return mosquitto_publish(a->mosq, NULL, topic, (int)len, data, msgflo_url_qos(a->url), false);
 }
 
 static int subscribe(void *ctx, const char *topic)
 {
     struct device_mosquitto *a = ctx;
-    return mosquitto_subscribe(a->mosq, NULL, topic, a->url->qos);
+    return mosquitto_subscribe(a->mosq, NULL, topic, msgflo_url_qos(a->url));
 }
 
 /* --- libmosquitto's callbacks: calls into the core ------------------------- */
@@ -71,16 +71,16 @@ int device_mosquitto_init(struct device_mosquitto *a, msgflo_device *dev, const 
     int rc = msgflo_url_parse(url, &a->url, errbuf, errlen);
     if (rc)
         return rc;
-    if (a->url->scheme != MSGFLO_SCHEME_MQTT) {
+    if (msgflo_url_scheme(a->url) != MSGFLO_SCHEME_MQTT) {
         snprintf(errbuf, errlen, "only mqtt:// URLs: this adapter speaks plain MQTT");
         return MSGFLO_EURL;
     }
     mosquitto_lib_init();
-    a->mosq = mosquitto_new(a->url->client_id, true, a);
+    a->mosq = mosquitto_new(msgflo_url_client_id(a->url), true, a);
     if (!a->mosq)
         return MSGFLO_ENOMEM;
-    if (a->url->user)
-        mosquitto_username_pw_set(a->mosq, a->url->user, a->url->password);
+    if (msgflo_url_user(a->url))
+        mosquitto_username_pw_set(a->mosq, msgflo_url_user(a->url), msgflo_url_password(a->url));
     mosquitto_int_option(a->mosq, MOSQ_OPT_TCP_NODELAY, 1);
     mosquitto_connect_callback_set(a->mosq, on_connect);
     mosquitto_disconnect_callback_set(a->mosq, on_disconnect);
@@ -100,8 +100,8 @@ static void backoff(struct device_mosquitto *a)
 int device_mosquitto_connect(struct device_mosquitto *a, volatile int *stop)
 {
     while (!*stop) {
-        if (mosquitto_connect(a->mosq, a->url->host, a->url->port, a->url->keepalive) ==
-            MOSQ_ERR_SUCCESS)
+        if (mosquitto_connect(a->mosq, msgflo_url_host(a->url), msgflo_url_port(a->url),
+                              msgflo_url_keepalive(a->url)) == MOSQ_ERR_SUCCESS)
             return 0;
         backoff(a);
     }

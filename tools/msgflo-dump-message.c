@@ -3,25 +3,33 @@
 #include "tools/common/session.h"
 #include "msgflo/msgflo.h"
 
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage[] =
-    "Usage: msgflo-dump-message [--broker URL] --queue QUEUE [--amount N]\n"
-    "Consumes N messages from QUEUE (acknowledging each), then prints them as\n"
-    "one JSON value (N = 1) or a JSON array (N > 1) and exits. Payloads that are\n"
-    "not JSON are printed as JSON strings. On AMQP the queue is declared as\n"
-    "msgflo declares inports (durable, x-dead-letter-exchange); on MQTT QUEUE is\n"
-    "the topic, and only messages sent after the subscription arrive.\n"
-    "\n"
-    "  --broker URL   broker (default: $MSGFLO_BROKER, then $CLOUDAMQP_URL)\n"
-    "  --queue NAME   queue or topic (required)\n"
-    "  --amount N     how many messages (default 1)\n"
-    "  --timeout S    give up when the broker cannot be reached in S seconds (10)\n"
-    "  -h, --help     this text\n";
+enum { OPT_BROKER = 1, OPT_QUEUE, OPT_AMOUNT, OPT_TIMEOUT };
+
+static const struct cli_option options[] = {
+    {OPT_BROKER, "broker", CLI_VALUE, "URL",
+     "broker (default: $MSGFLO_BROKER, then $CLOUDAMQP_URL)"},
+    {OPT_QUEUE, "queue", CLI_VALUE, "NAME", "queue or topic (required)"},
+    {OPT_AMOUNT, "amount", CLI_VALUE, "N", "how many messages (default 1)"},
+    {OPT_TIMEOUT, "timeout", CLI_VALUE, "S",
+     "give up when the broker cannot be reached in S seconds (10)"},
+    {0},
+};
+
+static const struct cli_spec spec = {
+    .prog = "msgflo-dump-message",
+    .usage = "Usage: msgflo-dump-message [--broker URL] --queue QUEUE [--amount N]\n"
+             "Consumes N messages from QUEUE (acknowledging each), then prints them as\n"
+             "one JSON value (N = 1) or a JSON array (N > 1) and exits. Payloads that are\n"
+             "not JSON are printed as JSON strings. On AMQP the queue is declared as\n"
+             "msgflo declares inports (durable, x-dead-letter-exchange); on MQTT QUEUE is\n"
+             "the topic, and only messages sent after the subscription arrive.\n",
+    .options = options,
+};
 
 struct ctx {
     const char *queue;
@@ -76,58 +84,55 @@ static void on_message(struct session *s, const char *queue, const struct transp
     session__finish(s, text ? 0 : 1);
 }
 
+/* Returns -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, const char **broker, long *timeout, struct ctx *c)
+{
+    struct cli cl;
+    cli__init(&cl, &spec, argc, argv);
+    for (enum cli_item it; (it = cli__next(&cl)) != CLI_END;) {
+        if (it != CLI_OPTION)
+            return cli__stop(&cl, it);
+        switch (cl.opt->id) {
+        case OPT_BROKER:
+            *broker = cl.value;
+            break;
+        case OPT_QUEUE:
+            c->queue = cl.value;
+            break;
+        case OPT_AMOUNT:
+            if (!cli__number(cl.value, 1, 100000000, &c->amount)) {
+                fprintf(stderr, "msgflo-dump-message: --amount: '%s' is not a number >= 1\n",
+                        cl.value);
+                return 2;
+            }
+            break;
+        case OPT_TIMEOUT:
+            if (!cli__number(cl.value, 1, LONG_MAX, timeout)) {
+                fprintf(stderr, "msgflo-dump-message: --timeout: '%s' is not a positive number\n",
+                        cl.value);
+                return 2;
+            }
+            break;
+        }
+    }
+    if (!c->queue || !*c->queue)
+        return cli__usage_error(&spec, "missing queue to dump (--queue)");
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"broker", required_argument, NULL, 'b'}, {"queue", required_argument, NULL, 'q'},
-        {"amount", required_argument, NULL, 'n'}, {"timeout", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
-    };
     const char *broker = NULL;
     struct ctx c = {.amount = 1};
     long timeout = 10;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'b':
-            broker = optarg;
-            break;
-        case 'q':
-            c.queue = optarg;
-            break;
-        case 'n':
-            if (!cli__number(optarg, 1, 100000000, &c.amount)) {
-                fprintf(stderr, "msgflo-dump-message: --amount: '%s' is not a number >= 1\n",
-                        optarg);
-                return 2;
-            }
-            break;
-        case 't':
-            if (!cli__number(optarg, 1, LONG_MAX, &timeout)) {
-                fprintf(stderr, "msgflo-dump-message: --timeout: '%s' is not a positive number\n",
-                        optarg);
-                return 2;
-            }
-            break;
-        case 'h':
-            fputs(usage, stdout);
-            return 0;
-        default:
-            fputs(usage, stderr);
-            return 2;
-        }
-    }
-    if (optind < argc || !c.queue || !*c.queue) {
-        fprintf(stderr, "msgflo-dump-message: %s\n",
-                optind < argc ? "unexpected argument" : "missing queue to dump (--queue)");
-        fputs(usage, stderr);
-        return 2;
-    }
+    int status = parse_args(argc, argv, &broker, &timeout, &c);
+    if (status >= 0)
+        return status;
     c.received = json_array();
     char err[512];
     static const struct session_events events = {.connected = on_connected, .message = on_message};
-    int status = session__run(broker, "msgflo-dump", 1, (uint64_t)timeout * 1000, &events, &c, err,
-                              sizeof err);
+    status = session__run(broker, "msgflo-dump", 1, (uint64_t)timeout * 1000, &events, &c, err,
+                          sizeof err);
     if (err[0])
         fprintf(stderr, "msgflo-dump-message: %s\n", err);
     json_decref(c.received);

@@ -12,72 +12,66 @@
 
 #include "graph/graph.h"
 #include "graph/graph_file.h"
+#include "tools/common/cli.h"
 
-static const char usage[] =
-    "Usage: msgflo-graph [--case-sensitive] COMMAND FILE\n"
-    "\n"
-    "Commands:\n"
-    "  json FILE    print the graph as FBP JSON (as the fbp parser prints it)\n"
-    "  fbp FILE     print the graph in the .fbp language\n"
-    "  check FILE   check the graph; print FILE:LINE:COL: message on an error\n"
-    "  dot FILE     print the graph as Graphviz DOT (render with: dot -Tsvg)\n"
-    "\n"
-    "FILE is FBP JSON if its name ends in .json, else .fbp; '-' reads standard\n"
-    "input (JSON if it starts with '{').\n"
-    "\n"
-    "Options:\n"
-    "  --case-sensitive  keep port names as written (default: lowercase them,\n"
-    "                    as msgflo does)\n"
-    "  -h, --help        show this help\n"
-    "\n"
-    "Exit status: 0 ok, 1 invalid graph or unreadable file, 2 usage error.\n";
+enum { OPT_CASE_SENSITIVE = 1 };
 
-int main(int argc, char **argv)
+static const struct cli_option options[] = {
+    {OPT_CASE_SENSITIVE, "case-sensitive", CLI_FLAG, NULL,
+     "keep port names as written (default: lowercase them,\nas msgflo does)"},
+    {0},
+};
+
+static const struct cli_spec spec = {
+    .prog = "msgflo-graph",
+    .usage = "Usage: msgflo-graph [--case-sensitive] COMMAND FILE\n"
+             "\n"
+             "Commands:\n"
+             "  json FILE    print the graph as FBP JSON (as the fbp parser prints it)\n"
+             "  fbp FILE     print the graph in the .fbp language\n"
+             "  check FILE   check the graph; print FILE:LINE:COL: message on an error\n"
+             "  dot FILE     print the graph as Graphviz DOT (render with: dot -Tsvg)\n"
+             "\n"
+             "FILE is FBP JSON if its name ends in .json, else .fbp; '-' reads standard\n"
+             "input (JSON if it starts with '{').\n",
+    .options = options,
+    .epilog = "Exit status: 0 ok, 1 invalid graph or unreadable file, 2 usage error.\n",
+};
+
+/* Returns -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, bool *case_sensitive, const char **command,
+                      const char **path)
 {
-    struct fbp_parse_options opts = {false};
-    const char *command = NULL, *path = NULL;
-    struct graph *g = NULL;
+    struct cli c;
+    cli__init(&c, &spec, argc, argv);
+    for (enum cli_item it; (it = cli__next(&c)) != CLI_END;) {
+        if (it == CLI_OPTION)
+            *case_sensitive = true;
+        else if (it == CLI_ARGUMENT && !*command)
+            *command = c.value;
+        else if (it == CLI_ARGUMENT && !*path)
+            *path = c.value;
+        else if (it == CLI_ARGUMENT)
+            return cli__usage_error(&spec, "too many arguments");
+        else
+            return cli__stop(&c, it);
+    }
+    if (!*command || !*path) {
+        cli__help(&spec, stderr);
+        return 2;
+    }
+    if (strcmp(*command, "json") && strcmp(*command, "fbp") && strcmp(*command, "check") &&
+        strcmp(*command, "dot"))
+        return cli__usage_error(&spec, "unknown command '%s'", *command);
+    return -1;
+}
+
+static int write_graph(const char *command, const char *path, const struct graph *g)
+{
     struct graph_error err;
     char *output = NULL;
-    int status = 1, rc;
-
+    int rc = 0;
     memset(&err, 0, sizeof(err));
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            fputs(usage, stdout);
-            return 0;
-        } else if (strcmp(argv[i], "--case-sensitive") == 0) {
-            opts.case_sensitive = true;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "msgflo-graph: unknown option %s\n%s", argv[i], usage);
-            return 2;
-        } else if (!command) {
-            command = argv[i];
-        } else if (!path) {
-            path = argv[i];
-        } else {
-            fprintf(stderr, "msgflo-graph: too many arguments\n%s", usage);
-            return 2;
-        }
-    }
-    if (!command || !path) {
-        fprintf(stderr, "%s", usage);
-        return 2;
-    }
-    if (strcmp(command, "json") && strcmp(command, "fbp") && strcmp(command, "check") &&
-        strcmp(command, "dot")) {
-        fprintf(stderr, "msgflo-graph: unknown command '%s'\n%s", command, usage);
-        return 2;
-    }
-
-    /* --case-sensitive applies to .fbp text; JSON files keep what the JSON
-     * reader does with port names. */
-    rc = graph__load_file(path, opts.case_sensitive && !graph__path_is_json(path), &g, &err);
-    if (rc) {
-        fprintf(stderr, "%s\n", err.message[0] ? err.message : msgflo_strerror(rc));
-        goto out;
-    }
-
     if (strcmp(command, "json") == 0)
         rc = graph_json__write(g, &output);
     else if (strcmp(command, "fbp") == 0)
@@ -86,16 +80,36 @@ int main(int argc, char **argv)
         rc = dot__write(g, &output);
     if (rc) {
         fprintf(stderr, "%s: %s\n", path, err.message[0] ? err.message : msgflo_strerror(rc));
-        goto out;
+        free(output);
+        return 1;
     }
     if (output) {
         fputs(output, stdout);
         if (strcmp(command, "json") == 0)
             fputc('\n', stdout);
     }
-    status = fflush(stdout) == 0 ? 0 : 1;
-out:
     free(output);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    bool case_sensitive = false;
+    const char *command = NULL, *path = NULL;
+    int status = parse_args(argc, argv, &case_sensitive, &command, &path);
+    if (status >= 0)
+        return status;
+    /* --case-sensitive applies to .fbp text; JSON files keep what the JSON
+     * reader does with port names. */
+    struct graph *g = NULL;
+    struct graph_error err;
+    memset(&err, 0, sizeof(err));
+    int rc = graph__load_file(path, case_sensitive && !graph__path_is_json(path), &g, &err);
+    if (rc) {
+        fprintf(stderr, "%s\n", err.message[0] ? err.message : msgflo_strerror(rc));
+        return 1;
+    }
+    status = write_graph(command, path, g);
     graph__free(g);
     return status;
 }

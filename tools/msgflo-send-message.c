@@ -3,27 +3,36 @@
 #include "tools/common/session.h"
 #include "msgflo/msgflo.h"
 
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage[] =
-    "Usage: msgflo-send-message [--broker URL] --queue QUEUE [--json DATA | --raw DATA]\n"
-    "Sends one message to QUEUE (AMQP: through the default exchange, so to the\n"
-    "queue of that name; MQTT: to the topic) and exits when the broker has it;\n"
-    "exit status 1 when the broker refuses it (AMQP publisher confirm nack).\n"
-    "\n"
-    "  --broker URL   broker (default: $MSGFLO_BROKER, then $CLOUDAMQP_URL)\n"
-    "  --queue NAME   queue or topic to send to (required)\n"
-    "  --json DATA    the message; must be valid JSON. Without --json and --raw,\n"
-    "                 the message is read from standard input (a final newline is\n"
-    "                 dropped); '-' also means standard input\n"
-    "  --raw DATA     send DATA as it is, without checking that it is JSON\n"
-    "  --timeout S    give up when the broker cannot be reached in S seconds, or\n"
-    "                 does not confirm the message within S seconds of sending (10)\n"
-    "  -h, --help     this text\n";
+enum { OPT_BROKER = 1, OPT_QUEUE, OPT_JSON, OPT_RAW, OPT_TIMEOUT };
+
+static const struct cli_option options[] = {
+    {OPT_BROKER, "broker", CLI_VALUE, "URL",
+     "broker (default: $MSGFLO_BROKER, then $CLOUDAMQP_URL)"},
+    {OPT_QUEUE, "queue", CLI_VALUE, "NAME", "queue or topic to send to (required)"},
+    {OPT_JSON, "json", CLI_VALUE, "DATA",
+     "the message; must be valid JSON. Without --json and --raw,\n"
+     "the message is read from standard input (a final newline is\n"
+     "dropped); '-' also means standard input"},
+    {OPT_RAW, "raw", CLI_VALUE, "DATA", "send DATA as it is, without checking that it is JSON"},
+    {OPT_TIMEOUT, "timeout", CLI_VALUE, "S",
+     "give up when the broker cannot be reached in S seconds, or\n"
+     "does not confirm the message within S seconds of sending (10)"},
+    {0},
+};
+
+static const struct cli_spec spec = {
+    .prog = "msgflo-send-message",
+    .usage = "Usage: msgflo-send-message [--broker URL] --queue QUEUE [--json DATA | --raw DATA]\n"
+             "Sends one message to QUEUE (AMQP: through the default exchange, so to the\n"
+             "queue of that name; MQTT: to the topic) and exits when the broker has it;\n"
+             "exit status 1 when the broker refuses it (AMQP publisher confirm nack).\n",
+    .options = options,
+};
 
 struct ctx {
     const char *queue;
@@ -33,6 +42,11 @@ struct ctx {
     uv_timer_t confirm; /* from the first send: the broker must confirm in time */
     bool timing;
     struct session *s;
+};
+
+struct args {
+    const char *broker, *json, *raw;
+    long timeout;
 };
 
 static void confirm_closed(uv_handle_t *h)
@@ -132,57 +146,71 @@ static char *read_stdin(size_t *len)
     return buf;
 }
 
-int main(int argc, char **argv)
+/* On MQTT, + and # in a topic are wildcards: a subscription may hold them, a
+ * message is published to one topic (the broker would refuse it, and the
+ * client library refuses it first). Returns -1 to go on, else 2. */
+static int wildcard_topic(const char *broker_arg, const char *topic)
 {
-    static const struct option options[] = {
-        {"broker", required_argument, NULL, 'b'},
-        {"queue", required_argument, NULL, 'q'},
-        {"json", required_argument, NULL, 'j'},
-        {"raw", required_argument, NULL, 'r'},
-        {"timeout", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *broker = NULL, *json = NULL, *raw = NULL;
-    struct ctx c = {.timeout_s = 10};
-    int opt;
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'b':
-            broker = optarg;
+    const char *broker = msgflo_url_resolve(broker_arg);
+    msgflo_url *url = NULL;
+    if (!strpbrk(topic, "+#") || !broker || msgflo_url_parse(broker, &url, NULL, 0) != 0)
+        return -1; /* an AMQP queue may hold them; a bad URL is reported later */
+    bool mqtt = !msgflo_url_is_amqp(url);
+    msgflo_url_free(url);
+    if (!mqtt)
+        return -1;
+    fprintf(stderr,
+            "msgflo-send-message: cannot send to '%s': + and # are MQTT wildcards, for "
+            "subscribing; a message goes to one topic\n",
+            topic);
+    return 2;
+}
+
+/* Returns -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, struct args *a, struct ctx *c)
+{
+    struct cli cl;
+    cli__init(&cl, &spec, argc, argv);
+    for (enum cli_item it; (it = cli__next(&cl)) != CLI_END;) {
+        if (it != CLI_OPTION)
+            return cli__stop(&cl, it);
+        switch (cl.opt->id) {
+        case OPT_BROKER:
+            a->broker = cl.value;
             break;
-        case 'q':
-            c.queue = optarg;
+        case OPT_QUEUE:
+            c->queue = cl.value;
             break;
-        case 'j':
-            json = optarg;
+        case OPT_JSON:
+            a->json = cl.value;
             break;
-        case 'r':
-            raw = optarg;
+        case OPT_RAW:
+            a->raw = cl.value;
             break;
-        case 't':
-            if (!cli__number(optarg, 1, LONG_MAX / 1000, &c.timeout_s)) {
+        case OPT_TIMEOUT:
+            if (!cli__number(cl.value, 1, LONG_MAX / 1000, &a->timeout)) {
                 fprintf(stderr, "msgflo-send-message: --timeout: '%s' is not a positive number\n",
-                        optarg);
+                        cl.value);
                 return 2;
             }
             break;
-        case 'h':
-            fputs(usage, stdout);
-            return 0;
-        default:
-            fputs(usage, stderr);
-            return 2;
         }
     }
-    if (optind < argc || !c.queue || !*c.queue || (json && raw)) {
-        fprintf(stderr, "msgflo-send-message: %s\n",
-                optind < argc ? "unexpected argument"
-                : json && raw ? "give --json or --raw, not both"
-                              : "missing queue to send to (--queue)");
-        fputs(usage, stderr);
-        return 2;
-    }
+    if (!c->queue || !*c->queue)
+        return cli__usage_error(&spec, "missing queue to send to (--queue)");
+    if (a->json && a->raw)
+        return cli__usage_error(&spec, "give --json or --raw, not both");
+    return wildcard_topic(a->broker, c->queue);
+}
+
+int main(int argc, char **argv)
+{
+    struct args a = {.timeout = 10};
+    struct ctx c = {0};
+    int status = parse_args(argc, argv, &a, &c);
+    if (status >= 0)
+        return status;
+    const char *json = a.json, *raw = a.raw;
     const char *text = json ? json : raw;
     if (text && strcmp(text, "-") != 0) {
         c.data = strdup(text);
@@ -206,10 +234,11 @@ int main(int argc, char **argv)
         json_decref(v);
     }
     char err[512];
+    c.timeout_s = a.timeout;
     static const struct session_events events = {.connected = on_connected,
                                                  .stopping = on_stopping};
-    int status = session__run(broker, "msgflo-send", 0, (uint64_t)c.timeout_s * 1000, &events, &c,
-                              err, sizeof err);
+    status = session__run(a.broker, "msgflo-send", 0, (uint64_t)a.timeout * 1000, &events, &c, err,
+                          sizeof err);
     if (err[0])
         fprintf(stderr, "msgflo-send-message: %s\n", err);
     free(c.data);

@@ -28,54 +28,98 @@
 #include <malloc.h>
 #endif
 
-static const char usage[] =
-    "Usage: msgflo [options]\n"
-    "Runs the MsgFlo runtime: discovers participants, starts them from the component\n"
-    "library, binds their queues as the graph says and delivers its IIPs; and serves\n"
-    "the FBP network protocol over WebSocket (subprotocol noflo) so Flowhub, fbp-spec\n"
-    "and fbp-test can inspect and edit the running system.\n"
-    "\n"
-    "  --broker URL             broker (default: $MSGFLO_BROKER, then $CLOUDAMQP_URL,\n"
-    "                           else a private mosquitto started for this run)\n"
-    "  --graph FILE             graph (.fbp or .json) to set up at start\n"
-    "  --auto-save [BOOL]       write graph changes back to --graph (atomically)\n"
-    "  --library FILE.json      component library (default: package.json if present)\n"
-    "  --componentdir DIR       component files (default: participants)\n"
-    "  --allow-component-write [BOOL]\n"
-    "                           let clients write component files into --componentdir\n"
-    "                           (component:source); default false: refused\n"
-    "  --ignore a,b,c           roles not to start (repeatable)\n"
-    "  --forward [stderr,stdout] participant output to copy, prefixed by role\n"
-    "                           (default stderr,stdout; \"\" for none)\n"
-    "  --shell [SHELL]          run participant commands as SHELL -c \"command\" (sh)\n"
-    "  --wait-timeout SECONDS   how long a started participant may take to say it is\n"
-    "                           ready (default 45)\n"
-    "  --expire-periods N       forget participants not seen for N discovery periods\n"
-    "                           ($MSGFLO_DISCOVERY_PERIOD, default 60 s); 0: never\n"
-    "                           (default 3)\n"
-    "  --discovery-max-bytes N  drop discovery messages longer than N bytes, unparsed\n"
-    "                           (default 65536)\n"
-    "  --max-participants N     refuse new participants past N (default 200000)\n"
-    "  --max-components N       refuse participants of new components past N\n"
-    "                           (default 50000)\n"
-    "  --host HOSTNAME          host advertised in ws://HOST:PORT (default localhost)\n"
-    "  --port PORT              HTTP/WebSocket port (default 3569; 0: any free port)\n"
-    "  --listen ADDRESS         address to listen on (default 127.0.0.1; 0.0.0.0 or ::\n"
-    "                           for every interface, as the original)\n"
-    "  --ide URL                Flowhub base URL (default http://app.flowhub.io); browser\n"
-    "                           pages of its origin may connect\n"
-    "  --allow-origin ORIGIN    another web page origin (scheme://host[:port]) allowed to\n"
-    "                           open a WebSocket; repeatable; '*' for any page (unsafe).\n"
-    "                           Always allowed: clients that send no Origin (not a\n"
-    "                           browser), the runtime's own page, the --ide origin\n"
-    "  --runtime-id UUID        runtime id (default $MSGFLO_RUNTIME_ID, else a new uuid4)\n"
-    "  --secret SECRET          clients must send it (default $MSGFLO_SECRET, else a\n"
-    "                           random one, shown in the Flowhub link); '' for none (unsafe)\n"
-    "  -h, --help               this text\n"
-    "\n"
-    "BOOL is true/false, yes/no, on/off or 1/0; a flag alone means true.\n"
-    "--ping-url, --ping-method and --ping-interval of the original are accepted and\n"
-    "ignored: msgflo-c does not report to api.flowhub.io.\n";
+enum {
+    OPT_BROKER = 1,
+    OPT_GRAPH,
+    OPT_AUTO_SAVE,
+    OPT_LIBRARY,
+    OPT_COMPONENTDIR,
+    OPT_ALLOW_COMPONENT_WRITE,
+    OPT_IGNORE,
+    OPT_FORWARD,
+    OPT_SHELL,
+    OPT_WAIT_TIMEOUT,
+    OPT_EXPIRE_PERIODS,
+    OPT_DISCOVERY_MAX_BYTES,
+    OPT_MAX_PARTICIPANTS,
+    OPT_MAX_COMPONENTS,
+    OPT_HOST,
+    OPT_PORT,
+    OPT_LISTEN,
+    OPT_IDE,
+    OPT_ALLOW_ORIGIN,
+    OPT_RUNTIME_ID,
+    OPT_SECRET,
+    OPT_PING, /* --ping-url, --ping-method, --ping-interval: accepted, ignored */
+};
+
+static const struct cli_option options[] = {
+    {OPT_BROKER, "broker", CLI_VALUE, "URL",
+     "broker (default: $MSGFLO_BROKER, then $CLOUDAMQP_URL,\n"
+     "else a private mosquitto started for this run)"},
+    {OPT_GRAPH, "graph", CLI_VALUE, "FILE", "graph (.fbp or .json) to set up at start"},
+    {OPT_AUTO_SAVE, "auto-save", CLI_BOOL, NULL,
+     "write graph changes back to --graph (atomically)"},
+    {OPT_LIBRARY, "library", CLI_VALUE, "FILE.json",
+     "component library (default: package.json if present)"},
+    {OPT_COMPONENTDIR, "componentdir", CLI_VALUE, "DIR", "component files (default: participants)"},
+    {OPT_ALLOW_COMPONENT_WRITE, "allow-component-write", CLI_BOOL, NULL,
+     "let clients write component files into --componentdir\n"
+     "(component:source); default false: refused"},
+    {OPT_IGNORE, "ignore", CLI_VALUE, "a,b,c", "roles not to start (repeatable)"},
+    {OPT_FORWARD, "forward", CLI_OPTIONAL, "[stderr,stdout]",
+     "participant output to copy, prefixed by role\n(default stderr,stdout; \"\" for none)"},
+    {OPT_SHELL, "shell", CLI_OPTIONAL, "[SHELL]",
+     "run participant commands as SHELL -c \"command\" (sh)"},
+    {OPT_WAIT_TIMEOUT, "wait-timeout", CLI_VALUE, "SECONDS",
+     "how long a started participant may take to say it is\nready (default 45)"},
+    {OPT_EXPIRE_PERIODS, "expire-periods", CLI_VALUE, "N",
+     "forget participants not seen for N discovery periods\n"
+     "($MSGFLO_DISCOVERY_PERIOD, default 60 s); 0: never\n"
+     "(default 3)"},
+    {OPT_DISCOVERY_MAX_BYTES, "discovery-max-bytes", CLI_VALUE, "N",
+     "drop discovery messages longer than N bytes, unparsed\n(default 65536)"},
+    {OPT_MAX_PARTICIPANTS, "max-participants", CLI_VALUE, "N",
+     "refuse new participants past N (default 200000)"},
+    {OPT_MAX_COMPONENTS, "max-components", CLI_VALUE, "N",
+     "refuse participants of new components past N\n(default 50000)"},
+    {OPT_HOST, "host", CLI_VALUE, "HOSTNAME",
+     "host advertised in ws://HOST:PORT (default localhost)"},
+    {OPT_PORT, "port", CLI_VALUE, "PORT", "HTTP/WebSocket port (default 3569; 0: any free port)"},
+    {OPT_LISTEN, "listen", CLI_VALUE, "ADDRESS",
+     "address to listen on (default 127.0.0.1; 0.0.0.0 or ::\n"
+     "for every interface, as the original)"},
+    {OPT_IDE, "ide", CLI_VALUE, "URL",
+     "Flowhub base URL (default http://app.flowhub.io); browser\n"
+     "pages of its origin may connect"},
+    {OPT_ALLOW_ORIGIN, "allow-origin", CLI_VALUE, "ORIGIN",
+     "another web page origin (scheme://host[:port]) allowed to\n"
+     "open a WebSocket; repeatable; '*' for any page (unsafe).\n"
+     "Always allowed: clients that send no Origin (not a\n"
+     "browser), the runtime's own page, the --ide origin"},
+    {OPT_RUNTIME_ID, "runtime-id", CLI_VALUE, "UUID",
+     "runtime id (default $MSGFLO_RUNTIME_ID, else a new uuid4)"},
+    {OPT_SECRET, "secret", CLI_VALUE, "SECRET",
+     "clients must send it (default $MSGFLO_SECRET, else a\n"
+     "random one, shown in the Flowhub link); '' for none (unsafe)"},
+    {OPT_PING, "ping-url", CLI_VALUE, "URL", NULL},
+    {OPT_PING, "ping-method", CLI_VALUE, "METHOD", NULL},
+    {OPT_PING, "ping-interval", CLI_VALUE, "SECONDS", NULL},
+    {0},
+};
+
+static const struct cli_spec spec = {
+    .prog = "msgflo",
+    .usage = "Usage: msgflo [options]\n"
+             "Runs the MsgFlo runtime: discovers participants, starts them from the component\n"
+             "library, binds their queues as the graph says and delivers its IIPs; and serves\n"
+             "the FBP network protocol over WebSocket (subprotocol noflo) so Flowhub, fbp-spec\n"
+             "and fbp-test can inspect and edit the running system.\n",
+    .options = options,
+    .epilog = "BOOL is true/false, yes/no, on/off or 1/0; a flag alone means true.\n"
+              "--ping-url, --ping-method and --ping-interval of the original are accepted and\n"
+              "ignored: msgflo-c does not report to api.flowhub.io.\n",
+};
 
 struct options {
     struct runtime_options server;
@@ -97,20 +141,9 @@ struct app {
     struct autosave *autosave;
     struct loop_stats *stats;
     uv_signal_t sigint, sigterm, sigusr1;
+    uv_check_t broker_shown; /* until the embedded broker's URL is printed */
     int status;
 };
-
-static int usage_error(const char *before, const char *arg, const char *after)
-{
-    fprintf(stderr, "msgflo: %s%s%s\n", before, arg, after);
-    fputs(usage, stderr);
-    return 2;
-}
-
-static bool optional_value_follows(int argc, char **argv, int i)
-{
-    return i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0;
-}
 
 /* Adds the comma-separated origins of `csv`, each checked. Returns 0 or -1. */
 static int add_origins(struct cli_list *l, const char *csv)
@@ -127,101 +160,127 @@ static int add_origins(struct cli_list *l, const char *csv)
     return 0;
 }
 
+/* An option with a number. Returns -1 to go on, else the exit status. */
+static int number_option(const struct cli *c, struct options *o)
+{
+    const char *value = c->value;
+    long n;
+    double secs;
+    switch (c->opt->id) {
+    case OPT_PORT:
+        if (!cli__number(value, 0, 65535, &n))
+            return cli__usage_error(&spec, "--port: '%s' is not a port number (0-65535)", value);
+        o->server.port = (int)n;
+        break;
+    case OPT_WAIT_TIMEOUT:
+        if (!cli__seconds(value, &secs) || secs > 86400)
+            return cli__usage_error(&spec, "--wait-timeout: '%s' is not a number of seconds",
+                                    value);
+        o->coord.start_timeout_ms = (unsigned)(secs * 1000);
+        break;
+    case OPT_EXPIRE_PERIODS:
+        if (!cli__number(value, 0, 1000000, &n))
+            return cli__usage_error(&spec, "--expire-periods: '%s' is not a whole number", value);
+        o->coord.expire_periods = (unsigned)n;
+        o->coord.expire_periods_set = true;
+        break;
+    default: {
+        if (!cli__number(value, 1, 1000000000, &n))
+            return cli__usage_error(&spec, "--%s: not a whole number from 1: %s", c->opt->name,
+                                    value);
+        int id = c->opt->id;
+        size_t *limit = id == OPT_DISCOVERY_MAX_BYTES ? &o->coord.max_discovery_bytes
+                        : id == OPT_MAX_PARTICIPANTS  ? &o->coord.max_participants
+                                                      : &o->coord.max_components;
+        *limit = (size_t)n;
+    }
+    }
+    return -1;
+}
+
+/* One option of the table. Returns -1 to go on, else the exit status. */
+static int option(const struct cli *c, struct options *o)
+{
+    const char *value = c->value;
+    char origin[ORIGIN_MAX];
+    switch (c->opt->id) {
+    case OPT_AUTO_SAVE:
+        o->auto_save = c->flag;
+        break;
+    case OPT_ALLOW_COMPONENT_WRITE:
+        o->coord.allow_component_write = c->flag;
+        break;
+    case OPT_SHELL:
+        o->coord.shell = value && *value ? value : "sh";
+        break;
+    case OPT_FORWARD:
+        if (supervisor__parse_forward(value ? value : "stderr,stdout", &o->coord.forward) != 0)
+            return cli__usage_error(&spec, "--forward takes stdout and/or stderr, not '%s'", value);
+        break;
+    case OPT_HOST:
+        o->server.host = value;
+        break;
+    case OPT_LISTEN:
+        o->server.listen = value;
+        break;
+    case OPT_IDE:
+        if (origin__normalize(value, true, origin, sizeof origin) != 0)
+            return cli__usage_error(&spec, "--ide: '%s' is not a URL (scheme://host[:port]/...)",
+                                    value);
+        o->server.ide = value;
+        break;
+    case OPT_ALLOW_ORIGIN:
+        if (add_origins(&o->allow_origins, value) != 0)
+            return cli__usage_error(
+                &spec, "--allow-origin: '%s' is not an origin (scheme://host[:port]) or '*'",
+                value);
+        break;
+    case OPT_RUNTIME_ID:
+        o->server.id = value;
+        break;
+    case OPT_SECRET:
+        o->server.secret = value;
+        break;
+    case OPT_BROKER:
+        o->coord.broker = value;
+        break;
+    case OPT_GRAPH:
+        o->graph = value;
+        break;
+    case OPT_LIBRARY:
+        o->library = value;
+        break;
+    case OPT_COMPONENTDIR:
+        o->componentdir = *value ? value : NULL;
+        break;
+    case OPT_IGNORE:
+        if (cli__list_add_csv(&o->ignore, value) != 0)
+            return cli__usage_error(&spec, "too many roles in --ignore");
+        break;
+    case OPT_PING:
+        fprintf(stderr, "msgflo: --%s is not supported (no reports to Flowhub); ignored\n",
+                c->opt->name);
+        break;
+    default:
+        return number_option(c, o);
+    }
+    return -1;
+}
+
 /* Returns -1 to go on, else the exit status. */
 static int parse_options(int argc, char **argv, struct options *o)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            fputs(usage, stdout);
-            return 0;
-        }
-        if (strncmp(a, "--", 2) != 0)
-            return usage_error("unexpected argument '", a, "'");
-        char name[64];
-        const char *value = cli__split(a, name, sizeof name);
-        if (strcmp(name, "--auto-save") == 0 || strcmp(name, "--allow-component-write") == 0) {
-            bool *flag =
-                strcmp(name, "--auto-save") == 0 ? &o->auto_save : &o->coord.allow_component_write;
-            if (cli__flag(argc, argv, &i, value, flag) != 0)
-                return usage_error("", name, " takes true or false");
-            continue;
-        }
-        if (strcmp(name, "--forward") == 0 || strcmp(name, "--shell") == 0) {
-            if (!value && optional_value_follows(argc, argv, i))
-                value = argv[++i];
-            if (name[2] == 's') {
-                o->coord.shell = value && *value ? value : "sh";
-            } else if (supervisor__parse_forward(value ? value : "stderr,stdout",
-                                                 &o->coord.forward) != 0) {
-                return usage_error("--forward takes stdout and/or stderr, not '", value, "'");
-            }
-            continue;
-        }
-        if (!value && i + 1 < argc)
-            value = argv[++i];
-        if (!value)
-            return usage_error("", name, " needs a value");
-        long n;
-        double secs;
-        if (strcmp(name, "--host") == 0) {
-            o->server.host = value;
-        } else if (strcmp(name, "--port") == 0) {
-            if (!cli__number(value, 0, 65535, &n))
-                return usage_error("--port: '", value, "' is not a port number (0-65535)");
-            o->server.port = (int)n;
-        } else if (strcmp(name, "--listen") == 0) {
-            o->server.listen = value;
-        } else if (strcmp(name, "--ide") == 0) {
-            char origin[ORIGIN_MAX];
-            if (origin__normalize(value, true, origin, sizeof origin) != 0)
-                return usage_error("--ide: '", value, "' is not a URL (scheme://host[:port]/...)");
-            o->server.ide = value;
-        } else if (strcmp(name, "--allow-origin") == 0) {
-            if (add_origins(&o->allow_origins, value) != 0)
-                return usage_error("--allow-origin: '", value,
-                                   "' is not an origin (scheme://host[:port]) or '*'");
-        } else if (strcmp(name, "--runtime-id") == 0) {
-            o->server.id = value;
-        } else if (strcmp(name, "--secret") == 0) {
-            o->server.secret = value;
-        } else if (strcmp(name, "--broker") == 0) {
-            o->coord.broker = value;
-        } else if (strcmp(name, "--graph") == 0) {
-            o->graph = value;
-        } else if (strcmp(name, "--library") == 0) {
-            o->library = value;
-        } else if (strcmp(name, "--componentdir") == 0) {
-            o->componentdir = *value ? value : NULL;
-        } else if (strcmp(name, "--ignore") == 0) {
-            if (cli__list_add_csv(&o->ignore, value) != 0)
-                return usage_error("too many roles in ", name, "");
-        } else if (strcmp(name, "--wait-timeout") == 0) {
-            if (!cli__seconds(value, &secs) || secs > 86400)
-                return usage_error("--wait-timeout: '", value, "' is not a number of seconds");
-            o->coord.start_timeout_ms = (unsigned)(secs * 1000);
-        } else if (strcmp(name, "--expire-periods") == 0) {
-            if (!cli__number(value, 0, 1000000, &n))
-                return usage_error("--expire-periods: '", value, "' is not a whole number");
-            o->coord.expire_periods = (unsigned)n;
-            o->coord.expire_periods_set = true;
-        } else if (strcmp(name, "--discovery-max-bytes") == 0 ||
-                   strcmp(name, "--max-participants") == 0 ||
-                   strcmp(name, "--max-components") == 0) {
-            if (!cli__number(value, 1, 1000000000, &n))
-                return usage_error(name, ": not a whole number from 1: ", value);
-            size_t *limit = name[2] == 'd'   ? &o->coord.max_discovery_bytes
-                            : name[6] == 'p' ? &o->coord.max_participants
-                                             : &o->coord.max_components;
-            *limit = (size_t)n;
-        } else if (strncmp(name, "--ping-", 7) == 0) {
-            fprintf(stderr, "msgflo: %s is not supported (no reports to Flowhub); ignored\n", name);
-        } else {
-            return usage_error("unknown option ", name, "");
-        }
+    struct cli c;
+    cli__init(&c, &spec, argc, argv);
+    for (enum cli_item it; (it = cli__next(&c)) != CLI_END;) {
+        if (it != CLI_OPTION)
+            return cli__stop(&c, it);
+        int status = option(&c, o);
+        if (status >= 0)
+            return status;
     }
     if (o->auto_save && !o->graph)
-        return usage_error("--auto-save needs --graph", "", "");
+        return cli__usage_error(&spec, "--auto-save needs --graph");
     return -1;
 }
 
@@ -243,6 +302,50 @@ static int random_secret(char out[SECRET_BYTES * 2 + 1])
     }
     for (size_t i = 0; i < sizeof bytes; i++)
         snprintf(out + 2 * i, 3, "%02x", bytes[i]);
+    return 0;
+}
+
+/* Ids and secrets from the environment or made up, origins checked, the
+ * broker resolved and checked. uuid and secret hold what is made up. Returns
+ * 0, or the exit status (1: no secret could be made; 2: a bad broker URL). */
+static int complete_options(struct options *o, char uuid[37], char secret[SECRET_BYTES * 2 + 1])
+{
+    if (!o->server.id || !*o->server.id)
+        o->server.id = getenv("MSGFLO_RUNTIME_ID");
+    o->coord.runtime_id_stable = o->server.id && *o->server.id;
+    if (!o->server.id || !*o->server.id) {
+        uuid_t uu;
+        uuid_generate_random(uu);
+        uuid_unparse_lower(uu, uuid);
+        o->server.id = uuid;
+    }
+    if (!o->server.secret && getenv("MSGFLO_SECRET") && *getenv("MSGFLO_SECRET"))
+        o->server.secret = getenv("MSGFLO_SECRET");
+    if (!o->server.secret) {
+        if (random_secret(secret) != 0)
+            return 1;
+        o->server.secret = secret;
+    } else if (!*o->server.secret) {
+        fprintf(stderr, "msgflo: warning: --secret '': no secret, any client that can connect "
+                        "may change the graph and start components\n");
+        o->server.secret = NULL;
+    }
+    if (o->allow_origins.n) {
+        o->server.allow_origins = o->allow_origins.items;
+        for (size_t i = 0; i < o->allow_origins.n; i++) {
+            if (strcmp(o->allow_origins.items[i], "*") == 0)
+                fprintf(stderr, "msgflo: warning: --allow-origin '*': any web page open in a "
+                                "browser that reaches this port may connect\n");
+        }
+    }
+    o->coord.broker = msgflo_url_resolve(o->coord.broker);
+    o->server.no_setsource = !o->coord.allow_component_write;
+    char why[512];
+    const char *broker = o->coord.broker && *o->coord.broker ? o->coord.broker : NULL;
+    if (cli__check_broker(broker, why, sizeof why) != 0) {
+        fprintf(stderr, "msgflo: %s\n", why);
+        return 2;
+    }
     return 0;
 }
 
@@ -281,6 +384,7 @@ static void shutdown_app(struct app *app)
     uv_close((uv_handle_t *)&app->sigint, NULL);
     uv_close((uv_handle_t *)&app->sigterm, NULL);
     uv_close((uv_handle_t *)&app->sigusr1, NULL);
+    uv_close((uv_handle_t *)&app->broker_shown, NULL);
     loop_stats__free(app->stats);
     app->stats = NULL;
     /* Save first, while the graph is whole; then no more events reach the
@@ -306,6 +410,18 @@ static void on_signal(uv_signal_t *h, int signum)
     shutdown_app(app);
 }
 
+/* Without --broker the coordinator starts a private mosquitto on a free port:
+ * say where, once it listens, so that clients can be pointed at it. */
+static void show_embedded_broker(uv_check_t *h)
+{
+    struct app *app = h->data;
+    const char *url = app->coord ? coordinator__broker_url(app->coord) : NULL;
+    if (!url)
+        return;
+    fprintf(stderr, "msgflo: started the embedded broker %s\n", url);
+    uv_check_stop(h);
+}
+
 /* SIGUSR1: the longest loop turn since the last report (benchmarks). */
 static void on_report(uv_signal_t *h, int signum)
 {
@@ -317,6 +433,28 @@ static void on_report(uv_signal_t *h, int signum)
     fprintf(stderr,
             "msgflo: loop: longest turn %.3f ms (most CPU in a turn %.3f ms) of %llu turns\n",
             (double)max_ns / 1e6, (double)max_cpu_ns / 1e6, (unsigned long long)turns);
+}
+
+/* The app's own handles: signals, loop statistics, the embedded broker's URL. */
+static void init_handles(struct app *app)
+{
+    uv_signal_init(app->loop, &app->sigint);
+    uv_signal_init(app->loop, &app->sigterm);
+    uv_signal_init(app->loop, &app->sigusr1);
+    uv_check_init(app->loop, &app->broker_shown);
+    app->sigint.data = app->sigterm.data = app->sigusr1.data = app->broker_shown.data = app;
+    if (loop_stats__new(app->loop, &app->stats) != 0)
+        app->stats = NULL; /* SIGUSR1 then reports nothing */
+}
+
+static void start_handles(struct app *app, bool embedded_broker)
+{
+    uv_signal_start(&app->sigint, on_signal, SIGINT);
+    uv_signal_start(&app->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&app->sigusr1, on_report, SIGUSR1);
+    uv_unref((uv_handle_t *)&app->sigusr1);
+    if (embedded_broker)
+        uv_check_start(&app->broker_shown, show_embedded_broker);
 }
 
 static int load_graph(struct app *app, const char *path)
@@ -388,44 +526,14 @@ int main(int argc, char **argv)
                    .ide = "http://app.flowhub.io"},
         .coord = {.forward = SUPERVISOR_FORWARD_BOTH, .start_timeout_ms = 45000, .restart = true},
     };
-    char uuid[37];
     struct app app = {.loop = uv_default_loop(), .status = 1};
     int status = parse_options(argc, argv, &o);
     if (status >= 0)
         goto out;
-    if (!o.server.id || !*o.server.id)
-        o.server.id = getenv("MSGFLO_RUNTIME_ID");
-    o.coord.runtime_id_stable = o.server.id && *o.server.id;
-    if (!o.server.id || !*o.server.id) {
-        uuid_t uu;
-        uuid_generate_random(uu);
-        uuid_unparse_lower(uu, uuid);
-        o.server.id = uuid;
-    }
-    if (!o.server.secret && getenv("MSGFLO_SECRET") && *getenv("MSGFLO_SECRET"))
-        o.server.secret = getenv("MSGFLO_SECRET");
-    char secret[SECRET_BYTES * 2 + 1];
-    if (!o.server.secret) {
-        if (random_secret(secret) != 0) {
-            status = 1;
-            goto out;
-        }
-        o.server.secret = secret;
-    } else if (!*o.server.secret) {
-        fprintf(stderr, "msgflo: warning: --secret '': no secret, any client that can connect "
-                        "may change the graph and start components\n");
-        o.server.secret = NULL;
-    }
-    if (o.allow_origins.n) {
-        o.server.allow_origins = o.allow_origins.items;
-        for (size_t i = 0; i < o.allow_origins.n; i++) {
-            if (strcmp(o.allow_origins.items[i], "*") == 0)
-                fprintf(stderr, "msgflo: warning: --allow-origin '*': any web page open in a "
-                                "browser that reaches this port may connect\n");
-        }
-    }
-    o.coord.broker = msgflo_url_resolve(o.coord.broker);
-    o.server.no_setsource = !o.coord.allow_component_write;
+    char uuid[37], secret[SECRET_BYTES * 2 + 1];
+    if ((status = complete_options(&o, uuid, secret)) != 0)
+        goto out;
+    status = 1;
 
     signal(SIGPIPE, SIG_IGN); /* a client hanging up: EPIPE, not death */
 #if defined(__GLIBC__)
@@ -436,21 +544,12 @@ int main(int argc, char **argv)
      * is refused) each one would stay in the heap. */
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 #endif
-    status = 1;
-    uv_signal_init(app.loop, &app.sigint);
-    uv_signal_init(app.loop, &app.sigterm);
-    uv_signal_init(app.loop, &app.sigusr1);
-    app.sigint.data = app.sigterm.data = app.sigusr1.data = &app;
-    if (loop_stats__new(app.loop, &app.stats) != 0)
-        app.stats = NULL; /* SIGUSR1 then reports nothing */
+    init_handles(&app);
     if (start(&app, &o) != 0) {
         shutdown_app(&app);
         goto out;
     }
-    uv_signal_start(&app.sigint, on_signal, SIGINT);
-    uv_signal_start(&app.sigterm, on_signal, SIGTERM);
-    uv_signal_start(&app.sigusr1, on_report, SIGUSR1);
-    uv_unref((uv_handle_t *)&app.sigusr1);
+    start_handles(&app, !o.coord.broker || !*o.coord.broker);
 
     printf("msgflo started on %s\n", runtime__address(app.rt));
     printf("Open in Flowhub: %s\n", runtime__flowhub_url(app.rt));

@@ -149,8 +149,9 @@ static int run_mqtt(struct run *r, const msgflo_url *u)
     struct mosquitto *m = mosquitto_new(NULL, true, r);
     mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);
     mosquitto_message_callback_set(m, mqtt_message);
-    if (mosquitto_connect(m, u->host, u->port, 60) != MOSQ_ERR_SUCCESS) {
-        fprintf(stderr, "loadgen: cannot connect to %s:%d\n", u->host, u->port);
+    if (mosquitto_connect(m, msgflo_url_host(u), msgflo_url_port(u), 60) != MOSQ_ERR_SUCCESS) {
+        fprintf(stderr, "loadgen: cannot connect to %s:%d\n", msgflo_url_host(u),
+                msgflo_url_port(u));
         return 1;
     }
     mosquitto_subscribe(m, NULL, r->out, r->qos);
@@ -187,11 +188,13 @@ static int run_amqp(struct run *r, const msgflo_url *u)
 {
     amqp_connection_state_t c = amqp_new_connection();
     amqp_socket_t *s = amqp_tcp_socket_new(c);
-    if (amqp_socket_open(s, u->host, u->port) != AMQP_STATUS_OK ||
-        amqp_login(c, u->vhost, 0, AMQP_DEFAULT_FRAME_SIZE, 0, AMQP_SASL_METHOD_PLAIN,
-                   u->user ? u->user : "guest", u->password ? u->password : "guest")
+    if (amqp_socket_open(s, msgflo_url_host(u), msgflo_url_port(u)) != AMQP_STATUS_OK ||
+        amqp_login(c, msgflo_url_vhost(u), 0, AMQP_DEFAULT_FRAME_SIZE, 0, AMQP_SASL_METHOD_PLAIN,
+                   msgflo_url_user(u) ? msgflo_url_user(u) : "guest",
+                   msgflo_url_password(u) ? msgflo_url_password(u) : "guest")
                 .reply_type != AMQP_RESPONSE_NORMAL) {
-        fprintf(stderr, "loadgen: cannot connect to %s:%d\n", u->host, u->port);
+        fprintf(stderr, "loadgen: cannot connect to %s:%d\n", msgflo_url_host(u),
+                msgflo_url_port(u));
         return 1;
     }
     amqp_channel_open(c, 1);
@@ -321,9 +324,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "loadgen: need --broker URL --in Q --out Q with valid numbers\n");
         return 2;
     }
-    r.qos = u->qos;
+    r.qos = msgflo_url_qos(u);
     r.latency_ns = calloc((size_t)r.count, sizeof *r.latency_ns);
-    int rc = u->is_amqp ? run_amqp(&r, u) : run_mqtt(&r, u);
+    int rc = msgflo_url_is_amqp(u) ? run_amqp(&r, u) : run_mqtt(&r, u);
     if (rc) {
         fprintf(stderr, "loadgen: only %ld of %ld messages came back\n", r.received,
                 r.warmup + r.count);

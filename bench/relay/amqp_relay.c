@@ -131,21 +131,24 @@ int main(int argc, char **argv)
     }
     msgflo_url *u = NULL;
     char err[200];
-    if (!broker || !role || msgflo_url_parse(broker, &u, err, sizeof err) != 0 || !u->is_amqp) {
+    if (!broker || !role || msgflo_url_parse(broker, &u, err, sizeof err) != 0 ||
+        !msgflo_url_is_amqp(u)) {
         fprintf(stderr, "usage: amqp_relay --broker amqp://... --role R [--bind-from EXCHANGE]\n");
         return 2;
     }
     amqp_connection_state_t c = amqp_new_connection();
     amqp_socket_t *s = amqp_tcp_socket_new(c);
-    if (amqp_socket_open(s, u->host, u->port) != AMQP_STATUS_OK ||
-        amqp_login(c, u->vhost, 0, AMQP_DEFAULT_FRAME_SIZE, 0, AMQP_SASL_METHOD_PLAIN,
-                   u->user ? u->user : "guest", u->password ? u->password : "guest")
+    if (amqp_socket_open(s, msgflo_url_host(u), msgflo_url_port(u)) != AMQP_STATUS_OK ||
+        amqp_login(c, msgflo_url_vhost(u), 0, AMQP_DEFAULT_FRAME_SIZE, 0, AMQP_SASL_METHOD_PLAIN,
+                   msgflo_url_user(u) ? msgflo_url_user(u) : "guest",
+                   msgflo_url_password(u) ? msgflo_url_password(u) : "guest")
                 .reply_type != AMQP_RESPONSE_NORMAL) {
-        fprintf(stderr, "amqp_relay: cannot connect to %s:%d\n", u->host, u->port);
+        fprintf(stderr, "amqp_relay: cannot connect to %s:%d\n", msgflo_url_host(u),
+                msgflo_url_port(u));
         return 1;
     }
     amqp_channel_open(c, CH);
-    amqp_basic_qos(c, CH, 0, (uint16_t)u->prefetch, false);
+    amqp_basic_qos(c, CH, 0, (uint16_t)msgflo_url_prefetch(u), false);
     if (failed(c, "basic.qos") || declare(c, role, bind_from))
         return 1;
     struct held held = {.base = 1};

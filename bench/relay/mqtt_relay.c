@@ -69,11 +69,11 @@ int main(int argc, char **argv)
     msgflo_url *u = NULL;
     char err[200];
     if (!broker || !r.from || !r.to || msgflo_url_parse(broker, &u, err, sizeof err) != 0 ||
-        u->is_amqp) {
+        msgflo_url_is_amqp(u)) {
         fprintf(stderr, "usage: mqtt_relay --broker mqtt://HOST:PORT --from TOPIC --to TOPIC\n");
         return 2;
     }
-    r.qos = u->qos;
+    r.qos = msgflo_url_qos(u);
     mosquitto_lib_init();
     struct mosquitto *m = mosquitto_new(NULL, true, &r);
     mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1);
@@ -81,8 +81,9 @@ int main(int argc, char **argv)
     mosquitto_connect_callback_set(m, on_connect);
     mosquitto_subscribe_callback_set(m, on_subscribe);
     mosquitto_message_callback_set(m, on_message);
-    if (mosquitto_connect(m, u->host, u->port, 60) != MOSQ_ERR_SUCCESS) {
-        fprintf(stderr, "mqtt_relay: cannot connect to %s:%d\n", u->host, u->port);
+    if (mosquitto_connect(m, msgflo_url_host(u), msgflo_url_port(u), 60) != MOSQ_ERR_SUCCESS) {
+        fprintf(stderr, "mqtt_relay: cannot connect to %s:%d\n", msgflo_url_host(u),
+                msgflo_url_port(u));
         return 1;
     }
     int rc = mosquitto_loop_forever(m, -1, 1);

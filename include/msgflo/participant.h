@@ -175,7 +175,8 @@ void *msgflo_participant_userdata(const msgflo_participant *p);
 
 /* --- the whole main() of a participant program -------------------------- */
 
-/* Runs a participant as a program: `argv` is `ROLE [BROKER_URL]` (or -h).
+/* Runs a participant as a program: `argv` is `ROLE [BROKER_URL]` (or -h,
+ * --help: the usage, or --version: "PROG (COMPONENT, msgflo-c VERSION)").
  * Logs to stderr, prints one line "<role>(<component>) connected to <url>"
  * on stdout when connected and announced (supervisors wait for it), stops
  * cleanly on SIGINT and SIGTERM. Returns the process exit status. */

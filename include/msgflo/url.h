@@ -58,40 +58,11 @@ enum msgflo_queue_type {
 
 #define MSGFLO_URL_MAX_HOSTS 16
 
-/* One address of an AMQP failover list. */
-struct msgflo_url_host {
-    char *host; /* without brackets for IPv6 literals */
-    int port;
-};
-
-typedef struct msgflo_url {
-    enum msgflo_scheme scheme;
-    bool tls;     /* mqtts or amqps */
-    bool is_amqp; /* amqp or amqps */
-    char *host;   /* the first host of the list (hosts[0].host); no brackets for IPv6 */
-    int port;     /* hosts[0].port */
-    /* AMQP: every host of the URL, in order (amqp://h1:p1,h2:p2/); a lost or
-     * failed connection tries the next one. One for MQTT. */
-    struct msgflo_url_host *hosts;
-    size_t n_hosts;
-    char *user;     /* NULL when absent */
-    char *password; /* NULL when absent */
-    char *vhost;    /* AMQP only; "/" by default */
-    int prefetch;
-    int heartbeat;
-    int qos;
-    int keepalive;
-    int frame_max;   /* 0: library default */
-    int channel_max; /* 0: library default */
-    char *client_id; /* NULL: use the participant id */
-    bool persistent;
-    char *ca_file;
-    char *cert_file;
-    char *key_file;
-    bool insecure;
-    bool clean;                        /* MQTT clean session; false: a persistent session */
-    enum msgflo_queue_type queue_type; /* AMQP; classic by default */
-} msgflo_url;
+/* A parsed broker URL. Opaque: read it through the accessors below, so that
+ * options can be added without breaking programs built against an older
+ * libmsgflo. Every string an accessor returns is owned by the URL and valid
+ * until msgflo_url_free. */
+typedef struct msgflo_url msgflo_url;
 
 /* Parses `text` into a new URL (free with msgflo_url_free).
  * On failure returns MSGFLO_EURL (or MSGFLO_ENOMEM) and, when errbuf is not
@@ -104,6 +75,35 @@ void msgflo_url_free(msgflo_url *url);
 /* Writes the URL without its password ("amqp://guest:***@host:5672/") to buf.
  * Returns MSGFLO_EINVAL if buf is too small. Safe to print or log. */
 int msgflo_url_redact(const char *text, char *buf, size_t buflen);
+
+/* --- accessors (url must not be NULL) ---------------------------------- */
+
+enum msgflo_scheme msgflo_url_scheme(const msgflo_url *url);
+/* amqp:// or amqps:// */
+bool msgflo_url_is_amqp(const msgflo_url *url);
+/* mqtts:// or amqps:// */
+bool msgflo_url_is_tls(const msgflo_url *url);
+/* The first host of the URL (no brackets for an IPv6 literal) and its port
+ * (the scheme's default when the URL names none). */
+const char *msgflo_url_host(const msgflo_url *url);
+int msgflo_url_port(const msgflo_url *url);
+/* AMQP failover lists: how many hosts (1 for MQTT), and host i (0-based;
+ * NULL past the end) with its port in *port (may be NULL). */
+size_t msgflo_url_host_count(const msgflo_url *url);
+const char *msgflo_url_host_at(const msgflo_url *url, size_t i, int *port);
+/* Percent-decoded user and password; NULL when absent. */
+const char *msgflo_url_user(const msgflo_url *url);
+const char *msgflo_url_password(const msgflo_url *url);
+/* The AMQP vhost ("/" by default); NULL for MQTT. */
+const char *msgflo_url_vhost(const msgflo_url *url);
+/* clientId=, or NULL (the participant id is used). */
+const char *msgflo_url_client_id(const msgflo_url *url);
+/* The options above with their defaults filled in. */
+int msgflo_url_prefetch(const msgflo_url *url);
+int msgflo_url_heartbeat(const msgflo_url *url);
+int msgflo_url_qos(const msgflo_url *url);
+int msgflo_url_keepalive(const msgflo_url *url);
+bool msgflo_url_clean(const msgflo_url *url);
 
 /* The broker URL to use: `arg` when given, else $MSGFLO_BROKER, else
  * $CLOUDAMQP_URL. Returns a borrowed pointer, or NULL when none is set. */

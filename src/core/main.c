@@ -5,6 +5,7 @@
 #include "msgflo/log.h"
 #include "msgflo/participant.h"
 #include "msgflo/url.h"
+#include "msgflo/version.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -26,11 +27,12 @@ static void usage(FILE *f, const char *prog, const msgflo_definition *def)
 {
     fprintf(f,
             "Usage: %s ROLE [BROKER_URL]\n"
+            "       %s --help | --version\n"
             "Runs a %s participant (%s) as ROLE.\n"
             "BROKER_URL defaults to $MSGFLO_BROKER, then $CLOUDAMQP_URL;\n"
             "e.g. mqtt://localhost or amqp://guest:guest@localhost/.\n"
             "Set DEBUG=msgflo* for debug logs.\n",
-            prog, def->component, def->label ? def->label : "");
+            prog, prog, def->component, def->label ? def->label : "");
 }
 
 /* Started by a supervisor (msgflo-setup, the msgflo runtime: they set
@@ -112,6 +114,10 @@ int msgflo_main(int argc, char **argv, const msgflo_definition *def, msgflo_proc
     const char *prog = argc > 0 ? argv[0] : "participant";
     if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
         usage(stdout, prog, def);
+        return 0;
+    }
+    if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+        printf("%s (%s, msgflo-c %s)\n", prog, def->component, MSGFLO_VERSION);
         return 0;
     }
     if (argc < 2 || argc > 3 || argv[1][0] == '-') {

@@ -1,5 +1,5 @@
 /* Broker URL parsing: scheme, credentials, host, port, vhost and options. */
-#include "msgflo/url.h"
+#include "core/url_internal.h"
 
 #include "core/boolean.h"
 #include "msgflo/errors.h"
@@ -462,4 +462,88 @@ const char *msgflo_url_resolve(const char *arg)
     if (env && *env)
         return env;
     return NULL;
+}
+
+enum msgflo_scheme msgflo_url_scheme(const msgflo_url *url)
+{
+    return url->scheme;
+}
+
+bool msgflo_url_is_amqp(const msgflo_url *url)
+{
+    return url->is_amqp;
+}
+
+bool msgflo_url_is_tls(const msgflo_url *url)
+{
+    return url->tls;
+}
+
+const char *msgflo_url_host(const msgflo_url *url)
+{
+    return url->host;
+}
+
+int msgflo_url_port(const msgflo_url *url)
+{
+    return url->port;
+}
+
+size_t msgflo_url_host_count(const msgflo_url *url)
+{
+    return url->n_hosts;
+}
+
+const char *msgflo_url_host_at(const msgflo_url *url, size_t i, int *port)
+{
+    if (i >= url->n_hosts)
+        return NULL;
+    if (port)
+        *port = url->hosts[i].port;
+    return url->hosts[i].host;
+}
+
+const char *msgflo_url_user(const msgflo_url *url)
+{
+    return url->user;
+}
+
+const char *msgflo_url_password(const msgflo_url *url)
+{
+    return url->password;
+}
+
+const char *msgflo_url_vhost(const msgflo_url *url)
+{
+    return url->is_amqp ? url->vhost : NULL;
+}
+
+const char *msgflo_url_client_id(const msgflo_url *url)
+{
+    return url->client_id;
+}
+
+int msgflo_url_prefetch(const msgflo_url *url)
+{
+    return url->prefetch;
+}
+
+int msgflo_url_heartbeat(const msgflo_url *url)
+{
+    return url->heartbeat;
+}
+
+int msgflo_url_qos(const msgflo_url *url)
+{
+    return url->qos;
+}
+
+int msgflo_url_keepalive(const msgflo_url *url)
+{
+    return url->keepalive;
+}
+
+bool msgflo_url_clean(const msgflo_url *url)
+{
+    return url->clean;
 }

@@ -24,7 +24,7 @@
 #ifndef MSGFLO_TRANSPORT_TLS_H
 #define MSGFLO_TRANSPORT_TLS_H
 
-#include "msgflo/url.h"
+#include "core/url_internal.h"
 
 #include <openssl/ssl.h>
 #include <stdbool.h>

@@ -15,7 +15,7 @@
 #ifndef MSGFLO_TRANSPORT_H
 #define MSGFLO_TRANSPORT_H
 
-#include "msgflo/url.h"
+#include "core/url_internal.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -251,9 +251,9 @@ int mqtt_client_open(struct mqtt_client *c, const char *url)
     mosquitto_lib_init();
     c->mosq = mosquitto_new(NULL, true, c);
     mosquitto_message_callback_set(c->mosq, on_mqtt_message);
-    if (u->user)
-        mosquitto_username_pw_set(c->mosq, u->user, u->password);
-    int rc = mosquitto_connect(c->mosq, u->host, u->port, 30);
+    if (msgflo_url_user(u))
+        mosquitto_username_pw_set(c->mosq, msgflo_url_user(u), msgflo_url_password(u));
+    int rc = mosquitto_connect(c->mosq, msgflo_url_host(u), msgflo_url_port(u), 30);
     msgflo_url_free(u);
     if (rc != MOSQ_ERR_SUCCESS)
         return -1;
@@ -328,9 +328,9 @@ int amqp_client_open(struct amqp_client *c, const char *url)
         return -1;
     c->conn = amqp_new_connection();
     amqp_socket_t *s = amqp_tcp_socket_new(c->conn);
-    int rc = amqp_socket_open(s, u->host, u->port);
+    int rc = amqp_socket_open(s, msgflo_url_host(u), msgflo_url_port(u));
     if (rc == AMQP_STATUS_OK) {
-        amqp_rpc_reply_t r = amqp_login(c->conn, u->vhost, 0, AMQP_DEFAULT_FRAME_SIZE, 0,
+        amqp_rpc_reply_t r = amqp_login(c->conn, msgflo_url_vhost(u), 0, AMQP_DEFAULT_FRAME_SIZE, 0,
                                         AMQP_SASL_METHOD_PLAIN, "guest", "guest");
         rc = r.reply_type == AMQP_RESPONSE_NORMAL ? 0 : -1;
     }

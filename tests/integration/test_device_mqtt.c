@@ -197,7 +197,8 @@ static void test_announces_on_reconnect(void **state)
     assert_non_null(thief);
     msgflo_url *u;
     assert_int_equal(msgflo_url_parse(url, &u, NULL, 0), 0);
-    assert_int_equal(mosquitto_connect(thief, u->host, u->port, 30), MOSQ_ERR_SUCCESS);
+    assert_int_equal(mosquitto_connect(thief, msgflo_url_host(u), msgflo_url_port(u), 30),
+                     MOSQ_ERR_SUCCESS);
     msgflo_url_free(u);
     for (int i = 0; i < 5; i++)
         mosquitto_loop(thief, 20, 1);

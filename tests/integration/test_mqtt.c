@@ -330,7 +330,7 @@ static void test_socket_close_on_exec(void **state)
         struct sockaddr_in peer;
         socklen_t len = sizeof peer;
         if (getpeername(fd, (struct sockaddr *)&peer, &len) != 0 || peer.sin_family != AF_INET ||
-            ntohs(peer.sin_port) != u->port)
+            ntohs(peer.sin_port) != msgflo_url_port(u))
             continue;
         found++;
         assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);

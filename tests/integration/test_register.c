@@ -300,7 +300,8 @@ static void test_resent_after_reconnect(void **state)
     mosquitto_lib_init();
     struct mosquitto *kicker = mosquitto_new(client_id, true, NULL);
     assert_non_null(kicker);
-    assert_int_equal(mosquitto_connect(kicker, u->host, u->port, 30), MOSQ_ERR_SUCCESS);
+    assert_int_equal(mosquitto_connect(kicker, msgflo_url_host(u), msgflo_url_port(u), 30),
+                     MOSQ_ERR_SUCCESS);
     msgflo_url_free(u);
     for (int i = 0; i < 5; i++)
         mosquitto_loop(kicker, 20, 1);

@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "msgflo/errors.h"
-#include "msgflo/url.h"
+#include "core/url_internal.h"
 
 static msgflo_url *parse_ok(const char *text)
 {
@@ -276,6 +276,47 @@ static void test_resolve(void **state)
     unsetenv("CLOUDAMQP_URL");
 }
 
+/* The public accessors read what the parser filled in, defaults included. */
+static void test_accessors(void **state)
+{
+    (void)state;
+    msgflo_url *u = NULL;
+    char err[256];
+    assert_int_equal(msgflo_url_parse("amqps://us%40r:pw@h1:1,[::1]:2/v%2Fx?prefetch=5&heartbeat=7",
+                                      &u, err, sizeof err),
+                     0);
+    assert_int_equal(msgflo_url_scheme(u), MSGFLO_SCHEME_AMQPS);
+    assert_true(msgflo_url_is_amqp(u));
+    assert_true(msgflo_url_is_tls(u));
+    assert_string_equal(msgflo_url_host(u), "h1");
+    assert_int_equal(msgflo_url_port(u), 1);
+    assert_int_equal(msgflo_url_host_count(u), 2);
+    int port = 0;
+    assert_string_equal(msgflo_url_host_at(u, 1, &port), "::1");
+    assert_int_equal(port, 2);
+    assert_null(msgflo_url_host_at(u, 2, &port));
+    assert_string_equal(msgflo_url_user(u), "us@r");
+    assert_string_equal(msgflo_url_password(u), "pw");
+    assert_string_equal(msgflo_url_vhost(u), "v/x");
+    assert_int_equal(msgflo_url_prefetch(u), 5);
+    assert_int_equal(msgflo_url_heartbeat(u), 7);
+    msgflo_url_free(u);
+
+    assert_int_equal(
+        msgflo_url_parse("mqtt://h?qos=1&keepalive=9&clientId=c&clean=false", &u, err, sizeof err),
+        0);
+    assert_false(msgflo_url_is_amqp(u));
+    assert_false(msgflo_url_is_tls(u));
+    assert_int_equal(msgflo_url_port(u), 1883);
+    assert_null(msgflo_url_user(u));
+    assert_null(msgflo_url_vhost(u));
+    assert_int_equal(msgflo_url_qos(u), 1);
+    assert_int_equal(msgflo_url_keepalive(u), 9);
+    assert_string_equal(msgflo_url_client_id(u), "c");
+    assert_false(msgflo_url_clean(u));
+    msgflo_url_free(u);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -294,6 +335,7 @@ int main(void)
         cmocka_unit_test(test_queue_type),
         cmocka_unit_test(test_redact),
         cmocka_unit_test(test_resolve),
+        cmocka_unit_test(test_accessors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,51 +23,106 @@ static int usage_error(char *msg, size_t len, const char *fmt, ...)
     return SETUP_ARGS_USAGE;
 }
 
-/* One "--name[=value]" option at argv[*i] (value: the text after '=' or NULL). */
-static int option(int argc, char **argv, int *i, struct setup_args *a, const char **forward,
-                  char *msg, size_t len)
+enum {
+    OPT_BROKER = 1,
+    OPT_PARTICIPANTS,
+    OPT_ONLY,
+    OPT_IGNORE,
+    OPT_LIBRARY,
+    OPT_COMPONENTDIR,
+    OPT_FORWARD,
+    OPT_DISCOVER,
+    OPT_TIMEOUT,
+    OPT_FOREVER,
+    OPT_SHELL,
+};
+
+static const struct cli_option options[] = {
+    {OPT_BROKER, "broker", CLI_VALUE, "URL",
+     "broker (default: $MSGFLO_BROKER, then $CLOUDAMQP_URL,\n"
+     "else a private mosquitto started for this run)"},
+    {OPT_PARTICIPANTS, "participants", CLI_BOOL, NULL,
+     "also start the participants from the component library"},
+    {OPT_ONLY, "only", CLI_VALUE, "a,b,c", "only start these roles"},
+    {OPT_IGNORE, "ignore", CLI_VALUE, "a,b,c", "do not start these roles (repeatable)"},
+    {OPT_LIBRARY, "library", CLI_VALUE, "FILE.json",
+     "component library (default: package.json if present)"},
+    {OPT_COMPONENTDIR, "componentdir", CLI_VALUE, "DIR", "component files (default: participants)"},
+    {OPT_FORWARD, "forward", CLI_OPTIONAL, "[stderr,stdout]",
+     "copy the participants' output, prefixed by role"},
+    {OPT_DISCOVER, "discover", CLI_BOOL, NULL,
+     "take queue names from the participants' discovery\n"
+     "messages instead of the <role>.<PORT> convention"},
+    {OPT_TIMEOUT, "timeout", CLI_VALUE, "SECONDS", "how long to wait for discovery (default 30)"},
+    {OPT_FOREVER, "forever", CLI_BOOL, NULL,
+     "keep running: forward messages (MQTT), restart crashed\n"
+     "participants, until SIGINT/SIGTERM. Needed on MQTT."},
+    {OPT_SHELL, "shell", CLI_OPTIONAL, "[SHELL]",
+     "run participant commands as SHELL -c \"command\" (sh)"},
+    {0},
+};
+
+static const struct cli_spec spec = {
+    .prog = "msgflo-setup",
+    .usage = "Usage: msgflo-setup [options] GRAPH.fbp|GRAPH.json\n"
+             "Sets up the queue bindings of a graph on the broker, optionally starts its\n"
+             "participants, delivers its IIPs, then exits (or keeps running with --forever).\n",
+    .options = options,
+    .epilog = "BOOL is true/false, yes/no, on/off or 1/0; a flag alone means true.\n",
+    .file_arguments = true, /* --forward GRAPH.fbp: the graph, not what to forward */
+};
+
+const struct cli_spec *setup__args_spec(void)
+{
+    return &spec;
+}
+
+/* One option of the table. */
+static int option(const struct cli *c, struct setup_args *a, const char **forward, char *msg,
+                  size_t len)
 {
     struct setup_options *o = &a->options;
-    char name[64];
-    const char *value = cli__split(argv[*i], name, sizeof name);
-    bool *flag = strcmp(name, "--participants") == 0 ? &o->participants
-                 : strcmp(name, "--discover") == 0   ? &o->discover
-                 : strcmp(name, "--forever") == 0    ? &o->forever
-                                                     : NULL;
-    if (flag)
-        return cli__flag(argc, argv, i, value, flag) == 0
-                   ? SETUP_ARGS_RUN
-                   : usage_error(msg, len, "%s takes true or false", name);
-    bool optional = strcmp(name, "--forward") == 0 || strcmp(name, "--shell") == 0;
-    if (!value && *i + 1 < argc && (!optional || strncmp(argv[*i + 1], "--", 2) != 0) &&
-        !(optional && strchr(argv[*i + 1], '.')))
-        value = argv[++*i];
-    if (strcmp(name, "--forward") == 0) {
+    const char *value = c->value;
+    switch (c->opt->id) {
+    case OPT_PARTICIPANTS:
+        o->participants = c->flag;
+        break;
+    case OPT_DISCOVER:
+        o->discover = c->flag;
+        break;
+    case OPT_FOREVER:
+        o->forever = c->flag;
+        break;
+    case OPT_FORWARD:
         *forward = value ? value : "stderr,stdout";
-    } else if (strcmp(name, "--shell") == 0) {
+        break;
+    case OPT_SHELL:
         o->shell = value && *value ? value : "sh";
-    } else if (!value) {
-        return usage_error(msg, len, "%s needs a value", name);
-    } else if (strcmp(name, "--broker") == 0) {
+        break;
+    case OPT_BROKER:
         o->broker = value;
-    } else if (strcmp(name, "--only") == 0 || strcmp(name, "--ignore") == 0) {
-        bool only = strcmp(name, "--only") == 0;
-        if (only)
+        break;
+    case OPT_ONLY:
+    case OPT_IGNORE:
+        if (c->opt->id == OPT_ONLY)
             o->only = *value ? a->only.items : NULL;
-        if (cli__list_add_csv(only ? &a->only : &a->ignore, value) != 0)
-            return usage_error(msg, len, "too many roles in %s", name);
-    } else if (strcmp(name, "--library") == 0) {
+        if (cli__list_add_csv(c->opt->id == OPT_ONLY ? &a->only : &a->ignore, value) != 0)
+            return usage_error(msg, len, "too many roles in --%s", c->opt->name);
+        break;
+    case OPT_LIBRARY:
         o->library = value;
-    } else if (strcmp(name, "--componentdir") == 0) {
+        break;
+    case OPT_COMPONENTDIR:
         o->componentdir = *value ? value : NULL;
-    } else if (strcmp(name, "--timeout") == 0) {
+        break;
+    case OPT_TIMEOUT: {
         char *end;
         double secs = strtod(value, &end);
         if (*end || !(secs > 0) || secs > 86400)
             return usage_error(msg, len, "--timeout: '%s' is not a number of seconds", value);
         o->timeout_ms = (unsigned)(secs * 1000);
-    } else {
-        return usage_error(msg, len, "unknown option %s", name);
+        break;
+    }
     }
     return SETUP_ARGS_RUN;
 }
@@ -79,17 +134,20 @@ int setup__parse_args(int argc, char **argv, struct setup_args *a, char *msg, si
     o->timeout_ms = 30000;
     const char *forward = NULL;
     msg[0] = '\0';
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0)
-            return SETUP_ARGS_HELP;
-        if (strncmp(arg, "--", 2) != 0) {
-            if (o->graph_path)
-                return usage_error(msg, len, "more than one graph given: %s", arg);
-            o->graph_path = arg;
+    struct cli c;
+    cli__init(&c, &spec, argc, argv);
+    for (enum cli_item it; (it = cli__next(&c)) != CLI_END;) {
+        if (it == CLI_HELP || it == CLI_VERSION)
+            return it == CLI_HELP ? SETUP_ARGS_HELP : SETUP_ARGS_VERSION;
+        if (it == CLI_ERROR)
+            return usage_error(msg, len, "%s", c.error);
+        if (it == CLI_ARGUMENT && o->graph_path)
+            return usage_error(msg, len, "more than one graph given: %s", c.value);
+        if (it == CLI_ARGUMENT) {
+            o->graph_path = c.value;
             continue;
         }
-        int rc = option(argc, argv, &i, a, &forward, msg, len);
+        int rc = option(&c, a, &forward, msg, len);
         if (rc != SETUP_ARGS_RUN)
             return rc;
     }
@@ -101,6 +159,9 @@ int setup__parse_args(int argc, char **argv, struct setup_args *a, char *msg, si
         return usage_error(msg, len, "--forward takes stdout and/or stderr, not '%s'", forward);
     o->ignore = a->ignore.items;
     o->broker = msgflo_url_resolve(o->broker);
+    char why[512];
+    if (cli__check_broker(o->broker && *o->broker ? o->broker : NULL, why, sizeof why) != 0)
+        return usage_error(msg, len, "%s", why);
     return SETUP_ARGS_RUN;
 }
 

@@ -16,12 +16,16 @@ struct setup_args {
 };
 
 enum setup_args_result {
-    SETUP_ARGS_RUN,   /* run with a->options */
-    SETUP_ARGS_HELP,  /* -h or --help: print the usage, exit 0 */
-    SETUP_ARGS_USAGE, /* msg holds the line to print before the usage; exit 2 */
+    SETUP_ARGS_RUN,     /* run with a->options */
+    SETUP_ARGS_HELP,    /* -h or --help: print the help, exit 0 */
+    SETUP_ARGS_VERSION, /* --version: print the version, exit 0 */
+    SETUP_ARGS_USAGE,   /* msg holds the line to print before the usage; exit 2 */
 };
 
-/* Parses argv (booleans as cli__flag, --only/--ignore as lists, --forward,
+/* The option table, for cli__help and cli__version. */
+const struct cli_spec *setup__args_spec(void);
+
+/* Parses argv (booleans as CLI_BOOL, --only/--ignore as lists, --forward,
  * --timeout in seconds; the broker resolved through msgflo_url_resolve).
  * Returns an enum setup_args_result; msg (len bytes) gets the reason of a
  * usage error ("ERROR: No graph file specified" without a graph). */

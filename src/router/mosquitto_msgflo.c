@@ -14,14 +14,26 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
+#include <mqtt_protocol.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* The retained status expires STATUS_TTL_S after it was last published and
+ * is published again every STATUS_REFRESH_S, so that a broker restarted
+ * without the plugin (its retained messages restored from its persistence
+ * file) stops announcing a router within STATUS_TTL_S. Clearing it at
+ * shutdown is not possible: mosquitto 2.0 calls mosquitto_plugin_cleanup
+ * after its last loop turn and its last persistence write, so a message
+ * published there never goes out. */
+#define STATUS_TTL_S     15
+#define STATUS_REFRESH_S 5
 
 struct plugin {
     mosquitto_plugin_id_t *id;
     struct router *router;
     char *bindings_file; /* NULL: bindings are not kept across restarts */
-    bool status_sent;
+    time_t status_at;    /* when the status was last published; 0: never */
 };
 
 int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
@@ -65,23 +77,37 @@ static int on_message(int event, void *event_data, void *userdata)
     return MOSQ_ERR_SUCCESS;
 }
 
+/* Publishes the retained status, with its expiry (see STATUS_TTL_S). */
+static void publish_status(struct plugin *p, time_t now)
+{
+    char *topic, *payload;
+    if (router__status(p->router, &topic, &payload) != 0)
+        return;
+    mosquitto_property *props = NULL;
+    if (mosquitto_property_add_int32(&props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL, STATUS_TTL_S) !=
+        MOSQ_ERR_SUCCESS)
+        props = NULL; /* out of memory: a status without expiry still tells */
+    if (mosquitto_broker_publish_copy(NULL, topic, (int)strlen(payload), payload, 1, true, props) !=
+        MOSQ_ERR_SUCCESS)
+        mosquitto_property_free_all(&props); /* owned by the broker only on success */
+    free(topic);
+    free(payload);
+    p->status_at = now;
+}
+
 /* The status is published on the first tick (the broker is not ready to take
- * messages during init); the bindings are saved at most once a tick. */
+ * messages during init) and refreshed before it expires; the bindings are
+ * saved at most once a tick. */
 static int on_tick(int event, void *event_data, void *userdata)
 {
     (void)event;
     (void)event_data;
     struct plugin *p = userdata;
-    if (!p->status_sent) {
-        char *topic, *payload;
-        if (router__status(p->router, &topic, &payload) == 0) {
-            mosquitto_broker_publish_copy(NULL, topic, (int)strlen(payload), payload, 1, true,
-                                          NULL);
-            free(topic);
-            free(payload);
-        }
-        p->status_sent = true;
-    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    time_t now = ts.tv_sec + 1; /* never 0 */
+    if (!p->status_at || now - p->status_at >= STATUS_REFRESH_S)
+        publish_status(p, now);
     save(p);
     return MOSQ_ERR_SUCCESS;
 }

@@ -578,6 +578,60 @@ static void test_setup_router_not_answering(void **state)
     broker_free(&b);
 }
 
+/* Whether a fresh subscriber to the status topic gets a retained status. */
+static bool status_retained(struct broker *b)
+{
+    struct mqtt_client c;
+    assert_int_equal(mqtt_client_open(&c, b->url), 0);
+    assert_int_equal(mqtt_client_subscribe(&c, "/msgrouter/default/status"), 0);
+    char *got = mqtt_client_wait(&c, "/msgrouter/default/status", 300);
+    bool there = got && *got;
+    free(got);
+    mqtt_client_close(&c);
+    return there;
+}
+
+/* A mosquitto with persistence restarted without the plugin restores the
+ * retained status, which then expires (plugin_opt_status_ttl, here 4 s):
+ * after that msgflo-setup finds no router at once, instead of asking a
+ * router that is gone and giving up after 5 s. */
+static void test_status_expires_without_plugin(void **state)
+{
+    (void)state;
+    struct broker b;
+    snprintf(b.dir, sizeof b.dir, "/tmp/test_router_XXXXXX");
+    assert_non_null(mkdtemp(b.dir));
+    b.port = free_port();
+    snprintf(b.url, sizeof b.url, "mqtt://127.0.0.1:%d", b.port);
+    char extra[256];
+    snprintf(extra, sizeof extra, "persistence true\npersistence_location %s/\n", b.dir);
+    char with_ttl[320];
+    snprintf(with_ttl, sizeof with_ttl, "%splugin_opt_status_ttl 4\n", extra);
+    broker_start_with(&b, with_ttl, true);
+    for (int i = 0; i < 20 && !status_retained(&b); i++)
+        usleep(50000);
+    assert_true(status_retained(&b));
+    broker_stop(&b);
+    broker_start_with(&b, extra, false);
+    assert_true(status_retained(&b)); /* restored from the persistence file */
+    bool gone = false;
+    for (int i = 0; i < 20 && !gone; i++) {
+        usleep(250000);
+        gone = !status_retained(&b);
+    }
+    assert_true(gone);
+    struct names n[2];
+    support_names(&n[0], "se");
+    support_names(&n[1], "se");
+    char graph[256], out[4096];
+    snprintf(graph, sizeof graph, "%s(Repeat) OUT -> IN %s(Repeat)\n", n[0].role, n[1].role);
+    assert_int_equal(run_setup(&b, graph, out, sizeof out), 1);
+    assert_null(strstr(out, "did not answer"));
+    assert_non_null(strstr(out, "Run with --forever"));
+    broker_stop(&b);
+    broker_free(&b);
+}
+
 /* How many times `needle` is in the file at path (0 when it cannot be read). */
 static int file_count(const char *path, const char *needle)
 {
@@ -716,6 +770,7 @@ int main(void)
         SUPPORT_TEST(test_setup_router_refusal),
         SUPPORT_TEST(test_setup_router_not_answering),
         SUPPORT_TEST(test_setup_hands_over_to_router),
+        SUPPORT_TEST(test_status_expires_without_plugin),
         SUPPORT_TEST(test_qos1_and_restart),
         SUPPORT_TEST(test_ten_thousand_bindings),
         SUPPORT_TEST(test_acl_closes_control_topics),

@@ -367,7 +367,9 @@ static bool forwardable(const struct binding *x)
     return x->src && x->tgt && strcmp(x->src, x->tgt) != 0; /* src == tgt needs nothing */
 }
 
-/* Forwards added[i] src -> tgt from this process. */
+/* Forwards added[i] src -> tgt from this process. The source topic is
+ * watched, not subscribed: a watch is counted per binding, so the topic is
+ * unsubscribed once no forwarding (and no live view) reads it any more. */
 static int mqtt_forward(struct binder *b, size_t i)
 {
     const struct binding *x = &b->added.items[i];
@@ -375,10 +377,23 @@ static int mqtt_forward(struct binder *b, size_t i)
         return 0;
     if (x->deadletter)
         LOG_WARNING(NS, "dead-lettering to %s is not possible on MQTT (no nack)", x->deadletter);
-    int rc = transport_subscribe(b->t, x->src);
+    int rc = transport_watch(b->t, x->src);
     if (rc == 0)
         b->sub[i] = true;
     return rc;
+}
+
+/* Stops forwarding added[i]: the router keeps it, or it was removed. What
+ * arrives after this (sent before the UNSUBSCRIBE took effect) is not
+ * forwarded: binder__on_message checks sub and routed. */
+static void mqtt_unforward(struct binder *b, size_t i)
+{
+    if (!b->sub[i])
+        return;
+    b->sub[i] = false;
+    int rc = transport_unwatch(b->t, b->added.items[i].src);
+    if (rc)
+        LOG_DEBUG(NS, "unsubscribing %s: %s", b->added.items[i].src, msgflo_strerror(rc));
 }
 
 /* Publishes one request naming added[idx[k]] (a batch); with `track`, its
@@ -586,10 +601,11 @@ int binder__remove(struct binder *b, const struct binding *x)
         return MSGFLO_EINVAL; /* as msgflo-nodejs: roundrobin removal unsupported */
     b->active[i] = false;
     if (!transport_has_bindings(b->t)) {
-        /* MQTT: the forwarder is off (the subscription stays, harmless); a
-         * binding the router has or was asked for is removed there */
+        /* MQTT: the forwarder is off; a binding the router has or was
+         * asked for is removed there */
         size_t at = (size_t)i;
         bool asked = b->routed[i] || b->req[i];
+        mqtt_unforward(b, at);
         b->routed[i] = false;
         b->req[i] = 0;
         return asked ? router_request(b, "removebinding", &at, 1, false) : 0;
@@ -687,9 +703,10 @@ enum binder_router binder__router(const struct binder *b)
 
 int binder__set_router(struct binder *b, enum binder_router mode)
 {
-    if (mode == BINDER_ROUTER_UNKNOWN) {
-        /* a new connection: the router (if any) is asked again; what was
-         * forwarded stays so (binder__restore) until it is decided */
+    if (mode != BINDER_ROUTER_PRESENT) {
+        /* UNKNOWN, a new connection: the router (if any) is asked again;
+         * what was forwarded stays so (binder__restore) until it is
+         * decided. NONE: the router is gone, this process forwards all */
         for (size_t i = 0; i < b->added.count; i++) {
             b->routed[i] = false;
             b->req[i] = 0;
@@ -720,7 +737,11 @@ int binder__on_result(struct binder *b, const void *data, size_t len, char *err,
             continue; /* removed meanwhile */
         b->req[i] = 0;
         if (ok) {
+            /* from now on the broker forwards it: what this process
+             * receives on src after this result the router has forwarded
+             * too (one broker, messages to one client in order) */
             b->routed[i] = true;
+            mqtt_unforward(b, i);
         } else if (b->active[i] && mqtt_forward(b, i) == 0) {
             forwarded++;
         }

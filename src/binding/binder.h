@@ -28,8 +28,12 @@
  * mode, set by the caller per connection (binder__set_router): while it is
  * UNKNOWN the MQTT bindings are kept (active) but not made. A binding
  * forwarded before its router confirmed it stays forwarded until the
- * router's result arrives (nothing is lost in the switch); one the router
- * refuses is forwarded.
+ * router's result arrives (nothing is lost in the switch, nothing is
+ * forwarded twice: what arrives after the result the router has forwarded)
+ * and then stops: the source topic is unsubscribed unless something else
+ * reads it (forwarding subscribes through transport_watch, which counts). One
+ * the router refuses is forwarded; all are forwarded again when the router
+ * goes away (mode NONE).
  */
 #ifndef MSGFLO_BINDING_BINDER_H
 #define MSGFLO_BINDING_BINDER_H
@@ -100,8 +104,8 @@ int binder__set_id(struct binder *b, const char *id_prefix);
 /* Sets the router mode. UNKNOWN: a new connection, the router's bindings
  * and requests forgotten (asked again once PRESENT); the bindings forwarded
  * on the last connection are forwarded again by binder__restore until the
- * mode is decided. NONE: every active
- * binding is forwarded. PRESENT: the active bindings not kept by the router
+ * mode is decided. NONE: every active binding is forwarded (also those
+ * the router kept: it is gone). PRESENT: the active bindings not kept by the router
  * yet are asked of it in one addbinding request. Returns the first error of
  * a subscription or publish (MQTT), else 0. */
 int binder__set_router(struct binder *b, enum binder_router mode);

@@ -29,9 +29,12 @@ static void decide(struct coordinator *c, enum binder_router mode, const char *w
 {
     uv_timer_stop(&c->router_timer);
     if (c->router_said != (int)mode + 1) {
+        bool gone = c->router_said == BINDER_ROUTER_PRESENT + 1;
         c->router_said = (int)mode + 1;
         if (mode == BINDER_ROUTER_PRESENT)
             LOG_INFO(NS, "bindings kept by the broker's router %s", who);
+        else if (gone)
+            LOG_INFO(NS, "the broker's router is gone: forwarding");
         else
             LOG_INFO(NS, "no router on the broker: forwarding");
     }
@@ -119,7 +122,12 @@ static void on_status(struct coordinator *c, const void *data, size_t len)
     const char *version = json_string_value(json_object_get(s, "version"));
     if (!protocol) {
         json_decref(s);
-        return; /* cleared or not a status: the timer decides */
+        /* cleared: the router went away with the broker still up (a router
+         * process's last will, an admin): this process forwards again.
+         * Before a decision the timer decides. */
+        if (len == 0 && binder__router(c->binder) == BINDER_ROUTER_PRESENT)
+            decide(c, BINDER_ROUTER_NONE, NULL);
+        return;
     }
     if (strncmp(protocol, "1.", 2) != 0 && strcmp(protocol, "1") != 0) {
         LOG_WARNING(NS, "the broker's router speaks /msgrouter %s, not 1.x: not used", protocol);

@@ -13,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
@@ -42,8 +43,9 @@ struct embedded_broker {
     void *ready_ud;
     void (*done)(struct embedded_broker *b, void *ud);
     void *done_ud;
-    char *program; /* absolute path of mosquitto */
-    char *setpriv; /* absolute path of setpriv, or NULL */
+    char *program;    /* absolute path of mosquitto */
+    char plugin[512]; /* the router plugin loaded, "" for none */
+    char *setpriv;    /* absolute path of setpriv, or NULL */
     char dir[256];
     char conf[300];
     char url[64];
@@ -238,6 +240,26 @@ static void on_exit_cb(uv_process_t *h, int64_t exit_status, int term_signal)
             b->respawn = true;
             return;
         }
+        if (b->plugin[0] && strstr(b->tail, "lugin")) {
+            /* "Unable to load plugin", "Plugin returned N when initialising":
+             * e.g. the user mosquitto runs as cannot read it, or another
+             * mosquitto version. The broker matters more */
+            char why[300];
+            const char *from = strstr(b->tail, "Error");
+            snprintf(why, sizeof why, "%.299s", from ? from : b->tail);
+            for (char *ch = why; *ch; ch++) /* its lines, joined */
+                if (*ch == '\n')
+                    *ch = ch[1] ? ' ' : '\0';
+            LOG_WARNING(NS,
+                        "mosquitto did not start with the router plugin %s (%s): started "
+                        "without it, bindings forwarded",
+                        b->plugin, why);
+            b->plugin[0] = '\0';
+            b->tail_len = 0;
+            b->tail[0] = '\0';
+            b->respawn = true;
+            return;
+        }
         broker__fail(b, MSGFLO_ESYS, "mosquitto exited with status %d before listening on %s",
                      b->status, b->url);
     } else if (b->state == B_READY) {
@@ -306,6 +328,60 @@ static void on_poll(uv_timer_t *t)
         uv_close((uv_handle_t *)&pr->tcp, on_probe_closed);
 }
 
+/* Whether path names a readable file that a mosquitto.conf line can hold
+ * (its parser splits a line at spaces). */
+static bool usable_plugin(const char *path)
+{
+    struct stat st;
+    return *path && strlen(path) < 512 && !strpbrk(path, " \t\r\n") && stat(path, &st) == 0 &&
+           S_ISREG(st.st_mode) && access(path, R_OK) == 0;
+}
+
+/* Finds the router plugin (mosquitto_msgflo.so) into b->plugin, "" when
+ * none is to be loaded: $MSGFLO_ROUTER_PLUGIN ("" or "none": none); else the
+ * build tree's when this program runs from the build tree; else the library
+ * directory beside the program's installation (<prefix>/bin/../<libdir>);
+ * else the configured installation's. */
+static void broker__find_plugin(struct embedded_broker *b)
+{
+    const char *env = getenv("MSGFLO_ROUTER_PLUGIN");
+    b->plugin[0] = '\0';
+    if (env) {
+        if (!*env || strcmp(env, "none") == 0)
+            LOG_DEBUG(NS, "MSGFLO_ROUTER_PLUGIN=%s: no router plugin, bindings forwarded", env);
+        else if (usable_plugin(env))
+            memcpy(b->plugin, env, strlen(env) + 1); /* < 512 bytes: usable_plugin */
+        else
+            LOG_WARNING(NS,
+                        "MSGFLO_ROUTER_PLUGIN=%s: not a readable file (or holds a space): no "
+                        "router plugin, bindings forwarded",
+                        env);
+        return;
+    }
+    char exe[PATH_MAX], cand[3][PATH_MAX + 64];
+    size_t len = sizeof exe, n = 0;
+    if (uv_exepath(exe, &len) == 0) {
+        exe[len < sizeof exe ? len : sizeof exe - 1] = '\0';
+        if (strncmp(exe, MSGFLO_BUILD_DIR "/", strlen(MSGFLO_BUILD_DIR) + 1) == 0)
+            snprintf(cand[n++], sizeof cand[0], "%s", MSGFLO_ROUTER_PLUGIN_BUILD);
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            snprintf(cand[n++], sizeof cand[0], "%s/../%s/mosquitto_msgflo.so", exe,
+                     MSGFLO_INSTALL_LIBDIR);
+        }
+    }
+    snprintf(cand[n++], sizeof cand[0], "%s/mosquitto_msgflo.so", MSGFLO_INSTALL_FULL_LIBDIR);
+    for (size_t i = 0; i < n; i++) {
+        if (usable_plugin(cand[i])) {
+            memcpy(b->plugin, cand[i], strlen(cand[i]) + 1);
+            return;
+        }
+    }
+    LOG_DEBUG(NS, "no router plugin (mosquitto_msgflo.so in %s or %s): bindings forwarded",
+              n > 1 ? cand[n - 2] : cand[0], cand[n - 1]);
+}
+
 static int broker__write_config(struct embedded_broker *b)
 {
     FILE *f = fopen(b->conf, "w");
@@ -315,6 +391,8 @@ static int broker__write_config(struct embedded_broker *b)
             "listener %d 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
             "persistence false\nlog_dest stderr\n",
             b->port);
+    if (b->plugin[0])
+        fprintf(f, "plugin %s\n", b->plugin);
     if (fclose(f) != 0)
         return -1;
     /* Readable by the unprivileged user mosquitto runs as when we are root. */
@@ -396,8 +474,8 @@ static int broker__spawn(struct embedded_broker *b)
     b->running = true;
     uv_read_start((uv_stream_t *)&b->pipes[0], on_alloc, on_read);
     uv_read_start((uv_stream_t *)&b->pipes[1], on_alloc, on_read);
-    LOG_DEBUG(NS, "started mosquitto (pid %d) on port %d, config %s", b->process.pid, b->port,
-              b->conf);
+    LOG_DEBUG(NS, "started mosquitto (pid %d) on port %d, config %s, router plugin %s",
+              b->process.pid, b->port, b->conf, b->plugin[0] ? b->plugin : "none");
     uv_timer_start(&b->poll_timer, on_poll, POLL_MS, POLL_MS);
     return 0;
 }
@@ -448,6 +526,7 @@ int embedded_broker__start(uv_loop_t *loop, const struct embedded_broker_options
     }
     b->dir_exists = true;
     snprintf(b->conf, sizeof b->conf, "%s/mosquitto.conf", b->dir);
+    broker__find_plugin(b);
     broker__spawn(b);
     return 0;
 }

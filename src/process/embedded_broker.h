@@ -3,7 +3,9 @@
  * is configured. Runs on the caller's libuv loop. See docs/embedded-broker.md.
  *
  * Start: pick a free port on 127.0.0.1, write a config (listener, anonymous,
- * TCP_NODELAY, no persistence) in a private mkdtemp folder, spawn
+ * TCP_NODELAY, no persistence, the router plugin mosquitto_msgflo.so when
+ * found: $MSGFLO_ROUTER_PLUGIN, the build tree, the installation) in a
+ * private mkdtemp folder, spawn
  * `mosquitto -c FILE`, poll the port until it accepts connections. The folder
  * is removed as soon as mosquitto listens (it has read its config), and again
  * checked on stop.

@@ -8,20 +8,37 @@
  *     plugin /usr/lib/x86_64-linux-gnu/mosquitto_msgflo.so
  *     plugin_opt_bindings_file /var/lib/mosquitto/msgflo-bindings.json   # optional
  *     plugin_opt_instance default                                         # optional
+ *     plugin_opt_status_ttl 15                                            # optional
  */
 #include "router/router.h"
 
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
+#include <mqtt_protocol.h>
+#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* The retained status expires status_ttl seconds (plugin_opt_status_ttl)
+ * after it was last published and is published again every third of that,
+ * so that a broker restarted without the plugin (its retained messages
+ * restored from its persistence file) stops announcing a router within
+ * status_ttl. Clearing it at shutdown is not possible: mosquitto 2.0 calls
+ * mosquitto_plugin_cleanup after its last loop turn and its last
+ * persistence write, so a message published there never goes out. */
+#define STATUS_TTL_S     15
+#define STATUS_TTL_MIN_S 3
+#define STATUS_TTL_MAX_S 86400
 
 struct plugin {
     mosquitto_plugin_id_t *id;
     struct router *router;
     char *bindings_file; /* NULL: bindings are not kept across restarts */
-    bool status_sent;
+    time_t status_at;    /* when the status was last published; 0: never */
+    long status_ttl;     /* seconds */
 };
 
 int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
@@ -65,23 +82,37 @@ static int on_message(int event, void *event_data, void *userdata)
     return MOSQ_ERR_SUCCESS;
 }
 
+/* Publishes the retained status, with its expiry (see STATUS_TTL_S). */
+static void publish_status(struct plugin *p, time_t now)
+{
+    char *topic, *payload;
+    if (router__status(p->router, &topic, &payload) != 0)
+        return;
+    mosquitto_property *props = NULL;
+    if (mosquitto_property_add_int32(&props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL,
+                                     (uint32_t)p->status_ttl) != MOSQ_ERR_SUCCESS)
+        props = NULL; /* out of memory: a status without expiry still tells */
+    if (mosquitto_broker_publish_copy(NULL, topic, (int)strlen(payload), payload, 1, true, props) !=
+        MOSQ_ERR_SUCCESS)
+        mosquitto_property_free_all(&props); /* owned by the broker only on success */
+    free(topic);
+    free(payload);
+    p->status_at = now;
+}
+
 /* The status is published on the first tick (the broker is not ready to take
- * messages during init); the bindings are saved at most once a tick. */
+ * messages during init) and refreshed before it expires; the bindings are
+ * saved at most once a tick. */
 static int on_tick(int event, void *event_data, void *userdata)
 {
     (void)event;
     (void)event_data;
     struct plugin *p = userdata;
-    if (!p->status_sent) {
-        char *topic, *payload;
-        if (router__status(p->router, &topic, &payload) == 0) {
-            mosquitto_broker_publish_copy(NULL, topic, (int)strlen(payload), payload, 1, true,
-                                          NULL);
-            free(topic);
-            free(payload);
-        }
-        p->status_sent = true;
-    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    time_t now = ts.tv_sec + 1; /* never 0 */
+    if (!p->status_at || now - p->status_at >= p->status_ttl / 3)
+        publish_status(p, now);
     save(p);
     return MOSQ_ERR_SUCCESS;
 }
@@ -99,15 +130,28 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
                           struct mosquitto_opt *options, int option_count)
 {
     const char *instance = NULL, *file = NULL;
+    long ttl = STATUS_TTL_S;
     for (int i = 0; i < option_count; i++) {
         if (strcmp(options[i].key, "instance") == 0) {
             instance = options[i].value;
         } else if (strcmp(options[i].key, "bindings_file") == 0) {
             file = options[i].value;
+        } else if (strcmp(options[i].key, "status_ttl") == 0) {
+            char *end;
+            errno = 0;
+            ttl = strtol(options[i].value, &end, 10);
+            if (errno || end == options[i].value || *end || ttl < STATUS_TTL_MIN_S ||
+                ttl > STATUS_TTL_MAX_S) {
+                mosquitto_log_printf(MOSQ_LOG_ERR,
+                                     "msgflo: plugin_opt_status_ttl '%s': seconds from %d to %d "
+                                     "are needed",
+                                     options[i].value, STATUS_TTL_MIN_S, STATUS_TTL_MAX_S);
+                return MOSQ_ERR_INVAL;
+            }
         } else {
             mosquitto_log_printf(MOSQ_LOG_ERR,
                                  "msgflo: unknown option plugin_opt_%s (known: instance, "
-                                 "bindings_file)",
+                                 "bindings_file, status_ttl)",
                                  options[i].key);
             return MOSQ_ERR_INVAL;
         }
@@ -116,6 +160,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
     if (!p)
         return MOSQ_ERR_NOMEM;
     p->id = identifier;
+    p->status_ttl = ttl;
     int rc = router__new(instance, "mosquitto_msgflo", &p->router);
     if (rc) {
         mosquitto_log_printf(MOSQ_LOG_ERR,

@@ -237,7 +237,8 @@ static void on_mqtt_message(struct mosquitto *m, void *obj, const struct mosquit
         return; /* full: drop */
     c->queue[c->tail].topic = strdup(msg->topic);
     c->queue[c->tail].data = calloc(1, (size_t)msg->payloadlen + 1);
-    memcpy(c->queue[c->tail].data, msg->payload, (size_t)msg->payloadlen);
+    if (msg->payloadlen > 0) /* an empty message has no payload (NULL) */
+        memcpy(c->queue[c->tail].data, msg->payload, (size_t)msg->payloadlen);
     c->queue[c->tail].len = (size_t)msg->payloadlen;
     c->tail = next;
 }

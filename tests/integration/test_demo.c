@@ -3,7 +3,8 @@
  * pointed at this build), the bindings, the IIP. A press of the button
  * starts the motor and turns the warning light red, then green again when
  * the motor stops; on MQTT and AMQP test brokers, and on the embedded broker
- * with the button pressing itself, where SIGTERM must leave no process.
+ * with the button pressing itself (its bindings kept by the router plugin
+ * the embedded broker loads), where SIGTERM must leave no process.
  * Last, the same in the msgflo runtime, as scripts/demo runs it. */
 #include <dirent.h>
 #include <errno.h>
@@ -208,12 +209,34 @@ static void test_embedded_demo_mode(void **state)
     free(saved);
 
     expect_line(&setup, "Started embedded broker mqtt://127.0.0.1:", 10000);
+    char url[64];
+    snprintf(url, sizeof url, "%s", strstr(setup.line, "mqtt://"));
+    url[strcspn(url, " \r\n")] = '\0';
     expect_running(&setup, true);
     pid_t kids[16];
     size_t n = children_of(setup.pid, kids, 16);
     assert_int_equal(n, 4); /* mosquitto and three participants */
     expect_line(&setup, "button: pressed (demo, press 1)", 5000);
     expect_press_handled(&setup);
+    /* the embedded broker's router keeps the three edges, and carried the press */
+    struct mqtt_client admin;
+    assert_int_equal(mqtt_client_open(&admin, url), 0);
+    assert_int_equal(mqtt_client_subscribe(&admin, "/msgrouter/default/bindings"), 0);
+    assert_int_equal(mqtt_client_publish(&admin, "/msgrouter/default/listbindings", "{}"), 0);
+    char *text = mqtt_client_wait(&admin, "/msgrouter/default/bindings", 5000);
+    assert_non_null(text);
+    json_t *o = json_loads(text, 0, NULL), *list = json_object_get(o, "bindings");
+    assert_int_equal(json_array_size(list), 3);
+    size_t k;
+    json_t *bnd;
+    json_array_foreach(list, k, bnd)
+    {
+        if (strcmp(json_string_value(json_object_get(bnd, "src")), "button.PRESSED") == 0)
+            assert_true(json_integer_value(json_object_get(bnd, "messages")) >= 1);
+    }
+    json_decref(o);
+    free(text);
+    mqtt_client_close(&admin);
     /* BUTTON_PRESSES=1: no second press. */
     while (child_read_line(&setup, 1500))
         assert_null(strstr(setup.line, "press 2"));

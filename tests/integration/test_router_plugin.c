@@ -56,8 +56,9 @@ static bool port_open(int port)
     return ok;
 }
 
-/* Writes the config (extra lines appended) and starts mosquitto on b->port. */
-static void broker_start(struct broker *b, const char *extra)
+/* Writes the config (extra lines appended) and starts mosquitto on b->port,
+ * with the plugin or without. */
+static void broker_start_with(struct broker *b, const char *extra, bool plugin)
 {
     char path[128];
     snprintf(path, sizeof path, "%s/mosquitto.conf", b->dir);
@@ -65,8 +66,12 @@ static void broker_start(struct broker *b, const char *extra)
     assert_non_null(f);
     fprintf(f,
             "listener %d 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
-            "log_dest file %s/log\nplugin %s\nplugin_opt_bindings_file %s/bindings.json\n%s",
-            b->port, b->dir, MSGFLO_ROUTER_PLUGIN, b->dir, extra ? extra : "");
+            "log_dest file %s/log\n",
+            b->port, b->dir);
+    if (plugin)
+        fprintf(f, "plugin %s\nplugin_opt_bindings_file %s/bindings.json\n", MSGFLO_ROUTER_PLUGIN,
+                b->dir);
+    fputs(extra ? extra : "", f);
     if (geteuid() == 0)
         fprintf(f, "user root\n");
     fclose(f);
@@ -77,6 +82,11 @@ static void broker_start(struct broker *b, const char *extra)
     for (int i = 0; i < 200 && !port_open(b->port); i++)
         usleep(20000);
     assert_true(port_open(b->port));
+}
+
+static void broker_start(struct broker *b, const char *extra)
+{
+    broker_start_with(b, extra, true);
 }
 
 static void broker_new(struct broker *b, const char *extra)
@@ -568,6 +578,187 @@ static void test_setup_router_not_answering(void **state)
     broker_free(&b);
 }
 
+/* Whether a fresh subscriber to the status topic gets a retained status. */
+static bool status_retained(struct broker *b)
+{
+    struct mqtt_client c;
+    assert_int_equal(mqtt_client_open(&c, b->url), 0);
+    assert_int_equal(mqtt_client_subscribe(&c, "/msgrouter/default/status"), 0);
+    char *got = mqtt_client_wait(&c, "/msgrouter/default/status", 300);
+    bool there = got && *got;
+    free(got);
+    mqtt_client_close(&c);
+    return there;
+}
+
+/* A mosquitto with persistence restarted without the plugin restores the
+ * retained status, which then expires (plugin_opt_status_ttl, here 4 s):
+ * after that msgflo-setup finds no router at once, instead of asking a
+ * router that is gone and giving up after 5 s. */
+static void test_status_expires_without_plugin(void **state)
+{
+    (void)state;
+    struct broker b;
+    snprintf(b.dir, sizeof b.dir, "/tmp/test_router_XXXXXX");
+    assert_non_null(mkdtemp(b.dir));
+    b.port = free_port();
+    snprintf(b.url, sizeof b.url, "mqtt://127.0.0.1:%d", b.port);
+    char extra[256];
+    snprintf(extra, sizeof extra, "persistence true\npersistence_location %s/\n", b.dir);
+    char with_ttl[320];
+    snprintf(with_ttl, sizeof with_ttl, "%splugin_opt_status_ttl 4\n", extra);
+    broker_start_with(&b, with_ttl, true);
+    for (int i = 0; i < 20 && !status_retained(&b); i++)
+        usleep(50000);
+    assert_true(status_retained(&b));
+    broker_stop(&b);
+    broker_start_with(&b, extra, false);
+    assert_true(status_retained(&b)); /* restored from the persistence file */
+    bool gone = false;
+    for (int i = 0; i < 20 && !gone; i++) {
+        usleep(250000);
+        gone = !status_retained(&b);
+    }
+    assert_true(gone);
+    struct names n[2];
+    support_names(&n[0], "se");
+    support_names(&n[1], "se");
+    char graph[256], out[4096];
+    snprintf(graph, sizeof graph, "%s(Repeat) OUT -> IN %s(Repeat)\n", n[0].role, n[1].role);
+    assert_int_equal(run_setup(&b, graph, out, sizeof out), 1);
+    assert_null(strstr(out, "did not answer"));
+    assert_non_null(strstr(out, "Run with --forever"));
+    broker_stop(&b);
+    broker_free(&b);
+}
+
+/* How many times `needle` is in the file at path (0 when it cannot be read). */
+static int file_count(const char *path, const char *needle)
+{
+    static char buf[1 << 18];
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    int k = 0;
+    for (const char *at = buf; (at = strstr(at, needle)) != NULL; at += strlen(needle))
+        k++;
+    return k;
+}
+
+/* Waits up to timeout_ms for `needle` to be in the file `times` times. */
+static bool file_wait(const char *path, const char *needle, int times, int timeout_ms)
+{
+    for (int i = 0; i <= timeout_ms / 50; i++) {
+        if (file_count(path, needle) >= times)
+            return true;
+        usleep(50000);
+    }
+    return false;
+}
+
+/* Sends n messages into `in` and counts what arrives on `out` until nothing
+ * more comes for 500 ms. First waits (sending probes) until the pipeline
+ * carries a message: participants and forwarders reconnect at their pace. */
+static int count_through(struct broker *b, const char *in, const char *out, int n)
+{
+    struct mqtt_client data;
+    assert_int_equal(mqtt_client_open(&data, b->url), 0);
+    assert_int_equal(mqtt_client_subscribe(&data, out), 0);
+    char *m = NULL;
+    for (int i = 0; i < 50 && !m; i++) {
+        assert_int_equal(mqtt_client_publish(&data, in, "\"probe\""), 0);
+        m = mqtt_client_wait(&data, out, 200);
+    }
+    assert_non_null(m);
+    do
+        free(m);
+    while ((m = mqtt_client_wait(&data, out, 500)) != NULL);
+    char msg[32];
+    for (int i = 0; i < n; i++) {
+        snprintf(msg, sizeof msg, "%d", i);
+        assert_int_equal(mqtt_client_publish(&data, in, msg), 0);
+    }
+    int got = 0;
+    while ((m = mqtt_client_wait(&data, out, got < n ? 5000 : 500)) != NULL) {
+        free(m);
+        got++;
+    }
+    mqtt_client_close(&data);
+    return got;
+}
+
+/* msgflo-setup --forever with a router from the start never subscribes to
+ * the source topic: every message arrives once, routed by the broker alone.
+ * When mosquitto comes back without the plugin, setup forwards (each message
+ * once). When it comes back with the plugin (its bindings file kept the
+ * binding), setup forwards at first (it cannot know yet), hands the binding
+ * over once the router confirmed it and unsubscribes from the source topic
+ * (the broker logs it): each message still arrives once. */
+static void test_setup_hands_over_to_router(void **state)
+{
+    (void)state;
+    const char *logs = "log_type error\nlog_type warning\nlog_type unsubscribe\n";
+    struct broker b;
+    broker_new(&b, logs);
+    char prog[512], setup[512], graph[160], out[160], log[160], cmd[1200], text[256];
+    support_program("repeat", prog, sizeof prog);
+    struct names n[2];
+    struct child p[2], s;
+    for (int i = 0; i < 2; i++) {
+        support_names(&n[i], "ho");
+        char *argv[] = {prog, n[i].role, b.url, NULL};
+        assert_int_equal(child_start(&p[i], argv), 0);
+        assert_true(child_read_line(&p[i], 10000));
+    }
+    snprintf(graph, sizeof graph, "%s/graph.fbp", b.dir);
+    snprintf(out, sizeof out, "%s/out", b.dir);
+    snprintf(log, sizeof log, "%s/log", b.dir);
+    FILE *f = fopen(graph, "w");
+    assert_non_null(f);
+    fprintf(f, "%s(Repeat) OUT -> IN %s(Repeat)\n", n[0].role, n[1].role);
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             "DEBUG=msgflo:coordinator exec '%s' --forever --broker '%s' '%s' >'%s' 2>&1",
+             support_program("msgflo-setup", setup, sizeof setup), b.url, graph, out);
+    char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    assert_int_equal(child_start(&s, argv), 0);
+
+    /* the router from the start: setup never reads a.OUT */
+    snprintf(text, sizeof text, " %s\n", n[0].out); /* "<time>: <client> <topic>" */
+    assert_true(file_wait(out, "bindings kept by the broker's router", 1, 10000));
+    assert_int_equal(count_through(&b, n[0].in, n[1].out, 50), 50);
+    assert_int_equal(file_count(log, text), 0);
+    struct mqtt_client c;
+    open_admin(&c, &b);
+    json_t *o = request(&c, "listbindings", "{}", "bindings");
+    json_t *first = json_array_get(json_object_get(o, "bindings"), 0);
+    assert_int_equal(json_integer_value(json_object_get(first, "messages")), 51); /* + a probe */
+    json_decref(o);
+    mqtt_client_close(&c);
+
+    /* mosquitto without the plugin: setup forwards */
+    broker_stop(&b);
+    broker_start_with(&b, logs, false);
+    assert_true(file_wait(out, "the broker's router is gone: forwarding", 1, 10000));
+    assert_int_equal(count_through(&b, n[0].in, n[1].out, 50), 50);
+
+    /* with the plugin again: the router takes over, setup unsubscribes */
+    broker_stop(&b);
+    broker_start_with(&b, logs, true);
+    assert_true(file_wait(out, "bindings kept by the broker's router", 2, 10000));
+    assert_true(file_wait(log, text, 1, 5000));
+    assert_int_equal(count_through(&b, n[0].in, n[1].out, 50), 50);
+
+    assert_int_equal(child_stop(&s, SIGTERM), 0);
+    for (int i = 0; i < 2; i++)
+        child_stop(&p[i], SIGTERM);
+    broker_stop(&b);
+    broker_free(&b);
+}
+
 int main(void)
 {
     mosquitto_lib_init();
@@ -578,6 +769,8 @@ int main(void)
         SUPPORT_TEST(test_setup_uses_router),
         SUPPORT_TEST(test_setup_router_refusal),
         SUPPORT_TEST(test_setup_router_not_answering),
+        SUPPORT_TEST(test_setup_hands_over_to_router),
+        SUPPORT_TEST(test_status_expires_without_plugin),
         SUPPORT_TEST(test_qos1_and_restart),
         SUPPORT_TEST(test_ten_thousand_bindings),
         SUPPORT_TEST(test_acl_closes_control_topics),

@@ -88,7 +88,7 @@ static void stop_broker(struct ctx *c, struct embedded_broker *b)
 }
 
 static struct {
-    char payload[64];
+    char payload[512];
     int received;
 } got;
 
@@ -163,6 +163,52 @@ static void test_start_carry_stop(void **state)
     assert_null(embedded_broker__url(b));
     embedded_broker__free(b);
     teardown_ctx(&c);
+}
+
+/* Starts a broker with MSGFLO_ROUTER_PLUGIN set to `plugin` (NULL: unset)
+ * and returns whether a router announces itself on it (its retained status). */
+static bool router_in_broker(const char *plugin)
+{
+    struct ctx c;
+    struct embedded_broker *b = NULL;
+    char err[4096] = "";
+    setup_ctx(&c);
+    if (plugin)
+        setenv("MSGFLO_ROUTER_PLUGIN", plugin, 1);
+    else
+        unsetenv("MSGFLO_ROUTER_PLUGIN");
+    assert_int_equal(embedded_broker__start(&c.loop, NULL, NULL, NULL, &b), 0);
+    unsetenv("MSGFLO_ROUTER_PLUGIN");
+    if (embedded_broker__wait(b, err, sizeof err) != 0)
+        fail_msg("embedded broker did not start: %s", err);
+    mosquitto_lib_init();
+    struct mosquitto *sub = client(embedded_broker__url(b));
+    mosquitto_message_callback_set(sub, on_message);
+    got.received = 0;
+    got.payload[0] = '\0';
+    assert_int_equal(mosquitto_subscribe(sub, NULL, "/msgrouter/default/status", 0),
+                     MOSQ_ERR_SUCCESS);
+    for (int i = 0; i < 20 && got.received == 0; i++) /* retained: with the SUBACK */
+        mosquitto_loop(sub, 50, 1);
+    mosquitto_disconnect(sub);
+    mosquitto_destroy(sub);
+    mosquitto_lib_cleanup();
+    stop_broker(&c, b);
+    embedded_broker__free(b);
+    teardown_ctx(&c);
+    return got.received > 0 && strstr(got.payload, "mosquitto_msgflo") != NULL;
+}
+
+/* The router plugin is loaded from the build tree (this test runs there);
+ * MSGFLO_ROUTER_PLUGIN=none leaves it out; one mosquitto cannot load (not a
+ * plugin) leaves it out too, and the broker starts anyway. */
+static void test_router_plugin(void **state)
+{
+    assert_true(router_in_broker(NULL));
+    assert_true(router_in_broker(MSGFLO_ROUTER_PLUGIN_BUILD));
+    assert_false(router_in_broker("none"));
+    assert_false(router_in_broker("/etc/hostname"));
+    assert_false(router_in_broker("/nonexistent/mosquitto_msgflo.so"));
 }
 
 static void test_missing_mosquitto(void **state)
@@ -307,6 +353,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_start_carry_stop),
+        cmocka_unit_test(test_router_plugin),
         cmocka_unit_test(test_missing_mosquitto),
         cmocka_unit_test(test_failing_mosquitto),
         cmocka_unit_test(test_free_kills_running_broker),

@@ -220,19 +220,22 @@ void coordinator_watches__data(struct coordinator *c, const char *queue, const v
     if (!qw || qw->refs == 0)
         return;
     qw->messages++; /* counted whether or not anyone reads the data */
-    if (!c->sys.events.data || (c->sys.events.data_wanted && !c->sys.events.data_wanted(c->sys.ud)))
+    if (!c->sys.events.data)
         return;
-    /* what to report first: the callback may unwatch */
-    json_t *ports = json_array();
+    /* what to report first (the callback may unwatch): the ports whose data
+     * someone reads; with none, the message is not even parsed */
+    json_t *ports = NULL;
     struct port_watch *w;
     DL_FOREACH2(qw->ports, w, qnext)
     {
+        if (c->sys.events.data_wanted && !c->sys.events.data_wanted(c->sys.ud, w->role, w->port))
+            continue;
+        if (!ports && !(ports = json_array()))
+            return;
         json_array_append_new(ports, json_pack("[ss]", w->role, w->port));
     }
-    if (json_array_size(ports) == 0) {
-        json_decref(ports);
+    if (!ports)
         return;
-    }
     json_t *value = json_loadb(data, len, JSON_DECODE_ANY, NULL);
     if (!value)
         value = json_stringn(data, len);

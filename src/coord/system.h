@@ -138,9 +138,10 @@ struct system_events {
      * of a live edge). `data` is the message parsed as JSON, or a JSON string
      * of its bytes when it is not JSON. */
     void (*data)(void *ud, const char *role, const char *port, const json_t *data);
-    /* Whether `data` would be used now (NULL: always). While it says no, the
-     * messages on watched queues are not even parsed. */
-    bool (*data_wanted)(void *ud);
+    /* Whether `data` of role's outport `port` would be used now (NULL:
+     * always). While it says no, the messages of that port are not even
+     * parsed (they are still counted for edge_status). */
+    bool (*data_wanted)(void *ud, const char *role, const char *port);
     /* An IIP was sent to role's inport. */
     void (*initial_sent)(void *ud, const char *role, const char *port, const json_t *data);
     /* A participant was discovered for the first time (or again after it

@@ -246,10 +246,13 @@ async function checkPage(browser, rt, dir) {
   await eventually('the count goes on', async () => Number(/· (\d+)$/.exec(await rate())[1]) > c1);
   checks += 2;
 
-  // No payloads while no edge is shown (network:edges selected none),
+  // No payloads while no edge is shown (network:edges selected none; before
+  // the runtime has that selection, the page is a client like any other),
   // though the button presses five times a second.
+  await page.waitForFunction(() => window.msgfloLiveView.selections >= 1, null, { timeout: 5000 });
+  const before = await page.evaluate(() => window.msgfloLiveView.dataMessages);
   await sleep(1500);
-  eq(await page.evaluate(() => window.msgfloLiveView.dataMessages), 0, 'no network:data before an edge is shown');
+  eq(await page.evaluate(() => window.msgfloLiveView.dataMessages), before, 'no network:data while no edge is shown');
   // The latest payload on demand: click the edge; its data alone comes.
   await page.click('#graph g.edge[data-id^="button"] path.hit', { force: true });
   await eventually('the latest payload of button -> motor', async () => (await page.textContent('#payload')) === 'true');
@@ -257,7 +260,7 @@ async function checkPage(browser, rt, dir) {
     'network:data of the shown edge only');
   // Showing a node stops the subscription.
   await page.click('#graph g.node[data-id="motor"] rect', { force: true });
-  await sleep(500); // what was under way
+  await page.waitForFunction(() => window.msgfloLiveView.selections >= 3, null, { timeout: 5000 });
   const stopped = await page.evaluate(() => window.msgfloLiveView.dataMessages);
   await sleep(1500);
   eq(await page.evaluate(() => window.msgfloLiveView.dataMessages), stopped, 'no network:data once no edge is shown');

@@ -16,7 +16,7 @@
     ws: null, secret: null, graph: null, nodes: new Map(), edges: new Map(),
     status: null, history: new Map(), latest: new Map(), selected: null,
     relayout: null, polling: null, waiting: false, permitted: false,
-    watching: null, dataMessages: 0,
+    watching: null, selections: 0, dataMessages: 0,
   };
   window.msgfloLiveView = view; // for tests and the curious
 
@@ -127,6 +127,9 @@
           }
         }
         return;
+      case 'network:edges':
+        view.selections++; // acknowledged: from here on, data of that selection only
+        return;
       case 'network:processerror':
         if (p.id) {
           const n = view.nodes.get(p.id);
@@ -157,6 +160,7 @@
     const key = v ? v.key : null;
     if (!view.permitted || key === view.watching) return;
     view.watching = key;
+    view.latest.clear(); // payloads shown come from this selection
     send('network', 'edges', {
       graph: view.graphId,
       edges: v ? [{ src: { node: v.src.process, port: v.src.port }, tgt: { node: v.tgt.process, port: v.tgt.port } }] : [],

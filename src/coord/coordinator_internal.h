@@ -82,6 +82,9 @@ struct queue_watch {
     bool active;                 /* transport_watch done on this connection */
     uint64_t gen;                /* subscription generation of the watch */
     unsigned long long messages; /* seen on the queue (counted, never parsed for it) */
+    unsigned char *last;         /* the last message's bytes (system_ops.latest), owned */
+    size_t last_len, last_cap;   /* last_cap 0: none kept */
+    bool has_last;
     UT_hash_handle hh;
     char text[];
 };
@@ -366,6 +369,9 @@ void coordinator_watches__pump(struct coordinator *c);
 /* Every queue watch is to be made again (a new connection). */
 void coordinator_watches__reset(struct coordinator *c);
 /* A message on a watched queue: reports it for each watching port. */
+/* system_ops.latest: the last message on role's watched outport `port`,
+ * parsed (a new reference), or NULL. */
+json_t *coordinator_watches__latest(struct coordinator *c, const char *role, const char *port);
 void coordinator_watches__data(struct coordinator *c, const char *queue, const void *data,
                                size_t len);
 /* Frees all watches without a broker call. */

@@ -85,10 +85,12 @@ static int handle_edges(struct protocol *p, const struct protocol_request *req, 
     if (!ok)
         return protocol__error(p, req, "'edges' must be an array of {src, tgt}");
     int rc = live_select__set(l, req->client, edges);
-    if (rc != 0)
-        return rc;
-    return protocol__reply(p, req, "edges",
-                           json_pack("{s:s, s:O}", "graph", live__id(l), "edges", edges));
+    if (rc == 0)
+        rc = protocol__reply(p, req, "edges",
+                             json_pack("{s:s, s:O}", "graph", live__id(l), "edges", edges));
+    if (rc == 0 && req->client)
+        live_select__send_latest(l, req->client, edges);
+    return rc;
 }
 
 /* No debug mode to switch (every edge reports already); the reply is the

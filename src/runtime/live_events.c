@@ -57,18 +57,22 @@ struct data_event {
     const json_t *data;
 };
 
+json_t *live__data_payload(struct live *l, const struct live_edge *e, const struct live_port *tgt,
+                           const json_t *data)
+{
+    if (!e)
+        return json_pack("{s:o, s:s, s:o, s:O}", "id", edge_id(NULL, NULL, tgt->node, tgt->port),
+                         "graph", live__id(l), "tgt", live_graph__port_json(tgt), "data", data);
+    return json_pack("{s:o, s:s, s:o, s:o, s:O}", "id",
+                     edge_id(e->src.node, e->src.port, e->tgt.node, e->tgt.port), "graph",
+                     live__id(l), "src", live_graph__port_json(&e->src), "tgt",
+                     live_graph__port_json(&e->tgt), "data", data);
+}
+
 static json_t *data_payload(void *ud)
 {
     const struct data_event *d = ud;
-    const struct live_edge *e = d->e;
-    if (!e)
-        return json_pack("{s:o, s:s, s:o, s:O}", "id",
-                         edge_id(NULL, NULL, d->tgt->node, d->tgt->port), "graph", live__id(d->l),
-                         "tgt", live_graph__port_json(d->tgt), "data", d->data);
-    return json_pack("{s:o, s:s, s:o, s:o, s:O}", "id",
-                     edge_id(e->src.node, e->src.port, e->tgt.node, e->tgt.port), "graph",
-                     live__id(d->l), "src", live_graph__port_json(&e->src), "tgt",
-                     live_graph__port_json(&e->tgt), "data", d->data);
+    return live__data_payload(d->l, d->e, d->tgt, d->data);
 }
 
 static void on_data(void *ud, const char *role, const char *port, const json_t *data)

@@ -57,6 +57,16 @@ void live_select__clear(struct live *l);
  * selected edge from it. False while no client is connected. */
 bool live_select__wanted(struct live *l, const char *role, const char *port);
 
+/* Sends `client` network:data of the last message on each edge of `edges`
+ * (as live_select__set takes them) that is in the graph and whose source
+ * port the system kept a message of (system_ops.latest), once per edge. */
+void live_select__send_latest(struct live *l, void *client, const json_t *edges);
+
+/* The network:data payload of `data` on edge e (NULL: an IIP to tgt): a new
+ * reference, or NULL. */
+json_t *live__data_payload(struct live *l, const struct live_edge *e, const struct live_port *tgt,
+                           const json_t *data);
+
 /* Sends network:data of edge e (NULL: an IIP, sent only to clients that
  * take every edge) to the clients that want it; the payload is built
  * (build(ud), a new reference) only when one does. */

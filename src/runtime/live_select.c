@@ -201,3 +201,35 @@ void live_select__send_data(struct live *l, const struct live_edge *e, json_t *(
     }
     key__done(key, buf);
 }
+
+/* The stored edge e (an item of a network:edges list) names, or NULL. */
+static const struct live_edge *stored_edge(struct live *l, const json_t *e)
+{
+    const json_t *src = json_object_get(e, "src"), *tgt = json_object_get(e, "tgt");
+    return live_graph__edge(l->g, json_string_value(json_object_get(src, "node")),
+                            json_string_value(json_object_get(src, "port")),
+                            json_string_value(json_object_get(tgt, "node")),
+                            json_string_value(json_object_get(tgt, "port")));
+}
+
+void live_select__send_latest(struct live *l, void *client, const json_t *edges)
+{
+    if (!l->sys->ops->latest)
+        return;
+    size_t i;
+    json_t *e;
+    json_array_foreach(edges, i, e)
+    {
+        const struct live_edge *stored = stored_edge(l, e);
+        bool again = false; /* listed before: sent already */
+        for (size_t j = 0; stored && j < i && !again; j++)
+            again = stored_edge(l, json_array_get(edges, j)) == stored;
+        if (!stored || again)
+            continue;
+        json_t *data = l->sys->ops->latest(l->sys->self, stored->src.node, stored->src.port);
+        if (data)
+            protocol__send(l->p, client, "network", "data",
+                           live__data_payload(l, stored, &stored->tgt, data));
+        json_decref(data);
+    }
+}

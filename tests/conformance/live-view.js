@@ -16,7 +16,8 @@
 // reload; an edge added by another client (as Flowhub would) drawn within a
 // second; a participant that dies shown restarting; the latest payload of an
 // edge on click, and no payload sent to the page before that nor after it
-// shows something else; network:edges per client (three WebSocket clients,
+// shows something else; no request to any host but the runtime;
+// network:edges per client (three WebSocket clients,
 // only the one that selected an edge gets its data); a wrong secret refused
 // on the page. With SCREENSHOT, a
 // picture of the page (scripts/live-view-screenshot makes docs/live-view.png).
@@ -216,6 +217,10 @@ async function checkPage(browser, rt, dir) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  // Every request of the page, WebSocket included: to the runtime only.
+  const hosts = new Set();
+  page.on('request', (r) => hosts.add(new URL(r.url()).host));
+  page.on('websocket', (w) => hosts.add(new URL(w.url()).host));
   await page.goto(rt.live);
   eq(new URL(page.url()).hash, '', 'the secret is taken off the address bar');
   await page.waitForFunction(() => document.querySelector('#conn').textContent === 'live', null, { timeout: 20000 });
@@ -305,6 +310,7 @@ async function checkPage(browser, rt, dir) {
     console.log(`live-view: screenshot ${SCREENSHOT}`);
   }
   eq(errors, [], 'no script errors on the page');
+  eq([...hosts], [new URL(rt.live).host], 'the page asks the runtime only, nothing from elsewhere');
   await page.close();
 
   // No secret at all: the form asks for it, no refusal yet.

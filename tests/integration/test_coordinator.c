@@ -388,7 +388,7 @@ static void test_graph_amqp(void **state)
 
 /* The broker restarts: lost and back reported, counted as one reconnect, the
  * edge bound again (MQTT: forwarding subscribed again) and the watches
- * re-established. */
+ * re-established (the last message on one kept for system_ops.latest). */
 static void check_reconnect(const char *url, const char *restart)
 {
     struct world w;
@@ -426,6 +426,12 @@ static void check_reconnect(const char *url, const char *restart)
     }
     json_decref(packet);
     wait_for(&w.loop, &w.rec, line, 1);
+    /* the last message on the watched port, kept as bytes (system_ops.latest) */
+    json_t *last = s->ops->latest(s->self, b, "out");
+    assert_non_null(last);
+    assert_string_equal(json_string_value(last), "back");
+    json_decref(last);
+    assert_null(s->ops->latest(s->self, b, "nope"));
     world_close(&w);
 }
 

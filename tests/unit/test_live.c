@@ -378,8 +378,9 @@ static void test_fbp_test_network(void **state)
 }
 
 /* network:edges per client: a client that selected edges gets network:data
- * of those only, one that never selected gets every edge's; the system is
- * asked to parse only what someone reads; a client gone drops its selection. */
+ * of those only (the last message of each at once, when the system kept
+ * one), one that never selected gets every edge's; the system is asked to
+ * parse only what someone reads; a client gone drops its selection. */
 static void test_edge_selection(void **state)
 {
     struct fixture *f = *state;
@@ -418,8 +419,17 @@ static void test_edge_selection(void **state)
     const char *edge = "{'src':{'node':'Hello','port':'out'},'tgt':{'node':'World','port':'in'}}";
     char sel[256];
     snprintf(sel, sizeof sel, "{'graph':'bar','edges':[%s,%s]}", edge, edge);
+    f->fake.latest = json_string("last");
     send_from(f, &f->client2, "network", "edges", sel);
-    json_array_clear(f->out);
+    json_decref(f->fake.latest);
+    f->fake.latest = NULL;
+    /* the acknowledgement, then the last message of the edge, once */
+    json_t *ack = json_array_get(f->out, 0);
+    assert_string_equal(json_string_value(json_array_get(ack, 2)), "edges");
+    json_array_remove(f->out, 0);
+    compare(f, "[['R2','network','data',{'id':'Hello() OUT -> IN World()','graph':'bar',"
+               "'src':{'node':'Hello','port':'out'},'tgt':{'node':'World','port':'in'},"
+               "'data':'last'}]]");
     assert_true(ev->data_wanted(f->sys.ud, "Hello", "out"));
     assert_false(ev->data_wanted(f->sys.ud, "World", "out"));
     ev->data(f->sys.ud, "Hello", "out", d);

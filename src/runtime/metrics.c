@@ -195,3 +195,69 @@ bool metrics__authorized(const char *secret, const char *authorization, const ch
     }
     return false;
 }
+
+const char *const metrics__states[METRICS_N_STATES] = {
+    "running", "starting", "restarting", "expected", "expired", "failed", "stopping"};
+
+void metrics__count_state(size_t by_state[METRICS_N_STATES], const char *state)
+{
+    for (size_t i = 0; i < METRICS_N_STATES; i++) {
+        if (strcmp(state, metrics__states[i]) == 0) {
+            by_state[i]++;
+            return;
+        }
+    }
+}
+
+void metrics__nodes(struct strbuf *sb, const size_t by_state[METRICS_N_STATES])
+{
+    metrics__family(sb, "msgflo_nodes", "gauge",
+                    "Nodes (participant roles) of the live graph by state.");
+    for (size_t i = 0; i < METRICS_N_STATES; i++) {
+        const char *labels[] = {"state", metrics__states[i], NULL};
+        metrics__sample(sb, "msgflo_nodes", labels, (double)by_state[i]);
+    }
+}
+
+static void family(struct strbuf *sb, const char *name, const char *type, const char *help,
+                   double value)
+{
+    metrics__family(sb, name, type, help);
+    metrics__sample(sb, name, NULL, value);
+}
+
+void metrics__counters(struct strbuf *sb, const struct system_counters *c)
+{
+    family(sb, "msgflo_participants", "gauge", "Participants known from discovery.",
+           (double)c->participants);
+    family(sb, "msgflo_roles", "gauge", "Roles known from discovery.", (double)c->roles);
+    family(sb, "msgflo_processes", "gauge",
+           "Participant processes started by the runtime, running or about to restart.",
+           (double)c->processes);
+    family(sb, "msgflo_bindings", "gauge", "Queue bindings made by the runtime now.",
+           (double)c->bindings);
+    family(sb, "msgflo_broker_connected", "gauge", "1 while connected to the broker.",
+           c->connected ? 1 : 0);
+    family(sb, "msgflo_discovery_messages_total", "counter", "Discovery messages taken in.",
+           (double)c->discovery_messages);
+    family(sb, "msgflo_discovery_messages_dropped_total", "counter",
+           "Discovery messages dropped: invalid, too big or over the limits.",
+           (double)c->discovery_dropped);
+    family(sb, "msgflo_data_messages_total", "counter",
+           "Messages the runtime received on watched or forwarded queues.",
+           (double)c->data_messages);
+    family(sb, "msgflo_iips_sent_total", "counter", "Initial information packets sent.",
+           (double)c->iips_sent);
+    family(sb, "msgflo_process_restarts_total", "counter", "Participant processes restarted.",
+           (double)c->restarts);
+    family(sb, "msgflo_broker_reconnects_total", "counter",
+           "Broker connections made again after a loss.", (double)c->reconnects);
+}
+
+void metrics__edges(struct strbuf *sb, size_t bound, size_t unbound)
+{
+    metrics__family(sb, "msgflo_edges", "gauge", "Edges of the live graph by state.");
+    const char *b[] = {"state", "bound", NULL}, *u[] = {"state", "unbound", NULL};
+    metrics__sample(sb, "msgflo_edges", b, (double)bound);
+    metrics__sample(sb, "msgflo_edges", u, (double)unbound);
+}

@@ -180,6 +180,7 @@
 
   function pollStatus() {
     if (view.waiting) return; // one request at a time: a slow runtime is not flooded
+    if (document.hidden) return; // nobody looks: no status of a thousand nodes a second
     view.waiting = true;
     send('msgflo', 'getstatus', { graph: view.graphId });
   }

@@ -102,6 +102,9 @@ struct edge {
     bool failed;         /* the broker refused it (reported once) */
     uint64_t since;
     uint64_t gen; /* subscription generation of the binding (MQTT: SUBACK awaited) */
+    /* The watch of the source port this edge holds a reference to (NULL with
+     * edges_unwatched), for edge_status without a lookup. */
+    struct port_watch *watch;
     UT_hash_handle hh;
     char text[];
 };
@@ -361,6 +364,9 @@ void coordinator_edges__clear(struct coordinator *c);
 /* coordinator_watches.c: counted watches of role's outport. remove:
  * MSGFLO_EINVAL when not watched. */
 int coordinator_watches__add(struct coordinator *c, const char *role, const char *port);
+/* The watch of role's outport, or NULL. */
+struct port_watch *coordinator_watches__find(struct coordinator *c, const char *role,
+                                             const char *port);
 int coordinator_watches__remove(struct coordinator *c, const char *role, const char *port);
 /* w is to be resolved again by the next pump. */
 void coordinator_watches__dirty(struct coordinator *c, struct port_watch *w);

@@ -67,6 +67,12 @@ static struct port_watch *port_watch_find(struct coordinator *c, const char *rol
     return w;
 }
 
+struct port_watch *coordinator_watches__find(struct coordinator *c, const char *role,
+                                             const char *port)
+{
+    return port_watch_find(c, role, port);
+}
+
 void coordinator_watches__dirty(struct coordinator *c, struct port_watch *w)
 {
     if (w->dirty)

@@ -19,7 +19,12 @@ void metrics__family(struct strbuf *sb, const char *name, const char *type, cons
 
 void metrics__escape(struct strbuf *sb, const char *value)
 {
-    for (const char *s = value; *s; s++) {
+    /* Runs of plain characters in one append: /metrics of 10,000 edges
+     * writes 40,000 label values. */
+    for (const char *s = value; *s;) {
+        size_t n = strcspn(s, "\\\"\n");
+        strbuf__append(sb, s, n);
+        s += n;
         if (*s == '\\')
             strbuf__puts(sb, "\\\\");
         else if (*s == '"')
@@ -27,7 +32,8 @@ void metrics__escape(struct strbuf *sb, const char *value)
         else if (*s == '\n')
             strbuf__puts(sb, "\\n");
         else
-            strbuf__putc(sb, *s);
+            break;
+        s++;
     }
 }
 
@@ -37,14 +43,29 @@ void metrics__sample(struct strbuf *sb, const char *name, const char *const *lab
     if (labels && labels[0]) {
         strbuf__putc(sb, '{');
         for (size_t i = 0; labels[i] && labels[i + 1]; i += 2) {
-            strbuf__printf(sb, "%s%s=\"", i ? "," : "", labels[i]);
+            if (i)
+                strbuf__putc(sb, ',');
+            strbuf__puts(sb, labels[i]);
+            strbuf__append(sb, "=\"", 2);
             metrics__escape(sb, labels[i + 1]);
             strbuf__putc(sb, '"');
         }
         strbuf__putc(sb, '}');
     }
     /* Counters up to 2^53 print exactly; other values with 10 digits. */
-    if (value == floor(value) && fabs(value) < 9007199254740992.0)
+    if (value >= 0 && value == floor(value) && value < 9007199254740992.0) {
+        /* the common case (counts), without printf */
+        char digits[24];
+        size_t at = sizeof digits;
+        digits[--at] = '\n';
+        unsigned long long v = (unsigned long long)value;
+        do {
+            digits[--at] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        digits[--at] = ' ';
+        strbuf__append(sb, digits + at, sizeof digits - at);
+    } else if (value == floor(value) && fabs(value) < 9007199254740992.0)
         strbuf__printf(sb, " %.0f\n", value);
     else
         strbuf__printf(sb, " %.10g\n", value);

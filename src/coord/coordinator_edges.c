@@ -174,6 +174,8 @@ struct edge *coordinator_edges__new(struct coordinator *c, const char *sr, const
         free(e);
         return NULL;
     }
+    if (!c->edges_unwatched)
+        e->watch = coordinator_watches__find(c, sr, sp);
     e->since = uv_now(c->loop);
     HASH_ADD_KEYPTR(hh, c->edges, e->key, strlen(e->key), e);
     coordinator_edges__dirty(c, e);
@@ -186,6 +188,7 @@ void coordinator_edges__free(struct coordinator *c, struct edge *e)
     edge_unbind(c, e);
     if (!c->edges_unwatched)
         coordinator_watches__remove(c, e->src_role, e->src_port);
+    e->watch = NULL;
     HASH_DEL(c->edges, e);
     if (e->dirty)
         DL_DELETE2(c->dirty_edges, e, dprev, dnext);

@@ -82,6 +82,9 @@ struct queue_watch {
     bool active;                 /* transport_watch done on this connection */
     uint64_t gen;                /* subscription generation of the watch */
     unsigned long long messages; /* seen on the queue (counted, never parsed for it) */
+    unsigned char *last;         /* the last message's bytes (system_ops.latest), owned */
+    size_t last_len, last_cap;   /* last_cap 0: none kept */
+    bool has_last;
     UT_hash_handle hh;
     char text[];
 };
@@ -99,6 +102,9 @@ struct edge {
     bool failed;         /* the broker refused it (reported once) */
     uint64_t since;
     uint64_t gen; /* subscription generation of the binding (MQTT: SUBACK awaited) */
+    /* The watch of the source port this edge holds a reference to (NULL with
+     * edges_unwatched), for edge_status without a lookup. */
+    struct port_watch *watch;
     UT_hash_handle hh;
     char text[];
 };
@@ -358,6 +364,9 @@ void coordinator_edges__clear(struct coordinator *c);
 /* coordinator_watches.c: counted watches of role's outport. remove:
  * MSGFLO_EINVAL when not watched. */
 int coordinator_watches__add(struct coordinator *c, const char *role, const char *port);
+/* The watch of role's outport, or NULL. */
+struct port_watch *coordinator_watches__find(struct coordinator *c, const char *role,
+                                             const char *port);
 int coordinator_watches__remove(struct coordinator *c, const char *role, const char *port);
 /* w is to be resolved again by the next pump. */
 void coordinator_watches__dirty(struct coordinator *c, struct port_watch *w);
@@ -366,6 +375,9 @@ void coordinator_watches__pump(struct coordinator *c);
 /* Every queue watch is to be made again (a new connection). */
 void coordinator_watches__reset(struct coordinator *c);
 /* A message on a watched queue: reports it for each watching port. */
+/* system_ops.latest: the last message on role's watched outport `port`,
+ * parsed (a new reference), or NULL. */
+json_t *coordinator_watches__latest(struct coordinator *c, const char *role, const char *port);
 void coordinator_watches__data(struct coordinator *c, const char *queue, const void *data,
                                size_t len);
 /* Frees all watches without a broker call. */

@@ -277,6 +277,11 @@ static int op_unwatch(void *sys, const char *role, const char *port, char *err, 
     return 0;
 }
 
+static json_t *op_latest(void *sys, const char *role, const char *port)
+{
+    return empty(role) || empty(port) ? NULL : coordinator_watches__latest(sys, role, port);
+}
+
 const struct system_ops coordinator__ops = {
     .add_node = op_add_node,
     .remove_node = op_remove_node,
@@ -290,6 +295,7 @@ const struct system_ops coordinator__ops = {
     .send = op_send,
     .watch = op_watch,
     .unwatch = op_unwatch,
+    .latest = op_latest,
     .components = coordinator__components,
     .component = coordinator__component,
     .component_source = coordinator__component_source,

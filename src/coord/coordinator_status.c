@@ -52,9 +52,11 @@ void coordinator__edge_status(void *sys, const char *sr, const char *sp, const c
     struct edge *e = coordinator_edges__find(c, sr, sp, tr, tp);
     *bound = e && e->src_q;
     *messages = 0;
-    struct port_watch *w;
-    const char *parts[] = {sr, sp};
-    KEY_FIND(c->port_watches, parts, 2, w);
+    struct port_watch *w = e ? e->watch : NULL;
+    if (!w) {
+        const char *parts[] = {sr, sp};
+        KEY_FIND(c->port_watches, parts, 2, w);
+    }
     if (w && w->qw)
         *messages = w->qw->messages;
 }

@@ -67,6 +67,12 @@ static struct port_watch *port_watch_find(struct coordinator *c, const char *rol
     return w;
 }
 
+struct port_watch *coordinator_watches__find(struct coordinator *c, const char *role,
+                                             const char *port)
+{
+    return port_watch_find(c, role, port);
+}
+
 void coordinator_watches__dirty(struct coordinator *c, struct port_watch *w)
 {
     if (w->dirty)
@@ -164,6 +170,7 @@ void coordinator_watches__pump(struct coordinator *c)
         if (q->active && c->connected)
             transport_unwatch(c->t, q->queue);
         HASH_DEL(c->queue_watches, q);
+        free(q->last);
         free(q);
     }
     while (c->dirty_queues && c->connected) {
@@ -210,6 +217,49 @@ static json_t *latin1_string(const unsigned char *data, size_t len)
     return value;
 }
 
+/* The message as system_events.data gives it: JSON, else a string of its
+ * bytes (never NULL but when out of memory: then JSON null). */
+static json_t *parse_data(const void *data, size_t len)
+{
+    json_t *value = json_loadb(data, len, JSON_DECODE_ANY, NULL);
+    if (!value)
+        value = json_stringn(data, len);
+    if (!value)
+        value = latin1_string(data, len); /* not JSON and not UTF-8 */
+    if (!value)
+        value = json_null();
+    return value;
+}
+
+/* Keeps a copy of the message for system_ops.latest: a copy, not a parse, on
+ * the data path; a message over the limit (or no memory) keeps none. */
+static void keep_last(struct queue_watch *qw, const void *data, size_t len)
+{
+    qw->has_last = false;
+    if (len > SYSTEM_LATEST_MAX)
+        return;
+    if (len > qw->last_cap || !qw->last) {
+        size_t cap = len > 64 ? len : 64;
+        unsigned char *grown = realloc(qw->last, cap);
+        if (!grown)
+            return;
+        qw->last = grown;
+        qw->last_cap = cap;
+    }
+    if (len)
+        memcpy(qw->last, data, len);
+    qw->last_len = len;
+    qw->has_last = true;
+}
+
+json_t *coordinator_watches__latest(struct coordinator *c, const char *role, const char *port)
+{
+    struct port_watch *w = port_watch_find(c, role, port);
+    if (!w || !w->qw || !w->qw->has_last)
+        return NULL;
+    return parse_data(w->qw->last, w->qw->last_len);
+}
+
 void coordinator_watches__data(struct coordinator *c, const char *queue, const void *data,
                                size_t len)
 {
@@ -220,26 +270,24 @@ void coordinator_watches__data(struct coordinator *c, const char *queue, const v
     if (!qw || qw->refs == 0)
         return;
     qw->messages++; /* counted whether or not anyone reads the data */
-    if (!c->sys.events.data || (c->sys.events.data_wanted && !c->sys.events.data_wanted(c->sys.ud)))
+    keep_last(qw, data, len);
+    if (!c->sys.events.data)
         return;
-    /* what to report first: the callback may unwatch */
-    json_t *ports = json_array();
+    /* what to report first (the callback may unwatch): the ports whose data
+     * someone reads; with none, the message is not even parsed */
+    json_t *ports = NULL;
     struct port_watch *w;
     DL_FOREACH2(qw->ports, w, qnext)
     {
+        if (c->sys.events.data_wanted && !c->sys.events.data_wanted(c->sys.ud, w->role, w->port))
+            continue;
+        if (!ports && !(ports = json_array()))
+            return;
         json_array_append_new(ports, json_pack("[ss]", w->role, w->port));
     }
-    if (json_array_size(ports) == 0) {
-        json_decref(ports);
+    if (!ports)
         return;
-    }
-    json_t *value = json_loadb(data, len, JSON_DECODE_ANY, NULL);
-    if (!value)
-        value = json_stringn(data, len);
-    if (!value)
-        value = latin1_string(data, len); /* not JSON and not UTF-8 */
-    if (!value)
-        value = json_null();
+    json_t *value = parse_data(data, len);
     size_t i;
     json_t *p;
     json_array_foreach(ports, i, p)
@@ -265,6 +313,7 @@ void coordinator_watches__clear(struct coordinator *c)
     HASH_ITER(hh, c->queue_watches, q, qtmp)
     {
         HASH_DEL(c->queue_watches, q);
+        free(q->last);
         free(q);
     }
     c->dirty_queues = NULL;

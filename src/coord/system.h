@@ -24,6 +24,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The largest message system_ops.latest keeps (bytes). */
+#define SYSTEM_LATEST_MAX 65536
+
 /* What the system knows of one role now (system_ops.role_status): for the
  * live view and /metrics. Strings are static. */
 struct system_role_status {
@@ -99,6 +102,13 @@ struct system_ops {
      * port twice needs two unwatch calls). Edges are watched by add_edge. */
     int (*watch)(void *sys, const char *role, const char *port, char *err, size_t errlen);
     int (*unwatch)(void *sys, const char *role, const char *port, char *err, size_t errlen);
+    /* The last message role published on outport `port` since the port is
+     * watched (the source of a live edge, a watched export), as
+     * system_events.data gives it: a new reference owned by the caller, or
+     * NULL when none was seen or it was too big to keep (over
+     * SYSTEM_LATEST_MAX bytes). Kept as bytes, parsed only here. Optional
+     * (NULL: never any). For the payload of an edge on demand. */
+    json_t *(*latest)(void *sys, const char *role, const char *port);
     /* Every component known: library components and discovered participants'
      * definitions, merged by name. A new JSON array (owned by the caller) of
      * {name, description?, icon?, inports:[port], outports:[port]} where each
@@ -138,9 +148,10 @@ struct system_events {
      * of a live edge). `data` is the message parsed as JSON, or a JSON string
      * of its bytes when it is not JSON. */
     void (*data)(void *ud, const char *role, const char *port, const json_t *data);
-    /* Whether `data` would be used now (NULL: always). While it says no, the
-     * messages on watched queues are not even parsed. */
-    bool (*data_wanted)(void *ud);
+    /* Whether `data` of role's outport `port` would be used now (NULL:
+     * always). While it says no, the messages of that port are not even
+     * parsed (they are still counted for edge_status). */
+    bool (*data_wanted)(void *ud, const char *role, const char *port);
     /* An IIP was sent to role's inport. */
     void (*initial_sent)(void *ud, const char *role, const char *port, const json_t *data);
     /* A participant was discovered for the first time (or again after it

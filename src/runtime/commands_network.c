@@ -63,8 +63,8 @@ static int handle_getstatus(struct protocol *p, const struct protocol_request *r
     return protocol__reply(p, req, "status", status(l));
 }
 
-/* The selection does not filter data events (every edge reports, as
- * fbp-test expects); it is acknowledged as the schema asks. */
+/* The requester's selection: from now on it gets network:data of these
+ * edges only (live_select.c); acknowledged as the schema asks. */
 static int handle_edges(struct protocol *p, const struct protocol_request *req, void *ud)
 {
     struct live *l = ud;
@@ -84,8 +84,13 @@ static int handle_edges(struct protocol *p, const struct protocol_request *req, 
     }
     if (!ok)
         return protocol__error(p, req, "'edges' must be an array of {src, tgt}");
-    return protocol__reply(p, req, "edges",
-                           json_pack("{s:s, s:O}", "graph", live__id(l), "edges", edges));
+    int rc = live_select__set(l, req->client, edges);
+    if (rc == 0)
+        rc = protocol__reply(p, req, "edges",
+                             json_pack("{s:s, s:O}", "graph", live__id(l), "edges", edges));
+    if (rc == 0 && req->client)
+        live_select__send_latest(l, req->client, edges);
+    return rc;
 }
 
 /* No debug mode to switch (every edge reports already); the reply is the

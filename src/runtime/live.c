@@ -30,6 +30,11 @@ static int send_ports(struct protocol *p, const struct protocol_request *req, vo
     return ports ? protocol__send(p, req->client, "runtime", "ports", ports) : MSGFLO_ENOMEM;
 }
 
+static void client_closed(void *client, void *ud)
+{
+    live_select__drop(ud, client);
+}
+
 int live__new(struct protocol *p, struct system *sys, struct live **out)
 {
     if (!out)
@@ -53,6 +58,7 @@ int live__new(struct protocol *p, struct system *sys, struct live **out)
         }
     }
     protocol__after_runtime(p, send_ports, l);
+    protocol__on_closed(p, client_closed, l);
     *out = l;
     l = NULL;
 out:
@@ -66,7 +72,9 @@ void live__free(struct live *l)
         return;
     unregister(l);
     protocol__after_runtime(l->p, NULL, NULL);
+    protocol__on_closed(l->p, NULL, NULL);
     protocol__set_main_graph(l->p, NULL);
+    live_select__clear(l);
     live_graph__free(l->g);
     free(l);
 }

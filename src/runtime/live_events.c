@@ -50,6 +50,31 @@ static json_t *edge_id(const char *src, const char *src_port, const char *tgt, c
     return id;
 }
 
+struct data_event {
+    struct live *l;
+    const struct live_edge *e; /* NULL: an IIP */
+    const struct live_port *tgt;
+    const json_t *data;
+};
+
+json_t *live__data_payload(struct live *l, const struct live_edge *e, const struct live_port *tgt,
+                           const json_t *data)
+{
+    if (!e)
+        return json_pack("{s:o, s:s, s:o, s:O}", "id", edge_id(NULL, NULL, tgt->node, tgt->port),
+                         "graph", live__id(l), "tgt", live_graph__port_json(tgt), "data", data);
+    return json_pack("{s:o, s:s, s:o, s:o, s:O}", "id",
+                     edge_id(e->src.node, e->src.port, e->tgt.node, e->tgt.port), "graph",
+                     live__id(l), "src", live_graph__port_json(&e->src), "tgt",
+                     live_graph__port_json(&e->tgt), "data", data);
+}
+
+static json_t *data_payload(void *ud)
+{
+    const struct data_event *d = ud;
+    return live__data_payload(d->l, d->e, d->tgt, d->data);
+}
+
 static void on_data(void *ud, const char *role, const char *port, const json_t *data)
 {
     struct live *l = ud;
@@ -57,11 +82,8 @@ static void on_data(void *ud, const char *role, const char *port, const json_t *
          e = live_graph__node_edge(l->g, role, e)) {
         if (strcmp(e->src.node, role) != 0 || strcmp(e->src.port, port) != 0)
             continue;
-        json_t *id = edge_id(role, port, e->tgt.node, e->tgt.port);
-        live__broadcast(l, "network", "data",
-                        json_pack("{s:o, s:s, s:o, s:o, s:O}", "id", id, "graph", live__id(l),
-                                  "src", live_graph__port_json(&e->src), "tgt",
-                                  live_graph__port_json(&e->tgt), "data", data));
+        struct data_event d = {l, e, &e->tgt, data};
+        live_select__send_data(l, e, data_payload, &d);
     }
     const char *k;
     json_t *e;
@@ -74,11 +96,10 @@ static void on_data(void *ud, const char *role, const char *port, const json_t *
     }
 }
 
-/* Data events become broadcasts only: wanted while a client is connected. */
-static bool on_data_wanted(void *ud)
+/* Data is parsed only for a port whose messages some client reads. */
+static bool on_data_wanted(void *ud, const char *role, const char *port)
 {
-    struct live *l = ud;
-    return protocol__broadcasting(l->p);
+    return live_select__wanted(ud, role, port);
 }
 
 static void on_initial_sent(void *ud, const char *role, const char *port, const json_t *data)
@@ -86,10 +107,8 @@ static void on_initial_sent(void *ud, const char *role, const char *port, const 
     struct live *l = ud;
     const struct live_iip *iip = live_graph__iip(l->g, role, port);
     struct live_port p = {role, port, NULL};
-    json_t *tgt = live_graph__port_json(iip ? &iip->tgt : &p);
-    live__broadcast(l, "network", "data",
-                    json_pack("{s:o, s:s, s:o, s:O}", "id", edge_id(NULL, NULL, role, port),
-                              "graph", live__id(l), "tgt", tgt, "data", data));
+    struct data_event d = {l, NULL, iip ? &iip->tgt : &p, data};
+    live_select__send_data(l, NULL, data_payload, &d);
 }
 
 static void on_participant_added(void *ud, const char *role, const json_t *definition)

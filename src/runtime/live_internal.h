@@ -7,6 +7,9 @@
 
 #include <stdbool.h>
 
+struct live_selection;
+struct live_selected;
+
 #define LIVE_NS "msgflo:live"
 
 struct live {
@@ -17,6 +20,10 @@ struct live {
     double started_at;    /* wall-clock seconds of the last start */
     void (*on_change)(void *ud);
     void *change_ud;
+    /* network:edges (live_select.c): each selecting client's edges, and
+     * their union counted by client. A client absent here gets every edge. */
+    struct live_selection *selections;
+    struct live_selected *selected;
 };
 
 /* One row of a dispatch table (NULL protocol ends a table). */
@@ -32,6 +39,39 @@ extern const struct live_command commands_network[];
 extern const struct live_command commands_component[];
 extern const struct live_command commands_runtime[];
 extern const struct live_command commands_status[];
+
+/* ---- live_select.c: who gets network:data of which edge ---- */
+
+/* Replaces client's selection by `edges` (an array of {src:{node,port},
+ * tgt:{node,port}}, checked by the caller); an empty one selects none.
+ * NULL client: nothing. Returns 0 or MSGFLO_ENOMEM (the client then has no
+ * selection: it gets every edge). */
+int live_select__set(struct live *l, void *client, const json_t *edges);
+
+/* Forgets client's selection (it is gone), or every one. */
+void live_select__drop(struct live *l, void *client);
+void live_select__clear(struct live *l);
+
+/* Whether someone reads the data of role's outport `port`: a client that
+ * selected nothing (so takes every edge), an exported outport on it, or a
+ * selected edge from it. False while no client is connected. */
+bool live_select__wanted(struct live *l, const char *role, const char *port);
+
+/* Sends `client` network:data of the last message on each edge of `edges`
+ * (as live_select__set takes them) that is in the graph and whose source
+ * port the system kept a message of (system_ops.latest), once per edge. */
+void live_select__send_latest(struct live *l, void *client, const json_t *edges);
+
+/* The network:data payload of `data` on edge e (NULL: an IIP to tgt): a new
+ * reference, or NULL. */
+json_t *live__data_payload(struct live *l, const struct live_edge *e, const struct live_port *tgt,
+                           const json_t *data);
+
+/* Sends network:data of edge e (NULL: an IIP, sent only to clients that
+ * take every edge) to the clients that want it; the payload is built
+ * (build(ud), a new reference) only when one does. */
+void live_select__send_data(struct live *l, const struct live_edge *e, json_t *(*build)(void *ud),
+                            void *ud);
 
 /* Tells the on_change listener. */
 void live__changed(struct live *l);

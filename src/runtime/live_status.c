@@ -9,10 +9,6 @@
 
 #include <string.h>
 
-static const char *const states[] = {"running", "starting", "restarting", "expected",
-                                     "expired", "failed",   "stopping"};
-#define N_STATES (sizeof states / sizeof states[0])
-
 static void role_status(struct live *l, const char *role, struct system_role_status *st)
 {
     memset(st, 0, sizeof *st);
@@ -97,55 +93,19 @@ const struct live_command commands_status[] = {
     {NULL, NULL, NULL, NULL},
 };
 
-static void family(struct strbuf *sb, const char *name, const char *type, const char *help,
-                   double value)
-{
-    metrics__family(sb, name, type, help);
-    metrics__sample(sb, name, NULL, value);
-}
-
 void live__metrics(struct live *l, struct strbuf *sb)
 {
-    size_t by_state[N_STATES] = {0};
+    size_t by_state[METRICS_N_STATES] = {0};
     for (const struct live_node *n = live_graph__next_node(l->g, NULL); n;
          n = live_graph__next_node(l->g, n)) {
         struct system_role_status st;
         role_status(l, n->id, &st);
-        for (size_t i = 0; i < N_STATES; i++)
-            by_state[i] += strcmp(st.state, states[i]) == 0;
+        metrics__count_state(by_state, st.state);
     }
-    metrics__family(sb, "msgflo_nodes", "gauge",
-                    "Nodes (participant roles) of the live graph by state.");
-    for (size_t i = 0; i < N_STATES; i++) {
-        const char *labels[] = {"state", states[i], NULL};
-        metrics__sample(sb, "msgflo_nodes", labels, (double)by_state[i]);
-    }
+    metrics__nodes(sb, by_state);
     struct system_counters c;
     counters(l, &c);
-    family(sb, "msgflo_participants", "gauge", "Participants known from discovery.",
-           (double)c.participants);
-    family(sb, "msgflo_roles", "gauge", "Roles known from discovery.", (double)c.roles);
-    family(sb, "msgflo_processes", "gauge",
-           "Participant processes started by the runtime, running or about to restart.",
-           (double)c.processes);
-    family(sb, "msgflo_bindings", "gauge", "Queue bindings made by the runtime now.",
-           (double)c.bindings);
-    family(sb, "msgflo_broker_connected", "gauge", "1 while connected to the broker.",
-           c.connected ? 1 : 0);
-    family(sb, "msgflo_discovery_messages_total", "counter", "Discovery messages taken in.",
-           (double)c.discovery_messages);
-    family(sb, "msgflo_discovery_messages_dropped_total", "counter",
-           "Discovery messages dropped: invalid, too big or over the limits.",
-           (double)c.discovery_dropped);
-    family(sb, "msgflo_data_messages_total", "counter",
-           "Messages the runtime received on watched or forwarded queues.",
-           (double)c.data_messages);
-    family(sb, "msgflo_iips_sent_total", "counter", "Initial information packets sent.",
-           (double)c.iips_sent);
-    family(sb, "msgflo_process_restarts_total", "counter", "Participant processes restarted.",
-           (double)c.restarts);
-    family(sb, "msgflo_broker_reconnects_total", "counter",
-           "Broker connections made again after a loss.", (double)c.reconnects);
+    metrics__counters(sb, &c);
 
     size_t bound_edges = 0, edges = 0;
     metrics__family(sb, "msgflo_edge_messages_total", "counter",
@@ -162,8 +122,5 @@ void live__metrics(struct live *l, struct strbuf *sb)
                                 e->tgt.node, "tgt_port",  e->tgt.port, NULL};
         metrics__sample(sb, "msgflo_edge_messages_total", labels, (double)messages);
     }
-    metrics__family(sb, "msgflo_edges", "gauge", "Edges of the live graph by state.");
-    const char *b[] = {"state", "bound", NULL}, *u[] = {"state", "unbound", NULL};
-    metrics__sample(sb, "msgflo_edges", b, (double)bound_edges);
-    metrics__sample(sb, "msgflo_edges", u, (double)(edges - bound_edges));
+    metrics__edges(sb, bound_edges, edges - bound_edges);
 }

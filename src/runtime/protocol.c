@@ -41,6 +41,13 @@ struct protocol {
     bool no_setsource;
     protocol_handler_fn after_runtime;
     void *after_runtime_ud;
+    /* Clients with a permitted request, until protocol__closed: the ones
+     * protocol__send_each reaches (as broadcasts reach the transport's
+     * trusted clients). Few (the transport bounds them): an array. */
+    void **clients;
+    size_t n_clients, cap_clients;
+    void (*on_closed)(void *client, void *ud);
+    void *closed_ud;
 };
 
 static int handle_getruntime(struct protocol *p, const struct protocol_request *req, void *ud);
@@ -110,6 +117,7 @@ void protocol__free(struct protocol *p)
     free(p->namespace_);
     free(p->repository);
     free(p->main_graph);
+    free(p->clients);
     if (p->secret) {
         /* Do not leave the secret in freed memory. */
         volatile char *s = p->secret;
@@ -173,12 +181,24 @@ bool protocol__broadcasting(const struct protocol *p)
     return !p->listeners || p->listeners(p->emit_ud) > 0;
 }
 
+/* The message as compact JSON (free it), or NULL when out of memory. */
+static char *serialize(const char *protocol, const char *command, json_t *payload)
+{
+    char *text = NULL;
+    json_t *msg = json_object();
+    if (msg && json_object_set_new(msg, "protocol", json_string(protocol)) == 0 &&
+        json_object_set_new(msg, "command", json_string(command)) == 0 &&
+        json_object_set(msg, "payload", payload) == 0)
+        text = json_dumps(msg, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(msg);
+    return text;
+}
+
 int protocol__send(struct protocol *p, void *client, const char *protocol, const char *command,
                    json_t *payload)
 {
     int rc = MSGFLO_ENOMEM;
     char *text = NULL;
-    json_t *msg = NULL;
     if (!payload)
         goto out;
     /* A runtime with nobody connected (the usual state of a production
@@ -187,21 +207,43 @@ int protocol__send(struct protocol *p, void *client, const char *protocol, const
         rc = 0;
         goto out;
     }
-    if (!(msg = json_object()))
-        goto out;
-    if (json_object_set_new(msg, "protocol", json_string(protocol)) != 0 ||
-        json_object_set_new(msg, "command", json_string(command)) != 0 ||
-        json_object_set(msg, "payload", payload) != 0)
-        goto out;
-    text = json_dumps(msg, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!text)
+    if (!(text = serialize(protocol, command, payload)))
         goto out;
     LOG_DEBUG(NS, "%s %s", client ? "send" : "broadcast", text);
     p->emit(p, client, text, strlen(text), p->emit_ud);
     rc = 0;
 out:
     free(text);
-    json_decref(msg);
+    json_decref(payload);
+    return rc;
+}
+
+int protocol__send_each(struct protocol *p, const char *protocol, const char *command,
+                        json_t *payload, bool (*want)(void *client, void *ud), void *ud)
+{
+    int rc = MSGFLO_ENOMEM;
+    char *text = NULL;
+    size_t len = 0;
+    if (!payload)
+        goto out;
+    rc = 0;
+    /* Backwards: emit may end a client (a slow reader), which
+     * protocol__closed takes out by moving the last one into its place. */
+    for (size_t i = p->n_clients; i-- > 0;) {
+        if (i >= p->n_clients || !want(p->clients[i], ud))
+            continue;
+        if (!text) {
+            if (!(text = serialize(protocol, command, payload))) {
+                rc = MSGFLO_ENOMEM;
+                goto out;
+            }
+            len = strlen(text);
+            LOG_DEBUG(NS, "send to some %s", text);
+        }
+        p->emit(p, p->clients[i], text, len, p->emit_ud);
+    }
+out:
+    free(text);
     json_decref(payload);
     return rc;
 }
@@ -245,6 +287,55 @@ static bool take_secret(const struct protocol *p, json_t *msg, json_t *payload)
         json_object_del(where[i], "secret");
     }
     return ok;
+}
+
+static bool known(const struct protocol *p, const void *client, size_t *at)
+{
+    for (size_t i = 0; i < p->n_clients; i++) {
+        if (p->clients[i] == client) {
+            if (at)
+                *at = i;
+            return true;
+        }
+    }
+    return false;
+}
+
+static int remember(struct protocol *p, void *client)
+{
+    if (known(p, client, NULL))
+        return 0;
+    if (p->n_clients == p->cap_clients) {
+        size_t cap = p->cap_clients ? 2 * p->cap_clients : 8;
+        void **grown = realloc(p->clients, cap * sizeof *grown);
+        if (!grown)
+            return MSGFLO_ENOMEM;
+        p->clients = grown;
+        p->cap_clients = cap;
+    }
+    p->clients[p->n_clients++] = client;
+    return 0;
+}
+
+void protocol__closed(struct protocol *p, void *client)
+{
+    size_t at;
+    if (!p || !known(p, client, &at))
+        return;
+    p->clients[at] = p->clients[--p->n_clients];
+    if (p->on_closed)
+        p->on_closed(client, p->closed_ud);
+}
+
+void protocol__on_closed(struct protocol *p, void (*fn)(void *client, void *ud), void *ud)
+{
+    p->on_closed = fn;
+    p->closed_ud = ud;
+}
+
+size_t protocol__clients(const struct protocol *p)
+{
+    return p->n_clients;
 }
 
 int protocol__handle(struct protocol *p, void *client, const char *data, size_t len)
@@ -296,6 +387,8 @@ int protocol__handle(struct protocol *p, void *client, const char *data, size_t 
                             text ? json_pack("{so}", "message", text) : NULL);
         goto out;
     }
+    if (permitted && client && (rc = remember(p, client)) != 0)
+        goto out;
     if (permitted && p->permitted)
         p->permitted(client, p->emit_ud);
     if (!c) {

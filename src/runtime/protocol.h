@@ -114,6 +114,26 @@ int protocol__reply(struct protocol *p, const struct protocol_request *req, cons
 int protocol__send(struct protocol *p, void *client, const char *protocol, const char *command,
                    json_t *payload);
 
+/* Sends {protocol, command, payload} to each client with a permitted
+ * request (not yet protocol__closed) for which want(client, ud) says yes,
+ * serialised once. For messages only some clients asked for (network:data
+ * of selected edges). Takes ownership of payload. Returns 0 or
+ * MSGFLO_ENOMEM. */
+int protocol__send_each(struct protocol *p, const char *protocol, const char *command,
+                        json_t *payload, bool (*want)(void *client, void *ud), void *ud);
+
+/* The transport tells that `client` is gone (it must, for every client that
+ * sent a request, before the client's pointer is reused): it is forgotten
+ * and the on_closed listener runs. An unknown client is a no-op. */
+void protocol__closed(struct protocol *p, void *client);
+
+/* fn(client, ud) (NULL: none) runs for each client protocol__closed takes
+ * out, e.g. to drop what it asked for. */
+void protocol__on_closed(struct protocol *p, void (*fn)(void *client, void *ud), void *ud);
+
+/* Clients with a permitted request, not yet closed. */
+size_t protocol__clients(const struct protocol *p);
+
 /* Whether a broadcast would reach anyone (protocol_options.listeners), so
  * callers need not even build what nobody would read. */
 bool protocol__broadcasting(const struct protocol *p);

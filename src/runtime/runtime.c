@@ -111,7 +111,16 @@ static void on_request(struct http_server *s, const struct http_request *req,
     resp->content_type = front_page__content_type(req->path);
 }
 
-static const struct http_server_events server_events = {.text = on_text, .request = on_request};
+/* The protocol forgets the client (and the live layer what it selected). */
+static void on_close(struct http_server *s, struct ws_conn *c, void *ud)
+{
+    (void)s;
+    struct runtime *rt = ud;
+    protocol__closed(rt->protocol, c);
+}
+
+static const struct http_server_events server_events = {
+    .text = on_text, .close = on_close, .request = on_request};
 
 static size_t listeners(void *ud)
 {

@@ -15,6 +15,8 @@
 #include "core/log.h"
 #include "graph/graph_file.h"
 #include "msgflo/errors.h"
+#include "runtime/http_server.h"
+#include "runtime/metrics.h"
 
 #include <signal.h>
 #include <stdarg.h>
@@ -38,6 +40,7 @@ struct setup {
     struct bindings roundrobin;
     struct embedded_broker *broker;
     struct coordinator *c;
+    struct http_server *metrics; /* --metrics-port, NULL: none */
     json_t *bound;      /* {src_role \x1f src_port \x1f tgt_role \x1f tgt_port: [sq, tq]} */
     char refused[1024]; /* the first binding refused */
     size_t n_refused;
@@ -102,6 +105,8 @@ static void finish(struct setup *s, int status)
         uv_close((uv_handle_t *)&s->progress, NULL);
         s->handles = false;
     }
+    http_server__close(s->metrics, NULL, NULL);
+    s->metrics = NULL;
     if (s->c)
         coordinator__close(s->c, on_coordinator_closed, s); /* stops the participants */
     else
@@ -461,6 +466,79 @@ static int submit(struct setup *s)
     return rc;
 }
 
+/* --- /metrics (--forever --metrics-port) ---------------------------------------- */
+
+/* The graph's participant nodes by state and its edges bound or not, as the
+ * coordinator knows them, and its counters. */
+static void write_metrics(struct setup *s, struct strbuf *sb)
+{
+    struct system *sys = coordinator__system(s->c);
+    size_t by_state[METRICS_N_STATES] = {0};
+    for (size_t i = 0; i < s->g->n_processes; i++) {
+        const struct graph_process *p = &s->g->processes[i];
+        if (!library__is_participant(p->component))
+            continue;
+        struct system_role_status st = {.state = "expected"};
+        sys->ops->role_status(sys->self, p->name, &st);
+        metrics__count_state(by_state, st.state);
+    }
+    metrics__nodes(sb, by_state);
+    struct system_counters c;
+    sys->ops->counters(sys->self, &c);
+    metrics__counters(sb, &c);
+    size_t bound = 0, unbound = 0;
+    for (size_t i = 0; i < s->g->n_connections; i++) {
+        const struct graph_connection *x = &s->g->connections[i];
+        if (x->data)
+            continue;
+        bool b;
+        unsigned long long messages;
+        sys->ops->edge_status(sys->self, x->src.process, x->src.port, x->tgt.process, x->tgt.port,
+                              &b, &messages);
+        bound += b;
+        unbound += !b;
+    }
+    metrics__edges(sb, bound, unbound);
+}
+
+static void on_metrics_request(struct http_server *hs, const struct http_request *req,
+                               struct http_response *resp, void *ud)
+{
+    (void)hs;
+    struct setup *s = ud;
+    if (strcmp(req->path, "/metrics") != 0 || !s->c)
+        return; /* 404 */
+    struct strbuf sb;
+    strbuf__init(&sb);
+    metrics__process(&sb);
+    write_metrics(s, &sb);
+    if (sb.err) {
+        strbuf__cleanup(&sb);
+        resp->status = 500;
+        return;
+    }
+    resp->status = 200;
+    resp->content_type = METRICS_CONTENT_TYPE;
+    resp->body_len = sb.len;
+    resp->body = strbuf__steal(&sb);
+    strbuf__cleanup(&sb);
+}
+
+static int serve_metrics(struct setup *s)
+{
+    static const struct http_server_events events = {.request = on_metrics_request};
+    const char *listen = s->o->metrics_listen ? s->o->metrics_listen : "127.0.0.1";
+    const struct http_server_options ho = {
+        .listen = listen, .port = s->o->metrics_port, .page = "msgflo-setup: see /metrics\n"};
+    if (http_server__new(&s->loop, &ho, &events, s, &s->metrics) != 0) {
+        say(s, SETUP_STDERR, "msgflo-setup: cannot serve metrics on %s port %d", listen,
+            s->o->metrics_port);
+        return MSGFLO_ESYS;
+    }
+    say(s, SETUP_STDOUT, "Metrics on http://%s:%d/metrics", listen, http_server__port(s->metrics));
+    return 0;
+}
+
 static void cleanup(struct setup *s)
 {
     embedded_broker__free(s->broker);
@@ -564,7 +642,7 @@ int setup__run(const struct setup_options *o)
     s->started_at = uv_now(&s->loop);
     uv_timer_start(&s->progress, on_progress, PROGRESS_MS, PROGRESS_MS);
     s->probing = !o->forever; /* submitted once the router is known (on_settled) */
-    if (!s->probing && submit(s) != 0)
+    if ((o->forever && o->metrics && serve_metrics(s) != 0) || (!s->probing && submit(s) != 0))
         finish(s, 1);
     uv_run(&s->loop, UV_RUN_DEFAULT);
     int status = s->status;

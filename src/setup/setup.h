@@ -37,6 +37,14 @@ struct setup_options {
     unsigned forward;          /* enum supervisor_forward bits */
     const char *shell;         /* NULL or "": split commands on spaces */
     unsigned timeout_ms;       /* discovery wait */
+    /* With `forever`: serve GET /metrics (Prometheus text, as the runtime's
+     * docs/msgflo.md#metrics: the process, the graph's nodes by state, its
+     * edges bound or not, the coordinator's counters) on metrics_listen
+     * (NULL: 127.0.0.1) port metrics_port (0: a free one; the address is
+     * printed). */
+    bool metrics;
+    int metrics_port;
+    const char *metrics_listen;
     /* Every line the tool prints goes here (without the newline). */
     void (*print)(enum setup_output where, const char *line, void *userdata);
     void *userdata;

@@ -15,7 +15,11 @@
 // messages flow; a participant started from outside appearing without a
 // reload; an edge added by another client (as Flowhub would) drawn within a
 // second; a participant that dies shown restarting; the latest payload of an
-// edge on click; a wrong secret refused on the page. With SCREENSHOT, a
+// edge on click, and no payload sent to the page before that nor after it
+// shows something else; no request to any host but the runtime;
+// network:edges per client (three WebSocket clients,
+// only the one that selected an edge gets its data); a wrong secret refused
+// on the page. With SCREENSHOT, a
 // picture of the page (scripts/live-view-screenshot makes docs/live-view.png).
 // Exit 77 without playwright-core, ws or Chromium.
 'use strict';
@@ -171,10 +175,52 @@ function flowhubClient(port, secret) {
   });
 }
 
+// network:edges per client, with three FBP clients: one selects button ->
+// motor and gets network:data of that edge only; one selects none and gets
+// nothing; one never selects and gets every edge's (as fbp-test expects).
+// Selecting none stops the first one's data.
+async function checkEdgeSelection(rt) {
+  const [a, b, c] = await Promise.all([0, 1, 2].map(() => flowhubClient(rt.port, rt.secret)));
+  const got = new Map([[a, []], [b, []], [c, []]]);
+  const replies = new Map([[a, 0], [b, 0], [c, 0]]);
+  for (const ws of [a, b, c]) {
+    ws.on('message', (text) => {
+      const m = JSON.parse(text);
+      if (m.protocol === 'network' && m.command === 'data') got.get(ws).push(m.payload);
+      if (m.protocol === 'network' && m.command === 'edges') replies.set(ws, replies.get(ws) + 1);
+    });
+  }
+  const graph = 'default/main';
+  const edge = { src: { node: 'button', port: 'pressed' }, tgt: { node: 'motor', port: 'start' } };
+  c.cmd('network', 'getstatus', { graph }); // known to the runtime, never selects
+  a.cmd('network', 'edges', { graph, edges: [edge] });
+  b.cmd('network', 'edges', { graph, edges: [] });
+  await eventually('network:edges acknowledged', () => replies.get(a) === 1 && replies.get(b) === 1, 5000);
+  for (const ws of [a, b, c]) got.get(ws).length = 0;
+  await eventually('data on the selected edge and on every edge', () => got.get(a).length >= 3 &&
+    got.get(c).some((d) => d.src.node === 'motor'), 10000);
+  ok(got.get(a).every((d) => d.src.node === 'button' && d.tgt.node === 'motor' && d.data === true),
+    `the selecting client gets its edge only (${got.get(a).length} messages)`);
+  eq(got.get(b).length, 0, 'the client that selected none gets no network:data');
+  ok(got.get(c).some((d) => d.src.node === 'button') && got.get(c).some((d) => d.src.node === 'motor'),
+    'a client that never selected gets every edge');
+  a.cmd('network', 'edges', { graph, edges: [] });
+  await eventually('second network:edges acknowledged', () => replies.get(a) === 2, 5000);
+  const n = got.get(a).length;
+  await sleep(1500);
+  eq(got.get(a).length, n, 'selecting none stops the data');
+  ok(got.get(c).length > 0, 'the other client still gets it');
+  for (const ws of [a, b, c]) ws.close();
+}
+
 async function checkPage(browser, rt, dir) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  // Every request of the page, WebSocket included: to the runtime only.
+  const hosts = new Set();
+  page.on('request', (r) => hosts.add(new URL(r.url()).host));
+  page.on('websocket', (w) => hosts.add(new URL(w.url()).host));
   await page.goto(rt.live);
   eq(new URL(page.url()).hash, '', 'the secret is taken off the address bar');
   await page.waitForFunction(() => document.querySelector('#conn').textContent === 'live', null, { timeout: 20000 });
@@ -205,10 +251,24 @@ async function checkPage(browser, rt, dir) {
   await eventually('the count goes on', async () => Number(/· (\d+)$/.exec(await rate())[1]) > c1);
   checks += 2;
 
-  // The latest payload on demand: click the edge.
+  // No payloads while no edge is shown (network:edges selected none; before
+  // the runtime has that selection, the page is a client like any other),
+  // though the button presses five times a second.
+  await page.waitForFunction(() => window.msgfloLiveView.selections >= 1, null, { timeout: 5000 });
+  const before = await page.evaluate(() => window.msgfloLiveView.dataMessages);
+  await sleep(1500);
+  eq(await page.evaluate(() => window.msgfloLiveView.dataMessages), before, 'no network:data while no edge is shown');
+  // The latest payload on demand: click the edge; its data alone comes.
   await page.click('#graph g.edge[data-id^="button"] path.hit', { force: true });
   await eventually('the latest payload of button -> motor', async () => (await page.textContent('#payload')) === 'true');
-  checks++;
+  eq(await page.evaluate(() => [...window.msgfloLiveView.latest.keys()]), ['button\u001fpressed\u001fmotor\u001fstart'],
+    'network:data of the shown edge only');
+  // Showing a node stops the subscription.
+  await page.click('#graph g.node[data-id="motor"] rect', { force: true });
+  await page.waitForFunction(() => window.msgfloLiveView.selections >= 3, null, { timeout: 5000 });
+  const stopped = await page.evaluate(() => window.msgfloLiveView.dataMessages);
+  await sleep(1500);
+  eq(await page.evaluate(() => window.msgfloLiveView.dataMessages), stopped, 'no network:data once no edge is shown');
 
   // A participant started from outside appears without a reload (within a
   // second of its discovery message: it announces at once).
@@ -250,6 +310,7 @@ async function checkPage(browser, rt, dir) {
     console.log(`live-view: screenshot ${SCREENSHOT}`);
   }
   eq(errors, [], 'no script errors on the page');
+  eq([...hosts], [new URL(rt.live).host], 'the page asks the runtime only, nothing from elsewhere');
   await page.close();
 
   // No secret at all: the form asks for it, no refusal yet.
@@ -292,6 +353,7 @@ async function main() {
   try {
     ok(/^[0-9a-f]{32}$/.test(rt.secret || ''), 'the live view link carries the secret');
     await checkMetrics(rt);
+    await checkEdgeSelection(rt);
     browser = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM, headless: true,
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking',

@@ -101,7 +101,8 @@ static void system_event(struct system *sys, const char *text, size_t len)
     }
     if (strcmp(ev, "participant_added") == 0 && json_is_object(v2))
         x->participant_added(sys->ud, str(a, 1), v2);
-    else if (strcmp(ev, "data") == 0 && v3 && (!x->data_wanted || x->data_wanted(sys->ud)))
+    else if (strcmp(ev, "data") == 0 && v3 &&
+             (!x->data_wanted || x->data_wanted(sys->ud, str(a, 1), str(a, 2))))
         x->data(sys->ud, str(a, 1), str(a, 2), v3);
     else if (strcmp(ev, "initial_sent") == 0 && v3)
         x->initial_sent(sys->ud, str(a, 1), str(a, 2), v3);

@@ -386,8 +386,9 @@ static void test_graph_amqp(void **state)
     check_graph(support_broker("MSGFLO_TEST_AMQP"));
 }
 
-/* The broker restarts: lost and back reported, the edge bound again (MQTT:
- * forwarding subscribed again) and the watches re-established. */
+/* The broker restarts: lost and back reported, counted as one reconnect, the
+ * edge bound again (MQTT: forwarding subscribed again) and the watches
+ * re-established (the last message on one kept for system_ops.latest). */
 static void check_reconnect(const char *url, const char *restart)
 {
     struct world w;
@@ -403,9 +404,16 @@ static void check_reconnect(const char *url, const char *restart)
     for (int k = 0; k < 4000 && s->ops->busy(s->self); k++)
         run_ms(&w.loop, 5);
     assert_false(s->ops->busy(s->self));
+    struct system_counters before, after;
+    s->ops->counters(s->self, &before);
+    assert_true(before.connected);
     assert_int_equal(support_brokers(restart), 0);
     wait_for(&w.loop, &w.rec, "error broker connection lost", 1);
     wait_for(&w.loop, &w.rec, "error broker connection back", 1);
+    /* what /metrics reports as msgflo_broker_reconnects_total */
+    s->ops->counters(s->self, &after);
+    assert_true(after.connected);
+    assert_int_equal(after.reconnects, before.reconnects + 1);
     for (int k = 0; k < 4000 && s->ops->busy(s->self); k++)
         run_ms(&w.loop, 5);
     assert_false(s->ops->busy(s->self));
@@ -418,6 +426,12 @@ static void check_reconnect(const char *url, const char *restart)
     }
     json_decref(packet);
     wait_for(&w.loop, &w.rec, line, 1);
+    /* the last message on the watched port, kept as bytes (system_ops.latest) */
+    json_t *last = s->ops->latest(s->self, b, "out");
+    assert_non_null(last);
+    assert_string_equal(json_string_value(last), "back");
+    json_decref(last);
+    assert_null(s->ops->latest(s->self, b, "nope"));
     world_close(&w);
 }
 

@@ -171,7 +171,15 @@ static void f_counters(void *sys, struct system_counters *out)
                                     .connected = true};
 }
 
+static json_t *f_latest(void *sys, const char *role, const char *port)
+{
+    (void)role, (void)port;
+    struct fake_system *f = sys;
+    return json_incref(f->latest);
+}
+
 const struct system_ops fake_system_ops = {
+    .latest = f_latest,
     .role_status = f_role_status,
     .edge_status = f_edge_status,
     .counters = f_counters,

@@ -13,6 +13,7 @@ struct fake_system {
     const char *fail;   /* the name of the op that fails with "boom", or NULL */
     bool busy;          /* what ops.busy says */
     json_t *components; /* what ops.components copies (an array; owned by the test) */
+    json_t *latest;     /* what ops.latest gives for every port (NULL: none; owned by the test) */
 };
 
 /* The operations; system.self must be a struct fake_system. */

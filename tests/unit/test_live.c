@@ -29,8 +29,8 @@ struct fixture {
     struct live *l;
     struct fake_system fake;
     struct system sys;
-    json_t *out; /* [[dest "R"/"B", protocol, command, payload], ...] */
-    int client;
+    json_t *out;         /* [[dest "R"/"B", protocol, command, payload], ...] */
+    int client, client2; /* two connections; "R" and "R2" mark replies to each */
     int changes;
     FILE *dump;
 };
@@ -47,10 +47,11 @@ static void emit(struct protocol *p, void *client, const char *text, size_t len,
     if (f->dump)
         fprintf(f->dump, "%s\n", text);
     if (client)
-        assert_ptr_equal(client, &f->client);
-    json_array_append_new(
-        f->out, json_pack("[s, O, O, O]", client ? "R" : "B", json_object_get(msg, "protocol"),
-                          json_object_get(msg, "command"), json_object_get(msg, "payload")));
+        assert_true(client == &f->client || client == &f->client2);
+    const char *dest = !client ? "B" : client == &f->client ? "R" : "R2";
+    json_array_append_new(f->out, json_pack("[s, O, O, O]", dest, json_object_get(msg, "protocol"),
+                                            json_object_get(msg, "command"),
+                                            json_object_get(msg, "payload")));
     json_decref(msg);
 }
 
@@ -138,15 +139,21 @@ static void compare(struct fixture *f, const char *expected)
     json_array_clear(f->out);
 }
 
-/* Sends a request {protocol, command, payload}. */
-static void send(struct fixture *f, const char *proto, const char *cmd, const char *payload)
+/* Sends a request {protocol, command, payload} from `client`. */
+static void send_from(struct fixture *f, int *client, const char *proto, const char *cmd,
+                      const char *payload)
 {
     json_t *msg =
         json_pack("{s:s, s:s, s:o}", "protocol", proto, "command", cmd, "payload", J(payload));
     char *text = json_dumps(msg, JSON_COMPACT);
     json_decref(msg);
-    assert_int_equal(protocol__handle(f->p, &f->client, text, strlen(text)), 0);
+    assert_int_equal(protocol__handle(f->p, client, text, strlen(text)), 0);
     free(text);
+}
+
+static void send(struct fixture *f, const char *proto, const char *cmd, const char *payload)
+{
+    send_from(f, &f->client, proto, cmd, payload);
 }
 
 /* Sends a request and compares all output with `expected`. */
@@ -368,6 +375,92 @@ static void test_fbp_test_network(void **state)
              "remove_node World");
     step(f, "network", "getstatus", "{'graph':'baz'}",
          "[['R','network','status',{'graph':'baz','running':false,'started':false}]]");
+}
+
+/* network:edges per client: a client that selected edges gets network:data
+ * of those only (the last message of each at once, when the system kept
+ * one), one that never selected gets every edge's; the system is asked to
+ * parse only what someone reads; a client gone drops its selection. */
+static void test_edge_selection(void **state)
+{
+    struct fixture *f = *state;
+    network_setup(f);
+    FILE *dump = f->dump; /* "R2" is not an fbp-protocol message */
+    f->dump = NULL;
+    const struct system_events *ev = &f->sys.events;
+    const char *status = "{'graph':'bar'}";
+    send_from(f, &f->client2, "network", "getstatus", status);
+    json_array_clear(f->out);
+    json_t *d = json_string("x");
+    /* Nobody selected: every edge to everyone. */
+    assert_true(ev->data_wanted(f->sys.ud, "Hello", "out"));
+    ev->data(f->sys.ud, "Hello", "out", d);
+    compare(f, "[['B','network','data',{'id':'Hello() OUT -> IN World()','graph':'bar',"
+               "'src':{'node':'Hello','port':'out'},'tgt':{'node':'World','port':'in'},"
+               "'data':'x'}]]");
+    /* client2 selects nothing: only client (which never selected) gets data. */
+    send_from(f, &f->client2, "network", "edges", "{'graph':'bar','edges':[]}");
+    compare(f, "[['R2','network','edges',{'graph':'bar','edges':[]}]]");
+    assert_true(ev->data_wanted(f->sys.ud, "Hello", "out"));
+    ev->data(f->sys.ud, "Hello", "out", d);
+    ev->initial_sent(f->sys.ud, "Hello", "in", d);
+    compare(f, "[['R','network','data',{'id':'Hello() OUT -> IN World()','graph':'bar',"
+               "'src':{'node':'Hello','port':'out'},'tgt':{'node':'World','port':'in'},"
+               "'data':'x'}],['R','network','data',{'id':'DATA -> IN Hello()','graph':'bar',"
+               "'tgt':{'node':'Hello','port':'in'},'data':'x'}]]");
+    /* Both select nothing: the data is not even wanted. */
+    send(f, "network", "edges", "{'graph':'bar','edges':[]}");
+    json_array_clear(f->out);
+    assert_false(ev->data_wanted(f->sys.ud, "Hello", "out"));
+    ev->data(f->sys.ud, "Hello", "out", d);
+    ev->initial_sent(f->sys.ud, "Hello", "in", d);
+    compare(f, "[]");
+    /* client2 selects the edge (listed twice): only it gets it. */
+    const char *edge = "{'src':{'node':'Hello','port':'out'},'tgt':{'node':'World','port':'in'}}";
+    char sel[256];
+    snprintf(sel, sizeof sel, "{'graph':'bar','edges':[%s,%s]}", edge, edge);
+    f->fake.latest = json_string("last");
+    send_from(f, &f->client2, "network", "edges", sel);
+    json_decref(f->fake.latest);
+    f->fake.latest = NULL;
+    /* the acknowledgement, then the last message of the edge, once */
+    json_t *ack = json_array_get(f->out, 0);
+    assert_string_equal(json_string_value(json_array_get(ack, 2)), "edges");
+    json_array_remove(f->out, 0);
+    compare(f, "[['R2','network','data',{'id':'Hello() OUT -> IN World()','graph':'bar',"
+               "'src':{'node':'Hello','port':'out'},'tgt':{'node':'World','port':'in'},"
+               "'data':'last'}]]");
+    assert_true(ev->data_wanted(f->sys.ud, "Hello", "out"));
+    assert_false(ev->data_wanted(f->sys.ud, "World", "out"));
+    ev->data(f->sys.ud, "Hello", "out", d);
+    compare(f, "[['R2','network','data',{'id':'Hello() OUT -> IN World()','graph':'bar',"
+               "'src':{'node':'Hello','port':'out'},'tgt':{'node':'World','port':'in'},"
+               "'data':'x'}]]");
+    /* An exported outport is read by every client (runtime:packet). */
+    send(f, "graph", "addoutport", "{'public':'o','node':'World','port':'out','graph':'bar'}");
+    json_array_clear(f->out);
+    assert_true(ev->data_wanted(f->sys.ud, "World", "out"));
+    send(f, "graph", "removeoutport", "{'public':'o','graph':'bar'}");
+    json_array_clear(f->out);
+    assert_false(ev->data_wanted(f->sys.ud, "World", "out"));
+    /* client2 gone: its selection with it. */
+    protocol__closed(f->p, &f->client2);
+    assert_false(ev->data_wanted(f->sys.ud, "Hello", "out"));
+    ev->data(f->sys.ud, "Hello", "out", d);
+    compare(f, "[]");
+    /* client selects it: a message to client alone, no broadcast. */
+    snprintf(sel, sizeof sel, "{'graph':'bar','edges':[%s]}", edge);
+    send(f, "network", "edges", sel);
+    json_array_clear(f->out);
+    ev->data(f->sys.ud, "Hello", "out", d);
+    assert_int_equal(json_array_size(f->out), 1);
+    assert_string_equal(json_string_value(json_array_get(json_array_get(f->out, 0), 0)), "R");
+    json_array_clear(f->out);
+    /* The last client gone: nobody selects, broadcasts as before. */
+    protocol__closed(f->p, &f->client);
+    assert_true(ev->data_wanted(f->sys.ud, "Hello", "out"));
+    json_decref(d);
+    f->dump = dump;
 }
 
 /* ---- system errors leave the store unchanged ---- */
@@ -959,6 +1052,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fbp_test_graph, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_and_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fbp_test_network, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_edge_selection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_system_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove_and_rename, setup, teardown),
         cmocka_unit_test_setup_teardown(test_groups_and_ports, setup, teardown),

@@ -24,12 +24,18 @@ static void test_sample_format(void **state)
     metrics__sample(&sb, "msgflo_x_total", labels, 42);
     metrics__sample(&sb, "msgflo_x_total", NULL, 9007199254740993.0); /* beyond 2^53 */
     metrics__sample(&sb, "process_cpu_seconds_total", NULL, 0.25);
+    metrics__sample(&sb, "msgflo_y", NULL, 0);
+    metrics__sample(&sb, "msgflo_y", NULL, -3);
+    metrics__sample(&sb, "msgflo_y", NULL, 18446744073709551615.0);
     assert_int_equal(sb.err, 0);
     assert_string_equal(sb.data, "# HELP msgflo_x_total Things.\n"
                                  "# TYPE msgflo_x_total counter\n"
                                  "msgflo_x_total{src=\"a\\\"b\\\\c\\nd\",port=\"out\"} 42\n"
                                  "msgflo_x_total 9.007199255e+15\n"
-                                 "process_cpu_seconds_total 0.25\n");
+                                 "process_cpu_seconds_total 0.25\n"
+                                 "msgflo_y 0\n"
+                                 "msgflo_y -3\n"
+                                 "msgflo_y 1.844674407e+19\n");
     strbuf__cleanup(&sb);
 }
 

@@ -842,6 +842,60 @@ static void test_server_send_paths(void **state)
         ws_client__cleanup(&cl[i]);
 }
 
+static bool want_other(void *client, void *ud)
+{
+    return client != ud;
+}
+
+static void on_gone(void *client, void *ud)
+{
+    *(void **)ud = client;
+}
+
+/* protocol__send_each reaches the clients with a permitted request, each
+ * one it wants, with one serialisation; a closed client is forgotten and
+ * reported; a client refused for want of the secret is never reached. */
+static void test_send_each_and_closed(void **state)
+{
+    (void)state;
+    const struct protocol_options o = {.id = "id-e", .secret = "pw"};
+    struct fixture *f = fixture_new(&o);
+    int a, b, stranger;
+    void *gone = NULL;
+    protocol__on_closed(f->p, on_gone, &gone);
+    const char *ok = "{\"protocol\":\"runtime\",\"command\":\"getruntime\",\"secret\":\"pw\"}";
+    const char *no = "{\"protocol\":\"runtime\",\"command\":\"getruntime\"}";
+    assert_int_equal(protocol__handle(f->p, &a, ok, strlen(ok)), 0);
+    assert_int_equal(protocol__handle(f->p, &b, ok, strlen(ok)), 0);
+    assert_int_equal(protocol__handle(f->p, &a, ok, strlen(ok)), 0);
+    assert_int_equal(protocol__handle(f->p, &stranger, no, strlen(no)), 0);
+    assert_int_equal(protocol__clients(f->p), 2);
+    capture_reset(&f->cap);
+    assert_int_equal(
+        protocol__send_each(f->p, "network", "data", json_pack("{si}", "n", 1), want_other, &b), 0);
+    assert_int_equal(f->cap.n, 1);
+    assert_ptr_equal(f->cap.client[0], &a);
+    assert_string_equal(f->cap.text[0],
+                        "{\"protocol\":\"network\",\"command\":\"data\",\"payload\":{\"n\":1}}");
+    protocol__closed(f->p, &stranger); /* never permitted: not reported */
+    assert_null(gone);
+    protocol__closed(f->p, &a);
+    assert_ptr_equal(gone, &a);
+    assert_int_equal(protocol__clients(f->p), 1);
+    capture_reset(&f->cap);
+    assert_int_equal(
+        protocol__send_each(f->p, "network", "data", json_pack("{si}", "n", 2), want_other, &a), 0);
+    assert_int_equal(f->cap.n, 1);
+    assert_ptr_equal(f->cap.client[0], &b);
+    capture_reset(&f->cap);
+    assert_int_equal(
+        protocol__send_each(f->p, "network", "data", json_pack("{si}", "n", 3), want_other, &b), 0);
+    assert_int_equal(f->cap.n, 0);
+    assert_int_equal(protocol__send_each(f->p, "network", "data", NULL, want_other, &b),
+                     MSGFLO_ENOMEM);
+    fixture_free(f);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* the server test's clients write to closed sockets */
@@ -857,6 +911,7 @@ int main(void)
         cmocka_unit_test(test_dispatch_table),
         cmocka_unit_test(test_send_and_broadcast),
         cmocka_unit_test(test_broadcast_without_listeners),
+        cmocka_unit_test(test_send_each_and_closed),
         cmocka_unit_test(test_new_invalid),
         cmocka_unit_test(test_ws_accept),
         cmocka_unit_test(test_ws_tokens),

@@ -2,9 +2,11 @@
 // over WebSocket (docs/msgflo.md#live-view). It reads the main graph
 // (component:getsource), follows its changes (graph:* events), asks the
 // system's state once a second (msgflo:getstatus: node states, edge counts)
-// and keeps the latest payload of each edge from network:data. Drawing work
-// happens once per status reply and per graph change, never per message, so
-// a thousand participants and busy edges stay cheap.
+// and asks for payloads only of the edge it shows (network:edges selects it,
+// so network:data comes for that edge alone, to this page alone; an empty
+// selection while none is shown or the page is hidden). Drawing work happens
+// once per status reply and per graph change, never per message, so a
+// thousand participants and busy edges stay cheap.
 'use strict';
 (function () {
   const SVGNS = 'http://www.w3.org/2000/svg';
@@ -14,6 +16,7 @@
     ws: null, secret: null, graph: null, nodes: new Map(), edges: new Map(),
     status: null, history: new Map(), latest: new Map(), selected: null,
     relayout: null, polling: null, waiting: false, permitted: false,
+    watching: null, selections: 0, dataMessages: 0,
   };
   window.msgfloLiveView = view; // for tests and the curious
 
@@ -97,6 +100,8 @@
         $('refused').hidden = true;
         setConn('live', 'live');
         view.graphId = p.graph || 'default/main';
+        view.watching = undefined; // what the runtime has for this connection: nothing yet
+        watchSelected();
         fetchGraph();
         pollStatus();
         clearInterval(view.polling);
@@ -112,10 +117,18 @@
         applyStatus(p);
         return;
       case 'network:data':
+        view.dataMessages++;
         if (p.src && p.tgt) {
-          view.latest.set(edgeKey(p.src.node, p.src.port, p.tgt.node, p.tgt.port), p.data);
-          if (view.selected && view.selected.edge) showSelected();
+          const key = edgeKey(p.src.node, p.src.port, p.tgt.node, p.tgt.port);
+          view.latest.set(key, p.data);
+          // drawn at most five times a second, however fast the edge goes
+          if (view.selected && view.selected.edge === key && !view.payloadTimer) {
+            view.payloadTimer = setTimeout(() => { view.payloadTimer = null; showPayload(); }, 200);
+          }
         }
+        return;
+      case 'network:edges':
+        view.selections++; // acknowledged: from here on, data of that selection only
         return;
       case 'network:processerror':
         if (p.id) {
@@ -139,6 +152,22 @@
     a.setAttribute('href', view.secret ? a.dataset.base + encodeURIComponent(`&secret=${view.secret}`) : a.dataset.base);
   }
 
+  // network:edges: the runtime sends this page the data of the edge shown
+  // (none while no edge is shown or the page is hidden). Sent when that
+  // changes, and on every (re)connection.
+  function watchSelected() {
+    const v = view.selected && view.selected.edge && !document.hidden ? view.edges.get(view.selected.edge) : null;
+    const key = v ? v.key : null;
+    if (!view.permitted || key === view.watching) return;
+    view.watching = key;
+    view.latest.clear(); // payloads shown come from this selection
+    send('network', 'edges', {
+      graph: view.graphId,
+      edges: v ? [{ src: { node: v.src.process, port: v.src.port }, tgt: { node: v.tgt.process, port: v.tgt.port } }] : [],
+    });
+  }
+  document.addEventListener('visibilitychange', watchSelected);
+
   function fetchGraph() { send('component', 'getsource', { name: view.graphId }); }
 
   // Changes coming in bursts (a thousand participants announcing) are drawn
@@ -151,6 +180,7 @@
 
   function pollStatus() {
     if (view.waiting) return; // one request at a time: a slow runtime is not flooded
+    if (document.hidden) return; // nobody looks: no status of a thousand nodes a second
     view.waiting = true;
     send('msgflo', 'getstatus', { graph: view.graphId });
   }
@@ -222,6 +252,7 @@
     holder.replaceChildren(svg);
     $('summary').textContent = `${view.nodes.size} nodes, ${view.edges.size} edges`;
     view.layoutMs = performance.now() - started;
+    watchSelected(); // the edge shown may be gone
     if (view.status) applyStatus(view.status);
   }
 
@@ -269,6 +300,7 @@
 
   function select(what) {
     view.selected = what;
+    watchSelected();
     showSelected();
     if (view.status) applyStatus(view.status);
   }
@@ -306,9 +338,17 @@
       row(dl, 'bound', v.bound ? 'yes' : 'not yet');
       row(dl, 'messages', v.messages || 0);
       row(dl, 'rate', `${fmtRate(v.rate || 0)}/s`);
-      pre.textContent = view.latest.has(sel.edge)
-        ? JSON.stringify(view.latest.get(sel.edge), null, 2) : '(no message seen since this page opened)';
+      showPayload();
     }
+  }
+
+  function showPayload() {
+    const key = view.selected && view.selected.edge;
+    if (!key) return;
+    const text = view.latest.has(key)
+      ? JSON.stringify(view.latest.get(key), null, 2) : '(waiting for the next message)';
+    const pre = $('payload');
+    if (pre.textContent !== text) pre.textContent = text;
   }
 
   $('secret_form').addEventListener('submit', (ev) => {

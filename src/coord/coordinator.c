@@ -262,12 +262,14 @@ static void on_discovery(struct coordinator *c, const void *data, size_t len)
     coordinator_components__update(c, payload, changes); /* reported on the next turn */
     if ((changes & REGISTRY_NEW_INSTANCE) && c->sys.events.participant_added) {
         /* A participant seen for the first time is stored as it came: no need
-         * to parse the stored text again. A reference, as the callback may
-         * ask the registry for another view. */
+         * to parse the stored text again. */
         uint64_t first = 0, last = 1;
+        json_t *def = NULL;
         registry__seen(c->reg, id, &first, &last);
-        json_t *def = first == last ? json_incref(payload)
-                                    : json_incref((json_t *)registry__participant(c->reg, id));
+        if (first == last)
+            def = json_incref(payload);
+        else
+            registry__participant(c->reg, id, &def);
         if (def)
             c->sys.events.participant_added(c->sys.ud, role, def);
         json_decref(def);

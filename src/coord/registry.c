@@ -64,7 +64,6 @@ struct queue {
 
 struct registry {
     struct registry_options o;
-    json_t *view; /* the payload last returned by registry__participant / __role */
     struct participant *participants; /* by id */
     struct participant *seen;         /* by last_seen, oldest first (utlist DL) */
     struct role *roles;               /* by name */
@@ -394,7 +393,6 @@ void registry__free(struct registry *r)
     {
         participant__free(r, p);
     }
-    json_decref(r->view);
     free(r);
 }
 
@@ -547,19 +545,19 @@ static struct role *role__find(const struct registry *r, const char *name)
     return ro;
 }
 
-/* Parses p's payload into r->view (the previous view is released). */
-static const json_t *view(const struct registry *r, const struct participant *p)
+/* p's payload, parsed: a new reference in *out. */
+static int parsed_payload(const struct participant *p, json_t **out)
 {
-    struct registry *w = (struct registry *)r; /* the view is a cache, not the registry's state */
-    json_decref(w->view);
-    w->view = p ? json_loads(p->text, 0, NULL) : NULL;
-    return w->view;
+    *out = NULL;
+    if (!p)
+        return MSGFLO_ENOPORT;
+    *out = json_loads(p->text, 0, NULL);
+    return *out ? 0 : MSGFLO_ENOMEM;
 }
 
-const json_t *registry__participant(const struct registry *r, const char *id)
+int registry__participant(const struct registry *r, const char *id, json_t **out)
 {
-    struct participant *p = participant__find(r, id);
-    return p ? view(r, p) : NULL;
+    return parsed_payload(participant__find(r, id), out);
 }
 
 int registry__seen(const struct registry *r, const char *id, uint64_t *first, uint64_t *last)
@@ -574,10 +572,10 @@ int registry__seen(const struct registry *r, const char *id, uint64_t *first, ui
     return 0;
 }
 
-const json_t *registry__role(const struct registry *r, const char *role)
+int registry__role(const struct registry *r, const char *role, json_t **out)
 {
     struct role *ro = role__find(r, role);
-    return ro ? view(r, ro->current) : NULL;
+    return parsed_payload(ro ? ro->current : NULL, out);
 }
 
 size_t registry__role_instances(const struct registry *r, const char *role)

@@ -154,6 +154,7 @@ static void on_tick(uv_timer_t *t)
     if (c->iips_waiting)
         c->iips_to_send = true; /* looked at again: discovered, or waited long enough */
     coordinator__schedule(c);   /* a wait that timed out may release IIPs and packets; re-arms */
+    coordinator__check(c);
 }
 
 void coordinator__arm_tick(struct coordinator *c)
@@ -455,7 +456,6 @@ static void free_state(struct coordinator *c)
     if (c->own_lib)
         library__free(c->lib);
     coordinator_components__clear(c);
-    json_decref(c->edges_found);
     for (char **i = c->ignore; i && *i; i++)
         free(*i);
     free(c->ignore);
@@ -491,9 +491,6 @@ int coordinator__new(uv_loop_t *loop, const struct coordinator_options *options,
             .ud = c,
         };
         rc = registry__new(&ro, &c->reg);
-        c->edges_found = json_object();
-        if (rc == 0 && !c->edges_found)
-            rc = MSGFLO_ENOMEM;
     }
     if (rc) {
         snprintf(err, errlen, "%s", msgflo_strerror(rc));

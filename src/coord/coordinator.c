@@ -156,6 +156,7 @@ static void on_tick(uv_timer_t *t)
     if (c->iips_waiting)
         c->iips_to_send = true; /* looked at again: discovered, or waited long enough */
     coordinator__schedule(c);   /* a wait that timed out may release IIPs and packets; re-arms */
+    coordinator__check(c);
 }
 
 void coordinator__arm_tick(struct coordinator *c)
@@ -264,12 +265,14 @@ static void on_discovery(struct coordinator *c, const void *data, size_t len)
     coordinator_components__update(c, payload, changes); /* reported on the next turn */
     if ((changes & REGISTRY_NEW_INSTANCE) && c->sys.events.participant_added) {
         /* A participant seen for the first time is stored as it came: no need
-         * to parse the stored text again. A reference, as the callback may
-         * ask the registry for another view. */
+         * to parse the stored text again. */
         uint64_t first = 0, last = 1;
+        json_t *def = NULL;
         registry__seen(c->reg, id, &first, &last);
-        json_t *def = first == last ? json_incref(payload)
-                                    : json_incref((json_t *)registry__participant(c->reg, id));
+        if (first == last)
+            def = json_incref(payload);
+        else
+            registry__participant(c->reg, id, &def);
         if (def)
             c->sys.events.participant_added(c->sys.ud, role, def);
         json_decref(def);
@@ -455,7 +458,6 @@ static void free_state(struct coordinator *c)
     if (c->own_lib)
         library__free(c->lib);
     coordinator_components__clear(c);
-    json_decref(c->edges_found);
     for (char **i = c->ignore; i && *i; i++)
         free(*i);
     free(c->ignore);
@@ -491,9 +493,6 @@ int coordinator__new(uv_loop_t *loop, const struct coordinator_options *options,
             .ud = c,
         };
         rc = registry__new(&ro, &c->reg);
-        c->edges_found = json_object();
-        if (rc == 0 && !c->edges_found)
-            rc = MSGFLO_ENOMEM;
     }
     if (rc) {
         snprintf(err, errlen, "%s", msgflo_strerror(rc));

@@ -280,8 +280,14 @@ static void batch_done(struct coordinator *c, struct batch_item *it, int rc, str
     }
     LOG_DEBUG(NS, "bound %s.%s -> %s.%s (%s -> %s)", e->src_role, e->src_port, e->tgt_role,
               e->tgt_port, it->sq, it->tq);
-    if (!bound_add(c, it->sq, it->tq))
-        LOG_ERROR(NS, "out of memory: %s -> %s may be unbound while shared", it->sq, it->tq);
+    if (!bound_add(c, it->sq, it->tq)) {
+        /* not recorded as bound (every bound edge is counted): again on the
+         * next pump, and binding twice is harmless */
+        LOG_ERROR(NS, "out of memory recording %s -> %s; again on the next pump", it->sq, it->tq);
+        coordinator_edges__dirty(c, e);
+        coordinator__schedule(c);
+        goto out;
+    }
     e->src_q = it->sq;
     e->tgt_q = it->tq;
     e->gen = ++c->sub_gen;

@@ -337,6 +337,7 @@ void coordinator__pump(struct coordinator *c)
     coordinator_router__pump(c);
     coordinator__arm_tick(c);
     report_settled(c);
+    coordinator__check(c);
 }
 
 void coordinator_graph__connected(struct coordinator *c)

@@ -7,7 +7,12 @@
  *   coordinator_components.c  components, their sources
  *   coordinator_roles.c       the per-role index (what the graph holds about a role)
  * Every system op changes this state and schedules coordinator__pump on the
- * next loop turn, which does the work and the reports (ops never report). */
+ * next loop turn, which does the work and the reports (ops never report).
+ *
+ * Records sit in several lists and indexes at once; the invariants that
+ * keep them consistent are written beside each struct ("Invariants:") and
+ * asserted after every op, pump and tick by coordinator__check (debug
+ * builds, coordinator_check.c). */
 #ifndef MSGFLO_COORD_COORDINATOR_INTERNAL_H
 #define MSGFLO_COORD_COORDINATOR_INTERNAL_H
 
@@ -34,6 +39,9 @@ enum node_proc {
 
 struct coord_role;
 
+/* Invariants: in c->nodes, and its role's entry points to it (one node per
+ * role, kept while its process stops after removal: in_graph false);
+ * `pending` iff in c->pending_nodes. */
 struct node {
     struct node *prev, *next;   /* c->nodes (utlist DL) */
     struct node *pprev, *pnext; /* c->pending_nodes while `pending` */
@@ -56,7 +64,11 @@ struct node {
     unsigned restarts;
 };
 
-/* A watched port: data on role's outport `port` is reported. */
+/* A watched port: data on role's outport `port` is reported.
+ * Invariants: in c->port_watches by key and in r->watches (r: its role's
+ * entry); refs > 0 (freed at 0); `dirty` iff in c->dirty_watches; qw and
+ * queue both NULL (unresolved) or both set, queue being qw's and the watch
+ * in qw->ports. */
 struct port_watch {
     struct port_watch *rprev, *rnext; /* the role's watches */
     struct port_watch *qprev, *qnext; /* the queue watch's ports, while resolved */
@@ -72,7 +84,10 @@ struct port_watch {
     char text[];
 };
 
-/* A watched queue on the transport, counted over the port watches resolved to it. */
+/* A watched queue on the transport, counted over the port watches resolved to it.
+ * Invariants: in c->queue_watches by queue; refs == the length of `ports`,
+ * each of which points back to it; `dirty` iff in c->dirty_queues, and an
+ * unused one (refs 0) is dirty until the pump ends it. */
 struct queue_watch {
     struct queue_watch *dprev, *dnext; /* c->dirty_queues while `dirty` */
     bool dirty;
@@ -89,6 +104,11 @@ struct queue_watch {
     char text[];
 };
 
+/* Invariants: in c->edges by key, in src->out_edges and tgt->in_edges (src
+ * and tgt: the entries of src_role and tgt_role); `dirty` iff in
+ * c->dirty_edges, `pending` iff in c->pending_edges; src_q and tgt_q both
+ * NULL or both set, and when set the edge is counted in the `bound` record
+ * of the pair; unless edges_unwatched, its source port is watched. */
 struct edge {
     struct edge *sprev, *snext; /* the source role's edges */
     struct edge *tprev, *tnext; /* the target role's edges */
@@ -109,7 +129,9 @@ struct edge {
     char text[];
 };
 
-/* A binding made by bound edges, counted (an unbind waits until none makes it). */
+/* A binding made by bound edges, counted (an unbind waits until none makes it).
+ * Invariants: refs > 0 (freed at 0); the refs of all records sum to the
+ * number of bound edges. */
 struct bound {
     char *key; /* src_q \x1f tgt_q, in text */
     unsigned refs;
@@ -117,7 +139,8 @@ struct bound {
     char text[];
 };
 
-/* An automatic edge reported (once, until one of its roles is forgotten). */
+/* An automatic edge reported (once, until one of its roles is forgotten).
+ * Invariants: in c->found by key, in src->found_out and tgt->found_in. */
 struct found_edge {
     struct found_edge *sprev, *snext, *tprev, *tnext;
     struct coord_role *src, *tgt;
@@ -139,6 +162,7 @@ struct unbind {
     char *src, *tgt;
 };
 
+/* Invariants: in c->iips and in r->iips (r: its role's entry), or in neither. */
 struct iip {
     struct iip *prev, *next;   /* c->iips (in order of sending) */
     struct iip *rprev, *rnext; /* the role's IIPs */
@@ -158,7 +182,9 @@ struct packet {
 
 /* What the live graph holds about one role, so a discovery of the role
  * touches only its own entries (coordinator_roles.c). Exists while any list
- * is non-empty. */
+ * is non-empty. Invariants: in c->roles by name; after an operation pins is
+ * 0 and some list is non-empty (else it was released); every record in its
+ * lists points back to it. */
 struct coord_role {
     char *name;
     struct node *node;
@@ -174,7 +200,8 @@ struct coord_role {
 /* A component the coordinator knows by name: discovered (a definition), or
  * named by nodes of the live graph. Forgotten once no participant announces
  * it, no node names it and the library has none of that name
- * (coordinator_components.c). */
+ * (coordinator_components.c). Invariants: in c->comps by name; `dirty` iff
+ * in c->dirty_comps; picked == the lib_picks pointing to it. */
 struct coord_component {
     json_t *def;                           /* discovered definition, or NULL */
     const struct library_component *lc;    /* library__find(name) in c->lib */
@@ -232,7 +259,6 @@ struct coordinator {
     struct coord_component *comps;       /* by name */
     struct coord_component *dirty_comps; /* changed or maybe gone: reported on the next pump */
     struct lib_pick *lib_picks;          /* by library component */
-    json_t *edges_found;                 /* {"src.port>tgt.port": true} reported automatic edges */
     /* the live graph */
     struct coord_role *roles; /* by name */
     struct node *nodes;
@@ -278,6 +304,15 @@ struct coordinator {
     void *close_ud;
     int close_pending;
 };
+
+/* Asserts the invariants written beside the structs above (debug builds;
+ * nothing with NDEBUG). Walks the whole state, so it is skipped above a few
+ * thousand roles. Called at the end of every op, pump and tick. */
+#ifndef NDEBUG
+void coordinator__check(const struct coordinator *c);
+#else
+#define coordinator__check(c) ((void)(c))
+#endif
 
 /* Schedules coordinator__pump on the next loop turn. */
 void coordinator__schedule(struct coordinator *c);

@@ -71,6 +71,7 @@ static int op_add_node(void *sys, const char *role, const char *component, char 
     c->nodes_to_start = c->nodes_to_start || n->start;
     coordinator_graph__node_pending(c, n);
     coordinator__schedule(c);
+    coordinator__check(c);
     return 0;
 }
 
@@ -112,6 +113,7 @@ static int op_remove_node(void *sys, const char *role, char *err, size_t errlen)
     registry__forget_role(c->reg, role);
     coordinator_edges__forget_found(c, role);
     coordinator__schedule(c);
+    coordinator__check(c);
     return 0;
 }
 
@@ -127,6 +129,7 @@ static int op_add_edge(void *sys, const char *sr, const char *sp, const char *tr
     if (!coordinator_edges__new(c, sr, sp, tr, tp))
         return coordinator__failure(err, errlen, MSGFLO_ENOMEM, "out of memory");
     coordinator__schedule(c);
+    coordinator__check(c);
     return 0;
 }
 
@@ -139,6 +142,7 @@ static int op_remove_edge(void *sys, const char *sr, const char *sp, const char 
     struct edge *e = coordinator_edges__find(c, sr, sp, tr, tp);
     if (e)
         coordinator_edges__free(c, e);
+    coordinator__check(c);
     return 0; /* an edge not there (removed with its node) is not an error */
 }
 
@@ -185,6 +189,7 @@ static int op_add_initial(void *sys, const char *role, const char *port, const j
     p->sent = false;
     p->since = uv_now(c->loop);
     coordinator__schedule(c);
+    coordinator__check(c);
     return 0;
 }
 
@@ -197,6 +202,7 @@ static int op_remove_initial(void *sys, const char *role, const char *port, char
     struct iip *p = find_iip(c, role, port);
     if (p)
         coordinator_graph__iip_free(c, p);
+    coordinator__check(c);
     return 0;
 }
 
@@ -214,6 +220,7 @@ static int op_start(void *sys, char *err, size_t errlen)
         p->since = now;
     }
     coordinator__schedule(c);
+    coordinator__check(c);
     return 0;
 }
 
@@ -254,6 +261,7 @@ static int op_send(void *sys, const char *role, const char *port, const json_t *
         tail = &(*tail)->next;
     *tail = p; /* in order */
     coordinator__schedule(c);
+    coordinator__check(c);
     return 0;
 }
 
@@ -265,6 +273,7 @@ static int op_watch(void *sys, const char *role, const char *port, char *err, si
     if (coordinator_watches__add(c, role, port) != 0)
         return coordinator__failure(err, errlen, MSGFLO_ENOMEM, "out of memory");
     coordinator__schedule(c);
+    coordinator__check(c);
     return 0;
 }
 
@@ -274,6 +283,7 @@ static int op_unwatch(void *sys, const char *role, const char *port, char *err, 
     if (empty(role) || empty(port) || coordinator_watches__remove(c, role, port) != 0)
         return coordinator__failure(err, errlen, MSGFLO_EINVAL, "%s.%s is not watched",
                                     role ? role : "", port ? port : "");
+    coordinator__check(c);
     return 0;
 }
 

@@ -6,6 +6,7 @@
 #include "core/key.h"
 #include "msgflo/errors.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -15,7 +16,12 @@
 /* A participant costs its id, its payload as compact JSON text (merged over
  * time) and this struct: the parsed payload is made only when asked for
  * (registry__participant), so 10,000 participants take a few MB, not the
- * ~2 KB each of a jansson tree. */
+ * ~2 KB each of a jansson tree.
+ *
+ * Invariants (asserted by registry_check after every change, debug builds):
+ * in r->participants by id and in r->seen, which is ordered by last_seen;
+ * `role` is set (after an operation) and the participant is one of its
+ * members; `comp`, when set, is the record of that name in r->components. */
 struct participant {
     char *id;
     struct role *role;
@@ -36,6 +42,10 @@ struct index_entry {
     bool inport;
 };
 
+/* Invariants: in r->roles by name; n_members == the length of `members`
+ * and > 0 (freed with its last member); `current` is a member; each entry
+ * is listed, as {name, port, inport} with these very strings, in the queue
+ * record of its queue. */
 struct role {
     char *name;
     struct participant *members;
@@ -47,13 +57,16 @@ struct role {
     char name_text[];
 };
 
-/* A component name and how many participants announce it. */
+/* A component name and how many participants announce it. Invariants: in
+ * r->components by name; n == the participants whose comp it is, > 0. */
 struct component {
     size_t n;
     UT_hash_handle hh;
     char name[];
 };
 
+/* Invariants: in r->queues by name; n > 0 (freed when its last port goes);
+ * each port is an entry of the role it names. */
 struct queue {
     char *name;
     struct registry_port *ports;
@@ -62,9 +75,9 @@ struct queue {
     char name_text[];
 };
 
+/* Invariants: each n_* is the count of its table. */
 struct registry {
     struct registry_options o;
-    json_t *view; /* the payload last returned by registry__participant / __role */
     struct participant *participants; /* by id */
     struct participant *seen;         /* by last_seen, oldest first (utlist DL) */
     struct role *roles;               /* by name */
@@ -85,6 +98,86 @@ int registry__new(const struct registry_options *options, struct registry **out)
     *out = r;
     return 0;
 }
+
+/* --- invariants (debug builds) ---------------------------------------------- */
+
+#ifndef NDEBUG
+/* Above this many participants the whole registry is not walked after each
+ * change: a debug build of a scale test would be quadratic. */
+#define CHECK_MAX_PARTICIPANTS 2048
+
+static void role_check(const struct registry *r, const struct role *ro)
+{
+    size_t n = 0;
+    bool current = false;
+    for (const struct participant *p = ro->members; p; p = p->next, n++) {
+        assert(p->role == ro);
+        assert(!p->next || p->next->prev == p);
+        current = current || p == ro->current;
+    }
+    assert(n == ro->n_members && n > 0);
+    assert(current);
+    for (size_t i = 0; i < ro->n_entries; i++) {
+        const struct index_entry *e = &ro->entries[i];
+        struct queue *q;
+        HASH_FIND_STR(r->queues, e->queue, q);
+        assert(q);
+        bool listed = false;
+        for (size_t k = 0; k < q->n && !listed; k++)
+            listed = q->ports[k].role == ro->name && q->ports[k].port == e->port &&
+                     q->ports[k].inport == e->inport;
+        assert(listed);
+    }
+}
+
+static void registry_check(const struct registry *r)
+{
+    if (r->n_participants > CHECK_MAX_PARTICIPANTS)
+        return;
+    assert(HASH_COUNT(r->participants) == r->n_participants);
+    assert(HASH_COUNT(r->roles) == r->n_roles);
+    assert(HASH_COUNT(r->components) == r->n_components);
+    size_t n = 0, announcing = 0, counted = 0, entries = 0, ports = 0;
+    const struct participant *p;
+    for (p = r->seen; p; p = p->lnext, n++) {
+        assert(!p->lnext || p->lnext->last_seen >= p->last_seen);
+        assert(!p->lnext || p->lnext->lprev == p);
+        assert(p->role);
+        const struct participant *found = NULL;
+        HASH_FIND_STR(r->participants, p->id, found);
+        assert(found == p);
+        if (p->comp) {
+            const struct component *k = NULL;
+            HASH_FIND_STR(r->components, p->comp->name, k);
+            assert(k == p->comp);
+            announcing++;
+        }
+    }
+    assert(n == r->n_participants);
+    const struct role *ro, *rtmp;
+    HASH_ITER(hh, r->roles, ro, rtmp)
+    {
+        role_check(r, ro);
+        entries += ro->n_entries;
+    }
+    const struct component *k, *ktmp;
+    HASH_ITER(hh, r->components, k, ktmp)
+    {
+        assert(k->n > 0);
+        counted += k->n;
+    }
+    assert(counted == announcing);
+    const struct queue *q, *qtmp;
+    HASH_ITER(hh, r->queues, q, qtmp)
+    {
+        assert(q->n > 0 && q->n <= q->cap);
+        ports += q->n;
+    }
+    assert(ports == entries); /* each listed port is an entry (checked above) */
+}
+#else
+#define registry_check(r) ((void)(r))
+#endif
 
 /* --- queue index ------------------------------------------------------------ */
 
@@ -258,6 +351,8 @@ static int role__reindex(struct registry *r, struct role *ro, const json_t *payl
         const struct registry_port p = {ro->name, e[i].port, e[i].inport};
         rc = queue__add(r, e[i].queue, &p);
     }
+    if (rc)
+        role__unindex(r, ro); /* out of memory: no index rather than half of one */
     return rc;
 }
 
@@ -394,7 +489,6 @@ void registry__free(struct registry *r)
     {
         participant__free(r, p);
     }
-    json_decref(r->view);
     free(r);
 }
 
@@ -427,7 +521,7 @@ static int merge(json_t *stored, const json_t *payload, bool *changed)
     return 0;
 }
 
-int registry__update(struct registry *r, const json_t *payload, uint64_t now_ms, unsigned *changes)
+static int update(struct registry *r, const json_t *payload, uint64_t now_ms, unsigned *changes)
 {
     const char *id = json_string_value(json_object_get(payload, "id"));
     const char *role_name = json_string_value(json_object_get(payload, "role"));
@@ -446,12 +540,12 @@ int registry__update(struct registry *r, const json_t *payload, uint64_t now_ms,
     if (comp && r->o.max_components && r->n_components >= r->o.max_components &&
         !component__find(r, comp))
         return MSGFLO_ESTATE;
-    if (p && strcmp(p->role->name, role_name) != 0)
-        role__detach(r, p); /* announces another role now */
     char *text = json_dumps(payload, JSON_COMPACT);
     json_t *merged = NULL; /* the stored payload when it differs from `payload` */
     if (!text)
         return MSGFLO_ENOMEM;
+    if (p && strcmp(p->role->name, role_name) != 0)
+        role__detach(r, p); /* announces another role now */
     if (!p) {
         size_t len = strlen(id);
         p = calloc(1, sizeof *p + len + 1);
@@ -518,6 +612,13 @@ int registry__update(struct registry *r, const json_t *payload, uint64_t now_ms,
     return rc;
 }
 
+int registry__update(struct registry *r, const json_t *payload, uint64_t now_ms, unsigned *changes)
+{
+    int rc = update(r, payload, now_ms, changes);
+    registry_check(r);
+    return rc;
+}
+
 int registry__announce(struct registry *r, const void *data, size_t len, uint64_t now_ms,
                        unsigned *changes, char *err, size_t errlen)
 {
@@ -547,19 +648,19 @@ static struct role *role__find(const struct registry *r, const char *name)
     return ro;
 }
 
-/* Parses p's payload into r->view (the previous view is released). */
-static const json_t *view(const struct registry *r, const struct participant *p)
+/* p's payload, parsed: a new reference in *out. */
+static int parsed_payload(const struct participant *p, json_t **out)
 {
-    struct registry *w = (struct registry *)r; /* the view is a cache, not the registry's state */
-    json_decref(w->view);
-    w->view = p ? json_loads(p->text, 0, NULL) : NULL;
-    return w->view;
+    *out = NULL;
+    if (!p)
+        return MSGFLO_ENOPORT;
+    *out = json_loads(p->text, 0, NULL);
+    return *out ? 0 : MSGFLO_ENOMEM;
 }
 
-const json_t *registry__participant(const struct registry *r, const char *id)
+int registry__participant(const struct registry *r, const char *id, json_t **out)
 {
-    struct participant *p = participant__find(r, id);
-    return p ? view(r, p) : NULL;
+    return parsed_payload(participant__find(r, id), out);
 }
 
 int registry__seen(const struct registry *r, const char *id, uint64_t *first, uint64_t *last)
@@ -574,10 +675,10 @@ int registry__seen(const struct registry *r, const char *id, uint64_t *first, ui
     return 0;
 }
 
-const json_t *registry__role(const struct registry *r, const char *role)
+int registry__role(const struct registry *r, const char *role, json_t **out)
 {
     struct role *ro = role__find(r, role);
-    return ro ? view(r, ro->current) : NULL;
+    return parsed_payload(ro ? ro->current : NULL, out);
 }
 
 size_t registry__role_instances(const struct registry *r, const char *role)
@@ -694,11 +795,13 @@ size_t registry__expire_max(struct registry *r, uint64_t now_ms, size_t max, reg
         char *role = fn ? strdup(p->role->name) : NULL, *id = fn ? strdup(p->id) : NULL;
         participant__free(r, p);
         n++;
+        registry_check(r);
         if (role && id)
             fn(role, id, ud);
         free(role);
         free(id);
     }
+    registry_check(r);
     return n;
 }
 
@@ -721,5 +824,6 @@ size_t registry__forget_role(struct registry *r, const char *role)
         if (last)
             break;
     }
+    registry_check(r);
     return n;
 }

@@ -79,19 +79,20 @@ int registry__update(struct registry *r, const json_t *payload, uint64_t now_ms,
 int registry__announce(struct registry *r, const void *data, size_t len, uint64_t now_ms,
                        unsigned *changes, char *err, size_t errlen);
 
-/* The stored payload of participant `id`, or NULL. The registry keeps
- * payloads as compact JSON text and parses this one for the call: borrowed,
- * valid until the next registry__participant or registry__role call or the
- * next change of the registry. */
-const json_t *registry__participant(const struct registry *r, const char *id);
+/* The stored payload of participant `id` in *out: the registry keeps
+ * payloads as compact JSON text and parses this one for the call, so *out is
+ * a new reference owned by the caller (release with json_decref). Returns 0,
+ * MSGFLO_ENOPORT (unknown id; *out NULL) or MSGFLO_ENOMEM. */
+int registry__participant(const struct registry *r, const char *id, json_t **out);
 /* The first and last time participant `id` was seen; MSGFLO_ENOPORT when
  * unknown. */
 int registry__seen(const struct registry *r, const char *id, uint64_t *first, uint64_t *last);
 
-/* The definition of `role` (the payload of its participant seen last), or
- * NULL when no participant of the role is known. Borrowed as above (use
- * registry__role_instances to ask whether a role is known: it parses nothing). */
-const json_t *registry__role(const struct registry *r, const char *role);
+/* The definition of `role` (the payload of its participant seen last) in
+ * *out, owned as above. Returns 0, MSGFLO_ENOPORT (no participant of the
+ * role is known; *out NULL) or MSGFLO_ENOMEM. To ask whether a role is known,
+ * use registry__role_instances: it parses nothing. */
+int registry__role(const struct registry *r, const char *role, json_t **out);
 /* The number of participants of `role` (0 when unknown). */
 size_t registry__role_instances(const struct registry *r, const char *role);
 

@@ -313,6 +313,15 @@ int graph__set_component_n(struct graph *g, struct graph_process *p, const char 
     return 0;
 }
 
+void graph__set_process_metadata(struct graph_process *p, json_t *metadata)
+{
+    json_incref(metadata);
+    json_decref(p->metadata);
+    p->metadata = metadata;
+    p->metadata_text = NULL;
+    p->metadata_len = 0;
+}
+
 int graph__set_component(struct graph *g, struct graph_process *p, const char *component)
 {
     if (!component) {

@@ -126,6 +126,10 @@ int graph__ensure_process(struct graph *g, const char *name, struct graph_proces
  * MSGFLO_ENOMEM. */
 int graph__process_metadata(const struct graph_process *p, json_t **out);
 
+/* Sets (a reference is taken) or clears (NULL) a process's metadata (a JSON
+ * object). */
+void graph__set_process_metadata(struct graph_process *p, json_t *metadata);
+
 /* Sets (copies) or clears (NULL) a process's component. */
 int graph__set_component(struct graph *g, struct graph_process *p, const char *component);
 
@@ -182,9 +186,30 @@ int graph_json__from_json(const json_t *doc, struct graph **out, struct graph_er
 /* Parses FBP JSON text; JSON syntax errors return MSGFLO_EJSON with a place. */
 int graph_json__read(const char *text, size_t len, struct graph **out, struct graph_error *err);
 
+/* The two shapes FBP JSON is written in: the same graph, in the key order
+ * and with the optional parts of the tool each is compared with. Readers of
+ * FBP JSON (ours, fbp-graph, the fbp parser) accept both. */
+enum graph_json_style {
+    /* The fbp reference parser's output (msgflo-graph json, byte for byte):
+     * inports, outports, groups, processes, connections, properties (when
+     * present), caseSensitive; metadata wherever the graph has it (a
+     * process's before or after its component, as it was given). */
+    GRAPH_JSON_PARSER,
+    /* fbp-graph's Graph#toJSON, which the original runtime saves and serves
+     * (the live graph: component:getsource, auto-save): caseSensitive,
+     * properties ({} when none), inports, outports, groups, processes (each
+     * with component and metadata, {} when none), connections (edges first,
+     * then IIPs, each in graph order); the metadata of connections, exports
+     * and groups only when it is a non-empty object. */
+    GRAPH_JSON_FBP_GRAPH,
+};
+
 /* Returns in *out a new JSON document (one reference, owned by the caller)
- * shaped as the reference parser's output: inports, outports, groups,
- * processes, connections, properties (when present), caseSensitive. */
+ * of the graph in `style`. The one FBP JSON writer: msgflo-graph, the live
+ * graph (and through it auto-save and getsource) all write with it. */
+int graph_json__to_json_style(const struct graph *g, enum graph_json_style style, json_t **out);
+
+/* graph_json__to_json_style with GRAPH_JSON_PARSER. */
 int graph_json__to_json(const struct graph *g, json_t **out);
 
 /* Serializes a JSON value as JavaScript's JSON.stringify(value, null, indent)

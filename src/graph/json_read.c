@@ -119,7 +119,7 @@ static int read_processes(struct reader *r, const json_t *doc)
             rc = graph__set_component(r->g, proc, json_string_value(comp));
         if (rc)
             return rc;
-        proc->metadata = json_incref(metadata(p));
+        graph__set_process_metadata(proc, metadata(p));
     }
     return 0;
 }

@@ -1,5 +1,6 @@
 /* component:* commands: list, getsource, source (docs/runtime-protocol.md). */
 #include "runtime/live_internal.h"
+#include "graph/graph.h"
 
 #include "msgflo/errors.h"
 
@@ -115,7 +116,9 @@ static bool is_live_graph(struct live *l, const char *name)
 static int graph_source(struct live *l, const struct protocol_request *req)
 {
     json_t *doc = live__graph_json(l);
-    char *code = doc ? json_dumps(doc, JSON_INDENT(2)) : NULL;
+    char *code = NULL;
+    if (doc && graph_json__dump(doc, 2, &code) != 0) /* as auto-save writes it */
+        code = NULL;
     json_decref(doc);
     if (!code)
         return MSGFLO_ENOMEM;

@@ -32,6 +32,7 @@
 #include <stddef.h>
 
 struct live_graph;
+struct graph;
 
 /* One end of an edge or the target of an IIP. `index` is NULL (none), a
  * string or an integer, as the protocol allows. */
@@ -159,8 +160,14 @@ int live_graph__merge_metadata(json_t *metadata, const json_t *changes);
 /* {"node", "port", "index"?} of p: a new reference, or NULL. */
 json_t *live_graph__port_json(const struct live_port *p);
 
-/* The graph as FBP JSON (caseSensitive, properties, inports, outports,
- * groups, processes, connections: edges, then IIPs), as src/graph reads it.
+/* A copy of the graph in the graph model (graph/graph.h) in *out, owned by
+ * the caller (free with graph__free): nodes, exports and groups in the order
+ * added, edges then IIPs, properties with "name" (the id's last part) and
+ * "environment" ({"type": "msgflo"}) unless set. Returns 0 or MSGFLO_ENOMEM. */
+int live_graph__to_graph(const struct live_graph *g, struct graph **out);
+
+/* The graph as FBP JSON: live_graph__to_graph written by graph_json__to_json_style
+ * in fbp-graph's shape (GRAPH_JSON_FBP_GRAPH), as the original runtime saves it.
  * A new reference, or NULL when out of memory. */
 json_t *live_graph__to_json(const struct live_graph *g);
 

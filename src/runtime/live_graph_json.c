@@ -1,7 +1,9 @@
 /* The JSON-shaped parts of the live graph: exported ports, groups, and the
- * whole graph as FBP JSON (see live_graph.h). */
+ * whole graph as the graph model (graph/graph.h), which writes it as FBP
+ * JSON (see live_graph.h and docs/graph-models.md). */
 #include "runtime/live_graph_internal.h"
 
+#include "graph/graph.h"
 #include "msgflo/errors.h"
 
 #include <string.h>
@@ -170,112 +172,130 @@ json_t *live_graph__port_json(const struct live_port *p)
     return o;
 }
 
-/* {process, port, index?} as fbp-graph writes it (integer indexes only). */
-static json_t *fbp_endpoint(const struct live_port *p)
+/* The graph model's endpoint of p (strings borrowed; an index that is not
+ * an integer is not written in FBP JSON). */
+static struct graph_endpoint endpoint(const struct live_port *p)
 {
-    json_t *o = json_pack("{s:s, s:s}", "process", p->node, "port", p->port);
-    if (o && json_is_integer(p->index) &&
-        json_object_set_new(o, "index", json_deep_copy(p->index)) != 0) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+    return (struct graph_endpoint){(char *)p->node, (char *)p->port,
+                                   json_is_integer(p->index) ? json_integer_value(p->index)
+                                                             : GRAPH_NO_INDEX};
 }
 
-/* Sets o's metadata to m when it is a non-empty object (as fbp-graph);
- * non-zero when out of memory. */
-static int set_metadata_if(json_t *o, const json_t *m)
+/* The properties as saved: name (from the id) and environment unless set. */
+static json_t *saved_properties(const struct live_graph *g)
 {
-    if (!json_is_object(m) || json_object_size(m) == 0)
-        return 0;
-    return json_object_set_new(o, "metadata", json_deep_copy(m));
-}
-
-/* {a, b, metadata?} of an export or group v: a new reference, or NULL. */
-static json_t *fbp_element(const json_t *v, const char *a, const char *b)
-{
-    json_t *e = json_pack("{s:O, s:O}", a, json_object_get(v, a), b, json_object_get(v, b));
-    if (e && set_metadata_if(e, json_object_get(v, "metadata")) != 0) {
-        json_decref(e);
-        return NULL;
-    }
-    return e;
-}
-
-static int put_exports(json_t *dst, const json_t *set)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)set, k, v)
-    {
-        if (json_object_set_new(dst, k, fbp_element(v, "process", "port")) != 0)
-            return MSGFLO_ENOMEM;
-    }
-    return 0;
-}
-
-static int put_groups(json_t *dst, const json_t *groups)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)groups, k, v)
-    {
-        if (json_array_append_new(dst, fbp_element(v, "name", "nodes")) != 0)
-            return MSGFLO_ENOMEM;
-    }
-    return 0;
-}
-
-static int put_processes(json_t *dst, const struct live_graph *g)
-{
-    for (const struct live_node *n = live_graph__next_node(g, NULL); n;
-         n = live_graph__next_node(g, n)) {
-        json_t *e = json_pack("{s:s, s:o}", "component", n->component, "metadata",
-                              n->metadata ? json_deep_copy(n->metadata) : json_object());
-        if (!e || json_object_set_new(dst, n->id, e) != 0)
-            return MSGFLO_ENOMEM;
-    }
-    return 0;
-}
-
-/* Edges, then IIPs, each in the order added. */
-static int put_connections(json_t *dst, const struct live_graph *g)
-{
-    for (const struct live_edge *e = live_graph__next_edge(g, NULL); e;
-         e = live_graph__next_edge(g, e)) {
-        json_t *c =
-            json_pack("{s:o, s:o}", "src", fbp_endpoint(&e->src), "tgt", fbp_endpoint(&e->tgt));
-        if (!c || set_metadata_if(c, e->metadata) != 0 || json_array_append_new(dst, c) != 0)
-            return MSGFLO_ENOMEM;
-    }
-    for (const struct live_iip *i = live_graph__next_iip(g, NULL); i;
-         i = live_graph__next_iip(g, i)) {
-        json_t *c = json_pack("{s:O, s:o}", "data", i->data, "tgt", fbp_endpoint(&i->tgt));
-        if (!c || set_metadata_if(c, i->metadata) != 0 || json_array_append_new(dst, c) != 0)
-            return MSGFLO_ENOMEM;
-    }
-    return 0;
-}
-
-json_t *live_graph__to_json(const struct live_graph *g)
-{
-    json_t *props = json_deep_copy(g->props), *in = json_object(), *outp = json_object(),
-           *groups = json_array(), *procs = json_object(), *conns = json_array();
-    json_t *doc = json_pack("{s:b, s:o, s:o, s:o, s:o, s:o, s:o}", "caseSensitive",
-                            g->case_sensitive, "properties", props, "inports", in, "outports", outp,
-                            "groups", groups, "processes", procs, "connections", conns);
-    bool bad = !doc;
+    json_t *props = json_deep_copy(g->props);
+    bool bad = !props;
     if (!bad && !json_object_get(props, "name")) {
         const char *slash = strrchr(g->id, '/');
         bad = json_object_set_new(props, "name", json_string(slash ? slash + 1 : g->id)) != 0;
     }
     if (!bad && !json_object_get(props, "environment"))
         bad = json_object_set_new(props, "environment", json_pack("{s:s}", "type", "msgflo")) != 0;
-    if (bad || put_exports(in, g->inports) != 0 || put_exports(outp, g->outports) != 0 ||
-        put_groups(groups, g->groups) != 0 || put_processes(procs, g) != 0 ||
-        put_connections(conns, g) != 0) {
-        json_decref(doc);
+    if (bad) {
+        json_decref(props);
         return NULL;
     }
+    return props;
+}
+
+static int put_exports(struct graph *dst, const json_t *set, bool out)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)set, k, v)
+    {
+        const char *process = json_string_value(json_object_get(v, "process"));
+        const char *port = json_string_value(json_object_get(v, "port"));
+        json_t *md = json_object_get(v, "metadata");
+        int rc = out ? graph__set_outport(dst, k, process, port, md)
+                     : graph__set_inport(dst, k, process, port, md);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int put_groups(struct graph *dst, const json_t *groups)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)groups, k, v)
+    {
+        int rc =
+            graph__add_group(dst, k, json_object_get(v, "nodes"), json_object_get(v, "metadata"));
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int put_processes(struct graph *dst, const struct live_graph *g)
+{
+    for (const struct live_node *n = live_graph__next_node(g, NULL); n;
+         n = live_graph__next_node(g, n)) {
+        struct graph_process *p;
+        int rc = graph__ensure_process(dst, n->id, &p);
+        if (rc == 0)
+            rc = graph__set_component(dst, p, n->component);
+        if (rc)
+            return rc;
+        graph__set_process_metadata(p, n->metadata);
+    }
+    return 0;
+}
+
+/* Edges, then IIPs, each in the order added. */
+static int put_connections(struct graph *dst, const struct live_graph *g)
+{
+    int rc = 0;
+    for (const struct live_edge *e = live_graph__next_edge(g, NULL); e && rc == 0;
+         e = live_graph__next_edge(g, e)) {
+        struct graph_endpoint src = endpoint(&e->src), tgt = endpoint(&e->tgt);
+        rc = graph__add_edge(dst, &src, &tgt, e->metadata);
+    }
+    for (const struct live_iip *i = live_graph__next_iip(g, NULL); i && rc == 0;
+         i = live_graph__next_iip(g, i)) {
+        struct graph_endpoint tgt = endpoint(&i->tgt);
+        rc = graph__add_iip(dst, i->data, &tgt, i->metadata);
+    }
+    return rc;
+}
+
+int live_graph__to_graph(const struct live_graph *g, struct graph **out)
+{
+    struct graph *dst = NULL;
+    int rc = graph__new(&dst);
+    if (rc)
+        return rc;
+    dst->case_sensitive = g->case_sensitive;
+    dst->properties = saved_properties(g);
+    rc = dst->properties ? 0 : MSGFLO_ENOMEM;
+    if (rc == 0)
+        rc = put_exports(dst, g->inports, false);
+    if (rc == 0)
+        rc = put_exports(dst, g->outports, true);
+    if (rc == 0)
+        rc = put_groups(dst, g->groups);
+    if (rc == 0)
+        rc = put_processes(dst, g);
+    if (rc == 0)
+        rc = put_connections(dst, g);
+    if (rc) {
+        graph__free(dst);
+        return rc;
+    }
+    *out = dst;
+    return 0;
+}
+
+json_t *live_graph__to_json(const struct live_graph *g)
+{
+    struct graph *model = NULL;
+    json_t *doc = NULL;
+    if (live_graph__to_graph(g, &model) == 0 &&
+        graph_json__to_json_style(model, GRAPH_JSON_FBP_GRAPH, &doc) != 0)
+        doc = NULL;
+    graph__free(model);
     return doc;
 }

@@ -68,9 +68,12 @@ static void announce(struct coordinator *c, struct registry *r, const char *msg,
         abort(); /* announce accepted it */
     const char *id = json_string_value(json_object_get(payload, "id"));
     const char *role = json_string_value(json_object_get(payload, "role"));
-    if (!registry__participant(r, id) || registry__role_instances(r, role) == 0 ||
-        !registry__role(r, role))
+    json_t *stored = NULL, *def = NULL;
+    if (registry__participant(r, id, &stored) != 0 || registry__role_instances(r, role) == 0 ||
+        registry__role(r, role, &def) != 0)
         abort();
+    json_decref(stored);
+    json_decref(def);
     uint64_t first, last;
     if (registry__seen(r, id, &first, &last) != 0 || last != now || first > last)
         abort();

@@ -118,6 +118,7 @@ static void test_touch_marks_only_the_role(void **state)
     coordinator_roles__touch(c, "e");
     assert_false(de->failed);
     assert_true(de->dirty);
+    coordinator__check(c); /* the invariants (debug builds) */
 }
 
 static void test_entries_live_while_referred_to(void **state)
@@ -135,6 +136,7 @@ static void test_entries_live_while_referred_to(void **state)
     assert_int_equal(c->port_watches->refs, 1);
     assert_non_null(coordinator_roles__find(c, "b"));
     assert_int_equal(count_dirty_edges(c), 1); /* the freed edge left the list */
+    coordinator__check(c);
     coordinator_edges__free(c, ab2);
     assert_int_equal(HASH_COUNT(c->port_watches), 0);
     assert_null(coordinator_roles__find(c, "a"));
@@ -152,6 +154,7 @@ static void test_entries_live_while_referred_to(void **state)
     assert_int_equal(coordinator_watches__remove(c, "x", "out"), 0);
     assert_null(coordinator_roles__find(c, "x"));
     assert_int_equal(coordinator_watches__remove(c, "x", "out"), MSGFLO_EINVAL);
+    coordinator__check(c);
 }
 
 static void test_pending_edges_settle(void **state)
@@ -167,6 +170,7 @@ static void test_pending_edges_settle(void **state)
     coordinator_roles__touch(c, "a"); /* worth another try: waited for again */
     assert_true(coordinator_edges__settling(c, now));
     assert_false(coordinator_edges__settling(c, now + c->wait_timeout_ms)); /* waited long enough */
+    coordinator__check(c);
 }
 
 int main(void)

@@ -205,12 +205,44 @@ static void test_parse_then_json_round_trip(void **state)
     graph__free(g2);
 }
 
+/* The same graph in fbp-graph's shape (the live graph's): caseSensitive and
+ * properties first, every process with metadata after its component, edges
+ * before IIPs, empty metadata left out. */
+static void test_fbp_graph_style(void **state)
+{
+    (void)state;
+    const char *text = "INPORT=a.IN:in\n'x' -> OPTS a(A:x=1)\na OUT -> IN b(B)\n";
+    struct graph *g;
+    struct graph_error err;
+    json_t *doc;
+    char *out;
+    assert_int_equal(fbp__parse(text, strlen(text), NULL, &g, &err), 0);
+    g->connections[1].metadata = json_object(); /* {} is not written */
+    assert_int_equal(graph_json__to_json_style(g, GRAPH_JSON_FBP_GRAPH, &doc), 0);
+    assert_int_equal(graph_json__dump(doc, 0, &out), 0);
+    assert_string_equal(out, "{\"caseSensitive\":false,\"properties\":{},"
+                             "\"inports\":{\"in\":{\"process\":\"a\",\"port\":\"in\"}},"
+                             "\"outports\":{},\"groups\":[],"
+                             "\"processes\":{\"a\":{\"component\":\"A\",\"metadata\":{\"x\":1}},"
+                             "\"b\":{\"component\":\"B\",\"metadata\":{}}},"
+                             "\"connections\":[{\"src\":{\"process\":\"a\",\"port\":\"out\"},"
+                             "\"tgt\":{\"process\":\"b\",\"port\":\"in\"}},"
+                             "{\"data\":\"x\",\"tgt\":{\"process\":\"a\",\"port\":\"opts\"}}]}");
+    free(out);
+    json_decref(doc);
+    graph__free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_read_flowhub), cmocka_unit_test(test_read_defaults_and_msgflo_quirks),
-        cmocka_unit_test(test_read_errors),  cmocka_unit_test(test_dump_like_javascript),
-        cmocka_unit_test(test_js_string),    cmocka_unit_test(test_parse_then_json_round_trip),
+        cmocka_unit_test(test_read_flowhub),
+        cmocka_unit_test(test_read_defaults_and_msgflo_quirks),
+        cmocka_unit_test(test_read_errors),
+        cmocka_unit_test(test_dump_like_javascript),
+        cmocka_unit_test(test_js_string),
+        cmocka_unit_test(test_parse_then_json_round_trip),
+        cmocka_unit_test(test_fbp_graph_style),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

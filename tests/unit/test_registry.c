@@ -54,6 +54,30 @@ static unsigned update(struct registry *r, json_t *p, uint64_t now)
     return ch;
 }
 
+/* Participant id's stored payload: a new reference, NULL when unknown. */
+static json_t *stored(const struct registry *r, const char *id)
+{
+    json_t *p = NULL;
+    int rc = registry__participant(r, id, &p);
+    assert_int_equal(rc, p ? 0 : MSGFLO_ENOPORT);
+    return p;
+}
+
+/* The "id" of role's definition (copied into a static buffer), or NULL when
+ * no participant of the role is known. */
+static const char *role_id(const struct registry *r, const char *role)
+{
+    static char id[64];
+    json_t *def = NULL;
+    int rc = registry__role(r, role, &def);
+    assert_int_equal(rc, def ? 0 : MSGFLO_ENOPORT);
+    if (!def)
+        return NULL;
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(def, "id")));
+    json_decref(def);
+    return id;
+}
+
 static void test_first_and_repeated_announcement(void **state)
 {
     (void)state;
@@ -71,10 +95,12 @@ static void test_first_and_repeated_announcement(void **state)
     assert_int_equal(registry__seen(r, "zz", &first, &last), MSGFLO_ENOPORT);
     assert_int_equal(registry__count(r), 1);
     assert_int_equal(registry__role_count(r), 1);
-    assert_non_null(registry__participant(r, "a1"));
-    assert_null(registry__participant(r, "a2"));
-    assert_string_equal(json_string_value(json_object_get(registry__role(r, "a"), "id")), "a1");
-    assert_null(registry__role(r, "b"));
+    json_t *p = stored(r, "a1");
+    assert_non_null(p);
+    json_decref(p);
+    assert_null(stored(r, "a2"));
+    assert_string_equal(role_id(r, "a"), "a1");
+    assert_null(role_id(r, "b"));
     registry__free(r);
 }
 
@@ -85,17 +111,19 @@ static void test_new_fields_override_missing_kept(void **state)
     update(r, participant("a1", "a", NULL, NULL), 1);
     unsigned ch = update(r, payload("{\"id\":\"a1\",\"role\":\"a\",\"label\":\"new\"}"), 2);
     assert_int_equal(ch, REGISTRY_CHANGED); /* same ports: queues unchanged */
-    const json_t *p = registry__participant(r, "a1");
+    json_t *p = stored(r, "a1");
     assert_string_equal(json_string_value(json_object_get(p, "label")), "new");
     assert_string_equal(json_string_value(json_object_get(p, "component")), "test/Repeat");
     assert_int_equal(json_array_size(json_object_get(p, "inports")), 1);
+    json_decref(p);
     /* the stored copy is independent of the caller's payload */
     json_t *x = participant("a1", "a", NULL, NULL);
     registry__update(r, x, 3, NULL);
     json_object_set_new(x, "label", json_string("mutated"));
     json_decref(x);
-    assert_string_equal(json_string_value(json_object_get(registry__participant(r, "a1"), "label")),
-                        "repeats");
+    p = stored(r, "a1");
+    assert_string_equal(json_string_value(json_object_get(p, "label")), "repeats");
+    json_decref(p);
     registry__free(r);
 }
 
@@ -108,7 +136,7 @@ static void test_new_instance_of_role(void **state)
     assert_int_equal(ch, REGISTRY_NEW_INSTANCE | REGISTRY_CHANGED);
     assert_int_equal(registry__role_instances(r, "a"), 2);
     assert_int_equal(registry__role_count(r), 1);
-    assert_string_equal(json_string_value(json_object_get(registry__role(r, "a"), "id")), "a2");
+    assert_string_equal(role_id(r, "a"), "a2");
     assert_int_equal(registry__role_instances(r, "nope"), 0);
     registry__free(r);
 }
@@ -239,11 +267,11 @@ static void test_expiry_keeps_latest_definition(void **state)
     update(r, participant("a1", "a", "old", NULL), 0);
     update(r, participant("a2", "a", "new", NULL), 50);
     update(r, participant("a1", "a", "old", NULL), 60); /* a1 current again */
-    assert_string_equal(json_string_value(json_object_get(registry__role(r, "a"), "id")), "a1");
+    assert_string_equal(role_id(r, "a"), "a1");
     registry__forget_role(r, "zz");
     /* a2 expires: a1 stays current */
     assert_int_equal(registry__expire(r, 155, NULL, NULL), 1);
-    assert_string_equal(json_string_value(json_object_get(registry__role(r, "a"), "id")), "a1");
+    assert_string_equal(role_id(r, "a"), "a1");
     registry__free(r);
 }
 
@@ -257,7 +285,7 @@ static void test_forget_role(void **state)
     assert_int_equal(registry__forget_role(r, "a"), 2);
     assert_int_equal(registry__forget_role(r, "a"), 0);
     assert_int_equal(registry__count(r), 1);
-    assert_null(registry__role(r, "a"));
+    assert_null(role_id(r, "a"));
     struct edges e = {""};
     registry__edges(r, "b", on_edge, &e);
     assert_string_equal(e.text, "");
@@ -275,7 +303,7 @@ static void test_role_moves(void **state)
     unsigned ch = update(r, participant("p", "b", NULL, NULL), 2);
     assert_true(ch & REGISTRY_NEW_ROLE);
     assert_true(ch & REGISTRY_NEW_INSTANCE);
-    assert_null(registry__role(r, "a"));
+    assert_null(role_id(r, "a"));
     assert_int_equal(registry__role_count(r), 1);
     size_t n;
     assert_null(registry__queue_ports(r, "a.IN", &n));
@@ -427,9 +455,10 @@ static void test_stored_text(void **state)
                      REGISTRY_CHANGED);
     /* the full payload again: merged over the stored one (icon kept), nothing new */
     assert_int_equal(update(r, participant("a1", "a", "qin", NULL), 4), 0);
-    const json_t *p = registry__participant(r, "a1");
+    json_t *p = stored(r, "a1");
     assert_string_equal(json_string_value(json_object_get(p, "icon")), "x");
     assert_string_equal(json_string_value(json_object_get(p, "label")), "repeats");
+    json_decref(p);
     char *q = NULL;
     bool announced = false;
     assert_int_equal(registry__queue(r, "a", true, "IN", &q, &announced), 0);

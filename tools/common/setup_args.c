@@ -35,6 +35,8 @@ enum {
     OPT_TIMEOUT,
     OPT_FOREVER,
     OPT_SHELL,
+    OPT_METRICS_PORT,
+    OPT_METRICS_LISTEN,
 };
 
 static const struct cli_option options[] = {
@@ -59,6 +61,11 @@ static const struct cli_option options[] = {
      "participants, until SIGINT/SIGTERM. Needed on MQTT."},
     {OPT_SHELL, "shell", CLI_OPTIONAL, "[SHELL]",
      "run participant commands as SHELL -c \"command\" (sh)"},
+    {OPT_METRICS_PORT, "metrics-port", CLI_VALUE, "PORT",
+     "with --forever: serve Prometheus metrics on GET /metrics\n"
+     "at this port (0: a free one, printed)"},
+    {OPT_METRICS_LISTEN, "metrics-listen", CLI_VALUE, "ADDRESS",
+     "address of --metrics-port (default 127.0.0.1)"},
     {0},
 };
 
@@ -115,6 +122,18 @@ static int option(const struct cli *c, struct setup_args *a, const char **forwar
     case OPT_COMPONENTDIR:
         o->componentdir = *value ? value : NULL;
         break;
+    case OPT_METRICS_PORT: {
+        char *end;
+        long port = strtol(value, &end, 10);
+        if (!*value || *end || port < 0 || port > 65535)
+            return usage_error(msg, len, "--metrics-port: '%s' is not a port (0-65535)", value);
+        o->metrics = true;
+        o->metrics_port = (int)port;
+        break;
+    }
+    case OPT_METRICS_LISTEN:
+        o->metrics_listen = value;
+        break;
     case OPT_TIMEOUT: {
         char *end;
         double secs = strtod(value, &end);
@@ -155,6 +174,10 @@ int setup__parse_args(int argc, char **argv, struct setup_args *a, char *msg, si
         snprintf(msg, len, "ERROR: No graph file specified");
         return SETUP_ARGS_USAGE;
     }
+    if (o->metrics && !o->forever)
+        return usage_error(msg, len,
+                           "--metrics-port needs --forever (without it msgflo-setup "
+                           "exits once the graph is set up)");
     if (forward && supervisor__parse_forward(forward, &o->forward) != 0)
         return usage_error(msg, len, "--forward takes stdout and/or stderr, not '%s'", forward);
     o->ignore = a->ignore.items;

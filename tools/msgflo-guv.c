@@ -152,16 +152,7 @@ static void on_metrics_request(struct http_server *s, const struct http_request 
     struct strbuf sb;
     strbuf__init(&sb);
     guv_runner__metrics(t->runner, &sb);
-    if (sb.err) {
-        strbuf__cleanup(&sb);
-        resp->status = 500;
-        return;
-    }
-    resp->status = 200;
-    resp->content_type = METRICS_CONTENT_TYPE;
-    resp->body_len = sb.len;
-    resp->body = strbuf__steal(&sb);
-    strbuf__cleanup(&sb);
+    metrics__respond(resp, &sb);
 }
 
 static void on_connected(struct session *s, void *ud)

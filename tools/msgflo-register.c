@@ -131,16 +131,7 @@ static int parse_args(int argc, char **argv, struct args *a)
     }
     if (a->n_roles == 0)
         return cli__usage_error(&spec, "no participant: give --role ROLE:FILE.yaml");
-    a->broker = msgflo_url_resolve(a->broker);
-    if (!a->broker)
-        return cli__usage_error(&spec, "no broker: use --broker URL or set MSGFLO_BROKER "
-                                       "(e.g. mqtt://localhost)");
-    char why[512];
-    if (cli__check_broker(a->broker, why, sizeof why) != 0) {
-        fprintf(stderr, PROG ": %s\n", why);
-        return 2;
-    }
-    return -1;
+    return cli__need_broker(&spec, &a->broker);
 }
 
 /* Announces the participants until done (or stopped). Returns the exit status. */

@@ -282,3 +282,17 @@ void metrics__edges(struct strbuf *sb, size_t bound, size_t unbound)
     metrics__sample(sb, "msgflo_edges", b, (double)bound);
     metrics__sample(sb, "msgflo_edges", u, (double)unbound);
 }
+
+void metrics__respond(struct http_response *resp, struct strbuf *sb)
+{
+    if (sb->err) {
+        strbuf__cleanup(sb);
+        resp->status = 500;
+        return;
+    }
+    resp->status = 200;
+    resp->content_type = METRICS_CONTENT_TYPE;
+    resp->body_len = sb->len;
+    resp->body = strbuf__steal(sb);
+    strbuf__cleanup(sb);
+}

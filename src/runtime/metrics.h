@@ -13,6 +13,7 @@
 
 #include "coord/system.h"
 #include "core/strbuf.h"
+#include "runtime/http_server.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,6 +21,10 @@
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 /* "# HELP name help" and "# TYPE name type" (type: counter, gauge). */
+/* Answers with sb as the body (taken; sb is left empty): 200 and the
+ * Prometheus content type, or 500 when writing it ran out of memory. */
+void metrics__respond(struct http_response *resp, struct strbuf *sb);
+
 void metrics__family(struct strbuf *sb, const char *name, const char *type, const char *help);
 
 /* "name{labels} value": `labels` NULL or NULL-terminated name, value pairs

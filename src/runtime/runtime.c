@@ -79,16 +79,7 @@ static void serve_metrics(struct runtime *rt, const struct http_request *req,
                     rt->server ? (double)http_server__clients(rt->server) : 0);
     if (rt->metrics)
         rt->metrics(rt->metrics_ud, &sb);
-    if (sb.err) {
-        strbuf__cleanup(&sb);
-        resp->status = 500;
-        return;
-    }
-    resp->status = 200;
-    resp->content_type = METRICS_CONTENT_TYPE;
-    resp->body_len = sb.len;
-    resp->body = strbuf__steal(&sb);
-    strbuf__cleanup(&sb);
+    metrics__respond(resp, &sb);
 }
 
 static void on_request(struct http_server *s, const struct http_request *req,

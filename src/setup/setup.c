@@ -512,16 +512,7 @@ static void on_metrics_request(struct http_server *hs, const struct http_request
     strbuf__init(&sb);
     metrics__process(&sb);
     write_metrics(s, &sb);
-    if (sb.err) {
-        strbuf__cleanup(&sb);
-        resp->status = 500;
-        return;
-    }
-    resp->status = 200;
-    resp->content_type = METRICS_CONTENT_TYPE;
-    resp->body_len = sb.len;
-    resp->body = strbuf__steal(&sb);
-    strbuf__cleanup(&sb);
+    metrics__respond(resp, &sb);
 }
 
 static int serve_metrics(struct setup *s)

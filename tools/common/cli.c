@@ -225,6 +225,20 @@ int cli__check_broker(const char *url, char *msg, size_t len)
     return -1;
 }
 
+int cli__need_broker(const struct cli_spec *spec, const char **broker)
+{
+    *broker = msgflo_url_resolve(*broker);
+    if (!*broker)
+        return cli__usage_error(spec, "no broker: use --broker URL or set MSGFLO_BROKER "
+                                      "(e.g. mqtt://localhost)");
+    char why[512];
+    if (cli__check_broker(*broker, why, sizeof why) != 0) {
+        fprintf(stderr, "%s: %s\n", spec->prog, why);
+        return 2;
+    }
+    return -1;
+}
+
 bool cli__number(const char *text, long min, long max, long *out)
 {
     char *end;

@@ -104,6 +104,12 @@ int cli__stop(struct cli *c, enum cli_item item);
  * error, exit 2, in every tool. */
 int cli__check_broker(const char *url, char *msg, size_t len);
 
+/* For a tool that needs a broker: *broker (an option's value, or NULL)
+ * resolved through the environment (msgflo_url_resolve) and checked.
+ * Returns -1 when there is a usable one, else the exit status (2) after
+ * saying why on stderr. */
+int cli__need_broker(const struct cli_spec *spec, const char **broker);
+
 /* A whole decimal number from min to max (the whole text). */
 bool cli__number(const char *text, long min, long max, long *out);
 

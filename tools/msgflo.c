@@ -141,7 +141,11 @@ struct app {
     struct autosave *autosave;
     struct loop_stats *stats;
     uv_signal_t sigint, sigterm, sigusr1;
-    uv_check_t broker_shown; /* until the embedded broker's URL is printed */
+    uv_check_t broker_shown;    /* until the embedded broker's URL is printed */
+    uv_timer_t waiting;         /* "waiting for ..." until the --graph is first up */
+    uint64_t graph_loaded;      /* uv_now() when --graph was loaded */
+    bool up;                    /* the first "graph up" line was printed */
+    struct live_progress shown; /* what the last "graph" line said */
     int status;
 };
 
@@ -385,6 +389,7 @@ static void shutdown_app(struct app *app)
     uv_close((uv_handle_t *)&app->sigterm, NULL);
     uv_close((uv_handle_t *)&app->sigusr1, NULL);
     uv_close((uv_handle_t *)&app->broker_shown, NULL);
+    uv_close((uv_handle_t *)&app->waiting, NULL);
     loop_stats__free(app->stats);
     app->stats = NULL;
     /* Save first, while the graph is whole; then no more events reach the
@@ -422,6 +427,59 @@ static void show_embedded_broker(uv_check_t *h)
     uv_check_stop(h);
 }
 
+#define WAITING_EVERY_MS 5000 /* at most one "waiting for" line per this */
+
+static const char *plural(size_t n, const char *one, const char *many)
+{
+    return n == 1 ? one : many;
+}
+
+/* While --graph is set up, the roles not seen yet, so a person waiting
+ * knows why (as msgflo-setup says it). */
+static void show_waiting(uv_timer_t *t)
+{
+    struct app *app = t->data;
+    char missing[1024];
+    struct live_progress p;
+    if (app->up || !app->live || !coordinator__connected(app->coord))
+        return;
+    live__progress(app->live, &p, missing, sizeof missing);
+    if (*missing)
+        fprintf(stderr, "msgflo: waiting for %s (%llu s)\n", missing,
+                (unsigned long long)((uv_now(app->loop) - app->graph_loaded) / 1000));
+}
+
+/* The system settled: one line when --graph is first up, then one only
+ * when a later settle leaves a different picture (docs/msgflo.md says why). */
+static void show_settled(void *ud)
+{
+    struct app *app = ud;
+    char missing[1024];
+    struct live_progress p;
+    live__progress(app->live, &p, missing, sizeof missing);
+    if (app->up && memcmp(&p, &app->shown, sizeof p) == 0)
+        return;
+    bool whole = p.running == p.nodes && p.bound == p.edges;
+    char counts[128];
+    if (whole)
+        snprintf(counts, sizeof counts, "%zu %s, %zu %s bound", p.nodes,
+                 plural(p.nodes, "participant", "participants"), p.edges,
+                 plural(p.edges, "edge", "edges"));
+    else
+        snprintf(counts, sizeof counts, "%zu of %zu participants, %zu of %zu %s bound", p.running,
+                 p.nodes, p.bound, p.edges, plural(p.edges, "edge", "edges"));
+    if (!app->up)
+        fprintf(stderr, "msgflo: graph %s: %s (%.1f s)%s%s\n", whole ? "up" : "partly up", counts,
+                (double)(uv_now(app->loop) - app->graph_loaded) / 1000,
+                *missing ? "; not seen: " : "", missing);
+    else
+        fprintf(stderr, "msgflo: graph now: %s%s%s\n", counts, *missing ? "; not seen: " : "",
+                missing);
+    app->up = true;
+    app->shown = p;
+    uv_timer_stop(&app->waiting);
+}
+
 /* SIGUSR1: the longest loop turn since the last report (benchmarks). */
 static void on_report(uv_signal_t *h, int signum)
 {
@@ -442,13 +500,21 @@ static void init_handles(struct app *app)
     uv_signal_init(app->loop, &app->sigterm);
     uv_signal_init(app->loop, &app->sigusr1);
     uv_check_init(app->loop, &app->broker_shown);
+    uv_timer_init(app->loop, &app->waiting);
     app->sigint.data = app->sigterm.data = app->sigusr1.data = app->broker_shown.data = app;
+    app->waiting.data = app;
     if (loop_stats__new(app->loop, &app->stats) != 0)
         app->stats = NULL; /* SIGUSR1 then reports nothing */
 }
 
-static void start_handles(struct app *app, bool embedded_broker)
+static void start_handles(struct app *app, bool embedded_broker, bool graph)
 {
+    if (graph) {
+        uv_update_time(app->loop);
+        app->graph_loaded = uv_now(app->loop);
+        uv_timer_start(&app->waiting, show_waiting, WAITING_EVERY_MS, WAITING_EVERY_MS);
+        live__on_settled(app->live, show_settled, app);
+    }
     uv_signal_start(&app->sigint, on_signal, SIGINT);
     uv_signal_start(&app->sigterm, on_signal, SIGTERM);
     uv_signal_start(&app->sigusr1, on_report, SIGUSR1);
@@ -549,7 +615,7 @@ int main(int argc, char **argv)
         shutdown_app(&app);
         goto out;
     }
-    start_handles(&app, !o.coord.broker || !*o.coord.broker);
+    start_handles(&app, !o.coord.broker || !*o.coord.broker, o.graph != NULL);
 
     printf("msgflo started on %s\n", runtime__address(app.rt));
     printf("Open in Flowhub: %s\n", runtime__flowhub_url(app.rt));

@@ -85,6 +85,12 @@ void live__on_change(struct live *l, void (*fn)(void *ud), void *ud)
     l->change_ud = ud;
 }
 
+void live__on_settled(struct live *l, void (*fn)(void *ud), void *ud)
+{
+    l->on_settled = fn;
+    l->settled_ud = ud;
+}
+
 void live__changed(struct live *l)
 {
     if (l->on_change)

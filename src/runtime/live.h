@@ -65,4 +65,22 @@ void live__metrics(struct live *l, struct strbuf *sb);
 /* fn(ud) is called after every change of the live graph (fn NULL: none). */
 void live__on_change(struct live *l, void (*fn)(void *ud), void *ud);
 
+/* fn(ud) is called each time the system settles (system_events.settled:
+ * the live graph is up as far as it will get; fn NULL: none). The caller
+ * decides what to tell a person (live__progress). */
+void live__on_settled(struct live *l, void (*fn)(void *ud), void *ud);
+
+/* How far the live graph is up now, for progress lines. */
+struct live_progress {
+    size_t nodes;   /* nodes of the live graph */
+    size_t running; /* of those, with a participant known now */
+    size_t edges;   /* edges of the live graph */
+    size_t bound;   /* of those, bound on the broker now */
+};
+
+/* Fills *out, and `missing` (len bytes, may be NULL) with the ids of the
+ * nodes without a participant, comma-separated in graph order ("a, b"),
+ * ending in ", ..." when they do not all fit. O(nodes + edges). */
+void live__progress(struct live *l, struct live_progress *out, char *missing, size_t len);
+
 #endif

@@ -246,6 +246,13 @@ static void on_component_changed(void *ud, const char *name)
     json_decref(all);
 }
 
+static void on_settled(void *ud)
+{
+    struct live *l = ud;
+    if (l->on_settled)
+        l->on_settled(l->settled_ud);
+}
+
 static const struct system_events events = {
     .data = on_data,
     .data_wanted = on_data_wanted,
@@ -257,6 +264,7 @@ static const struct system_events events = {
     .error = on_error,
     .components_changed = on_components_changed,
     .component_changed = on_component_changed,
+    .settled = on_settled,
 };
 
 const struct system_events *live__system_events(void)

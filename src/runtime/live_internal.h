@@ -20,6 +20,8 @@ struct live {
     double started_at;    /* wall-clock seconds of the last start */
     void (*on_change)(void *ud);
     void *change_ud;
+    void (*on_settled)(void *ud);
+    void *settled_ud;
     /* network:edges (live_select.c): each selecting client's edges, and
      * their union counted by client. A client absent here gets every edge. */
     struct live_selection *selections;

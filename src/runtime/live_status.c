@@ -7,6 +7,7 @@
 #include "msgflo/errors.h"
 #include "runtime/metrics.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static void role_status(struct live *l, const char *role, struct system_role_status *st)
@@ -86,6 +87,49 @@ static int handle_getstatus(struct protocol *p, const struct protocol_request *r
 nomem:
     json_decref(payload);
     return MSGFLO_ENOMEM;
+}
+
+/* Appends ", id" (or "id" first) to missing; ", ..." once it is full. */
+static void add_missing(char *missing, size_t len, size_t *used, const char *id)
+{
+    static const char more[] = ", ...";
+    if (!missing || *used >= len)
+        return;
+    const char *sep = *used ? ", " : "";
+    size_t need = strlen(sep) + strlen(id);
+    if (*used + need + sizeof more <= len) {
+        *used += (size_t)snprintf(missing + *used, len - *used, "%s%s", sep, id);
+        return;
+    }
+    if (*used + sizeof more <= len)
+        snprintf(missing + *used, len - *used, "%s", *used ? more : more + 2);
+    *used = len; /* full: nothing more */
+}
+
+void live__progress(struct live *l, struct live_progress *out, char *missing, size_t len)
+{
+    memset(out, 0, sizeof *out);
+    size_t used = 0;
+    if (missing && len)
+        missing[0] = '\0';
+    for (const struct live_node *n = live_graph__next_node(l->g, NULL); n;
+         n = live_graph__next_node(l->g, n)) {
+        struct system_role_status st;
+        role_status(l, n->id, &st);
+        out->nodes++;
+        if (st.instances > 0)
+            out->running++;
+        else
+            add_missing(missing, len, &used, n->id);
+    }
+    for (const struct live_edge *e = live_graph__next_edge(l->g, NULL); e;
+         e = live_graph__next_edge(l->g, e)) {
+        bool bound;
+        unsigned long long messages;
+        edge_status(l, e, &bound, &messages);
+        out->edges++;
+        out->bound += bound;
+    }
 }
 
 const struct live_command commands_status[] = {

@@ -170,6 +170,28 @@ static void calls(struct fixture *f, const char *expected)
     f->fake.calls[0] = '\0';
 }
 
+static void count_settled(void *ud)
+{
+    (*(int *)ud)++;
+}
+
+/* The system's settled event reaches the listener (the runtime's "graph
+ * up" line), and nothing without one. */
+static void test_settled_listener(void **state)
+{
+    struct fixture *f = *state;
+    const struct system_events *ev = live__system_events();
+    ev->settled(f->l); /* no listener: nothing */
+    int n = 0;
+    live__on_settled(f->l, count_settled, &n);
+    ev->settled(f->l);
+    ev->settled(f->l);
+    assert_int_equal(n, 2);
+    live__on_settled(f->l, NULL, NULL);
+    ev->settled(f->l);
+    assert_int_equal(n, 2);
+}
+
 /* ---- fbp-test's Graph group, in its order ---- */
 
 /* msgflo:getstatus (the live view): to the requester only, what the system
@@ -221,6 +243,24 @@ static void test_status_and_metrics(void **state)
             fail_msg("no %s in:\n%s", lines[i], sb.data);
     }
     strbuf__cleanup(&sb);
+    /* The counts and missing roles of the runtime's progress lines. */
+    struct live_progress pr;
+    char missing[16];
+    live__progress(f->l, &pr, missing, sizeof missing);
+    assert_int_equal(pr.nodes, 2);
+    assert_int_equal(pr.running, 1);
+    assert_int_equal(pr.edges, 1);
+    assert_int_equal(pr.bound, 1);
+    assert_string_equal(missing, "b");
+    send(f, "graph", "addnode", "{'id':'c_long_name','component':'R','graph':'default/main'}");
+    send(f, "graph", "addnode", "{'id':'d','component':'R','graph':'default/main'}");
+    live__progress(f->l, &pr, missing, sizeof missing);
+    assert_int_equal(pr.nodes, 4);
+    assert_string_equal(missing, "b, ..."); /* "b, c_long_name" does not fit with ", ..." */
+    live__progress(f->l, &pr, missing, 8);
+    assert_string_equal(missing, "b, ...");
+    live__progress(f->l, &pr, missing, 4); /* room for neither "b, ..." nor "..." */
+    assert_string_equal(missing, "");
     /* Without the secret: refused like any other command. */
     struct fixture *g = fixture_new("s3");
     if (g->dump)
@@ -1051,6 +1091,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_fbp_test_graph, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_and_metrics, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_settled_listener, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fbp_test_network, setup, teardown),
         cmocka_unit_test_setup_teardown(test_edge_selection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_system_errors, setup, teardown),

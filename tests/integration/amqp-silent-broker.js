@@ -197,7 +197,10 @@ async function main() {
       while (!/login to 127\.0\.0\.1 failed/.test(rt.child.stderrText) ||
              !/broker connection lost \(.*\); reconnecting/.test(rt.child.stderrText)) await sleep(50);
     })(), 8000, `stderr reports the broker unreachable: ${rt.child.stderrText}`);
-    ok(broker.accepted() >= 2, `tried again after the failed login (${broker.accepted()} connections)`);
+    // the retry follows the reported failure after its backoff
+    await withTimeout((async () => {
+      while (broker.accepted() < 2) await sleep(50);
+    })(), 5000, `tried again after the failed login (${broker.accepted()} connections)`);
     ws.close();
     // SIGTERM while a login waits: msgflo ends at once.
     const t0 = Date.now();

@@ -389,7 +389,8 @@ static void slot_open(struct socket_slot *s, int fd)
  * the broker's code and text to `why`. */
 static bool login_refused(amqp_rpc_reply_t r, char *why, size_t whylen)
 {
-    if (r.reply_type != AMQP_RESPONSE_SERVER_EXCEPTION || r.reply.id != AMQP_CONNECTION_CLOSE_METHOD)
+    if (r.reply_type != AMQP_RESPONSE_SERVER_EXCEPTION ||
+        r.reply.id != AMQP_CONNECTION_CLOSE_METHOD)
         return false;
     amqp_connection_close_t *m = r.reply.decoded;
     if (m->reply_code != AMQP_ACCESS_REFUSED && m->reply_code != AMQP_NOT_ALLOWED)

@@ -571,8 +571,10 @@ static void on_connect_done(uv_async_t *h)
     a->job = NULL;
     amqp_connection_state_t conn = j->conn;
     int rc = j->rc;
-    if (rc == MSGFLO_ENOHOST && a->base.url->n_hosts > 1)
-        rc = MSGFLO_ECONNECT; /* the other nodes of the list may be there */
+    /* The other nodes of a list may be there; a name that resolved before
+     * may come back (a DNS record being replaced). */
+    if (rc == MSGFLO_ENOHOST && (a->base.url->n_hosts > 1 || a->base.generation > 0))
+        rc = MSGFLO_ECONNECT;
     if (rc && !a->base.closing) {
         snprintf(a->base.last_error, sizeof a->base.last_error, "%s", j->why);
         if (rc == MSGFLO_EREFUSED)

@@ -363,7 +363,9 @@ static void start_connect(struct mqtt *m, bool first)
     m->tls_reported = false;
     int rc = first ? mosquitto_connect_async(m->mosq, u->host, u->port, u->keepalive)
                    : mosquitto_reconnect_async(m->mosq);
-    if (rc == MOSQ_ERR_EAI && transport__host_unknown(u->host)) {
+    /* Only before the first connection: a name that resolved before may
+     * come back (a DNS record being replaced). */
+    if (rc == MOSQ_ERR_EAI && m->base.generation == 0 && transport__host_unknown(u->host)) {
         snprintf(m->base.last_error, sizeof m->base.last_error, "host name %s not found", u->host);
         LOG_ERROR(NS, "%s", m->base.last_error);
         lost(m, MSGFLO_ENOHOST);

@@ -145,7 +145,8 @@ const char *transport_last_error(const struct transport *t);
 /* Whether `err` (from events.disconnected) ends the transport's attempts:
  * MSGFLO_EREFUSED (AMQP 403 ACCESS_REFUSED or 530 NOT_ALLOWED at login, MQTT
  * CONNACK "bad user name or password" or "not authorised") and
- * MSGFLO_ENOHOST (getaddrinfo: EAI_NONAME). Retrying cannot fix either. */
+ * MSGFLO_ENOHOST (getaddrinfo: EAI_NONAME, only before the first successful
+ * connection and for a URL of one host). Retrying cannot fix either. */
 bool transport_is_permanent(int err);
 /* How many publishes the broker refused since the transport was created:
  * AMQP publisher-confirm nacks (a nack of several counts each one it covers,

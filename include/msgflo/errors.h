@@ -25,6 +25,8 @@ enum msgflo_error {
     MSGFLO_ESYS = -11,      /* system call or event loop failure */
     MSGFLO_ETLS = -12,      /* TLS set-up failed */
     MSGFLO_ENOSPC = -13,    /* a caller's buffer is too small (nothing truncated) */
+    MSGFLO_EREFUSED = -14,  /* the broker refused the login (credentials, vhost): not retried */
+    MSGFLO_ENOHOST = -15,   /* the broker's host name does not exist: not retried */
 };
 
 /* Returns a static, human-readable description of an error code; never NULL. */

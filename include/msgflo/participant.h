@@ -71,7 +71,12 @@ typedef void (*msgflo_process_fn)(msgflo_participant *p, const char *inport, msg
 typedef void (*msgflo_ready_fn)(msgflo_participant *p, void *userdata);
 
 /* Called when the connection to the broker is lost; the participant
- * reconnects by itself with backoff. `err` is a MSGFLO_E* code. */
+ * reconnects by itself with backoff. `err` is a MSGFLO_E* code. Except for
+ * MSGFLO_EREFUSED (the broker refused the login: 403/530 on AMQP, CONNACK
+ * "bad user name or password" or "not authorised" on MQTT) and
+ * MSGFLO_ENOHOST (the broker's host name does not exist): those are not
+ * retried, msgflo_participant_last_error says why, and the caller should
+ * stop the participant. */
 typedef void (*msgflo_disconnect_fn)(msgflo_participant *p, int err, void *userdata);
 
 /* Creates a participant. `role`, when not NULL, overrides def->role.
@@ -171,6 +176,10 @@ const char *msgflo_participant_queue(const msgflo_participant *p, bool inport, c
 char *msgflo_participant_discovery(const msgflo_participant *p);
 /* The broker URL the participant uses (borrowed). */
 const char *msgflo_participant_broker(const msgflo_participant *p);
+/* Why the last attempt to connect failed, in the broker's words where it gave
+ * any (e.g. "403 ACCESS_REFUSED - Login was refused ..."), or "" when
+ * connected or not known (borrowed: valid until the loop next runs). */
+const char *msgflo_participant_last_error(const msgflo_participant *p);
 void *msgflo_participant_userdata(const msgflo_participant *p);
 
 /* --- the whole main() of a participant program -------------------------- */

@@ -215,7 +215,15 @@ static void on_disconnected(void *ud, int err)
     c->connected = false;
     coordinator_router__disconnected(c);
     coordinator_graph__disconnected(c);
-    if (!c->lost_reported && !c->closing) {
+    if (transport_is_permanent(err) && !c->closing) {
+        /* The transport gave up (it says so once): no "reconnecting". */
+        const char *why = transport_last_error(c->t);
+        c->lost_reported = true;
+        coordinator__report_error(c, "not retrying: %s: %s",
+                                  err == MSGFLO_EREFUSED ? "the broker refused the login"
+                                                         : "cannot reach the broker",
+                                  why[0] ? why : msgflo_strerror(err));
+    } else if (!c->lost_reported && !c->closing) {
         c->lost_reported = true;
         coordinator__report_error(c, "broker connection lost (%s); reconnecting",
                                   msgflo_strerror(err));

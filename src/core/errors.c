@@ -31,6 +31,10 @@ const char *msgflo_strerror(int err)
         return "TLS set-up failed";
     case MSGFLO_ENOSPC:
         return "buffer too small";
+    case MSGFLO_EREFUSED:
+        return "the broker refused the login";
+    case MSGFLO_ENOHOST:
+        return "the broker's host name does not exist";
     }
     return "unknown error";
 }

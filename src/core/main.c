@@ -21,6 +21,8 @@ struct main_ctx {
     uv_signal_t sigint, sigterm;
     bool announced;
     bool stopping;
+    int status; /* the exit status */
+    const char *prog;
 };
 
 static void usage(FILE *f, const char *prog, const msgflo_definition *def)
@@ -93,6 +95,28 @@ static void on_signal(uv_signal_t *h, int signum)
     msgflo_participant_stop(ctx->p, on_stopped);
 }
 
+/* A refused login or an unknown host name is not retried: end with the
+ * broker's reason instead of waiting for ever. */
+static void on_disconnect(msgflo_participant *p, int err, void *userdata)
+{
+    struct main_ctx *ctx = *(struct main_ctx **)userdata;
+    if ((err != MSGFLO_EREFUSED && err != MSGFLO_ENOHOST) || ctx->stopping)
+        return;
+    char shown[512];
+    if (msgflo_url_redact(msgflo_participant_broker(p), shown, sizeof shown) != 0)
+        snprintf(shown, sizeof shown, "broker");
+    const char *why = msgflo_participant_last_error(p);
+    if (!why[0])
+        why = msgflo_strerror(err);
+    if (err == MSGFLO_EREFUSED)
+        fprintf(stderr, "%s: the broker at %s refused the login: %s\n", ctx->prog, shown, why);
+    else
+        fprintf(stderr, "%s: cannot reach the broker at %s: %s\n", ctx->prog, shown, why);
+    ctx->status = 1;
+    ctx->stopping = true;
+    msgflo_participant_stop(p, on_stopped);
+}
+
 /* The participant's userdata must stay the application's; the context is
  * reached through a wrapper that keeps both. */
 struct wrapped {
@@ -137,7 +161,8 @@ int msgflo_main(int argc, char **argv, const msgflo_definition *def, msgflo_proc
         fprintf(stderr, "%s: %s\n", prog, err[0] ? err : msgflo_strerror(rc));
         return rc == MSGFLO_ENOMEM ? 1 : 2;
     }
-    msgflo_participant_set_callbacks(ctx.p, on_ready, NULL);
+    ctx.prog = prog;
+    msgflo_participant_set_callbacks(ctx.p, on_ready, on_disconnect);
 
     /* A write to a socket the broker closed must be an error, not a kill
      * (OpenSSL writes without MSG_NOSIGNAL). */
@@ -163,5 +188,5 @@ int msgflo_main(int argc, char **argv, const msgflo_definition *def, msgflo_proc
     uv_run(loop, UV_RUN_DEFAULT);
     msgflo_participant_free(ctx.p);
     uv_loop_close(loop);
-    return 0;
+    return ctx.status;
 }

@@ -435,6 +435,11 @@ const char *msgflo_participant_broker(const msgflo_participant *p)
     return p->broker;
 }
 
+const char *msgflo_participant_last_error(const msgflo_participant *p)
+{
+    return p->transport ? transport_last_error(p->transport) : "";
+}
+
 void *msgflo_participant_userdata(const msgflo_participant *p)
 {
     return p->userdata;

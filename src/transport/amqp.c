@@ -383,6 +383,23 @@ static void slot_open(struct socket_slot *s, int fd)
     uv_mutex_unlock(&s->lock);
 }
 
+/* Whether the broker closed the connection during the login for a reason
+ * that another attempt would meet again: 403 ACCESS_REFUSED (user name or
+ * password) or 530 NOT_ALLOWED (no such vhost, or no access to it). Writes
+ * the broker's code and text to `why`. */
+static bool login_refused(amqp_rpc_reply_t r, char *why, size_t whylen)
+{
+    if (r.reply_type != AMQP_RESPONSE_SERVER_EXCEPTION ||
+        r.reply.id != AMQP_CONNECTION_CLOSE_METHOD)
+        return false;
+    amqp_connection_close_t *m = r.reply.decoded;
+    if (m->reply_code != AMQP_ACCESS_REFUSED && m->reply_code != AMQP_NOT_ALLOWED)
+        return false;
+    snprintf(why, whylen, "%d %.*s", m->reply_code, (int)m->reply_text.len,
+             (const char *)m->reply_text.bytes);
+    return true;
+}
+
 /* Opens the socket and logs in; on failure writes why to `why` (an error
  * when *severe, else a warning) without logging: it runs on the connecting
  * thread. `slot` (NULL: none) shows the socket while logging in. */
@@ -420,10 +437,15 @@ static int open_socket(amqp_connection_state_t conn, const msgflo_url *u, int he
     rc = amqp_socket_open_noblock(sock, u->host, u->port, &tv);
     if (rc != AMQP_STATUS_OK) {
         bool tls = ctx && tls__explain(&report, why, whylen);
-        if (!tls)
+        bool nohost = !tls && rc == AMQP_STATUS_HOSTNAME_RESOLUTION_FAILED &&
+                      transport__host_unknown(u->host);
+        if (nohost)
+            snprintf(why, whylen, "host name %s not found", u->host);
+        else if (!tls)
             snprintf(why, whylen, "cannot connect to %s:%d: %s", u->host, u->port,
                      amqp_error_string2(rc));
-        rc = tls ? MSGFLO_ETLS : MSGFLO_ECONNECT;
+        rc = tls ? MSGFLO_ETLS : nohost ? MSGFLO_ENOHOST : MSGFLO_ECONNECT;
+        *severe = nohost;
         goto out;
     }
     slot_open(slot, amqp_get_sockfd(conn));
@@ -438,6 +460,9 @@ static int open_socket(amqp_connection_state_t conn, const msgflo_url *u, int he
     if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && ctx &&
         tls__explain(&report, why, whylen)) {
         rc = MSGFLO_ETLS;
+    } else if (login_refused(r, why, whylen)) {
+        *severe = true;
+        rc = MSGFLO_EREFUSED;
     } else if (describe_reply(r, "login to", u->host, why, whylen) != 0) {
         *severe = true;
         rc = MSGFLO_ECONNECT;
@@ -546,9 +571,15 @@ static void on_connect_done(uv_async_t *h)
     a->job = NULL;
     amqp_connection_state_t conn = j->conn;
     int rc = j->rc;
+    /* The other nodes of a list may be there; a name that resolved before
+     * may come back (a DNS record being replaced). */
+    if (rc == MSGFLO_ENOHOST && (a->base.url->n_hosts > 1 || a->base.generation > 0))
+        rc = MSGFLO_ECONNECT;
     if (rc && !a->base.closing) {
         snprintf(a->base.last_error, sizeof a->base.last_error, "%s", j->why);
-        if (j->severe)
+        if (rc == MSGFLO_EREFUSED)
+            LOG_ERROR(NS, "broker %s:%d refused the login: %s", j->url.host, j->url.port, j->why);
+        else if (j->severe)
             LOG_ERROR(NS, "%s", j->why);
         else if (j->why[0])
             LOG_WARNING(NS, "%s", j->why);

@@ -53,6 +53,7 @@ struct mqtt {
     bool close_pending;        /* close asked for while busy */
     struct mqtt_topic *topics; /* subscribed on this connection, and why */
     int pending_subacks;       /* SUBSCRIBEs sent on this connection, not yet acked */
+    int refused;               /* MSGFLO_EREFUSED once a CONNACK refused the login */
     char **batch;              /* topics to subscribe once the current call is over */
     int n_batch, cap_batch;
     void (*subscribed)(void *arg); /* waiting for pending_subacks == 0 */
@@ -217,7 +218,9 @@ static void on_poll(uv_poll_t *h, int status, int events)
         rc = MOSQ_ERR_CONN_LOST;
     /* When libmosquitto has called on_disconnect the poll is gone already;
      * otherwise (e.g. a failed TLS handshake) handle the loss here. */
-    if (rc != MOSQ_ERR_SUCCESS && m->poll) {
+    if (rc != MOSQ_ERR_SUCCESS && m->poll && m->refused) {
+        lost(m, m->refused); /* said by on_connect */
+    } else if (rc != MOSQ_ERR_SUCCESS && m->poll) {
         bool tls = tls_failed(m);
         if (!tls)
             transport__failed(&m->base, NS, "connection to %s:%d failed: %s", m->base.url->host,
@@ -284,6 +287,13 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     if (rc != 0) {
         LOG_ERROR(NS, "broker %s:%d refused the connection: %s", m->base.url->host,
                   m->base.url->port, mosquitto_connack_string(rc));
+        /* 4/5 (MQTT 3.1.1) and 134/135 (MQTT 5): user name or password,
+         * or not authorised: another attempt gets the same answer. */
+        if (rc == 4 || rc == 5 || rc == 134 || rc == 135) {
+            m->refused = MSGFLO_EREFUSED;
+            snprintf(m->base.last_error, sizeof m->base.last_error, "CONNACK %d %s", rc,
+                     mosquitto_connack_string(rc));
+        }
         mosquitto_disconnect(m->mosq);
         return;
     }
@@ -324,6 +334,10 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
         drop_poll(m);
         return;
     }
+    if (m->refused) {
+        lost(m, m->refused); /* said by on_connect */
+        return;
+    }
     if (!tls_failed(m))
         LOG_WARNING(NS, "connection to %s:%d lost (%s)", m->base.url->host, m->base.url->port,
                     rc == 0 ? "closed" : mosquitto_strerror(rc));
@@ -349,7 +363,13 @@ static void start_connect(struct mqtt *m, bool first)
     m->tls_reported = false;
     int rc = first ? mosquitto_connect_async(m->mosq, u->host, u->port, u->keepalive)
                    : mosquitto_reconnect_async(m->mosq);
-    if (rc != MOSQ_ERR_SUCCESS) {
+    /* Only before the first connection: a name that resolved before may
+     * come back (a DNS record being replaced). */
+    if (rc == MOSQ_ERR_EAI && m->base.generation == 0 && transport__host_unknown(u->host)) {
+        snprintf(m->base.last_error, sizeof m->base.last_error, "host name %s not found", u->host);
+        LOG_ERROR(NS, "%s", m->base.last_error);
+        lost(m, MSGFLO_ENOHOST);
+    } else if (rc != MOSQ_ERR_SUCCESS) {
         if (!tls_failed(m))
             transport__failed(&m->base, NS, "cannot connect to %s:%d: %s", u->host, u->port,
                               rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));

@@ -4,6 +4,7 @@
 #include "core/log.h"
 #include "msgflo/errors.h"
 
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,9 +108,34 @@ void transport__drop_admin(struct transport *t, bool polite)
         t->admin_drop(t, polite);
 }
 
+bool transport_is_permanent(int err)
+{
+    return err == MSGFLO_EREFUSED || err == MSGFLO_ENOHOST;
+}
+
+bool transport__host_unknown(const char *host)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host, NULL, &hints, &res);
+    if (res)
+        freeaddrinfo(res);
+    return rc == EAI_NONAME;
+}
+
 void transport__schedule_reconnect(struct transport *t, int err, void (*retry)(struct transport *t))
 {
     t->connected = false;
+    if (transport_is_permanent(err)) {
+        /* Another attempt would be refused the same way: stop, and say why once. */
+        if (t->closing || t->given_up)
+            return;
+        t->given_up = true;
+        uv_timer_stop(t->reconnect_timer);
+        if (t->events.disconnected)
+            t->events.disconnected(t->ud, err);
+        return;
+    }
     if (t->closing || uv_is_active((uv_handle_t *)t->reconnect_timer))
         return; /* closing, or a retry is already scheduled */
     /* Jitter of +-20% keeps a fleet of participants from reconnecting in step. */

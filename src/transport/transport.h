@@ -35,7 +35,11 @@ struct transport_delivery {
 struct transport_events {
     /* Connected (again): declare, subscribe and announce now. */
     void (*connected)(void *ud);
-    /* Connection lost or connecting failed; a reconnect is scheduled. */
+    /* Connection lost or connecting failed; a reconnect is scheduled, except
+     * when transport_is_permanent(err) (MSGFLO_EREFUSED: the broker refused
+     * the login; MSGFLO_ENOHOST: its host name does not exist): then the
+     * transport gives up, transport_last_error holds the broker's reason, and
+     * the only thing left to do is transport_close. Called once for those. */
     void (*disconnected)(void *ud, int err);
     /* A message on a subscribed queue. `queue`, `data` are valid during the call. */
     void (*message)(void *ud, const char *queue, const struct transport_delivery *d,
@@ -82,6 +86,7 @@ struct transport {
     void *ud;
     bool connected;
     bool closing;
+    bool given_up;       /* a permanent error: no more attempts (transport_is_permanent) */
     uint32_t generation; /* incremented on every successful connect */
     /* reconnect backoff */
     uv_timer_t *reconnect_timer;
@@ -137,6 +142,12 @@ void transport_close(struct transport *t);
  * naming its cause: "the certificate of the broker at H:P expired on ..."),
  * or "" when connected or not known. Valid until the transport next runs. */
 const char *transport_last_error(const struct transport *t);
+/* Whether `err` (from events.disconnected) ends the transport's attempts:
+ * MSGFLO_EREFUSED (AMQP 403 ACCESS_REFUSED or 530 NOT_ALLOWED at login, MQTT
+ * CONNACK "bad user name or password" or "not authorised") and
+ * MSGFLO_ENOHOST (getaddrinfo: EAI_NONAME, only before the first successful
+ * connection and for a URL of one host). Retrying cannot fix either. */
+bool transport_is_permanent(int err);
 /* How many publishes the broker refused since the transport was created:
  * AMQP publisher-confirm nacks (a nack of several counts each one it covers,
  * as far as the transport still waited for them); always 0 on MQTT. A
@@ -159,7 +170,11 @@ void transport__failed(struct transport *t, const char *ns, const char *fmt, ...
     __attribute__((format(printf, 3, 4)));
 /* Lets administration drop what it holds for the connection (admin_drop). */
 void transport__drop_admin(struct transport *t, bool polite);
-/* Reports a loss and schedules `retry` after the next backoff delay. */
+/* Whether getaddrinfo says `host` does not exist (EAI_NONAME), not merely
+ * that the resolver could not answer now. Blocks while it resolves. */
+bool transport__host_unknown(const char *host);
+/* Reports a loss and schedules `retry` after the next backoff delay; for a
+ * permanent `err` (transport_is_permanent) reports it and stops instead. */
 void transport__schedule_reconnect(struct transport *t, int err,
                                    void (*retry)(struct transport *t));
 

@@ -36,10 +36,24 @@ static void on_connected(void *ud)
         s->events.connected(s, s->ud);
 }
 
+/* Losses are retried by the transport until the deadline; a refused login or
+ * an unknown host name would be refused again: end now, with the reason. */
 static void on_disconnected(void *ud, int err)
 {
-    (void)ud;
-    (void)err;
+    struct session *s = ud;
+    if (!transport_is_permanent(err) || s->finished)
+        return;
+    const char *why = s->transport ? transport_last_error(s->transport) : "";
+    if (!why[0])
+        why = msgflo_strerror(err);
+    if (err == MSGFLO_EREFUSED)
+        snprintf(s->error, sizeof s->error, "the broker at %s refused the login: %s", s->redacted,
+                 why);
+    else
+        snprintf(s->error, sizeof s->error, "cannot reach the broker at %s: %s", s->redacted, why);
+    if (s->events.stopping)
+        s->events.stopping(s, 1, s->ud);
+    session__finish(s, 1);
 }
 
 static void on_message(void *ud, const char *queue, const struct transport_delivery *d,

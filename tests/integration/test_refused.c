@@ -1,0 +1,308 @@
+/* Failures that retrying cannot fix end at once, with the broker's own
+ * reason: RabbitMQ refusing a login (403, a wrong password) or a vhost (530),
+ * a mosquitto without anonymous access refusing the CONNECT (CONNACK "not
+ * authorised"), and a host name that does not exist. Both a tool
+ * (msgflo-send-message) and a participant (repeat) exit 1 with one line
+ * naming the reason; the password is never printed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "support.h"
+
+extern char **environ;
+
+static const char *amqp_url;
+
+struct run {
+    char err[8192];
+    int status;
+    long long took_ms;
+};
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Runs argv with stderr captured until it exits or `ms` pass (then SIGKILL:
+ * status -9). stdout goes to /dev/null. */
+static void run(char *const argv[], int ms, struct run *r)
+{
+    int err[2];
+    memset(r, 0, sizeof *r);
+    assert_int_equal(pipe(err), 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+    posix_spawn_file_actions_addclose(&fa, err[0]);
+    long long start = now_ms();
+    pid_t pid;
+    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(err[1]);
+    assert_int_equal(rc, 0);
+    long long deadline = start + ms;
+    size_t used = 0;
+    while (now_ms() < deadline) {
+        struct pollfd p = {.fd = err[0], .events = POLLIN};
+        if (poll(&p, 1, (int)(deadline - now_ms())) <= 0)
+            continue;
+        ssize_t n = read(err[0], r->err + used, sizeof r->err - 1 - used);
+        if (n <= 0)
+            break;
+        used += (size_t)n;
+        r->err[used] = '\0';
+    }
+    if (now_ms() >= deadline)
+        kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    r->took_ms = now_ms() - start;
+    r->status = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+    close(err[0]);
+}
+
+static void send_message(const char *url, struct run *r)
+{
+    char prog[1024];
+    char *argv[] = {(char *)support_program("msgflo-send-message", prog, sizeof prog),
+                    "--broker",
+                    (char *)url,
+                    "--queue",
+                    "refused-q",
+                    "--json",
+                    "{}",
+                    "--timeout",
+                    "20",
+                    NULL};
+    run(argv, 20000, r);
+}
+
+static void participant(const char *url, struct run *r)
+{
+    char prog[1024];
+    char *argv[] = {(char *)support_program("repeat", prog, sizeof prog), "refusedrole",
+                    (char *)url, NULL};
+    run(argv, 20000, r);
+}
+
+/* Asserts: exit 1 within `ms`, stderr holds `want`, never `secret`. */
+static void expect(const struct run *r, int ms, const char *want, const char *secret)
+{
+    if (r->status != 1 || !strstr(r->err, want))
+        fprintf(stderr, "status %d after %lld ms, stderr:\n%s\nwanted: %s\n", r->status, r->took_ms,
+                r->err, want);
+    assert_int_equal(r->status, 1);
+    assert_true(r->took_ms < ms);
+    assert_non_null(strstr(r->err, want));
+    if (secret)
+        assert_null(strstr(r->err, secret));
+}
+
+/* "HOST:PORT" of the test RabbitMQ. */
+static void amqp_hostport(char *buf, size_t len)
+{
+    const char *at = strchr(amqp_url, '@');
+    assert_non_null(at);
+    snprintf(buf, len, "%s", at + 1);
+    buf[strcspn(buf, "/")] = '\0';
+}
+
+static void test_amqp_wrong_password(void **state)
+{
+    (void)state;
+    char hp[256], url[512], want[1024];
+    amqp_hostport(hp, sizeof hp);
+    snprintf(url, sizeof url, "amqp://guest:sEcReT-wrong@%s/", hp);
+    struct run r;
+    send_message(url, &r);
+    snprintf(want, sizeof want,
+             "msgflo-send-message: the broker at amqp://guest:***@%s/ refused the login: 403 "
+             "ACCESS_REFUSED",
+             hp);
+    expect(&r, 2000, want, "sEcReT");
+    participant(url, &r);
+    snprintf(want, sizeof want, "the broker at amqp://guest:***@%s/ refused the login: 403 ", hp);
+    expect(&r, 5000, want, "sEcReT");
+}
+
+static void test_amqp_no_such_vhost(void **state)
+{
+    (void)state;
+    char hp[256], url[512], want[1024];
+    amqp_hostport(hp, sizeof hp);
+    snprintf(url, sizeof url, "amqp://guest:guest@%s/novhost", hp);
+    struct run r;
+    send_message(url, &r);
+    snprintf(want, sizeof want,
+             "msgflo-send-message: the broker at amqp://guest:***@%s/novhost refused the login: "
+             "530 NOT_ALLOWED - vhost novhost not found",
+             hp);
+    expect(&r, 2000, want, NULL);
+    participant(url, &r);
+    expect(&r, 5000, "refused the login: 530 NOT_ALLOWED", NULL);
+}
+
+/* A private mosquitto that takes only the users of its password file. */
+struct mosq {
+    char dir[64];
+    pid_t pid;
+    int port;
+};
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static int spawn_wait(char *const argv[])
+{
+    pid_t pid;
+    if (posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ) != 0)
+        return -1;
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static bool port_open(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+static void mosq_start(struct mosq *m)
+{
+    snprintf(m->dir, sizeof m->dir, "/tmp/msgflo-refused-XXXXXX");
+    assert_non_null(mkdtemp(m->dir));
+    chmod(m->dir, 0755); /* mosquitto started as root reads it as user mosquitto */
+    char pw[128], conf[128];
+    snprintf(pw, sizeof pw, "%s/passwd", m->dir);
+    snprintf(conf, sizeof conf, "%s/mosquitto.conf", m->dir);
+    char *passwd[] = {"mosquitto_passwd", "-c", "-b", pw, "user", "right", NULL};
+    assert_int_equal(spawn_wait(passwd), 0);
+    m->port = free_port();
+    FILE *f = fopen(conf, "w");
+    assert_non_null(f);
+    fprintf(f, "listener %d 127.0.0.1\nallow_anonymous false\npassword_file %s\n", m->port, pw);
+    fclose(f);
+    char *argv[] = {"mosquitto", "-c", conf, NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    int rc = posix_spawnp(&m->pid, "mosquitto", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    assert_int_equal(rc, 0);
+    for (int i = 0; i < 100 && !port_open(m->port); i++)
+        usleep(50 * 1000);
+    assert_true(port_open(m->port));
+}
+
+static void mosq_stop(struct mosq *m)
+{
+    if (m->pid <= 0)
+        return;
+    kill(m->pid, SIGTERM);
+    waitpid(m->pid, NULL, 0);
+    m->pid = 0;
+    char *rm[] = {"rm", "-rf", m->dir, NULL};
+    spawn_wait(rm);
+}
+
+static struct mosq mosq; /* stopped by stop_mosq also when an assertion failed */
+
+static int stop_mosq(void **state)
+{
+    mosq_stop(&mosq);
+    return support_teardown(state);
+}
+
+static void test_mqtt_not_authorised(void **state)
+{
+    (void)state;
+    struct mosq *m = &mosq;
+    mosq_start(m);
+    char url[256], want[512];
+    struct run r;
+    snprintf(url, sizeof url, "mqtt://127.0.0.1:%d", m->port);
+    send_message(url, &r);
+    snprintf(want, sizeof want,
+             "msgflo-send-message: the broker at mqtt://127.0.0.1:%d refused the login: CONNACK ",
+             m->port);
+    expect(&r, 2000, want, NULL);
+    participant(url, &r);
+    expect(&r, 5000, "refused the login: CONNACK ", NULL);
+
+    snprintf(url, sizeof url, "mqtt://user:sEcReT-wrong@127.0.0.1:%d", m->port);
+    send_message(url, &r);
+    expect(&r, 2000, "refused the login: CONNACK ", "sEcReT");
+
+    /* The right password is taken: the refusal was the login's, not the broker's. */
+    snprintf(url, sizeof url, "mqtt://user:right@127.0.0.1:%d", m->port);
+    send_message(url, &r);
+    mosq_stop(m);
+    assert_int_equal(r.status, 0);
+}
+
+static void test_unknown_host(void **state)
+{
+    (void)state;
+    struct run r;
+    send_message("mqtt://no-such-host.invalid", &r);
+    expect(&r, 2000,
+           "msgflo-send-message: cannot reach the broker at mqtt://no-such-host.invalid: host name "
+           "no-such-host.invalid not found",
+           NULL);
+    send_message("amqp://guest:guest@no-such-host.invalid/", &r);
+    expect(&r, 2000, "host name no-such-host.invalid not found", NULL);
+    participant("mqtt://no-such-host.invalid", &r);
+    expect(&r, 5000, "host name no-such-host.invalid not found", NULL);
+}
+
+int main(void)
+{
+    amqp_url = support_broker("MSGFLO_TEST_AMQP");
+    if (!amqp_url) {
+        fprintf(stderr, "MSGFLO_TEST_AMQP not set: no broker, skipping\n");
+        return 77;
+    }
+    const struct CMUnitTest tests[] = {
+        SUPPORT_TEST(test_amqp_wrong_password),
+        SUPPORT_TEST(test_amqp_no_such_vhost),
+        cmocka_unit_test_teardown(test_mqtt_not_authorised, stop_mosq),
+        SUPPORT_TEST(test_unknown_host),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -5,6 +5,7 @@
 
 #include <amqp_tcp_socket.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -452,4 +453,49 @@ json_t *support_discovery_for(const char *text, const char *role)
     json_incref(payload);
     json_decref(msg);
     return payload;
+}
+
+/* --- a program run to its end ----------------------------------------------- */
+
+void support_run_stderr(char *const argv[], int ms, struct support_run *r)
+{
+    int err[2];
+    memset(r, 0, sizeof *r);
+    if (pipe(err) != 0) {
+        perror("support_run_stderr: pipe");
+        abort();
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+    posix_spawn_file_actions_addclose(&fa, err[0]);
+    long long start = now_ms();
+    pid_t pid;
+    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(err[1]);
+    if (rc != 0) {
+        fprintf(stderr, "support_run_stderr: cannot run %s: %s\n", argv[0], strerror(rc));
+        abort();
+    }
+    long long deadline = start + ms;
+    size_t used = 0;
+    while (now_ms() < deadline) {
+        struct pollfd p = {.fd = err[0], .events = POLLIN};
+        if (poll(&p, 1, (int)(deadline - now_ms())) <= 0)
+            continue;
+        ssize_t n = read(err[0], r->err + used, sizeof r->err - 1 - used);
+        if (n <= 0)
+            break;
+        used += (size_t)n;
+        r->err[used] = '\0';
+    }
+    if (now_ms() >= deadline)
+        kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    r->took_ms = now_ms() - start;
+    r->status = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+    close(err[0]);
 }

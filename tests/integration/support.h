@@ -33,6 +33,17 @@ int support_brokers(const char *command);
 
 /* --- child processes ------------------------------------------------------- */
 
+/* A program run to its end with stderr captured (stdout to /dev/null). */
+struct support_run {
+    char err[8192];
+    int status; /* exit status, or -signal */
+    long long took_ms;
+};
+
+/* Runs argv (found in PATH when it has no slash) until it exits, or kills it
+ * with SIGKILL after `ms` (status -9). */
+void support_run_stderr(char *const argv[], int ms, struct support_run *r);
+
 struct child {
     pid_t pid;
     int out_fd; /* child's stdout */

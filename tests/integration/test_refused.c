@@ -31,59 +31,7 @@ extern char **environ;
 
 static const char *amqp_url;
 
-struct run {
-    char err[8192];
-    int status;
-    long long took_ms;
-};
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Runs argv with stderr captured until it exits or `ms` pass (then SIGKILL:
- * status -9). stdout goes to /dev/null. */
-static void run(char *const argv[], int ms, struct run *r)
-{
-    int err[2];
-    memset(r, 0, sizeof *r);
-    assert_int_equal(pipe(err), 0);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-    posix_spawn_file_actions_addclose(&fa, err[0]);
-    long long start = now_ms();
-    pid_t pid;
-    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(err[1]);
-    assert_int_equal(rc, 0);
-    long long deadline = start + ms;
-    size_t used = 0;
-    while (now_ms() < deadline) {
-        struct pollfd p = {.fd = err[0], .events = POLLIN};
-        if (poll(&p, 1, (int)(deadline - now_ms())) <= 0)
-            continue;
-        ssize_t n = read(err[0], r->err + used, sizeof r->err - 1 - used);
-        if (n <= 0)
-            break;
-        used += (size_t)n;
-        r->err[used] = '\0';
-    }
-    if (now_ms() >= deadline)
-        kill(pid, SIGKILL);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    r->took_ms = now_ms() - start;
-    r->status = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-    close(err[0]);
-}
-
-static void send_message(const char *url, struct run *r)
+static void send_message(const char *url, struct support_run *r)
 {
     char prog[1024];
     char *argv[] = {(char *)support_program("msgflo-send-message", prog, sizeof prog),
@@ -96,19 +44,19 @@ static void send_message(const char *url, struct run *r)
                     "--timeout",
                     "20",
                     NULL};
-    run(argv, 20000, r);
+    support_run_stderr(argv, 20000, r);
 }
 
-static void participant(const char *url, struct run *r)
+static void participant(const char *url, struct support_run *r)
 {
     char prog[1024];
     char *argv[] = {(char *)support_program("repeat", prog, sizeof prog), "refusedrole",
                     (char *)url, NULL};
-    run(argv, 20000, r);
+    support_run_stderr(argv, 20000, r);
 }
 
 /* Asserts: exit 1 within `ms`, stderr holds `want`, never `secret`. */
-static void expect(const struct run *r, int ms, const char *want, const char *secret)
+static void expect(const struct support_run *r, int ms, const char *want, const char *secret)
 {
     if (r->status != 1 || !strstr(r->err, want))
         fprintf(stderr, "status %d after %lld ms, stderr:\n%s\nwanted: %s\n", r->status, r->took_ms,
@@ -135,7 +83,7 @@ static void test_amqp_wrong_password(void **state)
     char hp[256], url[512], want[1024];
     amqp_hostport(hp, sizeof hp);
     snprintf(url, sizeof url, "amqp://guest:sEcReT-wrong@%s/", hp);
-    struct run r;
+    struct support_run r;
     send_message(url, &r);
     snprintf(want, sizeof want,
              "msgflo-send-message: the broker at amqp://guest:***@%s/ refused the login: 403 "
@@ -153,7 +101,7 @@ static void test_amqp_no_such_vhost(void **state)
     char hp[256], url[512], want[1024];
     amqp_hostport(hp, sizeof hp);
     snprintf(url, sizeof url, "amqp://guest:guest@%s/novhost", hp);
-    struct run r;
+    struct support_run r;
     send_message(url, &r);
     snprintf(want, sizeof want,
              "msgflo-send-message: the broker at amqp://guest:***@%s/novhost refused the login: "
@@ -255,7 +203,7 @@ static void test_mqtt_not_authorised(void **state)
     struct mosq *m = &mosq;
     mosq_start(m);
     char url[256], want[512];
-    struct run r;
+    struct support_run r;
     snprintf(url, sizeof url, "mqtt://127.0.0.1:%d", m->port);
     send_message(url, &r);
     snprintf(want, sizeof want,
@@ -279,7 +227,7 @@ static void test_mqtt_not_authorised(void **state)
 static void test_unknown_host(void **state)
 {
     (void)state;
-    struct run r;
+    struct support_run r;
     send_message("mqtt://no-such-host.invalid", &r);
     expect(&r, 2000,
            "msgflo-send-message: cannot reach the broker at mqtt://no-such-host.invalid: host name "

@@ -26,56 +26,7 @@ extern char **environ;
 
 static const char *amqp_url;
 
-struct run {
-    char err[8192];
-    int status;
-};
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Runs argv with stderr captured until it exits or `ms` pass (then SIGKILL:
- * status -9). stdout goes to /dev/null. */
-static void run(char *const argv[], int ms, struct run *r)
-{
-    int err[2];
-    memset(r, 0, sizeof *r);
-    assert_int_equal(pipe(err), 0);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-    posix_spawn_file_actions_addclose(&fa, err[0]);
-    pid_t pid;
-    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(err[1]);
-    assert_int_equal(rc, 0);
-    long long deadline = now_ms() + ms;
-    size_t used = 0;
-    while (now_ms() < deadline) {
-        struct pollfd p = {.fd = err[0], .events = POLLIN};
-        if (poll(&p, 1, (int)(deadline - now_ms())) <= 0)
-            continue;
-        ssize_t n = read(err[0], r->err + used, sizeof r->err - 1 - used);
-        if (n <= 0)
-            break;
-        used += (size_t)n;
-        r->err[used] = '\0';
-    }
-    if (now_ms() >= deadline)
-        kill(pid, SIGKILL);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    r->status = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-    close(err[0]);
-}
-
-static void send_message(const char *queue, const char *timeout, struct run *r)
+static void send_message(const char *queue, const char *timeout, struct support_run *r)
 {
     char prog[1024];
     char *argv[] = {(char *)support_program("msgflo-send-message", prog, sizeof prog),
@@ -88,7 +39,7 @@ static void send_message(const char *queue, const char *timeout, struct run *r)
                     "--timeout",
                     (char *)timeout,
                     NULL};
-    run(argv, 60000, r);
+    support_run_stderr(argv, 60000, r);
 }
 
 static void delete_queue(struct amqp_client *c, const char *queue)
@@ -123,7 +74,7 @@ static void test_nack_is_an_error(void **state)
     declare_full_queue(&ac, full);
     assert_int_equal(amqp_client_declare_plain(&ac, plain), 0);
 
-    struct run r;
+    struct support_run r;
     send_message(plain, "10", &r); /* the same tool, a queue with room: 0 */
     assert_int_equal(r.status, 0);
     assert_int_equal(amqp_client_count(&ac, plain), 1);
@@ -191,7 +142,7 @@ static void test_unconfirmed_is_an_error(void **state)
     /* A memory alarm: RabbitMQ takes connections but stops reading from a
      * publishing one, so no confirm comes. */
     assert_int_equal(rabbitmqctl("set_vm_memory_high_watermark", "0"), 0);
-    struct run r;
+    struct support_run r;
     send_message(queue, "2", &r);
     assert_int_equal(r.status, 1);
     snprintf(want, sizeof want,

@@ -10,16 +10,21 @@
 
 #define NS "msgflo:binder"
 
+/* What became of one added binding. */
+struct bound {
+    bool active; /* false once removed or while it failed */
+    /* MQTT: subscribed and forwarded by this process on this connection /
+     * kept by the broker's router (its result was ok) / the addbinding
+     * request awaiting its result (0: none) */
+    bool sub, routed;
+    unsigned long req;
+};
+
 struct binder {
     struct transport *t;
     struct bindings added;
     size_t cap;
-    bool *active; /* per added binding; false once removed or while it failed */
-    /* MQTT, per added binding: subscribed and forwarded by this process on
-     * this connection / kept by the broker's router (its result was ok) /
-     * the addbinding request awaiting its result (0: none) */
-    bool *sub, *routed;
-    unsigned long *req;
+    struct bound *state; /* per added binding, same index */
     enum binder_router router;
     unsigned long next_req;
     char *id_prefix;  /* request ids: "<id_prefix>-<n>" */
@@ -54,10 +59,7 @@ void binder__free(struct binder *b)
     if (!b)
         return;
     bindings__cleanup(&b->added);
-    free(b->active);
-    free(b->sub);
-    free(b->routed);
-    free(b->req);
+    free(b->state);
     free(b->id_prefix);
     json_decref(b->by_src);
     json_decref(b->declared);
@@ -105,22 +107,10 @@ static int remember(struct binder *b, const struct binding *x, size_t *out)
         if (!items)
             return MSGFLO_ENOMEM;
         b->added.items = items;
-        bool *active = realloc(b->active, cap * sizeof *active);
-        if (!active)
+        struct bound *state = realloc(b->state, cap * sizeof *state);
+        if (!state)
             return MSGFLO_ENOMEM;
-        b->active = active;
-        bool *sub = realloc(b->sub, cap * sizeof *sub);
-        if (!sub)
-            return MSGFLO_ENOMEM;
-        b->sub = sub;
-        bool *routed = realloc(b->routed, cap * sizeof *routed);
-        if (!routed)
-            return MSGFLO_ENOMEM;
-        b->routed = routed;
-        unsigned long *req = realloc(b->req, cap * sizeof *req);
-        if (!req)
-            return MSGFLO_ENOMEM;
-        b->req = req;
+        b->state = state;
         b->cap = cap;
     }
     struct binding *n = &b->added.items[b->added.count];
@@ -128,8 +118,7 @@ static int remember(struct binder *b, const struct binding *x, size_t *out)
     n->src = x->src ? strdup(x->src) : NULL;
     n->tgt = x->tgt ? strdup(x->tgt) : NULL;
     n->deadletter = x->deadletter ? strdup(x->deadletter) : NULL;
-    b->active[b->added.count] = b->sub[b->added.count] = b->routed[b->added.count] = false;
-    b->req[b->added.count] = 0;
+    b->state[b->added.count] = (struct bound){0};
     b->added.count++;
     if ((x->src && !n->src) || (x->tgt && !n->tgt) || (x->deadletter && !n->deadletter))
         return MSGFLO_ENOMEM;
@@ -373,13 +362,13 @@ static bool forwardable(const struct binding *x)
 static int mqtt_forward(struct binder *b, size_t i)
 {
     const struct binding *x = &b->added.items[i];
-    if (b->sub[i] || !forwardable(x))
+    if (b->state[i].sub || !forwardable(x))
         return 0;
     if (x->deadletter)
         LOG_WARNING(NS, "dead-lettering to %s is not possible on MQTT (no nack)", x->deadletter);
     int rc = transport_watch(b->t, x->src);
     if (rc == 0)
-        b->sub[i] = true;
+        b->state[i].sub = true;
     return rc;
 }
 
@@ -388,9 +377,9 @@ static int mqtt_forward(struct binder *b, size_t i)
  * forwarded: binder__on_message checks sub and routed. */
 static void mqtt_unforward(struct binder *b, size_t i)
 {
-    if (!b->sub[i])
+    if (!b->state[i].sub)
         return;
-    b->sub[i] = false;
+    b->state[i].sub = false;
     int rc = transport_unwatch(b->t, b->added.items[i].src);
     if (rc)
         LOG_DEBUG(NS, "unsubscribing %s: %s", b->added.items[i].src, msgflo_strerror(rc));
@@ -430,7 +419,7 @@ static int router_request(struct binder *b, const char *command, const size_t *i
              ? MSGFLO_ENOMEM
              : 0;
     for (size_t k = 0; rc == 0 && k < n; k++)
-        b->req[idx[k]] = num;
+        b->state[idx[k]].req = num;
     LOG_DEBUG(NS, "%s of %zu binding(s) sent to the broker's router (%s)", command, n, id);
 out:
     free(text);
@@ -451,12 +440,12 @@ static int mqtt_make_all(struct binder *b, const size_t *only, size_t n_only)
     int rc = 0;
     for (size_t k = 0; k < n; k++) {
         size_t i = only ? only[k] : k;
-        if (!b->active[i] || !forwardable(&b->added.items[i]))
+        if (!b->state[i].active || !forwardable(&b->added.items[i]))
             continue;
         if (b->router == BINDER_ROUTER_NONE) {
             int r = mqtt_forward(b, i);
             rc = rc ? rc : r;
-        } else if (b->router == BINDER_ROUTER_PRESENT && !b->routed[i] && !b->req[i]) {
+        } else if (b->router == BINDER_ROUTER_PRESENT && !b->state[i].routed && !b->state[i].req) {
             ask[m++] = i;
         }
     }
@@ -466,7 +455,7 @@ static int mqtt_make_all(struct binder *b, const size_t *only, size_t n_only)
             LOG_WARNING(NS, "asking the broker's router failed (%s): forwarding instead",
                         msgflo_strerror(r));
             for (size_t k = 0; k < m; k++) {
-                b->req[ask[k]] = 0;
+                b->state[ask[k]].req = 0;
                 int f = mqtt_forward(b, ask[k]);
                 rc = rc ? rc : f;
             }
@@ -506,7 +495,7 @@ static int make(struct binder *b, const size_t *idx, size_t n, bool trust, int *
                       x->tgt ? x->tgt : "?", msgflo_strerror(rcs[k]));
             continue;
         }
-        b->active[idx[k]] = true;
+        b->state[idx[k]].active = true;
         LOG_DEBUG(NS, "bound %s -> %s", x->src ? x->src : "?", x->tgt ? x->tgt : "?");
     }
     if (rc == 0 && !transport_has_bindings(b->t) && b->router == BINDER_ROUTER_PRESENT)
@@ -539,7 +528,7 @@ static int add(struct binder *b, const struct binding *items, size_t n, bool tru
         if (forwarding && x->src && x->tgt && strcmp(x->src, x->tgt) == 0)
             continue; /* MQTT, one topic: nothing to forward, nothing to keep */
         long i = find(b, x);
-        if (i >= 0 && b->active[i])
+        if (i >= 0 && b->state[i].active)
             continue; /* made already */
         size_t at = (size_t)i;
         if (i < 0 && (rc = remember(b, &items[k], &at)) != 0)
@@ -563,7 +552,7 @@ static int add(struct binder *b, const struct binding *items, size_t n, bool tru
         by_added[idx[j]] = rcs[j];
     for (size_t k = 0; out && k < n; k++) {
         out[k] = !pos || rc == MSGFLO_ENOMEM ? rc : 0;
-        if (out[k] == 0 && pos[k] >= 0 && !b->active[pos[k]]) {
+        if (out[k] == 0 && pos[k] >= 0 && !b->state[pos[k]].active) {
             int own = by_added ? by_added[pos[k]] : 0;
             out[k] = own ? own : rc ? rc : MSGFLO_EPROTO;
         }
@@ -595,19 +584,19 @@ int binder__add_each(struct binder *b, const struct binding *items, size_t n, bo
 int binder__remove(struct binder *b, const struct binding *x)
 {
     long i = find(b, x);
-    if (i < 0 || !b->active[i])
+    if (i < 0 || !b->state[i].active)
         return 0;
     if (x->type != BINDING_PUBSUB)
         return MSGFLO_EINVAL; /* as msgflo-nodejs: roundrobin removal unsupported */
-    b->active[i] = false;
+    b->state[i].active = false;
     if (!transport_has_bindings(b->t)) {
         /* MQTT: the forwarder is off; a binding the router has or was
          * asked for is removed there */
         size_t at = (size_t)i;
-        bool asked = b->routed[i] || b->req[i];
+        bool asked = b->state[i].routed || b->state[i].req;
         mqtt_unforward(b, at);
-        b->routed[i] = false;
-        b->req[i] = 0;
+        b->state[i].routed = false;
+        b->state[i].req = 0;
         return asked ? router_request(b, "removebinding", &at, 1, false) : 0;
     }
     struct transport_step unbind = {
@@ -626,7 +615,7 @@ bool binder__on_message(struct binder *b, const char *queue, const void *data, s
     {
         size_t i = (size_t)json_integer_value(idx);
         const struct binding *x = &b->added.items[i];
-        if (!b->active[i] || !b->sub[i] || b->routed[i] || !forwardable(x))
+        if (!b->state[i].active || !b->state[i].sub || b->state[i].routed || !forwardable(x))
             continue;
         matched = true;
         int rc = transport_publish(b->t, x->tgt, data, len);
@@ -644,9 +633,9 @@ int binder__restore(struct binder *b)
      * meanwhile): a router, when found, takes it over without a loss */
     int forwarded = 0;
     for (size_t i = 0; i < b->added.count && !transport_has_bindings(b->t); i++) {
-        if (!b->sub[i] || !b->active[i])
+        if (!b->state[i].sub || !b->state[i].active)
             continue;
-        b->sub[i] = false;
+        b->state[i].sub = false;
         int r = mqtt_forward(b, i);
         forwarded = forwarded ? forwarded : r;
     }
@@ -654,7 +643,7 @@ int binder__restore(struct binder *b)
     if (!idx)
         return MSGFLO_ENOMEM;
     for (size_t i = 0; i < b->added.count; i++) {
-        if (b->active[i])
+        if (b->state[i].active)
             idx[m++] = i;
     }
     int rc = make(b, idx, m, true, NULL);
@@ -667,7 +656,7 @@ bool binder__needs_process(const struct binder *b)
     if (transport_has_bindings(b->t))
         return false;
     for (size_t i = 0; i < b->added.count; i++) {
-        if (b->active[i] && forwardable(&b->added.items[i]) && !b->routed[i])
+        if (b->state[i].active && forwardable(&b->added.items[i]) && !b->state[i].routed)
             return true;
     }
     return false;
@@ -680,7 +669,7 @@ bool binder__settling(const struct binder *b)
     if (json_object_size(b->requests) > 0)
         return true;
     for (size_t i = 0; b->router == BINDER_ROUTER_UNKNOWN && i < b->added.count; i++) {
-        if (b->active[i] && forwardable(&b->added.items[i]))
+        if (b->state[i].active && forwardable(&b->added.items[i]))
             return true;
     }
     return false;
@@ -708,8 +697,8 @@ int binder__set_router(struct binder *b, enum binder_router mode)
          * what was forwarded stays so (binder__restore) until it is
          * decided. NONE: the router is gone, this process forwards all */
         for (size_t i = 0; i < b->added.count; i++) {
-            b->routed[i] = false;
-            b->req[i] = 0;
+            b->state[i].routed = false;
+            b->state[i].req = 0;
         }
         json_object_clear(b->requests);
     }
@@ -733,16 +722,16 @@ int binder__on_result(struct binder *b, const void *data, size_t len, char *err,
     json_array_foreach(json_object_get(r, "idx"), k, v)
     {
         size_t i = (size_t)json_integer_value(v);
-        if (b->req[i] != num)
+        if (b->state[i].req != num)
             continue; /* removed meanwhile */
-        b->req[i] = 0;
+        b->state[i].req = 0;
         if (ok) {
             /* from now on the broker forwards it: what this process
              * receives on src after this result the router has forwarded
              * too (one broker, messages to one client in order) */
-            b->routed[i] = true;
+            b->state[i].routed = true;
             mqtt_unforward(b, i);
-        } else if (b->active[i] && mqtt_forward(b, i) == 0) {
+        } else if (b->state[i].active && mqtt_forward(b, i) == 0) {
             forwarded++;
         }
     }
@@ -781,10 +770,10 @@ size_t binder__give_up(struct binder *b, unsigned long upto)
         json_array_foreach(json_object_get(r, "idx"), k, v)
         {
             size_t i = (size_t)json_integer_value(v);
-            if (b->req[i] != num)
+            if (b->state[i].req != num)
                 continue;
-            b->req[i] = 0;
-            if (b->active[i] && mqtt_forward(b, i) == 0)
+            b->state[i].req = 0;
+            if (b->state[i].active && mqtt_forward(b, i) == 0)
                 forwarded++;
         }
         json_object_del(b->requests, id);

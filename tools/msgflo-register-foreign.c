@@ -63,12 +63,12 @@ static void on_sent(void *ud, const char *id)
     fflush(stdout);
 }
 
-static void on_done(void *ud, int status)
+static void on_done(void *ud, int status, const char *why)
 {
     struct ctx *ctx = ud;
     if (status) {
         fprintf(stderr, PROG ": could not send the discovery message to %s: %s\n", ctx->broker,
-                msgflo_strerror(status));
+                why[0] ? why : msgflo_strerror(status));
         ctx->status = 1;
     }
 }

@@ -177,6 +177,8 @@ static void on_disconnected(void *ud, int err)
     uv_timer_stop(p->announce_timer);
     if (p->on_disconnect)
         p->on_disconnect(p, err, p->userdata);
+    else if (transport_is_permanent(err)) /* nobody else will say why */
+        LOG_ERROR(NS, "%s: not retrying: %s", p->def->role, transport_last_error(p->transport));
 }
 
 static const struct definition_port *inport_for_queue(const msgflo_participant *p,

@@ -61,8 +61,9 @@ struct foreign_announcer_events {
     void (*disconnected)(void *ud, int err);
     /* The announcer is finished and freed: status 0 after a one-shot run
      * whose messages all reached the broker, or after foreign__announcer_stop;
-     * a negative MSGFLO_E* code when sending failed. */
-    void (*done)(void *ud, int status);
+     * a negative MSGFLO_E* code when sending failed, with the broker's
+     * reason in `why` when it gave one (else ""; said nowhere else). */
+    void (*done)(void *ud, int status, const char *why);
 };
 
 /* Creates an announcer for `n` payloads (borrowed: the messages are built

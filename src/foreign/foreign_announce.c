@@ -32,6 +32,7 @@ struct foreign_announcer {
     bool forever;
     bool finishing;
     int status;
+    char why[256]; /* the transport's reason for a failed status */
     uv_timer_t *repeat;
     uv_timer_t *finish;
     uv_signal_t *signals[2]; /* SIGINT, SIGTERM when asked for */
@@ -65,9 +66,11 @@ static void closed_one(struct foreign_announcer *a)
     struct foreign_announcer_events ev = a->events;
     void *ud = a->ud;
     int status = a->status;
+    char why[sizeof a->why];
+    memcpy(why, a->why, sizeof why);
     free_announcer(a);
     if (ev.done)
-        ev.done(ud, status);
+        ev.done(ud, status, why);
 }
 
 static void on_handle_closed(uv_handle_t *h)
@@ -105,6 +108,8 @@ static void finish(struct foreign_announcer *a, int status)
         return;
     a->finishing = true;
     a->status = status;
+    if (status && a->transport)
+        snprintf(a->why, sizeof a->why, "%s", transport_last_error(a->transport));
     uv_timer_stop(a->repeat);
     uv_timer_start(a->finish, on_finish_timer, 0, 0);
 }
@@ -167,7 +172,8 @@ static void on_disconnected(void *ud, int err)
         return;
     if (a->events.disconnected)
         a->events.disconnected(a->ud, err);
-    if (!a->forever)
+    /* A refused login or an unknown host is not retried: end also --forever. */
+    if (!a->forever || transport_is_permanent(err))
         finish(a, err ? err : MSGFLO_ENOTCONN);
 }
 

@@ -577,8 +577,10 @@ static void on_connect_done(uv_async_t *h)
         rc = MSGFLO_ECONNECT;
     if (rc && !a->base.closing) {
         snprintf(a->base.last_error, sizeof a->base.last_error, "%s", j->why);
-        if (rc == MSGFLO_EREFUSED)
-            LOG_ERROR(NS, "broker %s:%d refused the login: %s", j->url.host, j->url.port, j->why);
+        /* A permanent failure is said once, by the transport's owner (the
+         * disconnected event, with last_error): not here as well. */
+        if (transport_is_permanent(rc))
+            LOG_DEBUG(NS, "%s:%d: %s", j->url.host, j->url.port, j->why);
         else if (j->severe)
             LOG_ERROR(NS, "%s", j->why);
         else if (j->why[0])

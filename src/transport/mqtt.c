@@ -285,14 +285,16 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     struct mqtt *m = obj;
     (void)mosq;
     if (rc != 0) {
-        LOG_ERROR(NS, "broker %s:%d refused the connection: %s", m->base.url->host,
-                  m->base.url->port, mosquitto_connack_string(rc));
         /* 4/5 (MQTT 3.1.1) and 134/135 (MQTT 5): user name or password,
-         * or not authorised: another attempt gets the same answer. */
+         * or not authorised: another attempt gets the same answer. It is
+         * said once, by the transport's owner (the disconnected event). */
         if (rc == 4 || rc == 5 || rc == 134 || rc == 135) {
             m->refused = MSGFLO_EREFUSED;
             snprintf(m->base.last_error, sizeof m->base.last_error, "CONNACK %d %s", rc,
                      mosquitto_connack_string(rc));
+        } else {
+            LOG_ERROR(NS, "broker %s:%d refused the connection: %s", m->base.url->host,
+                      m->base.url->port, mosquitto_connack_string(rc));
         }
         mosquitto_disconnect(m->mosq);
         return;
@@ -367,7 +369,6 @@ static void start_connect(struct mqtt *m, bool first)
      * come back (a DNS record being replaced). */
     if (rc == MOSQ_ERR_EAI && m->base.generation == 0 && transport__host_unknown(u->host)) {
         snprintf(m->base.last_error, sizeof m->base.last_error, "host name %s not found", u->host);
-        LOG_ERROR(NS, "%s", m->base.last_error);
         lost(m, MSGFLO_ENOHOST);
     } else if (rc != MOSQ_ERR_SUCCESS) {
         if (!tls_failed(m))

@@ -55,15 +55,51 @@ static void participant(const char *url, struct support_run *r)
     support_run_stderr(argv, 20000, r);
 }
 
-/* Asserts: exit 1 within `ms`, stderr holds `want`, never `secret`. */
+static int occurrences(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *at = hay; (at = strstr(at, needle)) != NULL; at += strlen(needle))
+        n++;
+    return n;
+}
+
+/* msgflo-register (--forever by default, as the original) announcing one
+ * device. */
+static void register_device(const char *url, struct support_run *r)
+{
+    char prog[1024], yaml[] = "/tmp/msgflo-refused-XXXXXX.yaml", role[64];
+    int fd = mkstemps(yaml, 5);
+    assert_true(fd >= 0);
+    static const char def[] = "component: Dev\ninports:\n  in:\n    queue: dev/in\n";
+    assert_int_equal(write(fd, def, sizeof def - 1), (ssize_t)(sizeof def - 1));
+    close(fd);
+    snprintf(role, sizeof role, "dev:%s", yaml);
+    char *argv[] = {(char *)support_program("msgflo-register", prog, sizeof prog),
+                    "--broker",
+                    (char *)url,
+                    "--role",
+                    role,
+                    NULL};
+    support_run_stderr(argv, 20000, r);
+    unlink(yaml);
+}
+
+/* Asserts: exit 1 within `ms`, stderr holds `want`, never `secret`, and the
+ * reason is said once (by the program's owner of the connection, not also
+ * by the library under it). */
 static void expect(const struct support_run *r, int ms, const char *want, const char *secret)
 {
-    if (r->status != 1 || !strstr(r->err, want))
+    const char *reason = strstr(want, "refused the login") ? "refused the login"
+                         : strstr(want, "CONNACK")         ? "CONNACK"
+                                                           : "not found";
+    int said = occurrences(r->err, reason);
+    if (r->status != 1 || !strstr(r->err, want) || said != 1)
         fprintf(stderr, "status %d after %lld ms, stderr:\n%s\nwanted: %s\n", r->status, r->took_ms,
                 r->err, want);
     assert_int_equal(r->status, 1);
     assert_true(r->took_ms < ms);
     assert_non_null(strstr(r->err, want));
+    assert_int_equal(said, 1);
     if (secret)
         assert_null(strstr(r->err, secret));
 }
@@ -216,6 +252,12 @@ static void test_mqtt_not_authorised(void **state)
     snprintf(url, sizeof url, "mqtt://user:sEcReT-wrong@127.0.0.1:%d", m->port);
     send_message(url, &r);
     expect(&r, 2000, "refused the login: CONNACK ", "sEcReT");
+    register_device(url, &r);
+    snprintf(want, sizeof want,
+             "msgflo-register: could not send the discovery messages to "
+             "mqtt://user:***@127.0.0.1:%d: CONNACK ",
+             m->port);
+    expect(&r, 2000, want, "sEcReT");
 
     /* The right password is taken: the refusal was the login's, not the broker's. */
     snprintf(url, sizeof url, "mqtt://user:right@127.0.0.1:%d", m->port);
@@ -237,6 +279,11 @@ static void test_unknown_host(void **state)
     expect(&r, 2000, "host name no-such-host.invalid not found", NULL);
     participant("mqtt://no-such-host.invalid", &r);
     expect(&r, 5000, "host name no-such-host.invalid not found", NULL);
+    register_device("mqtt://no-such-host.invalid", &r);
+    expect(&r, 2000,
+           "msgflo-register: could not send the discovery messages to mqtt://no-such-host.invalid: "
+           "host name no-such-host.invalid not found",
+           NULL);
 }
 
 int main(void)

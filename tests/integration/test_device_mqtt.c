@@ -17,6 +17,7 @@
 #include "coord/coordinator.h"
 #include "coord/registry.h"
 #include "msgflo/url.h"
+#include "repeat_checks.h"
 #include "support.h"
 
 #include <signal.h>
@@ -25,67 +26,9 @@
 
 static const char *url;
 
-static void start(struct child *c, const char *program, const char *role, const char *component)
-{
-    char prog[1024];
-    char *argv[] = {(char *)support_program(program, prog, sizeof prog), (char *)role, (char *)url,
-                    NULL};
-    assert_int_equal(child_start(c, argv), 0);
-    assert_true(child_read_line(c, 10000));
-    char expected[256];
-    snprintf(expected, sizeof expected, "%s(%s) connected to %s", role, component, url);
-    assert_string_equal(c->line, expected);
-}
-
-/* The next announcement of `role` within timeout_ms, or NULL. */
-static json_t *wait_announcement(struct mqtt_client *mc, const char *role, int timeout_ms)
-{
-    json_t *payload = NULL;
-    for (int waited = 0; waited < timeout_ms && !payload; waited += 250) {
-        char *msg = mqtt_client_wait(mc, "fbp", 250);
-        if (msg)
-            payload = support_discovery_for(msg, role);
-        free(msg);
-    }
-    return payload;
-}
-
 static void test_discovery_and_data(void **state)
 {
-    struct names n;
-    support_names(&n, "dv");
-    struct mqtt_client mc;
-    assert_int_equal(mqtt_client_open(&mc, url), 0);
-    assert_int_equal(mqtt_client_subscribe(&mc, "fbp"), 0);
-    assert_int_equal(mqtt_client_subscribe(&mc, n.out), 0);
-    struct child c;
-    start(&c, "device_repeat", n.role, "c/Repeat");
-
-    json_t *payload = wait_announcement(&mc, n.role, 5000);
-    assert_non_null(payload);
-    static const char *const keys[] = {"id",    "icon",    "role",    "component",
-                                       "label", "inports", "outports"};
-    assert_int_equal(json_object_size(payload), 7);
-    for (size_t i = 0; i < 7; i++)
-        assert_non_null(json_object_get(payload, keys[i]));
-    json_t *in = json_array_get(json_object_get(payload, "inports"), 0);
-    assert_string_equal(json_string_value(json_object_get(in, "queue")), n.in);
-    json_decref(payload);
-
-    const char *data = "{\"bar\":\"foo\"}";
-    assert_int_equal(mqtt_client_publish(&mc, n.in, data), 0);
-    char *got = mqtt_client_wait(&mc, n.out, 5000);
-    assert_non_null(got);
-    assert_string_equal(got, data);
-    free(got);
-    assert_int_equal(mqtt_client_publish(&mc, n.in, "not json \x01\x7f"), 0);
-    got = mqtt_client_wait(&mc, n.out, 5000);
-    assert_non_null(got);
-    assert_string_equal(got, "not json \x01\x7f");
-    free(got);
-
-    assert_int_equal(child_stop(&c, 0), 0); /* SIGTERM is a clean stop */
-    mqtt_client_close(&mc);
+    repeat_check_discovery_and_data("device_repeat", url);
 }
 
 /* One implementation: the device and libmsgflo announce the same Repeat. */
@@ -100,8 +43,8 @@ static void test_same_announcement_as_repeat(void **state)
     const char *programs[2] = {"repeat", "device_repeat"};
     for (int i = 0; i < 2; i++) {
         struct child c;
-        start(&c, programs[i], n.role, "c/Repeat");
-        payloads[i] = wait_announcement(&mc, n.role, 5000);
+        repeat_start(&c, programs[i], n.role, url);
+        payloads[i] = repeat_wait_announcement(&mc, n.role, 5000);
         assert_non_null(payloads[i]);
         assert_int_equal(child_stop(&c, 0), 0);
         json_object_del(payloads[i], "id");
@@ -115,55 +58,14 @@ static void test_same_announcement_as_repeat(void **state)
     mqtt_client_close(&mc);
 }
 
-/* Re-announced every MSGFLO_DISCOVERY_PERIOD/2.2 seconds (2.2 s: every 1 s). */
 static void test_periodic_discovery(void **state)
 {
-    struct names n;
-    support_names(&n, "dvp");
-    struct mqtt_client mc;
-    assert_int_equal(mqtt_client_open(&mc, url), 0);
-    assert_int_equal(mqtt_client_subscribe(&mc, "fbp"), 0);
-    setenv("MSGFLO_DISCOVERY_PERIOD", "2.2", 1);
-    struct child c;
-    start(&c, "device_repeat", n.role, "c/Repeat");
-    unsetenv("MSGFLO_DISCOVERY_PERIOD");
-    int announcements = 0;
-    for (int waited = 0; waited < 3500; waited += 100) {
-        char *msg = mqtt_client_wait(&mc, "fbp", 100);
-        json_t *p = msg ? support_discovery_for(msg, n.role) : NULL;
-        announcements += p != NULL;
-        json_decref(p);
-        free(msg);
-    }
-    assert_true(announcements >= 3 && announcements <= 5);
-    assert_int_equal(child_stop(&c, 0), 0);
-    mqtt_client_close(&mc);
+    repeat_check_periodic_discovery("device_repeat", url);
 }
 
-/* After a broker restart it reconnects and subscribes again. */
 static void test_reconnect_after_broker_restart(void **state)
 {
-    struct names n;
-    support_names(&n, "dvr");
-    struct child c;
-    start(&c, "device_repeat", n.role, "c/Repeat");
-
-    assert_int_equal(support_brokers("restart-mqtt"), 0);
-
-    struct mqtt_client mc;
-    assert_int_equal(mqtt_client_open(&mc, url), 0);
-    assert_int_equal(mqtt_client_subscribe(&mc, n.out), 0);
-    assert_int_equal(mqtt_client_subscribe(&mc, "fbp"), 0);
-    char *got = NULL;
-    for (int i = 0; i < 30 && !got; i++) {
-        assert_int_equal(mqtt_client_publish(&mc, n.in, "after-restart"), 0);
-        got = mqtt_client_wait(&mc, n.out, 500);
-    }
-    assert_non_null(got);
-    assert_string_equal(got, "after-restart");
-    free(got);
-    assert_int_equal(child_stop(&c, 0), 0);
-    mqtt_client_close(&mc);
+    repeat_check_reconnect_after_restart("device_repeat", url);
 }
 
 /* A lost connection is followed by subscribing and announcing at once, not
@@ -188,7 +90,7 @@ static void test_announces_on_reconnect(void **state)
     struct child c;
     assert_int_equal(child_start(&c, argv), 0);
     assert_true(child_read_line(&c, 10000));
-    json_t *payload = wait_announcement(&mc, n.role, 5000);
+    json_t *payload = repeat_wait_announcement(&mc, n.role, 5000);
     assert_non_null(payload);
     json_decref(payload);
 
@@ -202,7 +104,7 @@ static void test_announces_on_reconnect(void **state)
     msgflo_url_free(u);
     for (int i = 0; i < 5; i++)
         mosquitto_loop(thief, 20, 1);
-    payload = wait_announcement(&mc, n.role, 10000);
+    payload = repeat_wait_announcement(&mc, n.role, 10000);
     assert_non_null(payload);
     json_decref(payload);
     mosquitto_destroy(thief);
@@ -283,7 +185,7 @@ static void test_discovered_by_coordinator(void **state)
     assert_true(coordinator__connected(coord));
 
     struct child c;
-    start(&c, "device_repeat", seen.role, "c/Repeat");
+    repeat_start(&c, "device_repeat", seen.role, url);
     run_until(&loop, &seen.count, NULL, 10000);
     assert_int_equal(seen.count, 1);
     assert_string_equal(seen.component, "c/Repeat");

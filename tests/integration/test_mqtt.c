@@ -11,6 +11,7 @@
 
 #include "tools/common/session.h"
 #include "msgflo/msgflo.h"
+#include "repeat_checks.h"
 #include "support.h"
 
 #include <arpa/inet.h>
@@ -21,93 +22,14 @@
 
 static const char *url;
 
-static void start_repeat(struct child *c, const char *role)
-{
-    char prog[1024];
-    char *argv[] = {(char *)support_program("repeat", prog, sizeof prog), (char *)role, (char *)url,
-                    NULL};
-    assert_int_equal(child_start(c, argv), 0);
-    assert_true(child_read_line(c, 10000));
-    /* the ready line supervisors wait for */
-    char expected[256];
-    snprintf(expected, sizeof expected, "%s(c/Repeat) connected to %s", role, url);
-    assert_string_equal(c->line, expected);
-}
-
 static void test_discovery_and_data(void **state)
 {
-    char role[64], topic[128];
-    support_role("mq", role, sizeof role);
-    struct mqtt_client mc;
-    assert_int_equal(mqtt_client_open(&mc, url), 0);
-    assert_int_equal(mqtt_client_subscribe(&mc, "fbp"), 0);
-    snprintf(topic, sizeof topic, "%s.OUT", role);
-    assert_int_equal(mqtt_client_subscribe(&mc, topic), 0);
-
-    struct child c;
-    start_repeat(&c, role);
-
-    json_t *payload = NULL;
-    for (int i = 0; i < 20 && !payload; i++) {
-        char *msg = mqtt_client_wait(&mc, "fbp", 500);
-        if (msg)
-            payload = support_discovery_for(msg, role);
-        free(msg);
-    }
-    assert_non_null(payload);
-    static const char *const keys[] = {"id",    "icon",    "role",    "component",
-                                       "label", "inports", "outports"};
-    assert_int_equal(json_object_size(payload), 7);
-    for (size_t i = 0; i < 7; i++)
-        assert_non_null(json_object_get(payload, keys[i]));
-    json_t *in = json_array_get(json_object_get(payload, "inports"), 0);
-    char queue[128];
-    snprintf(queue, sizeof queue, "%s.IN", role);
-    assert_string_equal(json_string_value(json_object_get(in, "queue")), queue);
-    json_decref(payload);
-
-    const char *data = "{\"bar\":\"foo\"}";
-    assert_int_equal(mqtt_client_publish(&mc, queue, data), 0);
-    char *got = mqtt_client_wait(&mc, topic, 5000);
-    assert_non_null(got);
-    assert_string_equal(got, data);
-    free(got);
-
-    /* binary-safe: bytes that are not JSON pass unchanged */
-    assert_int_equal(mqtt_client_publish(&mc, queue, "not json \x01\x7f"), 0);
-    got = mqtt_client_wait(&mc, topic, 5000);
-    assert_non_null(got);
-    assert_string_equal(got, "not json \x01\x7f");
-    free(got);
-
-    assert_int_equal(child_stop(&c, 0), 0); /* SIGTERM is a clean stop */
-    mqtt_client_close(&mc);
+    repeat_check_discovery_and_data("repeat", url);
 }
 
 static void test_reconnect_after_broker_restart(void **state)
 {
-    struct names n;
-    support_names(&n, "mqr");
-    struct child c;
-    start_repeat(&c, n.role);
-
-    assert_int_equal(support_brokers("restart-mqtt"), 0);
-
-    struct mqtt_client mc;
-    assert_int_equal(mqtt_client_open(&mc, url), 0);
-    assert_int_equal(mqtt_client_subscribe(&mc, n.out), 0);
-    assert_int_equal(mqtt_client_subscribe(&mc, "fbp"), 0);
-    /* It comes back by itself: keep sending until it answers. */
-    char *got = NULL;
-    for (int i = 0; i < 30 && !got; i++) {
-        assert_int_equal(mqtt_client_publish(&mc, n.in, "after-restart"), 0);
-        got = mqtt_client_wait(&mc, n.out, 500);
-    }
-    assert_non_null(got);
-    assert_string_equal(got, "after-restart");
-    free(got);
-    assert_int_equal(child_stop(&c, 0), 0);
-    mqtt_client_close(&mc);
+    repeat_check_reconnect_after_restart("repeat", url);
 }
 
 /* mqtts:// with the test CA works; with another CA the broker is not trusted. */
@@ -150,27 +72,7 @@ static void test_tls(void **state)
 /* Re-announced every MSGFLO_DISCOVERY_PERIOD/2.2 seconds (2.2 s: every 1 s). */
 static void test_periodic_discovery(void **state)
 {
-    struct names n;
-    support_names(&n, "mqp");
-    struct mqtt_client mc;
-    assert_int_equal(mqtt_client_open(&mc, url), 0);
-    assert_int_equal(mqtt_client_subscribe(&mc, "fbp"), 0);
-    setenv("MSGFLO_DISCOVERY_PERIOD", "2.2", 1);
-    struct child c;
-    start_repeat(&c, n.role);
-    unsetenv("MSGFLO_DISCOVERY_PERIOD");
-    int announcements = 0;
-    for (int waited = 0; waited < 3500; waited += 100) {
-        char *msg = mqtt_client_wait(&mc, "fbp", 100);
-        json_t *p = msg ? support_discovery_for(msg, n.role) : NULL;
-        announcements += p != NULL;
-        json_decref(p);
-        free(msg);
-    }
-    /* the one at start, then about one a second */
-    assert_true(announcements >= 3 && announcements <= 5);
-    assert_int_equal(child_stop(&c, 0), 0);
-    mqtt_client_close(&mc);
+    repeat_check_periodic_discovery("repeat", url);
 }
 
 enum { BATCH = 300 };

@@ -12,37 +12,12 @@
 // Usage: node device-interop.js  (broker from $MSGFLO_TEST_BROKERS_ENV or
 // $MSGFLO_TEST_MQTT; programs from $MSGFLO_TEST_BIN_DIR)
 'use strict';
-const fs = require('fs');
-const path = require('path');
 const { spawn } = require('child_process');
 
-let msgflo, mqtt;
-try {
-  msgflo = require('msgflo-nodejs');
-  mqtt = require('mqtt');
-} catch (e) {
-  console.error('device-interop: npm packages missing (npm install --prefix tests/conformance): skipping');
-  process.exit(77);
-}
-
-function loadEnv() {
-  const file = process.env.MSGFLO_TEST_BROKERS_ENV;
-  if (file && fs.existsSync(file)) {
-    for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-      const i = line.indexOf('=');
-      if (i > 0) process.env[line.slice(0, i)] = line.slice(i + 1);
-    }
-  }
-}
-
-function program(name) {
-  const dirs = (process.env.MSGFLO_TEST_BIN_DIR || '.').split(':');
-  for (const d of dirs) {
-    const p = path.join(d, name);
-    if (fs.existsSync(p)) return path.resolve(p);
-  }
-  throw new Error(`program ${name} not found in ${dirs}`);
-}
+const h = require('./harness');
+const { loadEnv, program } = h;
+const npm = h.need('device-interop', ['msgflo-nodejs', 'mqtt']);
+const [msgflo, mqtt] = [npm['msgflo-nodejs'], npm.mqtt];
 
 function startDevice(role, url) {
   return new Promise((resolve, reject) => {

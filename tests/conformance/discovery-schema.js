@@ -92,23 +92,7 @@ function vectors() {
 
 // --- live: messages from real senders ---------------------------------------------------
 
-function loadEnv() {
-  const file = process.env.MSGFLO_TEST_BROKERS_ENV;
-  if (file && fs.existsSync(file)) {
-    for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-      const i = line.indexOf('=');
-      if (i > 0) process.env[line.slice(0, i)] = line.slice(i + 1);
-    }
-  }
-}
-
-function program(name) {
-  for (const d of (process.env.MSGFLO_TEST_BIN_DIR || '.').split(':')) {
-    const p = path.join(d, name);
-    if (fs.existsSync(p)) return path.resolve(p);
-  }
-  throw new Error(`program ${name} not found in $MSGFLO_TEST_BIN_DIR`);
-}
+const { loadEnv, program } = require('./harness');
 
 async function live() {
   let mqtt, msgflo;

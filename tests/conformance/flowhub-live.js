@@ -17,32 +17,13 @@ const { spawn } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const assert = require('assert').strict;
+const h = require('./harness');
+const { ok, eq, withTimeout } = h;
 
-let WebSocket;
-try {
-  WebSocket = require('ws');
-} catch (e) {
-  console.error('flowhub-live: npm package ws missing: skipping');
-  process.exit(77);
-}
+const WebSocket = h.need('flowhub-live', ['ws']).ws;
 const [BIN, BIN_DIR] = process.argv.slice(2);
-const brokers = {};
-for (const line of fs.readFileSync(process.env.MSGFLO_TEST_BROKERS_ENV, 'utf8').split('\n')) {
-  const m = /^(?:export )?(\w+)=(.*)$/.exec(line);
-  if (m) brokers[m[1]] = m[2].replace(/^['"]|['"]$/g, '');
-}
-
-let checks = 0;
-function eq(a, b, what) { assert.deepStrictEqual(a, b, what); checks++; }
-function ok(c, what) { assert.ok(c, what); checks++; }
-
-function withTimeout(promise, ms, what) {
-  let t;
-  return Promise.race([promise, new Promise((_, reject) => {
-    t = setTimeout(() => reject(new Error(`timeout: ${what}`)), ms);
-  })]).finally(() => clearTimeout(t));
-}
+h.loadEnv();
+const brokers = process.env;
 
 function startRuntime(args) {
   return withTimeout(new Promise((resolve, reject) => {
@@ -192,7 +173,7 @@ async function liveMode(name, broker) {
 (async () => {
   if (!process.env.ONLY || process.env.ONLY === 'mqtt') await liveMode('mqtt', brokers.MSGFLO_TEST_MQTT);
   if (!process.env.ONLY || process.env.ONLY === 'amqp') await liveMode('amqp', brokers.MSGFLO_TEST_AMQP);
-  console.log(`flowhub-live: ${checks} checks passed`);
+  console.log(`flowhub-live: ${h.checks()} checks passed`);
 })().catch((e) => {
   console.error(`flowhub-live: FAILED: ${e.stack || e}`);
   process.exit(1);

@@ -19,34 +19,10 @@ const fs = require('fs');
 const path = require('path');
 const { spawn } = require('child_process');
 
-let msgflo, mqtt, amqp;
-try {
-  msgflo = require('msgflo-nodejs');
-  mqtt = require('mqtt');
-  amqp = require('amqplib/callback_api');
-} catch (e) {
-  console.error('interop: npm packages missing (npm install --prefix tests/conformance): skipping');
-  process.exit(77);
-}
-
-function loadEnv() {
-  const file = process.env.MSGFLO_TEST_BROKERS_ENV;
-  if (file && fs.existsSync(file)) {
-    for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-      const i = line.indexOf('=');
-      if (i > 0) process.env[line.slice(0, i)] = line.slice(i + 1);
-    }
-  }
-}
-
-function program(name) {
-  const dirs = (process.env.MSGFLO_TEST_BIN_DIR || '.').split(':');
-  for (const d of dirs) {
-    const p = path.join(d, name);
-    if (fs.existsSync(p)) return path.resolve(p);
-  }
-  throw new Error(`program ${name} not found in ${dirs}`);
-}
+const h = require('./harness');
+const { loadEnv, program } = h;
+const npm = h.need('interop', ['msgflo-nodejs', 'mqtt', 'amqplib/callback_api']);
+const [msgflo, mqtt, amqp] = [npm['msgflo-nodejs'], npm.mqtt, npm['amqplib/callback_api']];
 
 function startC(role, url) {
   return new Promise((resolve, reject) => {

@@ -34,19 +34,10 @@ const net = require('net');
 const crypto = require('crypto');
 const assert = require('assert').strict;
 
-let WebSocket;
-try {
-  WebSocket = require('ws');
-} catch (e) {
-  console.error('ws-limits: npm package ws missing (npm install --prefix tests/conformance): skipping');
-  process.exit(77);
-}
-
-const BIN = process.argv[2];
-if (!BIN) {
-  console.error('usage: node ws-limits.js PATH/TO/msgflo');
-  process.exit(2);
-}
+const h = require('./harness');
+const { ok, withTimeout, sleep } = h;
+const WebSocket = h.need('ws-limits', ['ws']).ws;
+const BIN = h.binArg('ws-limits.js');
 
 // Defaults of src/runtime/conn_limits.h, which this test checks.
 const MAX_CONNECTIONS = 256;
@@ -78,22 +69,6 @@ if (process.argv[2] === '--storm') {
   process.stdin.on('end', () => process.exit(0)); // the parent is gone
   process.stdin.resume();
 }
-
-let checks = 0;
-function ok(cond, what) {
-  assert.ok(cond, what);
-  checks++;
-}
-
-function withTimeout(promise, ms, what) {
-  let t;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => { t = setTimeout(() => reject(new Error(`timeout: ${what}`)), ms); }),
-  ]).finally(() => clearTimeout(t));
-}
-
-const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
 
 function openFiles() {
   const m = /Max open files\s+(\d+|unlimited)/.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
@@ -378,7 +353,7 @@ if (process.argv[2] !== '--storm') (async () => {
     rt.child.kill('SIGKILL');
     throw e;
   }
-  console.log(`ws-limits: ${checks} checks passed in ${Date.now() - started} ms`);
+  console.log(`ws-limits: ${h.checks()} checks passed in ${Date.now() - started} ms`);
 })().catch((e) => {
   console.error('ws-limits: FAILED:', e && e.stack ? e.stack : e);
   process.exit(1);

@@ -24,45 +24,17 @@ const path = require('path');
 const http = require('http');
 const net = require('net');
 const crypto = require('crypto');
-const assert = require('assert').strict;
 
-let WebSocket;
-try {
-  WebSocket = require('ws');
-} catch (e) {
-  console.error('ws-runtime: npm package ws missing (npm install --prefix tests/conformance): skipping');
-  process.exit(77);
-}
-
-const BIN = process.argv[2];
-if (!BIN) {
-  console.error('usage: node ws-runtime.js PATH/TO/msgflo');
-  process.exit(2);
-}
+const h = require('./harness');
+const { ok, eq, withTimeout } = h;
+const WebSocket = h.need('ws-runtime', ['ws']).ws;
+const BIN = h.binArg('ws-runtime.js');
 
 const ALL_CAPS = ['protocol:runtime', 'protocol:component', 'protocol:graph', 'protocol:network',
   'component:getsource', 'component:setsource'];
 // What runtime:runtime offers: component:setsource only with --allow-component-write.
 const NO_WRITE_CAPS = ALL_CAPS.filter((c) => c !== 'component:setsource');
 let CAPS = NO_WRITE_CAPS;
-
-let checks = 0;
-function ok(cond, what) {
-  assert.ok(cond, what);
-  checks++;
-}
-function eq(a, b, what) {
-  assert.deepStrictEqual(a, b, what);
-  checks++;
-}
-
-function withTimeout(promise, ms, what) {
-  let t;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => { t = setTimeout(() => reject(new Error(`timeout: ${what}`)), ms); }),
-  ]).finally(() => clearTimeout(t));
-}
 
 // Starts msgflo; resolves with {child, port, lines, url} after its two lines.
 function startRuntime(args, env) {
@@ -292,8 +264,7 @@ async function handshakeChecks(rt) {
   ok(!/Sec-WebSocket-Protocol/i.test(r.head), 'no subprotocol echoed');
   // Garbage instead of frames: the server drops this client.
   r.sock.write(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x00, 0x01, 0x02]));
-  await withTimeout(new Promise((res) => r.sock.on('close', res)), 5000, 'garbage frame closes');
-  checks++;
+  ok(await withTimeout(new Promise((res) => r.sock.on('close', () => res(true))), 5000, 'garbage frame closes'), 'garbage frame closes');
 
   r = await rawHandshake(rt.port, base.replace('Version: 13', 'Version: 8'));
   ok(r.head.startsWith('HTTP/1.1 426 '), `426 for version 8: ${r.head}`);
@@ -454,8 +425,7 @@ async function defaultRun() {
     a.send(text.slice(10), { fin: true });
     checkRuntime((await next(a, 'reply to a fragmented message')).msg, id, true);
     // Ping -> pong (wslay answers).
-    await withTimeout(new Promise((res) => { a.once('pong', res); a.ping('hi'); }), 5000, 'pong');
-    checks++;
+    ok(await withTimeout(new Promise((res) => { a.once('pong', () => res(true)); a.ping('hi'); }), 5000, 'pong'), 'pong');
     // A message over the limit (8 MiB) closes that client with 1009, and only it.
     const big = await connect(rt.port, 'noflo');
     big.send('"' + 'x'.repeat(9 * 1024 * 1024) + '"');
@@ -654,7 +624,7 @@ async function optionsRun() {
   await secretRun('option');
   await secretRun('env');
   await optionsRun();
-  console.log(`ws-runtime: ${checks} checks passed in ${Date.now() - started} ms`);
+  console.log(`ws-runtime: ${h.checks()} checks passed in ${Date.now() - started} ms`);
 })().catch((e) => {
   console.error('ws-runtime: FAILED:', e && e.stack ? e.stack : e);
   process.exit(1);

@@ -6,6 +6,7 @@
 #include "tools/common/cli.h"
 #include "tools/common/session.h"
 #include "msgflo/errors.h"
+#include "msgflo/url.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -20,9 +21,9 @@ static const struct cli_option options[] = {
     {OPT_BROKER, "broker", CLI_VALUE, "URL",
      "MQTT broker (default: $MSGFLO_BROKER, then $CLOUDAMQP_URL)"},
     {OPT_BINDINGS, "bindings", CLI_VALUE, "FILE",
-     "keep the bindings in FILE across restarts: loaded at start (a missing\n"
-     "file is none yet), written atomically after every change (default:\n"
-     "not kept)"},
+     "keep the bindings in FILE across restarts: loaded at\n"
+     "start (a missing file is none yet), written atomically\n"
+     "after every change (default: not kept)"},
     {OPT_INSTANCE, "instance", CLI_VALUE, "NAME",
      "answer /msgrouter/NAME/ (default: default, which msgflo uses)"},
     {0},
@@ -149,8 +150,9 @@ static int prepare(struct daemon *d, struct session *s)
     char err[600];
     struct transport *t = session__transport(s);
     if (transport_has_bindings(t)) {
-        fprintf(stderr, PROG ": %s is not an MQTT broker (AMQP keeps bindings itself)\n",
-                d->broker);
+        if (msgflo_url_redact(d->broker, err, sizeof err) != 0)
+            snprintf(err, sizeof err, "the broker");
+        fprintf(stderr, PROG ": %s is not an MQTT broker (AMQP keeps bindings itself)\n", err);
         return 1;
     }
     if (d->file && router__load(d->table, d->file, err, sizeof err)) {

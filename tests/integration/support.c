@@ -544,14 +544,19 @@ static bool port_open(int port)
     return ok;
 }
 
-int support_mosquitto_new(struct support_mosquitto *b, const char *extra)
+int support_mosquitto_prepare(struct support_mosquitto *b)
 {
     memset(b, 0, sizeof *b);
     snprintf(b->dir, sizeof b->dir, "/tmp/test_mosquitto_XXXXXX");
     if (!mkdtemp(b->dir) || (b->port = free_port()) < 0)
         return -1;
     snprintf(b->url, sizeof b->url, "mqtt://127.0.0.1:%d", b->port);
-    return support_mosquitto_start(b, extra);
+    return 0;
+}
+
+int support_mosquitto_new(struct support_mosquitto *b, const char *extra)
+{
+    return support_mosquitto_prepare(b) == 0 ? support_mosquitto_start(b, extra) : -1;
 }
 
 int support_mosquitto_start(struct support_mosquitto *b, const char *extra)

@@ -99,8 +99,10 @@ struct support_mosquitto {
     struct child proc;
 };
 
-/* A temporary folder and a free loopback port, then support_mosquitto_start.
+/* A temporary folder and a free loopback port (b->url), nothing started.
  * 0 or -1. */
+int support_mosquitto_prepare(struct support_mosquitto *b);
+/* support_mosquitto_prepare, then support_mosquitto_start. 0 or -1. */
 int support_mosquitto_new(struct support_mosquitto *b, const char *extra);
 /* Starts mosquitto on b->port (listener on 127.0.0.1, anonymous,
  * set_tcp_nodelay, log to DIR/log, then the `extra` config lines) and waits

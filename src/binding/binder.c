@@ -404,7 +404,7 @@ static bool shared_forward(const struct binder *b, size_t i)
 
 /* Stops forwarding added[i]: the router keeps it, or it was removed. What
  * arrives after this (sent before the UNSUBSCRIBE took effect) is not
- * forwarded: binder__on_message checks sub and routed. */
+ * forwarded: the binding has left the forwarder's table. */
 static void mqtt_unforward(struct binder *b, size_t i)
 {
     if (!b->state[i].sub)

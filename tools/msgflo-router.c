@@ -39,7 +39,9 @@ static const struct cli_spec spec = {
              "retained status on /msgrouter/NAME/status tells msgflo-setup and the\n"
              "runtime to hand their bindings over; it is cleared when the router\n"
              "stops (SIGTERM, SIGINT: exit 0) and, by the broker, when its\n"
-             "connection breaks. Reconnects after broker loss and subscribes again.\n"
+             "connection breaks. Reconnects after broker loss and subscribes again;\n"
+             "the broker keeps its session (client id msgflo-router-NAME), so QoS 1\n"
+             "messages published while it is away are forwarded when it is back.\n"
              "Prints one line on stdout once connected.\n",
     .options = options,
     .epilog = "See docs/msgrouter.md.\n",
@@ -183,7 +185,9 @@ int main(int argc, char **argv)
         .connected = on_connected, .message = on_message, .stopping = on_stopping};
     struct session *s = NULL;
     char err[512];
-    if (session__new(&loop, d.broker, PROG, 0, &events, &d, &s, err, sizeof err)) {
+    char cid[300];
+    snprintf(cid, sizeof cid, PROG "-%s", d.instance); /* one session per instance, kept */
+    if (session__new_kept(&loop, d.broker, cid, &events, &d, &s, err, sizeof err)) {
         fprintf(stderr, PROG ": %s\n", err);
         status = 1;
     } else if ((status = prepare(&d, s)) == 0) {

@@ -1,10 +1,10 @@
 /* msgflo-router against a real mosquitto without the plugin: the /msgrouter
  * requests answered, forwarding byte for byte with the QoS, loops refused,
- * the bindings kept across the router's restart, forwarding resumed after
- * mosquitto restarts, the status cleared when it stops (SIGTERM) or dies
- * (its will), msgflo-setup handing its bindings to it and exiting, and the
- * coordinator forwarding again once the router is gone. Each case starts its
- * own mosquitto and router. */
+ * the bindings (and QoS 1 messages) kept across the router's restart,
+ * forwarding resumed after mosquitto restarts, the status cleared when it
+ * stops (SIGTERM) or dies (its will), msgflo-setup handing its bindings to
+ * it and exiting, and the coordinator forwarding again once the router is
+ * gone. Each case starts its own mosquitto and router. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -173,7 +173,8 @@ static void test_requests_forwarding_loops(void **state)
 }
 
 /* Stopped with SIGTERM, the router clears its status (exit 0); started
- * again, it has its bindings back from its file and forwards them. Killed,
+ * again, it has its bindings back from its file and forwards them, and the
+ * QoS 1 message published while it was away (its session is kept). Killed,
  * its will clears the status. */
 static void test_persists_and_clears_status(void **state)
 {
@@ -194,9 +195,20 @@ static void test_persists_and_clears_status(void **state)
     struct stat st;
     assert_int_equal(stat(file, &st), 0);
 
+    /* a QoS 1 message while it is away waits in its kept session */
+    struct mqtt_client away;
+    assert_int_equal(mqtt_client_open(&away, b.url), 0);
+    assert_int_equal(mqtt_client_subscribe_qos(&away, "q.IN", 1), 0);
+    assert_int_equal(mqtt_client_publish_qos(&away, "p.OUT", "away", 4, 1), 0);
+
     router_start(&r, &b, line, sizeof line);
     assert_non_null(strstr(line, "with 2 binding(s)"));
-    char *got = through(&b, "p.OUT", "r.IN", "kept", 4, 0, NULL);
+    char *got = mqtt_client_wait(&away, "q.IN", 3000);
+    assert_non_null(got);
+    assert_string_equal(got, "away");
+    free(got);
+    mqtt_client_close(&away);
+    got = through(&b, "p.OUT", "r.IN", "kept", 4, 0, NULL);
     assert_non_null(got);
     assert_string_equal(got, "kept");
     free(got);

@@ -14,6 +14,10 @@
 #include <string.h>
 
 #define PROG "msgflo-router"
+/* Changes are written at most this long after they were made (a burst of
+ * requests, e.g. one removebinding per edge, is one write, not one fsync
+ * each on the loop), and at once when the router stops. */
+#define SAVE_DELAY_MS 100
 
 enum { OPT_BROKER = 1, OPT_BINDINGS, OPT_INSTANCE };
 
@@ -23,7 +27,7 @@ static const struct cli_option options[] = {
     {OPT_BINDINGS, "bindings", CLI_VALUE, "FILE",
      "keep the bindings in FILE across restarts: loaded at\n"
      "start (a missing file is none yet), written atomically\n"
-     "after every change (default: not kept)"},
+     "soon after every change and at stop (default: not kept)"},
     {OPT_INSTANCE, "instance", CLI_VALUE, "NAME",
      "answer /msgrouter/NAME/ (default: default, which msgflo uses)"},
     {0},
@@ -53,14 +57,21 @@ struct daemon {
     struct forwarder *fw;
     char *status_topic, *status;
     bool stopped; /* by a signal: a clean stop */
+    uv_timer_t saver;
+    bool saver_ready;
 };
 
-/* Writes the bindings after a change (small, atomic: router__save). */
+/* Writes the bindings after a change (atomic: router__save). */
 static void save(struct daemon *d)
 {
     char err[600];
     if (d->file && router__dirty(d->table) && router__save(d->table, d->file, err, sizeof err))
         fprintf(stderr, PROG ": cannot save the bindings: %s\n", err);
+}
+
+static void on_saver(uv_timer_t *t)
+{
+    save(t->data);
 }
 
 static void on_connected(struct session *s, void *ud)
@@ -108,7 +119,8 @@ static void on_message(struct session *s, const char *topic, const struct transp
     int rc = forwarder__sync(d->fw);
     if (rc)
         fprintf(stderr, PROG ": cannot subscribe to a bound topic: %s\n", msgflo_strerror(rc));
-    save(d);
+    if (d->file && !uv_is_active((uv_handle_t *)&d->saver))
+        uv_timer_start(&d->saver, on_saver, SAVE_DELAY_MS, 0);
 }
 
 /* SIGTERM, SIGINT: the status is cleared before the clean disconnect (which
@@ -119,6 +131,7 @@ static void on_stopping(struct session *s, int status, void *ud)
     d->stopped = status == 128 + SIGTERM || status == 128 + SIGINT;
     if (d->stopped)
         transport_publish_as(session__transport(s), d->status_topic, "", 0, 1, true);
+    uv_timer_stop(&d->saver);
     save(d);
 }
 
@@ -147,7 +160,7 @@ static int parse_args(int argc, char **argv, struct daemon *d)
 
 /* Loads the bindings, connects with a will that clears the status. Returns
  * 0, or 1 after saying why. */
-static int prepare(struct daemon *d, struct session *s)
+static int prepare(struct daemon *d, struct session *s, uv_loop_t *loop)
 {
     char err[600];
     struct transport *t = session__transport(s);
@@ -162,6 +175,9 @@ static int prepare(struct daemon *d, struct session *s)
         return 1;
     }
     t->url->qos = 1; /* subscriptions at QoS 1: a QoS 1 message is forwarded at QoS 1 */
+    uv_timer_init(loop, &d->saver);
+    d->saver.data = d;
+    d->saver_ready = true;
     if (router__status(d->table, &d->status_topic, &d->status) ||
         forwarder__new(t, d->table, &d->fw) ||
         transport_set_will(t, d->status_topic, "", 0, true) || session__start(s, 0)) {
@@ -190,13 +206,16 @@ int main(int argc, char **argv)
     if (session__new_kept(&loop, d.broker, cid, &events, &d, &s, err, sizeof err)) {
         fprintf(stderr, PROG ": %s\n", err);
         status = 1;
-    } else if ((status = prepare(&d, s)) == 0) {
+    } else if ((status = prepare(&d, s, &loop)) == 0) {
         uv_run(&loop, UV_RUN_DEFAULT);
         status = d.stopped ? 0 : session__status(s) ? session__status(s) : 1;
         if (!d.stopped && *session__error(s))
             fprintf(stderr, PROG ": %s\n", session__error(s));
     }
+    if (d.saver_ready)
+        uv_close((uv_handle_t *)&d.saver, NULL);
     session__free(s);
+    uv_run(&loop, UV_RUN_DEFAULT); /* the closes */
     forwarder__free(d.fw);
     router__free(d.table);
     free(d.status_topic);

@@ -4,7 +4,8 @@
  * forwarding resumed after mosquitto restarts, the status cleared when it
  * stops (SIGTERM) or dies (its will), msgflo-setup handing its bindings to
  * it and exiting, and the coordinator forwarding again once the router is
- * gone. Each case starts its own mosquitto and router. */
+ * gone, and a router's late ok stopping the coordinator's forwarding. Each
+ * case starts its own mosquitto and router. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -266,7 +267,8 @@ static void setup_start(struct child *s, struct support_mosquitto *b, const char
     assert_non_null(f);
     fputs(graph_text, f);
     fclose(f);
-    snprintf(cmd, sizeof cmd, "DEBUG=msgflo:coordinator exec '%s' %s --broker '%s' '%s' >'%s' 2>&1",
+    snprintf(cmd, sizeof cmd,
+             "DEBUG=msgflo:coordinator,msgflo:binder exec '%s' %s --broker '%s' '%s' >'%s' 2>&1",
              support_program("msgflo-setup", setup, sizeof setup), forever ? "--forever" : "",
              b->url, graph, out);
     char *argv[] = {"/bin/sh", "-c", cmd, NULL};
@@ -356,6 +358,50 @@ static void test_coordinator_falls_back(void **state)
     support_mosquitto_free(&b);
 }
 
+/* A router slower than the coordinator's 5 s (msgflo-router paused with
+ * SIGSTOP while msgflo-setup --forever asks it): setup gives up and forwards
+ * the edge itself; once the router resumes, its ok stops that forwarding.
+ * Every message arrives once, not twice (the router's copy and setup's). */
+static void test_late_ok_stops_forwarding(void **state)
+{
+    (void)state;
+    struct support_mosquitto b;
+    assert_int_equal(support_mosquitto_new(&b, NULL), 0);
+    struct child r, p[2], s;
+    char line[1024], prog[512], graph[256], out[160];
+    router_start(&r, &b, line, sizeof line);
+    support_program("repeat", prog, sizeof prog);
+    struct names n[2];
+    for (int i = 0; i < 2; i++) {
+        support_names(&n[i], "rl");
+        char *argv[] = {prog, n[i].role, b.url, NULL};
+        assert_int_equal(child_start(&p[i], argv), 0);
+        assert_true(child_read_line(&p[i], 10000));
+    }
+    assert_int_equal(kill(r.pid, SIGSTOP), 0);
+    snprintf(graph, sizeof graph, "%s(Repeat) OUT -> IN %s(Repeat)\n", n[0].role, n[1].role);
+    setup_start(&s, &b, graph, true);
+    snprintf(out, sizeof out, "%s/setup.out", b.dir);
+    assert_true(support_file_wait(out, "did not answer within 5 s", 1, 15000));
+    char *got = through(&b, n[0].in, n[1].out, "given up", 8, 0, NULL); /* setup forwards */
+    assert_non_null(got);
+    free(got);
+    assert_int_equal(kill(r.pid, SIGCONT), 0);
+    assert_true(support_file_wait(out, "the broker's router answered late", 1, 10000));
+    for (int i = 0; i < 5; i++) { /* the router's copy only */
+        got = through(&b, n[0].in, n[1].out, "late", 4, 0, NULL);
+        assert_non_null(got);
+        assert_string_equal(got, "late");
+        free(got);
+    }
+    assert_int_equal(child_stop(&s, SIGTERM), 0);
+    for (int i = 0; i < 2; i++)
+        child_stop(&p[i], SIGTERM);
+    assert_int_equal(child_stop(&r, SIGTERM), 0);
+    assert_int_equal(support_mosquitto_stop(&b), 0);
+    support_mosquitto_free(&b);
+}
+
 int main(void)
 {
     mosquitto_lib_init();
@@ -365,6 +411,7 @@ int main(void)
         SUPPORT_TEST(test_broker_restart),
         SUPPORT_TEST(test_setup_without_forever),
         SUPPORT_TEST(test_coordinator_falls_back),
+        SUPPORT_TEST(test_late_ok_stops_forwarding),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,6 +3,7 @@
 
 #include "core/log.h"
 #include "msgflo/errors.h"
+#include "router/forwarder.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,11 +14,12 @@
 /* What became of one added binding. */
 struct bound {
     bool active; /* false once removed or while it failed */
-    /* MQTT: subscribed and forwarded by this process on this connection /
-     * kept by the broker's router (its result was ok) / the addbinding
-     * request awaiting its result (0: none) */
+    /* MQTT: forwarded by this process (in the forwarder's table) / kept by
+     * the broker's router (its result was ok) / the addbinding request
+     * awaiting its result (0: none) / the request given up on
+     * (binder__give_up) whose late result may still come (0: none) */
     bool sub, routed;
-    unsigned long req;
+    unsigned long req, late;
 };
 
 struct binder {
@@ -28,7 +30,10 @@ struct binder {
     enum binder_router router;
     unsigned long next_req;
     char *id_prefix;  /* request ids: "<id_prefix>-<n>" */
-    json_t *requests; /* request id -> [indexes into added], awaiting their result */
+    json_t *requests; /* request id -> {n, idx: [indexes into added]}, awaiting their result */
+    json_t *late;     /* the same, given up on (binder__give_up), until the router's mode changes */
+    struct router *table; /* MQTT: what this process forwards, carried out by fw */
+    struct forwarder *fw;
     json_t *by_src;   /* src queue -> [indexes into added]: no scan per message */
     json_t *declared; /* AMQP: "i:<inqueue>", "o:<outqueue>", "e:<exchange>" declared */
 };
@@ -42,12 +47,11 @@ int binder__new(struct transport *t, struct binder **out)
     b->by_src = json_object();
     b->declared = json_object();
     b->requests = json_object();
+    b->late = json_object();
     b->router = BINDER_ROUTER_NONE;
-    if (!b->by_src || !b->declared || !b->requests) {
-        json_decref(b->by_src);
-        json_decref(b->declared);
-        json_decref(b->requests);
-        free(b);
+    if (!b->by_src || !b->declared || !b->requests || !b->late ||
+        router__new(NULL, "msgflo", &b->table) != 0 || forwarder__new(t, b->table, &b->fw) != 0) {
+        binder__free(b);
         return MSGFLO_ENOMEM;
     }
     *out = b;
@@ -64,6 +68,9 @@ void binder__free(struct binder *b)
     json_decref(b->by_src);
     json_decref(b->declared);
     json_decref(b->requests);
+    json_decref(b->late);
+    forwarder__free(b->fw);
+    router__free(b->table);
     free(b);
 }
 
@@ -356,9 +363,11 @@ static bool forwardable(const struct binding *x)
     return x->src && x->tgt && strcmp(x->src, x->tgt) != 0; /* src == tgt needs nothing */
 }
 
-/* Forwards added[i] src -> tgt from this process. The source topic is
- * watched, not subscribed: a watch is counted per binding, so the topic is
- * unsubscribed once no forwarding (and no live view) reads it any more. */
+/* Forwards added[i] src -> tgt from this process (the forwarder, shared
+ * with msgflo-router). The forwarder watches each source topic once, not
+ * subscribes: the topic is unsubscribed once no forwarding (and no live
+ * view) reads it any more. A binding that would loop on topics alone
+ * (a -> b, b -> a) is refused: the broker would carry it forever. */
 static int mqtt_forward(struct binder *b, size_t i)
 {
     const struct binding *x = &b->added.items[i];
@@ -366,23 +375,43 @@ static int mqtt_forward(struct binder *b, size_t i)
         return 0;
     if (x->deadletter)
         LOG_WARNING(NS, "dead-lettering to %s is not possible on MQTT (no nack)", x->deadletter);
-    int rc = transport_watch(b->t, x->src);
+    char err[ROUTER_MAX_TOPIC + 200];
+    int rc = forwarder__add(b->fw, x->src, x->tgt,
+                            x->type == BINDING_ROUNDROBIN ? ROUTER_ROUNDROBIN : ROUTER_PUBSUB, err,
+                            sizeof err);
+    if (rc == MSGFLO_EINVAL)
+        LOG_ERROR(NS, "cannot forward %s -> %s: %s", x->src, x->tgt, err);
     if (rc == 0)
         b->state[i].sub = true;
     return rc;
 }
 
+/* Whether another binding than added[i] forwards the same src -> tgt (one
+ * entry of the forwarder's table, e.g. a pubsub and a roundrobin one). */
+static bool shared_forward(const struct binder *b, size_t i)
+{
+    const struct binding *x = &b->added.items[i];
+    size_t k;
+    json_t *idx;
+    json_array_foreach(json_object_get(b->by_src, x->src), k, idx)
+    {
+        size_t j = (size_t)json_integer_value(idx);
+        if (j != i && b->state[j].sub && strcmp(b->added.items[j].tgt, x->tgt) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* Stops forwarding added[i]: the router keeps it, or it was removed. What
  * arrives after this (sent before the UNSUBSCRIBE took effect) is not
- * forwarded: binder__on_message checks sub and routed. */
+ * forwarded: the binding has left the forwarder's table. */
 static void mqtt_unforward(struct binder *b, size_t i)
 {
     if (!b->state[i].sub)
         return;
     b->state[i].sub = false;
-    int rc = transport_unwatch(b->t, b->added.items[i].src);
-    if (rc)
-        LOG_DEBUG(NS, "unsubscribing %s: %s", b->added.items[i].src, msgflo_strerror(rc));
+    if (!shared_forward(b, i))
+        forwarder__remove(b->fw, b->added.items[i].src, b->added.items[i].tgt);
 }
 
 /* Publishes one request naming added[idx[k]] (a batch); with `track`, its
@@ -593,10 +622,11 @@ int binder__remove(struct binder *b, const struct binding *x)
         /* MQTT: the forwarder is off; a binding the router has or was
          * asked for is removed there */
         size_t at = (size_t)i;
-        bool asked = b->state[i].routed || b->state[i].req;
+        bool asked = b->state[i].routed || b->state[i].req || b->state[i].late;
         mqtt_unforward(b, at);
         b->state[i].routed = false;
         b->state[i].req = 0;
+        b->state[i].late = 0;
         return asked ? router_request(b, "removebinding", &at, 1, false) : 0;
     }
     struct transport_step unbind = {
@@ -604,25 +634,12 @@ int binder__remove(struct binder *b, const struct binding *x)
     return transport_topology(b->t, &unbind, 1);
 }
 
-bool binder__on_message(struct binder *b, const char *queue, const void *data, size_t len)
+bool binder__on_message(struct binder *b, const char *queue, const struct transport_delivery *d,
+                        const void *data, size_t len)
 {
-    bool matched = false;
     if (transport_has_bindings(b->t))
         return false;
-    size_t k;
-    json_t *idx;
-    json_array_foreach(json_object_get(b->by_src, queue), k, idx)
-    {
-        size_t i = (size_t)json_integer_value(idx);
-        const struct binding *x = &b->added.items[i];
-        if (!b->state[i].active || !b->state[i].sub || b->state[i].routed || !forwardable(x))
-            continue;
-        matched = true;
-        int rc = transport_publish(b->t, x->tgt, data, len);
-        if (rc)
-            LOG_WARNING(NS, "forwarding %s -> %s failed: %s", x->src, x->tgt, msgflo_strerror(rc));
-    }
-    return matched;
+    return forwarder__on_message(b->fw, queue, d, data, len);
 }
 
 int binder__restore(struct binder *b)
@@ -631,14 +648,7 @@ int binder__restore(struct binder *b)
     /* MQTT: what was forwarded on the last connection is forwarded again at
      * once, whatever the router mode (a kept session delivers what came
      * meanwhile): a router, when found, takes it over without a loss */
-    int forwarded = 0;
-    for (size_t i = 0; i < b->added.count && !transport_has_bindings(b->t); i++) {
-        if (!b->state[i].sub || !b->state[i].active)
-            continue;
-        b->state[i].sub = false;
-        int r = mqtt_forward(b, i);
-        forwarded = forwarded ? forwarded : r;
-    }
+    int forwarded = transport_has_bindings(b->t) ? 0 : forwarder__restore(b->fw);
     size_t *idx = malloc((b->added.count ? b->added.count : 1) * sizeof *idx), m = 0;
     if (!idx)
         return MSGFLO_ENOMEM;
@@ -699,11 +709,43 @@ int binder__set_router(struct binder *b, enum binder_router mode)
         for (size_t i = 0; i < b->added.count; i++) {
             b->state[i].routed = false;
             b->state[i].req = 0;
+            b->state[i].late = 0;
         }
         json_object_clear(b->requests);
+        json_object_clear(b->late);
     }
     b->router = mode;
     return transport_has_bindings(b->t) ? 0 : mqtt_make_all(b, NULL, 0);
+}
+
+/* The result of a request given up on (binder__give_up) arrived after all.
+ * ok: the router has its bindings and forwards them, so this process stops
+ * (else both would, and every message would arrive twice); not ok: they
+ * stay forwarded here, as they are. */
+static void late_result(struct binder *b, const char *id, bool ok)
+{
+    json_t *r = json_object_get(b->late, id);
+    unsigned long num = (unsigned long)json_integer_value(json_object_get(r, "n"));
+    size_t k, n = 0;
+    json_t *v;
+    json_array_foreach(json_object_get(r, "idx"), k, v)
+    {
+        size_t i = (size_t)json_integer_value(v);
+        if (b->state[i].late != num)
+            continue; /* removed, or asked again, meanwhile */
+        b->state[i].late = 0;
+        if (ok && b->state[i].active) {
+            b->state[i].routed = true;
+            mqtt_unforward(b, i);
+            n++;
+        }
+    }
+    if (n > 0)
+        LOG_INFO(NS,
+                 "the broker's router answered late: %zu binding(s) kept by it, no longer "
+                 "forwarded by this process",
+                 n);
+    json_object_del(b->late, id);
 }
 
 int binder__on_result(struct binder *b, const void *data, size_t len, char *err, size_t errlen)
@@ -711,6 +753,11 @@ int binder__on_result(struct binder *b, const void *data, size_t len, char *err,
     json_t *res = json_loadb(data, len, 0, NULL);
     const char *id = json_string_value(json_object_get(res, "id"));
     json_t *r = id ? json_object_get(b->requests, id) : NULL;
+    if (!r && id && json_object_get(b->late, id)) {
+        late_result(b, id, json_is_true(json_object_get(res, "ok")));
+        json_decref(res);
+        return 0;
+    }
     if (!r) {
         json_decref(res);
         return 0; /* another client's, or a removal's */
@@ -773,9 +820,12 @@ size_t binder__give_up(struct binder *b, unsigned long upto)
             if (b->state[i].req != num)
                 continue;
             b->state[i].req = 0;
+            b->state[i].late = num; /* a late ok stops this forwarding (late_result) */
             if (b->state[i].active && mqtt_forward(b, i) == 0)
                 forwarded++;
         }
+        if (json_object_set(b->late, id, r) != 0)
+            LOG_WARNING(NS, "out of memory: a late answer to %s will be ignored", id);
         json_object_del(b->requests, id);
     }
     return forwarded;

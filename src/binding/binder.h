@@ -24,7 +24,9 @@
  * /msgrouter/default/addbinding, its id "<id prefix>-<n>"; removebinding on
  * remove. Without one it subscribes to each source topic and republishes
  * every message, byte for byte, to its targets, for as long as its process
- * runs (binder__needs_process is then true). Which of the two is the router
+ * runs (binder__needs_process is then true), through the forwarder that
+ * msgflo-router runs too (router/forwarder.h: each message with its QoS,
+ * loops on topics alone refused). Which of the two is the router
  * mode, set by the caller per connection (binder__set_router): while it is
  * UNKNOWN the MQTT bindings are kept (active) but not made. A binding
  * forwarded before its router confirmed it stays forwarded until the
@@ -80,9 +82,11 @@ int binder__add_each(struct binder *b, const struct binding *items, size_t n, bo
 /* Removes a pubsub binding (AMQP: unbind; MQTT: stop forwarding). */
 int binder__remove(struct binder *b, const struct binding *binding);
 
-/* Feed every message of the transport here; returns true when it was a
- * forwarded source topic (MQTT) and has been republished. */
-bool binder__on_message(struct binder *b, const char *queue, const void *data, size_t len);
+/* Feed every message of the transport here (`d`: its delivery, for its QoS;
+ * may be NULL: QoS 0); returns true when it was a forwarded source topic
+ * (MQTT) and has been republished (forwarder.h). */
+bool binder__on_message(struct binder *b, const char *queue, const struct transport_delivery *d,
+                        const void *data, size_t len);
 
 /* After a reconnect: subscribe to the forwarded topics again (MQTT) or
  * re-create the bindings (AMQP, idempotent; the queues and exchanges
@@ -122,7 +126,10 @@ unsigned long binder__last_request(const struct binder *b);
 
 /* Gives up on the router requests up to number `upto` still awaiting their
  * result (a router that does not answer: a stale retained status): their
- * bindings are forwarded. Returns how many. */
+ * bindings are forwarded. Returns how many. Should the router's `ok` come
+ * after all (a slow router), binder__on_result stops that forwarding again:
+ * the router has those bindings, and both forwarding would deliver every
+ * message twice. */
 size_t binder__give_up(struct binder *b, unsigned long upto);
 
 #endif

@@ -306,7 +306,7 @@ static void on_message(void *ud, const char *queue, const struct transport_deliv
     if (coordinator_router__message(c, queue, data, len))
         return;
     c->counts.data_messages++;
-    binder__on_message(c->binder, queue, data, len);
+    binder__on_message(c->binder, queue, d, data, len);
     coordinator_watches__data(c, queue, data, len);
 }
 

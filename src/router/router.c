@@ -299,6 +299,27 @@ size_t router__route(struct router *r, const char *topic, size_t len, const char
     return r->out_n;
 }
 
+size_t router__targets(struct router *r, const char *topic, size_t len, const char *const **targets)
+{
+    r->out_n = 0;
+    *targets = NULL;
+    struct router_source *s = find(r, topic);
+    if (!s || grow((void **)&r->out, &r->out_cap, s->n, sizeof *r->out))
+        return 0;
+    for (size_t i = 0; i < s->n; i++) {
+        s->bindings[i]->messages++;
+        s->bindings[i]->bytes += len;
+        r->out[r->out_n++] = s->bindings[i]->tgt;
+    }
+    *targets = (const char *const *)r->out;
+    return r->out_n;
+}
+
+bool router__bound(const struct router *r, const char *topic)
+{
+    return find(r, topic) != NULL;
+}
+
 void router__each(const struct router *r, void (*fn)(const struct router_binding_info *b, void *ud),
                   void *ud)
 {

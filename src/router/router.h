@@ -84,6 +84,16 @@ size_t router__count(const struct router *r);
  * the next call into the router. Returns their number (0: not bound). */
 size_t router__route(struct router *r, const char *topic, size_t len, const char *const **targets);
 
+/* The direct targets of a message published on topic (its own bindings,
+ * chains not followed), counting it on each: for a router that is a broker
+ * client and gets its own republished messages back, so that the broker
+ * carries them along a chain. *targets as router__route's. */
+size_t router__targets(struct router *r, const char *topic, size_t len,
+                       const char *const **targets);
+
+/* Whether topic is the source of a binding. */
+bool router__bound(const struct router *r, const char *topic);
+
 /* Calls fn for every binding, sources in the order first bound, targets in
  * the order added. */
 void router__each(const struct router *r, void (*fn)(const struct router_binding_info *b, void *ud),

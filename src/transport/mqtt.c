@@ -350,7 +350,10 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
 {
     struct mqtt *m = obj;
     (void)mosq;
-    struct transport_delivery d = {.tag = (uint64_t)msg->mid, .generation = m->base.generation};
+    struct transport_delivery d = {.tag = (uint64_t)msg->mid,
+                                   .generation = m->base.generation,
+                                   .qos = (uint8_t)msg->qos,
+                                   .retained = msg->retain};
     m->burst++;
     m->packets++;
     if (m->base.events.message)
@@ -535,7 +538,8 @@ static int mqtt_when_subscribed(struct transport *base, void (*done)(void *arg),
     return 0;
 }
 
-static int mqtt_publish(struct transport *base, const char *queue, const void *data, size_t len)
+static int mqtt_publish_as(struct transport *base, const char *queue, const void *data, size_t len,
+                           int qos, bool retain)
 {
     struct mqtt *m = (struct mqtt *)base;
     if (len > INT32_MAX)
@@ -545,13 +549,27 @@ static int mqtt_publish(struct transport *base, const char *queue, const void *d
     /* Counted before the call: a QoS 0 publish may be written (and reported
      * through on_publish) before mosquitto_publish returns. */
     m->pending_publishes++;
-    int rc =
-        mosq_err(mosquitto_publish(m->mosq, NULL, queue, (int)len, data, base->url->qos, false),
-                 "publish", queue);
+    int rc = mosq_err(mosquitto_publish(m->mosq, NULL, queue, (int)len, data, qos, retain),
+                      "publish", queue);
     if (rc)
         m->pending_publishes--;
     leave(m);
     return rc;
+}
+
+static int mqtt_publish(struct transport *base, const char *queue, const void *data, size_t len)
+{
+    return mqtt_publish_as(base, queue, data, len, base->url->qos, false);
+}
+
+static int mqtt_set_will(struct transport *base, const char *topic, const void *data, size_t len,
+                         bool retain)
+{
+    struct mqtt *m = (struct mqtt *)base;
+    if (len > INT32_MAX)
+        return MSGFLO_EINVAL;
+    int rc = mosquitto_will_set(m->mosq, topic, (int)len, data, 1, retain);
+    return rc == MOSQ_ERR_NOMEM ? MSGFLO_ENOMEM : rc ? MSGFLO_EINVAL : 0;
 }
 
 /* libmosquitto reports a QoS 0 publish once written, a QoS 1 one once acknowledged. */
@@ -643,6 +661,8 @@ static const struct transport_ops mqtt_ops = {
     .watch = mqtt_watch,
     .unwatch = mqtt_unwatch,
     .publish = mqtt_publish,
+    .publish_as = mqtt_publish_as,
+    .set_will = mqtt_set_will,
     .send_to_queue = mqtt_publish,
     .announce = mqtt_announce,
     .declare_discovery = mqtt_declare_discovery,

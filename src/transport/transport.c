@@ -206,6 +206,26 @@ int transport_send_to_queue(struct transport *t, const char *queue, const void *
     return t->ops->send_to_queue(t, queue, data, len);
 }
 
+int transport_publish_as(struct transport *t, const char *topic, const void *data, size_t len,
+                         int qos, bool retain)
+{
+    if (!t->ops->publish_as || qos < 0 || qos > 2)
+        return MSGFLO_EINVAL;
+    if (!t->connected)
+        return MSGFLO_ENOTCONN;
+    LOG_DEBUG(ns_of(t), "publish to %s (%zu bytes, QoS %d%s)", topic, len, qos,
+              retain ? ", retained" : "");
+    return t->ops->publish_as(t, topic, data, len, qos, retain);
+}
+
+int transport_set_will(struct transport *t, const char *topic, const void *data, size_t len,
+                       bool retain)
+{
+    if (!t->ops->set_will)
+        return MSGFLO_EINVAL;
+    return t->ops->set_will(t, topic, data, len, retain);
+}
+
 int transport_announce(struct transport *t, const void *data, size_t len)
 {
     if (!t->connected)

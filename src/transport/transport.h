@@ -30,6 +30,11 @@ struct transport;
 struct transport_delivery {
     uint64_t tag;
     uint32_t generation;
+    /* MQTT: the QoS the message arrived at, and whether it is a retained
+     * one delivered because of a new subscription (MQTT 3.1.1 clears the
+     * flag on live messages). AMQP: 0, false. */
+    uint8_t qos;
+    bool retained;
 };
 
 struct transport_events {
@@ -71,6 +76,11 @@ struct transport_ops {
     /* Calls done(arg) once everything published so far is safe: AMQP, confirmed
      * by the broker; MQTT, written to the socket (QoS 0) or acknowledged (QoS 1). */
     int (*when_flushed)(struct transport *t, void (*done)(void *arg), void *arg);
+    /* MQTT only (NULL elsewhere): transport_publish_as, transport_set_will. */
+    int (*publish_as)(struct transport *t, const char *topic, const void *data, size_t len, int qos,
+                      bool retain);
+    int (*set_will)(struct transport *t, const char *topic, const void *data, size_t len,
+                    bool retain);
     int (*ack)(struct transport *t, const struct transport_delivery *d);
     int (*nack)(struct transport *t, const struct transport_delivery *d);
     void (*close)(struct transport *t);
@@ -128,6 +138,19 @@ int transport_watch(struct transport *t, const char *queue);
 int transport_unwatch(struct transport *t, const char *queue);
 int transport_publish(struct transport *t, const char *queue, const void *data, size_t len);
 int transport_send_to_queue(struct transport *t, const char *queue, const void *data, size_t len);
+/* MQTT only: publishes on `topic` with this QoS (0-2) and retain flag, as a
+ * forwarder republishes a message with its own QoS, or a router its
+ * retained status. Returns 0, MSGFLO_ENOTCONN, MSGFLO_EINVAL (AMQP, a bad
+ * QoS), MSGFLO_EPROTO or MSGFLO_ENOMEM. */
+int transport_publish_as(struct transport *t, const char *topic, const void *data, size_t len,
+                         int qos, bool retain);
+/* MQTT only, before transport_connect: the last will, which the broker
+ * publishes (QoS 1) when a connection of this transport ends without a
+ * DISCONNECT (a crash, a lost network); `data` may be empty (an empty
+ * retained will clears the topic's retained message). Copied. Returns 0,
+ * MSGFLO_EINVAL (AMQP, a bad topic) or MSGFLO_ENOMEM. */
+int transport_set_will(struct transport *t, const char *topic, const void *data, size_t len,
+                       bool retain);
 int transport_announce(struct transport *t, const void *data, size_t len);
 int transport_declare_discovery(struct transport *t);
 int transport_when_subscribed(struct transport *t, void (*done)(void *arg), void *arg);

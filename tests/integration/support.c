@@ -4,14 +4,17 @@
 #include "msgflo/url.h"
 
 #include <amqp_tcp_socket.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -241,6 +244,7 @@ static void on_mqtt_message(struct mosquitto *m, void *obj, const struct mosquit
     if (msg->payloadlen > 0) /* an empty message has no payload (NULL) */
         memcpy(c->queue[c->tail].data, msg->payload, (size_t)msg->payloadlen);
     c->queue[c->tail].len = (size_t)msg->payloadlen;
+    c->queue[c->tail].qos = msg->qos;
     c->tail = next;
 }
 
@@ -266,7 +270,12 @@ int mqtt_client_open(struct mqtt_client *c, const char *url)
 
 int mqtt_client_subscribe(struct mqtt_client *c, const char *topic)
 {
-    int rc = mosquitto_subscribe(c->mosq, NULL, topic, 0);
+    return mqtt_client_subscribe_qos(c, topic, 0);
+}
+
+int mqtt_client_subscribe_qos(struct mqtt_client *c, const char *topic, int qos)
+{
+    int rc = mosquitto_subscribe(c->mosq, NULL, topic, qos);
     for (int i = 0; i < 5; i++)
         mosquitto_loop(c->mosq, 20, 1);
     return rc == MOSQ_ERR_SUCCESS ? 0 : -1;
@@ -274,7 +283,13 @@ int mqtt_client_subscribe(struct mqtt_client *c, const char *topic)
 
 int mqtt_client_publish(struct mqtt_client *c, const char *topic, const char *data)
 {
-    int rc = mosquitto_publish(c->mosq, NULL, topic, (int)strlen(data), data, 0, false);
+    return mqtt_client_publish_qos(c, topic, data, strlen(data), 0);
+}
+
+int mqtt_client_publish_qos(struct mqtt_client *c, const char *topic, const void *data, size_t len,
+                            int qos)
+{
+    int rc = mosquitto_publish(c->mosq, NULL, topic, (int)len, data, qos, false);
     mosquitto_loop(c->mosq, 10, 1);
     return rc == MOSQ_ERR_SUCCESS ? 0 : -1;
 }
@@ -288,6 +303,7 @@ char *mqtt_client_wait(struct mqtt_client *c, const char *topic, int timeout_ms)
             c->head = (c->head + 1) % 256;
             bool match = strcmp(c->queue[i].topic, topic) == 0;
             free(c->queue[i].topic);
+            c->last_qos = c->queue[i].qos;
             if (match)
                 return c->queue[i].data;
             free(c->queue[i].data);
@@ -498,4 +514,109 @@ void support_run_stderr(char *const argv[], int ms, struct support_run *r)
     r->took_ms = now_ms() - start;
     r->status = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
     close(err[0]);
+}
+
+/* --- a private mosquitto ------------------------------------------------- */
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    int port = -1;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+static bool port_open(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+int support_mosquitto_prepare(struct support_mosquitto *b)
+{
+    memset(b, 0, sizeof *b);
+    snprintf(b->dir, sizeof b->dir, "/tmp/test_mosquitto_XXXXXX");
+    if (!mkdtemp(b->dir) || (b->port = free_port()) < 0)
+        return -1;
+    snprintf(b->url, sizeof b->url, "mqtt://127.0.0.1:%d", b->port);
+    return 0;
+}
+
+int support_mosquitto_new(struct support_mosquitto *b, const char *extra)
+{
+    return support_mosquitto_prepare(b) == 0 ? support_mosquitto_start(b, extra) : -1;
+}
+
+int support_mosquitto_start(struct support_mosquitto *b, const char *extra)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/mosquitto.conf", b->dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    fprintf(f,
+            "listener %d 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
+            "log_dest file %s/log\n%s",
+            b->port, b->dir, extra ? extra : "");
+    if (geteuid() == 0)
+        fprintf(f, "user root\n");
+    fclose(f);
+    char *argv[] = {access("/usr/sbin/mosquitto", X_OK) == 0 ? "/usr/sbin/mosquitto"
+                                                             : "/usr/local/sbin/mosquitto",
+                    "-c", path, NULL};
+    if (child_start(&b->proc, argv) != 0)
+        return -1;
+    for (int i = 0; i < 200 && !port_open(b->port); i++)
+        usleep(20000);
+    return port_open(b->port) ? 0 : -1;
+}
+
+int support_mosquitto_stop(struct support_mosquitto *b)
+{
+    return child_stop(&b->proc, SIGTERM);
+}
+
+void support_mosquitto_free(struct support_mosquitto *b)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", b->dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", b->dir);
+}
+
+int support_file_count(const char *path, const char *needle)
+{
+    static char buf[1 << 18];
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    int k = 0;
+    for (const char *at = buf; (at = strstr(at, needle)) != NULL; at += strlen(needle))
+        k++;
+    return k;
+}
+
+bool support_file_wait(const char *path, const char *needle, int times, int timeout_ms)
+{
+    for (int i = 0; i <= timeout_ms / 50; i++) {
+        if (support_file_count(path, needle) >= times)
+            return true;
+        usleep(50000);
+    }
+    return false;
 }

@@ -73,17 +73,50 @@ struct mqtt_client {
         char *topic;
         void *data;
         size_t len;
+        int qos;
     } queue[256];
     size_t head, tail;
+    int last_qos; /* the QoS of the message mqtt_client_wait returned last */
 };
 
 int mqtt_client_open(struct mqtt_client *c, const char *url);
-int mqtt_client_subscribe(struct mqtt_client *c, const char *topic);
-int mqtt_client_publish(struct mqtt_client *c, const char *topic, const char *data);
+int mqtt_client_subscribe(struct mqtt_client *c, const char *topic); /* QoS 0 */
+int mqtt_client_subscribe_qos(struct mqtt_client *c, const char *topic, int qos);
+int mqtt_client_publish(struct mqtt_client *c, const char *topic, const char *data); /* QoS 0 */
+int mqtt_client_publish_qos(struct mqtt_client *c, const char *topic, const void *data, size_t len,
+                            int qos);
 /* Waits for the next message on `topic` (others are dropped); returns owned
  * payload (NUL-terminated, free()) or NULL on timeout. */
 char *mqtt_client_wait(struct mqtt_client *c, const char *topic, int timeout_ms);
 void mqtt_client_close(struct mqtt_client *c);
+
+/* --- a private mosquitto ------------------------------------------------- */
+
+struct support_mosquitto {
+    char dir[64]; /* its temporary folder: mosquitto.conf, log */
+    char url[64];
+    int port;
+    struct child proc;
+};
+
+/* A temporary folder and a free loopback port (b->url), nothing started.
+ * 0 or -1. */
+int support_mosquitto_prepare(struct support_mosquitto *b);
+/* support_mosquitto_prepare, then support_mosquitto_start. 0 or -1. */
+int support_mosquitto_new(struct support_mosquitto *b, const char *extra);
+/* Starts mosquitto on b->port (listener on 127.0.0.1, anonymous,
+ * set_tcp_nodelay, log to DIR/log, then the `extra` config lines) and waits
+ * until it listens. 0 or -1. */
+int support_mosquitto_start(struct support_mosquitto *b, const char *extra);
+/* SIGTERM; returns its exit status. */
+int support_mosquitto_stop(struct support_mosquitto *b);
+/* Removes the folder (after support_mosquitto_stop). */
+void support_mosquitto_free(struct support_mosquitto *b);
+
+/* How often `needle` occurs in the text file at path (0 when it is missing). */
+int support_file_count(const char *path, const char *needle);
+/* Waits up to timeout_ms for `needle` to occur `times` times in the file. */
+bool support_file_wait(const char *path, const char *needle, int times, int timeout_ms);
 
 /* --- AMQP client ----------------------------------------------------------- */
 

@@ -1,6 +1,7 @@
 /* The binder on real brokers: a pubsub binding delivers, a removed one
  * delivers nothing (the original transport suite's "binding removed" case),
- * and on MQTT forwarding is byte-exact. */
+ * and on MQTT forwarding is byte-exact; a router's late ok stops this
+ * process's forwarding. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +22,8 @@ struct ctx {
     bool connected;
     char got[256];
     int received;
+    char tgt[128]; /* another target topic counted as received */
+    int removals;  /* removebinding requests seen */
 };
 
 static void on_connected(struct session *s, void *ud)
@@ -33,9 +36,11 @@ static void on_message(struct session *s, const char *queue, const struct transp
                        const void *data, size_t len, void *ud)
 {
     struct ctx *c = ud;
-    if (c->binder && binder__on_message(c->binder, queue, data, len))
+    if (c->binder && binder__on_message(c->binder, queue, d, data, len))
         return;
-    if (strcmp(queue, "bt.TGT") == 0) {
+    if (strcmp(queue, "/msgrouter/default/removebinding") == 0)
+        c->removals++;
+    if (strcmp(queue, "bt.TGT") == 0 || (c->tgt[0] && strcmp(queue, c->tgt) == 0)) {
         snprintf(c->got, sizeof c->got, "%.*s", (int)len, (const char *)data);
         c->received++;
     }
@@ -96,6 +101,69 @@ static void check_binding(const char *url)
 static void test_mqtt(void **state)
 {
     check_binding(support_broker("MSGFLO_TEST_MQTT"));
+}
+
+/* A router's ok that comes after binder__give_up (a slow router): the
+ * forwarding begun by the give-up stops again, or every message would
+ * arrive twice (the router's copy and this process's). No router runs on
+ * the test broker: the test plays the late answer itself. Removing the
+ * binding afterwards asks the router to drop it. */
+static void test_mqtt_late_router_ok(void **state)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct ctx c = {0};
+    struct session *s;
+    char err[256], role[64], src[128], tgt[128];
+    support_role("blate", role, sizeof role);
+    snprintf(src, sizeof src, "%s.SRC", role);
+    snprintf(tgt, sizeof tgt, "%s.TGT", role);
+    static const struct session_events ev = {.connected = on_connected, .message = on_message};
+    assert_int_equal(session__new(&loop, support_broker("MSGFLO_TEST_MQTT"), "test-binder", 0, &ev,
+                                  &c, &s, err, sizeof err),
+                     0);
+    assert_int_equal(session__start(s, 10000), 0);
+    for (int i = 0; i < 100 && !c.connected; i++)
+        run_for(&loop, 50);
+    assert_true(c.connected);
+    struct transport *t = session__transport(s);
+    assert_int_equal(binder__new(t, &c.binder), 0);
+    assert_int_equal(binder__set_id(c.binder, "late"), 0);
+    snprintf(c.tgt, sizeof c.tgt, "%s", tgt);
+    assert_int_equal(transport_subscribe(t, tgt), 0);
+    assert_int_equal(transport_subscribe(t, "/msgrouter/default/removebinding"), 0);
+    assert_int_equal(binder__set_router(c.binder, BINDER_ROUTER_PRESENT), 0);
+    struct binding b = {.type = BINDING_PUBSUB, .src = src, .tgt = tgt};
+    assert_int_equal(binder__add(c.binder, &b), 0);
+    assert_int_equal(binder__last_request(c.binder), 1);
+    assert_true(binder__settling(c.binder));
+    /* nobody answers: given up, forwarded by this process */
+    assert_int_equal(binder__give_up(c.binder, 1), 1);
+    assert_true(binder__needs_process(c.binder));
+    run_for(&loop, 300);
+    assert_int_equal(transport_publish(t, src, "one", 3), 0);
+    for (int i = 0; i < 100 && c.received == 0; i++)
+        run_for(&loop, 20);
+    assert_int_equal(c.received, 1);
+    /* the late ok: the router has it now, this process stops */
+    const char *ok = "{\"id\":\"late-1\",\"command\":\"addbinding\",\"ok\":true,\"added\":1,"
+                     "\"existing\":0,\"count\":1}";
+    assert_int_equal(binder__on_result(c.binder, ok, strlen(ok), err, sizeof err), 0);
+    assert_false(binder__needs_process(c.binder));
+    run_for(&loop, 300);
+    assert_int_equal(transport_publish(t, src, "two", 3), 0);
+    run_for(&loop, 500);
+    assert_int_equal(c.received, 1); /* no router here: nobody forwarded it */
+    /* removed: the router is asked to drop it */
+    assert_int_equal(binder__remove(c.binder, &b), 0);
+    for (int i = 0; i < 100 && c.removals == 0; i++)
+        run_for(&loop, 20);
+    assert_int_equal(c.removals, 1);
+    session__finish(s, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    binder__free(c.binder);
+    session__free(s);
+    uv_loop_close(&loop);
 }
 
 static void test_amqp(void **state)
@@ -170,6 +238,7 @@ int main(void)
     }
     const struct CMUnitTest tests[] = {
         SUPPORT_TEST(test_mqtt),
+        SUPPORT_TEST(test_mqtt_late_router_ok),
         SUPPORT_TEST(test_amqp),
         SUPPORT_TEST(test_amqp_each_results),
     };

@@ -12,13 +12,10 @@
 
 #include "support.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,87 +24,38 @@
 #error "MSGFLO_ROUTER_PLUGIN: path of mosquitto_msgflo.so"
 #endif
 
-struct broker {
-    char dir[64];
-    char url[64];
-    int port;
-    struct child proc;
-};
-
-static int free_port(void)
+/* Starts mosquitto on b->port, with the plugin (its bindings in
+ * DIR/bindings.json) or without, then the extra config lines. */
+static void broker_start_with(struct support_mosquitto *b, const char *extra, bool plugin)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
+    char conf[2048];
+    snprintf(conf, sizeof conf, "%s%s%s%s", plugin ? "plugin " MSGFLO_ROUTER_PLUGIN "\n" : "",
+             plugin ? "plugin_opt_bindings_file " : "", plugin ? b->dir : "",
+             plugin ? "/bindings.json\n" : "");
+    size_t at = strlen(conf);
+    snprintf(conf + at, sizeof conf - at, "%s", extra ? extra : "");
+    assert_int_equal(support_mosquitto_start(b, conf), 0);
 }
 
-static bool port_open(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    close(fd);
-    return ok;
-}
-
-/* Writes the config (extra lines appended) and starts mosquitto on b->port,
- * with the plugin or without. */
-static void broker_start_with(struct broker *b, const char *extra, bool plugin)
-{
-    char path[128];
-    snprintf(path, sizeof path, "%s/mosquitto.conf", b->dir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fprintf(f,
-            "listener %d 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
-            "log_dest file %s/log\n",
-            b->port, b->dir);
-    if (plugin)
-        fprintf(f, "plugin %s\nplugin_opt_bindings_file %s/bindings.json\n", MSGFLO_ROUTER_PLUGIN,
-                b->dir);
-    fputs(extra ? extra : "", f);
-    if (geteuid() == 0)
-        fprintf(f, "user root\n");
-    fclose(f);
-    char *argv[] = {access("/usr/sbin/mosquitto", X_OK) == 0 ? "/usr/sbin/mosquitto"
-                                                             : "/usr/local/sbin/mosquitto",
-                    "-c", path, NULL};
-    assert_int_equal(child_start(&b->proc, argv), 0);
-    for (int i = 0; i < 200 && !port_open(b->port); i++)
-        usleep(20000);
-    assert_true(port_open(b->port));
-}
-
-static void broker_start(struct broker *b, const char *extra)
+static void broker_start(struct support_mosquitto *b, const char *extra)
 {
     broker_start_with(b, extra, true);
 }
 
-static void broker_new(struct broker *b, const char *extra)
+static void broker_new(struct support_mosquitto *b, const char *extra)
 {
-    snprintf(b->dir, sizeof b->dir, "/tmp/test_router_XXXXXX");
-    assert_non_null(mkdtemp(b->dir));
-    b->port = free_port();
-    snprintf(b->url, sizeof b->url, "mqtt://127.0.0.1:%d", b->port);
+    assert_int_equal(support_mosquitto_prepare(b), 0);
     broker_start(b, extra);
 }
 
-static void broker_stop(struct broker *b)
+static void broker_stop(struct support_mosquitto *b)
 {
-    assert_int_equal(child_stop(&b->proc, SIGTERM), 0);
+    assert_int_equal(support_mosquitto_stop(b), 0);
 }
 
-static void broker_free(struct broker *b)
+static void broker_free(struct support_mosquitto *b)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", b->dir);
-    assert_int_equal(system(cmd), 0);
+    support_mosquitto_free(b);
 }
 
 /* Sends a control command and returns its reply on `reply` (owned JSON). */
@@ -147,7 +95,7 @@ static void expect_ok(struct mqtt_client *c, const char *command, const char *pa
     json_decref(o);
 }
 
-static void open_admin(struct mqtt_client *c, struct broker *b)
+static void open_admin(struct mqtt_client *c, struct support_mosquitto *b)
 {
     assert_int_equal(mqtt_client_open(c, b->url), 0);
     assert_int_equal(mqtt_client_subscribe(c, "/msgrouter/default/+"), 0);
@@ -156,7 +104,7 @@ static void open_admin(struct mqtt_client *c, struct broker *b)
 static void test_status_add_list_remove(void **state)
 {
     (void)state;
-    struct broker b;
+    struct support_mosquitto b;
     broker_new(&b, NULL);
     struct mqtt_client c;
     open_admin(&c, &b);
@@ -205,7 +153,7 @@ static void test_status_add_list_remove(void **state)
 static void test_refusals_change_nothing(void **state)
 {
     (void)state;
-    struct broker b;
+    struct support_mosquitto b;
     broker_new(&b, NULL);
     struct mqtt_client c;
     open_admin(&c, &b);
@@ -237,7 +185,7 @@ static void test_refusals_change_nothing(void **state)
 static void test_participants_routed_by_broker(void **state)
 {
     (void)state;
-    struct broker b;
+    struct support_mosquitto b;
     broker_new(&b, NULL);
     char prog[512];
     support_program("repeat", prog, sizeof prog);
@@ -293,7 +241,7 @@ static void on_count(struct mosquitto *m, void *ud, const struct mosquitto_messa
     c->qos_seen = msg->qos;
 }
 
-static struct mosquitto *raw_client(struct broker *b, struct counter *c)
+static struct mosquitto *raw_client(struct support_mosquitto *b, struct counter *c)
 {
     struct mosquitto *m = mosquitto_new(NULL, true, c);
     assert_non_null(m);
@@ -311,7 +259,7 @@ static void pump(struct mosquitto *m, struct counter *c, long want, int timeout_
 static void test_qos1_and_restart(void **state)
 {
     (void)state;
-    struct broker b;
+    struct support_mosquitto b;
     broker_new(&b, NULL);
     struct mqtt_client c;
     open_admin(&c, &b);
@@ -352,7 +300,7 @@ static void test_ten_thousand_bindings(void **state)
 {
     (void)state;
     enum { N = 10000 };
-    struct broker b;
+    struct support_mosquitto b;
     broker_new(&b, NULL);
     /* one addbinding of N: t/<i>/out -> t/<i>/in */
     size_t cap = (size_t)N * 48 + 64, at = 0;
@@ -405,9 +353,8 @@ static void test_ten_thousand_bindings(void **state)
 static void test_acl_closes_control_topics(void **state)
 {
     (void)state;
-    struct broker b;
-    snprintf(b.dir, sizeof b.dir, "/tmp/test_router_XXXXXX");
-    assert_non_null(mkdtemp(b.dir));
+    struct support_mosquitto b;
+    assert_int_equal(support_mosquitto_prepare(&b), 0);
     char acl[128], extra[256];
     snprintf(acl, sizeof acl, "%s/acl", b.dir);
     FILE *f = fopen(acl, "w");
@@ -417,8 +364,6 @@ static void test_acl_closes_control_topics(void **state)
           f);
     fclose(f);
     snprintf(extra, sizeof extra, "acl_file %s\n", acl);
-    b.port = free_port();
-    snprintf(b.url, sizeof b.url, "mqtt://127.0.0.1:%d", b.port);
     broker_start(&b, extra);
 
     struct mqtt_client anon;
@@ -444,7 +389,7 @@ static void test_acl_closes_control_topics(void **state)
 
 /* Runs msgflo-setup (no --forever, no --participants) on graph_text; its
  * output in out; returns its exit status. */
-static int run_setup(struct broker *b, const char *graph_text, char *out, size_t len)
+static int run_setup(struct support_mosquitto *b, const char *graph_text, char *out, size_t len)
 {
     char graph[160], setup[512], cmd[1200], path[160];
     snprintf(graph, sizeof graph, "%s/graph.fbp", b->dir);
@@ -473,7 +418,7 @@ static int run_setup(struct broker *b, const char *graph_text, char *out, size_t
 static void test_setup_uses_router(void **state)
 {
     (void)state;
-    struct broker b;
+    struct support_mosquitto b;
     broker_new(&b, NULL);
     char prog[512];
     support_program("repeat", prog, sizeof prog);
@@ -525,7 +470,7 @@ static void test_setup_uses_router(void **state)
 static void test_setup_router_refusal(void **state)
 {
     (void)state;
-    struct broker b;
+    struct support_mosquitto b;
     broker_new(&b, NULL);
     struct names n[2];
     support_names(&n[0], "sr");
@@ -553,7 +498,7 @@ static void test_setup_router_refusal(void **state)
 static void test_setup_router_not_answering(void **state)
 {
     (void)state;
-    struct broker b;
+    struct support_mosquitto b;
     broker_new(&b, "plugin_opt_instance other\n");
     struct mosquitto *m = mosquitto_new(NULL, true, NULL);
     assert_non_null(m);
@@ -579,7 +524,7 @@ static void test_setup_router_not_answering(void **state)
 }
 
 /* Whether a fresh subscriber to the status topic gets a retained status. */
-static bool status_retained(struct broker *b)
+static bool status_retained(struct support_mosquitto *b)
 {
     struct mqtt_client c;
     assert_int_equal(mqtt_client_open(&c, b->url), 0);
@@ -598,11 +543,8 @@ static bool status_retained(struct broker *b)
 static void test_status_expires_without_plugin(void **state)
 {
     (void)state;
-    struct broker b;
-    snprintf(b.dir, sizeof b.dir, "/tmp/test_router_XXXXXX");
-    assert_non_null(mkdtemp(b.dir));
-    b.port = free_port();
-    snprintf(b.url, sizeof b.url, "mqtt://127.0.0.1:%d", b.port);
+    struct support_mosquitto b;
+    assert_int_equal(support_mosquitto_prepare(&b), 0);
     char extra[256];
     snprintf(extra, sizeof extra, "persistence true\npersistence_location %s/\n", b.dir);
     char with_ttl[320];
@@ -633,36 +575,10 @@ static void test_status_expires_without_plugin(void **state)
 }
 
 /* How many times `needle` is in the file at path (0 when it cannot be read). */
-static int file_count(const char *path, const char *needle)
-{
-    static char buf[1 << 18];
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    int k = 0;
-    for (const char *at = buf; (at = strstr(at, needle)) != NULL; at += strlen(needle))
-        k++;
-    return k;
-}
-
-/* Waits up to timeout_ms for `needle` to be in the file `times` times. */
-static bool file_wait(const char *path, const char *needle, int times, int timeout_ms)
-{
-    for (int i = 0; i <= timeout_ms / 50; i++) {
-        if (file_count(path, needle) >= times)
-            return true;
-        usleep(50000);
-    }
-    return false;
-}
-
 /* Sends n messages into `in` and counts what arrives on `out` until nothing
  * more comes for 500 ms. First waits (sending probes) until the pipeline
  * carries a message: participants and forwarders reconnect at their pace. */
-static int count_through(struct broker *b, const char *in, const char *out, int n)
+static int count_through(struct support_mosquitto *b, const char *in, const char *out, int n)
 {
     struct mqtt_client data;
     assert_int_equal(mqtt_client_open(&data, b->url), 0);
@@ -701,7 +617,7 @@ static void test_setup_hands_over_to_router(void **state)
 {
     (void)state;
     const char *logs = "log_type error\nlog_type warning\nlog_type unsubscribe\n";
-    struct broker b;
+    struct support_mosquitto b;
     broker_new(&b, logs);
     char prog[512], setup[512], graph[160], out[160], log[160], cmd[1200], text[256];
     support_program("repeat", prog, sizeof prog);
@@ -728,9 +644,9 @@ static void test_setup_hands_over_to_router(void **state)
 
     /* the router from the start: setup never reads a.OUT */
     snprintf(text, sizeof text, " %s\n", n[0].out); /* "<time>: <client> <topic>" */
-    assert_true(file_wait(out, "bindings kept by the broker's router", 1, 10000));
+    assert_true(support_file_wait(out, "bindings kept by the broker's router", 1, 10000));
     assert_int_equal(count_through(&b, n[0].in, n[1].out, 50), 50);
-    assert_int_equal(file_count(log, text), 0);
+    assert_int_equal(support_file_count(log, text), 0);
     struct mqtt_client c;
     open_admin(&c, &b);
     json_t *o = request(&c, "listbindings", "{}", "bindings");
@@ -742,14 +658,14 @@ static void test_setup_hands_over_to_router(void **state)
     /* mosquitto without the plugin: setup forwards */
     broker_stop(&b);
     broker_start_with(&b, logs, false);
-    assert_true(file_wait(out, "the broker's router is gone: forwarding", 1, 10000));
+    assert_true(support_file_wait(out, "the broker's router is gone: forwarding", 1, 10000));
     assert_int_equal(count_through(&b, n[0].in, n[1].out, 50), 50);
 
     /* with the plugin again: the router takes over, setup unsubscribes */
     broker_stop(&b);
     broker_start_with(&b, logs, true);
-    assert_true(file_wait(out, "bindings kept by the broker's router", 2, 10000));
-    assert_true(file_wait(log, text, 1, 5000));
+    assert_true(support_file_wait(out, "bindings kept by the broker's router", 2, 10000));
+    assert_true(support_file_wait(log, text, 1, 5000));
     assert_int_equal(count_through(&b, n[0].in, n[1].out, 50), 50);
 
     assert_int_equal(child_stop(&s, SIGTERM), 0);

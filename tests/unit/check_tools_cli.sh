@@ -38,6 +38,7 @@ for tool in "$@"; do
     msgflo-dump-message) args="--queue q" ;;
     msgflo-register) args="--role a:missing.yaml" ;;
     msgflo-register-foreign) args="missing.yaml" ;;
+    msgflo-router) args="--instance default" ;;
     *) args= ;;
     esac
     if [ -n "$args" ]; then

@@ -111,9 +111,11 @@ static void on_signal(uv_signal_t *h, int signum)
     session__finish(s, 128 + signum);
 }
 
-int session__new(uv_loop_t *loop, const char *url, const char *prefix, int prefetch,
-                 const struct session_events *events, void *ud, struct session **out, char *errbuf,
-                 size_t errlen)
+/* kept: client id `name` itself and the URL's clean flag left false (the
+ * broker keeps the session); else "<name>-<random>" and a clean session. */
+static int create(uv_loop_t *loop, const char *url, const char *name, bool kept, int prefetch,
+                  const struct session_events *events, void *ud, struct session **out, char *errbuf,
+                  size_t errlen)
 {
     *out = NULL;
     msgflo_url *u = NULL;
@@ -133,7 +135,7 @@ int session__new(uv_loop_t *loop, const char *url, const char *prefix, int prefe
     }
     if (prefetch > 0)
         u->prefetch = prefetch;
-    u->clean = true;          /* a one-off connection leaves no session behind */
+    u->clean = !kept;         /* a one-off connection leaves no session behind */
     signal(SIGPIPE, SIG_IGN); /* broker sockets: EPIPE, not death (tools only) */
     s->loop = loop;
     s->events = *events;
@@ -142,7 +144,10 @@ int session__new(uv_loop_t *loop, const char *url, const char *prefix, int prefe
     char text[37], cid[128];
     uuid_generate_random(uu);
     uuid_unparse_lower(uu, text);
-    snprintf(cid, sizeof cid, "%s-%.8s", prefix, text);
+    if (kept)
+        snprintf(cid, sizeof cid, "%s", name);
+    else
+        snprintf(cid, sizeof cid, "%s-%.8s", name, text);
     static const struct transport_events tev = {
         .connected = on_connected,
         .disconnected = on_disconnected,
@@ -163,6 +168,20 @@ int session__new(uv_loop_t *loop, const char *url, const char *prefix, int prefe
     s->open_handles = 3;
     *out = s;
     return 0;
+}
+
+int session__new(uv_loop_t *loop, const char *url, const char *prefix, int prefetch,
+                 const struct session_events *events, void *ud, struct session **out, char *errbuf,
+                 size_t errlen)
+{
+    return create(loop, url, prefix, false, prefetch, events, ud, out, errbuf, errlen);
+}
+
+int session__new_kept(uv_loop_t *loop, const char *url, const char *client_id,
+                      const struct session_events *events, void *ud, struct session **out,
+                      char *errbuf, size_t errlen)
+{
+    return create(loop, url, client_id, true, 0, events, ud, out, errbuf, errlen);
 }
 
 int session__start(struct session *s, uint64_t deadline_ms)

@@ -41,6 +41,15 @@ int session__new(uv_loop_t *loop, const char *url, const char *prefix, int prefe
                  const struct session_events *events, void *ud, struct session **out, char *errbuf,
                  size_t errlen);
 
+/* As session__new, for a long-lived tool whose MQTT session the broker
+ * should keep across its restarts and connection losses: client id
+ * `client_id` (the URL's clientId wins) and clean=false, so QoS 1 messages
+ * on its subscriptions wait for it while it is away. A second process with
+ * the same client id takes the session over. */
+int session__new_kept(uv_loop_t *loop, const char *url, const char *client_id,
+                      const struct session_events *events, void *ud, struct session **out,
+                      char *errbuf, size_t errlen);
+
 /* Connects; if not connected within deadline_ms (0: wait forever), finishes
  * with status 1 and the message "could not reach the broker ...". */
 int session__start(struct session *s, uint64_t deadline_ms);

@@ -1,0 +1,417 @@
+/* msgflo-router against a real mosquitto without the plugin: the /msgrouter
+ * requests answered, forwarding byte for byte with the QoS, loops refused,
+ * the bindings (and QoS 1 messages) kept across the router's restart,
+ * forwarding resumed after mosquitto restarts, the status cleared when it
+ * stops (SIGTERM) or dies (its will), msgflo-setup handing its bindings to
+ * it and exiting, and the coordinator forwarding again once the router is
+ * gone, and a router's late ok stopping the coordinator's forwarding. Each
+ * case starts its own mosquitto and router. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "support.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define STATUS "/msgrouter/default/status"
+
+/* Starts msgflo-router on b, its bindings kept in DIR/bindings.json, and
+ * waits for its line ("... with N binding(s) ..."), copied to line. */
+static void router_start(struct child *r, struct support_mosquitto *b, char *line, size_t len)
+{
+    char prog[512], file[128];
+    snprintf(file, sizeof file, "%s/bindings.json", b->dir);
+    char *argv[] = {(char *)support_program("msgflo-router", prog, sizeof prog),
+                    "--broker",
+                    b->url,
+                    "--bindings",
+                    file,
+                    NULL};
+    assert_int_equal(child_start(r, argv), 0);
+    assert_true(child_read_line(r, 10000));
+    assert_non_null(strstr(r->line, "msgflo-router: routing /msgrouter/default/"));
+    snprintf(line, len, "%s", r->line);
+}
+
+/* Sends a control command and returns its reply on `reply` (owned JSON). */
+static json_t *request(struct mqtt_client *c, const char *command, const char *payload,
+                       const char *reply)
+{
+    char topic[128];
+    snprintf(topic, sizeof topic, "/msgrouter/default/%s", command);
+    assert_int_equal(mqtt_client_publish(c, topic, payload), 0);
+    snprintf(topic, sizeof topic, "/msgrouter/default/%s", reply);
+    char *text = mqtt_client_wait(c, topic, 5000);
+    assert_non_null(text);
+    json_t *o = json_loads(text, 0, NULL);
+    free(text);
+    assert_non_null(o);
+    return o;
+}
+
+static void expect_ok(struct mqtt_client *c, const char *payload)
+{
+    json_t *o = request(c, "addbinding", payload, "result");
+    if (!json_is_true(json_object_get(o, "ok")))
+        fail_msg("addbinding %s: %s", payload, json_dumps(o, 0));
+    json_decref(o);
+}
+
+static void open_admin(struct mqtt_client *c, struct support_mosquitto *b)
+{
+    assert_int_equal(mqtt_client_open(c, b->url), 0);
+    assert_int_equal(mqtt_client_subscribe(c, "/msgrouter/default/+"), 0);
+}
+
+/* The retained status a new subscriber gets (owned), or NULL when there is none. */
+static char *status_now(struct support_mosquitto *b)
+{
+    struct mqtt_client c;
+    assert_int_equal(mqtt_client_open(&c, b->url), 0);
+    assert_int_equal(mqtt_client_subscribe(&c, STATUS), 0);
+    char *s = mqtt_client_wait(&c, STATUS, 500);
+    if (s && !*s) { /* an empty retained message is none */
+        free(s);
+        s = NULL;
+    }
+    mqtt_client_close(&c);
+    return s;
+}
+
+/* Publishes `data` (len bytes, QoS qos) on in and returns what arrives on
+ * out within 3 s (owned), its QoS in *qos. */
+static char *through(struct support_mosquitto *b, const char *in, const char *out, const void *data,
+                     size_t len, int qos, int *got_qos)
+{
+    struct mqtt_client c;
+    assert_int_equal(mqtt_client_open(&c, b->url), 0);
+    assert_int_equal(mqtt_client_subscribe_qos(&c, out, 1), 0);
+    assert_int_equal(mqtt_client_publish_qos(&c, in, data, len, qos), 0);
+    char *got = mqtt_client_wait(&c, out, 3000);
+    if (got_qos)
+        *got_qos = c.last_qos;
+    if (got)
+        assert_null(mqtt_client_wait(&c, out, 300)); /* once */
+    mqtt_client_close(&c);
+    return got;
+}
+
+static void test_requests_forwarding_loops(void **state)
+{
+    (void)state;
+    struct support_mosquitto b;
+    assert_int_equal(support_mosquitto_new(&b, NULL), 0);
+    struct child r;
+    char line[1024];
+    router_start(&r, &b, line, sizeof line);
+    assert_non_null(strstr(line, "with 0 binding(s)"));
+    char *status = status_now(&b);
+    assert_non_null(status);
+    assert_non_null(strstr(status, "\"router\":\"msgflo-router\""));
+    assert_non_null(strstr(status, "\"protocol\":\"1.0\""));
+    free(status);
+
+    struct mqtt_client c;
+    open_admin(&c, &b);
+    json_t *o =
+        request(&c, "addbinding", "{\"src\":\"a.OUT\",\"tgt\":\"b.IN\",\"id\":7}", "result");
+    assert_true(json_is_true(json_object_get(o, "ok")));
+    assert_int_equal(json_integer_value(json_object_get(o, "id")), 7);
+    assert_int_equal(json_integer_value(json_object_get(o, "added")), 1);
+    json_decref(o);
+
+    /* byte for byte (a NUL and a high byte inside), with the QoS */
+    static const char bytes[] = {'{', 0, '\xff', '}'};
+    int qos = -1;
+    char *got = through(&b, "a.OUT", "b.IN", bytes, sizeof bytes, 1, &qos);
+    assert_non_null(got);
+    assert_memory_equal(got, bytes, sizeof bytes);
+    assert_int_equal(qos, 1);
+    free(got);
+    got = through(&b, "a.OUT", "b.IN", "zero", 4, 0, &qos);
+    assert_non_null(got);
+    assert_int_equal(qos, 0);
+    free(got);
+
+    /* a chain goes on through the broker; a loop is refused and changes nothing */
+    expect_ok(&c, "{\"src\":\"b.IN\",\"tgt\":\"c.IN\"}");
+    got = through(&b, "a.OUT", "c.IN", "chained", 7, 0, NULL);
+    assert_non_null(got);
+    assert_string_equal(got, "chained");
+    free(got);
+    o = request(&c, "addbinding", "{\"src\":\"c.IN\",\"tgt\":\"a.OUT\"}", "result");
+    assert_false(json_is_true(json_object_get(o, "ok")));
+    assert_non_null(strstr(json_string_value(json_object_get(o, "error")), "would loop"));
+    json_decref(o);
+
+    o = request(&c, "listbindings", "{}", "bindings");
+    json_t *list = json_object_get(o, "bindings");
+    assert_int_equal(json_array_size(list), 2);
+    json_t *first = json_array_get(list, 0);
+    assert_string_equal(json_string_value(json_object_get(first, "src")), "a.OUT");
+    assert_int_equal(json_integer_value(json_object_get(first, "messages")), 3);
+    assert_int_equal(json_integer_value(json_object_get(first, "bytes")), 4 + 4 + 7);
+    json_decref(o);
+
+    o = request(&c, "removebinding", "{\"src\":\"a.OUT\",\"tgt\":\"b.IN\"}", "result");
+    assert_true(json_is_true(json_object_get(o, "ok")));
+    assert_int_equal(json_integer_value(json_object_get(o, "count")), 1);
+    json_decref(o);
+    assert_null(through(&b, "a.OUT", "b.IN", "after", 5, 0, NULL));
+
+    mqtt_client_close(&c);
+    assert_int_equal(child_stop(&r, SIGTERM), 0);
+    assert_int_equal(support_mosquitto_stop(&b), 0);
+    support_mosquitto_free(&b);
+}
+
+/* Stopped with SIGTERM, the router clears its status (exit 0); started
+ * again, it has its bindings back from its file and forwards them, and the
+ * QoS 1 message published while it was away (its session is kept). Killed,
+ * its will clears the status. */
+static void test_persists_and_clears_status(void **state)
+{
+    (void)state;
+    struct support_mosquitto b;
+    assert_int_equal(support_mosquitto_new(&b, NULL), 0);
+    struct child r;
+    char line[1024], file[128];
+    router_start(&r, &b, line, sizeof line);
+    struct mqtt_client c;
+    open_admin(&c, &b);
+    expect_ok(&c, "{\"bindings\":[{\"src\":\"p.OUT\",\"tgt\":\"q.IN\"},"
+                  "{\"src\":\"p.OUT\",\"tgt\":\"r.IN\",\"type\":\"roundrobin\"}]}");
+    mqtt_client_close(&c);
+    snprintf(file, sizeof file, "%s/bindings.json", b.dir);
+    assert_true(support_file_wait(file, "\"r.IN\"", 1, 2000)); /* written while it runs */
+    assert_int_equal(child_stop(&r, SIGTERM), 0);
+    assert_null(status_now(&b));
+
+    /* a QoS 1 message while it is away waits in its kept session */
+    struct mqtt_client away;
+    assert_int_equal(mqtt_client_open(&away, b.url), 0);
+    assert_int_equal(mqtt_client_subscribe_qos(&away, "q.IN", 1), 0);
+    assert_int_equal(mqtt_client_publish_qos(&away, "p.OUT", "away", 4, 1), 0);
+
+    router_start(&r, &b, line, sizeof line);
+    assert_non_null(strstr(line, "with 2 binding(s)"));
+    char *got = mqtt_client_wait(&away, "q.IN", 3000);
+    assert_non_null(got);
+    assert_string_equal(got, "away");
+    free(got);
+    mqtt_client_close(&away);
+    got = through(&b, "p.OUT", "r.IN", "kept", 4, 0, NULL);
+    assert_non_null(got);
+    assert_string_equal(got, "kept");
+    free(got);
+    char *status = status_now(&b);
+    assert_non_null(status);
+    free(status);
+
+    assert_int_equal(child_stop(&r, SIGKILL), -SIGKILL);
+    for (int i = 0; i < 20 && (status = status_now(&b)) != NULL; i++)
+        free(status);
+    assert_null(status); /* the will */
+    assert_int_equal(support_mosquitto_stop(&b), 0);
+    support_mosquitto_free(&b);
+}
+
+/* mosquitto restarts (no persistence: every subscription and retained
+ * message gone): the router reconnects, subscribes again, publishes its
+ * status again and forwards. */
+static void test_broker_restart(void **state)
+{
+    (void)state;
+    struct support_mosquitto b;
+    assert_int_equal(support_mosquitto_new(&b, NULL), 0);
+    struct child r;
+    char line[1024];
+    router_start(&r, &b, line, sizeof line);
+    struct mqtt_client c;
+    open_admin(&c, &b);
+    expect_ok(&c, "{\"src\":\"x.OUT\",\"tgt\":\"y.IN\"}");
+    mqtt_client_close(&c);
+    assert_int_equal(support_mosquitto_stop(&b), 0);
+    assert_int_equal(support_mosquitto_start(&b, NULL), 0);
+    assert_true(child_read_line(&r, 15000)); /* routing again */
+    assert_non_null(strstr(r.line, "with 1 binding(s)"));
+    char *got = NULL;
+    for (int i = 0; i < 20 && !got; i++) /* its subscriptions may trail its line */
+        got = through(&b, "x.OUT", "y.IN", "again", 5, 1, NULL);
+    assert_non_null(got);
+    assert_string_equal(got, "again");
+    free(got);
+    char *status = status_now(&b);
+    assert_non_null(status);
+    free(status);
+    assert_int_equal(child_stop(&r, SIGTERM), 0);
+    assert_int_equal(support_mosquitto_stop(&b), 0);
+    support_mosquitto_free(&b);
+}
+
+/* Runs msgflo-setup (optionally --forever, in the background) on graph. */
+static void setup_start(struct child *s, struct support_mosquitto *b, const char *graph_text,
+                        bool forever)
+{
+    char graph[160], setup[512], cmd[1400], out[160];
+    snprintf(graph, sizeof graph, "%s/graph.fbp", b->dir);
+    snprintf(out, sizeof out, "%s/setup.out", b->dir);
+    FILE *f = fopen(graph, "w");
+    assert_non_null(f);
+    fputs(graph_text, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             "DEBUG=msgflo:coordinator,msgflo:binder exec '%s' %s --broker '%s' '%s' >'%s' 2>&1",
+             support_program("msgflo-setup", setup, sizeof setup), forever ? "--forever" : "",
+             b->url, graph, out);
+    char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    assert_int_equal(child_start(s, argv), 0);
+}
+
+/* Two Repeats on a plain mosquitto with msgflo-router: msgflo-setup without
+ * --forever hands the edge to the router and exits 0; messages flow after
+ * it exited, once each. */
+static void test_setup_without_forever(void **state)
+{
+    (void)state;
+    struct support_mosquitto b;
+    assert_int_equal(support_mosquitto_new(&b, NULL), 0);
+    struct child r, p[2], s;
+    char line[1024], prog[512], graph[256], out[160];
+    router_start(&r, &b, line, sizeof line);
+    support_program("repeat", prog, sizeof prog);
+    struct names n[2];
+    for (int i = 0; i < 2; i++) {
+        support_names(&n[i], "rd");
+        char *argv[] = {prog, n[i].role, b.url, NULL};
+        assert_int_equal(child_start(&p[i], argv), 0);
+        assert_true(child_read_line(&p[i], 10000));
+    }
+    snprintf(graph, sizeof graph, "%s(Repeat) OUT -> IN %s(Repeat)\n", n[0].role, n[1].role);
+    setup_start(&s, &b, graph, false);
+    int status = child_wait(&s, 30000);
+    snprintf(out, sizeof out, "%s/setup.out", b.dir);
+    if (status != 0) {
+        char cmd[200];
+        snprintf(cmd, sizeof cmd, "cat '%s' >&2", out);
+        assert_int_equal(system(cmd), 0);
+    }
+    assert_int_equal(status, 0);
+    assert_int_equal(support_file_count(out, "bindings kept by the broker's router msgflo-router"),
+                     1);
+    char *got = through(&b, n[0].in, n[1].out, "\"after setup\"", 13, 0, NULL);
+    assert_non_null(got);
+    assert_string_equal(got, "\"after setup\"");
+    free(got);
+    for (int i = 0; i < 2; i++)
+        child_stop(&p[i], SIGTERM);
+    assert_int_equal(child_stop(&r, SIGTERM), 0);
+    assert_int_equal(support_mosquitto_stop(&b), 0);
+    support_mosquitto_free(&b);
+}
+
+/* msgflo-setup --forever with msgflo-router: the router keeps the edge;
+ * when the router dies (SIGKILL: its will clears the status) setup forwards
+ * the edge itself, each message once. */
+static void test_coordinator_falls_back(void **state)
+{
+    (void)state;
+    struct support_mosquitto b;
+    assert_int_equal(support_mosquitto_new(&b, NULL), 0);
+    struct child r, p[2], s;
+    char line[1024], prog[512], graph[256], out[160];
+    router_start(&r, &b, line, sizeof line);
+    support_program("repeat", prog, sizeof prog);
+    struct names n[2];
+    for (int i = 0; i < 2; i++) {
+        support_names(&n[i], "rf");
+        char *argv[] = {prog, n[i].role, b.url, NULL};
+        assert_int_equal(child_start(&p[i], argv), 0);
+        assert_true(child_read_line(&p[i], 10000));
+    }
+    snprintf(graph, sizeof graph, "%s(Repeat) OUT -> IN %s(Repeat)\n", n[0].role, n[1].role);
+    setup_start(&s, &b, graph, true);
+    snprintf(out, sizeof out, "%s/setup.out", b.dir);
+    assert_true(support_file_wait(out, "bindings kept by the broker's router", 1, 10000));
+    char *got = through(&b, n[0].in, n[1].out, "1", 1, 0, NULL);
+    assert_non_null(got);
+    free(got);
+    assert_int_equal(child_stop(&r, SIGKILL), -SIGKILL);
+    assert_true(support_file_wait(out, "the broker's router is gone: forwarding", 1, 10000));
+    got = NULL;
+    for (int i = 0; i < 20 && !got; i++) /* its subscription may trail its line */
+        got = through(&b, n[0].in, n[1].out, "2", 1, 0, NULL);
+    assert_non_null(got);
+    assert_string_equal(got, "2");
+    free(got);
+    assert_int_equal(child_stop(&s, SIGTERM), 0);
+    for (int i = 0; i < 2; i++)
+        child_stop(&p[i], SIGTERM);
+    assert_int_equal(support_mosquitto_stop(&b), 0);
+    support_mosquitto_free(&b);
+}
+
+/* A router slower than the coordinator's 5 s (msgflo-router paused with
+ * SIGSTOP while msgflo-setup --forever asks it): setup gives up and forwards
+ * the edge itself; once the router resumes, its ok stops that forwarding.
+ * Every message arrives once, not twice (the router's copy and setup's). */
+static void test_late_ok_stops_forwarding(void **state)
+{
+    (void)state;
+    struct support_mosquitto b;
+    assert_int_equal(support_mosquitto_new(&b, NULL), 0);
+    struct child r, p[2], s;
+    char line[1024], prog[512], graph[256], out[160];
+    router_start(&r, &b, line, sizeof line);
+    support_program("repeat", prog, sizeof prog);
+    struct names n[2];
+    for (int i = 0; i < 2; i++) {
+        support_names(&n[i], "rl");
+        char *argv[] = {prog, n[i].role, b.url, NULL};
+        assert_int_equal(child_start(&p[i], argv), 0);
+        assert_true(child_read_line(&p[i], 10000));
+    }
+    assert_int_equal(kill(r.pid, SIGSTOP), 0);
+    snprintf(graph, sizeof graph, "%s(Repeat) OUT -> IN %s(Repeat)\n", n[0].role, n[1].role);
+    setup_start(&s, &b, graph, true);
+    snprintf(out, sizeof out, "%s/setup.out", b.dir);
+    assert_true(support_file_wait(out, "did not answer within 5 s", 1, 15000));
+    char *got = through(&b, n[0].in, n[1].out, "given up", 8, 0, NULL); /* setup forwards */
+    assert_non_null(got);
+    free(got);
+    assert_int_equal(kill(r.pid, SIGCONT), 0);
+    assert_true(support_file_wait(out, "the broker's router answered late", 1, 10000));
+    for (int i = 0; i < 5; i++) { /* the router's copy only */
+        got = through(&b, n[0].in, n[1].out, "late", 4, 0, NULL);
+        assert_non_null(got);
+        assert_string_equal(got, "late");
+        free(got);
+    }
+    assert_int_equal(child_stop(&s, SIGTERM), 0);
+    for (int i = 0; i < 2; i++)
+        child_stop(&p[i], SIGTERM);
+    assert_int_equal(child_stop(&r, SIGTERM), 0);
+    assert_int_equal(support_mosquitto_stop(&b), 0);
+    support_mosquitto_free(&b);
+}
+
+int main(void)
+{
+    mosquitto_lib_init();
+    const struct CMUnitTest tests[] = {
+        SUPPORT_TEST(test_requests_forwarding_loops),
+        SUPPORT_TEST(test_persists_and_clears_status),
+        SUPPORT_TEST(test_broker_restart),
+        SUPPORT_TEST(test_setup_without_forever),
+        SUPPORT_TEST(test_coordinator_falls_back),
+        SUPPORT_TEST(test_late_ok_stops_forwarding),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

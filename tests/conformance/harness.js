@@ -11,6 +11,7 @@
 // NODE_PATH.
 'use strict';
 const fs = require('fs');
+const http = require('http');
 const path = require('path');
 const assert = require('assert').strict;
 
@@ -27,6 +28,11 @@ function eq(a, b, what) {
 }
 
 const checks = () => count;
+
+// Counts checks that passed by getting this far (an awaited event).
+function passed(n = 1) {
+  count += n;
+}
 
 // The npm packages `names` (require() names) as {name: module}; exits 77
 // (a skip, which scripts/test counts as a failure) when one is missing.
@@ -77,6 +83,29 @@ async function eventually(what, fn, ms = 20000) {
   }
 }
 
+// GET http://127.0.0.1:PORT/PATH -> {status, type, headers, body}, within 10 s.
+function httpGet(port, urlPath, headers) {
+  return withTimeout(new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: urlPath, headers }, (res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode, type: res.headers['content-type'],
+        headers: res.headers, body }));
+    }).on('error', reject);
+  }), 10000, `GET ${urlPath}`);
+}
+
+// The value of metric `name` (with `labels` among its labels, when given)
+// in a Prometheus text answer, or undefined.
+function sample(text, name, labels) {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (m && m[1] === name && (!labels || (m[2] || '').includes(labels))) return Number(m[3]);
+  }
+  return undefined;
+}
+
 // The test brokers' URLs (MSGFLO_TEST_MQTT, MSGFLO_TEST_AMQP, ...) from the
 // file the brokers fixture writes, into process.env.
 function loadEnv() {
@@ -99,4 +128,6 @@ function program(name) {
   throw new Error(`program ${name} not found in ${dirs}`);
 }
 
-module.exports = { ok, eq, checks, need, binArg, withTimeout, sleep, eventually, loadEnv, program };
+module.exports = {
+  ok, eq, checks, passed, need, binArg, withTimeout, sleep, eventually, httpGet, sample, loadEnv, program,
+};

@@ -27,57 +27,20 @@ const { spawn, execFileSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const http = require('http');
-const assert = require('assert').strict;
 
-let chromium;
-let WebSocket;
-try {
-  ({ chromium } = require('playwright-core'));
-  WebSocket = require('ws');
-} catch (e) {
-  console.error(`live-view: npm package missing (${e.message.split('\n')[0]}): skipping`);
-  process.exit(77);
-}
+const h = require('./harness');
+const { ok, eq, sleep, withTimeout, eventually, sample } = h;
+const npm = h.need('live-view', ['playwright-core', 'ws']);
+const { chromium } = npm['playwright-core'];
+const WebSocket = npm.ws;
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 if (!fs.existsSync(CHROMIUM)) {
   console.error(`live-view: ${CHROMIUM} missing (Debian package chromium): skipping`);
   process.exit(77);
 }
 const [BIN, BIN_DIR, SCREENSHOT] = process.argv.slice(2);
-const brokers = {};
-for (const line of fs.readFileSync(process.env.MSGFLO_TEST_BROKERS_ENV, 'utf8').split('\n')) {
-  const m = /^(?:export )?(\w+)=(.*)$/.exec(line);
-  if (m) brokers[m[1]] = m[2].replace(/^['"]|['"]$/g, '');
-}
-const BROKER = brokers.MSGFLO_TEST_MQTT;
-
-let checks = 0;
-function eq(a, b, what) { assert.deepStrictEqual(a, b, what); checks++; }
-function ok(c, what) { assert.ok(c, what); checks++; }
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function withTimeout(promise, ms, what) {
-  let t;
-  return Promise.race([promise, new Promise((_, reject) => {
-    t = setTimeout(() => reject(new Error(`timeout: ${what}`)), ms);
-  })]).finally(() => clearTimeout(t));
-}
-
-// Polls fn until it returns a truthy value (or throws its last error after ms).
-async function eventually(what, fn, ms = 20000) {
-  const end = Date.now() + ms;
-  let last;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-      last = new Error(`not yet: ${what}`);
-    } catch (e) { last = e; }
-    if (Date.now() > end) throw new Error(`${what}: ${last && last.message}`);
-    await sleep(100);
-  }
-}
+h.loadEnv();
+const BROKER = process.env.MSGFLO_TEST_MQTT;
 
 const children = [];
 function startRuntime(args, env) {
@@ -104,24 +67,7 @@ function startRuntime(args, env) {
   }), 20000, 'msgflo start');
 }
 
-function get(port, urlPath, headers) {
-  return withTimeout(new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: urlPath, headers }, (res) => {
-      let body = '';
-      res.on('data', (d) => { body += d; });
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
-    }).on('error', reject);
-  }), 10000, `GET ${urlPath}`);
-}
-
-function sample(text, name, labels) {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
-    if (m && m[1] === name && (!labels || (m[2] || '').includes(labels))) return Number(m[3]);
-  }
-  return undefined;
-}
+const get = h.httpGet;
 
 async function checkMetrics(rt) {
   const none = await get(rt.port, '/metrics');
@@ -151,7 +97,7 @@ async function checkMetrics(rt) {
   try { promtool = execFileSync('sh', ['-c', 'command -v promtool']).toString().trim(); } catch (e) { /* none */ }
   if (promtool) {
     execFileSync(promtool, ['check', 'metrics'], { input: m.body }); // throws on a problem
-    checks++;
+    h.passed();
   } else {
     console.error('live-view: promtool missing (Debian package prometheus): format check skipped');
   }
@@ -160,7 +106,7 @@ async function checkMetrics(rt) {
     const r = await get(rt.port, `/metrics?secret=${rt.secret}`);
     return sample(r.body, 'msgflo_edge_messages_total', 'src="button"') > before;
   });
-  checks++;
+  h.passed();
 }
 
 // A client as Flowhub: adds what the page must show.
@@ -249,7 +195,7 @@ async function checkPage(browser, rt, dir) {
   });
   const c1 = Number(/· (\d+)$/.exec(await rate())[1]);
   await eventually('the count goes on', async () => Number(/· (\d+)$/.exec(await rate())[1]) > c1);
-  checks += 2;
+  h.passed(2);
 
   // No payloads while no edge is shown (network:edges selected none; before
   // the runtime has that selection, the page is a client like any other),
@@ -280,7 +226,7 @@ async function checkPage(browser, rt, dir) {
   await page.waitForSelector('#graph g.node.running[data-id="outsider"]', { timeout: 5000 });
   eq(await page.textContent('#graph g.node[data-id="outsider"] .state'), 'running',
     'an outside participant: running, no pid');
-  checks++;
+  h.passed();
 
   // An edge added by Flowhub is drawn within a second.
   const fh = await flowhubClient(rt.port, rt.secret);
@@ -302,7 +248,7 @@ async function checkPage(browser, rt, dir) {
   const died = Date.now() - t2;
   ok(died < 1500, `a killed participant shown in ${died} ms`);
   await page.waitForFunction(() => /running · pid \d+ · 1 restart$/.test(document.querySelector('#graph g.node[data-id="warninglight"] .state').textContent), null, { timeout: 20000 });
-  checks++;
+  h.passed();
 
   if (SCREENSHOT) {
     await page.click('#graph g.edge[data-id^="button"] path.hit', { force: true });
@@ -331,7 +277,7 @@ async function checkPage(browser, rt, dir) {
   await bad.fill('#secret', rt.secret);
   await bad.click('#secret_form button');
   await bad.waitForFunction(() => document.querySelectorAll('#graph g.node').length >= 3, null, { timeout: 10000 });
-  checks++;
+  h.passed();
   await bad.close();
 }
 
@@ -374,7 +320,7 @@ async function main() {
     fs.rmSync(profile, { recursive: true, force: true });
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  console.log(`live-view: ${checks} checks passed`);
+  console.log(`live-view: ${h.checks()} checks passed`);
 }
 
 main().catch((e) => {

@@ -14,17 +14,11 @@ const { spawn, execFileSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const http = require('http');
 const net = require('net');
-const assert = require('assert').strict;
 
-let WebSocket;
-try {
-  WebSocket = require('ws');
-} catch (e) {
-  console.error('metrics-reconnect: npm package ws missing: skipping');
-  process.exit(77);
-}
+const h = require('./harness');
+const { eq, sleep, eventually, sample } = h;
+const WebSocket = h.need('metrics-reconnect', ['ws']).ws;
 let MOSQUITTO;
 try {
   MOSQUITTO = execFileSync('sh', ['-c', 'command -v mosquitto || ls /usr/sbin/mosquitto']).toString().trim().split('\n')[0];
@@ -33,20 +27,6 @@ try {
   process.exit(77);
 }
 const [BIN] = process.argv.slice(2);
-
-let checks = 0;
-function eq(a, b, what) { assert.deepStrictEqual(a, b, what); checks++; }
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function eventually(what, fn, ms = 20000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => null);
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timeout: ${what}`);
-    await sleep(100);
-  }
-}
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -90,20 +70,10 @@ function startRuntime(broker, dir) {
   });
 }
 
-function metrics(port) {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: '/metrics', headers: { Authorization: 'Bearer reconnect-test' } }, (res) => {
-      let body = '';
-      res.on('data', (d) => { body += d; });
-      res.on('end', () => {
-        const v = (name) => {
-          const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(body);
-          return m ? Number(m[1]) : undefined;
-        };
-        resolve({ status: res.statusCode, connected: v('msgflo_broker_connected'), reconnects: v('msgflo_broker_reconnects_total') });
-      });
-    }).on('error', reject);
-  });
+async function metrics(port) {
+  const r = await h.httpGet(port, '/metrics', { Authorization: 'Bearer reconnect-test' });
+  return { status: r.status, connected: sample(r.body, 'msgflo_broker_connected'),
+    reconnects: sample(r.body, 'msgflo_broker_reconnects_total') };
 }
 
 // msgflo:getstatus's counters, over the FBP protocol.
@@ -149,7 +119,7 @@ async function main() {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  console.log(`metrics-reconnect: ${checks} checks passed`);
+  console.log(`metrics-reconnect: ${h.checks()} checks passed`);
 }
 
 main().catch((e) => {

@@ -14,31 +14,11 @@ const { spawn, execFileSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const http = require('http');
-const assert = require('assert').strict;
 
 const [SETUP, BIN_DIR] = process.argv.slice(2);
-let checks = 0;
-function eq(a, b, what) { assert.deepStrictEqual(a, b, what); checks++; }
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function get(port, urlPath) {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: urlPath }, (res) => {
-      let body = '';
-      res.on('data', (d) => { body += d; });
-      res.on('end', () => resolve({ status: res.statusCode, type: res.headers['content-type'], body }));
-    }).on('error', reject);
-  });
-}
-
-function sample(text, name, labels) {
-  for (const line of text.split('\n')) {
-    const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
-    if (m && m[1] === name && (!labels || (m[2] || '').includes(labels))) return Number(m[3]);
-  }
-  return undefined;
-}
+const h = require('./harness');
+const { eq, sleep, sample } = h;
+const get = h.httpGet;
 
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'msgflo-setup-metrics-'));
@@ -93,7 +73,7 @@ async function main() {
     try { promtool = execFileSync('sh', ['-c', 'command -v promtool']).toString().trim(); } catch (e) { /* none */ }
     if (promtool) {
       execFileSync(promtool, ['check', 'metrics'], { input: r.body });
-      checks++;
+      h.passed();
     }
     eq((await get(port, '/other')).status, 404, 'other paths: 404');
     child.kill('SIGTERM');
@@ -105,7 +85,7 @@ async function main() {
     if (child.exitCode === null) child.kill('SIGKILL');
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  console.log(`setup-metrics: ${checks} checks passed`);
+  console.log(`setup-metrics: ${h.checks()} checks passed`);
 }
 
 main().catch((e) => { console.error(e.stack || e); process.exit(1); });

@@ -14,6 +14,9 @@ struct strbuf {
 
 void strbuf__init(struct strbuf *sb);
 void strbuf__cleanup(struct strbuf *sb);
+/* Makes room for n more bytes at once (instead of doubling while
+ * appending): for a writer that knows about how much it will write. */
+void strbuf__reserve(struct strbuf *sb, size_t n);
 void strbuf__append(struct strbuf *sb, const char *s, size_t n);
 void strbuf__puts(struct strbuf *sb, const char *s);
 void strbuf__putc(struct strbuf *sb, char c);

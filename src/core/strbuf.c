@@ -44,19 +44,7 @@ static int strbuf__grow(struct strbuf *sb, size_t extra)
 
 void strbuf__reserve(struct strbuf *sb, size_t n)
 {
-    if (sb->err || sb->len + n + 1 <= sb->cap)
-        return;
-    if (n > ((size_t)-1) / 2 - sb->len) {
-        sb->err = MSGFLO_ENOMEM;
-        return;
-    }
-    char *data = realloc(sb->data, sb->len + n + 1);
-    if (!data) {
-        sb->err = MSGFLO_ENOMEM;
-        return;
-    }
-    sb->data = data;
-    sb->cap = sb->len + n + 1;
+    strbuf__grow(sb, n);
 }
 
 void strbuf__append(struct strbuf *sb, const char *s, size_t n)

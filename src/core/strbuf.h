@@ -14,8 +14,10 @@ struct strbuf {
 
 void strbuf__init(struct strbuf *sb);
 void strbuf__cleanup(struct strbuf *sb);
-/* Makes room for n more bytes at once (instead of doubling while
- * appending): for a writer that knows about how much it will write. */
+/* Makes room for n more bytes (and the NUL) at once, so that many appends
+ * after it do not grow the buffer step by step; sets err when out of
+ * memory. The room is data + len .. data + cap - 1: a writer may write there
+ * directly and then move len (and write the NUL). */
 void strbuf__reserve(struct strbuf *sb, size_t n);
 void strbuf__append(struct strbuf *sb, const char *s, size_t n);
 void strbuf__puts(struct strbuf *sb, const char *s);

@@ -178,6 +178,7 @@ struct edge *coordinator_edges__new(struct coordinator *c, const char *sr, const
         e->watch = coordinator_watches__find(c, sr, sp);
     e->since = uv_now(c->loop);
     HASH_ADD_KEYPTR(hh, c->edges, e->key, strlen(e->key), e);
+    c->status_records++;
     coordinator_edges__dirty(c, e);
     coordinator_edges__pending(c, e);
     return e;
@@ -190,6 +191,7 @@ void coordinator_edges__free(struct coordinator *c, struct edge *e)
         coordinator_watches__remove(c, e->src_role, e->src_port);
     e->watch = NULL;
     HASH_DEL(c->edges, e);
+    c->status_records++;
     if (e->dirty)
         DL_DELETE2(c->dirty_edges, e, dprev, dnext);
     edge_settled(c, e);

@@ -291,6 +291,9 @@ struct coordinator {
     uint64_t discovery_gen;
     bool components_dirty;         /* report components_changed on the next pump */
     struct system_counters counts; /* the counters of system_ops.counters */
+    /* roles, edges and port watches made and freed: a system_status_ref
+     * filled while it (and registry__role_records) had its value is right */
+    unsigned long long status_records;
     /* loop handles */
     uv_timer_t pump_timer, tick_timer;
     uv_timer_t router_timer;    /* MQTT: the router looked for, then its answers awaited */
@@ -436,6 +439,11 @@ void coordinator__role_status(void *sys, const char *role, struct system_role_st
 void coordinator__edge_status(void *sys, const char *sr, const char *sp, const char *tr,
                               const char *tp, bool *bound, unsigned long long *messages);
 void coordinator__counters(void *sys, struct system_counters *out);
+void coordinator__role_status_ref(void *sys, const char *role, struct system_status_ref *ref,
+                                  struct system_role_status *out);
+void coordinator__edge_status_ref(void *sys, const char *sr, const char *sp, const char *tr,
+                                  const char *tp, struct system_status_ref *ref, bool *bound,
+                                  unsigned long long *messages);
 
 /* coordinator_components.c */
 json_t *coordinator__components(void *sys);

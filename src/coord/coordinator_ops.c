@@ -313,4 +313,6 @@ const struct system_ops coordinator__ops = {
     .role_status = coordinator__role_status,
     .edge_status = coordinator__edge_status,
     .counters = coordinator__counters,
+    .role_status_ref = coordinator__role_status_ref,
+    .edge_status_ref = coordinator__edge_status_ref,
 };

@@ -26,6 +26,7 @@ struct coord_role *coordinator_roles__get(struct coordinator *c, const char *nam
         return NULL;
     r->name = memcpy(r->text, name, len + 1);
     HASH_ADD_KEYPTR(hh, c->roles, r->name, len, r);
+    c->status_records++;
     return r;
 }
 
@@ -35,6 +36,7 @@ void coordinator_roles__release(struct coordinator *c, struct coord_role *r)
         r->found_out || r->found_in)
         return;
     HASH_DEL(c->roles, r);
+    c->status_records++;
     free(r);
 }
 
@@ -71,4 +73,5 @@ void coordinator_roles__clear(struct coordinator *c)
         HASH_DEL(c->roles, r);
         free(r);
     }
+    c->status_records++;
 }

@@ -101,6 +101,7 @@ int coordinator_watches__add(struct coordinator *c, const char *role, const char
         }
         DL_APPEND2(w->r->watches, w, rprev, rnext);
         HASH_ADD_KEYPTR(hh, c->port_watches, w->key, strlen(w->key), w);
+        c->status_records++;
         coordinator_watches__dirty(c, w); /* to resolve */
     }
     w->refs++;
@@ -111,6 +112,7 @@ static void port_watch_free(struct coordinator *c, struct port_watch *w)
 {
     queue_watch_release(c, w);
     HASH_DEL(c->port_watches, w);
+    c->status_records++;
     if (w->dirty)
         DL_DELETE2(c->dirty_watches, w, dprev, dnext);
     DL_DELETE2(w->r->watches, w, rprev, rnext);

@@ -84,6 +84,7 @@ struct registry {
     struct queue *queues;             /* by name */
     struct component *components;     /* by name */
     size_t n_participants, n_roles, n_components;
+    unsigned long long role_records; /* role records made and freed (registry__role_records) */
 };
 
 int registry__new(const struct registry_options *options, struct registry **out)
@@ -416,6 +417,7 @@ static struct role *role__get(struct registry *r, const char *name, bool *create
     ro->name = memcpy(ro->name_text, name, len + 1);
     HASH_ADD_KEYPTR(hh, r->roles, ro->name, len, ro);
     r->n_roles++;
+    r->role_records++;
     *created = true;
     return ro;
 }
@@ -425,6 +427,7 @@ static void role__free(struct registry *r, struct role *ro)
     role__unindex(r, ro);
     HASH_DEL(r->roles, ro);
     r->n_roles--;
+    r->role_records++;
     free(ro);
 }
 
@@ -683,13 +686,34 @@ int registry__role(const struct registry *r, const char *role, json_t **out)
 
 size_t registry__role_instances(const struct registry *r, const char *role)
 {
-    struct role *ro = role__find(r, role);
-    return ro ? ro->n_members : 0;
+    return registry__record_instances(registry__role_record(r, role));
 }
 
 int registry__role_seen(const struct registry *r, const char *role, uint64_t *last)
 {
-    struct role *ro = role__find(r, role);
+    return registry__record_seen(registry__role_record(r, role), last);
+}
+
+/* struct registry_role is the public name of struct role. */
+const struct registry_role *registry__role_record(const struct registry *r, const char *role)
+{
+    return (const struct registry_role *)role__find(r, role);
+}
+
+unsigned long long registry__role_records(const struct registry *r)
+{
+    return r->role_records;
+}
+
+size_t registry__record_instances(const struct registry_role *record)
+{
+    const struct role *ro = (const struct role *)record;
+    return ro ? ro->n_members : 0;
+}
+
+int registry__record_seen(const struct registry_role *record, uint64_t *last)
+{
+    const struct role *ro = (const struct role *)record;
     if (!ro || !ro->current)
         return MSGFLO_ENOPORT;
     *last = ro->current->last_seen;

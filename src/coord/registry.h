@@ -100,6 +100,19 @@ size_t registry__role_instances(const struct registry *r, const char *role);
  * MSGFLO_ENOPORT when the role is unknown. O(1). */
 int registry__role_seen(const struct registry *r, const char *role, uint64_t *last);
 
+/* For a caller that asks about the same roles again and again (/metrics,
+ * the live view): the record of `role`, or NULL while no participant of it
+ * is known (borrowed). What it returns, a record or NULL, stays right while
+ * registry__role_records is unchanged: that counts the role records made
+ * and freed. */
+struct registry_role;
+const struct registry_role *registry__role_record(const struct registry *r, const char *role);
+unsigned long long registry__role_records(const struct registry *r);
+/* As registry__role_instances and registry__role_seen, for a record (NULL:
+ * 0 and MSGFLO_ENOPORT). */
+size_t registry__record_instances(const struct registry_role *ro);
+int registry__record_seen(const struct registry_role *ro, uint64_t *last);
+
 size_t registry__count(const struct registry *r);            /* participants */
 size_t registry__role_count(const struct registry *r);       /* roles */
 size_t registry__component_count(const struct registry *r);  /* component names */

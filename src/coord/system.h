@@ -43,6 +43,15 @@ struct system_role_status {
     double last_seen_s; /* seconds since the role last announced; < 0: never */
 };
 
+/* A caller's cache of where the system keeps what it knows of one role or
+ * edge (system_ops.role_status_ref, edge_status_ref). The caller zeroes it
+ * when it makes the record of that role or edge (whose names never change)
+ * and otherwise leaves it to the system. */
+struct system_status_ref {
+    void *p[2];
+    unsigned long long epoch; /* 0: not filled */
+};
+
 /* Counters of the whole system since it started (system_ops.counters). */
 struct system_counters {
     unsigned long long discovery_messages; /* discovery messages taken in */
@@ -138,6 +147,18 @@ struct system_ops {
     void (*role_status)(void *sys, const char *role, struct system_role_status *out);
     void (*edge_status)(void *sys, const char *src_role, const char *src_port, const char *tgt_role,
                         const char *tgt_port, bool *bound, unsigned long long *messages);
+    /* Optional (NULL: role_status, edge_status are used): the same answers,
+     * for a caller that asks about the same roles and edges again and again
+     * (/metrics, the live view's status). `ref` is the caller's cache for
+     * that role or edge: while the system made or freed no record it keeps
+     * of roles and edges, the answer takes no lookup by name, so a walk of
+     * 10,000 nodes and edges costs reading their records, no hashing. */
+    void (*role_status_ref)(void *sys, const char *role, struct system_status_ref *ref,
+                            struct system_role_status *out);
+    void (*edge_status_ref)(void *sys, const char *src_role, const char *src_port,
+                            const char *tgt_role, const char *tgt_port,
+                            struct system_status_ref *ref, bool *bound,
+                            unsigned long long *messages);
     void (*counters)(void *sys, struct system_counters *out);
 };
 

@@ -42,6 +42,11 @@ static int strbuf__grow(struct strbuf *sb, size_t extra)
     return 0;
 }
 
+void strbuf__reserve(struct strbuf *sb, size_t n)
+{
+    strbuf__grow(sb, n);
+}
+
 void strbuf__append(struct strbuf *sb, const char *s, size_t n)
 {
     if (strbuf__grow(sb, n))

@@ -14,6 +14,11 @@ struct strbuf {
 
 void strbuf__init(struct strbuf *sb);
 void strbuf__cleanup(struct strbuf *sb);
+/* Makes room for n more bytes (and the NUL) at once, so that many appends
+ * after it do not grow the buffer step by step; sets err when out of
+ * memory. The room is data + len .. data + cap - 1: a writer may write there
+ * directly and then move len (and write the NUL). */
+void strbuf__reserve(struct strbuf *sb, size_t n);
 void strbuf__append(struct strbuf *sb, const char *s, size_t n);
 void strbuf__puts(struct strbuf *sb, const char *s);
 void strbuf__putc(struct strbuf *sb, char c);

@@ -137,6 +137,7 @@ struct http_server {
 struct wreq {
     uv_write_t req;
     struct ws_conn *c;
+    char *body; /* owned, written after data (a response body, not copied); or NULL */
     char data[];
 };
 
@@ -305,6 +306,7 @@ static void on_write(uv_write_t *req, int status)
 {
     struct wreq *w = (struct wreq *)req;
     struct ws_conn *c = w->c;
+    free(w->body);
     free(w);
     if (c->closing)
         return;
@@ -318,20 +320,27 @@ static void on_write(uv_write_t *req, int status)
         ws_flush(c);
 }
 
-/* Writes a then b (b may be NULL), copied once into the write request. */
-static int conn_write2(struct ws_conn *c, const void *a, size_t alen, const void *b, size_t blen)
+/* Writes a then b (b may be NULL), copied into the write request, then
+ * `body` (taken: freed once written or on failure; may be NULL), which is
+ * not copied: /metrics of 10,000 edges is 800 KB. */
+static int conn_write_owned(struct ws_conn *c, const void *a, size_t alen, const void *b,
+                            size_t blen, char *body, size_t body_len)
 {
-    size_t len = alen + blen;
-    struct wreq *w = malloc(sizeof *w + len);
-    if (!w)
+    struct wreq *w = malloc(sizeof *w + alen + blen);
+    if (!w) {
+        free(body);
         return MSGFLO_ENOMEM;
+    }
     w->c = c;
+    w->body = body;
     memcpy(w->data, a, alen);
     if (blen)
         memcpy(w->data + alen, b, blen);
-    uv_buf_t buf = uv_buf_init(w->data, (unsigned)len);
-    int r = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_write);
+    uv_buf_t bufs[2] = {uv_buf_init(w->data, (unsigned)(alen + blen)),
+                        uv_buf_init(body, (unsigned)body_len)};
+    int r = uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs, body && body_len ? 2 : 1, on_write);
     if (r != 0) {
+        free(w->body);
         free(w);
         LOG_DEBUG(NS, "write failed: %s", uv_strerror(r));
         return MSGFLO_ESYS;
@@ -341,14 +350,16 @@ static int conn_write2(struct ws_conn *c, const void *a, size_t alen, const void
 
 static int conn_write(struct ws_conn *c, const void *data, size_t len)
 {
-    return conn_write2(c, data, len, NULL, 0);
+    return conn_write_owned(c, data, len, NULL, 0, NULL, 0);
 }
 
 /* ---- HTTP responses ---- */
 
+/* The body is `body` (copied) or, when `owned` is not NULL, `owned` (taken
+ * and not copied; freed in any case). */
 static void respond_typed(struct ws_conn *c, int status, const char *reason,
                           const char *content_type, const char *extra_headers, const char *body,
-                          size_t body_len, bool head_only)
+                          size_t body_len, char *owned, bool head_only)
 {
     char head[512];
     int n = snprintf(head, sizeof head,
@@ -359,11 +370,19 @@ static void respond_typed(struct ws_conn *c, int status, const char *reason,
                      "Connection: close\r\n\r\n",
                      status, reason, content_type, body_len, extra_headers ? extra_headers : "");
     if (n < 0 || (size_t)n >= sizeof head) {
+        free(owned);
         conn_close(c);
         return;
     }
-    /* One copy of the body (/metrics of 10,000 edges is 800 KB). */
-    if (conn_write2(c, head, (size_t)n, body, head_only ? 0 : body_len) == 0)
+    if (head_only) {
+        free(owned);
+        owned = NULL;
+        body = NULL;
+        body_len = 0;
+    }
+    int r = owned ? conn_write_owned(c, head, (size_t)n, NULL, 0, owned, body_len)
+                  : conn_write_owned(c, head, (size_t)n, body, body_len, NULL, 0);
+    if (r == 0)
         conn_linger(c);
     else
         conn_close(c);
@@ -373,7 +392,7 @@ static void respond(struct ws_conn *c, int status, const char *reason, const cha
                     const char *body, bool head_only)
 {
     respond_typed(c, status, reason, status == 200 ? "text/html; charset=utf-8" : "text/plain",
-                  extra_headers, body, body ? strlen(body) : 0, head_only);
+                  extra_headers, body, body ? strlen(body) : 0, NULL, head_only);
 }
 
 static const char *reason_of(int status)
@@ -424,9 +443,8 @@ static void route_other(struct ws_conn *c, size_t path_len, bool head_only)
     }
     LOG_DEBUG(NS, "%s %s: %d", head_only ? "HEAD" : "GET", c->url, resp.status);
     respond_typed(c, resp.status, reason_of(resp.status),
-                  resp.content_type ? resp.content_type : "text/plain", resp.extra_headers,
-                  resp.body, resp.body_len, head_only);
-    free(resp.body);
+                  resp.content_type ? resp.content_type : "text/plain", resp.extra_headers, NULL,
+                  resp.body ? resp.body_len : 0, resp.body, head_only);
 }
 
 static void bad_request(struct ws_conn *c, const char *why)

@@ -259,6 +259,21 @@ const struct live_edge *live_graph__next_edge(const struct live_graph *g,
     return e ? &e->pub : NULL;
 }
 
+/* The graph is the caller's (not const): the cache belongs to its records. */
+struct system_status_ref *live_graph__node_status_ref(struct live_graph *g,
+                                                      const struct live_node *n)
+{
+    (void)g;
+    return &((struct node *)n)->status;
+}
+
+struct system_status_ref *live_graph__edge_status_ref(struct live_graph *g,
+                                                      const struct live_edge *e)
+{
+    (void)g;
+    return &((struct edge *)e)->status;
+}
+
 size_t live_graph__edge_count(const struct live_graph *g)
 {
     return HASH_COUNT(g->edges);

@@ -33,6 +33,7 @@
 
 struct live_graph;
 struct graph;
+struct system_status_ref;
 
 /* One end of an edge or the target of an IIP. `index` is NULL (none), a
  * string or an integer, as the protocol allows. */
@@ -106,6 +107,14 @@ const struct live_iip *live_graph__node_iip(const struct live_graph *g, const ch
 const struct live_edge *live_graph__edge(const struct live_graph *g, const char *src_node,
                                          const char *src_port, const char *tgt_node,
                                          const char *tgt_port);
+/* The system's status cache (coord/system.h system_status_ref) kept with
+ * node n / edge e of g: zero when the node or edge joined (a renamed node
+ * and its moved edges are new records). For live_status.c. */
+struct system_status_ref *live_graph__node_status_ref(struct live_graph *g,
+                                                      const struct live_node *n);
+struct system_status_ref *live_graph__edge_status_ref(struct live_graph *g,
+                                                      const struct live_edge *e);
+
 /* All edges in the order added: the one after `prev` (NULL: the first). */
 const struct live_edge *live_graph__next_edge(const struct live_graph *g,
                                               const struct live_edge *prev);

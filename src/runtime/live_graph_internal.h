@@ -3,6 +3,7 @@
 #ifndef MSGFLO_RUNTIME_LIVE_GRAPH_INTERNAL_H
 #define MSGFLO_RUNTIME_LIVE_GRAPH_INTERNAL_H
 
+#include "coord/system.h"
 #include "runtime/live_graph.h"
 
 #include <uthash.h>
@@ -21,6 +22,7 @@ struct edge {
     struct edge_link at_src, at_tgt; /* in the source's and the target's lists (a
                                         loop to the same node: at_src only) */
     UT_hash_handle hh;               /* g->edges, by key */
+    struct system_status_ref status; /* live_graph__edge_status_ref */
     char *key;                       /* key__join of the four names; key and names: in text */
     char text[];
 };
@@ -36,11 +38,12 @@ struct iip {
 
 struct node {
     struct live_node pub;
-    struct edge_link *edges; /* touching it, in the order added */
-    struct iip *iips;        /* to it, in the order added */
-    char *own_component;     /* when adopted with another component; else inline */
-    UT_hash_handle hh;       /* g->nodes, by id (uthash keeps the order added) */
-    char strings[];          /* "id\0component\0" */
+    struct edge_link *edges;         /* touching it, in the order added */
+    struct iip *iips;                /* to it, in the order added */
+    char *own_component;             /* when adopted with another component; else inline */
+    struct system_status_ref status; /* live_graph__node_status_ref */
+    UT_hash_handle hh;               /* g->nodes, by id (uthash keeps the order added) */
+    char strings[];                  /* "id\0component\0" */
 };
 
 struct live_graph {

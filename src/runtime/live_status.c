@@ -1,7 +1,8 @@
 /* The running system's state for the live view (msgflo:getstatus over the
  * FBP protocol's WebSocket) and for /metrics (live__metrics): what the
  * system says of each node and edge of the live graph (system_ops
- * role_status, edge_status, counters), O(1) per node and edge. */
+ * role_status, edge_status, counters, through the caches of
+ * role_status_ref and edge_status_ref), O(1) per node and edge. */
 #include "runtime/live_internal.h"
 
 #include "msgflo/errors.h"
@@ -10,13 +11,18 @@
 #include <stdio.h>
 #include <string.h>
 
-static void role_status(struct live *l, const char *role, struct system_role_status *st)
+/* Through the node's and the edge's cache when the system keeps one: a
+ * walk of the graph then looks nothing up by name. */
+static void role_status(struct live *l, const struct live_node *n, struct system_role_status *st)
 {
     memset(st, 0, sizeof *st);
     st->state = "expected";
     st->last_seen_s = -1;
-    if (l->sys->ops->role_status)
-        l->sys->ops->role_status(l->sys->self, role, st);
+    const struct system_ops *ops = l->sys->ops;
+    if (ops->role_status_ref)
+        ops->role_status_ref(l->sys->self, n->id, live_graph__node_status_ref(l->g, n), st);
+    else if (ops->role_status)
+        ops->role_status(l->sys->self, n->id, st);
 }
 
 static void edge_status(struct live *l, const struct live_edge *e, bool *bound,
@@ -24,9 +30,13 @@ static void edge_status(struct live *l, const struct live_edge *e, bool *bound,
 {
     *bound = false;
     *messages = 0;
-    if (l->sys->ops->edge_status)
-        l->sys->ops->edge_status(l->sys->self, e->src.node, e->src.port, e->tgt.node, e->tgt.port,
-                                 bound, messages);
+    const struct system_ops *ops = l->sys->ops;
+    if (ops->edge_status_ref)
+        ops->edge_status_ref(l->sys->self, e->src.node, e->src.port, e->tgt.node, e->tgt.port,
+                             live_graph__edge_status_ref(l->g, e), bound, messages);
+    else if (ops->edge_status)
+        ops->edge_status(l->sys->self, e->src.node, e->src.port, e->tgt.node, e->tgt.port, bound,
+                         messages);
 }
 
 static void counters(struct live *l, struct system_counters *c)
@@ -51,7 +61,7 @@ static int handle_getstatus(struct protocol *p, const struct protocol_request *r
     for (const struct live_node *n = live_graph__next_node(l->g, NULL); n;
          n = live_graph__next_node(l->g, n)) {
         struct system_role_status st;
-        role_status(l, n->id, &st);
+        role_status(l, n, &st);
         json_t *o = json_pack("{s:s, s:b, s:i, s:I}", "state", st.state, "ours", st.ours,
                               "restarts", (int)st.restarts, "instances", (json_int_t)st.instances);
         if (o && st.pid > 0)
@@ -115,7 +125,7 @@ void live__progress(struct live *l, struct live_progress *out, char *missing, si
     for (const struct live_node *n = live_graph__next_node(l->g, NULL); n;
          n = live_graph__next_node(l->g, n)) {
         struct system_role_status st;
-        role_status(l, n->id, &st);
+        role_status(l, n, &st);
         out->nodes++;
         if (st.instances > 0)
             out->running++;
@@ -143,7 +153,7 @@ void live__metrics(struct live *l, struct strbuf *sb)
     for (const struct live_node *n = live_graph__next_node(l->g, NULL); n;
          n = live_graph__next_node(l->g, n)) {
         struct system_role_status st;
-        role_status(l, n->id, &st);
+        role_status(l, n, &st);
         metrics__count_state(by_state, st.state);
     }
     metrics__nodes(sb, by_state);

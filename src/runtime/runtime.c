@@ -24,6 +24,7 @@ struct runtime {
     char *secret; /* NULL: none; guards /metrics too */
     runtime_metrics_fn metrics;
     void *metrics_ud;
+    size_t metrics_len; /* of the last /metrics answer: the next one's buffer is made that big */
     void (*on_closed)(void *ud);
     void *closed_ud;
 };
@@ -72,6 +73,7 @@ static void serve_metrics(struct runtime *rt, const struct http_request *req,
     }
     struct strbuf sb;
     strbuf__init(&sb);
+    strbuf__reserve(&sb, rt->metrics_len + rt->metrics_len / 8 + 4096);
     metrics__process(&sb);
     metrics__family(&sb, "msgflo_websocket_clients", "gauge",
                     "WebSocket clients connected to the runtime.");
@@ -79,6 +81,7 @@ static void serve_metrics(struct runtime *rt, const struct http_request *req,
                     rt->server ? (double)http_server__clients(rt->server) : 0);
     if (rt->metrics)
         rt->metrics(rt->metrics_ud, &sb);
+    rt->metrics_len = sb.len;
     metrics__respond(resp, &sb);
 }
 

@@ -41,6 +41,10 @@ struct setup {
     struct embedded_broker *broker;
     struct coordinator *c;
     struct http_server *metrics; /* --metrics-port, NULL: none */
+    /* per g->processes, then per g->connections: the coordinator's status
+     * caches for /metrics (no lookup by name per node and edge); NULL until
+     * the first request */
+    struct system_status_ref *status_refs;
     json_t *bound;      /* {src_role \x1f src_port \x1f tgt_role \x1f tgt_port: [sq, tq]} */
     char refused[1024]; /* the first binding refused */
     size_t n_refused;
@@ -473,13 +477,20 @@ static int submit(struct setup *s)
 static void write_metrics(struct setup *s, struct strbuf *sb)
 {
     struct system *sys = coordinator__system(s->c);
+    size_t n_nodes = s->g->n_processes;
+    if (!s->status_refs)
+        s->status_refs = calloc(n_nodes + s->g->n_connections + 1, sizeof *s->status_refs);
+    struct system_status_ref *refs = s->status_refs; /* NULL (out of memory): lookups */
     size_t by_state[METRICS_N_STATES] = {0};
-    for (size_t i = 0; i < s->g->n_processes; i++) {
+    for (size_t i = 0; i < n_nodes; i++) {
         const struct graph_process *p = &s->g->processes[i];
         if (!library__is_participant(p->component))
             continue;
         struct system_role_status st = {.state = "expected"};
-        sys->ops->role_status(sys->self, p->name, &st);
+        if (refs && sys->ops->role_status_ref)
+            sys->ops->role_status_ref(sys->self, p->name, &refs[i], &st);
+        else
+            sys->ops->role_status(sys->self, p->name, &st);
         metrics__count_state(by_state, st.state);
     }
     metrics__nodes(sb, by_state);
@@ -493,8 +504,12 @@ static void write_metrics(struct setup *s, struct strbuf *sb)
             continue;
         bool b;
         unsigned long long messages;
-        sys->ops->edge_status(sys->self, x->src.process, x->src.port, x->tgt.process, x->tgt.port,
-                              &b, &messages);
+        if (refs && sys->ops->edge_status_ref)
+            sys->ops->edge_status_ref(sys->self, x->src.process, x->src.port, x->tgt.process,
+                                      x->tgt.port, &refs[n_nodes + i], &b, &messages);
+        else
+            sys->ops->edge_status(sys->self, x->src.process, x->src.port, x->tgt.process,
+                                  x->tgt.port, &b, &messages);
         bound += b;
         unbound += !b;
     }
@@ -540,6 +555,7 @@ static void cleanup(struct setup *s)
     free(s->started);
     free(s->ignored);
     free(s->starts);
+    free(s->status_refs);
     uv_run(&s->loop, UV_RUN_DEFAULT);
     uv_loop_close(&s->loop);
 }

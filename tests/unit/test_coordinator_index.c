@@ -173,12 +173,88 @@ static void test_pending_edges_settle(void **state)
     coordinator__check(c);
 }
 
+/* A discovery payload of role `role` with one inport and one outport. */
+static void discover(struct coordinator *c, const char *id, const char *role, uint64_t now)
+{
+    json_t *p = json_pack("{s:s, s:s, s:s, s:[{s:s}], s:[{s:s}]}", "id", id, "role", role,
+                          "component", "Repeat", "inports", "id", "in", "outports", "id", "out");
+    assert_non_null(p);
+    assert_int_equal(registry__update(c->reg, p, now, NULL), 0);
+    json_decref(p);
+}
+
+/* role_status_ref gives what role_status gives, whatever was made or freed
+ * since its cache was filled (and edge_status_ref what edge_status gives). */
+static const char *check_role(struct coordinator *c, const char *role,
+                              struct system_status_ref *ref)
+{
+    struct system_role_status plain, cached;
+    coordinator__role_status(c, role, &plain);
+    coordinator__role_status_ref(c, role, ref, &cached);
+    assert_string_equal(cached.state, plain.state);
+    assert_int_equal(cached.instances, plain.instances);
+    assert_int_equal(cached.ours, plain.ours);
+    assert_int_equal(cached.pid, plain.pid);
+    assert_int_equal(cached.restarts, plain.restarts);
+    assert_true(cached.last_seen_s == plain.last_seen_s);
+    return cached.state;
+}
+
+static void check_edge(struct coordinator *c, struct system_status_ref *ref)
+{
+    bool plain_bound, cached_bound;
+    unsigned long long plain_n, cached_n;
+    coordinator__edge_status(c, "a", "out", "b", "in", &plain_bound, &plain_n);
+    coordinator__edge_status_ref(c, "a", "out", "b", "in", ref, &cached_bound, &cached_n);
+    assert_int_equal(cached_bound, plain_bound);
+    assert_int_equal(cached_n, plain_n);
+}
+
+static void test_status_refs_follow_changes(void **state)
+{
+    struct fixture *f = *state;
+    struct coordinator *c = f->c;
+    struct system_status_ref a = {0}, b = {0}, ab = {0};
+    assert_string_equal(check_role(c, "a", &a), "expected"); /* nothing known, cached as such */
+    check_edge(c, &ab);
+    unsigned long long filled = a.epoch;
+    check_role(c, "a", &a);
+    assert_true(a.epoch == filled); /* nothing changed: no lookup */
+
+    discover(c, "a1", "a", uv_now(&f->loop)); /* a registry record made */
+    assert_string_equal(check_role(c, "a", &a), "running");
+    assert_true(a.epoch != filled);
+
+    struct edge *e = coordinator_edges__new(c, "a", "out", "b", "in"); /* roles, watch, edge */
+    assert_non_null(e);
+    check_edge(c, &ab);
+    assert_string_equal(check_role(c, "b", &b), "expected");
+    struct queue_watch q = {.messages = 7}; /* as if resolved and counting */
+    e->watch->qw = &q;
+    check_edge(c, &ab); /* read through the cache: 7 */
+    bool bound;
+    unsigned long long n;
+    coordinator__edge_status_ref(c, "a", "out", "b", "in", &ab, &bound, &n);
+    assert_int_equal(n, 7);
+    e->watch->qw = NULL;
+
+    coordinator_edges__free(c, e); /* edge, watch and role b freed */
+    check_edge(c, &ab);
+    check_role(c, "b", &b);
+    registry__forget_role(c->reg, "a"); /* the registry record freed */
+    assert_string_equal(check_role(c, "a", &a), "expected");
+    discover(c, "a2", "a", uv_now(&f->loop) + 5);
+    assert_string_equal(check_role(c, "a", &a), "running");
+    coordinator__check(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_touch_marks_only_the_role, setup, teardown),
         cmocka_unit_test_setup_teardown(test_entries_live_while_referred_to, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pending_edges_settle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_status_refs_follow_changes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

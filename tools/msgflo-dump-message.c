@@ -61,6 +61,19 @@ static void on_connected(struct session *s, void *ud)
     }
 }
 
+/* AMQP: the broker refused to declare or consume the queue (e.g. one
+ * declared before with other arguments): trying again cannot help. */
+static void on_lost(struct session *s, int err, void *ud)
+{
+    struct ctx *c = ud;
+    if (err != MSGFLO_EPROTO)
+        return; /* retried by the transport */
+    const char *why = transport_last_error(session__transport(s));
+    fprintf(stderr, "msgflo-dump-message: cannot consume %s: %s\n", c->queue,
+            why[0] ? why : msgflo_strerror(err));
+    session__finish(s, 1);
+}
+
 static void on_message(struct session *s, const char *queue, const struct transport_delivery *d,
                        const void *data, size_t len, void *ud)
 {
@@ -130,7 +143,8 @@ int main(int argc, char **argv)
         return status;
     c.received = json_array();
     char err[512];
-    static const struct session_events events = {.connected = on_connected, .message = on_message};
+    static const struct session_events events = {
+        .connected = on_connected, .message = on_message, .lost = on_lost};
     status = session__run(broker, "msgflo-dump", 1, (uint64_t)timeout * 1000, &events, &c, err,
                           sizeof err);
     if (err[0])

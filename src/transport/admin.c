@@ -23,6 +23,10 @@ static int prepare(struct transport *t, msgflo_url *node)
         return MSGFLO_EINVAL; /* MQTT: no broker-side topology, no queue depth */
     if (!t->connected || amqp__node(t, node) != 0)
         return MSGFLO_ENOTCONN;
+    /* What the data connection declared before must exist for this one
+     * (e.g. a queue declared and then asked about). */
+    if (amqp__settle(t) != 0)
+        return MSGFLO_ENOTCONN;
     t->admin_drop = admin_drop;
     return 0;
 }

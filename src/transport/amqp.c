@@ -9,14 +9,16 @@
  * rabbitmq-c has no asynchronous API. Connecting, logging in and opening the
  * channel run on a thread of their own per attempt, which hands the connection
  * back to the loop (see "connecting" below), so a broker that never answers
- * does not freeze the loop. Declaring and subscribing are blocking RPCs on the
- * loop, done once connected, before consuming. The data path is
- * non-blocking: a uv_poll handle on the socket drains every buffered frame with
- * zero timeouts, and a timer at half the heartbeat interval services
- * heartbeats while idle. Administration (admin.h: topology batches, queue
- * statistics) is not here: it uses a connection of its own, opened with
- * amqp__open, so nothing of the data connection's traffic is read, or lost,
- * while it runs; amqp_shared.h is all it reaches of this file.
+ * does not freeze the loop. Declarations, bindings, consumes and cancels are
+ * pipelined on the loop: sent with amqp_send_method without waiting, their
+ * replies read by the same drain as deliveries and confirms (see
+ * "declarations and subscriptions" below). The data path is non-blocking: a
+ * uv_poll handle on the socket drains every buffered frame with zero
+ * timeouts, and a timer at half the heartbeat interval services heartbeats
+ * while idle. Administration (admin.h: topology batches, queue statistics) is
+ * not here: it uses a connection of its own, opened with amqp__open, so
+ * nothing of the data connection's traffic is read, or lost, while it runs;
+ * amqp_shared.h is all it reaches of this file.
  *
  * No loss: the channel is in confirm mode, and an ack of a received message
  * is held back until the broker has confirmed every message published before
@@ -44,10 +46,29 @@
 #define CONNECT_TIMEOUT 10 /* seconds */
 #define MAX_BURST       1000
 #define WATCH_TAG       "msgflo-watch-" /* consumer tag prefix of watches (no acks) */
+#define SUB_TAG         "msgflo-sub-"   /* consumer tag prefix of subscriptions */
+#define REPLY_TIMEOUT   10000           /* ms without the reply to a declaration: lost */
 
 struct subscription {
     char *queue;
     char *consumer_tag;
+};
+
+/* A method sent on CHANNEL whose reply has not come yet. RabbitMQ carries
+ * out a channel's methods in order and answers declarations and bindings in
+ * that order, but a consume-ok or cancel-ok comes from the queue's process
+ * and may come after the replies to methods sent later: a reply is matched
+ * with the oldest unanswered entry expecting it (by consumer tag for those
+ * two). A refused method closes the channel; the close names it. */
+struct pending {
+    amqp_method_number_t sent;  /* the method */
+    amqp_method_number_t reply; /* the -ok method expected */
+    bool answered;              /* (between head and the end: answered out of order) */
+    bool watch;                 /* a watch's queue.declare: bind and consume on its reply */
+    bool cancelled;             /* that watch was taken back before the reply */
+    char name[256];             /* the queue (or exchange) named, for the log and watches */
+    char tag[320];              /* consume, cancel: the consumer tag */
+    char what[48];              /* "declare queue", ... */
 };
 
 struct amqp {
@@ -55,11 +76,18 @@ struct amqp {
     amqp_connection_state_t conn; /* NULL when disconnected */
     uv_poll_t *poll;
     uv_timer_t *heartbeat;
-    uv_timer_t *kick;      /* drains, from the loop, frames queued during blocking RPCs */
+    uv_timer_t *replies;   /* REPLY_TIMEOUT for the oldest unanswered method */
+    uv_timer_t *kick;      /* drains, from the loop, frames queued during amqp__settle */
     struct amqp_acks acks; /* publisher confirms and held-back acks on CHANNEL */
     struct subscription *subs;
     size_t n_subs;
+    struct pending *pending; /* [head, n_pending): sent, oldest first; head unanswered */
+    size_t head, n_pending, cap_pending;
+    uint32_t next_tag;             /* numbers the consumer tags of subscriptions */
+    void (*subscribed)(void *arg); /* waiting for every pending reply */
+    void *subscribed_arg;
     bool draining;
+    int loss;                   /* why handle_frame gave the connection up, when not ENOTCONN */
     void (*flushed)(void *arg); /* waiting for every publish to be confirmed */
     void *flushed_arg;
     struct connect_job *job; /* the attempt under way on its thread; NULL: none */
@@ -128,6 +156,7 @@ static void drop_connection(struct amqp *a)
         a->poll = NULL;
     }
     uv_timer_stop(a->heartbeat);
+    uv_timer_stop(a->replies);
     uv_timer_stop(a->kick);
     if (a->conn) {
         amqp_destroy_connection(a->conn);
@@ -135,6 +164,8 @@ static void drop_connection(struct amqp *a)
     }
     amqp_acks__reset(&a->acks); /* tags and sequence numbers start again on a new channel */
     a->flushed = NULL;
+    a->subscribed = NULL; /* the caller asks again on `connected` */
+    a->head = a->n_pending = 0;
     for (size_t i = 0; i < a->n_subs; i++) {
         free(a->subs[i].queue);
         free(a->subs[i].consumer_tag);
@@ -212,6 +243,26 @@ static const char *queue_of(const struct amqp *a, amqp_bytes_t consumer_tag)
     return NULL;
 }
 
+static bool on_reply(struct amqp *a, const amqp_frame_t *f);
+static const struct pending *refused(const struct amqp *a, const amqp_channel_close_t *m);
+
+/* The broker closed the channel: logs why, and which method of ours it
+ * refused; a caller that cannot go on without that method (a tool) reads
+ * it in transport_last_error. */
+static void channel_closed(struct amqp *a, const amqp_channel_close_t *m)
+{
+    if (a->head == a->n_pending) {
+        LOG_ERROR(NS, "broker closed the channel: %d %.*s", m->reply_code, (int)m->reply_text.len,
+                  (const char *)m->reply_text.bytes);
+        return;
+    }
+    const struct pending *p = refused(a, m);
+    snprintf(a->base.last_error, sizeof a->base.last_error, "%s %s failed: %d %.*s", p->what,
+             p->name, m->reply_code, (int)m->reply_text.len, (const char *)m->reply_text.bytes);
+    LOG_ERROR(NS, "%s", a->base.last_error);
+    a->loss = MSGFLO_EPROTO;
+}
+
 /* Handles a frame that is not a delivery. Returns false when the connection
  * can no longer be used. */
 static bool handle_frame(struct amqp *a, const amqp_frame_t *f)
@@ -243,15 +294,18 @@ static bool handle_frame(struct amqp *a, const amqp_frame_t *f)
     }
     case AMQP_BASIC_RETURN_METHOD:
         return true;
+    case AMQP_QUEUE_DECLARE_OK_METHOD:
+    case AMQP_EXCHANGE_DECLARE_OK_METHOD:
+    case AMQP_QUEUE_BIND_OK_METHOD:
+    case AMQP_BASIC_CONSUME_OK_METHOD:
+    case AMQP_BASIC_CANCEL_OK_METHOD:
+        return on_reply(a, f);
     case AMQP_BASIC_CANCEL_METHOD:
         LOG_WARNING(NS, "broker cancelled a consumer (queue deleted?); reconnecting");
         return false;
-    case AMQP_CHANNEL_CLOSE_METHOD: {
-        amqp_channel_close_t *m = f->payload.method.decoded;
-        LOG_ERROR(NS, "broker closed the channel: %d %.*s", m->reply_code, (int)m->reply_text.len,
-                  (const char *)m->reply_text.bytes);
+    case AMQP_CHANNEL_CLOSE_METHOD:
+        channel_closed(a, f->payload.method.decoded);
         return false;
-    }
     case AMQP_CONNECTION_CLOSE_METHOD: {
         amqp_connection_close_t *m = f->payload.method.decoded;
         LOG_WARNING(NS, "broker closed the connection: %d %.*s", m->reply_code,
@@ -303,8 +357,10 @@ static void drain(struct amqp *a)
                 continue;
             if (rc != AMQP_STATUS_OK)
                 LOG_WARNING(NS, "connection lost: %s", amqp_error_string2(rc));
+            int err = a->loss ? a->loss : MSGFLO_ENOTCONN;
+            a->loss = 0;
             a->draining = false;
-            lost(a, MSGFLO_ENOTCONN);
+            lost(a, err);
             return;
         }
         if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION)
@@ -672,31 +728,200 @@ static int amqp_connect_op(struct transport *base)
 
 /* --- declarations and subscriptions --------------------------------------- */
 
-static void on_kick(uv_timer_t *timer)
+/* Nothing here waits for the broker: each method is sent with
+ * amqp_send_method and its reply expected (struct pending); drain reads the
+ * replies with the deliveries and confirms (on_reply). A refused method
+ * closes the channel (handle_frame logs it with the method's name) and the
+ * transport reconnects, as a refused blocking RPC did. A broker that stops
+ * answering is given REPLY_TIMEOUT for the oldest unanswered method. */
+
+static void on_no_reply(uv_timer_t *timer)
 {
-    drain(timer->data);
+    struct amqp *a = timer->data;
+    if (a->head == a->n_pending)
+        return;
+    const struct pending *p = &a->pending[a->head];
+    msgflo_url one = current_url(a);
+    transport__failed(&a->base, NS, "no reply from %s:%d to %s %s in %d s; reconnecting", one.host,
+                      one.port, p->what, p->name, REPLY_TIMEOUT / 1000);
+    lost(a, MSGFLO_ENOTCONN);
 }
 
-static int rpc_done(struct amqp *a, const char *what, const char *name)
+/* Sends method `m` (its fields `decoded`) on CHANNEL and expects `reply`.
+ * A send that fails is a lost connection. */
+static int send_expecting(struct amqp *a, amqp_method_number_t m, void *decoded,
+                          amqp_method_number_t reply, const char *what, const char *name,
+                          const char *tag, bool watch)
 {
-    int rc = check_reply(a, amqp_get_rpc_reply(a->conn), what, name);
-    if (rc != 0) {
-        lost(a, rc);
-        return rc;
+    if (a->head > 0 && a->n_pending == a->cap_pending) {
+        memmove(a->pending, a->pending + a->head, (a->n_pending - a->head) * sizeof *a->pending);
+        a->n_pending -= a->head;
+        a->head = 0;
     }
-    /* A blocking RPC keeps frames that are not its reply (deliveries,
-     * confirms) in rabbitmq-c's queue, and the socket will not signal them:
-     * drain them on the next loop turn (a drain in progress sees them). */
-    if (!a->draining && (amqp_frames_enqueued(a->conn) || amqp_data_in_buffer(a->conn)))
-        uv_timer_start(a->kick, on_kick, 0, 0);
+    if (a->n_pending == a->cap_pending) {
+        size_t cap = a->cap_pending ? a->cap_pending * 2 : 16;
+        struct pending *p = realloc(a->pending, cap * sizeof *p);
+        if (!p)
+            return MSGFLO_ENOMEM;
+        a->pending = p;
+        a->cap_pending = cap;
+    }
+    struct pending *p = &a->pending[a->n_pending];
+    *p = (struct pending){.sent = m, .reply = reply, .watch = watch};
+    snprintf(p->what, sizeof p->what, "%s", what);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    snprintf(p->tag, sizeof p->tag, "%s", tag ? tag : "");
+    int rc = amqp_send_method(a->conn, CHANNEL, m, decoded);
+    if (rc != AMQP_STATUS_OK) {
+        LOG_WARNING(NS, "%s %s failed: %s", what, name, amqp_error_string2(rc));
+        lost(a, MSGFLO_ENOTCONN);
+        return MSGFLO_ENOTCONN;
+    }
+    if (a->head == a->n_pending++)
+        uv_timer_start(a->replies, on_no_reply, REPLY_TIMEOUT, 0);
     return 0;
 }
 
 static int declare_fanout(struct amqp *a, const char *name)
 {
-    amqp_exchange_declare(a->conn, CHANNEL, amqp_cstring_bytes(name), amqp_cstring_bytes("fanout"),
-                          false, true, false, false, amqp_empty_table);
-    return rpc_done(a, "declare exchange", name);
+    amqp_exchange_declare_t m = {.exchange = amqp_cstring_bytes(name),
+                                 .type = amqp_cstring_bytes("fanout"),
+                                 .durable = true,
+                                 .arguments = amqp_empty_table};
+    return send_expecting(a, AMQP_EXCHANGE_DECLARE_METHOD, &m, AMQP_EXCHANGE_DECLARE_OK_METHOD,
+                          "declare exchange", name, NULL, false);
+}
+
+static int bind_queue(struct amqp *a, const char *queue, const char *exchange, const char *what,
+                      const char *name)
+{
+    amqp_queue_bind_t m = {.queue = amqp_cstring_bytes(queue),
+                           .exchange = amqp_cstring_bytes(exchange),
+                           .routing_key = amqp_empty_bytes,
+                           .arguments = amqp_empty_table};
+    return send_expecting(a, AMQP_QUEUE_BIND_METHOD, &m, AMQP_QUEUE_BIND_OK_METHOD, what, name,
+                          NULL, false);
+}
+
+static int add_subscription(struct amqp *a, const char *queue, const char *tag)
+{
+    struct subscription *subs = realloc(a->subs, (a->n_subs + 1) * sizeof *subs);
+    if (!subs)
+        return MSGFLO_ENOMEM;
+    a->subs = subs;
+    struct subscription *s = &a->subs[a->n_subs];
+    s->queue = strdup(queue);
+    s->consumer_tag = strdup(tag);
+    if (!s->queue || !s->consumer_tag) {
+        free(s->queue);
+        free(s->consumer_tag);
+        return MSGFLO_ENOMEM;
+    }
+    a->n_subs++;
+    return 0;
+}
+
+/* Consumes `queue` under consumer tag `tag` (the subscription is known
+ * before the consume-ok: the broker sends no delivery before it). */
+static int consume(struct amqp *a, const char *queue, const char *tag, bool no_ack,
+                   const char *what, const char *name)
+{
+    int rc = add_subscription(a, name, tag);
+    if (rc)
+        return rc;
+    amqp_basic_consume_t m = {.queue = amqp_cstring_bytes(queue),
+                              .consumer_tag = amqp_cstring_bytes(tag),
+                              .no_ack = no_ack,
+                              .exclusive = no_ack,
+                              .arguments = amqp_empty_table};
+    rc = send_expecting(a, AMQP_BASIC_CONSUME_METHOD, &m, AMQP_BASIC_CONSUME_OK_METHOD, what, name,
+                        tag, false);
+    if (rc == MSGFLO_ENOMEM) { /* not sent: no subscription (a lost connection drops them all) */
+        a->n_subs--;
+        free(a->subs[a->n_subs].queue);
+        free(a->subs[a->n_subs].consumer_tag);
+    }
+    return rc;
+}
+
+/* The reply to a watch's queue.declare names its private queue: bind it to
+ * the outqueue's exchange and consume it. */
+static int start_watch(struct amqp *a, const char *queue, const amqp_queue_declare_ok_t *ok)
+{
+    char private[300];
+    char tag[320];
+    snprintf(private, sizeof private, "%.*s", (int)ok->queue.len, (const char *)ok->queue.bytes);
+    snprintf(tag, sizeof tag, WATCH_TAG "%s", private);
+    int rc = bind_queue(a, private, queue, "bind watch queue to", queue);
+    if (rc == 0)
+        rc = consume(a, private, tag, true, "consume watch queue for", queue);
+    if (rc == 0)
+        LOG_DEBUG(NS, "watching %s through %s", queue, private);
+    return rc;
+}
+
+/* The oldest unanswered entry that reply `f` answers, or NULL. */
+static struct pending *answered_by(struct amqp *a, const amqp_frame_t *f)
+{
+    amqp_method_number_t id = f->payload.method.id;
+    amqp_bytes_t tag = amqp_empty_bytes;
+    if (id == AMQP_BASIC_CONSUME_OK_METHOD)
+        tag = ((const amqp_basic_consume_ok_t *)f->payload.method.decoded)->consumer_tag;
+    else if (id == AMQP_BASIC_CANCEL_OK_METHOD)
+        tag = ((const amqp_basic_cancel_ok_t *)f->payload.method.decoded)->consumer_tag;
+    for (size_t i = a->head; i < a->n_pending; i++) {
+        struct pending *p = &a->pending[i];
+        if (p->answered || p->reply != id)
+            continue;
+        if (tag.bytes && (strlen(p->tag) != tag.len || memcmp(p->tag, tag.bytes, tag.len) != 0))
+            continue;
+        return p;
+    }
+    return NULL;
+}
+
+/* The method a channel.close refuses: the oldest unanswered one of the
+ * class and method it names (the oldest unanswered one when none). */
+static const struct pending *refused(const struct amqp *a, const amqp_channel_close_t *m)
+{
+    amqp_method_number_t id = ((amqp_method_number_t)m->class_id << 16) | m->method_id;
+    for (size_t i = a->head; i < a->n_pending; i++)
+        if (!a->pending[i].answered && a->pending[i].sent == id)
+            return &a->pending[i];
+    return &a->pending[a->head];
+}
+
+/* A reply to a method sent by send_expecting. Returns false when the
+ * connection can no longer be used. */
+static bool on_reply(struct amqp *a, const amqp_frame_t *f)
+{
+    struct pending *e = answered_by(a, f);
+    if (!e) {
+        LOG_WARNING(NS, "unexpected reply 0x%08x from the broker; reconnecting",
+                    f->payload.method.id);
+        return false;
+    }
+    e->answered = true;
+    struct pending p = *e; /* a copy: start_watch may grow the array */
+    while (a->head < a->n_pending && a->pending[a->head].answered)
+        a->head++;
+    if (a->head == a->n_pending)
+        a->head = a->n_pending = 0;
+    if (p.watch && !p.cancelled && start_watch(a, p.name, f->payload.method.decoded) != 0)
+        return a->conn == NULL; /* a failed send has already dropped the connection */
+    if (!a->conn)
+        return true;
+    if (a->head < a->n_pending) {
+        uv_timer_start(a->replies, on_no_reply, REPLY_TIMEOUT, 0);
+        return true;
+    }
+    uv_timer_stop(a->replies);
+    if (a->subscribed) {
+        void (*done)(void *) = a->subscribed;
+        a->subscribed = NULL;
+        done(a->subscribed_arg);
+    }
+    return true;
 }
 
 amqp_table_t amqp__queue_args(const msgflo_url *u, const char *dlx, amqp_table_entry_t *entries)
@@ -716,6 +941,17 @@ amqp_table_t amqp__queue_args(const msgflo_url *u, const char *dlx, amqp_table_e
     return t;
 }
 
+/* A durable queue with the arguments msgflo-nodejs gives it (dlx NULL: none). */
+static int declare_queue(struct amqp *a, const char *queue, const char *dlx)
+{
+    amqp_table_entry_t entries[2];
+    amqp_queue_declare_t m = {.queue = amqp_cstring_bytes(queue),
+                              .durable = true,
+                              .arguments = amqp__queue_args(a->base.url, dlx, entries)};
+    return send_expecting(a, AMQP_QUEUE_DECLARE_METHOD, &m, AMQP_QUEUE_DECLARE_OK_METHOD,
+                          "declare queue", queue, NULL, false);
+}
+
 static int amqp_declare_inqueue(struct transport *base, const char *queue)
 {
     struct amqp *a = (struct amqp *)base;
@@ -723,20 +959,14 @@ static int amqp_declare_inqueue(struct transport *base, const char *queue)
         return MSGFLO_ENOTCONN;
     char dlx[300];
     snprintf(dlx, sizeof dlx, "dead-%s", queue);
-    amqp_table_entry_t entries[2];
-    amqp_table_t args = amqp__queue_args(a->base.url, dlx, entries);
-    amqp_queue_declare(a->conn, CHANNEL, amqp_cstring_bytes(queue), false, true, false, false,
-                       args);
-    int rc = rpc_done(a, "declare queue", queue);
-    if (rc)
-        return rc;
+    int rc = declare_queue(a, queue, dlx);
     /* As msgflo-nodejs: a fanout exchange of the same name bound to the queue,
      * so publishing to "the queue" as an outqueue also works. */
-    if ((rc = declare_fanout(a, queue)) != 0)
-        return rc;
-    amqp_queue_bind(a->conn, CHANNEL, amqp_cstring_bytes(queue), amqp_cstring_bytes(queue),
-                    amqp_empty_bytes, amqp_empty_table);
-    return rpc_done(a, "bind queue", queue);
+    if (rc == 0)
+        rc = declare_fanout(a, queue);
+    if (rc == 0)
+        rc = bind_queue(a, queue, queue, "bind queue", queue);
+    return rc;
 }
 
 static int amqp_declare_outqueue(struct transport *base, const char *queue)
@@ -752,33 +982,19 @@ static int amqp_subscribe(struct transport *base, const char *queue)
     struct amqp *a = (struct amqp *)base;
     if (!a->conn)
         return MSGFLO_ENOTCONN;
-    struct subscription *subs = realloc(a->subs, (a->n_subs + 1) * sizeof *subs);
-    if (!subs)
-        return MSGFLO_ENOMEM;
-    a->subs = subs;
-    amqp_basic_consume_ok_t *ok =
-        amqp_basic_consume(a->conn, CHANNEL, amqp_cstring_bytes(queue), amqp_empty_bytes, false,
-                           false, false, amqp_empty_table);
-    int rc = rpc_done(a, "consume", queue);
-    if (rc)
-        return rc;
-    struct subscription *s = &a->subs[a->n_subs];
-    s->queue = strdup(queue);
-    s->consumer_tag = strndup(ok->consumer_tag.bytes, ok->consumer_tag.len);
-    if (!s->queue || !s->consumer_tag) {
-        free(s->queue);
-        free(s->consumer_tag);
-        return MSGFLO_ENOMEM;
-    }
-    a->n_subs++;
-    LOG_DEBUG(NS, "consuming %s", queue);
-    return 0;
+    char tag[64];
+    snprintf(tag, sizeof tag, SUB_TAG "%u", ++a->next_tag);
+    int rc = consume(a, queue, tag, false, "consume", queue);
+    if (rc == 0)
+        LOG_DEBUG(NS, "consuming %s", queue);
+    return rc;
 }
 
 /* A watch: a private exclusive auto-delete server-named queue bound to the
  * outqueue's fanout exchange, consumed without acks. Its subscription
  * reports the outqueue's name; the consumer tag WATCH_TAG "<private queue>"
- * tells it from a plain subscription of the same name. */
+ * tells it from a plain subscription of the same name. The queue's name
+ * comes with the reply to its declaration: start_watch goes on from there. */
 
 static int amqp_watch(struct transport *base, const char *queue)
 {
@@ -788,39 +1004,12 @@ static int amqp_watch(struct transport *base, const char *queue)
     int rc = declare_fanout(a, queue);
     if (rc)
         return rc;
-    amqp_queue_declare_ok_t *ok = amqp_queue_declare(a->conn, CHANNEL, amqp_empty_bytes, false,
-                                                     false, true, true, amqp_empty_table);
-    if ((rc = rpc_done(a, "declare watch queue for", queue)) != 0)
-        return rc;
-    if (!ok)
-        return MSGFLO_EPROTO;
-    char private[300];
-    char tag[320];
-    snprintf(private, sizeof private, "%.*s", (int)ok->queue.len, (const char *)ok->queue.bytes);
-    snprintf(tag, sizeof tag, WATCH_TAG "%s", private);
-    amqp_queue_bind(a->conn, CHANNEL, amqp_cstring_bytes(private), amqp_cstring_bytes(queue),
-                    amqp_empty_bytes, amqp_empty_table);
-    if ((rc = rpc_done(a, "bind watch queue to", queue)) != 0)
-        return rc;
-    struct subscription *subs = realloc(a->subs, (a->n_subs + 1) * sizeof *subs);
-    if (!subs)
-        return MSGFLO_ENOMEM;
-    a->subs = subs;
-    amqp_basic_consume(a->conn, CHANNEL, amqp_cstring_bytes(private), amqp_cstring_bytes(tag),
-                       false, true, true, amqp_empty_table);
-    if ((rc = rpc_done(a, "consume watch queue for", queue)) != 0)
-        return rc;
-    struct subscription *s = &a->subs[a->n_subs];
-    s->queue = strdup(queue);
-    s->consumer_tag = strdup(tag);
-    if (!s->queue || !s->consumer_tag) {
-        free(s->queue);
-        free(s->consumer_tag);
-        return MSGFLO_ENOMEM;
-    }
-    a->n_subs++;
-    LOG_DEBUG(NS, "watching %s through %s", queue, private);
-    return 0;
+    amqp_queue_declare_t m = {.queue = amqp_empty_bytes,
+                              .exclusive = true,
+                              .auto_delete = true,
+                              .arguments = amqp_empty_table};
+    return send_expecting(a, AMQP_QUEUE_DECLARE_METHOD, &m, AMQP_QUEUE_DECLARE_OK_METHOD,
+                          "declare watch queue for", queue, NULL, true);
 }
 
 static int amqp_unwatch(struct transport *base, const char *queue)
@@ -833,13 +1022,23 @@ static int amqp_unwatch(struct transport *base, const char *queue)
         if (strcmp(s.queue, queue) != 0 ||
             strncmp(s.consumer_tag, WATCH_TAG, sizeof WATCH_TAG - 1) != 0)
             continue;
-        a->subs[i] = a->subs[--a->n_subs]; /* before the RPC: a failure drops every one */
-        amqp_basic_cancel(a->conn, CHANNEL, amqp_cstring_bytes(s.consumer_tag));
-        int rc = rpc_done(a, "cancel watch of", queue);
+        a->subs[i] = a->subs[--a->n_subs]; /* before sending: a failure drops every one */
+        amqp_basic_cancel_t m = {.consumer_tag = amqp_cstring_bytes(s.consumer_tag)};
+        int rc = send_expecting(a, AMQP_BASIC_CANCEL_METHOD, &m, AMQP_BASIC_CANCEL_OK_METHOD,
+                                "cancel watch of", queue, s.consumer_tag, false);
         free(s.queue);
         free(s.consumer_tag);
         LOG_DEBUG(NS, "no longer watching %s", queue);
         return rc;
+    }
+    /* Not started yet: its queue's declaration is unanswered. */
+    for (size_t i = a->head; i < a->n_pending; i++) {
+        struct pending *p = &a->pending[i];
+        if (p->watch && !p->answered && !p->cancelled && strcmp(p->name, queue) == 0) {
+            p->cancelled = true;
+            LOG_DEBUG(NS, "no longer watching %s", queue);
+            break;
+        }
     }
     return 0;
 }
@@ -884,10 +1083,7 @@ static int amqp_declare_discovery(struct transport *base)
     struct amqp *a = (struct amqp *)base;
     if (!a->conn)
         return MSGFLO_ENOTCONN;
-    amqp_table_entry_t entries[2];
-    amqp_queue_declare(a->conn, CHANNEL, amqp_cstring_bytes("fbp"), false, true, false, false,
-                       amqp__queue_args(a->base.url, NULL, entries));
-    return rpc_done(a, "declare queue", "fbp");
+    return declare_queue(a, "fbp", NULL);
 }
 
 static int amqp_announce(struct transport *base, const void *data, size_t len)
@@ -900,10 +1096,19 @@ static int amqp_announce(struct transport *base, const void *data, size_t len)
     return publish((struct amqp *)base, "", "fbp", data, len, false);
 }
 
+/* Once the broker has answered every declaration, binding and consume sent
+ * so far (at once when it has). Like MQTT's, one waiter: a later call
+ * replaces it, and a lost connection drops it. */
 static int amqp_when_subscribed(struct transport *base, void (*done)(void *arg), void *arg)
 {
-    (void)base;
-    done(arg); /* basic.consume already waited for consume-ok */
+    struct amqp *a = (struct amqp *)base;
+    if (a->head == a->n_pending) {
+        a->subscribed = NULL;
+        done(arg);
+        return 0;
+    }
+    a->subscribed = done;
+    a->subscribed_arg = arg;
     return 0;
 }
 
@@ -945,6 +1150,7 @@ static void amqp_freed(struct transport *base)
     void *ud = base->ud;
     amqp_acks__free(&a->acks);
     free(a->subs);
+    free(a->pending);
     free(a);
     if (ev.closed)
         ev.closed(ud);
@@ -984,6 +1190,13 @@ static void on_kick_closed(uv_handle_t *h)
     uv_close((uv_handle_t *)a->heartbeat, on_heartbeat_closed);
 }
 
+static void on_replies_closed(uv_handle_t *h)
+{
+    struct amqp *a = h->data;
+    free(h);
+    uv_close((uv_handle_t *)a->kick, on_kick_closed);
+}
+
 static void on_heartbeat_closed(uv_handle_t *h)
 {
     struct amqp *a = h->data;
@@ -999,6 +1212,7 @@ static void amqp_close_op(struct transport *base)
         return; /* on_connect_done closes once the connecting thread is done */
     }
     transport__drop_admin(&a->base, a->conn != NULL);
+    a->subscribed = NULL; /* no callback of a closing transport */
     if (a->conn) {
         struct timeval tv = {1, 0};
         amqp_set_rpc_timeout(a->conn, &tv);
@@ -1009,7 +1223,7 @@ static void amqp_close_op(struct transport *base)
         }
     }
     drop_connection(a);
-    uv_close((uv_handle_t *)a->kick, on_kick_closed);
+    uv_close((uv_handle_t *)a->replies, on_replies_closed);
 }
 
 /* For administration (amqp_shared.h) --------------------------------------- */
@@ -1020,6 +1234,42 @@ int amqp__node(const struct transport *t, msgflo_url *out)
     if (!a->conn)
         return MSGFLO_ENOTCONN;
     *out = current_url(a);
+    return 0;
+}
+
+static void on_kick(uv_timer_t *timer)
+{
+    drain(timer->data);
+}
+
+/* One blocking RPC, for administration only (which blocks anyway): RabbitMQ
+ * answers basic.qos (the prefetch the channel has) once it has carried out
+ * every method sent before it. The frames read meanwhile (replies,
+ * deliveries, confirms) are kept by rabbitmq-c, and the socket will not
+ * signal them again: drained on the next loop turn (a drain in progress
+ * sees them). */
+int amqp__settle(struct transport *t)
+{
+    struct amqp *a = (struct amqp *)t;
+    if (!a->conn)
+        return MSGFLO_ENOTCONN;
+    if (a->head == a->n_pending)
+        return 0;
+    amqp_basic_qos(a->conn, CHANNEL, 0, (uint16_t)a->base.url->prefetch, false);
+    amqp_rpc_reply_t r = amqp_get_rpc_reply(a->conn);
+    if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+        channel_closed(a, r.reply.decoded);
+        int err = a->loss;
+        a->loss = 0;
+        lost(a, err ? err : MSGFLO_ENOTCONN);
+        return MSGFLO_ENOTCONN;
+    }
+    if (check_reply(a, r, "basic.qos", NULL) != 0) {
+        lost(a, MSGFLO_ENOTCONN);
+        return MSGFLO_ENOTCONN;
+    }
+    if (!a->draining && (amqp_frames_enqueued(a->conn) || amqp_data_in_buffer(a->conn)))
+        uv_timer_start(a->kick, on_kick, 0, 0);
     return 0;
 }
 
@@ -1066,17 +1316,20 @@ int transport__amqp_new(struct transport **out, uv_loop_t *loop, msgflo_url *url
         return rc;
     }
     a->heartbeat = malloc(sizeof *a->heartbeat);
+    a->replies = malloc(sizeof *a->replies);
     a->kick = malloc(sizeof *a->kick);
-    if (!a->heartbeat || !a->kick) {
+    if (!a->heartbeat || !a->replies || !a->kick) {
         free(a->heartbeat);
+        free(a->replies);
         free(a->kick);
         a->base.events.closed = NULL;
         transport__cleanup(&a->base, amqp_freed);
         return MSGFLO_ENOMEM;
     }
     uv_timer_init(loop, a->heartbeat); /* cannot fail for timers */
+    uv_timer_init(loop, a->replies);
     uv_timer_init(loop, a->kick);
-    a->heartbeat->data = a->kick->data = a;
+    a->heartbeat->data = a->replies->data = a->kick->data = a;
     if (url->tls && url->insecure)
         tls__warn_insecure(NS, url);
     *out = &a->base;

@@ -27,6 +27,14 @@ amqp_table_t amqp__queue_args(const msgflo_url *u, const char *dlx, amqp_table_e
  * has none. */
 int amqp__node(const struct transport *t, msgflo_url *out);
 
+/* Waits until the broker has carried out every declaration, binding and
+ * consume sent so far on AMQP transport `t`'s data connection (which does not
+ * wait for them), so that administration's own connection finds what they
+ * made: one blocking basic.qos RPC when replies are outstanding, nothing
+ * otherwise. Returns 0, or MSGFLO_ENOTCONN (none, or lost meanwhile: a
+ * refusal is logged naming the method, and the transport reconnects). */
+int amqp__settle(struct transport *t);
+
 /* Sends a heartbeat on AMQP transport `t`'s data connection now, for a caller
  * that holds the loop for longer than half the heartbeat interval. */
 void amqp__keep_alive(struct transport *t);

@@ -71,7 +71,9 @@ struct transport_ops {
     /* Sends a discovery message on the `fbp` channel. */
     int (*announce)(struct transport *t, const void *data, size_t len);
     /* Calls done(arg) once the broker has processed every subscribe sent so
-     * far (MQTT: all SUBACKs in; AMQP: at once, its RPCs are synchronous). */
+     * far (MQTT: all SUBACKs in; AMQP: every declaration, binding and consume
+     * answered), at once when it has. One waiter: a later call replaces it;
+     * a lost connection drops it (ask again on events.connected). */
     int (*when_subscribed)(struct transport *t, void (*done)(void *arg), void *arg);
     /* Calls done(arg) once everything published so far is safe: AMQP, confirmed
      * by the broker; MQTT, written to the socket (QoS 0) or acknowledged (QoS 1). */
@@ -119,6 +121,10 @@ int transport_new(struct transport **out, uv_loop_t *loop, msgflo_url *url, cons
                   const struct transport_events *events, void *ud);
 
 int transport_connect(struct transport *t);
+/* Declarations and subscriptions do not wait for the broker on AMQP: 0 once
+ * the method is sent; a refusal (logged with the broker's reason) or 10 s
+ * without a reply is a lost connection. transport_when_subscribed tells
+ * when the broker has them all. */
 int transport_declare_inqueue(struct transport *t, const char *queue);
 int transport_declare_outqueue(struct transport *t, const char *queue);
 int transport_subscribe(struct transport *t, const char *queue);

@@ -92,6 +92,35 @@ static void test_nack_is_an_error(void **state)
     amqp_client_close(&ac);
 }
 
+/* A queue declared before with other arguments: RabbitMQ refuses the
+ * declaration (which msgflo-dump-message no longer waits for) and the tool
+ * ends at once with the broker's reason instead of reconnecting. */
+static void test_dump_refused_declaration(void **state)
+{
+    (void)state;
+    char plain[96], want[512], prog[1024];
+    support_role("dumpplain", plain, sizeof plain);
+    struct amqp_client ac;
+    assert_int_equal(amqp_client_open(&ac, amqp_url), 0);
+    assert_int_equal(amqp_client_declare_plain(&ac, plain), 0); /* no dead-letter argument */
+    char *argv[] = {(char *)support_program("msgflo-dump-message", prog, sizeof prog),
+                    "--broker",
+                    (char *)amqp_url,
+                    "--queue",
+                    plain,
+                    NULL};
+    struct support_run r;
+    support_run_stderr(argv, 20000, &r);
+    assert_int_equal(r.status, 1);
+    snprintf(want, sizeof want,
+             "msgflo-dump-message: cannot consume %s: declare queue %s failed: 406 "
+             "PRECONDITION_FAILED",
+             plain, plain);
+    assert_non_null(strstr(r.err, want));
+    delete_queue(&ac, plain);
+    amqp_client_close(&ac);
+}
+
 /* rabbitmqctl on the test broker (its node name is in the brokers folder). */
 static int rabbitmqctl(const char *command, const char *arg)
 {
@@ -166,6 +195,7 @@ int main(void)
     }
     const struct CMUnitTest tests[] = {
         SUPPORT_TEST(test_nack_is_an_error),
+        SUPPORT_TEST(test_dump_refused_declaration),
         cmocka_unit_test_teardown(test_unconfirmed_is_an_error, lift_memory_alarm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

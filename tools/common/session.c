@@ -41,8 +41,13 @@ static void on_connected(void *ud)
 static void on_disconnected(void *ud, int err)
 {
     struct session *s = ud;
-    if (!transport_is_permanent(err) || s->finished)
+    if (s->finished)
         return;
+    if (!transport_is_permanent(err)) {
+        if (s->events.lost)
+            s->events.lost(s, err, s->ud);
+        return;
+    }
     const char *why = s->transport ? transport_last_error(s->transport) : "";
     if (!why[0])
         why = msgflo_strerror(err);

@@ -30,6 +30,11 @@ struct session_events {
     /* The session is finishing on its own (deadline, SIGINT, SIGTERM) with
      * this status; its error text is set. Optional. */
     void (*stopping)(struct session *s, int status, void *ud);
+    /* The connection was lost and is being made again (`err` as
+     * transport_events.disconnected says, e.g. MSGFLO_EPROTO: AMQP, the broker
+     * refused a declaration, transport_last_error says which and why). Not
+     * called for what ends the session (a refused login). Optional. */
+    void (*lost)(struct session *s, int err, void *ud);
 };
 
 /* Parses `url` (reason in errbuf on failure) and prepares a transport with

@@ -23,20 +23,13 @@
 // NODE_PATH); exit 77 without them.
 'use strict';
 const { spawn } = require('child_process');
-const http = require('http');
 const net = require('net');
-const assert = require('assert').strict;
+const h = require('../conformance/harness');
+const { ok, withTimeout, sleep } = h;
+const { startRuntime, connect, checkResponsive, checkStops } = require('./responsive');
 
-let WebSocket, defs, frame;
-try {
-  WebSocket = require('ws');
-  defs = require('amqplib/lib/defs');
-  frame = require('amqplib/lib/frame');
-} catch (e) {
-  console.error('amqp-stalled-broker: npm packages ws, amqplib missing (npm install --prefix tests/conformance): skipping');
-  process.exit(77);
-}
-
+const npm = h.need('amqp-stalled-broker', ['amqplib/lib/defs', 'amqplib/lib/frame']);
+const [defs, frame] = [npm['amqplib/lib/defs'], npm['amqplib/lib/frame']];
 const [BIN, REPEAT] = process.argv.slice(2);
 if (!BIN || !REPEAT) {
   console.error('usage: node amqp-stalled-broker.js PATH/TO/msgflo PATH/TO/repeat');
@@ -46,21 +39,6 @@ if (!BIN || !REPEAT) {
 const LIMIT_MS = 200;
 const WATCH_MS = 12000; // longer than the reply timeout (10 s)
 
-let checks = 0;
-function ok(cond, what) {
-  assert.ok(cond, what);
-  checks++;
-}
-
-function withTimeout(promise, ms, what) {
-  let t;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => { t = setTimeout(() => reject(new Error(`timeout: ${what}`)), ms); }),
-  ]).finally(() => clearTimeout(t));
-}
-
-const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
 const until = async (cond, ms, what) =>
   withTimeout((async () => { while (!cond()) await sleep(20); })(), ms, what);
 
@@ -119,81 +97,12 @@ function stalledBroker() {
   });
 }
 
-function startRuntime(args) {
-  const started = Date.now();
-  let child;
-  return withTimeout(new Promise((resolve, reject) => {
-    child = spawn(BIN, ['--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stderrText = '';
-    child.stderr.on('data', (d) => { child.stderrText += d; });
-    child.exited = new Promise((res) => child.on('exit', (code, signal) => res({ code, signal })));
-    child.stdout.on('data', (d) => {
-      out += d;
-      const lines = out.split('\n');
-      if (lines.length < 3) return;
-      const m = /^msgflo started on ws:\/\/([^:]+):(\d+)$/.exec(lines[0]);
-      if (!m) return reject(new Error(`unexpected first line: ${lines[0]}`));
-      const q = decodeURIComponent(lines[1].slice(lines[1].indexOf('#runtime/endpoint?') + 18));
-      const s = /(?:^|&)secret=([^&]*)/.exec(q);
-      resolve({ child, port: Number(m[2]), secret: s ? s[1] : undefined, startMs: Date.now() - started });
-    });
-    child.on('exit', (code) => reject(new Error(`msgflo exited with ${code}: ${child.stderrText}`)));
-  }), 10000, 'msgflo start').catch((e) => {
-    if (child) child.kill('SIGKILL');
-    throw e;
-  });
-}
-
-function httpGet(port, path) {
-  return withTimeout(new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method: 'GET', path }, (res) => {
-      let body = '';
-      res.on('data', (d) => { body += d; });
-      res.on('end', () => resolve({ status: res.statusCode, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  }), 5000, `GET ${path}`);
-}
-
-function connect(port) {
-  return withTimeout(new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/`, 'noflo');
-    ws.inbox = [];
-    ws.waiters = [];
-    ws.on('message', (m) => {
-      ws.inbox.push(String(m));
-      const w = ws.waiters.shift();
-      if (w) w();
-    });
-    ws.on('open', () => resolve(ws));
-    ws.on('error', reject);
-  }), 5000, 'websocket connect');
-}
-
-async function ask(ws, msg, protocol, command) {
-  ws.inbox.length = 0;
-  ws.send(JSON.stringify(msg));
-  for (;;) {
-    if (!ws.inbox.length) await withTimeout(new Promise((res) => ws.waiters.push(res)), 5000, command);
-    const m = JSON.parse(ws.inbox.shift());
-    if (m.protocol === protocol && m.command === command) return m;
-  }
-}
-
-async function timed(fn) {
-  const t0 = process.hrtime.bigint();
-  const r = await fn();
-  return { r, ms: Number(process.hrtime.bigint() - t0) / 1e6 };
-}
-
 const names = (c) => c.methods.map((m) => m.name);
 const has = (c, name, key, value) => c.methods.some((m) => m.name === name && m.fields[key] === value);
 
 async function runtimeCase(broker) {
   const url = `amqp://127.0.0.1:${broker.address().port}`;
-  const rt = await startRuntime(['--broker', url, '--runtime-id', 'stalled']);
+  const rt = await startRuntime(BIN, ['--broker', url, '--runtime-id', 'stalled']);
   try {
     await until(() => broker.conns.length > 0 && broker.conns[0].loggedIn, 5000, 'the runtime logs in');
     const c = broker.conns[0];
@@ -201,34 +110,8 @@ async function runtimeCase(broker) {
     await until(() => has(c, 'QueueDeclare', 'queue', 'fbp') && has(c, 'BasicConsume', 'queue', 'fbp'),
       3000, `the runtime declares and consumes fbp without waiting (got ${names(c)})`);
     ok(true, `runtime sent ${names(c).join(', ')} unanswered`);
-    const getruntime = { protocol: 'runtime', command: 'getruntime', payload: {}, secret: rt.secret };
     const ws = await connect(rt.port);
-    let worstHttp = 0;
-    let worstWs = 0;
-    let rounds = 0;
-    let again = 0;
-    const answered = async (what, fn) => {
-      let t = await timed(fn);
-      if (t.ms >= LIMIT_MS) {
-        console.error(`amqp-stalled-broker: ${what} took ${t.ms.toFixed(1)} ms (round ${rounds}); asking again`);
-        again++;
-        t = await timed(fn);
-      }
-      ok(t.ms < LIMIT_MS, `${what} answered in ${t.ms.toFixed(1)} ms (round ${rounds})`);
-      return t;
-    };
-    const end = Date.now() + WATCH_MS;
-    while (Date.now() < end) {
-      const h = await answered('GET /', () => httpGet(rt.port, '/'));
-      ok(h.r.status === 200, `GET / status ${h.r.status}`);
-      const w = await answered('getruntime', () => ask(ws, getruntime, 'runtime', 'runtime'));
-      ok(w.r.payload && w.r.payload.id === 'stalled', `runtime:runtime ${JSON.stringify(w.r)}`);
-      worstHttp = Math.max(worstHttp, h.ms);
-      worstWs = Math.max(worstWs, w.ms);
-      rounds++;
-      await sleep(250);
-    }
-    ok(again <= 2, `at most 2 answers over ${LIMIT_MS} ms asked again (${again})`);
+    const st = await checkResponsive('amqp-stalled-broker', rt, ws, 'stalled', WATCH_MS, LIMIT_MS);
     // The reply timeout ends the connection, naming what was not answered; it connects again.
     const port = broker.address().port;
     await until(() => new RegExp(`no reply from 127\\.0\\.0\\.1:${port} to declare queue fbp in 10 s`).test(rt.child.stderrText) &&
@@ -237,13 +120,9 @@ async function runtimeCase(broker) {
     await until(() => broker.conns.length >= 2 && broker.conns[1].loggedIn, 5000,
       `logged in again after the timeout (${broker.conns.length} connections)`);
     ws.close();
-    const t0 = Date.now();
-    rt.child.kill('SIGTERM');
-    const r = await withTimeout(rt.child.exited, 5000, 'msgflo exit after SIGTERM');
-    assert.deepStrictEqual(r, { code: 0, signal: null }, `exit 0 (stderr: ${rt.child.stderrText})`);
-    ok(Date.now() - t0 < 3000, `exited in ${Date.now() - t0} ms`);
-    console.log(`amqp-stalled-broker: runtime: ${rounds} rounds, slowest GET / ${worstHttp.toFixed(1)} ms, ` +
-      `slowest getruntime ${worstWs.toFixed(1)} ms, asked again ${again}`);
+    await checkStops(rt, 3000);
+    console.log(`amqp-stalled-broker: runtime: ${st.rounds} rounds, slowest GET / ${st.worstHttp.toFixed(1)} ms, ` +
+      `slowest getruntime ${st.worstWs.toFixed(1)} ms, asked again ${st.again}`);
   } catch (e) {
     rt.child.kill('SIGKILL');
     console.error(`stderr of msgflo:\n${rt.child.stderrText}`);
@@ -290,7 +169,7 @@ async function main() {
       broker.stop();
     }
   }
-  console.log(`amqp-stalled-broker: ${checks} checks passed`);
+  console.log(`amqp-stalled-broker: ${h.checks()} checks passed`);
 }
 
 main().catch((e) => {

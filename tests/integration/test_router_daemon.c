@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "msgrouter_client.h"
 #include "support.h"
 
 #include <signal.h>
@@ -38,36 +39,6 @@ static void router_start(struct child *r, struct support_mosquitto *b, char *lin
     assert_true(child_read_line(r, 10000));
     assert_non_null(strstr(r->line, "msgflo-router: routing /msgrouter/default/"));
     snprintf(line, len, "%s", r->line);
-}
-
-/* Sends a control command and returns its reply on `reply` (owned JSON). */
-static json_t *request(struct mqtt_client *c, const char *command, const char *payload,
-                       const char *reply)
-{
-    char topic[128];
-    snprintf(topic, sizeof topic, "/msgrouter/default/%s", command);
-    assert_int_equal(mqtt_client_publish(c, topic, payload), 0);
-    snprintf(topic, sizeof topic, "/msgrouter/default/%s", reply);
-    char *text = mqtt_client_wait(c, topic, 5000);
-    assert_non_null(text);
-    json_t *o = json_loads(text, 0, NULL);
-    free(text);
-    assert_non_null(o);
-    return o;
-}
-
-static void expect_ok(struct mqtt_client *c, const char *payload)
-{
-    json_t *o = request(c, "addbinding", payload, "result");
-    if (!json_is_true(json_object_get(o, "ok")))
-        fail_msg("addbinding %s: %s", payload, json_dumps(o, 0));
-    json_decref(o);
-}
-
-static void open_admin(struct mqtt_client *c, struct support_mosquitto *b)
-{
-    assert_int_equal(mqtt_client_open(c, b->url), 0);
-    assert_int_equal(mqtt_client_subscribe(c, "/msgrouter/default/+"), 0);
 }
 
 /* The retained status a new subscriber gets (owned), or NULL when there is none. */
@@ -119,9 +90,9 @@ static void test_requests_forwarding_loops(void **state)
     free(status);
 
     struct mqtt_client c;
-    open_admin(&c, &b);
+    router_open_admin(&c, &b);
     json_t *o =
-        request(&c, "addbinding", "{\"src\":\"a.OUT\",\"tgt\":\"b.IN\",\"id\":7}", "result");
+        router_request(&c, "addbinding", "{\"src\":\"a.OUT\",\"tgt\":\"b.IN\",\"id\":7}", "result");
     assert_true(json_is_true(json_object_get(o, "ok")));
     assert_int_equal(json_integer_value(json_object_get(o, "id")), 7);
     assert_int_equal(json_integer_value(json_object_get(o, "added")), 1);
@@ -141,17 +112,17 @@ static void test_requests_forwarding_loops(void **state)
     free(got);
 
     /* a chain goes on through the broker; a loop is refused and changes nothing */
-    expect_ok(&c, "{\"src\":\"b.IN\",\"tgt\":\"c.IN\"}");
+    router_expect_ok(&c, "addbinding", "{\"src\":\"b.IN\",\"tgt\":\"c.IN\"}");
     got = through(&b, "a.OUT", "c.IN", "chained", 7, 0, NULL);
     assert_non_null(got);
     assert_string_equal(got, "chained");
     free(got);
-    o = request(&c, "addbinding", "{\"src\":\"c.IN\",\"tgt\":\"a.OUT\"}", "result");
+    o = router_request(&c, "addbinding", "{\"src\":\"c.IN\",\"tgt\":\"a.OUT\"}", "result");
     assert_false(json_is_true(json_object_get(o, "ok")));
     assert_non_null(strstr(json_string_value(json_object_get(o, "error")), "would loop"));
     json_decref(o);
 
-    o = request(&c, "listbindings", "{}", "bindings");
+    o = router_request(&c, "listbindings", "{}", "bindings");
     json_t *list = json_object_get(o, "bindings");
     assert_int_equal(json_array_size(list), 2);
     json_t *first = json_array_get(list, 0);
@@ -160,7 +131,7 @@ static void test_requests_forwarding_loops(void **state)
     assert_int_equal(json_integer_value(json_object_get(first, "bytes")), 4 + 4 + 7);
     json_decref(o);
 
-    o = request(&c, "removebinding", "{\"src\":\"a.OUT\",\"tgt\":\"b.IN\"}", "result");
+    o = router_request(&c, "removebinding", "{\"src\":\"a.OUT\",\"tgt\":\"b.IN\"}", "result");
     assert_true(json_is_true(json_object_get(o, "ok")));
     assert_int_equal(json_integer_value(json_object_get(o, "count")), 1);
     json_decref(o);
@@ -185,9 +156,10 @@ static void test_persists_and_clears_status(void **state)
     char line[1024], file[128];
     router_start(&r, &b, line, sizeof line);
     struct mqtt_client c;
-    open_admin(&c, &b);
-    expect_ok(&c, "{\"bindings\":[{\"src\":\"p.OUT\",\"tgt\":\"q.IN\"},"
-                  "{\"src\":\"p.OUT\",\"tgt\":\"r.IN\",\"type\":\"roundrobin\"}]}");
+    router_open_admin(&c, &b);
+    router_expect_ok(&c, "addbinding",
+                     "{\"bindings\":[{\"src\":\"p.OUT\",\"tgt\":\"q.IN\"},"
+                     "{\"src\":\"p.OUT\",\"tgt\":\"r.IN\",\"type\":\"roundrobin\"}]}");
     mqtt_client_close(&c);
     snprintf(file, sizeof file, "%s/bindings.json", b.dir);
     assert_true(support_file_wait(file, "\"r.IN\"", 1, 2000)); /* written while it runs */
@@ -235,8 +207,8 @@ static void test_broker_restart(void **state)
     char line[1024];
     router_start(&r, &b, line, sizeof line);
     struct mqtt_client c;
-    open_admin(&c, &b);
-    expect_ok(&c, "{\"src\":\"x.OUT\",\"tgt\":\"y.IN\"}");
+    router_open_admin(&c, &b);
+    router_expect_ok(&c, "addbinding", "{\"src\":\"x.OUT\",\"tgt\":\"y.IN\"}");
     mqtt_client_close(&c);
     assert_int_equal(support_mosquitto_stop(&b), 0);
     assert_int_equal(support_mosquitto_start(&b, NULL), 0);
@@ -256,23 +228,49 @@ static void test_broker_restart(void **state)
     support_mosquitto_free(&b);
 }
 
-/* Runs msgflo-setup (optionally --forever, in the background) on graph. */
-static void setup_start(struct child *s, struct support_mosquitto *b, const char *graph_text,
-                        bool forever)
+/* A private mosquitto, msgflo-router on it, two Repeats a and b (ready) and
+ * the graph "a OUT -> IN b"; msgflo-setup's output goes to `out`. */
+struct scene {
+    struct support_mosquitto b;
+    struct child r, p[2], s;
+    struct names n[2];
+    char graph[256], out[160];
+};
+
+static void scene_start(struct scene *sc, const char *prefix)
 {
-    char graph[160], setup[512], cmd[1400], out[160];
-    snprintf(graph, sizeof graph, "%s/graph.fbp", b->dir);
-    snprintf(out, sizeof out, "%s/setup.out", b->dir);
-    FILE *f = fopen(graph, "w");
-    assert_non_null(f);
-    fputs(graph_text, f);
-    fclose(f);
-    snprintf(cmd, sizeof cmd,
-             "DEBUG=msgflo:coordinator,msgflo:binder exec '%s' %s --broker '%s' '%s' >'%s' 2>&1",
-             support_program("msgflo-setup", setup, sizeof setup), forever ? "--forever" : "",
-             b->url, graph, out);
-    char *argv[] = {"/bin/sh", "-c", cmd, NULL};
-    assert_int_equal(child_start(s, argv), 0);
+    char line[1024], prog[512];
+    assert_int_equal(support_mosquitto_new(&sc->b, NULL), 0);
+    router_start(&sc->r, &sc->b, line, sizeof line);
+    support_program("repeat", prog, sizeof prog);
+    for (int i = 0; i < 2; i++) {
+        support_names(&sc->n[i], prefix);
+        char *argv[] = {prog, sc->n[i].role, sc->b.url, NULL};
+        assert_int_equal(child_start(&sc->p[i], argv), 0);
+        assert_true(child_read_line(&sc->p[i], 10000));
+    }
+    snprintf(sc->graph, sizeof sc->graph, "%s(Repeat) OUT -> IN %s(Repeat)\n", sc->n[0].role,
+             sc->n[1].role);
+    snprintf(sc->out, sizeof sc->out, "%s/setup.out", sc->b.dir);
+}
+
+/* a.IN -> b.OUT through the broker: `data` arrives once. */
+static void scene_through(struct scene *sc, const char *data)
+{
+    char *got = through(&sc->b, sc->n[0].in, sc->n[1].out, data, strlen(data), 0, NULL);
+    assert_non_null(got);
+    assert_string_equal(got, data);
+    free(got);
+}
+
+/* Stops the participants and the broker (the router and msgflo-setup are
+ * the test's). */
+static void scene_stop(struct scene *sc)
+{
+    for (int i = 0; i < 2; i++)
+        child_stop(&sc->p[i], SIGTERM);
+    assert_int_equal(support_mosquitto_stop(&sc->b), 0);
+    support_mosquitto_free(&sc->b);
 }
 
 /* Two Repeats on a plain mosquitto with msgflo-router: msgflo-setup without
@@ -281,40 +279,21 @@ static void setup_start(struct child *s, struct support_mosquitto *b, const char
 static void test_setup_without_forever(void **state)
 {
     (void)state;
-    struct support_mosquitto b;
-    assert_int_equal(support_mosquitto_new(&b, NULL), 0);
-    struct child r, p[2], s;
-    char line[1024], prog[512], graph[256], out[160];
-    router_start(&r, &b, line, sizeof line);
-    support_program("repeat", prog, sizeof prog);
-    struct names n[2];
-    for (int i = 0; i < 2; i++) {
-        support_names(&n[i], "rd");
-        char *argv[] = {prog, n[i].role, b.url, NULL};
-        assert_int_equal(child_start(&p[i], argv), 0);
-        assert_true(child_read_line(&p[i], 10000));
-    }
-    snprintf(graph, sizeof graph, "%s(Repeat) OUT -> IN %s(Repeat)\n", n[0].role, n[1].role);
-    setup_start(&s, &b, graph, false);
-    int status = child_wait(&s, 30000);
-    snprintf(out, sizeof out, "%s/setup.out", b.dir);
+    struct scene sc;
+    scene_start(&sc, "rd");
+    router_setup_start(&sc.s, &sc.b, sc.graph, false);
+    int status = child_wait(&sc.s, 30000);
     if (status != 0) {
         char cmd[200];
-        snprintf(cmd, sizeof cmd, "cat '%s' >&2", out);
+        snprintf(cmd, sizeof cmd, "cat '%s' >&2", sc.out);
         assert_int_equal(system(cmd), 0);
     }
     assert_int_equal(status, 0);
-    assert_int_equal(support_file_count(out, "bindings kept by the broker's router msgflo-router"),
-                     1);
-    char *got = through(&b, n[0].in, n[1].out, "\"after setup\"", 13, 0, NULL);
-    assert_non_null(got);
-    assert_string_equal(got, "\"after setup\"");
-    free(got);
-    for (int i = 0; i < 2; i++)
-        child_stop(&p[i], SIGTERM);
-    assert_int_equal(child_stop(&r, SIGTERM), 0);
-    assert_int_equal(support_mosquitto_stop(&b), 0);
-    support_mosquitto_free(&b);
+    assert_int_equal(
+        support_file_count(sc.out, "bindings kept by the broker's router msgflo-router"), 1);
+    scene_through(&sc, "\"after setup\"");
+    assert_int_equal(child_stop(&sc.r, SIGTERM), 0);
+    scene_stop(&sc);
 }
 
 /* msgflo-setup --forever with msgflo-router: the router keeps the edge;
@@ -323,39 +302,21 @@ static void test_setup_without_forever(void **state)
 static void test_coordinator_falls_back(void **state)
 {
     (void)state;
-    struct support_mosquitto b;
-    assert_int_equal(support_mosquitto_new(&b, NULL), 0);
-    struct child r, p[2], s;
-    char line[1024], prog[512], graph[256], out[160];
-    router_start(&r, &b, line, sizeof line);
-    support_program("repeat", prog, sizeof prog);
-    struct names n[2];
-    for (int i = 0; i < 2; i++) {
-        support_names(&n[i], "rf");
-        char *argv[] = {prog, n[i].role, b.url, NULL};
-        assert_int_equal(child_start(&p[i], argv), 0);
-        assert_true(child_read_line(&p[i], 10000));
-    }
-    snprintf(graph, sizeof graph, "%s(Repeat) OUT -> IN %s(Repeat)\n", n[0].role, n[1].role);
-    setup_start(&s, &b, graph, true);
-    snprintf(out, sizeof out, "%s/setup.out", b.dir);
-    assert_true(support_file_wait(out, "bindings kept by the broker's router", 1, 10000));
-    char *got = through(&b, n[0].in, n[1].out, "1", 1, 0, NULL);
-    assert_non_null(got);
-    free(got);
-    assert_int_equal(child_stop(&r, SIGKILL), -SIGKILL);
-    assert_true(support_file_wait(out, "the broker's router is gone: forwarding", 1, 10000));
-    got = NULL;
+    struct scene sc;
+    scene_start(&sc, "rf");
+    router_setup_start(&sc.s, &sc.b, sc.graph, true);
+    assert_true(support_file_wait(sc.out, "bindings kept by the broker's router", 1, 10000));
+    scene_through(&sc, "1");
+    assert_int_equal(child_stop(&sc.r, SIGKILL), -SIGKILL);
+    assert_true(support_file_wait(sc.out, "the broker's router is gone: forwarding", 1, 10000));
+    char *got = NULL;
     for (int i = 0; i < 20 && !got; i++) /* its subscription may trail its line */
-        got = through(&b, n[0].in, n[1].out, "2", 1, 0, NULL);
+        got = through(&sc.b, sc.n[0].in, sc.n[1].out, "2", 1, 0, NULL);
     assert_non_null(got);
     assert_string_equal(got, "2");
     free(got);
-    assert_int_equal(child_stop(&s, SIGTERM), 0);
-    for (int i = 0; i < 2; i++)
-        child_stop(&p[i], SIGTERM);
-    assert_int_equal(support_mosquitto_stop(&b), 0);
-    support_mosquitto_free(&b);
+    assert_int_equal(child_stop(&sc.s, SIGTERM), 0);
+    scene_stop(&sc);
 }
 
 /* A router slower than the coordinator's 5 s (msgflo-router paused with
@@ -365,41 +326,19 @@ static void test_coordinator_falls_back(void **state)
 static void test_late_ok_stops_forwarding(void **state)
 {
     (void)state;
-    struct support_mosquitto b;
-    assert_int_equal(support_mosquitto_new(&b, NULL), 0);
-    struct child r, p[2], s;
-    char line[1024], prog[512], graph[256], out[160];
-    router_start(&r, &b, line, sizeof line);
-    support_program("repeat", prog, sizeof prog);
-    struct names n[2];
-    for (int i = 0; i < 2; i++) {
-        support_names(&n[i], "rl");
-        char *argv[] = {prog, n[i].role, b.url, NULL};
-        assert_int_equal(child_start(&p[i], argv), 0);
-        assert_true(child_read_line(&p[i], 10000));
-    }
-    assert_int_equal(kill(r.pid, SIGSTOP), 0);
-    snprintf(graph, sizeof graph, "%s(Repeat) OUT -> IN %s(Repeat)\n", n[0].role, n[1].role);
-    setup_start(&s, &b, graph, true);
-    snprintf(out, sizeof out, "%s/setup.out", b.dir);
-    assert_true(support_file_wait(out, "did not answer within 5 s", 1, 15000));
-    char *got = through(&b, n[0].in, n[1].out, "given up", 8, 0, NULL); /* setup forwards */
-    assert_non_null(got);
-    free(got);
-    assert_int_equal(kill(r.pid, SIGCONT), 0);
-    assert_true(support_file_wait(out, "the broker's router answered late", 1, 10000));
-    for (int i = 0; i < 5; i++) { /* the router's copy only */
-        got = through(&b, n[0].in, n[1].out, "late", 4, 0, NULL);
-        assert_non_null(got);
-        assert_string_equal(got, "late");
-        free(got);
-    }
-    assert_int_equal(child_stop(&s, SIGTERM), 0);
-    for (int i = 0; i < 2; i++)
-        child_stop(&p[i], SIGTERM);
-    assert_int_equal(child_stop(&r, SIGTERM), 0);
-    assert_int_equal(support_mosquitto_stop(&b), 0);
-    support_mosquitto_free(&b);
+    struct scene sc;
+    scene_start(&sc, "rl");
+    assert_int_equal(kill(sc.r.pid, SIGSTOP), 0);
+    router_setup_start(&sc.s, &sc.b, sc.graph, true);
+    assert_true(support_file_wait(sc.out, "did not answer within 5 s", 1, 15000));
+    scene_through(&sc, "given up"); /* setup forwards */
+    assert_int_equal(kill(sc.r.pid, SIGCONT), 0);
+    assert_true(support_file_wait(sc.out, "the broker's router answered late", 1, 10000));
+    for (int i = 0; i < 5; i++) /* the router's copy only */
+        scene_through(&sc, "late");
+    assert_int_equal(child_stop(&sc.s, SIGTERM), 0);
+    assert_int_equal(child_stop(&sc.r, SIGTERM), 0);
+    scene_stop(&sc);
 }
 
 int main(void)

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "msgrouter_client.h"
 #include "support.h"
 
 #include <signal.h>
@@ -58,70 +59,27 @@ static void broker_free(struct support_mosquitto *b)
     support_mosquitto_free(b);
 }
 
-/* Sends a control command and returns its reply on `reply` (owned JSON). */
-static json_t *request(struct mqtt_client *c, const char *command, const char *payload,
-                       const char *reply)
-{
-    char topic[128];
-    snprintf(topic, sizeof topic, "/msgrouter/default/%s", command);
-    assert_int_equal(mqtt_client_publish(c, topic, payload), 0);
-    snprintf(topic, sizeof topic, "/msgrouter/default/%s", reply);
-    char *text = mqtt_client_wait(c, topic, 5000);
-    assert_non_null(text);
-    json_t *o = json_loads(text, 0, NULL);
-    free(text);
-    assert_non_null(o);
-    return o;
-}
-
-static json_t *control(struct mqtt_client *c, const char *command, const char *payload)
-{
-    return request(c, command, payload, "result");
-}
-
-static size_t count_bindings(struct mqtt_client *c)
-{
-    json_t *o = request(c, "listbindings", "{}", "bindings");
-    size_t n = json_array_size(json_object_get(o, "bindings"));
-    json_decref(o);
-    return n;
-}
-
-static void expect_ok(struct mqtt_client *c, const char *command, const char *payload)
-{
-    json_t *o = control(c, command, payload);
-    if (!json_is_true(json_object_get(o, "ok")))
-        fail_msg("%s %s: %s", command, payload, json_dumps(o, 0));
-    json_decref(o);
-}
-
-static void open_admin(struct mqtt_client *c, struct support_mosquitto *b)
-{
-    assert_int_equal(mqtt_client_open(c, b->url), 0);
-    assert_int_equal(mqtt_client_subscribe(c, "/msgrouter/default/+"), 0);
-}
-
 static void test_status_add_list_remove(void **state)
 {
     (void)state;
     struct support_mosquitto b;
     broker_new(&b, NULL);
     struct mqtt_client c;
-    open_admin(&c, &b);
+    router_open_admin(&c, &b);
     char *status = mqtt_client_wait(&c, "/msgrouter/default/status", 3000); /* retained */
     assert_non_null(status);
     assert_non_null(strstr(status, "\"router\":\"mosquitto_msgflo\""));
     free(status);
 
-    json_t *o = control(&c, "addbinding", "{\"src\":\"a.OUT\",\"tgt\":\"b.IN\",\"id\":1}");
+    json_t *o = router_control(&c, "addbinding", "{\"src\":\"a.OUT\",\"tgt\":\"b.IN\",\"id\":1}");
     assert_true(json_is_true(json_object_get(o, "ok")));
     assert_int_equal(json_integer_value(json_object_get(o, "id")), 1);
     assert_int_equal(json_integer_value(json_object_get(o, "added")), 1);
     json_decref(o);
-    o = control(&c, "addbinding", "{\"src\":\"a.OUT\",\"tgt\":\"b.IN\"}");
+    o = router_control(&c, "addbinding", "{\"src\":\"a.OUT\",\"tgt\":\"b.IN\"}");
     assert_int_equal(json_integer_value(json_object_get(o, "existing")), 1);
     json_decref(o);
-    assert_int_equal(count_bindings(&c), 1);
+    assert_int_equal(router_count_bindings(&c), 1);
 
     struct mqtt_client data;
     assert_int_equal(mqtt_client_open(&data, b.url), 0);
@@ -132,14 +90,14 @@ static void test_status_add_list_remove(void **state)
     assert_string_equal(got, "{\"n\": 1}"); /* byte for byte */
     free(got);
 
-    o = request(&c, "listbindings", "", "bindings");
+    o = router_request(&c, "listbindings", "", "bindings");
     json_t *first = json_array_get(json_object_get(o, "bindings"), 0);
     assert_int_equal(json_integer_value(json_object_get(first, "messages")), 1);
     assert_int_equal(json_integer_value(json_object_get(first, "bytes")), 8);
     json_decref(o);
 
-    expect_ok(&c, "removebinding", "{\"src\":\"a.OUT\",\"tgt\":\"b.IN\"}");
-    assert_int_equal(count_bindings(&c), 0);
+    router_expect_ok(&c, "removebinding", "{\"src\":\"a.OUT\",\"tgt\":\"b.IN\"}");
+    assert_int_equal(router_count_bindings(&c), 0);
     assert_int_equal(mqtt_client_publish(&data, "a.OUT", "after"), 0);
     got = mqtt_client_wait(&data, "b.IN", 500);
     assert_null(got); /* a removed binding delivers nothing */
@@ -156,10 +114,10 @@ static void test_refusals_change_nothing(void **state)
     struct support_mosquitto b;
     broker_new(&b, NULL);
     struct mqtt_client c;
-    open_admin(&c, &b);
-    expect_ok(&c, "addbinding",
-              "{\"bindings\":[{\"src\":\"a\",\"tgt\":\"b\"},{\"src\":\"b\","
-              "\"tgt\":\"c\"}]}");
+    router_open_admin(&c, &b);
+    router_expect_ok(&c, "addbinding",
+                     "{\"bindings\":[{\"src\":\"a\",\"tgt\":\"b\"},{\"src\":\"b\","
+                     "\"tgt\":\"c\"}]}");
     const char *bad[] = {
         "{\"src\":\"c\",\"tgt\":\"a\"}",
         "not json",
@@ -169,12 +127,12 @@ static void test_refusals_change_nothing(void **state)
         "{\"src\":\"x\",\"tgt\":\"y\",\"type\":1}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        json_t *o = control(&c, "addbinding", bad[i]);
+        json_t *o = router_control(&c, "addbinding", bad[i]);
         assert_true(json_is_false(json_object_get(o, "ok")));
         assert_true(json_is_string(json_object_get(o, "error")));
         json_decref(o);
     }
-    assert_int_equal(count_bindings(&c), 2);
+    assert_int_equal(router_count_bindings(&c), 2);
     mqtt_client_close(&c);
     broker_stop(&b);
     broker_free(&b);
@@ -198,14 +156,14 @@ static void test_participants_routed_by_broker(void **state)
         assert_true(child_read_line(&p[i], 10000));
     }
     struct mqtt_client c;
-    open_admin(&c, &b);
+    router_open_admin(&c, &b);
     char req[1024];
     /* 0 -> 1 -> 2, and 0 fans out to 2 as well; fan-in at 2 from 0 and 1 */
     snprintf(req, sizeof req,
              "{\"bindings\":[{\"src\":\"%s\",\"tgt\":\"%s\"},{\"src\":\"%s\",\"tgt\":\"%s\"},"
              "{\"src\":\"%s\",\"tgt\":\"%s\"},{\"src\":\"%s\",\"tgt\":\"sink\"}]}",
              n[0].out, n[1].in, n[1].out, n[2].in, n[0].out, n[2].in, n[2].out);
-    expect_ok(&c, "addbinding", req);
+    router_expect_ok(&c, "addbinding", req);
 
     struct mqtt_client data;
     assert_int_equal(mqtt_client_open(&data, b.url), 0);
@@ -262,8 +220,8 @@ static void test_qos1_and_restart(void **state)
     struct support_mosquitto b;
     broker_new(&b, NULL);
     struct mqtt_client c;
-    open_admin(&c, &b);
-    expect_ok(&c, "addbinding", "{\"src\":\"q.OUT\",\"tgt\":\"q.IN\"}");
+    router_open_admin(&c, &b);
+    router_expect_ok(&c, "addbinding", "{\"src\":\"q.OUT\",\"tgt\":\"q.IN\"}");
     mqtt_client_close(&c);
 
     /* the bindings file is written within a tick; the broker restarts */
@@ -311,8 +269,8 @@ static void test_ten_thousand_bindings(void **state)
                                i ? "," : "", i, i);
     snprintf(req + at, cap - at, "]}");
     struct mqtt_client c;
-    open_admin(&c, &b);
-    json_t *o = control(&c, "addbinding", req);
+    router_open_admin(&c, &b);
+    json_t *o = router_control(&c, "addbinding", req);
     assert_int_equal(json_integer_value(json_object_get(o, "count")), N);
     json_decref(o);
     free(req);
@@ -367,7 +325,7 @@ static void test_acl_closes_control_topics(void **state)
     broker_start(&b, extra);
 
     struct mqtt_client anon;
-    open_admin(&anon, &b);
+    router_open_admin(&anon, &b);
     assert_int_equal(mqtt_client_publish(&anon, "/msgrouter/default/addbinding",
                                          "{\"src\":\"a.OUT\",\"tgt\":\"b.IN\"}"),
                      0);
@@ -378,38 +336,13 @@ static void test_acl_closes_control_topics(void **state)
     snprintf(url, sizeof url, "mqtt://admin@127.0.0.1:%d", b.port);
     assert_int_equal(mqtt_client_open(&admin, url), 0);
     assert_int_equal(mqtt_client_subscribe(&admin, "/msgrouter/default/+"), 0);
-    assert_int_equal(count_bindings(&admin), 0);
-    expect_ok(&admin, "addbinding", "{\"src\":\"a.OUT\",\"tgt\":\"b.IN\"}");
-    assert_int_equal(count_bindings(&admin), 1);
+    assert_int_equal(router_count_bindings(&admin), 0);
+    router_expect_ok(&admin, "addbinding", "{\"src\":\"a.OUT\",\"tgt\":\"b.IN\"}");
+    assert_int_equal(router_count_bindings(&admin), 1);
     mqtt_client_close(&admin);
     mqtt_client_close(&anon);
     broker_stop(&b);
     broker_free(&b);
-}
-
-/* Runs msgflo-setup (no --forever, no --participants) on graph_text; its
- * output in out; returns its exit status. */
-static int run_setup(struct support_mosquitto *b, const char *graph_text, char *out, size_t len)
-{
-    char graph[160], setup[512], cmd[1200], path[160];
-    snprintf(graph, sizeof graph, "%s/graph.fbp", b->dir);
-    snprintf(path, sizeof path, "%s/out", b->dir);
-    FILE *f = fopen(graph, "w");
-    assert_non_null(f);
-    fputs(graph_text, f);
-    fclose(f);
-    snprintf(cmd, sizeof cmd, "exec '%s' --broker '%s' '%s' >'%s' 2>&1",
-             support_program("msgflo-setup", setup, sizeof setup), b->url, graph, path);
-    char *argv[] = {"/bin/sh", "-c", cmd, NULL};
-    struct child s;
-    assert_int_equal(child_start(&s, argv), 0);
-    int status = child_wait(&s, 30000);
-    f = fopen(path, "r");
-    assert_non_null(f);
-    size_t n = fread(out, 1, len - 1, f);
-    out[n] = '\0';
-    fclose(f);
-    return status;
 }
 
 /* msgflo-setup on a broker with the router: without --forever it asks the
@@ -432,15 +365,15 @@ static void test_setup_uses_router(void **state)
     }
     char graph[256], out[4096];
     snprintf(graph, sizeof graph, "%s(Repeat) OUT -> IN %s(Repeat)\n", n[0].role, n[1].role);
-    int status = run_setup(&b, graph, out, sizeof out);
+    int status = router_setup_run(&b, graph, out, sizeof out);
     if (status != 0)
         fprintf(stderr, "%s", out);
     assert_int_equal(status, 0);
     assert_null(strstr(out, "--forever"));
 
     struct mqtt_client c;
-    open_admin(&c, &b);
-    json_t *o = request(&c, "listbindings", "{}", "bindings");
+    router_open_admin(&c, &b);
+    json_t *o = router_request(&c, "listbindings", "{}", "bindings");
     json_t *first = json_array_get(json_object_get(o, "bindings"), 0);
     assert_int_equal(json_array_size(json_object_get(o, "bindings")), 1);
     assert_string_equal(json_string_value(json_object_get(first, "src")), n[0].out);
@@ -476,16 +409,16 @@ static void test_setup_router_refusal(void **state)
     support_names(&n[0], "sr");
     support_names(&n[1], "sr");
     struct mqtt_client c;
-    open_admin(&c, &b);
+    router_open_admin(&c, &b);
     char req[512], graph[256], out[4096];
     snprintf(req, sizeof req, "{\"src\":\"%s\",\"tgt\":\"%s\"}", n[1].in, n[0].out);
-    expect_ok(&c, "addbinding", req);
+    router_expect_ok(&c, "addbinding", req);
     snprintf(graph, sizeof graph, "%s(Repeat) OUT -> IN %s(Repeat)\n", n[0].role, n[1].role);
-    assert_int_equal(run_setup(&b, graph, out, sizeof out), 1);
+    assert_int_equal(router_setup_run(&b, graph, out, sizeof out), 1);
     assert_non_null(strstr(out, "the broker's router refused bindings"));
     assert_non_null(strstr(out, "would loop"));
     assert_non_null(strstr(out, "Run with --forever"));
-    assert_int_equal(count_bindings(&c), 1); /* the admin's only */
+    assert_int_equal(router_count_bindings(&c), 1); /* the admin's only */
     mqtt_client_close(&c);
     broker_stop(&b);
     broker_free(&b);
@@ -516,7 +449,7 @@ static void test_setup_router_not_answering(void **state)
     support_names(&n[1], "sn");
     char graph[256], out[4096];
     snprintf(graph, sizeof graph, "%s(Repeat) OUT -> IN %s(Repeat)\n", n[0].role, n[1].role);
-    assert_int_equal(run_setup(&b, graph, out, sizeof out), 1);
+    assert_int_equal(router_setup_run(&b, graph, out, sizeof out), 1);
     assert_non_null(strstr(out, "the broker's router did not answer within 5 s"));
     assert_non_null(strstr(out, "Run with --forever"));
     broker_stop(&b);
@@ -567,7 +500,7 @@ static void test_status_expires_without_plugin(void **state)
     support_names(&n[1], "se");
     char graph[256], out[4096];
     snprintf(graph, sizeof graph, "%s(Repeat) OUT -> IN %s(Repeat)\n", n[0].role, n[1].role);
-    assert_int_equal(run_setup(&b, graph, out, sizeof out), 1);
+    assert_int_equal(router_setup_run(&b, graph, out, sizeof out), 1);
     assert_null(strstr(out, "did not answer"));
     assert_non_null(strstr(out, "Run with --forever"));
     broker_stop(&b);
@@ -648,8 +581,8 @@ static void test_setup_hands_over_to_router(void **state)
     assert_int_equal(count_through(&b, n[0].in, n[1].out, 50), 50);
     assert_int_equal(support_file_count(log, text), 0);
     struct mqtt_client c;
-    open_admin(&c, &b);
-    json_t *o = request(&c, "listbindings", "{}", "bindings");
+    router_open_admin(&c, &b);
+    json_t *o = router_request(&c, "listbindings", "{}", "bindings");
     json_t *first = json_array_get(json_object_get(o, "bindings"), 0);
     assert_int_equal(json_integer_value(json_object_get(first, "messages")), 51); /* + a probe */
     json_decref(o);

@@ -174,7 +174,6 @@ static int prepare(struct daemon *d, struct session *s, uv_loop_t *loop)
         fprintf(stderr, PROG ": cannot load the bindings: %s\n", err);
         return 1;
     }
-    t->url->qos = 1; /* subscriptions at QoS 1: a QoS 1 message is forwarded at QoS 1 */
     uv_timer_init(loop, &d->saver);
     d->saver.data = d;
     d->saver_ready = true;

@@ -140,7 +140,9 @@ static int create(uv_loop_t *loop, const char *url, const char *name, bool kept,
     }
     if (prefetch > 0)
         u->prefetch = prefetch;
-    u->clean = !kept;         /* a one-off connection leaves no session behind */
+    u->clean = !kept; /* a one-off connection leaves no session behind */
+    if (kept)
+        u->qos = 1; /* what waits in a kept session: QoS 1 messages on QoS 1 subscriptions */
     signal(SIGPIPE, SIG_IGN); /* broker sockets: EPIPE, not death (tools only) */
     s->loop = loop;
     s->events = *events;

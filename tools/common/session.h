@@ -48,8 +48,9 @@ int session__new(uv_loop_t *loop, const char *url, const char *prefix, int prefe
 
 /* As session__new, for a long-lived tool whose MQTT session the broker
  * should keep across its restarts and connection losses: client id
- * `client_id` (the URL's clientId wins) and clean=false, so QoS 1 messages
- * on its subscriptions wait for it while it is away. A second process with
+ * `client_id` (the URL's clientId wins), clean=false and its subscriptions
+ * at QoS 1 (also over ?qos=0), so QoS 1 messages on them wait for it while
+ * it is away. A second process with
  * the same client id takes the session over. */
 int session__new_kept(uv_loop_t *loop, const char *url, const char *client_id,
                       const struct session_events *events, void *ud, struct session **out,

@@ -346,10 +346,29 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
     lost(m, MSGFLO_ENOTCONN);
 }
 
+/* RabbitMQ's MQTT plugin maps an MQTT topic to an AMQP routing key with '/'
+ * and '.' swapped, and delivers the routing key back without swapping them
+ * again (rabbitmq-mqtt issues #58, #159): a message published on `a.OUT`
+ * arrives as `a/OUT`. A topic with a '/' that is not subscribed, whose
+ * swapped form is, is taken as that form. `buf` holds it (len bytes). */
+static const char *topic_subscribed(const struct mqtt *m, const char *topic, char *buf, size_t len)
+{
+    if (!strchr(topic, '/') || mqtt_topics__has(&m->topics, topic))
+        return topic;
+    size_t n = strlen(topic);
+    if (n >= len)
+        return topic;
+    for (size_t i = 0; i <= n; i++)
+        buf[i] = topic[i] == '/' ? '.' : topic[i] == '.' ? '/' : topic[i];
+    return mqtt_topics__has(&m->topics, buf) ? buf : topic;
+}
+
 static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg)
 {
     struct mqtt *m = obj;
     (void)mosq;
+    char swapped[256];
+    const char *topic = topic_subscribed(m, msg->topic, swapped, sizeof swapped);
     struct transport_delivery d = {.tag = (uint64_t)msg->mid,
                                    .generation = m->base.generation,
                                    .qos = (uint8_t)msg->qos,
@@ -357,7 +376,7 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     m->burst++;
     m->packets++;
     if (m->base.events.message)
-        m->base.events.message(m->base.ud, msg->topic, &d, msg->payload, (size_t)msg->payloadlen);
+        m->base.events.message(m->base.ud, topic, &d, msg->payload, (size_t)msg->payloadlen);
 }
 
 static void start_connect(struct mqtt *m, bool first)

@@ -72,6 +72,13 @@ void mqtt_topics__clear(struct mqtt_topic **set)
     }
 }
 
+bool mqtt_topics__has(struct mqtt_topic *const *set, const char *topic)
+{
+    struct mqtt_topic *t = NULL;
+    HASH_FIND_STR(*set, topic, t);
+    return t != NULL;
+}
+
 unsigned mqtt_topics__count(struct mqtt_topic *const *set)
 {
     return HASH_COUNT(*set);

@@ -28,6 +28,8 @@ void mqtt_topics__unwatch(struct mqtt_topic **set, const char *topic, bool *send
 void mqtt_topics__forget(struct mqtt_topic **set, const char *topic);
 /* Forgets every topic (the connection is gone). */
 void mqtt_topics__clear(struct mqtt_topic **set);
+/* Whether `topic` itself (not a filter matching it) is subscribed. */
+bool mqtt_topics__has(struct mqtt_topic *const *set, const char *topic);
 /* How many topics are subscribed. */
 unsigned mqtt_topics__count(struct mqtt_topic *const *set);
 

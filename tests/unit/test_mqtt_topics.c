@@ -23,8 +23,11 @@ static void test_first_reason_subscribes(void **state)
     assert_int_equal(mqtt_topics__want(&set, "b.OUT", true, &send), 0);
     assert_true(send);
     assert_int_equal(mqtt_topics__count(&set), 2);
+    assert_true(mqtt_topics__has(&set, "a.OUT"));
+    assert_false(mqtt_topics__has(&set, "a/OUT")); /* the topic itself only */
     mqtt_topics__clear(&set);
     assert_null(set);
+    assert_false(mqtt_topics__has(&set, "a.OUT"));
 }
 
 static void test_unwatch_keeps_plain_subscription(void **state)

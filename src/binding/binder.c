@@ -4,7 +4,9 @@
 #include "core/log.h"
 #include "msgflo/errors.h"
 #include "router/forwarder.h"
+#include "transport/amqp_topology.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +24,31 @@ struct bound {
     unsigned long req, late;
 };
 
+/* A call on the worker thread (binder__call_async). */
+struct binder_call {
+    struct binder *b;
+    pthread_t thread;
+    uv_async_t *wake; /* the loop's: on_call_done; closed by the loop */
+    pthread_mutex_t lock;
+    bool finished; /* the thread is done with b (lock) */
+    bool orphaned; /* binder__free came first: the thread frees all (lock) */
+    void (*work)(struct binder *b, void *arg);
+    void (*done)(struct binder *b, void *arg);
+    void (*free_arg)(void *arg);
+    void *arg;
+    struct log_capture logs; /* what the thread logged, written by the loop */
+};
+
 struct binder {
     struct transport *t;
+    bool amqp; /* transport_has_bindings(t), kept: read by the worker too */
+    /* AMQP off the loop (binder__call_async): the administration connection
+     * and its node, owned by the worker thread while `call` runs, else by
+     * the loop thread; on_worker: the batches go there */
+    struct amqp_topology *admin;
+    msgflo_url *node;
+    bool on_worker;
+    struct binder_call *call;
     struct bindings added;
     size_t cap;
     struct bound *state; /* per added binding, same index */
@@ -44,6 +69,7 @@ int binder__new(struct transport *t, struct binder **out)
     if (!b)
         return MSGFLO_ENOMEM;
     b->t = t;
+    b->amqp = transport_has_bindings(t);
     b->by_src = json_object();
     b->declared = json_object();
     b->requests = json_object();
@@ -58,10 +84,10 @@ int binder__new(struct transport *t, struct binder **out)
     return 0;
 }
 
-void binder__free(struct binder *b)
+static void destroy(struct binder *b)
 {
-    if (!b)
-        return;
+    amqp_topology__free(b->admin, false);
+    msgflo_url_free(b->node);
     bindings__cleanup(&b->added);
     free(b->state);
     free(b->id_prefix);
@@ -72,6 +98,45 @@ void binder__free(struct binder *b)
     forwarder__free(b->fw);
     router__free(b->table);
     free(b);
+}
+
+static void discard_logs(struct log_capture *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        free(c->records[i].text);
+    free(c->records);
+}
+
+static void free_wake(uv_handle_t *h)
+{
+    free(h);
+}
+
+void binder__free(struct binder *b)
+{
+    if (!b)
+        return;
+    struct binder_call *call = b->call;
+    if (call) {
+        /* A call still on the worker thread (a broker that does not answer):
+         * the loop does not wait for it; the thread frees the binder. */
+        pthread_mutex_lock(&call->lock);
+        bool finished = call->finished;
+        call->orphaned = !finished;
+        pthread_mutex_unlock(&call->lock);
+        uv_close((uv_handle_t *)call->wake, free_wake);
+        if (!finished) {
+            pthread_detach(call->thread);
+            return;
+        }
+        pthread_join(call->thread, NULL);
+        log__capture_replay(&call->logs);
+        if (call->free_arg)
+            call->free_arg(call->arg);
+        pthread_mutex_destroy(&call->lock);
+        free(call);
+    }
+    destroy(b);
 }
 
 static bool same(const char *a, const char *b)
@@ -273,11 +338,20 @@ out:
     return rc;
 }
 
+/* One batch: on the worker's own connection (binder__call_async), else
+ * blocking on the transport's. */
+static int topology(struct binder *b, struct transport_step *steps, size_t n)
+{
+    if (b->on_worker)
+        return transport_topology_on(&b->admin, b->node, steps, n);
+    return transport_topology(b->t, steps, n);
+}
+
 /* Runs the plan; each step's failure goes to its binding's rcs[]. A failed
  * declaration is forgotten, so it is tried again next time. */
 static void plan_run(struct binder *b, struct plan *p, int *rcs)
 {
-    transport_topology(b->t, p->steps, p->n);
+    topology(b, p->steps, p->n);
     for (size_t i = 0; i < p->n; i++) {
         if (!p->steps[i].rc)
             continue;
@@ -314,7 +388,7 @@ static int amqp_make(struct binder *b, const struct binding *const *xs, size_t n
                                        .name = xs[first]->tgt,
                                        .source = xs[first]->src,
                                        .may_be_missing = true};
-        transport_topology(b->t, &probe, 1);
+        topology(b, &probe, 1);
         if (probe.rc != 0 && probe.rc != MSGFLO_ENOPORT)
             rcs[first] = probe.rc;
         probed = true;
@@ -334,7 +408,7 @@ static int amqp_make(struct binder *b, const struct binding *const *xs, size_t n
         }
     }
     if (rc == 0 && p.n > 0) {
-        transport_topology(b->t, p.steps, p.n);
+        topology(b, p.steps, p.n);
         for (size_t i = 0; i < p.n; i++) {
             if (p.steps[i].rc == MSGFLO_ENOPORT)
                 full[n_full++] = p.owner[i];
@@ -507,7 +581,7 @@ static int make(struct binder *b, const size_t *idx, size_t n, bool trust, int *
     }
     for (size_t k = 0; k < n; k++)
         xs[k] = &b->added.items[idx[k]];
-    if (transport_has_bindings(b->t)) {
+    if (b->amqp) {
         rc = amqp_make(b, xs, n, trust, rcs);
     } else {
         for (size_t k = 0; k < n; k++) {
@@ -527,7 +601,7 @@ static int make(struct binder *b, const size_t *idx, size_t n, bool trust, int *
         b->state[idx[k]].active = true;
         LOG_DEBUG(NS, "bound %s -> %s", x->src ? x->src : "?", x->tgt ? x->tgt : "?");
     }
-    if (rc == 0 && !transport_has_bindings(b->t) && b->router == BINDER_ROUTER_PRESENT)
+    if (rc == 0 && !b->amqp && b->router == BINDER_ROUTER_PRESENT)
         rc = mqtt_make_all(b, idx, n);
     for (size_t k = 0; rc == 0 && k < n; k++)
         rc = rcs[k];
@@ -551,7 +625,7 @@ static int add(struct binder *b, const struct binding *items, size_t n, bool tru
     int rc = idx && (listed || n <= 1) && (pos || !out) ? 0 : MSGFLO_ENOMEM;
     for (size_t k = 0; pos && k < n; k++)
         pos[k] = -1;
-    bool forwarding = !transport_has_bindings(b->t);
+    bool forwarding = !b->amqp;
     for (size_t k = 0; rc == 0 && k < n; k++) {
         const struct binding *x = &items[k];
         if (forwarding && x->src && x->tgt && strcmp(x->src, x->tgt) == 0)
@@ -618,7 +692,7 @@ int binder__remove(struct binder *b, const struct binding *x)
     if (x->type != BINDING_PUBSUB)
         return MSGFLO_EINVAL; /* as msgflo-nodejs: roundrobin removal unsupported */
     b->state[i].active = false;
-    if (!transport_has_bindings(b->t)) {
+    if (!b->amqp) {
         /* MQTT: the forwarder is off; a binding the router has or was
          * asked for is removed there */
         size_t at = (size_t)i;
@@ -631,13 +705,13 @@ int binder__remove(struct binder *b, const struct binding *x)
     }
     struct transport_step unbind = {
         .kind = TRANSPORT_UNBIND_QUEUE, .name = x->tgt, .source = x->src};
-    return transport_topology(b->t, &unbind, 1);
+    return topology(b, &unbind, 1);
 }
 
 bool binder__on_message(struct binder *b, const char *queue, const struct transport_delivery *d,
                         const void *data, size_t len)
 {
-    if (transport_has_bindings(b->t))
+    if (b->amqp)
         return false;
     return forwarder__on_message(b->fw, queue, d, data, len);
 }
@@ -645,10 +719,14 @@ bool binder__on_message(struct binder *b, const char *queue, const struct transp
 int binder__restore(struct binder *b)
 {
     json_object_clear(b->declared); /* a new connection: the broker may have lost them */
+    if (b->on_worker) {             /* and a new administration connection */
+        amqp_topology__free(b->admin, false);
+        b->admin = NULL;
+    }
     /* MQTT: what was forwarded on the last connection is forwarded again at
      * once, whatever the router mode (a kept session delivers what came
      * meanwhile): a router, when found, takes it over without a loss */
-    int forwarded = transport_has_bindings(b->t) ? 0 : forwarder__restore(b->fw);
+    int forwarded = b->amqp ? 0 : forwarder__restore(b->fw);
     size_t *idx = malloc((b->added.count ? b->added.count : 1) * sizeof *idx), m = 0;
     if (!idx)
         return MSGFLO_ENOMEM;
@@ -663,7 +741,7 @@ int binder__restore(struct binder *b)
 
 bool binder__needs_process(const struct binder *b)
 {
-    if (transport_has_bindings(b->t))
+    if (b->amqp)
         return false;
     for (size_t i = 0; i < b->added.count; i++) {
         if (b->state[i].active && forwardable(&b->added.items[i]) && !b->state[i].routed)
@@ -674,7 +752,7 @@ bool binder__needs_process(const struct binder *b)
 
 bool binder__settling(const struct binder *b)
 {
-    if (transport_has_bindings(b->t))
+    if (b->amqp)
         return false;
     if (json_object_size(b->requests) > 0)
         return true;
@@ -715,7 +793,7 @@ int binder__set_router(struct binder *b, enum binder_router mode)
         json_object_clear(b->late);
     }
     b->router = mode;
-    return transport_has_bindings(b->t) ? 0 : mqtt_make_all(b, NULL, 0);
+    return b->amqp ? 0 : mqtt_make_all(b, NULL, 0);
 }
 
 /* The result of a request given up on (binder__give_up) arrived after all.
@@ -829,4 +907,105 @@ size_t binder__give_up(struct binder *b, unsigned long upto)
         json_object_del(b->requests, id);
     }
     return forwarded;
+}
+
+/* --- AMQP off the event loop ------------------------------------------------------------ */
+
+static void *call_thread(void *arg)
+{
+    struct binder_call *call = arg;
+    log__capture_begin(&call->logs);
+    call->work(call->b, call->arg);
+    log__capture_end();
+    pthread_mutex_lock(&call->lock);
+    bool orphaned = call->orphaned;
+    call->finished = true;
+    if (!orphaned)
+        uv_async_send(call->wake);
+    pthread_mutex_unlock(&call->lock);
+    if (orphaned) {
+        destroy(call->b);
+        if (call->free_arg)
+            call->free_arg(call->arg);
+        discard_logs(&call->logs);
+        pthread_mutex_destroy(&call->lock);
+        free(call);
+    }
+    return NULL;
+}
+
+static void on_call_done(uv_async_t *h)
+{
+    struct binder_call *call = h->data;
+    struct binder *b = call->b;
+    pthread_join(call->thread, NULL);
+    b->call = NULL;
+    b->on_worker = false;
+    uv_close((uv_handle_t *)h, free_wake);
+    log__capture_replay(&call->logs);
+    pthread_mutex_destroy(&call->lock);
+    void (*done)(struct binder *, void *) = call->done;
+    void *ud = call->arg;
+    free(call);
+    done(b, ud);
+}
+
+int binder__call_async(struct binder *b, uv_loop_t *loop, void (*work)(struct binder *b, void *arg),
+                       void (*done)(struct binder *b, void *arg), void (*free_arg)(void *arg),
+                       void *arg)
+{
+    if (!b->amqp)
+        return MSGFLO_EINVAL;
+    if (b->call)
+        return MSGFLO_EINVAL;
+    (void)msgflo_log_enabled(NS); /* DEBUG read here, on the loop thread */
+    msgflo_url *node = NULL;
+    int rc = transport_admin_node(b->t, &node);
+    if (rc)
+        return rc;
+    if (!b->node || !transport_admin_same_node(b->node, node)) {
+        amqp_topology__free(b->admin, false); /* another node: its own connection */
+        b->admin = NULL;
+        msgflo_url_free(b->node);
+        b->node = node;
+    } else {
+        msgflo_url_free(node);
+    }
+    struct binder_call *call = calloc(1, sizeof *call);
+    uv_async_t *wake = malloc(sizeof *wake);
+    if (!call || !wake) {
+        free(call);
+        free(wake);
+        return MSGFLO_ENOMEM;
+    }
+    *call = (struct binder_call){
+        .b = b, .wake = wake, .work = work, .done = done, .free_arg = free_arg, .arg = arg};
+    if (pthread_mutex_init(&call->lock, NULL) != 0) {
+        free(call);
+        free(wake);
+        return MSGFLO_ESYS;
+    }
+    if (uv_async_init(loop, wake, on_call_done) != 0) {
+        pthread_mutex_destroy(&call->lock);
+        free(call);
+        free(wake);
+        return MSGFLO_ESYS;
+    }
+    wake->data = call;
+    b->call = call;
+    b->on_worker = true;
+    if (pthread_create(&call->thread, NULL, call_thread, call) != 0) {
+        b->call = NULL;
+        b->on_worker = false;
+        uv_close((uv_handle_t *)wake, free_wake);
+        pthread_mutex_destroy(&call->lock);
+        free(call);
+        return MSGFLO_ESYS;
+    }
+    return 0;
+}
+
+bool binder__busy(const struct binder *b)
+{
+    return b && b->call != NULL;
 }

@@ -44,6 +44,7 @@
 #include "transport/admin.h"
 
 #include <stdbool.h>
+#include <uv.h>
 
 struct binder;
 
@@ -131,5 +132,25 @@ unsigned long binder__last_request(const struct binder *b);
  * the router has those bindings, and both forwarding would deliver every
  * message twice. */
 size_t binder__give_up(struct binder *b, unsigned long upto);
+
+/* AMQP without blocking the event loop: runs work(b, arg) on a thread of
+ * its own, where the binder's batches (binder__add_each, binder__remove,
+ * binder__restore called from `work`) go to an administration connection
+ * that thread owns alone (opened there; connect and login included), and
+ * then done(b, arg) on `loop`'s thread; what `work` logs is written then,
+ * by the loop thread. One call at a time. While it runs the binder is the
+ * thread's: the loop thread calls no binder function but binder__busy,
+ * binder__settling, binder__needs_process, binder__on_message and
+ * binder__free (which does not wait: the thread frees the binder when done
+ * and calls free_arg(arg), may be NULL, instead of done). Before the
+ * thread starts, what the data connection declared is settled (one RPC on
+ * it, amqp__settle). Returns 0, MSGFLO_EINVAL (MQTT, or a call under way;
+ * nothing called), MSGFLO_ENOTCONN, MSGFLO_ENOMEM or MSGFLO_ESYS. */
+int binder__call_async(struct binder *b, uv_loop_t *loop, void (*work)(struct binder *b, void *arg),
+                       void (*done)(struct binder *b, void *arg), void (*free_arg)(void *arg),
+                       void *arg);
+
+/* Whether a binder__call_async call is under way (b may be NULL: false). */
+bool binder__busy(const struct binder *b);
 
 #endif

@@ -195,9 +195,11 @@ static void on_connected(void *ud)
         return; /* the transport reconnects after a loss */
     }
     coordinator_router__connected(c); /* reports its own failure */
-    rc = binder__restore(c->binder);
-    if (rc)
+    if (transport_has_bindings(c->t)) {
+        c->restore_pending = true; /* on the binder's thread, by the pump */
+    } else if ((rc = binder__restore(c->binder)) != 0) {
         coordinator__report_error(c, "restoring the bindings failed: %s", msgflo_strerror(rc));
+    }
     if (c->lost_reported) {
         c->lost_reported = false;
         c->counts.reconnects++;

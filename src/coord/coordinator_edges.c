@@ -121,20 +121,191 @@ static void edge_unbind(struct coordinator *c, struct edge *e)
     e->src_q = e->tgt_q = NULL;
 }
 
+/* One binding of a pump's batch: an edge's (e) or one added by queue names (f). */
+struct batch_item {
+    struct edge *e;
+    struct fixed_binding *f;
+    char *sq, *tq; /* the edge's queues, owned until bound */
+};
+
+/* A binder call on its thread (AMQP, binder__call_async): the pump's batch,
+ * its unbinds or a restore after a reconnect. The edges of a batch may go
+ * meanwhile (coordinator_edges__free clears their item's `e`). */
+enum call_kind { CALL_ADD, CALL_REMOVE, CALL_RESTORE };
+struct bind_call {
+    struct coordinator *c;
+    enum call_kind kind;
+    bool trust;
+    size_t n;
+    struct batch_item *items; /* CALL_ADD: n */
+    struct binding *bs;       /* CALL_ADD: n, the strings owned (copies) */
+    int *rcs;                 /* CALL_ADD, CALL_REMOVE: n */
+    struct unbind *unbinds;   /* CALL_REMOVE: n, in order */
+    int rc;                   /* CALL_RESTORE */
+};
+
+static void unbound(const struct unbind *u, int rc)
+{
+    if (rc)
+        LOG_WARNING(NS, "unbinding %s -> %s failed: %s", u->src, u->tgt, msgflo_strerror(rc));
+    else
+        LOG_DEBUG(NS, "unbound %s -> %s", u->src, u->tgt);
+}
+
+static void call_free(void *arg)
+{
+    struct bind_call *call = arg;
+    for (size_t k = 0; call->items && k < call->n; k++) {
+        free(call->items[k].sq);
+        free(call->items[k].tq);
+    }
+    for (size_t k = 0; call->bs && k < call->n; k++) {
+        free(call->bs[k].src);
+        free(call->bs[k].tgt);
+        free(call->bs[k].deadletter);
+    }
+    while (call->unbinds) {
+        struct unbind *u = call->unbinds;
+        call->unbinds = u->next;
+        free(u->src);
+        free(u->tgt);
+        free(u);
+    }
+    free(call->items);
+    free(call->bs);
+    free(call->rcs);
+    free(call);
+}
+
+/* On the binder's thread. */
+static void call_work(struct binder *b, void *arg)
+{
+    struct bind_call *call = arg;
+    size_t k = 0;
+    switch (call->kind) {
+    case CALL_ADD:
+        binder__add_each(b, call->bs, call->n, call->trust, call->rcs);
+        break;
+    case CALL_REMOVE:
+        for (struct unbind *u = call->unbinds; u; u = u->next, k++) {
+            struct binding x = {.type = BINDING_PUBSUB, .src = u->src, .tgt = u->tgt};
+            call->rcs[k] = binder__remove(b, &x);
+        }
+        break;
+    case CALL_RESTORE:
+        call->rc = binder__restore(b);
+        break;
+    }
+}
+
+static void batch_finish(struct coordinator *c, struct batch_item *items, size_t n, const int *rcs);
+
+/* On the loop thread, after call_work. */
+static void call_done(struct binder *b, void *arg)
+{
+    (void)b;
+    struct bind_call *call = arg;
+    struct coordinator *c = call->c;
+    size_t k = 0;
+    switch (call->kind) {
+    case CALL_ADD:
+        batch_finish(c, call->items, call->n, call->rcs);
+        free(call->items);
+        call->items = NULL;
+        break;
+    case CALL_REMOVE:
+        for (struct unbind *u = call->unbinds; u; u = u->next, k++)
+            unbound(u, call->rcs[k]);
+        break;
+    case CALL_RESTORE:
+        if (call->rc)
+            coordinator__report_error(c, "restoring the bindings failed: %s",
+                                      msgflo_strerror(call->rc));
+        break;
+    }
+    c->bind_call = NULL;
+    call_free(call);
+    coordinator__schedule(c);
+}
+
+static int call_start(struct coordinator *c, struct bind_call *call)
+{
+    call->c = c;
+    int rc = binder__call_async(c->binder, c->loop, call_work, call_done, call_free, call);
+    if (rc == 0)
+        c->bind_call = call;
+    return rc;
+}
+
+/* The unbinds to make, on the binder's thread. */
+static void unbinds_async(struct coordinator *c)
+{
+    struct bind_call *call = calloc(1, sizeof *call);
+    struct unbind **tail = call ? &call->unbinds : NULL;
+    while (call && c->unbinds) {
+        struct unbind *u = c->unbinds;
+        c->unbinds = u->next;
+        u->next = NULL;
+        if (bound_find(c, u->src, u->tgt)) {
+            free(u->src);
+            free(u->tgt);
+            free(u);
+            continue;
+        }
+        *tail = u;
+        tail = &u->next;
+        call->n++;
+    }
+    if (!call) {
+        LOG_ERROR(NS, "out of memory unbinding; again on the next pump");
+        return;
+    }
+    if (call->n == 0) {
+        call_free(call);
+        return;
+    }
+    call->kind = CALL_REMOVE;
+    call->rcs = calloc(call->n, sizeof *call->rcs);
+    int rc = call->rcs ? call_start(c, call) : MSGFLO_ENOMEM;
+    if (rc) {
+        for (struct unbind *u = call->unbinds; u; u = u->next)
+            unbound(u, rc);
+        call_free(call);
+    }
+}
+
+void coordinator_edges__pump_restore(struct coordinator *c)
+{
+    if (!c->restore_pending || binder__busy(c->binder) || !c->connected)
+        return;
+    c->restore_pending = false;
+    struct bind_call *call = calloc(1, sizeof *call);
+    int rc = MSGFLO_ENOMEM;
+    if (call) {
+        call->kind = CALL_RESTORE;
+        rc = call_start(c, call);
+    }
+    if (rc) {
+        free(call);
+        coordinator__report_error(c, "restoring the bindings failed: %s", msgflo_strerror(rc));
+    }
+}
+
 /* Removes the bindings left by edge_unbind unless a bound edge makes the same. */
 void coordinator_edges__pump_unbinds(struct coordinator *c)
 {
+    if (binder__busy(c->binder))
+        return; /* after the call under way (its end pumps again) */
+    if (c->unbinds && c->connected && transport_has_bindings(c->t)) {
+        unbinds_async(c);
+        return;
+    }
     while (c->unbinds) {
         struct unbind *u = c->unbinds;
         c->unbinds = u->next;
         if (!bound_find(c, u->src, u->tgt)) {
             struct binding b = {.type = BINDING_PUBSUB, .src = u->src, .tgt = u->tgt};
-            int rc = binder__remove(c->binder, &b);
-            if (rc)
-                LOG_WARNING(NS, "unbinding %s -> %s failed: %s", u->src, u->tgt,
-                            msgflo_strerror(rc));
-            else
-                LOG_DEBUG(NS, "unbound %s -> %s", u->src, u->tgt);
+            unbound(u, binder__remove(c->binder, &b));
         }
         free(u->src);
         free(u->tgt);
@@ -186,6 +357,11 @@ struct edge *coordinator_edges__new(struct coordinator *c, const char *sr, const
 
 void coordinator_edges__free(struct coordinator *c, struct edge *e)
 {
+    struct bind_call *call = c->bind_call;
+    for (size_t k = 0; call && call->kind == CALL_ADD && call->items && k < call->n; k++) {
+        if (call->items[k].e == e)
+            call->items[k].e = NULL; /* its binding is removed once made */
+    }
     edge_unbind(c, e);
     if (!c->edges_unwatched)
         coordinator_watches__remove(c, e->src_role, e->src_port);
@@ -202,13 +378,6 @@ void coordinator_edges__free(struct coordinator *c, struct edge *e)
         coordinator_roles__release(c, e->tgt);
     free(e);
 }
-
-/* One binding of a pump's batch: an edge's (e) or one added by queue names (f). */
-struct batch_item {
-    struct edge *e;
-    struct fixed_binding *f;
-    char *sq, *tq; /* the edge's queues, owned until bound */
-};
 
 /* What a report of the batch needs once the edge may be gone: the edge's
  * names, its queues and the outcome. */
@@ -328,10 +497,108 @@ bool coordinator_edges__fixed_settling(const struct coordinator *c)
     return false;
 }
 
+/* Out of memory: the batch's edges again on the next pump. */
+static void batch_again(struct coordinator *c, struct batch_item *items, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        free(items[k].sq);
+        free(items[k].tq);
+        items[k].sq = items[k].tq = NULL;
+        if (items[k].e)
+            coordinator_edges__dirty(c, items[k].e);
+    }
+}
+
+/* The binder's results of a batch: recorded, then reported. An item whose
+ * edge went meanwhile (no e, no f) is unbound again when it was made. */
+static void batch_finish(struct coordinator *c, struct batch_item *items, size_t n, const int *rcs)
+{
+    struct batch_report *reports = calloc(n ? n : 1, sizeof *reports);
+    if (!reports) {
+        batch_again(c, items, n);
+        return;
+    }
+    for (size_t k = 0; k < n; k++) {
+        if (items[k].e || items[k].f) {
+            batch_done(c, &items[k], rcs[k], &reports[k]);
+            continue;
+        }
+        struct unbind *u = rcs[k] == 0 ? malloc(sizeof *u) : NULL;
+        if (u) {
+            *u = (struct unbind){.next = c->unbinds, .src = items[k].sq, .tgt = items[k].tq};
+            c->unbinds = u;
+            coordinator__schedule(c);
+        } else {
+            free(items[k].sq);
+            free(items[k].tq);
+        }
+        items[k].sq = items[k].tq = NULL;
+    }
+    for (size_t k = 0; k < n; k++) {
+        if (reports[k].src || reports[k].text || reports[k].rc)
+            batch_report(c, &reports[k]);
+        free(reports[k].text);
+    }
+    free(reports);
+}
+
+static char *copy_or_null(const char *s, bool *failed)
+{
+    char *d = s ? strdup(s) : NULL;
+    *failed = *failed || (s && !d);
+    return d;
+}
+
+/* AMQP: the batch goes to the binder's thread; its end is call_done. */
+static void pump_async(struct coordinator *c, struct batch_item *items, size_t n)
+{
+    if (n == 0) {
+        free(items);
+        return;
+    }
+    struct bind_call *call = calloc(1, sizeof *call);
+    bool failed = !call;
+    if (call) {
+        *call = (struct bind_call){
+            .kind = CALL_ADD, .trust = c->trust_existing, .n = n, .items = items};
+        call->bs = calloc(n, sizeof *call->bs);
+        call->rcs = calloc(n, sizeof *call->rcs);
+        failed = !call->bs || !call->rcs;
+    }
+    for (size_t k = 0; !failed && k < n; k++) {
+        const struct binding *x =
+            items[k].f
+                ? &items[k].f->b
+                : &(struct binding){.type = BINDING_PUBSUB, .src = items[k].sq, .tgt = items[k].tq};
+        call->bs[k].type = x->type;
+        call->bs[k].src = copy_or_null(x->src, &failed);
+        call->bs[k].tgt = copy_or_null(x->tgt, &failed);
+        call->bs[k].deadletter = copy_or_null(x->deadletter, &failed);
+    }
+    int rc = failed ? MSGFLO_ENOMEM : call_start(c, call);
+    if (rc == 0)
+        return;
+    if (rc == MSGFLO_ENOMEM) {
+        batch_again(c, items, n);
+        free(items);
+    } else {
+        for (size_t k = 0; k < n; k++)
+            call->rcs[k] = rc; /* as a batch on a connection that failed */
+        batch_finish(c, items, n, call->rcs);
+        free(items);
+    }
+    if (call) {
+        call->items = NULL; /* freed above */
+        call_free(call);
+    }
+}
+
 /* Every binding to make now goes to the binder as one batch (AMQP: one
  * pipelined round of the broker's RPCs, not one per edge). */
 void coordinator_edges__pump(struct coordinator *c)
 {
+    if (binder__busy(c->binder))
+        return; /* after the call under way (its end pumps again) */
     if (!c->connected || (!c->dirty_edges && !coordinator_edges__fixed_settling(c)))
         return;
     size_t cap = 0, n = 0;
@@ -360,10 +627,13 @@ void coordinator_edges__pump(struct coordinator *c)
         if (!f->made && !f->failed)
             items[n++] = (struct batch_item){.f = f};
     }
+    if (transport_has_bindings(c->t)) {
+        pump_async(c, items, n);
+        return;
+    }
     struct binding *bs = calloc(n ? n : 1, sizeof *bs);
     int *rcs = calloc(n ? n : 1, sizeof *rcs);
-    struct batch_report *reports = calloc(n ? n : 1, sizeof *reports);
-    int rc = bs && rcs && reports ? 0 : MSGFLO_ENOMEM;
+    int rc = bs && rcs ? 0 : MSGFLO_ENOMEM;
     for (size_t k = 0; rc == 0 && k < n; k++)
         bs[k] =
             items[k].f
@@ -371,24 +641,13 @@ void coordinator_edges__pump(struct coordinator *c)
                 : (struct binding){.type = BINDING_PUBSUB, .src = items[k].sq, .tgt = items[k].tq};
     if (rc == 0 && n > 0)
         binder__add_each(c->binder, bs, n, c->trust_existing, rcs);
-    for (size_t k = 0; k < n; k++) {
-        if (rc) { /* out of memory: the edges again on the next pump */
-            free(items[k].sq);
-            free(items[k].tq);
-            if (items[k].e)
-                coordinator_edges__dirty(c, items[k].e);
-            continue;
-        }
-        batch_done(c, &items[k], rcs[k], &reports[k]);
-    }
     free(bs);
+    if (rc)
+        batch_again(c, items, n);
+    else
+        batch_finish(c, items, n, rcs);
     free(rcs);
     free(items);
-    for (size_t k = 0; rc == 0 && k < n; k++) {
-        batch_report(c, &reports[k]);
-        free(reports[k].text);
-    }
-    free(reports);
 }
 
 int coordinator__add_binding(struct coordinator *c, const struct binding *b)

@@ -327,8 +327,10 @@ void coordinator__pump(struct coordinator *c)
             c->sys.events.components_changed(c->sys.ud);
     }
     pump_nodes(c);
-    if (c->binder)
+    if (c->binder) {
+        coordinator_edges__pump_restore(c);
         coordinator_edges__pump_unbinds(c);
+    }
     coordinator_watches__pump(c);
     coordinator_edges__pump(c);
     pump_iips(c);
@@ -423,6 +425,8 @@ static bool settling(struct coordinator *c, uint64_t now)
         return true; /* a removed or moved edge is still bound */
     if (c->gen_max > c->sub_confirmed)
         return true; /* the broker has not acknowledged a binding or watch yet */
+    if (c->binder && (binder__busy(c->binder) || (c->connected && c->restore_pending)))
+        return true; /* AMQP: a batch on the binder's thread, or a restore to make */
     if (c->connected && c->binder && binder__settling(c->binder))
         return true; /* MQTT: the router looked for, or its results awaited */
     if (c->connected && c->binder && !transport_has_bindings(c->t) &&

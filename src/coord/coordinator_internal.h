@@ -270,6 +270,10 @@ struct coordinator {
     struct port_watch *port_watches;   /* by key */
     struct queue_watch *queue_watches; /* by queue; refs 0: to unwatch on the next pump */
     struct unbind *unbinds;
+    /* AMQP: the binder's call under way on its thread (coordinator_edges.c),
+     * and a restore to make once it is done (a reconnect meanwhile) */
+    struct bind_call *bind_call;
+    bool restore_pending;
     struct fixed_binding *fixed; /* in order of adding */
     /* what the pump has to look at (so a discovery costs only its role's work) */
     struct edge *dirty_edges, *pending_edges;
@@ -392,6 +396,9 @@ bool coordinator_edges__fixed_settling(const struct coordinator *c);
 void coordinator_edges__pump(struct coordinator *c);
 /* Removes the bindings of removed or moved edges (the pump). */
 void coordinator_edges__pump_unbinds(struct coordinator *c);
+/* AMQP: re-creates the bindings after a reconnect (restore_pending) on the
+ * binder's thread, once no other call is under way (the pump). */
+void coordinator_edges__pump_restore(struct coordinator *c);
 /* Reports the automatic edges of role not reported and not in the graph. */
 void coordinator_edges__find_automatic(struct coordinator *c, const char *role);
 /* Forgets the automatic edges reported for role, so they are reported again. */

@@ -183,6 +183,53 @@ void msgflo_log_stderr(enum msgflo_log_level level, const char *ns, const char *
             msgflo_log_level_name(level), message);
 }
 
+/* The capture of this thread (log__capture_begin), or NULL. */
+static _Thread_local struct log_capture *capture;
+
+void log__capture_begin(struct log_capture *c)
+{
+    capture = c;
+}
+
+void log__capture_end(void)
+{
+    capture = NULL;
+}
+
+static void capture_add(struct log_capture *c, enum msgflo_log_level level, const char *ns,
+                        const char *text)
+{
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 8;
+        struct log_record *r = realloc(c->records, cap * sizeof *r);
+        if (!r) {
+            c->lost++;
+            return;
+        }
+        c->records = r;
+        c->cap = cap;
+    }
+    char *copy = strdup(text);
+    if (!copy) {
+        c->lost++;
+        return;
+    }
+    c->records[c->n++] = (struct log_record){.level = level, .ns = ns, .text = copy};
+}
+
+void log__capture_replay(struct log_capture *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        handler(c->records[i].level, c->records[i].ns, c->records[i].text, handler_data);
+        free(c->records[i].text);
+    }
+    if (c->lost)
+        log__write(MSGFLO_LOG_WARNING, "msgflo:log",
+                   "%zu log line(s) of a worker lost (out of memory)", c->lost);
+    free(c->records);
+    *c = (struct log_capture){0};
+}
+
 void log__write(enum msgflo_log_level level, const char *ns, const char *fmt, ...)
 {
     char buf[1024];
@@ -190,5 +237,9 @@ void log__write(enum msgflo_log_level level, const char *ns, const char *fmt, ..
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    if (capture) {
+        capture_add(capture, level, ns, buf);
+        return;
+    }
     handler(level, ns, buf, handler_data);
 }

@@ -4,6 +4,8 @@
 
 #include "msgflo/log.h"
 
+#include <stddef.h>
+
 void log__write(enum msgflo_log_level level, const char *ns, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -16,6 +18,28 @@ void log__set_repeat_window(unsigned ms);
 /* Prints the count of repeats not yet printed, now (a tool does before its
  * last line, so that the line saying why it ends stays the last one). */
 void log__flush_repeats(void);
+
+/* Log lines of a worker thread, kept to be written by the loop thread: the
+ * handler (replaceable, msgflo_log_set_handler) need not be thread-safe.
+ * `ns` must be a string literal (the LOG_* macros' namespaces are). */
+struct log_record {
+    enum msgflo_log_level level;
+    const char *ns;
+    char *text; /* owned */
+};
+struct log_capture {
+    struct log_record *records;
+    size_t n, cap, lost;
+};
+
+/* From here on, until log__capture_end, what this thread logs goes to `c`
+ * (borrowed; zero-initialised before the first use) instead of the handler.
+ * The debug namespaces (DEBUG) must have been read before, on the loop
+ * thread (msgflo_log_enabled reads them at its first call). */
+void log__capture_begin(struct log_capture *c);
+void log__capture_end(void);
+/* Writes the records of `c` through the handler, in order, and empties it. */
+void log__capture_replay(struct log_capture *c);
 
 #define LOG_DEBUG(ns, ...)                                                                         \
     do {                                                                                           \

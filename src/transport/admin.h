@@ -70,4 +70,28 @@ int transport_queue_stats(struct transport *t, const char *queue, uint32_t *read
  * first failed step's rc; MQTT (no broker-side topology): MSGFLO_EINVAL. */
 int transport_topology(struct transport *t, struct transport_step *steps, size_t n);
 
+/* --- off the event loop -----------------------------------------------------------------
+ * A worker thread runs topology batches on an administration connection it
+ * owns alone (not the transport's admin slot, which the loop thread drops
+ * with the data connection), to a copy of the data connection's node. */
+struct amqp_topology;
+
+/* On the loop thread: the node of t's data connection once what that
+ * connection declared before is carried out (amqp__settle: one RPC on the
+ * data connection), as a copy owning its strings (free with
+ * msgflo_url_free) that may outlive t. Returns 0, MSGFLO_EINVAL (MQTT),
+ * MSGFLO_ENOTCONN or MSGFLO_ENOMEM. */
+int transport_admin_node(struct transport *t, msgflo_url **out);
+
+/* Whether two nodes (transport_admin_node) are the same broker and login:
+ * an administration connection to one serves the other. */
+bool transport_admin_same_node(const msgflo_url *a, const msgflo_url *b);
+
+/* As transport_topology, on *conn (opened to `node` when NULL, borrowed;
+ * freed and set to NULL when it fails; free with amqp_topology__free),
+ * blocking the calling thread: for a worker that owns *conn and `node`
+ * exclusively meanwhile. Touches no transport. */
+int transport_topology_on(struct amqp_topology **conn, const msgflo_url *node,
+                          struct transport_step *steps, size_t n);
+
 #endif

@@ -15,9 +15,16 @@
 //   connects again; SIGTERM ends it with exit 0 (the close waits at most 1 s
 //   for each of the broker's channel.close-ok and connection.close-ok);
 // - a participant (examples/repeat) on the stalled broker prints no "ready"
-//   line (it announces only once its queues are set up) and stops on SIGTERM.
+//   line (it announces only once its queues are set up) and stops on SIGTERM;
+// - the binder's batches do not wait on the event loop either: the runtime
+//   runs a graph of two participants the peer announces (discovery messages
+//   delivered to its consumer of `fbp`), the binder opens its administration
+//   connection and sends the edge's declarations and binding there, none
+//   answered, and for 12 s the runtime still answers within 200 ms.
 //
 //   node amqp-stalled-broker.js PATH/TO/msgflo PATH/TO/repeat
+//
+// STALLED_CASE=runtimeCase|participantCase|binderCase runs one case only.
 //
 // Needs npm `ws` and `amqplib` (tests/conformance/node_modules, through
 // NODE_PATH); exit 77 without them.
@@ -54,7 +61,7 @@ function stalledBroker() {
   return new Promise((resolve) => {
     const conns = [];
     const server = net.createServer((s) => {
-      const c = { methods: [], loggedIn: false };
+      const c = { methods: [], loggedIn: false, tag: 0 };
       conns.push(c);
       s.on('error', () => {});
       let buf = Buffer.alloc(0);
@@ -95,6 +102,23 @@ function stalledBroker() {
     server.stop = () => { conns.forEach((c) => c.socket.destroy()); server.close(); };
     server.listen(0, '127.0.0.1', () => resolve(server));
   });
+}
+
+// A message delivered to consumer `tag` on channel 1 (method, header, body frames).
+function deliver(c, tag, body) {
+  const ch = 1;
+  const payload = Buffer.from(body);
+  c.socket.write(defs.encodeMethod(defs.BasicDeliver, ch, {
+    consumerTag: tag, deliveryTag: ++c.tag, redelivered: false, exchange: '', routingKey: 'fbp',
+  }));
+  c.socket.write(defs.encodeProperties(defs.BasicProperties, ch, payload.length, {}));
+  const f = Buffer.alloc(8 + payload.length);
+  f.writeUInt8(defs.constants.FRAME_BODY, 0);
+  f.writeUInt16BE(ch, 1);
+  f.writeUInt32BE(payload.length, 3);
+  payload.copy(f, 7);
+  f.writeUInt8(defs.constants.FRAME_END, 7 + payload.length);
+  c.socket.write(f);
 }
 
 const names = (c) => c.methods.map((m) => m.name);
@@ -160,8 +184,59 @@ async function participantCase(broker) {
   }
 }
 
+// Two participants announced to the runtime; its graph's edge between them
+// makes the binder declare and bind on its administration connection.
+async function binderCase(broker) {
+  const url = `amqp://127.0.0.1:${broker.address().port}`;
+  const fs = require('fs');
+  const os = require('os');
+  const path = require('path');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stalled-binder-'));
+  const graph = path.join(dir, 'main.fbp');
+  fs.writeFileSync(graph, 'stalleda(StalledRepeat) OUT -> IN stalledb(StalledRepeat)\n');
+  const rt = await startRuntime(BIN, ['--broker', url, '--runtime-id', 'stalledbinder', '--graph', graph,
+    '--componentdir', path.join(dir, 'none')]);
+  try {
+    await until(() => broker.conns.length > 0 && broker.conns[0].loggedIn, 5000, 'the runtime logs in');
+    const c = broker.conns[0];
+    await until(() => c.methods.some((m) => m.name === 'BasicConsume' && m.fields.queue === 'fbp'), 3000,
+      `the runtime consumes fbp (got ${names(c)})`);
+    const tag = c.methods.find((m) => m.name === 'BasicConsume' && m.fields.queue === 'fbp').fields.consumerTag;
+    for (const role of ['stalleda', 'stalledb']) {
+      deliver(c, tag, JSON.stringify({
+        protocol: 'discovery', command: 'participant', payload: {
+          id: `${role}-1`, role, component: 'StalledRepeat', label: 'repeats', icon: 'code',
+          inports: [{ id: 'in', type: 'any', queue: `${role}.IN` }],
+          outports: [{ id: 'out', type: 'any', queue: `${role}.OUT` }],
+        },
+      }));
+    }
+    // The administration connection: logged in, the edge's batch sent, unanswered.
+    const edgeSent = (a) => a.methods.some((m) => ['queue', 'exchange'].some((k) =>
+      ['stalleda.OUT', 'stalledb.IN'].includes(m.fields[k])));
+    await until(() => broker.conns.length >= 2 && broker.conns[1].loggedIn && edgeSent(broker.conns[1]), 5000,
+    `the binder sends its batch on a connection of its own (${broker.conns.length} connections, ` +
+      `got ${broker.conns.length >= 2 ? names(broker.conns[1]) : '-'}); stderr: ${rt.child.stderrText}`);
+    ok(true, `binder sent ${names(broker.conns[1]).join(', ')} unanswered`);
+    const ws = await connect(rt.port);
+    const st = await checkResponsive('amqp-stalled-broker', rt, ws, 'stalledbinder', WATCH_MS, LIMIT_MS);
+    ws.close();
+    await checkStops(rt, 3000);
+    console.log(`amqp-stalled-broker: binder: ${st.rounds} rounds, slowest GET / ${st.worstHttp.toFixed(1)} ms, ` +
+      `slowest getruntime ${st.worstWs.toFixed(1)} ms, asked again ${st.again}`);
+  } catch (e) {
+    rt.child.kill('SIGKILL');
+    console.error(`stderr of msgflo:\n${rt.child.stderrText}`);
+    throw e;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main() {
-  for (const run of [runtimeCase, participantCase]) {
+  const only = process.env.STALLED_CASE;
+  const all = [runtimeCase, participantCase, binderCase].filter((f) => !only || f.name === only);
+  for (const run of all) {
     const broker = await stalledBroker();
     try {
       await run(broker);

@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 
+#include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +130,59 @@ static void test_repeats_reported_per_window(void **state)
     count_lines(out, "msgflo:slow", 3);
 }
 
+/* A handler that records the lines and the thread that wrote them. */
+static struct {
+    char text[512];
+    int n;
+    bool other_thread;
+    pthread_t main;
+} seen;
+
+static void record(enum msgflo_log_level level, const char *ns, const char *message, void *ud)
+{
+    (void)ud;
+    size_t len = strlen(seen.text);
+    snprintf(seen.text + len, sizeof seen.text - len, "%s %s: %s|", ns,
+             msgflo_log_level_name(level), message);
+    seen.n++;
+    seen.other_thread = seen.other_thread || !pthread_equal(pthread_self(), seen.main);
+}
+
+static void *worker_logs(void *arg)
+{
+    log__capture_begin(arg);
+    LOG_WARNING("msgflo:test", "from the worker %d", 1);
+    LOG_DEBUG("msgflo:test", "debug from the worker");
+    LOG_DEBUG("msgflo:other", "not enabled");
+    LOG_ERROR("msgflo:test", "from the worker %d", 2);
+    log__capture_end();
+    return NULL;
+}
+
+static void test_capture_on_a_worker(void **state)
+{
+    (void)state;
+    memset(&seen, 0, sizeof seen);
+    seen.main = pthread_self();
+    msgflo_log_set_handler(record, NULL);
+    struct log_capture c = {0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, worker_logs, &c), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(seen.n, 0); /* nothing written by the worker itself */
+    assert_int_equal(c.n, 3);
+    LOG_INFO("msgflo:test", "after");
+    log__capture_replay(&c);
+    msgflo_log_set_handler(NULL, NULL);
+    assert_false(seen.other_thread);
+    assert_string_equal(seen.text, "msgflo:test info: after|"
+                                   "msgflo:test warning: from the worker 1|"
+                                   "msgflo:test debug: debug from the worker|"
+                                   "msgflo:test error: from the worker 2|");
+    assert_int_equal(c.n, 0);
+    assert_null(c.records);
+}
+
 int main(void)
 {
     setenv("DEBUG", "msgflo:test,-msgflo:other", 1); /* read at the first call */
@@ -137,6 +191,7 @@ int main(void)
         cmocka_unit_test(test_hide_date),
         cmocka_unit_test(test_repeated_warnings_collapse),
         cmocka_unit_test(test_repeats_reported_per_window),
+        cmocka_unit_test(test_capture_on_a_worker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -41,7 +41,7 @@ static void router_start(struct child *r, struct support_mosquitto *b, char *lin
     snprintf(line, len, "%s", r->line);
 }
 
-/* The retained status a new subscriber gets (owned), or NULL when there is none. */
+/* The retained status a new subscriber receives: owned, NULL when there is none. */
 static char *status_now(struct support_mosquitto *b)
 {
     struct mqtt_client c;

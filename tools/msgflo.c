@@ -50,6 +50,7 @@ enum {
     OPT_ALLOW_ORIGIN,
     OPT_RUNTIME_ID,
     OPT_SECRET,
+    OPT_NETWORK_RUNNING,
     OPT_PING, /* --ping-url, --ping-method, --ping-interval: accepted, ignored */
 };
 
@@ -102,6 +103,11 @@ static const struct cli_option options[] = {
     {OPT_SECRET, "secret", CLI_VALUE, "SECRET",
      "clients must send it (default $MSGFLO_SECRET, else a\n"
      "random one, shown in the Flowhub link); '' for none (unsafe)"},
+    {OPT_NETWORK_RUNNING, "network-running", CLI_VALUE, "started|busy",
+     "what network:status says is running: from network:start\n"
+     "to network:stop, as the original (started, the default),\n"
+     "or only while IIPs or bindings are pending, as the FBP\n"
+     "protocol and fbp-test expect (busy)"},
     {OPT_PING, "ping-url", CLI_VALUE, "URL", NULL},
     {OPT_PING, "ping-method", CLI_VALUE, "METHOD", NULL},
     {OPT_PING, "ping-interval", CLI_VALUE, "SECONDS", NULL},
@@ -130,6 +136,7 @@ struct options {
     const char *library;
     const char *componentdir;
     bool auto_save;
+    enum live_running network_running;
 };
 
 struct app {
@@ -244,6 +251,15 @@ static int option(const struct cli *c, struct options *o)
         break;
     case OPT_SECRET:
         o->server.secret = value;
+        break;
+    case OPT_NETWORK_RUNNING:
+        if (strcmp(value, "started") == 0)
+            o->network_running = LIVE_RUNNING_STARTED;
+        else if (strcmp(value, "busy") == 0)
+            o->network_running = LIVE_RUNNING_BUSY;
+        else
+            return cli__usage_error(&spec, "--network-running takes started or busy, not '%s'",
+                                    value);
         break;
     case OPT_BROKER:
         o->coord.broker = value;
@@ -571,6 +587,7 @@ static int start(struct app *app, struct options *o)
         return rc;
     sys->events = *live__system_events();
     sys->ud = app->live;
+    live__set_running(app->live, o->network_running);
     runtime__set_metrics(app->rt, system_metrics, app);
     if (o->graph && (rc = load_graph(app, o->graph)) != 0)
         return rc;

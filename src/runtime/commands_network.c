@@ -6,6 +6,15 @@
 
 #include <string.h>
 
+/* The network's `running` (live__set_running): since network:start, or only
+ * while the system is busy. */
+static bool running(struct live *l)
+{
+    if (!l->started)
+        return false;
+    return !l->running_busy || l->sys->ops->busy(l->sys->self);
+}
+
 static int handle_start(struct protocol *p, const struct protocol_request *req, void *ud)
 {
     (void)p;
@@ -23,7 +32,7 @@ static int handle_start(struct protocol *p, const struct protocol_request *req, 
     live__rfc3339(live__now(), time, sizeof time);
     live__broadcast(l, "network", "started",
                     json_pack("{s:s, s:b, s:b, s:s}", "graph", live__id(l), "started", 1, "running",
-                              l->sys->ops->busy(l->sys->self), "time", time));
+                              running(l), "time", time));
     return 0;
 }
 
@@ -50,8 +59,7 @@ static int handle_stop(struct protocol *p, const struct protocol_request *req, v
 
 static json_t *status(struct live *l)
 {
-    bool running = l->started && l->sys->ops->busy(l->sys->self);
-    return json_pack("{s:s, s:b, s:b}", "graph", live__id(l), "running", running, "started",
+    return json_pack("{s:s, s:b, s:b}", "graph", live__id(l), "running", running(l), "started",
                      l->started);
 }
 

@@ -66,6 +66,11 @@ out:
     return rc;
 }
 
+void live__set_running(struct live *l, enum live_running means)
+{
+    l->running_busy = means == LIVE_RUNNING_BUSY;
+}
+
 void live__free(struct live *l)
 {
     if (!l)

@@ -38,6 +38,15 @@ struct live;
  * live__free). Returns 0, MSGFLO_EINVAL (NULL argument), MSGFLO_ENOMEM. */
 int live__new(struct protocol *p, struct system *sys, struct live **out);
 
+/* What `running` in network:started and network:status means
+ * (docs/runtime-protocol.md#running). LIVE_RUNNING_STARTED (the default, as
+ * the original msgflo): from network:start until network:stop.
+ * LIVE_RUNNING_BUSY (the FBP protocol's and fbp-test's): while started and
+ * the system is busy (IIPs to deliver, bindings being made), so a network
+ * whose work drained reports running:false, started:true. */
+enum live_running { LIVE_RUNNING_STARTED, LIVE_RUNNING_BUSY };
+void live__set_running(struct live *l, enum live_running means);
+
 /* Removes the handlers from the protocol and frees l; NULL is a no-op. Does
  * not call the system (the coordinator tears itself down). */
 void live__free(struct live *l);

@@ -17,6 +17,7 @@ struct live {
     struct system *sys;   /* borrowed */
     struct live_graph *g; /* the live graph, owned */
     bool started;         /* network:start seen, no network:stop since */
+    bool running_busy;    /* network `running` = work in flight (live__set_running) */
     double started_at;    /* wall-clock seconds of the last start */
     void (*on_change)(void *ud);
     void *change_ud;

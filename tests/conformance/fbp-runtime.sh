@@ -45,13 +45,17 @@ cat >"$work/library.json" <<JSON
 JSON
 
 # start_runtime BROKER [msgflo options]: sets $pid, $port and $link_secret
-# (the secret in the printed Flowhub link).
+# (the secret in the printed Flowhub link). fbp-test checks the FBP
+# protocol's meaning of network:status `running` (false once the work
+# drained), which the runtime gives with --network-running busy; its default
+# is the original msgflo's (docs/runtime-protocol.md#running).
 start_runtime() {
-    local broker=$1
+    local broker=$1 meaning=()
     shift
+    [ "$mode" = fbp-test ] && meaning=(--network-running busy)
     : >"$work/out"
     "$msgflo" --port 0 --broker "$broker" --library "$work/library.json" \
-        --componentdir "$work/components" "$@" >"$work/out" 2>"$work/err" &
+        --componentdir "$work/components" "${meaning[@]}" "$@" >"$work/out" 2>"$work/err" &
     pid=$!
     for _ in $(seq 100); do
         port=$(sed -n 's|^msgflo started on ws://[^:]*:\([0-9]*\).*|\1|p' "$work/out")

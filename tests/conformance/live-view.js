@@ -129,9 +129,11 @@ async function checkEdgeSelection(rt) {
   const [a, b, c] = await Promise.all([0, 1, 2].map(() => flowhubClient(rt.port, rt.secret)));
   const got = new Map([[a, []], [b, []], [c, []]]);
   const replies = new Map([[a, 0], [b, 0], [c, 0]]);
+  const statuses = [];
   for (const ws of [a, b, c]) {
     ws.on('message', (text) => {
       const m = JSON.parse(text);
+      if (m.protocol === 'network' && m.command === 'status') statuses.push(m.payload);
       if (m.protocol === 'network' && m.command === 'data') got.get(ws).push(m.payload);
       if (m.protocol === 'network' && m.command === 'edges') replies.set(ws, replies.get(ws) + 1);
     });
@@ -150,6 +152,11 @@ async function checkEdgeSelection(rt) {
   eq(got.get(b).length, 0, 'the client that selected none gets no network:data');
   ok(got.get(c).some((d) => d.src.node === 'button') && got.get(c).some((d) => d.src.node === 'motor'),
     'a client that never selected gets every edge');
+  // Settled, data flowing: the graph runs, as the original says (the
+  // default --network-running started).
+  c.cmd('network', 'getstatus', { graph });
+  await eventually('network:status answered twice', () => statuses.length === 2, 5000);
+  eq(statuses[1], { graph, running: true, started: true }, 'the running demo reports running');
   a.cmd('network', 'edges', { graph, edges: [] });
   await eventually('second network:edges acknowledged', () => replies.get(a) === 2, 5000);
   const n = got.get(a).length;

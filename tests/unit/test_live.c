@@ -364,9 +364,12 @@ static void network_setup(struct fixture *f)
          "'tgt':{'node':'Hello','port':'in'},'graph':'bar'}]]");
 }
 
+/* --network-running busy: running only while the system is busy (fbp-test's
+ * expectations, test 4 "Network"). */
 static void test_fbp_test_network(void **state)
 {
     struct fixture *f = *state;
+    live__set_running(f->l, LIVE_RUNNING_BUSY);
     network_setup(f);
     f->fake.calls[0] = '\0';
     f->fake.busy = true;
@@ -415,6 +418,32 @@ static void test_fbp_test_network(void **state)
              "remove_node World");
     step(f, "network", "getstatus", "{'graph':'baz'}",
          "[['R','network','status',{'graph':'baz','running':false,'started':false}]]");
+}
+
+/* The default, as the original msgflo: running from network:start until
+ * network:stop, whether or not work is in flight. */
+static void test_network_running_started(void **state)
+{
+    struct fixture *f = *state;
+    network_setup(f);
+    f->fake.busy = false;
+    step(f, "network", "getstatus", "{'graph':'bar'}",
+         "[['R','network','status',{'graph':'bar','running':false,'started':false}]]");
+    step(f, "network", "start", "{'graph':'bar'}",
+         "[['B','network','started',{'graph':'bar','started':true,'running':true}]]");
+    step(f, "network", "getstatus", "{'graph':'bar'}",
+         "[['R','network','status',{'graph':'bar','running':true,'started':true}]]");
+    f->fake.busy = true;
+    step(f, "network", "getstatus", "{'graph':'bar'}",
+         "[['R','network','status',{'graph':'bar','running':true,'started':true}]]");
+    step(f, "network", "stop", "{'graph':'bar'}",
+         "[['B','network','stopped',{'graph':'bar','running':false,'started':false}]]");
+    step(f, "network", "getstatus", "{'graph':'bar'}",
+         "[['R','network','status',{'graph':'bar','running':false,'started':false}]]");
+    live__set_running(f->l, LIVE_RUNNING_BUSY);
+    f->fake.busy = false;
+    step(f, "network", "start", "{'graph':'bar'}",
+         "[['B','network','started',{'graph':'bar','started':true,'running':false}]]");
 }
 
 /* network:edges per client: a client that selected edges gets network:data
@@ -821,7 +850,7 @@ static void test_load_graph(void **state)
     assert_int_equal(json_array_size(f->out), 0);
     assert_int_equal(f->changes, 1);
     step(f, "network", "getstatus", "{'graph':'default/main'}",
-         "[['R','network','status',{'graph':'default/main','running':false,'started':true}]]");
+         "[['R','network','status',{'graph':'default/main','running':true,'started':true}]]");
     json_t *doc = live__graph_json(f->l);
     json_t *want = J("{'caseSensitive':false,'properties':{'name':'main',"
                      "'environment':{'type':'msgflo'}},'inports':{'in':{'process':'a',"
@@ -1093,6 +1122,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_status_and_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_settled_listener, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fbp_test_network, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_network_running_started, setup, teardown),
         cmocka_unit_test_setup_teardown(test_edge_selection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_system_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove_and_rename, setup, teardown),

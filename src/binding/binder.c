@@ -30,6 +30,8 @@ struct binder_call {
     pthread_t thread;
     uv_async_t *wake; /* the loop's: on_call_done; closed by the loop */
     pthread_mutex_t lock;
+    bool waiting;  /* for the data connection's replies (transport_when_replied) */
+    bool threaded; /* `thread` runs (else the call ran on the loop thread) */
     bool finished; /* the thread is done with b (lock) */
     bool orphaned; /* binder__free came first: the thread frees all (lock) */
     void (*work)(struct binder *b, void *arg);
@@ -117,6 +119,11 @@ void binder__free(struct binder *b)
     if (!b)
         return;
     struct binder_call *call = b->call;
+    if (call && call->waiting) {
+        /* The transport still holds the call: on_replied frees all. */
+        call->orphaned = true;
+        return;
+    }
     if (call) {
         /* A call still on the worker thread (a broker that does not answer):
          * the loop does not wait for it; the thread frees the binder. */
@@ -129,7 +136,8 @@ void binder__free(struct binder *b)
             pthread_detach(call->thread);
             return;
         }
-        pthread_join(call->thread, NULL);
+        if (call->threaded)
+            pthread_join(call->thread, NULL);
         log__capture_replay(&call->logs);
         if (call->free_arg)
             call->free_arg(call->arg);
@@ -938,7 +946,8 @@ static void on_call_done(uv_async_t *h)
 {
     struct binder_call *call = h->data;
     struct binder *b = call->b;
-    pthread_join(call->thread, NULL);
+    if (call->threaded)
+        pthread_join(call->thread, NULL);
     b->call = NULL;
     b->on_worker = false;
     uv_close((uv_handle_t *)h, free_wake);
@@ -948,6 +957,37 @@ static void on_call_done(uv_async_t *h)
     void *ud = call->arg;
     free(call);
     done(b, ud);
+}
+
+static void free_call(struct binder_call *call)
+{
+    uv_close((uv_handle_t *)call->wake, free_wake);
+    pthread_mutex_destroy(&call->lock);
+    free(call);
+}
+
+/* The data connection's replies are in (rc 0), or it is gone (the thread's
+ * own connection then finds the broker as it is): the thread starts. */
+static void on_replied(void *arg, int rc)
+{
+    struct binder_call *call = arg;
+    struct binder *b = call->b;
+    (void)rc;
+    call->waiting = false;
+    if (call->orphaned) { /* binder__free came first */
+        if (call->free_arg)
+            call->free_arg(call->arg);
+        free_call(call);
+        destroy(b);
+        return;
+    }
+    b->on_worker = true;
+    if (pthread_create(&call->thread, NULL, call_thread, call) == 0) {
+        call->threaded = true;
+        return;
+    }
+    LOG_WARNING(NS, "no thread for the bindings: made on the event loop, blocking it");
+    call_thread(call); /* done comes from the loop all the same (wake) */
 }
 
 int binder__call_async(struct binder *b, uv_loop_t *loop, void (*work)(struct binder *b, void *arg),
@@ -978,8 +1018,13 @@ int binder__call_async(struct binder *b, uv_loop_t *loop, void (*work)(struct bi
         free(wake);
         return MSGFLO_ENOMEM;
     }
-    *call = (struct binder_call){
-        .b = b, .wake = wake, .work = work, .done = done, .free_arg = free_arg, .arg = arg};
+    *call = (struct binder_call){.b = b,
+                                 .wake = wake,
+                                 .waiting = true,
+                                 .work = work,
+                                 .done = done,
+                                 .free_arg = free_arg,
+                                 .arg = arg};
     if (pthread_mutex_init(&call->lock, NULL) != 0) {
         free(call);
         free(wake);
@@ -993,16 +1038,15 @@ int binder__call_async(struct binder *b, uv_loop_t *loop, void (*work)(struct bi
     }
     wake->data = call;
     b->call = call;
-    b->on_worker = true;
-    if (pthread_create(&call->thread, NULL, call_thread, call) != 0) {
+    /* What the data connection declared before must exist for the thread's
+     * connection (e.g. a queue declared, then bound): the thread starts once
+     * the broker has answered it, without the loop waiting for that. */
+    rc = transport_when_replied(b->t, on_replied, call);
+    if (rc) {
         b->call = NULL;
-        b->on_worker = false;
-        uv_close((uv_handle_t *)wake, free_wake);
-        pthread_mutex_destroy(&call->lock);
-        free(call);
-        return MSGFLO_ESYS;
+        free_call(call);
     }
-    return 0;
+    return rc;
 }
 
 bool binder__busy(const struct binder *b)

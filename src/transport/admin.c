@@ -110,7 +110,7 @@ int transport_admin_node(struct transport *t, msgflo_url **out)
     msgflo_url node;
     if (!transport_has_bindings(t))
         return MSGFLO_EINVAL;
-    if (!t->connected || amqp__node(t, &node) != 0 || amqp__settle(t) != 0)
+    if (!t->connected || amqp__node(t, &node) != 0)
         return MSGFLO_ENOTCONN;
     *out = copy_node(&node);
     return *out ? 0 : MSGFLO_ENOMEM;

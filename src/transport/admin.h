@@ -76,11 +76,11 @@ int transport_topology(struct transport *t, struct transport_step *steps, size_t
  * with the data connection), to a copy of the data connection's node. */
 struct amqp_topology;
 
-/* On the loop thread: the node of t's data connection once what that
- * connection declared before is carried out (amqp__settle: one RPC on the
- * data connection), as a copy owning its strings (free with
- * msgflo_url_free) that may outlive t. Returns 0, MSGFLO_EINVAL (MQTT),
- * MSGFLO_ENOTCONN or MSGFLO_ENOMEM. */
+/* On the loop thread: the node of t's data connection, as a copy owning its
+ * strings (free with msgflo_url_free) that may outlive t. Does not wait for
+ * what that connection declared before: the worker starts after
+ * transport_when_replied. Returns 0, MSGFLO_EINVAL (MQTT), MSGFLO_ENOTCONN
+ * or MSGFLO_ENOMEM. */
 int transport_admin_node(struct transport *t, msgflo_url **out);
 
 /* Whether two nodes (transport_admin_node) are the same broker and login:

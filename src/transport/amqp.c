@@ -83,9 +83,7 @@ struct amqp {
     size_t n_subs;
     struct pending *pending; /* [head, n_pending): sent, oldest first; head unanswered */
     size_t head, n_pending, cap_pending;
-    uint32_t next_tag;             /* numbers the consumer tags of subscriptions */
-    void (*subscribed)(void *arg); /* waiting for every pending reply */
-    void *subscribed_arg;
+    uint32_t next_tag; /* numbers the consumer tags of subscriptions */
     bool draining;
     int loss;                   /* why handle_frame gave the connection up, when not ENOTCONN */
     void (*flushed)(void *arg); /* waiting for every publish to be confirmed */
@@ -164,7 +162,7 @@ static void drop_connection(struct amqp *a)
     }
     amqp_acks__reset(&a->acks); /* tags and sequence numbers start again on a new channel */
     a->flushed = NULL;
-    a->subscribed = NULL; /* the caller asks again on `connected` */
+    transport__drop_waiters(&a->base); /* the caller asks again on `connected` */
     a->head = a->n_pending = 0;
     for (size_t i = 0; i < a->n_subs; i++) {
         free(a->subs[i].queue);
@@ -891,6 +889,15 @@ static const struct pending *refused(const struct amqp *a, const amqp_channel_cl
     return &a->pending[a->head];
 }
 
+/* Every method sent is answered: the waiters, one at a time (one may send
+ * more, or lose the connection). */
+static void fire_waiters(struct amqp *a)
+{
+    struct transport_waiter w;
+    while (a->conn && a->head == a->n_pending && transport__next_waiter(&a->base, &w))
+        transport__waiter_done(&w, 0);
+}
+
 /* A reply to a method sent by send_expecting. Returns false when the
  * connection can no longer be used. */
 static bool on_reply(struct amqp *a, const amqp_frame_t *f)
@@ -916,11 +923,7 @@ static bool on_reply(struct amqp *a, const amqp_frame_t *f)
         return true;
     }
     uv_timer_stop(a->replies);
-    if (a->subscribed) {
-        void (*done)(void *) = a->subscribed;
-        a->subscribed = NULL;
-        done(a->subscribed_arg);
-    }
+    fire_waiters(a);
     return true;
 }
 
@@ -1097,19 +1100,10 @@ static int amqp_announce(struct transport *base, const void *data, size_t len)
 }
 
 /* Once the broker has answered every declaration, binding and consume sent
- * so far (at once when it has). Like MQTT's, one waiter: a later call
- * replaces it, and a lost connection drops it. */
-static int amqp_when_subscribed(struct transport *base, void (*done)(void *arg), void *arg)
+ * so far (at once when it has); a lost connection drops the waiters. */
+static void amqp_when_subscribed(struct transport *base)
 {
-    struct amqp *a = (struct amqp *)base;
-    if (a->head == a->n_pending) {
-        a->subscribed = NULL;
-        done(arg);
-        return 0;
-    }
-    a->subscribed = done;
-    a->subscribed_arg = arg;
-    return 0;
+    fire_waiters((struct amqp *)base);
 }
 
 static int amqp_when_flushed(struct transport *base, void (*done)(void *arg), void *arg)
@@ -1212,7 +1206,7 @@ static void amqp_close_op(struct transport *base)
         return; /* on_connect_done closes once the connecting thread is done */
     }
     transport__drop_admin(&a->base, a->conn != NULL);
-    a->subscribed = NULL; /* no callback of a closing transport */
+    transport__drop_waiters(&a->base); /* no callback of a closing transport but `replied` */
     if (a->conn) {
         struct timeval tv = {1, 0};
         amqp_set_rpc_timeout(a->conn, &tv);

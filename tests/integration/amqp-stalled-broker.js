@@ -18,9 +18,11 @@
 //   line (it announces only once its queues are set up) and stops on SIGTERM;
 // - the binder's batches do not wait on the event loop either: the runtime
 //   runs a graph of two participants the peer announces (discovery messages
-//   delivered to its consumer of `fbp`), the binder opens its administration
-//   connection and sends the edge's declarations and binding there, none
-//   answered, and for 12 s the runtime still answers within 200 ms.
+//   delivered to its consumer of `fbp`; this case answers the runtime's data
+//   connection, whose replies the binder waits for), the binder opens its
+//   administration connection and sends the edge's declarations and binding
+//   there, none answered, and for 12 s the runtime still answers within
+//   200 ms.
 //
 //   node amqp-stalled-broker.js PATH/TO/msgflo PATH/TO/repeat
 //
@@ -57,7 +59,18 @@ const ANSWERS = {
   [defs.ConfirmSelect]: [defs.ConfirmSelectOk, {}],
 };
 
-function stalledBroker() {
+// With `answerFirst`, the first connection (the runtime's data connection)
+// gets its declarations, bindings and consumes answered; the others nothing.
+const FIRST_ANSWERS = {
+  [defs.QueueDeclare]: (f) => [defs.QueueDeclareOk,
+    { queue: f.queue || 'amq.gen-stalled', messageCount: 0, consumerCount: 0 }],
+  [defs.ExchangeDeclare]: () => [defs.ExchangeDeclareOk, {}],
+  [defs.QueueBind]: () => [defs.QueueBindOk, {}],
+  [defs.BasicConsume]: (f) => [defs.BasicConsumeOk, { consumerTag: f.consumerTag }],
+  [defs.BasicCancel]: (f) => [defs.BasicCancelOk, { consumerTag: f.consumerTag }],
+};
+
+function stalledBroker(answerFirst) {
   return new Promise((resolve) => {
     const conns = [];
     const server = net.createServer((s) => {
@@ -93,6 +106,10 @@ function stalledBroker() {
             send(ANSWERS[m.id][0], m.channel, ANSWERS[m.id][1]);
           } else if (m.id !== defs.ConnectionTuneOk) {
             c.methods.push({ name: defs.info(m.id).name, fields: m.fields });
+            if (answerFirst && c === conns[0] && FIRST_ANSWERS[m.id]) {
+              const [id, fields] = FIRST_ANSWERS[m.id](m.fields);
+              send(id, m.channel, fields);
+            }
           }
         }
       });
@@ -185,7 +202,9 @@ async function participantCase(broker) {
 }
 
 // Two participants announced to the runtime; its graph's edge between them
-// makes the binder declare and bind on its administration connection.
+// makes the binder declare and bind on its administration connection. The
+// binder's thread starts once the data connection's replies are in: the peer
+// answers those (the first connection's), and nothing on the binder's.
 async function binderCase(broker) {
   const url = `amqp://127.0.0.1:${broker.address().port}`;
   const fs = require('fs');
@@ -237,7 +256,7 @@ async function main() {
   const only = process.env.STALLED_CASE;
   const all = [runtimeCase, participantCase, binderCase].filter((f) => !only || f.name === only);
   for (const run of all) {
-    const broker = await stalledBroker();
+    const broker = await stalledBroker(run === binderCase);
     try {
       await run(broker);
     } finally {

@@ -132,3 +132,9 @@ int transport_topology_on(struct amqp_topology **conn, const msgflo_url *node,
 {
     return amqp_topology__run(conn, node, steps, n, 0, NULL, NULL);
 }
+
+int transport_queue_stats_on(struct amqp_topology **conn, const msgflo_url *node, const char *queue,
+                             uint32_t *ready, uint32_t *consumers)
+{
+    return amqp_topology__queue_stats(conn, node, queue, ready, consumers);
+}

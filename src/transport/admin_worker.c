@@ -8,6 +8,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#define NS "msgflo:admin"
+
 /* One job. Until it starts it waits for the data connection's replies
  * (`waiting`); then it runs on `thread` (or, without a thread, on the loop
  * thread) and `wake` brings its end to the loop. */

@@ -4,9 +4,9 @@
 #include "core/log.h"
 #include "msgflo/errors.h"
 #include "router/forwarder.h"
+#include "transport/admin_worker.h"
 #include "transport/amqp_topology.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,31 +24,24 @@ struct bound {
     unsigned long req, late;
 };
 
-/* A call on the worker thread (binder__call_async). */
+/* A call on the administration worker's thread (binder__call_async). */
 struct binder_call {
     struct binder *b;
-    pthread_t thread;
-    uv_async_t *wake; /* the loop's: on_call_done; closed by the loop */
-    pthread_mutex_t lock;
-    bool finished; /* the thread is done with b (lock) */
-    bool orphaned; /* binder__free came first: the thread frees all (lock) */
     void (*work)(struct binder *b, void *arg);
     void (*done)(struct binder *b, void *arg);
     void (*free_arg)(void *arg);
     void *arg;
-    struct log_capture logs; /* what the thread logged, written by the loop */
 };
 
 struct binder {
     struct transport *t;
     bool amqp; /* transport_has_bindings(t), kept: read by the worker too */
-    /* AMQP off the loop (binder__call_async): the administration connection
-     * and its node, owned by the worker thread while `call` runs, else by
-     * the loop thread; on_worker: the batches go there */
-    struct amqp_topology *admin;
-    msgflo_url *node;
-    bool on_worker;
-    struct binder_call *call;
+    /* AMQP off the loop (binder__call_async): the worker, and while a call
+     * runs on its thread its connection slot and node (the batches go
+     * there; NULL: on the transport's, blocking) */
+    struct admin_worker *worker;
+    struct amqp_topology **conn;
+    const msgflo_url *node;
     struct bindings added;
     size_t cap;
     struct bound *state; /* per added binding, same index */
@@ -86,8 +79,6 @@ int binder__new(struct transport *t, struct binder **out)
 
 static void destroy(struct binder *b)
 {
-    amqp_topology__free(b->admin, false);
-    msgflo_url_free(b->node);
     bindings__cleanup(&b->added);
     free(b->state);
     free(b->id_prefix);
@@ -100,42 +91,22 @@ static void destroy(struct binder *b)
     free(b);
 }
 
-static void discard_logs(struct log_capture *c)
+static void destroy_later(void *b)
 {
-    for (size_t i = 0; i < c->n; i++)
-        free(c->records[i].text);
-    free(c->records);
-}
-
-static void free_wake(uv_handle_t *h)
-{
-    free(h);
+    destroy(b);
 }
 
 void binder__free(struct binder *b)
 {
     if (!b)
         return;
-    struct binder_call *call = b->call;
-    if (call) {
-        /* A call still on the worker thread (a broker that does not answer):
-         * the loop does not wait for it; the thread frees the binder. */
-        pthread_mutex_lock(&call->lock);
-        bool finished = call->finished;
-        call->orphaned = !finished;
-        pthread_mutex_unlock(&call->lock);
-        uv_close((uv_handle_t *)call->wake, free_wake);
-        if (!finished) {
-            pthread_detach(call->thread);
-            return;
-        }
-        pthread_join(call->thread, NULL);
-        log__capture_replay(&call->logs);
-        if (call->free_arg)
-            call->free_arg(call->arg);
-        pthread_mutex_destroy(&call->lock);
-        free(call);
+    if (admin_worker__busy(b->worker)) {
+        /* A call still under way (a broker that does not answer): the loop
+         * does not wait for it; the binder goes when it ends. */
+        admin_worker__free(b->worker, destroy_later, b);
+        return;
     }
+    admin_worker__free(b->worker, NULL, NULL);
     destroy(b);
 }
 
@@ -342,8 +313,8 @@ out:
  * blocking on the transport's. */
 static int topology(struct binder *b, struct transport_step *steps, size_t n)
 {
-    if (b->on_worker)
-        return transport_topology_on(&b->admin, b->node, steps, n);
+    if (b->conn)
+        return transport_topology_on(b->conn, b->node, steps, n);
     return transport_topology(b->t, steps, n);
 }
 
@@ -719,9 +690,9 @@ bool binder__on_message(struct binder *b, const char *queue, const struct transp
 int binder__restore(struct binder *b)
 {
     json_object_clear(b->declared); /* a new connection: the broker may have lost them */
-    if (b->on_worker) {             /* and a new administration connection */
-        amqp_topology__free(b->admin, false);
-        b->admin = NULL;
+    if (b->conn) {                  /* and a new administration connection */
+        amqp_topology__free(*b->conn, false);
+        *b->conn = NULL;
     }
     /* MQTT: what was forwarded on the last connection is forwarded again at
      * once, whatever the router mode (a kept session delivers what came
@@ -911,101 +882,59 @@ size_t binder__give_up(struct binder *b, unsigned long upto)
 
 /* --- AMQP off the event loop ------------------------------------------------------------ */
 
-static void *call_thread(void *arg)
+static void call_work(struct amqp_topology **conn, const msgflo_url *node, void *arg)
 {
     struct binder_call *call = arg;
-    log__capture_begin(&call->logs);
-    call->work(call->b, call->arg);
-    log__capture_end();
-    pthread_mutex_lock(&call->lock);
-    bool orphaned = call->orphaned;
-    call->finished = true;
-    if (!orphaned)
-        uv_async_send(call->wake);
-    pthread_mutex_unlock(&call->lock);
-    if (orphaned) {
-        destroy(call->b);
-        if (call->free_arg)
-            call->free_arg(call->arg);
-        discard_logs(&call->logs);
-        pthread_mutex_destroy(&call->lock);
-        free(call);
-    }
-    return NULL;
+    struct binder *b = call->b;
+    b->conn = conn;
+    b->node = node;
+    call->work(b, call->arg);
+    b->conn = NULL;
+    b->node = NULL;
 }
 
-static void on_call_done(uv_async_t *h)
+static void call_done(void *arg)
 {
-    struct binder_call *call = h->data;
-    struct binder *b = call->b;
-    pthread_join(call->thread, NULL);
-    b->call = NULL;
-    b->on_worker = false;
-    uv_close((uv_handle_t *)h, free_wake);
-    log__capture_replay(&call->logs);
-    pthread_mutex_destroy(&call->lock);
+    struct binder_call *call = arg;
     void (*done)(struct binder *, void *) = call->done;
+    struct binder *b = call->b;
     void *ud = call->arg;
     free(call);
     done(b, ud);
+}
+
+static void call_free(void *arg)
+{
+    struct binder_call *call = arg;
+    if (call->free_arg)
+        call->free_arg(call->arg);
+    free(call);
 }
 
 int binder__call_async(struct binder *b, uv_loop_t *loop, void (*work)(struct binder *b, void *arg),
                        void (*done)(struct binder *b, void *arg), void (*free_arg)(void *arg),
                        void *arg)
 {
-    if (!b->amqp)
-        return MSGFLO_EINVAL;
-    if (b->call)
+    if (!b->amqp || admin_worker__busy(b->worker))
         return MSGFLO_EINVAL;
     (void)msgflo_log_enabled(NS); /* DEBUG read here, on the loop thread */
-    msgflo_url *node = NULL;
-    int rc = transport_admin_node(b->t, &node);
-    if (rc)
-        return rc;
-    if (!b->node || !transport_admin_same_node(b->node, node)) {
-        amqp_topology__free(b->admin, false); /* another node: its own connection */
-        b->admin = NULL;
-        msgflo_url_free(b->node);
-        b->node = node;
-    } else {
-        msgflo_url_free(node);
+    if (!b->worker) {
+        int rc = admin_worker__new(b->t, loop, &b->worker);
+        if (rc)
+            return rc;
     }
-    struct binder_call *call = calloc(1, sizeof *call);
-    uv_async_t *wake = malloc(sizeof *wake);
-    if (!call || !wake) {
-        free(call);
-        free(wake);
+    struct binder_call *call = malloc(sizeof *call);
+    if (!call)
         return MSGFLO_ENOMEM;
-    }
-    *call = (struct binder_call){
-        .b = b, .wake = wake, .work = work, .done = done, .free_arg = free_arg, .arg = arg};
-    if (pthread_mutex_init(&call->lock, NULL) != 0) {
+    *call =
+        (struct binder_call){.b = b, .work = work, .done = done, .free_arg = free_arg, .arg = arg};
+    int rc = admin_worker__run(b->worker, call_work, call_done, call_free, call);
+    if (rc)
         free(call);
-        free(wake);
-        return MSGFLO_ESYS;
-    }
-    if (uv_async_init(loop, wake, on_call_done) != 0) {
-        pthread_mutex_destroy(&call->lock);
-        free(call);
-        free(wake);
-        return MSGFLO_ESYS;
-    }
-    wake->data = call;
-    b->call = call;
-    b->on_worker = true;
-    if (pthread_create(&call->thread, NULL, call_thread, call) != 0) {
-        b->call = NULL;
-        b->on_worker = false;
-        uv_close((uv_handle_t *)wake, free_wake);
-        pthread_mutex_destroy(&call->lock);
-        free(call);
-        return MSGFLO_ESYS;
-    }
-    return 0;
+    return rc;
 }
 
 bool binder__busy(const struct binder *b)
 {
-    return b && b->call != NULL;
+    return b && admin_worker__busy(b->worker);
 }

@@ -142,10 +142,12 @@ size_t binder__give_up(struct binder *b, unsigned long upto);
  * thread's: the loop thread calls no binder function but binder__busy,
  * binder__settling, binder__needs_process, binder__on_message and
  * binder__free (which does not wait: the thread frees the binder when done
- * and calls free_arg(arg), may be NULL, instead of done). Before the
- * thread starts, what the data connection declared is settled (one RPC on
- * it, amqp__settle). Returns 0, MSGFLO_EINVAL (MQTT, or a call under way;
- * nothing called), MSGFLO_ENOTCONN, MSGFLO_ENOMEM or MSGFLO_ESYS. */
+ * and calls free_arg(arg), may be NULL, instead of done). The thread starts
+ * once the broker has answered what the data connection sent before
+ * (transport_when_replied: the loop runs meanwhile), so the thread's
+ * connection sees what was declared there; at once when the data connection
+ * goes first. Returns 0, MSGFLO_EINVAL (MQTT, or a call under way; nothing
+ * called), MSGFLO_ENOTCONN, MSGFLO_ENOMEM or MSGFLO_ESYS. */
 int binder__call_async(struct binder *b, uv_loop_t *loop, void (*work)(struct binder *b, void *arg),
                        void (*done)(struct binder *b, void *arg), void (*free_arg)(void *arg),
                        void *arg);

@@ -8,6 +8,7 @@
 #include "msgflo/errors.h"
 #include "runtime/metrics.h"
 #include "transport/admin.h"
+#include "transport/admin_worker.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,9 @@ struct guv_runner {
     struct guv_poll *polls;
     struct guv_state *states;
     uv_timer_t timer;
+    /* AMQP statistics: asked on the worker's thread, not the loop (NULL:
+     * --management, or MQTT) */
+    struct admin_worker *worker;
     bool started, stopping, timer_closed, polled_once;
     int running; /* commands */
     void (*done)(void *ud);
@@ -153,34 +157,27 @@ static void publish(struct guv_runner *r, size_t i)
     json_decref(o);
 }
 
-static void poll_once(struct guv_runner *r)
+/* One role's statistics. */
+static void record(struct guv_runner *r, size_t i, int status, uint64_t length, int consumers)
+{
+    struct guv_poll *p = &r->polls[i];
+    p->status = status;
+    /* A queue nobody declared yet holds nothing; its workers declare it. */
+    p->missing = p->status == MSGFLO_ENOPORT;
+    if (p->missing)
+        p->status = 0;
+    p->queue_length = length;
+    p->consumers = p->status == 0 ? consumers : GUV_NONE;
+    p->current = current_of(r, i);
+    /* A command still running: its number is the one to compare with. */
+    if (r->o.act == GUV_ACT_COMMAND && r->roles[i].pending != GUV_NONE)
+        p->current = r->roles[i].pending;
+}
+
+/* The governor's step on the statistics recorded, its lines and actions. */
+static void decide(struct guv_runner *r)
 {
     const struct guv_config *cfg = r->o.cfg;
-    for (size_t i = 0; i < cfg->n_roles; i++) {
-        const struct guv_role *role = &cfg->roles[i];
-        struct guv_poll *p = &r->polls[i];
-        const char *queue = role->queue ? role->queue : role->name;
-        uint64_t length = 0;
-        int consumers = 0;
-        if (r->o.http) {
-            p->status = guv_http_stats__queue(r->o.http, queue, &length, &consumers);
-        } else {
-            uint32_t ready = 0, n = 0;
-            p->status = transport_queue_stats(r->t, queue, &ready, &n);
-            length = ready;
-            consumers = (int)n;
-        }
-        /* A queue nobody declared yet holds nothing; its workers declare it. */
-        p->missing = p->status == MSGFLO_ENOPORT;
-        if (p->missing)
-            p->status = 0;
-        p->queue_length = length;
-        p->consumers = p->status == 0 ? consumers : GUV_NONE;
-        p->current = current_of(r, i);
-        /* A command still running: its number is the one to compare with. */
-        if (r->o.act == GUV_ACT_COMMAND && r->roles[i].pending != GUV_NONE)
-            p->current = r->roles[i].pending;
-    }
     guv_governor__step(&r->gov, r->polls, r->states);
     for (size_t i = 0; i < cfg->n_roles; i++) {
         char line[1024];
@@ -202,6 +199,121 @@ static void poll_once(struct guv_runner *r)
         act(r, i, next);
     }
     r->polled_once = true;
+}
+
+static const char *queue_of(const struct guv_role *role)
+{
+    return role->queue ? role->queue : role->name;
+}
+
+/* The statistics of every role, asked on the worker's thread. */
+struct stats_job {
+    struct guv_runner *r; /* read on the loop thread only */
+    size_t n;
+    char **queues;
+    int *status;
+    uint32_t *ready, *consumers;
+};
+
+static void stats_job_free(void *arg)
+{
+    struct stats_job *j = arg;
+    for (size_t i = 0; j->queues && i < j->n; i++)
+        free(j->queues[i]);
+    free(j->queues);
+    free(j->status);
+    free(j->ready);
+    free(j->consumers);
+    free(j);
+}
+
+static struct stats_job *stats_job_new(struct guv_runner *r)
+{
+    const struct guv_config *cfg = r->o.cfg;
+    struct stats_job *j = calloc(1, sizeof *j);
+    size_t n = cfg->n_roles ? cfg->n_roles : 1;
+    if (!j)
+        return NULL;
+    j->r = r;
+    j->n = cfg->n_roles;
+    j->queues = calloc(n, sizeof *j->queues);
+    j->status = calloc(n, sizeof *j->status);
+    j->ready = calloc(n, sizeof *j->ready);
+    j->consumers = calloc(n, sizeof *j->consumers);
+    bool failed = !j->queues || !j->status || !j->ready || !j->consumers;
+    for (size_t i = 0; !failed && i < j->n; i++)
+        failed = !(j->queues[i] = strdup(queue_of(&cfg->roles[i])));
+    if (failed) {
+        stats_job_free(j);
+        return NULL;
+    }
+    return j;
+}
+
+/* On the worker's thread. A connection that cannot be opened fails the
+ * roles after it too, without trying again (each try may wait 20 s). */
+static void stats_work(struct amqp_topology **conn, const msgflo_url *node, void *arg)
+{
+    struct stats_job *j = arg;
+    int down = 0;
+    for (size_t i = 0; i < j->n; i++) {
+        j->status[i] = down ? down
+                            : transport_queue_stats_on(conn, node, j->queues[i], &j->ready[i],
+                                                       &j->consumers[i]);
+        if (j->status[i] == MSGFLO_ENOTCONN && !*conn)
+            down = MSGFLO_ENOTCONN;
+    }
+}
+
+/* On the loop thread, after stats_work. */
+static void stats_done(void *arg)
+{
+    struct stats_job *j = arg;
+    struct guv_runner *r = j->r;
+    if (!r->stopping) {
+        for (size_t i = 0; i < j->n; i++)
+            record(r, i, j->status[i], j->ready[i], (int)j->consumers[i]);
+        decide(r);
+        if (r->o.oneshot)
+            check_finished(r);
+    }
+    stats_job_free(j);
+}
+
+static void poll_once(struct guv_runner *r)
+{
+    const struct guv_config *cfg = r->o.cfg;
+    if (r->worker) {
+        if (admin_worker__busy(r->worker)) {
+            LOG_INFO(NS, "the last poll still waits for the broker; not polling now");
+            return;
+        }
+        struct stats_job *j = stats_job_new(r);
+        int rc = j ? admin_worker__run(r->worker, stats_work, stats_done, stats_job_free, j)
+                   : MSGFLO_ENOMEM;
+        if (rc == 0)
+            return; /* stats_done goes on */
+        stats_job_free(j);
+        for (size_t i = 0; i < cfg->n_roles; i++)
+            record(r, i, rc, 0, 0);
+        decide(r);
+        return;
+    }
+    for (size_t i = 0; i < cfg->n_roles; i++) {
+        const char *queue = queue_of(&cfg->roles[i]);
+        uint64_t length = 0;
+        int consumers = 0, status;
+        if (r->o.http) {
+            status = guv_http_stats__queue(r->o.http, queue, &length, &consumers);
+        } else { /* MQTT: no queue depth, at once */
+            uint32_t ready = 0, n = 0;
+            status = transport_queue_stats(r->t, queue, &ready, &n);
+            length = ready;
+            consumers = (int)n;
+        }
+        record(r, i, status, length, consumers);
+    }
+    decide(r);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -250,6 +362,10 @@ int guv_runner__new(uv_loop_t *loop, struct transport *t, const struct guv_runne
         r->roles[i].current = GUV_NONE;
         r->roles[i].pending = GUV_NONE;
     }
+    if (!o->http && transport_has_bindings(t) && admin_worker__new(t, loop, &r->worker) != 0) {
+        guv_runner__free(r);
+        return MSGFLO_ENOMEM;
+    }
     uv_timer_init(loop, &r->timer);
     r->timer.data = r;
     *out = r;
@@ -287,6 +403,10 @@ void guv_runner__stop(struct guv_runner *r, void (*done)(void *ud), void *ud)
     r->stopping = true;
     r->done = done;
     r->done_ud = ud;
+    /* A poll still waiting for the broker ends on its own, unheeded: the
+     * loop need not wait for it. */
+    admin_worker__free(r->worker, NULL, NULL);
+    r->worker = NULL;
     uv_timer_stop(&r->timer);
     uv_close((uv_handle_t *)&r->timer, on_timer_closed);
 }
@@ -345,6 +465,7 @@ void guv_runner__free(struct guv_runner *r)
 {
     if (!r)
         return;
+    admin_worker__free(r->worker, NULL, NULL); /* a poll under way ends on its own */
     guv_governor__cleanup(&r->gov);
     free(r->roles);
     free(r->polls);

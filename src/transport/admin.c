@@ -110,7 +110,7 @@ int transport_admin_node(struct transport *t, msgflo_url **out)
     msgflo_url node;
     if (!transport_has_bindings(t))
         return MSGFLO_EINVAL;
-    if (!t->connected || amqp__node(t, &node) != 0 || amqp__settle(t) != 0)
+    if (!t->connected || amqp__node(t, &node) != 0)
         return MSGFLO_ENOTCONN;
     *out = copy_node(&node);
     return *out ? 0 : MSGFLO_ENOMEM;
@@ -131,4 +131,10 @@ int transport_topology_on(struct amqp_topology **conn, const msgflo_url *node,
                           struct transport_step *steps, size_t n)
 {
     return amqp_topology__run(conn, node, steps, n, 0, NULL, NULL);
+}
+
+int transport_queue_stats_on(struct amqp_topology **conn, const msgflo_url *node, const char *queue,
+                             uint32_t *ready, uint32_t *consumers)
+{
+    return amqp_topology__queue_stats(conn, node, queue, ready, consumers);
 }

@@ -4,7 +4,7 @@
  * statistics; AMQP only (MQTT has neither: MSGFLO_EINVAL).
  *
  * Not in libmsgflo: the static library msgflo_transport_admin (admin.c,
- * amqp_topology.c). On AMQP it works on a connection of its own to the node
+ * amqp_topology.c, admin_worker.c). On AMQP it works on a connection of its own to the node
  * the transport's data connection is on, opened at the first call, kept, and
  * closed with the data connection (struct transport's admin slot), so nothing
  * of the data connection's traffic is read, or lost, meanwhile.
@@ -48,7 +48,9 @@ struct transport_step {
  * and consumers of `queue` (borrowed), without creating it: AMQP asks with a
  * passive queue.declare on the administration connection, so a missing queue
  * (404, MSGFLO_ENOPORT, logged for debugging) closes only a channel of that
- * connection. MQTT has no queue depth: MSGFLO_EINVAL. A blocking RPC.
+ * connection. MQTT has no queue depth: MSGFLO_EINVAL. A blocking RPC (on a
+ * loop, use transport_queue_stats_on on an admin_worker, as msgflo-guv
+ * does).
  * Returns 0, MSGFLO_ENOTCONN (the transport is not connected, or the
  * administration connection failed), MSGFLO_ENOPORT, MSGFLO_EPROTO or
  * MSGFLO_EINVAL. */
@@ -71,16 +73,16 @@ int transport_queue_stats(struct transport *t, const char *queue, uint32_t *read
 int transport_topology(struct transport *t, struct transport_step *steps, size_t n);
 
 /* --- off the event loop -----------------------------------------------------------------
- * A worker thread runs topology batches on an administration connection it
- * owns alone (not the transport's admin slot, which the loop thread drops
- * with the data connection), to a copy of the data connection's node. */
+ * A worker thread (admin_worker.h) runs topology batches and queue
+ * statistics on an administration connection it owns alone (not the transport's admin slot, which
+ * the loop thread drops with the data connection), to a copy of the data connection's node. */
 struct amqp_topology;
 
-/* On the loop thread: the node of t's data connection once what that
- * connection declared before is carried out (amqp__settle: one RPC on the
- * data connection), as a copy owning its strings (free with
- * msgflo_url_free) that may outlive t. Returns 0, MSGFLO_EINVAL (MQTT),
- * MSGFLO_ENOTCONN or MSGFLO_ENOMEM. */
+/* On the loop thread: the node of t's data connection, as a copy owning its
+ * strings (free with msgflo_url_free) that may outlive t. Does not wait for
+ * what that connection declared before: the worker starts after
+ * transport_when_replied. Returns 0, MSGFLO_EINVAL (MQTT), MSGFLO_ENOTCONN
+ * or MSGFLO_ENOMEM. */
 int transport_admin_node(struct transport *t, msgflo_url **out);
 
 /* Whether two nodes (transport_admin_node) are the same broker and login:
@@ -93,5 +95,10 @@ bool transport_admin_same_node(const msgflo_url *a, const msgflo_url *b);
  * exclusively meanwhile. Touches no transport. */
 int transport_topology_on(struct amqp_topology **conn, const msgflo_url *node,
                           struct transport_step *steps, size_t n);
+
+/* As transport_queue_stats, on *conn (as transport_topology_on), blocking
+ * the calling thread. Touches no transport. */
+int transport_queue_stats_on(struct amqp_topology **conn, const msgflo_url *node, const char *queue,
+                             uint32_t *ready, uint32_t *consumers);
 
 #endif

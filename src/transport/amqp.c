@@ -48,6 +48,7 @@
 #define WATCH_TAG       "msgflo-watch-" /* consumer tag prefix of watches (no acks) */
 #define SUB_TAG         "msgflo-sub-"   /* consumer tag prefix of subscriptions */
 #define REPLY_TIMEOUT   10000           /* ms without the reply to a declaration: lost */
+#define CLOSE_WAIT      1000            /* ms for confirms, then for connection.close-ok */
 
 struct subscription {
     char *queue;
@@ -83,10 +84,12 @@ struct amqp {
     size_t n_subs;
     struct pending *pending; /* [head, n_pending): sent, oldest first; head unanswered */
     size_t head, n_pending, cap_pending;
-    uint32_t next_tag;             /* numbers the consumer tags of subscriptions */
-    void (*subscribed)(void *arg); /* waiting for every pending reply */
-    void *subscribed_arg;
+    uint32_t next_tag; /* numbers the consumer tags of subscriptions */
     bool draining;
+    /* transport_close under way on the loop: waiting for the confirms that
+     * release held-back acks, then for connection.close-ok (`replies` times
+     * each out) */
+    enum { CLOSE_NONE, CLOSE_FLUSHING, CLOSE_SENT } close_phase;
     int loss;                   /* why handle_frame gave the connection up, when not ENOTCONN */
     void (*flushed)(void *arg); /* waiting for every publish to be confirmed */
     void *flushed_arg;
@@ -164,7 +167,7 @@ static void drop_connection(struct amqp *a)
     }
     amqp_acks__reset(&a->acks); /* tags and sequence numbers start again on a new channel */
     a->flushed = NULL;
-    a->subscribed = NULL; /* the caller asks again on `connected` */
+    transport__drop_waiters(&a->base); /* the caller asks again on `connected` */
     a->head = a->n_pending = 0;
     for (size_t i = 0; i < a->n_subs; i++) {
         free(a->subs[i].queue);
@@ -185,8 +188,14 @@ static msgflo_url current_url(const struct amqp *a)
     return u;
 }
 
+static void finish_close(struct amqp *a);
+
 static void lost(struct amqp *a, int err)
 {
+    if (a->close_phase != CLOSE_NONE) {
+        finish_close(a); /* closing anyway */
+        return;
+    }
     drop_connection(a);
     /* A failover list: the next attempt goes to the next node of the
      * cluster (a lost node usually takes its connections with it). */
@@ -318,13 +327,19 @@ static bool handle_frame(struct amqp *a, const amqp_frame_t *f)
     }
 }
 
+static void drain_closing(struct amqp *a);
+
 static void drain(struct amqp *a)
 {
     struct timeval zero = {0, 0};
     if (a->draining)
         return; /* re-entered from a message callback */
+    if (a->close_phase != CLOSE_NONE) {
+        drain_closing(a);
+        return;
+    }
     a->draining = true;
-    for (int n = 0; a->conn && n < MAX_BURST; n++) {
+    for (int n = 0; a->conn && a->close_phase == CLOSE_NONE && n < MAX_BURST; n++) {
         amqp_envelope_t env;
         amqp_maybe_release_buffers(a->conn);
         amqp_rpc_reply_t r = amqp_consume_message(a->conn, &env, &zero, 0);
@@ -374,6 +389,8 @@ static void drain(struct amqp *a)
     a->draining = false;
     if (a->conn)
         amqp_acks__release(&a->acks);
+    if (a->close_phase != CLOSE_NONE) /* closed from a message callback */
+        drain_closing(a);
 }
 
 static void on_poll(uv_poll_t *h, int status, int events)
@@ -753,6 +770,8 @@ static int send_expecting(struct amqp *a, amqp_method_number_t m, void *decoded,
                           amqp_method_number_t reply, const char *what, const char *name,
                           const char *tag, bool watch)
 {
+    if (a->close_phase != CLOSE_NONE)
+        return MSGFLO_ENOTCONN;
     if (a->head > 0 && a->n_pending == a->cap_pending) {
         memmove(a->pending, a->pending + a->head, (a->n_pending - a->head) * sizeof *a->pending);
         a->n_pending -= a->head;
@@ -891,6 +910,15 @@ static const struct pending *refused(const struct amqp *a, const amqp_channel_cl
     return &a->pending[a->head];
 }
 
+/* Every method sent is answered: the waiters, one at a time (one may send
+ * more, or lose the connection). */
+static void fire_waiters(struct amqp *a)
+{
+    struct transport_waiter w;
+    while (a->conn && a->head == a->n_pending && transport__next_waiter(&a->base, &w))
+        transport__waiter_done(&w, 0);
+}
+
 /* A reply to a method sent by send_expecting. Returns false when the
  * connection can no longer be used. */
 static bool on_reply(struct amqp *a, const amqp_frame_t *f)
@@ -916,11 +944,7 @@ static bool on_reply(struct amqp *a, const amqp_frame_t *f)
         return true;
     }
     uv_timer_stop(a->replies);
-    if (a->subscribed) {
-        void (*done)(void *) = a->subscribed;
-        a->subscribed = NULL;
-        done(a->subscribed_arg);
-    }
+    fire_waiters(a);
     return true;
 }
 
@@ -1048,7 +1072,7 @@ static int amqp_unwatch(struct transport *base, const char *queue)
 static int publish(struct amqp *a, const char *exchange, const char *key, const void *data,
                    size_t len, bool persistent)
 {
-    if (!a->conn)
+    if (!a->conn || a->close_phase != CLOSE_NONE)
         return MSGFLO_ENOTCONN;
     int rc = amqp_acks__published(&a->acks);
     if (rc)
@@ -1097,19 +1121,10 @@ static int amqp_announce(struct transport *base, const void *data, size_t len)
 }
 
 /* Once the broker has answered every declaration, binding and consume sent
- * so far (at once when it has). Like MQTT's, one waiter: a later call
- * replaces it, and a lost connection drops it. */
-static int amqp_when_subscribed(struct transport *base, void (*done)(void *arg), void *arg)
+ * so far (at once when it has); a lost connection drops the waiters. */
+static void amqp_when_subscribed(struct transport *base)
 {
-    struct amqp *a = (struct amqp *)base;
-    if (a->head == a->n_pending) {
-        a->subscribed = NULL;
-        done(arg);
-        return 0;
-    }
-    a->subscribed = done;
-    a->subscribed_arg = arg;
-    return 0;
+    fire_waiters((struct amqp *)base);
 }
 
 static int amqp_when_flushed(struct transport *base, void (*done)(void *arg), void *arg)
@@ -1156,29 +1171,84 @@ static void amqp_freed(struct transport *base)
         ev.closed(ud);
 }
 
-/* Held-back acks wait for publisher confirms; before closing, wait for those
- * (at most a second) so a clean stop does not requeue processed messages.
- * Other frames (new deliveries) are dropped: the broker requeues them. */
-static void flush_acks(struct amqp *a)
+/* Closing runs on the loop like everything else: held-back acks wait for
+ * publisher confirms, so first those (at most CLOSE_WAIT) and the acks they
+ * release, so a clean stop does not requeue processed messages; then
+ * connection.close (which closes the channel), and its close-ok awaited (at
+ * most CLOSE_WAIT) before the socket goes, so the broker reads everything
+ * sent before it. Deliveries meanwhile are dropped: the broker requeues
+ * them. */
+
+static void close_step(struct amqp *a);
+static void on_replies_closed(uv_handle_t *h);
+
+static void finish_close(struct amqp *a)
 {
-    uint64_t deadline = uv_hrtime() + 1000000000ULL;
-    while (a->conn && amqp_acks__held(&a->acks) > 0) {
-        uint64_t now = uv_hrtime();
-        if (now >= deadline)
-            break;
-        uint64_t left_us = (deadline - now) / 1000;
-        struct timeval tv = {(time_t)(left_us / 1000000), (suseconds_t)(left_us % 1000000)};
-        amqp_frame_t frame;
-        if (amqp_simple_wait_frame_noblock(a->conn, &frame, &tv) != AMQP_STATUS_OK)
-            break;
-        if (!handle_frame(a, &frame))
-            break;
-        if (a->conn)
-            amqp_acks__release(&a->acks);
+    if (a->conn && amqp_acks__held(&a->acks))
+        LOG_WARNING(NS, "closing with %zu acks unconfirmed: those messages will be redelivered",
+                    amqp_acks__held(&a->acks));
+    a->close_phase = CLOSE_NONE;
+    drop_connection(a);
+    uv_close((uv_handle_t *)a->replies, on_replies_closed);
+}
+
+static void on_close_timer(uv_timer_t *timer)
+{
+    struct amqp *a = timer->data;
+    if (a->close_phase == CLOSE_SENT) {
+        LOG_DEBUG(NS, "no connection.close-ok in %d ms; closing the socket", CLOSE_WAIT);
+        finish_close(a);
+        return;
     }
     if (amqp_acks__held(&a->acks))
         LOG_WARNING(NS, "closing with %zu acks unconfirmed: those messages will be redelivered",
                     amqp_acks__held(&a->acks));
+    a->close_phase = CLOSE_SENT; /* without them */
+    amqp_connection_close_t m = {.reply_code = AMQP_REPLY_SUCCESS,
+                                 .reply_text = amqp_cstring_bytes("closing")};
+    if (amqp_send_method(a->conn, 0, AMQP_CONNECTION_CLOSE_METHOD, &m) != AMQP_STATUS_OK) {
+        finish_close(a);
+        return;
+    }
+    uv_timer_start(a->replies, on_close_timer, CLOSE_WAIT, 0);
+}
+
+/* Sends connection.close once no ack is held back any more. */
+static void close_step(struct amqp *a)
+{
+    if (a->close_phase != CLOSE_FLUSHING || amqp_acks__held(&a->acks) > 0)
+        return;
+    uv_timer_stop(a->replies);
+    on_close_timer(a->replies);
+}
+
+/* The frames of a closing connection: confirms (releasing held acks) and
+ * the close-ok; the rest is dropped. */
+static void drain_closing(struct amqp *a)
+{
+    struct timeval zero = {0, 0};
+    a->draining = true;
+    while (a->conn) {
+        amqp_frame_t f;
+        amqp_maybe_release_buffers(a->conn);
+        int rc = amqp_simple_wait_frame_noblock(a->conn, &f, &zero);
+        if (rc == AMQP_STATUS_TIMEOUT)
+            break;
+        amqp_method_number_t id = f.frame_type == AMQP_FRAME_METHOD ? f.payload.method.id : 0;
+        if (rc != AMQP_STATUS_OK || id == AMQP_CONNECTION_CLOSE_OK_METHOD ||
+            id == AMQP_CONNECTION_CLOSE_METHOD || id == AMQP_CHANNEL_CLOSE_METHOD ||
+            ((id == AMQP_BASIC_ACK_METHOD || id == AMQP_BASIC_NACK_METHOD) &&
+             !handle_frame(a, &f))) {
+            a->draining = false;
+            finish_close(a);
+            return;
+        }
+        if (id == AMQP_BASIC_ACK_METHOD || id == AMQP_BASIC_NACK_METHOD)
+            amqp_acks__release(&a->acks); /* before connection.close */
+    }
+    a->draining = false;
+    if (a->conn)
+        close_step(a);
 }
 
 static void on_heartbeat_closed(uv_handle_t *h);
@@ -1212,18 +1282,16 @@ static void amqp_close_op(struct transport *base)
         return; /* on_connect_done closes once the connecting thread is done */
     }
     transport__drop_admin(&a->base, a->conn != NULL);
-    a->subscribed = NULL; /* no callback of a closing transport */
-    if (a->conn) {
-        struct timeval tv = {1, 0};
-        amqp_set_rpc_timeout(a->conn, &tv);
-        flush_acks(a);
-        if (a->conn) {
-            amqp_channel_close(a->conn, CHANNEL, AMQP_REPLY_SUCCESS);
-            amqp_connection_close(a->conn, AMQP_REPLY_SUCCESS);
-        }
+    transport__drop_waiters(&a->base); /* no callback of a closing transport but `replied` */
+    if (!a->conn) {
+        finish_close(a);
+        return;
     }
-    drop_connection(a);
-    uv_close((uv_handle_t *)a->replies, on_replies_closed);
+    a->close_phase = CLOSE_FLUSHING;
+    uv_timer_stop(a->replies); /* no reply awaited any more but the close-ok */
+    uv_timer_start(a->replies, on_close_timer, CLOSE_WAIT, 0);
+    if (!a->draining)
+        drain_closing(a); /* frames rabbitmq-c has read already; else the poll */
 }
 
 /* For administration (amqp_shared.h) --------------------------------------- */

@@ -31,8 +31,11 @@ int amqp__node(const struct transport *t, msgflo_url *out);
  * consume sent so far on AMQP transport `t`'s data connection (which does not
  * wait for them), so that administration's own connection finds what they
  * made: one blocking basic.qos RPC when replies are outstanding, nothing
- * otherwise. Returns 0, or MSGFLO_ENOTCONN (none, or lost meanwhile: a
- * refusal is logged naming the method, and the transport reconnects). */
+ * otherwise. For the blocking administration calls only (transport_topology,
+ * transport_queue_stats); what must not block waits with
+ * transport_when_replied. Returns 0, or MSGFLO_ENOTCONN (none, or lost
+ * meanwhile: a refusal is logged naming the method, and the transport
+ * reconnects). */
 int amqp__settle(struct transport *t);
 
 /* Sends a heartbeat on AMQP transport `t`'s data connection now, for a caller

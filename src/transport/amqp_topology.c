@@ -198,10 +198,10 @@ void amqp_topology__free(struct amqp_topology *t, bool polite)
 {
     if (!t)
         return;
-    if (polite) {
-        struct timeval tv = {1, 0};
-        amqp_set_rpc_timeout(t->conn, &tv);
-        amqp_connection_close(t->conn, AMQP_REPLY_SUCCESS);
+    if (polite) { /* said, not awaited: nothing of ours is left unread or unsent */
+        amqp_connection_close_t m = {.reply_code = AMQP_REPLY_SUCCESS,
+                                     .reply_text = amqp_cstring_bytes("closing")};
+        amqp_send_method(t->conn, 0, AMQP_CONNECTION_CLOSE_METHOD, &m);
     }
     amqp_destroy_connection(t->conn);
     free(t);

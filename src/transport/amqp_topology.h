@@ -41,8 +41,9 @@ int amqp_topology__run(struct amqp_topology **topo, const msgflo_url *u,
 int amqp_topology__queue_stats(struct amqp_topology **topo, const msgflo_url *u, const char *queue,
                                uint32_t *ready, uint32_t *consumers);
 
-/* Closes the connection (with the close handshake when `polite`; without,
- * for a broker that may be gone) and frees; NULL is a no-op. */
+/* Closes the connection (`polite`: connection.close sent, its reply not
+ * awaited; else the socket only, for a broker that may be gone) and frees;
+ * never waits for the broker. NULL is a no-op. */
 void amqp_topology__free(struct amqp_topology *t, bool polite);
 
 #endif

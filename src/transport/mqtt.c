@@ -56,8 +56,6 @@ struct mqtt {
     int refused;               /* MSGFLO_EREFUSED once a CONNACK refused the login */
     char **batch;              /* topics to subscribe once the current call is over */
     int n_batch, cap_batch;
-    void (*subscribed)(void *arg); /* waiting for pending_subacks == 0 */
-    void *subscribed_arg;
     int pending_publishes;      /* not yet written (QoS 0) or acknowledged (QoS 1) */
     void (*flushed)(void *arg); /* waiting for pending_publishes == 0 */
     void *flushed_arg;
@@ -90,12 +88,11 @@ static void leave(struct mqtt *m)
     if (m->base.closing)
         return;
     flush_batch(m);
-    if (m->subscribed && m->pending_subacks == 0) {
-        void (*done)(void *) = m->subscribed;
-        m->subscribed = NULL;
+    struct transport_waiter w;
+    if (m->pending_subacks == 0 && transport__next_waiter(&m->base, &w)) {
         m->busy++;
-        done(m->subscribed_arg);
-        leave(m);
+        transport__waiter_done(&w, 0);
+        leave(m); /* the next waiter */
         return;
     }
     if (m->flushed && m->pending_publishes == 0) {
@@ -327,7 +324,7 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
     struct mqtt *m = obj;
     (void)mosq;
     m->pending_subacks = 0;
-    m->subscribed = NULL;
+    transport__drop_waiters(&m->base);
     drop_batch(m);
     mqtt_topics__clear(&m->topics); /* subscribed again (a kept session has them: harmless) */
     m->pending_publishes = 0;       /* QoS 0 ones are gone; QoS 1 ones are resent */
@@ -547,14 +544,11 @@ static int mqtt_unwatch(struct transport *base, const char *queue)
     return rc;
 }
 
-static int mqtt_when_subscribed(struct transport *base, void (*done)(void *arg), void *arg)
+static void mqtt_when_subscribed(struct transport *base)
 {
     struct mqtt *m = (struct mqtt *)base;
-    m->subscribed = done;
-    m->subscribed_arg = arg;
     enter(m);
     leave(m); /* fires now when nothing is pending and we are not inside libmosquitto */
-    return 0;
 }
 
 static int mqtt_publish_as(struct transport *base, const char *queue, const void *data, size_t len,

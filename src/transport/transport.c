@@ -64,6 +64,7 @@ void transport__cleanup(struct transport *t, void (*done)(struct transport *t))
     uv_timer_t *timer = t->reconnect_timer;
     t->reconnect_timer = NULL;
     t->cleanup_done = done;
+    transport__drop_waiters(t); /* each `replied` waiter is told once */
     uv_timer_stop(timer);
     uv_close((uv_handle_t *)timer, on_cleanup_timer_closed);
 }
@@ -233,11 +234,55 @@ int transport_announce(struct transport *t, const void *data, size_t len)
     return t->ops->announce(t, data, len);
 }
 
-int transport_when_subscribed(struct transport *t, void (*done)(void *arg), void *arg)
+static int add_waiter(struct transport *t, const struct transport_waiter *w)
 {
     if (!t->connected)
         return MSGFLO_ENOTCONN;
-    return t->ops->when_subscribed(t, done, arg);
+    for (size_t i = 0; i < t->n_waiters; i++) {
+        const struct transport_waiter *o = &t->waiters[i];
+        if (o->subscribed == w->subscribed && o->replied == w->replied && o->arg == w->arg)
+            return 0; /* waiting already */
+    }
+    if (t->n_waiters == TRANSPORT_MAX_WAITERS)
+        return MSGFLO_ENOMEM;
+    t->waiters[t->n_waiters++] = *w;
+    t->ops->when_subscribed(t);
+    return 0;
+}
+
+int transport_when_subscribed(struct transport *t, void (*done)(void *arg), void *arg)
+{
+    return add_waiter(t, &(struct transport_waiter){.subscribed = done, .arg = arg});
+}
+
+int transport_when_replied(struct transport *t, void (*done)(void *arg, int rc), void *arg)
+{
+    return add_waiter(t, &(struct transport_waiter){.replied = done, .arg = arg});
+}
+
+bool transport__next_waiter(struct transport *t, struct transport_waiter *w)
+{
+    if (t->n_waiters == 0)
+        return false;
+    *w = t->waiters[0];
+    t->n_waiters--;
+    memmove(t->waiters, t->waiters + 1, t->n_waiters * sizeof *t->waiters);
+    return true;
+}
+
+void transport__waiter_done(const struct transport_waiter *w, int rc)
+{
+    if (w->replied)
+        w->replied(w->arg, rc);
+    else if (rc == 0)
+        w->subscribed(w->arg);
+}
+
+void transport__drop_waiters(struct transport *t)
+{
+    struct transport_waiter w;
+    while (transport__next_waiter(t, &w))
+        transport__waiter_done(&w, MSGFLO_ENOTCONN);
 }
 
 int transport_when_flushed(struct transport *t, void (*done)(void *arg), void *arg)

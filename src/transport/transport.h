@@ -70,11 +70,11 @@ struct transport_ops {
     int (*declare_discovery)(struct transport *t);
     /* Sends a discovery message on the `fbp` channel. */
     int (*announce)(struct transport *t, const void *data, size_t len);
-    /* Calls done(arg) once the broker has processed every subscribe sent so
-     * far (MQTT: all SUBACKs in; AMQP: every declaration, binding and consume
-     * answered), at once when it has. One waiter: a later call replaces it;
-     * a lost connection drops it (ask again on events.connected). */
-    int (*when_subscribed)(struct transport *t, void (*done)(void *arg), void *arg);
+    /* A waiter was added (transport_when_subscribed, transport_when_replied):
+     * calls them (transport__next_waiter) at once when nothing is
+     * outstanding (MQTT: every SUBACK in; AMQP: every declaration, binding
+     * and consume answered), else when that is so. */
+    void (*when_subscribed)(struct transport *t);
     /* Calls done(arg) once everything published so far is safe: AMQP, confirmed
      * by the broker; MQTT, written to the socket (QoS 0) or acknowledged (QoS 1). */
     int (*when_flushed)(struct transport *t, void (*done)(void *arg), void *arg);
@@ -87,6 +87,17 @@ struct transport_ops {
     int (*nack)(struct transport *t, const struct transport_delivery *d);
     void (*close)(struct transport *t);
 };
+
+/* One waiter for the broker's replies: `subscribed` (transport_when_subscribed,
+ * dropped with the connection) or `replied` (transport_when_replied, told). */
+struct transport_waiter {
+    void (*subscribed)(void *arg);
+    void (*replied)(void *arg, int rc);
+    void *arg;
+};
+
+/* Waiters at once: a participant, the coordinator, its binder, a tool. */
+#define TRANSPORT_MAX_WAITERS 8
 
 /* Fields every implementation starts with. */
 struct transport {
@@ -113,6 +124,9 @@ struct transport {
     void *admin;
     void (*admin_drop)(struct transport *t, bool polite);
     uint64_t refused; /* publishes the broker refused (AMQP confirm nacks) */
+    /* waiting for the broker's replies, oldest first (transport__next_waiter) */
+    struct transport_waiter waiters[TRANSPORT_MAX_WAITERS];
+    size_t n_waiters;
 };
 
 /* Creates the transport for url->scheme (takes ownership of `url`).
@@ -159,7 +173,20 @@ int transport_set_will(struct transport *t, const char *topic, const void *data,
                        bool retain);
 int transport_announce(struct transport *t, const void *data, size_t len);
 int transport_declare_discovery(struct transport *t);
+/* Calls done(arg) once the broker has processed every subscribe sent so far
+ * (MQTT: all SUBACKs in; AMQP: every declaration, binding and consume
+ * answered), at once when it has. Several waiters, called oldest first; the
+ * same done and arg again while it waits is one waiter. A lost connection
+ * drops them (ask again on events.connected). Returns 0, MSGFLO_ENOTCONN or
+ * MSGFLO_ENOMEM (TRANSPORT_MAX_WAITERS already wait). */
 int transport_when_subscribed(struct transport *t, void (*done)(void *arg), void *arg);
+/* As transport_when_subscribed, but done is called exactly once: done(arg,
+ * 0) once the broker has answered, done(arg, MSGFLO_ENOTCONN) when the
+ * connection goes first (lost, or the transport closes). `arg` must stay
+ * valid until then. For what must not wait on the loop for the replies
+ * (the binder's calls on their thread). Returns 0 (done will be called),
+ * MSGFLO_ENOTCONN or MSGFLO_ENOMEM (done will not be called). */
+int transport_when_replied(struct transport *t, void (*done)(void *arg, int rc), void *arg);
 int transport_when_flushed(struct transport *t, void (*done)(void *arg), void *arg);
 /* Whether the transport has broker-side bindings (AMQP). */
 bool transport_has_bindings(const struct transport *t);
@@ -199,6 +226,14 @@ void transport__failed(struct transport *t, const char *ns, const char *fmt, ...
     __attribute__((format(printf, 3, 4)));
 /* Lets administration drop what it holds for the connection (admin_drop). */
 void transport__drop_admin(struct transport *t, bool polite);
+/* For the transports, once nothing is outstanding: takes the oldest waiter
+ * into *w (false: none). Call it with transport__waiter_done, one at a time:
+ * a waiter may send more. */
+bool transport__next_waiter(struct transport *t, struct transport_waiter *w);
+void transport__waiter_done(const struct transport_waiter *w, int rc);
+/* The connection is gone: drops the `subscribed` waiters and tells the
+ * `replied` ones (MSGFLO_ENOTCONN). */
+void transport__drop_waiters(struct transport *t);
 /* Whether getaddrinfo says `host` does not exist (EAI_NONAME), not merely
  * that the resolver could not answer now. Blocks while it resolves. */
 bool transport__host_unknown(const char *host);

@@ -130,4 +130,4 @@ async function checkStops(rt, ms) {
   ok(Date.now() - t0 < ms, `exited in ${Date.now() - t0} ms`);
 }
 
-module.exports = { startRuntime, connect, ask, checkResponsive, checkStops };
+module.exports = { startRuntime, connect, ask, checkResponsive, checkStops, httpGet };

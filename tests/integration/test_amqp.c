@@ -1,8 +1,10 @@
 /* Participants on a real RabbitMQ: discovery, data, dead-lettering, shared
- * work, no loss of unacked messages, batched acks, reconnect after a broker
- * restart, a failover list whose first host is down. */
+ * work, no loss of unacked messages, batched acks, a clean stop mid-stream,
+ * reconnect after a broker restart, a failover list whose first host is
+ * down. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -246,6 +248,59 @@ static void test_batched_acks_skip_unsettled(void **state)
     amqp_client_close(&ac);
 }
 
+/* A clean stop (SIGTERM) in the middle of a stream: the close, on the loop,
+ * waits for the confirms of the outputs and sends the acks they release
+ * before connection.close, so no processed message is delivered again (and
+ * none is lost): a second worker repeats exactly the rest. */
+static void test_clean_stop_acks_what_it_processed(void **state)
+{
+    enum { N = 2000 };
+    struct names n;
+    support_names(&n, "as");
+    struct amqp_client ac;
+    assert_int_equal(amqp_client_open(&ac, url), 0);
+    struct child c;
+    start(&c, "repeat", n.role, NULL);
+    assert_int_equal(amqp_client_watch(&ac, n.out), 0);
+    for (int i = 0; i < N; i++) {
+        char data[16];
+        snprintf(data, sizeof data, "%d", i);
+        assert_int_equal(amqp_client_send(&ac, n.in, data), 0);
+    }
+    static bool seen[N];
+    memset(seen, 0, sizeof seen);
+    int got = 0;
+    for (char *m; got < N / 20 && (m = amqp_client_wait(&ac, 5000)) != NULL; free(m)) {
+        long i = strtol(m, NULL, 10);
+        assert_true(i >= 0 && i < N && !seen[i]);
+        seen[i] = true;
+        got++;
+    }
+    assert_int_equal(got, N / 20);
+    assert_int_equal(child_stop(&c, SIGTERM), 0);
+    /* what the first worker published before it stopped */
+    for (char *m; got < N && (m = amqp_client_wait(&ac, 500)) != NULL; free(m)) {
+        long i = strtol(m, NULL, 10);
+        assert_true(i >= 0 && i < N && !seen[i]);
+        seen[i] = true;
+        got++;
+    }
+    assert_true(got < N); /* stopped mid-stream: the rest is the second worker's */
+    start(&c, "repeat", n.role, NULL);
+    for (char *m; got < N && (m = amqp_client_wait(&ac, 5000)) != NULL; free(m)) {
+        long i = strtol(m, NULL, 10);
+        assert_true(i >= 0 && i < N);
+        if (seen[i])
+            fail_msg("message %ld came twice: the stop did not ack it", i);
+        seen[i] = true;
+        got++;
+    }
+    assert_int_equal(got, N);
+    assert_null(amqp_client_wait(&ac, 1000));
+    assert_int_equal(child_stop(&c, 0), 0);
+    amqp_client_close(&ac);
+}
+
 static void test_reconnect_after_broker_restart(void **state)
 {
     struct names n;
@@ -408,6 +463,7 @@ int main(void)
         SUPPORT_TEST(test_same_role_shares_work),
         SUPPORT_TEST(test_unacked_message_is_not_lost),
         SUPPORT_TEST(test_batched_acks_skip_unsettled),
+        SUPPORT_TEST(test_clean_stop_acks_what_it_processed),
         SUPPORT_TEST(test_reconnect_after_broker_restart),
         SUPPORT_TEST(test_tls),
         SUPPORT_TEST(test_idle_heartbeats),

@@ -4,6 +4,8 @@
  * process's forwarding. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -230,6 +232,83 @@ static void test_amqp_each_results(void **state)
     amqp_client_close(&ac);
 }
 
+/* binder__call_async waits, without blocking the loop, for the broker's
+ * replies to what the data connection sent before: its thread starts only
+ * once the loop has read them (and after an earlier waiter of the same
+ * transport), not while the loop is held. */
+struct replies {
+    atomic_int replied; /* the test's own waiter, on the loop thread */
+    atomic_int started; /* work began, on the binder's thread */
+    atomic_int seen;    /* `replied` as work saw it */
+    bool done;
+    int rcs[1];
+    struct binding b;
+};
+
+static void on_replies_in(void *arg)
+{
+    struct replies *r = arg;
+    atomic_store(&r->replied, 1);
+}
+
+static void replies_work(struct binder *b, void *arg)
+{
+    struct replies *r = arg;
+    atomic_store(&r->seen, atomic_load(&r->replied));
+    atomic_store(&r->started, 1);
+    binder__add_each(b, &r->b, 1, true, r->rcs);
+}
+
+static void replies_done(struct binder *b, void *arg)
+{
+    (void)b;
+    struct replies *r = arg;
+    r->done = true;
+}
+
+static void test_amqp_after_replies(void **state)
+{
+    const char *url = support_broker("MSGFLO_TEST_AMQP");
+    char role[64], in[128], out[128];
+    support_role("bar", role, sizeof role);
+    snprintf(in, sizeof in, "%s.IN", role);
+    snprintf(out, sizeof out, "%s.OUT", role);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct ctx c = {0};
+    struct session *s;
+    char err[256];
+    static const struct session_events ev = {.connected = on_connected, .message = on_message};
+    assert_int_equal(session__new(&loop, url, "test-binder", 0, &ev, &c, &s, err, sizeof err), 0);
+    assert_int_equal(session__start(s, 10000), 0);
+    for (int i = 0; i < 100 && !c.connected; i++)
+        run_for(&loop, 50);
+    assert_true(c.connected);
+    struct transport *t = session__transport(s);
+    assert_int_equal(binder__new(t, &c.binder), 0);
+
+    struct replies r = {.rcs = {1}, .b = {.type = BINDING_PUBSUB, .src = out, .tgt = in}};
+    /* sent, not answered yet: the loop has not run since */
+    assert_int_equal(transport_declare_inqueue(t, in), 0);
+    assert_int_equal(transport_when_subscribed(t, on_replies_in, &r), 0);
+    assert_int_equal(binder__call_async(c.binder, &loop, replies_work, replies_done, NULL, &r), 0);
+    assert_true(binder__busy(c.binder));
+    usleep(300000); /* the loop held: no reply read, no thread */
+    assert_int_equal(atomic_load(&r.started), 0);
+    assert_int_equal(atomic_load(&r.replied), 0);
+    for (int i = 0; i < 500 && !r.done; i++)
+        run_for(&loop, 20);
+    assert_true(r.done);
+    assert_int_equal(atomic_load(&r.seen), 1); /* both waiters, oldest first */
+    assert_int_equal(r.rcs[0], 0);
+
+    session__finish(s, 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    binder__free(c.binder);
+    session__free(s);
+    uv_loop_close(&loop);
+}
+
 int main(void)
 {
     if (!support_broker("MSGFLO_TEST_MQTT") || !support_broker("MSGFLO_TEST_AMQP")) {
@@ -241,6 +320,7 @@ int main(void)
         SUPPORT_TEST(test_mqtt_late_router_ok),
         SUPPORT_TEST(test_amqp),
         SUPPORT_TEST(test_amqp_each_results),
+        SUPPORT_TEST(test_amqp_after_replies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -70,6 +70,7 @@ struct mqtt {
     bool tls_reported;     /* its failure is logged */
     bool v5;               /* attempts speak MQTT 5 (forwarding, until a broker refuses it) */
     bool connacked;        /* this attempt got a CONNACK */
+    int early_closes;      /* attempts in a row closed by the broker before a CONNACK */
 };
 
 static void mqtt_retry(struct transport *base);
@@ -189,6 +190,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
         if (!tls_failed(m))
             transport__failed(&m->base, NS, "connection to %s:%d failed: %s", m->base.url->host,
                               m->base.url->port, err ? strerror(err) : uv_strerror(status));
+        m->early_closes = 0; /* not the broker's answer to MQTT 5 */
         lost(m, MSGFLO_ENOTCONN);
         goto out;
     }
@@ -228,11 +230,9 @@ static void on_poll(uv_poll_t *h, int status, int events)
      * otherwise (e.g. a failed TLS handshake) handle the loss here. */
     if (rc != MOSQ_ERR_SUCCESS && m->poll && m->refused) {
         lost(m, m->refused); /* said by on_connect */
-    } else if (rc != MOSQ_ERR_SUCCESS && m->poll && refused_v5(m, false, rc)) {
-        lost(m, MSGFLO_ENOTCONN);
     } else if (rc != MOSQ_ERR_SUCCESS && m->poll) {
         bool tls = tls_failed(m);
-        if (!tls)
+        if (!tls && !refused_v5(m, false, rc))
             transport__failed(&m->base, NS, "connection to %s:%d failed: %s", m->base.url->host,
                               m->base.url->port, mosquitto_strerror(rc));
         lost(m, tls || rc == MOSQ_ERR_TLS ? MSGFLO_ETLS : MSGFLO_ENOTCONN);
@@ -309,16 +309,24 @@ static int set_connect_properties(struct mqtt *m)
     return rc == MOSQ_ERR_INVAL ? 0 : rc == MOSQ_ERR_NOMEM ? MSGFLO_ENOMEM : MSGFLO_EPROTO;
 }
 
-/* Whether the broker refused MQTT 5 on this attempt: a CONNACK "unsupported
- * protocol version" (rc), or the connection closed before any CONNACK
- * (RabbitMQ 3.10's MQTT plugin drops a CONNECT it cannot read). Then the
+/* Whether the broker refused MQTT 5: a CONNACK "unsupported protocol
+ * version" (connack, rc), or two attempts in a row closed by the broker
+ * before any CONNACK (RabbitMQ 3.10's MQTT plugin drops a CONNECT it cannot
+ * read; one such close may be a broker stopping at that moment). Then the
  * next attempts speak MQTT 3.1.1. */
 static bool refused_v5(struct mqtt *m, bool connack, int rc)
 {
-    if (!m->v5 || (connack ? rc != MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION &&
-                                 rc != CONNACK_REFUSED_PROTOCOL_VERSION
-                           : m->connacked || rc != MOSQ_ERR_CONN_LOST))
+    if (!m->v5)
         return false;
+    if (connack && rc != MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION &&
+        rc != CONNACK_REFUSED_PROTOCOL_VERSION)
+        return false;
+    if (!connack) {
+        bool early = !m->connacked && rc == MOSQ_ERR_CONN_LOST;
+        m->early_closes = early ? m->early_closes + 1 : 0;
+        if (m->early_closes < 2)
+            return false;
+    }
     LOG_WARNING(NS, "broker %s:%d does not take MQTT 5: MQTT 3.1.1 from now on", m->base.url->host,
                 m->base.url->port);
     m->v5 = false;
@@ -332,6 +340,7 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
     struct mqtt *m = obj;
     (void)mosq;
     m->connacked = true;
+    m->early_closes = 0;
     if (rc != 0 && refused_v5(m, true, rc)) {
         mosquitto_disconnect(m->mosq);
         return;
@@ -394,11 +403,8 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
         lost(m, m->refused); /* said by on_connect */
         return;
     }
-    if (refused_v5(m, false, rc)) {
-        lost(m, MSGFLO_ENOTCONN);
-        return;
-    }
-    if (!tls_failed(m))
+    bool tls = tls_failed(m);
+    if (!tls && !refused_v5(m, false, rc))
         LOG_WARNING(NS, "connection to %s:%d lost (%s)", m->base.url->host, m->base.url->port,
                     rc == 0 ? "closed" : mosquitto_strerror(rc));
     lost(m, MSGFLO_ENOTCONN);
@@ -455,6 +461,7 @@ static void start_connect(struct mqtt *m, bool first)
         snprintf(m->base.last_error, sizeof m->base.last_error, "host name %s not found", u->host);
         lost(m, MSGFLO_ENOHOST);
     } else if (rc != MOSQ_ERR_SUCCESS) {
+        m->early_closes = 0;
         if (!tls_failed(m))
             transport__failed(&m->base, NS, "cannot connect to %s:%d: %s", u->host, u->port,
                               rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));

@@ -179,7 +179,7 @@ int transport_set_will(struct transport *t, const char *topic, const void *data,
  * new subscription would get; deliveries say so (transport_delivery's
  * `forwarding`). A broker that refuses MQTT 5 (a CONNACK "unsupported
  * protocol version", or the connection closed before any CONNACK, as
- * RabbitMQ 3.10 does) gets MQTT 3.1.1 from the next attempt on, for the
+ * RabbitMQ 3.10 does, twice in a row) gets MQTT 3.1.1 from the next attempt on, for the
  * transport's life: plain deliveries then, as every other connection's.
  * transport_is_mqtt5 tells which. Returns 0 or MSGFLO_EINVAL (AMQP). */
 int transport_set_forwarding(struct transport *t);

@@ -4,7 +4,9 @@
  * forwarding resumed after mosquitto restarts, the status cleared when it
  * stops (SIGTERM) or dies (its will), msgflo-setup handing its bindings to
  * it and exiting, and the coordinator forwarding again once the router is
- * gone, and a router's late ok stopping the coordinator's forwarding. Each
+ * gone, and a router's late ok stopping the coordinator's forwarding; over
+ * MQTT 5, chains that meet delivering once and a message's retain flag,
+ * QoS 2 and properties carried; on RabbitMQ's MQTT 3.1.1, the fallback. Each
  * case starts its own mosquitto and router. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -428,6 +430,8 @@ struct v5_client {
     char *content_type, *response_topic;
     void *correlation;
     uint16_t correlation_len;
+    uint8_t format;  /* payload format indicator; 0xff: none */
+    uint32_t expiry; /* message expiry left; 0: none */
 };
 
 static void v5_on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *m,
@@ -445,6 +449,9 @@ static void v5_on_message(struct mosquitto *mosq, void *obj, const struct mosqui
     mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &c->response_topic, false);
     mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &c->correlation,
                                    &c->correlation_len, false);
+    c->format = 0xff;
+    mosquitto_property_read_byte(props, MQTT_PROP_PAYLOAD_FORMAT_INDICATOR, &c->format, false);
+    mosquitto_property_read_int32(props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL, &c->expiry, false);
 }
 
 static void v5_open(struct v5_client *c, const char *url)
@@ -519,6 +526,9 @@ static void test_retain_qos2_properties(void **state)
     assert_int_equal(mosquitto_property_add_string(&props, MQTT_PROP_RESPONSE_TOPIC, "k.reply"), 0);
     assert_int_equal(
         mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, "\x01\x02", 2), 0);
+    assert_int_equal(mosquitto_property_add_byte(&props, MQTT_PROP_PAYLOAD_FORMAT_INDICATOR, 1), 0);
+    assert_int_equal(mosquitto_property_add_int32(&props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL, 600),
+                     0);
     assert_int_equal(mosquitto_publish_v5(pub.mosq, NULL, "k.a", 4, "kept", 2, true, props), 0);
     mosquitto_property_free_all(&props);
     for (int i = 0; i < 150 && sub.n == 0; i++) {
@@ -539,6 +549,8 @@ static void test_retain_qos2_properties(void **state)
     assert_string_equal(sub.response_topic, "k.reply");
     assert_int_equal(sub.correlation_len, 2);
     assert_memory_equal(sub.correlation, "\x01\x02", 2);
+    assert_int_equal(sub.format, 1);
+    assert_true(sub.expiry > 590 && sub.expiry <= 600); /* what is left of it */
     v5_close(&sub);
 
     /* retained on the targets: a new subscriber of k.b gets it */

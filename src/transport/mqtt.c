@@ -377,8 +377,8 @@ static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int qos_cou
     (void)mosq;
     (void)mid;
     for (int i = 0; i < qos_count; i++) {
-        if (granted[i] == 0x80)
-            LOG_ERROR(NS, "broker refused a subscription (access control?)");
+        if (granted[i] >= 0x80) /* 3.1.1: 0x80; MQTT 5: a reason code, e.g. 0x87 not authorised */
+            LOG_ERROR(NS, "broker refused a subscription (access control?): 0x%02x", granted[i]);
     }
     m->packets++;
     if (m->pending_subacks > 0)

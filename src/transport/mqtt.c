@@ -309,11 +309,13 @@ static int set_connect_properties(struct mqtt *m)
     return rc == MOSQ_ERR_INVAL ? 0 : rc == MOSQ_ERR_NOMEM ? MSGFLO_ENOMEM : MSGFLO_EPROTO;
 }
 
-/* Whether the broker refused MQTT 5: a CONNACK "unsupported protocol
- * version" (connack, rc), or two attempts in a row closed by the broker
- * before any CONNACK (RabbitMQ 3.10's MQTT plugin drops a CONNECT it cannot
- * read; one such close may be a broker stopping at that moment). Then the
- * next attempts speak MQTT 3.1.1. */
+/* Whether an attempt's end is the broker's answer to MQTT 5, logged here
+ * (debug: the transport's owner tells, see transport_is_mqtt5): a CONNACK
+ * "unsupported protocol version" (connack, rc), or an attempt closed by the
+ * broker before any CONNACK (RabbitMQ 3.10's MQTT plugin drops a CONNECT it
+ * cannot read). After the CONNACK or the second such close in a row (one
+ * may be a broker stopping at that moment), the next attempts speak MQTT
+ * 3.1.1. */
 static bool refused_v5(struct mqtt *m, bool connack, int rc)
 {
     if (!m->v5)
@@ -324,11 +326,16 @@ static bool refused_v5(struct mqtt *m, bool connack, int rc)
     if (!connack) {
         bool early = !m->connacked && rc == MOSQ_ERR_CONN_LOST;
         m->early_closes = early ? m->early_closes + 1 : 0;
-        if (m->early_closes < 2)
+        if (m->early_closes == 0)
             return false;
+        if (m->early_closes < 2) {
+            LOG_DEBUG(NS, "broker %s:%d closed the connection before its CONNACK to MQTT 5",
+                      m->base.url->host, m->base.url->port);
+            return true;
+        }
     }
-    LOG_WARNING(NS, "broker %s:%d does not take MQTT 5: MQTT 3.1.1 from now on", m->base.url->host,
-                m->base.url->port);
+    LOG_DEBUG(NS, "broker %s:%d does not take MQTT 5: MQTT 3.1.1 from now on", m->base.url->host,
+              m->base.url->port);
     m->v5 = false;
     mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
     set_connect_properties(m); /* drops them: cannot fail */

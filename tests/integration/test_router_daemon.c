@@ -151,7 +151,8 @@ static void test_requests_forwarding_loops(void **state)
 
 /* Stopped with SIGTERM, the router clears its status (exit 0); started
  * again, it has its bindings back from its file and forwards them, and the
- * QoS 1 message published while it was away (its session is kept). Killed,
+ * QoS 1 and 2 messages published while it was away (its session is kept,
+ * on MQTT 5 with no expiry). Killed,
  * its will clears the status. */
 static void test_persists_and_clears_status(void **state)
 {
@@ -172,17 +173,23 @@ static void test_persists_and_clears_status(void **state)
     assert_int_equal(child_stop(&r, SIGTERM), 0);
     assert_null(status_now(&b));
 
-    /* a QoS 1 message while it is away waits in its kept session */
+    /* QoS 1 and 2 messages while it is away wait in its kept session */
     struct mqtt_client away;
     assert_int_equal(mqtt_client_open(&away, b.url), 0);
-    assert_int_equal(mqtt_client_subscribe_qos(&away, "q.IN", 1), 0);
+    assert_int_equal(mqtt_client_subscribe_qos(&away, "q.IN", 2), 0);
     assert_int_equal(mqtt_client_publish_qos(&away, "p.OUT", "away", 4, 1), 0);
+    assert_int_equal(mqtt_client_publish_qos(&away, "p.OUT", "away2", 5, 2), 0);
 
     router_start(&r, &b, line, sizeof line);
     assert_non_null(strstr(line, "with 2 binding(s)"));
     char *got = mqtt_client_wait(&away, "q.IN", 3000);
     assert_non_null(got);
     assert_string_equal(got, "away");
+    free(got);
+    got = mqtt_client_wait(&away, "q.IN", 3000);
+    assert_non_null(got);
+    assert_string_equal(got, "away2");
+    assert_int_equal(away.last_qos, 2);
     free(got);
     mqtt_client_close(&away);
     got = through(&b, "p.OUT", "r.IN", "kept", 4, 0, NULL);

@@ -187,10 +187,12 @@ static void on_poll(uv_poll_t *h, int status, int events)
         int fd = mosquitto_socket(m->mosq);
         if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
             err = 0;
-        if (!tls_failed(m))
+        /* A reset (not a refused connect) may be a broker's answer to MQTT 5:
+         * one that closes with our CONNECT still unread resets. */
+        if (!tls_failed(m) &&
+            !refused_v5(m, false, err == ECONNRESET ? MOSQ_ERR_CONN_LOST : MOSQ_ERR_ERRNO))
             transport__failed(&m->base, NS, "connection to %s:%d failed: %s", m->base.url->host,
                               m->base.url->port, err ? strerror(err) : uv_strerror(status));
-        m->early_closes = 0; /* not the broker's answer to MQTT 5 */
         lost(m, MSGFLO_ENOTCONN);
         goto out;
     }

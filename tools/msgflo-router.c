@@ -39,13 +39,17 @@ static const struct cli_spec spec = {
              "Keeps MQTT bindings for msgflo on a broker that cannot load the\n"
              "mosquitto_msgflo.so plugin: answers addbinding, removebinding and\n"
              "listbindings on /msgrouter/NAME/, and republishes every message on a\n"
-             "bound topic to its targets, byte for byte with its QoS (0 or 1). Its\n"
+             "bound topic to its targets, byte for byte with its QoS, retain flag and\n"
+             "MQTT 5 properties, along chains of bindings (each target once). It\n"
+             "speaks MQTT 5; a broker that does not gets MQTT 3.1.1 (said once on\n"
+             "stderr: no retain flag, no properties, QoS 2 at QoS 1, and a target\n"
+             "where chains meet gets a message once per chain). Its\n"
              "retained status on /msgrouter/NAME/status tells msgflo-setup and the\n"
              "runtime to hand their bindings over; it is cleared when the router\n"
              "stops (SIGTERM, SIGINT: exit 0) and, by the broker, when its\n"
              "connection breaks. Reconnects after broker loss and subscribes again;\n"
              "the broker keeps its session (client id msgflo-router-NAME), so QoS 1\n"
-             "messages published while it is away are forwarded when it is back.\n"
+             "and 2 messages published while it is away are forwarded when it is back.\n"
              "Prints one line on stdout once connected.\n",
     .options = options,
     .epilog = "See docs/msgrouter.md.\n",
@@ -56,7 +60,8 @@ struct daemon {
     struct router *table;
     struct forwarder *fw;
     char *status_topic, *status;
-    bool stopped; /* by a signal: a clean stop */
+    bool stopped;   /* by a signal: a clean stop */
+    bool said_v311; /* the broker's refusal of MQTT 5 is told once */
     uv_timer_t saver;
     bool saver_ready;
 };
@@ -90,6 +95,12 @@ static void on_connected(struct session *s, void *ud)
     if (rc) {
         fprintf(stderr, PROG ": cannot take up routing: %s\n", msgflo_strerror(rc));
         return; /* the transport reconnects when the connection is the cause */
+    }
+    if (!transport_is_mqtt5(t) && !d->said_v311) {
+        fprintf(stderr, PROG ": the broker does not take MQTT 5: forwarding as an MQTT 3.1.1 "
+                             "client (where chains meet a target gets a message once per chain; no "
+                             "retain flag, no properties; QoS 2 goes on at QoS 1)\n");
+        d->said_v311 = true;
     }
     printf(PROG ": routing /msgrouter/%s/ with %zu binding(s)%s%s\n", d->instance,
            router__count(d->table), d->file ? " kept in " : "", d->file ? d->file : "");
@@ -178,7 +189,7 @@ static int prepare(struct daemon *d, struct session *s, uv_loop_t *loop)
     d->saver.data = d;
     d->saver_ready = true;
     if (router__status(d->table, &d->status_topic, &d->status) ||
-        forwarder__new(t, d->table, &d->fw) ||
+        forwarder__new(t, d->table, &d->fw) || transport_set_forwarding(t) ||
         transport_set_will(t, d->status_topic, "", 0, true) || session__start(s, 0)) {
         fprintf(stderr, PROG ": out of memory\n");
         return 1;

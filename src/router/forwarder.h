@@ -18,15 +18,26 @@
  *     // after the table was changed behind its back (router__control, router__load):
  *     forwarder__sync(f);
  *
- * Being a client, it gets its own republished messages back when a target
- * is itself a bound source, so it forwards only each source's own targets
- * (router__targets) and lets the broker carry a message along a chain: with
- * a -> b, a -> c, b -> d, c -> d a message on a reaches d twice (the plugin,
- * inside the broker, delivers it once). Retained messages the broker
- * delivers because of a new subscription are not forwarded: they were
- * published before the binding (or were forwarded already before a
- * reconnect), and MQTT 3.1.1 does not tell a client the retain flag of a
- * live message, so nothing is republished retained.
+ * On a forwarding MQTT 5 connection (transport_set_forwarding, which
+ * msgflo-router asks for) the broker does not send the forwarder its own
+ * republications back, so it carries a message along the whole chain itself
+ * (router__route, the plugin's computation): with a -> b, a -> c, b -> d,
+ * c -> d a message on a reaches b, c and d, each once. It republishes with
+ * the message's QoS (2 included), retain flag and properties
+ * (transport_forward): a retained message stays retained on the targets.
+ * Retained messages are not handed out to it on subscribing: they were
+ * published before the binding (or forwarded before a reconnect), and the
+ * plugin, which sees only what clients publish, does not forward them
+ * either.
+ *
+ * On MQTT 3.1.1 (the coordinator's fallback, or a broker without MQTT 5) it
+ * gets its own republished messages back when a target is itself a bound
+ * source, so it forwards only each source's own targets (router__targets)
+ * and lets the broker carry a message along a chain: with the bindings
+ * above a message on a reaches d twice. MQTT 3.1.1 does not tell a client
+ * the retain flag of a live message, so nothing is republished retained
+ * and the retained messages a new subscription brings are not forwarded;
+ * properties do not exist there.
  */
 #ifndef MSGFLO_ROUTER_FORWARDER_H
 #define MSGFLO_ROUTER_FORWARDER_H
@@ -61,7 +72,8 @@ int forwarder__sync(struct forwarder *f);
 int forwarder__restore(struct forwarder *f);
 
 /* A message of the transport: when topic is a bound source, republishes it
- * to each target (errors logged) and returns true; else false. */
+ * to each target (errors logged) and returns true; else false. `d` (NULL:
+ * QoS 0) says how it arrived, see above. */
 bool forwarder__on_message(struct forwarder *f, const char *topic,
                            const struct transport_delivery *d, const void *data, size_t len);
 

@@ -15,6 +15,10 @@
  * corked, so one loop turn costs one write segment, not one per message (a
  * single packet is written without corking). Outside callbacks a publish is
  * written at once (low latency).
+ *
+ * Forwarding (transport_set_forwarding, msgflo-router) speaks MQTT 5 with
+ * subscription options that let a republishing client see what a broker
+ * plugin sees; everything else speaks MQTT 3.1.1.
  */
 #include "transport/transport.h"
 
@@ -27,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <mosquitto.h>
+#include <mqtt_protocol.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -61,6 +66,9 @@ struct mqtt {
     void *flushed_arg;
     struct tls_report tls; /* the current TLS handshake's (mqtts) */
     bool tls_reported;     /* its failure is logged */
+    bool v5;               /* attempts speak MQTT 5 (forwarding, until a broker refuses it) */
+    bool connacked;        /* this attempt got a CONNACK */
+    int early_closes;      /* attempts in a row closed by the broker before a CONNACK */
 };
 
 static void mqtt_retry(struct transport *base);
@@ -68,6 +76,7 @@ static void update_poll(struct mqtt *m);
 static void do_close(struct mqtt *m);
 static void flush_batch(struct mqtt *m);
 static void drop_batch(struct mqtt *m);
+static bool refused_v5(struct mqtt *m, bool connack, int rc);
 
 /* libmosquitto is not re-entrant: notifications that may lead to closing the
  * transport or to new I/O run only once our outermost call into it returns. */
@@ -175,7 +184,10 @@ static void on_poll(uv_poll_t *h, int status, int events)
         int fd = mosquitto_socket(m->mosq);
         if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
             err = 0;
-        if (!tls_failed(m))
+        /* A reset (not a refused connect) may be a broker's answer to MQTT 5:
+         * one that closes with our CONNECT still unread resets. */
+        if (!tls_failed(m) &&
+            !refused_v5(m, false, err == ECONNRESET ? MOSQ_ERR_CONN_LOST : MOSQ_ERR_ERRNO))
             transport__failed(&m->base, NS, "connection to %s:%d failed: %s", m->base.url->host,
                               m->base.url->port, err ? strerror(err) : uv_strerror(status));
         lost(m, MSGFLO_ENOTCONN);
@@ -219,7 +231,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
         lost(m, m->refused); /* said by on_connect */
     } else if (rc != MOSQ_ERR_SUCCESS && m->poll) {
         bool tls = tls_failed(m);
-        if (!tls)
+        if (!tls && !refused_v5(m, false, rc))
             transport__failed(&m->base, NS, "connection to %s:%d failed: %s", m->base.url->host,
                               m->base.url->port, mosquitto_strerror(rc));
         lost(m, tls || rc == MOSQ_ERR_TLS ? MSGFLO_ETLS : MSGFLO_ENOTCONN);
@@ -277,10 +289,68 @@ static void on_misc(uv_timer_t *timer)
     leave(m);
 }
 
+/* The CONNECT properties of every attempt: a kept session (clean=false)
+ * lives without expiry on MQTT 5, as on 3.1.1 (MQTT 5's default expiry, 0,
+ * would end it with the connection). libmosquitto 2.0 keeps CONNECT
+ * properties for its reconnects but takes them only with a blocking
+ * connect; given no host, it keeps them and connects nowhere
+ * (MOSQ_ERR_INVAL), and mosquitto_connect_async sends them. None on 3.1.1
+ * (libmosquitto refuses properties there). */
+static int set_connect_properties(struct mqtt *m)
+{
+    mosquitto_property *props = NULL;
+    if (m->v5 && !m->base.url->clean &&
+        mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, UINT32_MAX) !=
+            MOSQ_ERR_SUCCESS)
+        return MSGFLO_ENOMEM;
+    int rc = mosquitto_connect_bind_v5(m->mosq, NULL, 0, 0, NULL, props);
+    mosquitto_property_free_all(&props);
+    return rc == MOSQ_ERR_INVAL ? 0 : rc == MOSQ_ERR_NOMEM ? MSGFLO_ENOMEM : MSGFLO_EPROTO;
+}
+
+/* Whether an attempt's end is the broker's answer to MQTT 5, logged here
+ * (debug: the transport's owner tells, see transport_is_mqtt5): a CONNACK
+ * "unsupported protocol version" (connack, rc), or an attempt closed by the
+ * broker before any CONNACK (RabbitMQ 3.10's MQTT plugin drops a CONNECT it
+ * cannot read). After the CONNACK or the second such close in a row (one
+ * may be a broker stopping at that moment), the next attempts speak MQTT
+ * 3.1.1. */
+static bool refused_v5(struct mqtt *m, bool connack, int rc)
+{
+    if (!m->v5)
+        return false;
+    if (connack && rc != MQTT_RC_UNSUPPORTED_PROTOCOL_VERSION &&
+        rc != CONNACK_REFUSED_PROTOCOL_VERSION)
+        return false;
+    if (!connack) {
+        bool early = !m->connacked && rc == MOSQ_ERR_CONN_LOST;
+        m->early_closes = early ? m->early_closes + 1 : 0;
+        if (m->early_closes == 0)
+            return false;
+        if (m->early_closes < 2) {
+            LOG_DEBUG(NS, "broker %s:%d closed the connection before its CONNACK to MQTT 5",
+                      m->base.url->host, m->base.url->port);
+            return true;
+        }
+    }
+    LOG_DEBUG(NS, "broker %s:%d does not take MQTT 5: MQTT 3.1.1 from now on", m->base.url->host,
+              m->base.url->port);
+    m->v5 = false;
+    mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+    set_connect_properties(m); /* drops them: cannot fail */
+    return true;
+}
+
 static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 {
     struct mqtt *m = obj;
     (void)mosq;
+    m->connacked = true;
+    m->early_closes = 0;
+    if (rc != 0 && refused_v5(m, true, rc)) {
+        mosquitto_disconnect(m->mosq);
+        return;
+    }
     if (rc != 0) {
         /* 4/5 (MQTT 3.1.1) and 134/135 (MQTT 5): user name or password,
          * or not authorised: another attempt gets the same answer. It is
@@ -296,7 +366,9 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc)
         mosquitto_disconnect(m->mosq);
         return;
     }
-    LOG_DEBUG(NS, "connected to %s:%d", m->base.url->host, m->base.url->port);
+    LOG_DEBUG(NS, "connected to %s:%d (MQTT %s)", m->base.url->host, m->base.url->port,
+              m->v5 ? "5" : "3.1.1");
+    m->base.mqtt5 = m->v5;
     transport__on_connected(&m->base);
     /* Always called from mosquitto_loop_read in on_poll, which writes what
      * this queues once the read burst is over. */
@@ -311,8 +383,8 @@ static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int qos_cou
     (void)mosq;
     (void)mid;
     for (int i = 0; i < qos_count; i++) {
-        if (granted[i] == 0x80)
-            LOG_ERROR(NS, "broker refused a subscription (access control?)");
+        if (granted[i] >= 0x80) /* 3.1.1: 0x80; MQTT 5: a reason code, e.g. 0x87 not authorised */
+            LOG_ERROR(NS, "broker refused a subscription (access control?): 0x%02x", granted[i]);
     }
     m->packets++;
     if (m->pending_subacks > 0)
@@ -337,7 +409,8 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
         lost(m, m->refused); /* said by on_connect */
         return;
     }
-    if (!tls_failed(m))
+    bool tls = tls_failed(m);
+    if (!tls && !refused_v5(m, false, rc))
         LOG_WARNING(NS, "connection to %s:%d lost (%s)", m->base.url->host, m->base.url->port,
                     rc == 0 ? "closed" : mosquitto_strerror(rc));
     lost(m, MSGFLO_ENOTCONN);
@@ -360,7 +433,8 @@ static const char *topic_subscribed(const struct mqtt *m, const char *topic, cha
     return mqtt_topics__has(&m->topics, buf) ? buf : topic;
 }
 
-static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg)
+static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg,
+                       const mosquitto_property *props)
 {
     struct mqtt *m = obj;
     (void)mosq;
@@ -369,7 +443,9 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     struct transport_delivery d = {.tag = (uint64_t)msg->mid,
                                    .generation = m->base.generation,
                                    .qos = (uint8_t)msg->qos,
-                                   .retained = msg->retain};
+                                   .retained = msg->retain,
+                                   .forwarding = m->v5,
+                                   .props = m->v5 ? props : NULL};
     m->burst++;
     m->packets++;
     if (m->base.events.message)
@@ -382,6 +458,7 @@ static void start_connect(struct mqtt *m, bool first)
     enter(m);
     tls__begin(&m->tls, u);
     m->tls_reported = false;
+    m->connacked = false;
     int rc = first ? mosquitto_connect_async(m->mosq, u->host, u->port, u->keepalive)
                    : mosquitto_reconnect_async(m->mosq);
     /* Only before the first connection: a name that resolved before may
@@ -390,6 +467,7 @@ static void start_connect(struct mqtt *m, bool first)
         snprintf(m->base.last_error, sizeof m->base.last_error, "host name %s not found", u->host);
         lost(m, MSGFLO_ENOHOST);
     } else if (rc != MOSQ_ERR_SUCCESS) {
+        m->early_closes = 0;
         if (!tls_failed(m))
             transport__failed(&m->base, NS, "cannot connect to %s:%d: %s", u->host, u->port,
                               rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
@@ -429,6 +507,22 @@ static int mosq_err(int rc, const char *what, const char *topic)
     return MSGFLO_EPROTO;
 }
 
+/* Forwarding on MQTT 5: its own publications are not sent back (no-local),
+ * a live message keeps its retain flag, retained messages are not handed
+ * out on subscribing (a binding forwards what is published after it, as
+ * the broker plugin does), and QoS 2 stays QoS 2. */
+static int sub_options(const struct mqtt *m)
+{
+    return m->v5 ? MQTT_SUB_OPT_NO_LOCAL | MQTT_SUB_OPT_RETAIN_AS_PUBLISHED |
+                       MQTT_SUB_OPT_SEND_RETAIN_NEVER
+                 : 0;
+}
+
+static int sub_qos(const struct mqtt *m)
+{
+    return m->v5 ? 2 : m->base.url->qos;
+}
+
 static int mqtt_noop_declare(struct transport *base, const char *queue)
 {
     (void)base;
@@ -456,8 +550,8 @@ static void flush_batch(struct mqtt *m)
         int n = m->n_batch - at < SUBS_PER_PACKET ? m->n_batch - at : SUBS_PER_PACKET;
         LOG_DEBUG(NS, "subscribe %d topics from %s", n, m->batch[at]);
         m->pending_subacks++;
-        int rc = mosq_err(mosquitto_subscribe_multiple(m->mosq, NULL, n, m->batch + at,
-                                                       m->base.url->qos, 0, NULL),
+        int rc = mosq_err(mosquitto_subscribe_multiple(m->mosq, NULL, n, m->batch + at, sub_qos(m),
+                                                       sub_options(m), NULL),
                           "subscribe", m->batch[at]);
         if (rc) {
             /* The connection is gone: its loss handler subscribes again. */
@@ -508,7 +602,8 @@ static int subscribe_topic(struct mqtt *m, const char *queue, bool watch)
     LOG_DEBUG(NS, "subscribe %s", queue);
     enter(m);
     m->pending_subacks++;
-    rc = mosq_err(mosquitto_subscribe(m->mosq, NULL, queue, m->base.url->qos), "subscribe", queue);
+    rc = mosq_err(mosquitto_subscribe_v5(m->mosq, NULL, queue, sub_qos(m), sub_options(m), NULL),
+                  "subscribe", queue);
     if (rc) {
         m->pending_subacks--;
         mqtt_topics__forget(&m->topics, queue);
@@ -551,10 +646,9 @@ static void mqtt_when_subscribed(struct transport *base)
     leave(m); /* fires now when nothing is pending and we are not inside libmosquitto */
 }
 
-static int mqtt_publish_as(struct transport *base, const char *queue, const void *data, size_t len,
-                           int qos, bool retain)
+static int publish(struct mqtt *m, const char *queue, const void *data, size_t len, int qos,
+                   bool retain, const mosquitto_property *props)
 {
-    struct mqtt *m = (struct mqtt *)base;
     if (len > INT32_MAX)
         return MSGFLO_EINVAL;
     enter(m);
@@ -562,11 +656,96 @@ static int mqtt_publish_as(struct transport *base, const char *queue, const void
     /* Counted before the call: a QoS 0 publish may be written (and reported
      * through on_publish) before mosquitto_publish returns. */
     m->pending_publishes++;
-    int rc = mosq_err(mosquitto_publish(m->mosq, NULL, queue, (int)len, data, qos, retain),
-                      "publish", queue);
+    int rc =
+        mosq_err(mosquitto_publish_v5(m->mosq, NULL, queue, (int)len, data, qos, retain, props),
+                 "publish", queue);
     if (rc)
         m->pending_publishes--;
     leave(m);
+    return rc;
+}
+
+static int mqtt_publish_as(struct transport *base, const char *queue, const void *data, size_t len,
+                           int qos, bool retain)
+{
+    return publish((struct mqtt *)base, queue, data, len, qos, retain, NULL);
+}
+
+/* Copies the properties that describe a message (transport_forward); the
+ * others belong to its delivery on this connection (a subscription
+ * identifier, a topic alias). Their order is kept. */
+static int copy_message_properties(const mosquitto_property *in, mosquitto_property **out)
+{
+    int rc = MOSQ_ERR_SUCCESS;
+    for (const mosquitto_property *p = in; p && rc == MOSQ_ERR_SUCCESS;
+         p = mosquitto_property_next(p)) {
+        int id = mosquitto_property_identifier(p);
+        uint8_t byte;
+        uint32_t u32;
+        uint16_t n;
+        char *name = NULL, *value = NULL;
+        void *bin = NULL;
+        switch (id) {
+        case MQTT_PROP_PAYLOAD_FORMAT_INDICATOR:
+            rc = mosquitto_property_read_byte(p, id, &byte, false)
+                     ? mosquitto_property_add_byte(out, id, byte)
+                     : MOSQ_ERR_NOMEM;
+            break;
+        case MQTT_PROP_MESSAGE_EXPIRY_INTERVAL: /* what is left of it */
+            rc = mosquitto_property_read_int32(p, id, &u32, false)
+                     ? mosquitto_property_add_int32(out, id, u32)
+                     : MOSQ_ERR_NOMEM;
+            break;
+        case MQTT_PROP_CONTENT_TYPE:
+        case MQTT_PROP_RESPONSE_TOPIC:
+            rc = mosquitto_property_read_string(p, id, &value, false)
+                     ? mosquitto_property_add_string(out, id, value)
+                     : MOSQ_ERR_NOMEM;
+            break;
+        case MQTT_PROP_CORRELATION_DATA:
+            rc = mosquitto_property_read_binary(p, id, &bin, &n, false)
+                     ? mosquitto_property_add_binary(out, id, bin, n)
+                     : MOSQ_ERR_NOMEM;
+            break;
+        case MQTT_PROP_USER_PROPERTY:
+            rc = mosquitto_property_read_string_pair(p, id, &name, &value, false)
+                     ? mosquitto_property_add_string_pair(out, id, name, value)
+                     : MOSQ_ERR_NOMEM;
+            break;
+        default:
+            break;
+        }
+        free(name);
+        free(value);
+        free(bin);
+    }
+    return rc;
+}
+
+static int mqtt_forward(struct transport *base, const char *topic,
+                        const struct transport_delivery *d, const void *data, size_t len)
+{
+    struct mqtt *m = (struct mqtt *)base;
+    if (!d->forwarding || !m->v5) /* a plain delivery: as the forwarder always did */
+        return publish(m, topic, data, len, d->qos, false, NULL);
+    mosquitto_property *props = NULL;
+    int rc = mosq_err(copy_message_properties(d->props, &props), "forward", topic);
+    if (rc == 0)
+        rc = publish(m, topic, data, len, d->qos, d->retained, props);
+    mosquitto_property_free_all(&props);
+    return rc;
+}
+
+static int mqtt_set_forwarding(struct transport *base)
+{
+    struct mqtt *m = (struct mqtt *)base;
+    m->v5 = true;
+    mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+    int rc = set_connect_properties(m);
+    if (rc) {
+        m->v5 = false;
+        mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+    }
     return rc;
 }
 
@@ -676,6 +855,8 @@ static const struct transport_ops mqtt_ops = {
     .publish = mqtt_publish,
     .publish_as = mqtt_publish_as,
     .set_will = mqtt_set_will,
+    .set_forwarding = mqtt_set_forwarding,
+    .forward = mqtt_forward,
     .send_to_queue = mqtt_publish,
     .announce = mqtt_announce,
     .declare_discovery = mqtt_declare_discovery,
@@ -760,7 +941,7 @@ int transport__mqtt_new(struct transport **out, uv_loop_t *loop, msgflo_url *url
         goto fail;
     mosquitto_connect_callback_set(m->mosq, on_connect);
     mosquitto_disconnect_callback_set(m->mosq, on_disconnect);
-    mosquitto_message_callback_set(m->mosq, on_message);
+    mosquitto_message_v5_callback_set(m->mosq, on_message);
     mosquitto_subscribe_callback_set(m->mosq, on_subscribe);
     mosquitto_publish_callback_set(m->mosq, on_publish);
     *out = &m->base;

@@ -227,6 +227,28 @@ int transport_set_will(struct transport *t, const char *topic, const void *data,
     return t->ops->set_will(t, topic, data, len, retain);
 }
 
+int transport_set_forwarding(struct transport *t)
+{
+    return t->ops->set_forwarding ? t->ops->set_forwarding(t) : MSGFLO_EINVAL;
+}
+
+bool transport_is_mqtt5(const struct transport *t)
+{
+    return t->connected && t->mqtt5;
+}
+
+int transport_forward(struct transport *t, const char *topic, const struct transport_delivery *d,
+                      const void *data, size_t len)
+{
+    if (!t->ops->forward || d->qos > 2)
+        return MSGFLO_EINVAL;
+    if (!t->connected)
+        return MSGFLO_ENOTCONN;
+    LOG_DEBUG(ns_of(t), "forward to %s (%zu bytes, QoS %d%s)", topic, len, d->qos,
+              d->forwarding && d->retained ? ", retained" : "");
+    return t->ops->forward(t, topic, d, data, len);
+}
+
 int transport_announce(struct transport *t, const void *data, size_t len)
 {
     if (!t->connected)

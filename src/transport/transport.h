@@ -35,6 +35,14 @@ struct transport_delivery {
      * flag on live messages). AMQP: 0, false. */
     uint8_t qos;
     bool retained;
+    /* Came on a forwarding connection that speaks MQTT 5
+     * (transport_set_forwarding): `retained` is the flag the message was
+     * published with (retained messages are not handed out on subscribing),
+     * the connection's own publications never come back, and `props` holds
+     * the message's MQTT 5 properties (opaque, valid during the call, for
+     * transport_forward). False and NULL otherwise. */
+    bool forwarding;
+    const void *props;
 };
 
 struct transport_events {
@@ -83,6 +91,10 @@ struct transport_ops {
                       bool retain);
     int (*set_will)(struct transport *t, const char *topic, const void *data, size_t len,
                     bool retain);
+    /* MQTT only (NULL elsewhere): transport_set_forwarding, transport_forward. */
+    int (*set_forwarding)(struct transport *t);
+    int (*forward)(struct transport *t, const char *topic, const struct transport_delivery *d,
+                   const void *data, size_t len);
     int (*ack)(struct transport *t, const struct transport_delivery *d);
     int (*nack)(struct transport *t, const struct transport_delivery *d);
     void (*close)(struct transport *t);
@@ -127,6 +139,7 @@ struct transport {
     /* waiting for the broker's replies, oldest first (transport__next_waiter) */
     struct transport_waiter waiters[TRANSPORT_MAX_WAITERS];
     size_t n_waiters;
+    bool mqtt5; /* the connection speaks MQTT 5 (transport_set_forwarding) */
 };
 
 /* Creates the transport for url->scheme (takes ownership of `url`).
@@ -171,6 +184,29 @@ int transport_publish_as(struct transport *t, const char *topic, const void *dat
  * MSGFLO_EINVAL (AMQP, a bad topic) or MSGFLO_ENOMEM. */
 int transport_set_will(struct transport *t, const char *topic, const void *data, size_t len,
                        bool retain);
+/* MQTT only, before transport_connect: this connection republishes what it
+ * receives (msgflo-router). It connects with MQTT 5 (the session kept
+ * without expiry when the URL asks for a kept one, as MQTT 3.1.1 keeps it)
+ * and subscribes every topic at QoS 2 with no-local (the broker does not
+ * send the connection its own publications back), retain-as-published (a
+ * live message keeps its retain flag) and without the retained messages a
+ * new subscription would get; deliveries say so (transport_delivery's
+ * `forwarding`). A broker that refuses MQTT 5 (a CONNACK "unsupported
+ * protocol version", or the connection closed before any CONNACK, as
+ * RabbitMQ 3.10 does, twice in a row) gets MQTT 3.1.1 from the next attempt on, for the
+ * transport's life: plain deliveries then, as every other connection's.
+ * transport_is_mqtt5 tells which. Returns 0 or MSGFLO_EINVAL (AMQP). */
+int transport_set_forwarding(struct transport *t);
+/* Whether the current connection speaks MQTT 5. */
+bool transport_is_mqtt5(const struct transport *t);
+/* MQTT only: republishes a delivery `d` of this transport on `topic`: its
+ * QoS; on a forwarding MQTT 5 connection also its retain flag and the
+ * properties that describe the message (payload format, message expiry as
+ * left, content type, response topic, correlation data, user properties;
+ * not subscription identifiers nor a topic alias); else never retained.
+ * Returns as transport_publish_as. */
+int transport_forward(struct transport *t, const char *topic, const struct transport_delivery *d,
+                      const void *data, size_t len);
 int transport_announce(struct transport *t, const void *data, size_t len);
 int transport_declare_discovery(struct transport *t);
 /* Calls done(arg) once the broker has processed every subscribe sent so far

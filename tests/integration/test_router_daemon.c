@@ -4,7 +4,9 @@
  * forwarding resumed after mosquitto restarts, the status cleared when it
  * stops (SIGTERM) or dies (its will), msgflo-setup handing its bindings to
  * it and exiting, and the coordinator forwarding again once the router is
- * gone, and a router's late ok stopping the coordinator's forwarding. Each
+ * gone, and a router's late ok stopping the coordinator's forwarding; over
+ * MQTT 5, chains that meet delivering once and a message's retain flag,
+ * QoS 2 and properties carried; on RabbitMQ's MQTT 3.1.1, the fallback. Each
  * case starts its own mosquitto and router. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +17,11 @@
 #include "msgrouter_client.h"
 #include "support.h"
 
+#include "msgflo/url.h"
+
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,18 +30,17 @@
 
 #define STATUS "/msgrouter/default/status"
 
-/* Starts msgflo-router on b, its bindings kept in DIR/bindings.json, and
- * waits for its line ("... with N binding(s) ..."), copied to line. */
+/* Starts msgflo-router on b, its bindings kept in DIR/bindings.json, its
+ * stderr copied to DIR/router.err, and waits for its line ("... with N
+ * binding(s) ..."), copied to line. */
 static void router_start(struct child *r, struct support_mosquitto *b, char *line, size_t len)
 {
-    char prog[512], file[128];
-    snprintf(file, sizeof file, "%s/bindings.json", b->dir);
-    char *argv[] = {(char *)support_program("msgflo-router", prog, sizeof prog),
-                    "--broker",
-                    b->url,
-                    "--bindings",
-                    file,
-                    NULL};
+    char prog[512], cmd[1024];
+    snprintf(
+        cmd, sizeof cmd,
+        "exec '%s' --broker '%s' --bindings '%s/bindings.json' 2> >(tee -a '%s/router.err' >&2)",
+        support_program("msgflo-router", prog, sizeof prog), b->url, b->dir, b->dir);
+    char *argv[] = {"/bin/bash", "-c", cmd, NULL};
     assert_int_equal(child_start(r, argv), 0);
     assert_true(child_read_line(r, 10000));
     assert_non_null(strstr(r->line, "msgflo-router: routing /msgrouter/default/"));
@@ -145,7 +151,8 @@ static void test_requests_forwarding_loops(void **state)
 
 /* Stopped with SIGTERM, the router clears its status (exit 0); started
  * again, it has its bindings back from its file and forwards them, and the
- * QoS 1 message published while it was away (its session is kept). Killed,
+ * QoS 1 and 2 messages published while it was away (its session is kept,
+ * on MQTT 5 with no expiry). Killed,
  * its will clears the status. */
 static void test_persists_and_clears_status(void **state)
 {
@@ -166,17 +173,23 @@ static void test_persists_and_clears_status(void **state)
     assert_int_equal(child_stop(&r, SIGTERM), 0);
     assert_null(status_now(&b));
 
-    /* a QoS 1 message while it is away waits in its kept session */
+    /* QoS 1 and 2 messages while it is away wait in its kept session */
     struct mqtt_client away;
     assert_int_equal(mqtt_client_open(&away, b.url), 0);
-    assert_int_equal(mqtt_client_subscribe_qos(&away, "q.IN", 1), 0);
+    assert_int_equal(mqtt_client_subscribe_qos(&away, "q.IN", 2), 0);
     assert_int_equal(mqtt_client_publish_qos(&away, "p.OUT", "away", 4, 1), 0);
+    assert_int_equal(mqtt_client_publish_qos(&away, "p.OUT", "away2", 5, 2), 0);
 
     router_start(&r, &b, line, sizeof line);
     assert_non_null(strstr(line, "with 2 binding(s)"));
     char *got = mqtt_client_wait(&away, "q.IN", 3000);
     assert_non_null(got);
     assert_string_equal(got, "away");
+    free(got);
+    got = mqtt_client_wait(&away, "q.IN", 3000);
+    assert_non_null(got);
+    assert_string_equal(got, "away2");
+    assert_int_equal(away.last_qos, 2);
     free(got);
     mqtt_client_close(&away);
     got = through(&b, "p.OUT", "r.IN", "kept", 4, 0, NULL);
@@ -355,6 +368,225 @@ static void test_late_ok_stops_forwarding(void **state)
     scene_stop(&sc);
 }
 
+/* How often msgflo-router said on b that it fell back to MQTT 3.1.1. */
+static int router_fell_back(const struct support_mosquitto *b)
+{
+    char file[128];
+    snprintf(file, sizeof file, "%s/router.err", b->dir);
+    return support_file_count(file, "the broker does not take MQTT 5");
+}
+
+/* Where two chains meet (a -> b, a -> c, b -> d, c -> d), d gets a message
+ * once, as from the plugin: the router speaks MQTT 5, is not sent its own
+ * republications (no-local), and forwards the whole chain itself. Before,
+ * it forwarded each topic's own bindings and got its copies on b and c
+ * back: d got the message twice. */
+static void test_chains_meet_once(void **state)
+{
+    (void)state;
+    struct support_mosquitto b;
+    assert_int_equal(support_mosquitto_new(&b, NULL), 0);
+    struct child r;
+    char line[1024];
+    router_start(&r, &b, line, sizeof line);
+    struct mqtt_client c;
+    router_open_admin(&c, &b);
+    router_expect_ok(
+        &c, "addbinding",
+        "{\"bindings\":[{\"src\":\"m.a\",\"tgt\":\"m.b\"},{\"src\":\"m.a\",\"tgt\":"
+        "\"m.c\"},{\"src\":\"m.b\",\"tgt\":\"m.d\"},{\"src\":\"m.c\",\"tgt\":\"m.d\"}]}");
+    for (int qos = 0; qos <= 1; qos++) {
+        char *got = through(&b, "m.a", "m.d", "meet", 4, qos, NULL); /* asserts: once */
+        assert_non_null(got);
+        assert_string_equal(got, "meet");
+        free(got);
+    }
+    char *got = through(&b, "m.a", "m.b", "b", 1, 1, NULL);
+    assert_non_null(got);
+    free(got);
+    got = through(&b, "m.b", "m.d", "from b", 6, 1, NULL); /* a participant on b: its own chain */
+    assert_non_null(got);
+    assert_string_equal(got, "from b");
+    free(got);
+    json_t *o = router_request(&c, "listbindings", "{}", "bindings");
+    json_t *list = json_object_get(o, "bindings");
+    assert_int_equal(json_array_size(list), 4);
+    for (size_t i = 0; i < 4; i++) { /* m.b -> m.d crossed by 3 from m.a and 1 from m.b */
+        json_t *e = json_array_get(list, i);
+        bool bd = strcmp(json_string_value(json_object_get(e, "src")), "m.b") == 0;
+        assert_int_equal(json_integer_value(json_object_get(e, "messages")), bd ? 4 : 3);
+    }
+    json_decref(o);
+    mqtt_client_close(&c);
+    assert_int_equal(router_fell_back(&b), 0);
+    assert_int_equal(child_stop(&r, SIGTERM), 0);
+    assert_int_equal(support_mosquitto_stop(&b), 0);
+    support_mosquitto_free(&b);
+}
+
+/* An MQTT 5 client (support's mqtt_client speaks 3.1.1): it subscribes
+ * with retain-as-published, so it sees the retain flag of live messages,
+ * and keeps the first message's properties. */
+struct v5_client {
+    struct mosquitto *mosq;
+    int n;         /* messages received */
+    char data[64]; /* the first one's */
+    int qos;
+    bool retain;
+    char *key, *value; /* its first user property */
+    char *content_type, *response_topic;
+    void *correlation;
+    uint16_t correlation_len;
+    uint8_t format;  /* payload format indicator; 0xff: none */
+    uint32_t expiry; /* message expiry left; 0: none */
+};
+
+static void v5_on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *m,
+                          const mosquitto_property *props)
+{
+    (void)mosq;
+    struct v5_client *c = obj;
+    if (c->n++ > 0)
+        return;
+    snprintf(c->data, sizeof c->data, "%.*s", m->payloadlen, (const char *)m->payload);
+    c->qos = m->qos;
+    c->retain = m->retain;
+    mosquitto_property_read_string_pair(props, MQTT_PROP_USER_PROPERTY, &c->key, &c->value, false);
+    mosquitto_property_read_string(props, MQTT_PROP_CONTENT_TYPE, &c->content_type, false);
+    mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &c->response_topic, false);
+    mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &c->correlation,
+                                   &c->correlation_len, false);
+    c->format = 0xff;
+    mosquitto_property_read_byte(props, MQTT_PROP_PAYLOAD_FORMAT_INDICATOR, &c->format, false);
+    mosquitto_property_read_int32(props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL, &c->expiry, false);
+}
+
+static void v5_open(struct v5_client *c, const char *url)
+{
+    memset(c, 0, sizeof *c);
+    msgflo_url *u;
+    assert_int_equal(msgflo_url_parse(url, &u, NULL, 0), 0);
+    c->mosq = mosquitto_new(NULL, true, c);
+    assert_non_null(c->mosq);
+    mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+    mosquitto_message_v5_callback_set(c->mosq, v5_on_message);
+    assert_int_equal(mosquitto_connect(c->mosq, msgflo_url_host(u), msgflo_url_port(u), 30), 0);
+    msgflo_url_free(u);
+    for (int i = 0; i < 5; i++)
+        mosquitto_loop(c->mosq, 20, 1);
+}
+
+static void v5_subscribe(struct v5_client *c, const char *topic)
+{
+    assert_int_equal(
+        mosquitto_subscribe_v5(c->mosq, NULL, topic, 2, MQTT_SUB_OPT_RETAIN_AS_PUBLISHED, NULL), 0);
+    for (int i = 0; i < 5; i++)
+        mosquitto_loop(c->mosq, 20, 1);
+}
+
+/* Runs the client's loop for ms milliseconds. */
+static void v5_run(struct v5_client *c, int ms)
+{
+    for (int i = 0; i < ms / 20; i++)
+        mosquitto_loop(c->mosq, 20, 1);
+}
+
+static void v5_close(struct v5_client *c)
+{
+    mosquitto_disconnect(c->mosq);
+    mosquitto_destroy(c->mosq);
+    free(c->key);
+    free(c->value);
+    free(c->content_type);
+    free(c->response_topic);
+    free(c->correlation);
+}
+
+/* A message published retained, at QoS 2, with properties, on a bound
+ * source arrives on the end of the chain once, retained, at QoS 2, with
+ * its properties as published; it stays retained there (a later subscriber
+ * gets it). A retained message published before its topic was bound is
+ * not forwarded when the binding comes (nor by the plugin). */
+static void test_retain_qos2_properties(void **state)
+{
+    (void)state;
+    struct support_mosquitto b;
+    assert_int_equal(support_mosquitto_new(&b, NULL), 0);
+    struct child r;
+    char line[1024];
+    router_start(&r, &b, line, sizeof line);
+    struct mqtt_client c;
+    router_open_admin(&c, &b);
+    router_expect_ok(&c, "addbinding",
+                     "{\"bindings\":[{\"src\":\"k.a\",\"tgt\":\"k.b\"},"
+                     "{\"src\":\"k.b\",\"tgt\":\"k.c\"}]}");
+
+    struct v5_client sub, pub;
+    v5_open(&sub, b.url);
+    v5_subscribe(&sub, "k.c");
+    v5_open(&pub, b.url);
+    mosquitto_property *props = NULL;
+    assert_int_equal(
+        mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "trace", "t-42"), 0);
+    assert_int_equal(mosquitto_property_add_string(&props, MQTT_PROP_CONTENT_TYPE, "text/plain"),
+                     0);
+    assert_int_equal(mosquitto_property_add_string(&props, MQTT_PROP_RESPONSE_TOPIC, "k.reply"), 0);
+    assert_int_equal(
+        mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, "\x01\x02", 2), 0);
+    assert_int_equal(mosquitto_property_add_byte(&props, MQTT_PROP_PAYLOAD_FORMAT_INDICATOR, 1), 0);
+    assert_int_equal(mosquitto_property_add_int32(&props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL, 600),
+                     0);
+    assert_int_equal(mosquitto_publish_v5(pub.mosq, NULL, "k.a", 4, "kept", 2, true, props), 0);
+    mosquitto_property_free_all(&props);
+    for (int i = 0; i < 150 && sub.n == 0; i++) {
+        mosquitto_loop(pub.mosq, 10, 1);
+        mosquitto_loop(sub.mosq, 10, 1);
+    }
+    v5_run(&sub, 300); /* once */
+    assert_int_equal(sub.n, 1);
+    assert_string_equal(sub.data, "kept");
+    assert_int_equal(sub.qos, 2);
+    assert_true(sub.retain);
+    assert_non_null(sub.key);
+    assert_string_equal(sub.key, "trace");
+    assert_string_equal(sub.value, "t-42");
+    assert_non_null(sub.content_type);
+    assert_string_equal(sub.content_type, "text/plain");
+    assert_non_null(sub.response_topic);
+    assert_string_equal(sub.response_topic, "k.reply");
+    assert_int_equal(sub.correlation_len, 2);
+    assert_memory_equal(sub.correlation, "\x01\x02", 2);
+    assert_int_equal(sub.format, 1);
+    assert_true(sub.expiry > 590 && sub.expiry <= 600); /* what is left of it */
+    v5_close(&sub);
+
+    /* retained on the targets: a new subscriber of k.b gets it */
+    struct mqtt_client late;
+    assert_int_equal(mqtt_client_open(&late, b.url), 0);
+    assert_int_equal(mqtt_client_subscribe(&late, "k.b"), 0);
+    char *got = mqtt_client_wait(&late, "k.b", 2000);
+    assert_non_null(got);
+    assert_string_equal(got, "kept");
+    free(got);
+
+    /* retained before the binding: not forwarded when it comes */
+    assert_int_equal(mosquitto_publish(pub.mosq, NULL, "k.x", 6, "before", 1, true), 0);
+    for (int i = 0; i < 5; i++)
+        mosquitto_loop(pub.mosq, 20, 1);
+    assert_int_equal(mqtt_client_subscribe(&late, "k.y"), 0);
+    router_expect_ok(&c, "addbinding", "{\"src\":\"k.x\",\"tgt\":\"k.y\"}");
+    assert_null(mqtt_client_wait(&late, "k.y", 700));
+    got = through(&b, "k.x", "k.y", "after", 5, 0, NULL);
+    assert_non_null(got);
+    free(got);
+    mqtt_client_close(&late);
+    v5_close(&pub);
+    mqtt_client_close(&c);
+    assert_int_equal(child_stop(&r, SIGTERM), 0);
+    assert_int_equal(support_mosquitto_stop(&b), 0);
+    support_mosquitto_free(&b);
+}
+
 /* RabbitMQ's MQTT side (the rabbitmq_mqtt plugin of the test RabbitMQ).
  * RabbitMQ cannot keep such a binding itself (it routes without changing a
  * message's topic: docs/msgrouter.md), msgflo-router does: msgflo-setup
@@ -396,6 +628,7 @@ static void test_rabbitmq_mqtt(void **state)
     }
     assert_null(mqtt_client_wait(&c, swapped, 300)); /* once each */
     mqtt_client_close(&c);
+    assert_int_equal(router_fell_back(&sc.b), 1); /* RabbitMQ 3.10 speaks 3.1.1 only: said once */
     /* RabbitMQ keeps the retained status; the router clears it at its stop */
     assert_int_equal(child_stop(&sc.r, SIGTERM), 0);
     scene_stop(&sc);
@@ -411,6 +644,8 @@ int main(void)
         SUPPORT_TEST(test_setup_without_forever),
         SUPPORT_TEST(test_coordinator_falls_back),
         SUPPORT_TEST(test_late_ok_stops_forwarding),
+        SUPPORT_TEST(test_chains_meet_once),
+        SUPPORT_TEST(test_retain_qos2_properties),
         SUPPORT_TEST(test_rabbitmq_mqtt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

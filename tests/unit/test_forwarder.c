@@ -2,7 +2,9 @@
  * watch per source topic, unwatched with its last binding, watched again
  * after a reconnect and after the table changed behind its back; messages
  * republished byte for byte with their QoS to the direct targets only;
- * retained ones and unbound topics left alone; loops refused. */
+ * retained ones and unbound topics left alone; loops refused. Deliveries of
+ * a forwarding MQTT 5 connection go along the whole chain, each target
+ * once, retained ones with their flag. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -61,8 +63,22 @@ static int fake_publish_as(struct transport *t, const char *topic, const void *d
     return 0;
 }
 
-static const struct transport_ops fake_ops = {
-    .watch = fake_watch, .unwatch = fake_unwatch, .publish_as = fake_publish_as};
+static int fake_forward(struct transport *t, const char *topic, const struct transport_delivery *d,
+                        const void *data, size_t len)
+{
+    struct fake *f = (struct fake *)t;
+    assert_true(d->forwarding); /* plain deliveries go through publish_as */
+    char text[128];
+    snprintf(text, sizeof text, "fwd %s %d%s %zu;", topic, d->qos, d->retained ? " r" : "", len);
+    note(f, text);
+    (void)data;
+    return 0;
+}
+
+static const struct transport_ops fake_ops = {.watch = fake_watch,
+                                              .unwatch = fake_unwatch,
+                                              .publish_as = fake_publish_as,
+                                              .forward = fake_forward};
 
 struct fixture {
     struct fake t;
@@ -127,6 +143,29 @@ static void test_forwards_direct_targets_with_qos(void **state)
     assert_string_equal(x->t.log, "pub b 1 4;pub c 0 1;");
 }
 
+/* a -> b, a -> c, b -> d, c -> d: its own republications do not come
+ * back, so the forwarder carries the chain, d once; a live retained
+ * message keeps its flag. */
+static void test_forwarding_delivery_whole_chain(void **state)
+{
+    struct fixture *x = *state;
+    static const char *const pairs[][2] = {{"a", "b"}, {"a", "c"}, {"b", "d"}, {"c", "d"}};
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(
+            forwarder__add(x->f, pairs[i][0], pairs[i][1], ROUTER_PUBSUB, x->err, sizeof x->err),
+            0);
+    x->t.log[0] = '\0';
+    struct transport_delivery d = {.qos = 2, .forwarding = true};
+    assert_true(forwarder__on_message(x->f, "a", &d, "xy", 2));
+    assert_string_equal(x->t.log, "fwd b 2 2;fwd c 2 2;fwd d 2 2;");
+    x->t.log[0] = '\0';
+    d.retained = true;
+    d.qos = 1;
+    assert_true(forwarder__on_message(x->f, "b", &d, "z", 1));
+    assert_string_equal(x->t.log, "fwd d 1 r 1;");
+    assert_false(forwarder__on_message(x->f, "d", &d, "z", 1)); /* not bound */
+}
+
 static void test_loop_refused_table_unchanged(void **state)
 {
     struct fixture *x = *state;
@@ -169,6 +208,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_one_watch_per_source, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forwards_direct_targets_with_qos, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forwarding_delivery_whole_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loop_refused_table_unchanged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_watch_leaves_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_restore_and_sync, setup, teardown),

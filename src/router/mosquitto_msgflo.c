@@ -76,9 +76,22 @@ static int on_message(int event, void *event_data, void *userdata)
     }
     const char *const *targets;
     size_t n = router__route(p->router, m->topic, m->payloadlen, &targets);
-    for (size_t i = 0; i < n; i++)
-        mosquitto_broker_publish_copy(NULL, targets[i], (int)m->payloadlen, m->payload, m->qos,
-                                      m->retain, NULL);
+    for (size_t i = 0; i < n; i++) {
+        /* The MQTT 5 properties that describe the message (mosquitto keeps
+         * only those on it: user properties, content type, payload format,
+         * correlation data, response topic), a copy per target, which the
+         * broker owns once the publish succeeded. None from 3.1.1 clients. */
+        mosquitto_property *props = NULL;
+        if (m->properties && mosquitto_property_copy_all(&props, m->properties) != 0) {
+            mosquitto_log_printf(MOSQ_LOG_WARNING,
+                                 "msgflo: out of memory: %s forwarded to %s without properties",
+                                 m->topic, targets[i]);
+            props = NULL;
+        }
+        if (mosquitto_broker_publish_copy(NULL, targets[i], (int)m->payloadlen, m->payload, m->qos,
+                                          m->retain, props) != MOSQ_ERR_SUCCESS)
+            mosquitto_property_free_all(&props);
+    }
     return MOSQ_ERR_SUCCESS;
 }
 

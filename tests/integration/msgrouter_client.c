@@ -10,6 +10,10 @@
 
 #include "msgrouter_client.h"
 
+#include "msgflo/url.h"
+
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
 #include <stdio.h>
 
 #define PREFIX "/msgrouter/default/"
@@ -94,4 +98,65 @@ int router_setup_run(const struct support_mosquitto *b, const char *graph_text, 
     out[n] = '\0';
     fclose(f);
     return status;
+}
+
+static void v5_on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *m,
+                          const mosquitto_property *props)
+{
+    (void)mosq;
+    struct v5_client *c = obj;
+    if (c->n++ > 0)
+        return;
+    snprintf(c->data, sizeof c->data, "%.*s", m->payloadlen, (const char *)m->payload);
+    c->qos = m->qos;
+    c->retain = m->retain;
+    mosquitto_property_read_string_pair(props, MQTT_PROP_USER_PROPERTY, &c->key, &c->value, false);
+    mosquitto_property_read_string(props, MQTT_PROP_CONTENT_TYPE, &c->content_type, false);
+    mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &c->response_topic, false);
+    mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &c->correlation,
+                                   &c->correlation_len, false);
+    c->format = 0xff;
+    mosquitto_property_read_byte(props, MQTT_PROP_PAYLOAD_FORMAT_INDICATOR, &c->format, false);
+    mosquitto_property_read_int32(props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL, &c->expiry, false);
+}
+
+void v5_open(struct v5_client *c, const char *url)
+{
+    memset(c, 0, sizeof *c);
+    msgflo_url *u;
+    assert_int_equal(msgflo_url_parse(url, &u, NULL, 0), 0);
+    c->mosq = mosquitto_new(NULL, true, c);
+    assert_non_null(c->mosq);
+    mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+    mosquitto_message_v5_callback_set(c->mosq, v5_on_message);
+    assert_int_equal(mosquitto_connect(c->mosq, msgflo_url_host(u), msgflo_url_port(u), 30), 0);
+    msgflo_url_free(u);
+    for (int i = 0; i < 5; i++)
+        mosquitto_loop(c->mosq, 20, 1);
+}
+
+void v5_subscribe(struct v5_client *c, const char *topic)
+{
+    assert_int_equal(
+        mosquitto_subscribe_v5(c->mosq, NULL, topic, 2, MQTT_SUB_OPT_RETAIN_AS_PUBLISHED, NULL), 0);
+    for (int i = 0; i < 5; i++)
+        mosquitto_loop(c->mosq, 20, 1);
+}
+
+/* Runs the client's loop for ms milliseconds. */
+void v5_run(struct v5_client *c, int ms)
+{
+    for (int i = 0; i < ms / 20; i++)
+        mosquitto_loop(c->mosq, 20, 1);
+}
+
+void v5_close(struct v5_client *c)
+{
+    mosquitto_disconnect(c->mosq);
+    mosquitto_destroy(c->mosq);
+    free(c->key);
+    free(c->value);
+    free(c->content_type);
+    free(c->response_topic);
+    free(c->correlation);
 }

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Connects to b and subscribes to every topic of the default router. */
 void router_open_admin(struct mqtt_client *c, const struct support_mosquitto *b);
@@ -38,5 +39,30 @@ void router_setup_start(struct child *s, const struct support_mosquitto *b, cons
  * at most); `out` gets what it printed. Returns its exit status. */
 int router_setup_run(const struct support_mosquitto *b, const char *graph_text, char *out,
                      size_t len);
+
+/* An MQTT 5 client (support's mqtt_client speaks 3.1.1): it subscribes
+ * with retain-as-published, so it sees the retain flag of live messages,
+ * and keeps the first message's properties. */
+struct v5_client {
+    struct mosquitto *mosq;
+    int n;         /* messages received */
+    char data[64]; /* the first one's */
+    int qos;
+    bool retain;
+    char *key, *value; /* its first user property */
+    char *content_type, *response_topic;
+    void *correlation;
+    uint16_t correlation_len;
+    uint8_t format;  /* payload format indicator; 0xff: none */
+    uint32_t expiry; /* message expiry left; 0: none */
+};
+
+/* Connects an MQTT 5 client to url. */
+void v5_open(struct v5_client *c, const char *url);
+/* Subscribes at QoS 2 with retain-as-published. */
+void v5_subscribe(struct v5_client *c, const char *topic);
+/* Runs the client's loop for ms milliseconds. */
+void v5_run(struct v5_client *c, int ms);
+void v5_close(struct v5_client *c);
 
 #endif

@@ -160,3 +160,47 @@ void v5_close(struct v5_client *c)
     free(c->response_topic);
     free(c->correlation);
 }
+
+void v5_publish_described(struct v5_client *pub, const char *topic, const char *data,
+                          uint32_t expiry)
+{
+    mosquitto_property *props = NULL;
+    assert_int_equal(
+        mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "trace", "t-42"), 0);
+    assert_int_equal(mosquitto_property_add_string(&props, MQTT_PROP_CONTENT_TYPE, "text/plain"),
+                     0);
+    assert_int_equal(mosquitto_property_add_string(&props, MQTT_PROP_RESPONSE_TOPIC, "reply.to"),
+                     0);
+    assert_int_equal(
+        mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, "\x01\x02", 2), 0);
+    assert_int_equal(mosquitto_property_add_byte(&props, MQTT_PROP_PAYLOAD_FORMAT_INDICATOR, 1), 0);
+    if (expiry)
+        assert_int_equal(
+            mosquitto_property_add_int32(&props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL, expiry), 0);
+    assert_int_equal(
+        mosquitto_publish_v5(pub->mosq, NULL, topic, (int)strlen(data), data, 2, true, props), 0);
+    mosquitto_property_free_all(&props);
+}
+
+void v5_expect_described(struct v5_client *sub, struct v5_client *pub, const char *data)
+{
+    for (int i = 0; i < 150 && sub->n == 0; i++) {
+        mosquitto_loop(pub->mosq, 10, 1);
+        mosquitto_loop(sub->mosq, 10, 1);
+    }
+    v5_run(sub, 300); /* once */
+    assert_int_equal(sub->n, 1);
+    assert_string_equal(sub->data, data);
+    assert_int_equal(sub->qos, 2);
+    assert_true(sub->retain);
+    assert_non_null(sub->key);
+    assert_string_equal(sub->key, "trace");
+    assert_string_equal(sub->value, "t-42");
+    assert_non_null(sub->content_type);
+    assert_string_equal(sub->content_type, "text/plain");
+    assert_non_null(sub->response_topic);
+    assert_string_equal(sub->response_topic, "reply.to");
+    assert_int_equal(sub->correlation_len, 2);
+    assert_memory_equal(sub->correlation, "\x01\x02", 2);
+    assert_int_equal(sub->format, 1);
+}

@@ -65,4 +65,16 @@ void v5_subscribe(struct v5_client *c, const char *topic);
 void v5_run(struct v5_client *c, int ms);
 void v5_close(struct v5_client *c);
 
+/* Publishes data on topic at QoS 2, retained, with the MQTT 5 properties
+ * that describe a message (user property trace=t-42, content type
+ * text/plain, response topic reply.to, correlation data 01 02, payload
+ * format 1) and, when expiry is not 0, that message expiry. */
+void v5_publish_described(struct v5_client *pub, const char *topic, const char *data,
+                          uint32_t expiry);
+
+/* Runs pub and sub until sub has a message (3 s at most) and 300 ms more;
+ * asserts it came once, as v5_publish_described sent data: QoS 2, retained,
+ * its properties. */
+void v5_expect_described(struct v5_client *sub, struct v5_client *pub, const char *data);
+
 #endif

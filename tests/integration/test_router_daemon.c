@@ -447,38 +447,8 @@ static void test_retain_qos2_properties(void **state)
     v5_open(&sub, b.url);
     v5_subscribe(&sub, "k.c");
     v5_open(&pub, b.url);
-    mosquitto_property *props = NULL;
-    assert_int_equal(
-        mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "trace", "t-42"), 0);
-    assert_int_equal(mosquitto_property_add_string(&props, MQTT_PROP_CONTENT_TYPE, "text/plain"),
-                     0);
-    assert_int_equal(mosquitto_property_add_string(&props, MQTT_PROP_RESPONSE_TOPIC, "k.reply"), 0);
-    assert_int_equal(
-        mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, "\x01\x02", 2), 0);
-    assert_int_equal(mosquitto_property_add_byte(&props, MQTT_PROP_PAYLOAD_FORMAT_INDICATOR, 1), 0);
-    assert_int_equal(mosquitto_property_add_int32(&props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL, 600),
-                     0);
-    assert_int_equal(mosquitto_publish_v5(pub.mosq, NULL, "k.a", 4, "kept", 2, true, props), 0);
-    mosquitto_property_free_all(&props);
-    for (int i = 0; i < 150 && sub.n == 0; i++) {
-        mosquitto_loop(pub.mosq, 10, 1);
-        mosquitto_loop(sub.mosq, 10, 1);
-    }
-    v5_run(&sub, 300); /* once */
-    assert_int_equal(sub.n, 1);
-    assert_string_equal(sub.data, "kept");
-    assert_int_equal(sub.qos, 2);
-    assert_true(sub.retain);
-    assert_non_null(sub.key);
-    assert_string_equal(sub.key, "trace");
-    assert_string_equal(sub.value, "t-42");
-    assert_non_null(sub.content_type);
-    assert_string_equal(sub.content_type, "text/plain");
-    assert_non_null(sub.response_topic);
-    assert_string_equal(sub.response_topic, "k.reply");
-    assert_int_equal(sub.correlation_len, 2);
-    assert_memory_equal(sub.correlation, "\x01\x02", 2);
-    assert_int_equal(sub.format, 1);
+    v5_publish_described(&pub, "k.a", "kept", 600);
+    v5_expect_described(&sub, &pub, "kept");
     assert_true(sub.expiry > 590 && sub.expiry <= 600); /* what is left of it */
     v5_close(&sub);
 

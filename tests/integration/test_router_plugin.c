@@ -14,7 +14,6 @@
 #include "support.h"
 
 #include <mosquitto.h>
-#include <mqtt_protocol.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,37 +203,8 @@ static void test_properties_carried(void **state)
     v5_open(&sub, b.url);
     v5_subscribe(&sub, "pp.c");
     v5_open(&pub, b.url);
-    mosquitto_property *props = NULL;
-    assert_int_equal(
-        mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, "trace", "t-7"), 0);
-    assert_int_equal(mosquitto_property_add_string(&props, MQTT_PROP_CONTENT_TYPE, "text/plain"),
-                     0);
-    assert_int_equal(mosquitto_property_add_string(&props, MQTT_PROP_RESPONSE_TOPIC, "pp.reply"),
-                     0);
-    assert_int_equal(
-        mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, "\x03\x04", 2), 0);
-    assert_int_equal(mosquitto_property_add_byte(&props, MQTT_PROP_PAYLOAD_FORMAT_INDICATOR, 1), 0);
-    assert_int_equal(mosquitto_publish_v5(pub.mosq, NULL, "pp.a", 4, "with", 2, true, props), 0);
-    mosquitto_property_free_all(&props);
-    for (int i = 0; i < 150 && sub.n == 0; i++) {
-        mosquitto_loop(pub.mosq, 10, 1);
-        mosquitto_loop(sub.mosq, 10, 1);
-    }
-    v5_run(&sub, 300); /* once */
-    assert_int_equal(sub.n, 1);
-    assert_string_equal(sub.data, "with");
-    assert_int_equal(sub.qos, 2);
-    assert_true(sub.retain);
-    assert_non_null(sub.key);
-    assert_string_equal(sub.key, "trace");
-    assert_string_equal(sub.value, "t-7");
-    assert_non_null(sub.content_type);
-    assert_string_equal(sub.content_type, "text/plain");
-    assert_non_null(sub.response_topic);
-    assert_string_equal(sub.response_topic, "pp.reply");
-    assert_int_equal(sub.correlation_len, 2);
-    assert_memory_equal(sub.correlation, "\x03\x04", 2);
-    assert_int_equal(sub.format, 1);
+    v5_publish_described(&pub, "pp.a", "with", 0);
+    v5_expect_described(&sub, &pub, "with");
     v5_close(&sub);
     v5_close(&pub);
     mqtt_client_close(&c);

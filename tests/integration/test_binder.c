@@ -57,21 +57,38 @@ static void run_for(uv_loop_t *loop, int ms)
     }
 }
 
-static void check_binding(const char *url)
+/* A session to url on a loop of its own, connected, with c->binder on its
+ * transport. */
+static struct session *open_binder(uv_loop_t *loop, const char *url, struct ctx *c)
 {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    struct ctx c = {0};
+    uv_loop_init(loop);
     struct session *s;
     char err[256];
     static const struct session_events ev = {.connected = on_connected, .message = on_message};
-    assert_int_equal(session__new(&loop, url, "test-binder", 0, &ev, &c, &s, err, sizeof err), 0);
+    assert_int_equal(session__new(loop, url, "test-binder", 0, &ev, c, &s, err, sizeof err), 0);
     assert_int_equal(session__start(s, 10000), 0);
-    for (int i = 0; i < 100 && !c.connected; i++)
-        run_for(&loop, 50);
-    assert_true(c.connected);
+    for (int i = 0; i < 100 && !c->connected; i++)
+        run_for(loop, 50);
+    assert_true(c->connected);
+    assert_int_equal(binder__new(session__transport(s), &c->binder), 0);
+    return s;
+}
+
+static void close_binder(uv_loop_t *loop, struct session *s, struct ctx *c)
+{
+    session__finish(s, 0);
+    uv_run(loop, UV_RUN_DEFAULT);
+    binder__free(c->binder);
+    session__free(s);
+    uv_loop_close(loop);
+}
+
+static void check_binding(const char *url)
+{
+    uv_loop_t loop;
+    struct ctx c = {0};
+    struct session *s = open_binder(&loop, url, &c);
     struct transport *t = session__transport(s);
-    assert_int_equal(binder__new(t, &c.binder), 0);
     /* the test consumes the target as a participant would */
     assert_int_equal(transport_declare_inqueue(t, "bt.TGT"), 0);
     assert_int_equal(transport_subscribe(t, "bt.TGT"), 0);
@@ -93,11 +110,7 @@ static void check_binding(const char *url)
     run_for(&loop, 500);
     assert_int_equal(c.received, 1); /* nothing after the removal */
 
-    session__finish(s, 0);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    binder__free(c.binder);
-    session__free(s);
-    uv_loop_close(&loop);
+    close_binder(&loop, s, &c);
 }
 
 static void test_mqtt(void **state)
@@ -112,24 +125,14 @@ static void test_mqtt(void **state)
  * binding afterwards asks the router to drop it. */
 static void test_mqtt_late_router_ok(void **state)
 {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    struct ctx c = {0};
-    struct session *s;
     char err[256], role[64], src[128], tgt[128];
     support_role("blate", role, sizeof role);
     snprintf(src, sizeof src, "%s.SRC", role);
     snprintf(tgt, sizeof tgt, "%s.TGT", role);
-    static const struct session_events ev = {.connected = on_connected, .message = on_message};
-    assert_int_equal(session__new(&loop, support_broker("MSGFLO_TEST_MQTT"), "test-binder", 0, &ev,
-                                  &c, &s, err, sizeof err),
-                     0);
-    assert_int_equal(session__start(s, 10000), 0);
-    for (int i = 0; i < 100 && !c.connected; i++)
-        run_for(&loop, 50);
-    assert_true(c.connected);
+    uv_loop_t loop;
+    struct ctx c = {0};
+    struct session *s = open_binder(&loop, support_broker("MSGFLO_TEST_MQTT"), &c);
     struct transport *t = session__transport(s);
-    assert_int_equal(binder__new(t, &c.binder), 0);
     assert_int_equal(binder__set_id(c.binder, "late"), 0);
     snprintf(c.tgt, sizeof c.tgt, "%s", tgt);
     assert_int_equal(transport_subscribe(t, tgt), 0);
@@ -161,11 +164,7 @@ static void test_mqtt_late_router_ok(void **state)
     for (int i = 0; i < 100 && c.removals == 0; i++)
         run_for(&loop, 20);
     assert_int_equal(c.removals, 1);
-    session__finish(s, 0);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    binder__free(c.binder);
-    session__free(s);
-    uv_loop_close(&loop);
+    close_binder(&loop, s, &c);
 }
 
 static void test_amqp(void **state)
@@ -190,17 +189,8 @@ static void test_amqp_each_results(void **state)
     assert_int_equal(amqp_client_open(&ac, url), 0);
     assert_int_equal(amqp_client_declare_plain(&ac, plain), 0);
     uv_loop_t loop;
-    uv_loop_init(&loop);
     struct ctx c = {0};
-    struct session *s;
-    char err[256];
-    static const struct session_events ev = {.connected = on_connected, .message = on_message};
-    assert_int_equal(session__new(&loop, url, "test-binder", 0, &ev, &c, &s, err, sizeof err), 0);
-    assert_int_equal(session__start(s, 10000), 0);
-    for (int i = 0; i < 100 && !c.connected; i++)
-        run_for(&loop, 50);
-    assert_true(c.connected);
-    assert_int_equal(binder__new(session__transport(s), &c.binder), 0);
+    struct session *s = open_binder(&loop, url, &c);
     const struct binding items[] = {
         {.type = BINDING_PUBSUB, .src = src_a, .tgt = plain},
         {.type = BINDING_PUBSUB, .src = src_b, .tgt = ok},
@@ -224,11 +214,7 @@ static void test_amqp_each_results(void **state)
     for (int k = 0; k < 500 && (got = amqp_client_count(&ac, ok)) == 0; k++)
         usleep(10000);
     assert_int_equal(got, 1);
-    session__finish(s, 0);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    binder__free(c.binder);
-    session__free(s);
-    uv_loop_close(&loop);
+    close_binder(&loop, s, &c);
     amqp_client_close(&ac);
 }
 
@@ -274,18 +260,9 @@ static void test_amqp_after_replies(void **state)
     snprintf(in, sizeof in, "%s.IN", role);
     snprintf(out, sizeof out, "%s.OUT", role);
     uv_loop_t loop;
-    uv_loop_init(&loop);
     struct ctx c = {0};
-    struct session *s;
-    char err[256];
-    static const struct session_events ev = {.connected = on_connected, .message = on_message};
-    assert_int_equal(session__new(&loop, url, "test-binder", 0, &ev, &c, &s, err, sizeof err), 0);
-    assert_int_equal(session__start(s, 10000), 0);
-    for (int i = 0; i < 100 && !c.connected; i++)
-        run_for(&loop, 50);
-    assert_true(c.connected);
+    struct session *s = open_binder(&loop, url, &c);
     struct transport *t = session__transport(s);
-    assert_int_equal(binder__new(t, &c.binder), 0);
 
     struct replies r = {.rcs = {1}, .b = {.type = BINDING_PUBSUB, .src = out, .tgt = in}};
     /* sent, not answered yet: the loop has not run since */
@@ -302,11 +279,7 @@ static void test_amqp_after_replies(void **state)
     assert_int_equal(atomic_load(&r.seen), 1); /* both waiters, oldest first */
     assert_int_equal(r.rcs[0], 0);
 
-    session__finish(s, 0);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    binder__free(c.binder);
-    session__free(s);
-    uv_loop_close(&loop);
+    close_binder(&loop, s, &c);
 }
 
 int main(void)

@@ -42,7 +42,7 @@ struct admin_worker {
 
 int admin_worker__new(struct transport *t, uv_loop_t *loop, struct admin_worker **out)
 {
-    if (!transport_has_bindings(t))
+    if (t && !transport_has_bindings(t))
         return MSGFLO_EINVAL;
     struct admin_worker *w = calloc(1, sizeof *w);
     if (!w)
@@ -151,10 +151,10 @@ int admin_worker__run(struct admin_worker *w, admin_worker_fn *work, void (*done
         return MSGFLO_EINVAL;
     (void)msgflo_log_enabled("msgflo:amqp"); /* DEBUG read here, on the loop thread */
     msgflo_url *node = NULL;
-    int rc = transport_admin_node(w->t, &node);
+    int rc = w->t ? transport_admin_node(w->t, &node) : 0;
     if (rc)
         return rc;
-    if (!w->node || !transport_admin_same_node(w->node, node)) {
+    if (w->t && (!w->node || !transport_admin_same_node(w->node, node))) {
         amqp_topology__free(w->conn, false); /* another node: its own connection */
         w->conn = NULL;
         msgflo_url_free(w->node);
@@ -188,6 +188,10 @@ int admin_worker__run(struct admin_worker *w, admin_worker_fn *work, void (*done
     }
     wake->data = j;
     w->job = j;
+    if (!w->t) { /* nothing to wait for: the thread starts now */
+        on_replied(j, 0);
+        return 0;
+    }
     rc = transport_when_replied(w->t, on_replied, j);
     if (rc) {
         w->job = NULL;

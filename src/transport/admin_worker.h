@@ -12,7 +12,10 @@
  * The loop thread never touches the connection while a job runs, and the
  * job touches neither the transport nor its data connection. What the job
  * logs is kept (log__capture_begin) and written by the loop thread before
- * `done`, since the log handler need not be thread-safe. AMQP only.
+ * `done`, since the log handler need not be thread-safe. AMQP only, or
+ * without a transport: the same thread and bookkeeping for blocking work
+ * that is not the broker connection's (msgflo-guv's management API
+ * requests).
  *
  * Not in libmsgflo: part of msgflo_transport_admin (admin.h).
  */
@@ -35,7 +38,9 @@ struct admin_worker;
 typedef void admin_worker_fn(struct amqp_topology **conn, const msgflo_url *node, void *arg);
 
 /* A worker for transport `t` (borrowed: must outlive the worker, or the
- * worker be idle when t closes) on `loop` (borrowed). No thread runs until
+ * worker be idle when t closes) on `loop` (borrowed). t NULL: a worker
+ * without a connection, whose jobs get a slot that stays NULL (they must
+ * not open it) and a NULL node, and start at once. No thread runs until
  * admin_worker__run. Returns 0, MSGFLO_EINVAL (MQTT: no administration) or
  * MSGFLO_ENOMEM. */
 int admin_worker__new(struct transport *t, uv_loop_t *loop, struct admin_worker **out);
@@ -48,7 +53,8 @@ int admin_worker__new(struct transport *t, uv_loop_t *loop, struct admin_worker 
  * connection goes first (the job then finds the broker as it is). The node
  * is the data connection's at this call; a new node replaces the kept
  * connection. One job at a time. `arg` is the caller's until done (or
- * free_arg, may be NULL, see admin_worker__free). Returns 0, MSGFLO_EINVAL
+ * free_arg, may be NULL, see admin_worker__free). Without a transport the
+ * thread starts at once. Returns 0, MSGFLO_EINVAL
  * (a job under way; nothing called), MSGFLO_ENOTCONN, MSGFLO_ENOMEM or
  * MSGFLO_ESYS. */
 int admin_worker__run(struct admin_worker *w, admin_worker_fn *work, void (*done)(void *arg),

@@ -396,6 +396,7 @@ static int run(struct tool *t, const struct args *a, const struct guv_config *cf
         fprintf(stderr, "msgflo-guv: out of memory\n");
         return 1;
     }
+    t->http = NULL; /* the runner's now */
     if (a->metrics_port >= 0 && serve_metrics(t, a) != 0)
         return 2;
     session__start(t->session, 30000);

@@ -35,9 +35,11 @@ struct guv_runner {
     struct guv_poll *polls;
     struct guv_state *states;
     uv_timer_t timer;
-    /* AMQP statistics: asked on the worker's thread, not the loop (NULL:
-     * --management, or MQTT) */
+    /* statistics, asked on the worker's thread, not the loop: AMQP's, or
+     * the management API's (`http`, owned; with a worker of no transport).
+     * NULL: MQTT */
     struct admin_worker *worker;
+    struct guv_http_stats *http;
     bool started, stopping, timer_closed, polled_once;
     int running; /* commands */
     void (*done)(void *ud);
@@ -206,13 +208,16 @@ static const char *queue_of(const struct guv_role *role)
     return role->queue ? role->queue : role->name;
 }
 
-/* The statistics of every role, asked on the worker's thread. */
+/* The statistics of every role, asked on the worker's thread: from the
+ * management API when `http` is set, else by passive declares. */
 struct stats_job {
-    struct guv_runner *r; /* read on the loop thread only */
+    struct guv_runner *r;        /* read on the loop thread only */
+    struct guv_http_stats *http; /* the runner's; the thread's while the job runs */
     size_t n;
     char **queues;
     int *status;
-    uint32_t *ready, *consumers;
+    uint64_t *length;
+    int *consumers;
 };
 
 static void stats_job_free(void *arg)
@@ -222,7 +227,7 @@ static void stats_job_free(void *arg)
         free(j->queues[i]);
     free(j->queues);
     free(j->status);
-    free(j->ready);
+    free(j->length);
     free(j->consumers);
     free(j);
 }
@@ -235,12 +240,13 @@ static struct stats_job *stats_job_new(struct guv_runner *r)
     if (!j)
         return NULL;
     j->r = r;
+    j->http = r->http;
     j->n = cfg->n_roles;
     j->queues = calloc(n, sizeof *j->queues);
     j->status = calloc(n, sizeof *j->status);
-    j->ready = calloc(n, sizeof *j->ready);
+    j->length = calloc(n, sizeof *j->length);
     j->consumers = calloc(n, sizeof *j->consumers);
-    bool failed = !j->queues || !j->status || !j->ready || !j->consumers;
+    bool failed = !j->queues || !j->status || !j->length || !j->consumers;
     for (size_t i = 0; !failed && i < j->n; i++)
         failed = !(j->queues[i] = strdup(queue_of(&cfg->roles[i])));
     if (failed) {
@@ -251,15 +257,23 @@ static struct stats_job *stats_job_new(struct guv_runner *r)
 }
 
 /* On the worker's thread. A connection that cannot be opened fails the
- * roles after it too, without trying again (each try may wait 20 s). */
+ * roles after it too, without trying again (each try may wait 20 s). The
+ * management API is asked for every role, as before (up to 5 s each). */
 static void stats_work(struct amqp_topology **conn, const msgflo_url *node, void *arg)
 {
     struct stats_job *j = arg;
     int down = 0;
     for (size_t i = 0; i < j->n; i++) {
-        j->status[i] = down ? down
-                            : transport_queue_stats_on(conn, node, j->queues[i], &j->ready[i],
-                                                       &j->consumers[i]);
+        if (j->http) {
+            j->status[i] =
+                guv_http_stats__queue(j->http, j->queues[i], &j->length[i], &j->consumers[i]);
+            continue;
+        }
+        uint32_t ready = 0, consumers = 0;
+        j->status[i] =
+            down ? down : transport_queue_stats_on(conn, node, j->queues[i], &ready, &consumers);
+        j->length[i] = ready;
+        j->consumers[i] = (int)consumers;
         if (j->status[i] == MSGFLO_ENOTCONN && !*conn)
             down = MSGFLO_ENOTCONN;
     }
@@ -272,7 +286,7 @@ static void stats_done(void *arg)
     struct guv_runner *r = j->r;
     if (!r->stopping) {
         for (size_t i = 0; i < j->n; i++)
-            record(r, i, j->status[i], j->ready[i], (int)j->consumers[i]);
+            record(r, i, j->status[i], j->length[i], j->consumers[i]);
         decide(r);
         if (r->o.oneshot)
             check_finished(r);
@@ -299,19 +313,10 @@ static void poll_once(struct guv_runner *r)
         decide(r);
         return;
     }
-    for (size_t i = 0; i < cfg->n_roles; i++) {
-        const char *queue = queue_of(&cfg->roles[i]);
-        uint64_t length = 0;
-        int consumers = 0, status;
-        if (r->o.http) {
-            status = guv_http_stats__queue(r->o.http, queue, &length, &consumers);
-        } else { /* MQTT: no queue depth, at once */
-            uint32_t ready = 0, n = 0;
-            status = transport_queue_stats(r->t, queue, &ready, &n);
-            length = ready;
-            consumers = (int)n;
-        }
-        record(r, i, status, length, consumers);
+    for (size_t i = 0; i < cfg->n_roles; i++) { /* MQTT: no queue depth, at once */
+        uint32_t ready = 0, n = 0;
+        int status = transport_queue_stats(r->t, queue_of(&cfg->roles[i]), &ready, &n);
+        record(r, i, status, ready, (int)n);
     }
     decide(r);
 }
@@ -362,10 +367,13 @@ int guv_runner__new(uv_loop_t *loop, struct transport *t, const struct guv_runne
         r->roles[i].current = GUV_NONE;
         r->roles[i].pending = GUV_NONE;
     }
-    if (!o->http && transport_has_bindings(t) && admin_worker__new(t, loop, &r->worker) != 0) {
+    if ((o->http || transport_has_bindings(t)) &&
+        admin_worker__new(o->http ? NULL : t, loop, &r->worker) != 0) {
         guv_runner__free(r);
         return MSGFLO_ENOMEM;
     }
+    r->http = o->http; /* ours from here on */
+    r->o.http = NULL;
     uv_timer_init(loop, &r->timer);
     r->timer.data = r;
     *out = r;
@@ -389,6 +397,23 @@ void guv_runner__connected(struct guv_runner *r)
     uv_timer_start(&r->timer, on_timer, 0, r->o.oneshot ? 0 : interval);
 }
 
+static void free_http(void *ud)
+{
+    guv_http_stats__free(ud);
+}
+
+/* The worker, and the management API client once no job uses it (on the
+ * job's thread when it ends after this). */
+static void free_worker(struct guv_runner *r)
+{
+    if (r->worker)
+        admin_worker__free(r->worker, free_http, r->http);
+    else
+        guv_http_stats__free(r->http);
+    r->worker = NULL;
+    r->http = NULL;
+}
+
 static void on_timer_closed(uv_handle_t *h)
 {
     struct guv_runner *r = h->data;
@@ -405,8 +430,7 @@ void guv_runner__stop(struct guv_runner *r, void (*done)(void *ud), void *ud)
     r->done_ud = ud;
     /* A poll still waiting for the broker ends on its own, unheeded: the
      * loop need not wait for it. */
-    admin_worker__free(r->worker, NULL, NULL);
-    r->worker = NULL;
+    free_worker(r);
     uv_timer_stop(&r->timer);
     uv_close((uv_handle_t *)&r->timer, on_timer_closed);
 }
@@ -465,7 +489,7 @@ void guv_runner__free(struct guv_runner *r)
 {
     if (!r)
         return;
-    admin_worker__free(r->worker, NULL, NULL); /* a poll under way ends on its own */
+    free_worker(r); /* a poll under way ends on its own */
     guv_governor__cleanup(&r->gov);
     free(r->roles);
     free(r->polls);

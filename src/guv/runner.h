@@ -30,8 +30,10 @@ struct guv_runner_options {
     const struct guv_config *cfg; /* borrowed; outlives the runner */
     enum guv_act act;
     struct guv_local *local; /* borrowed; GUV_ACT_LOCAL */
-    /* borrowed; statistics from the management API instead of the
-     * transport's passive declares; NULL: the transport */
+    /* the runner takes ownership once guv_runner__new succeeds (freed with
+     * the runner, or after it by a request still under way); statistics
+     * from the management API instead of the transport's passive declares,
+     * asked on a thread; NULL: the transport */
     struct guv_http_stats *http;
     const char *command; /* copied; GUV_ACT_COMMAND template */
     const char *publish; /* copied; outqueue for JSON decisions, NULL: none */

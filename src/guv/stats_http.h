@@ -4,7 +4,9 @@
  * acknowledged), which a passive queue.declare cannot tell.
  *
  * The request is blocking (libcurl easy interface, 5 s timeout), as
- * rabbitmq-c's RPCs are: one short request per role per poll. */
+ * rabbitmq-c's RPCs are: one short request per role per poll. msgflo-guv
+ * asks on its statistics thread (guv/runner.c, transport/admin_worker.h),
+ * never on its loop; a client is used by one thread at a time. */
 #ifndef MSGFLO_GUV_STATS_HTTP_H
 #define MSGFLO_GUV_STATS_HTTP_H
 

@@ -28,11 +28,14 @@
 // - msgflo-guv's queue statistics do not wait on its event loop: its
 //   passive queue.declare goes to the peer on a connection of its own,
 //   unanswered, and for 5 s GET /metrics is answered within 200 ms; SIGTERM
-//   ends it within 3 s.
+//   ends it within 3 s. Nor do its --management requests, to an HTTP
+//   server that accepts them and never answers: the same checks, and polls
+//   are skipped while a request hangs.
 //
 //   node amqp-stalled-broker.js PATH/TO/msgflo PATH/TO/repeat PATH/TO/msgflo-guv
 //
-// STALLED_CASE=runtimeCase|participantCase|binderCase|guvCase runs one case only.
+// STALLED_CASE=runtimeCase|participantCase|binderCase|guvCase|guvManagementCase
+// runs one case only.
 //
 // Needs npm `ws` and `amqplib` (tests/conformance/node_modules, through
 // NODE_PATH); exit 77 without them.
@@ -267,7 +270,11 @@ async function binderCase(broker) {
 
 // msgflo-guv --dry-run on the stalled peer: the statistics of its one role
 // go to the peer on the worker's connection and are never answered.
-async function guvCase(broker) {
+// msgflo-guv --dry-run on `broker` with `args` more, its metrics served:
+// once asked() holds (`what`), GET /metrics is answered within 200 ms for
+// 5 s, then beforeStop(stderr) if given, and SIGTERM ends it with exit 0
+// within 3 s.
+async function watchGuv(broker, args, asked, what, beforeStop) {
   const url = `amqp://127.0.0.1:${broker.address().port}`;
   const fs = require('fs');
   const os = require('os');
@@ -275,7 +282,7 @@ async function guvCase(broker) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stalled-guv-'));
   const config = path.join(dir, 'stalled.guv.yaml');
   fs.writeFileSync(config, "'*': {pollinterval: 0.5}\nstalledguv: {queue: 'stalledguv.IN'}\n");
-  const child = spawn(GUV, ['--config', config, '--broker', url, '--dry-run', '--metrics-port', '0'],
+  const child = spawn(GUV, ['--config', config, '--broker', url, '--dry-run', '--metrics-port', '0', ...args],
     { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stdout.on('data', () => {});
@@ -285,9 +292,7 @@ async function guvCase(broker) {
     let port;
     await until(() => (port = (/metrics on http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(err) || [])[1]), 5000,
       `msgflo-guv serves its metrics (stderr: ${err})`);
-    const asked = () => broker.conns.some((c, i) => i > 0 && c.loggedIn && has(c, 'QueueDeclare', 'queue', 'stalledguv.IN'));
-    await until(asked, 5000, `the statistics go to a connection of their own (${broker.conns.length} connections, ` +
-      `got ${broker.conns.map(names).join(' | ')}); stderr: ${err}`);
+    await until(asked, 5000, `${what()}; stderr: ${err}`);
     ok(true, 'queue statistics asked, unanswered');
     let worst = 0;
     let again = 0;
@@ -303,12 +308,13 @@ async function guvCase(broker) {
       ok(ms < LIMIT_MS, `GET /metrics answered in ${ms} ms`);
       worst = Math.max(worst, ms);
     }
+    if (beforeStop) await beforeStop(() => err);
     const t0 = Date.now();
     child.kill('SIGTERM');
     const r = await withTimeout(exited, 5000, 'msgflo-guv exit after SIGTERM');
     h.eq(r, { code: 0, signal: null }, `msgflo-guv exits 0 (stderr: ${err})`);
     ok(Date.now() - t0 < 3000, `msgflo-guv stopped in ${Date.now() - t0} ms`);
-    console.log(`amqp-stalled-broker: guv: slowest GET /metrics ${worst} ms, asked again ${again}`);
+    console.log(`amqp-stalled-broker: guv ${args.join(' ')}: slowest GET /metrics ${worst} ms, asked again ${again}`);
   } catch (e) {
     child.kill('SIGKILL');
     console.error(`stderr of msgflo-guv:\n${err}`);
@@ -318,9 +324,59 @@ async function guvCase(broker) {
   }
 }
 
+async function guvCase(broker) {
+  const asked = () => broker.conns.some((c, i) => i > 0 && c.loggedIn && has(c, 'QueueDeclare', 'queue', 'stalledguv.IN'));
+  await watchGuv(broker, [], asked, () => `the statistics go to a connection of their own (${broker.conns.length} ` +
+    `connections, got ${broker.conns.map(names).join(' | ')})`);
+}
+
+// --management pointed at an HTTP server that accepts connections, reads
+// the requests and never answers (libcurl gives up after 5 s): the requests
+// do not hold msgflo-guv's loop; a poll that comes while one is under way is
+// skipped (pollinterval 0.5 s: 1 request in the first 5 s); the timeout is
+// logged as before (written by the loop); SIGTERM during the next request
+// still ends it within 3 s.
+async function guvManagementCase(broker) {
+  const requests = [];
+  const sockets = [];
+  const server = net.createServer((s) => {
+    sockets.push(s);
+    s.on('error', () => {});
+    let head = '';
+    s.on('data', (d) => {
+      head += d;
+      const m = /^GET (\S+) HTTP/.exec(head);
+      if (m && head.includes('\r\n\r\n')) {
+        requests.push({ path: m[1], at: Date.now() });
+        head = '';
+      }
+    });
+  });
+  await new Promise((res) => server.listen(0, '127.0.0.1', res));
+  try {
+    const mgmt = `http://127.0.0.1:${server.address().port}`;
+    const queue = '/api/queues/%2F/stalledguv.IN';
+    await watchGuv(broker, ['--management', mgmt], () => requests.some((r) => r.path === queue),
+      () => `msgflo-guv asks ${mgmt}${queue} (got ${JSON.stringify(requests)})`, async (stderr) => {
+        const first = requests[0].at;
+        const inFirst = requests.filter((r) => r.at - first < 4500).length;
+        ok(inFirst === 1, `polls skipped while a request hangs: ${inFirst} requests in its first 4.5 s`);
+        const line = `msgflo:guv warning: management API ${mgmt}${queue}: Timeout was reached`;
+        await until(() => stderr().includes(line), 3000, `"${line}" (stderr: ${stderr()})`);
+        await until(() => requests.length >= 2, 3000, 'the next poll asks again');
+        ok(true, 'the timeout logged; the next request hangs');
+      });
+    ok(!broker.conns.some((c) => has(c, 'QueueDeclare', 'queue', 'stalledguv.IN')),
+      'no passive declare with --management');
+  } finally {
+    sockets.forEach((s) => s.destroy());
+    server.close();
+  }
+}
+
 async function main() {
   const only = process.env.STALLED_CASE;
-  const all = [runtimeCase, participantCase, binderCase, guvCase].filter((f) => !only || f.name === only);
+  const all = [runtimeCase, participantCase, binderCase, guvCase, guvManagementCase].filter((f) => !only || f.name === only);
   for (const run of all) {
     const broker = await stalledBroker(run === binderCase);
     try {

@@ -27,13 +27,10 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <mosquitto.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 
 struct run {
@@ -45,7 +42,6 @@ struct run {
     bool running;     /* measuring: messages before that are drained, not counted */
     uint64_t last_rx; /* when the last message came back */
     long sent, received;
-    long packets;         /* MQTT messages delivered by libmosquitto, any topic */
     uint64_t *latency_ns; /* per measured message */
     long measured;
     uint64_t t_start, t_end;
@@ -138,7 +134,6 @@ static bool probe_step(struct run *r, struct probing *p, uint64_t until)
 static void mqtt_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg)
 {
     struct run *r = ud;
-    r->packets++;
     if (strcmp(msg->topic, r->out) != 0)
         return;
     if (on_received(r, msg->payload, (size_t)msg->payloadlen)) {
@@ -146,28 +141,6 @@ static void mqtt_message(struct mosquitto *m, void *ud, const struct mosquitto_m
         int n = payload(buf, sizeof buf, r->sent++);
         mosquitto_publish(m, NULL, r->in, n, buf, r->qos, false);
     }
-}
-
-/* libmosquitto reads one QoS 0 packet per call: read on while packets come,
- * then write what the callbacks queued in one corked segment, so the load
- * generator spends a few system calls per burst, not a select and two writes
- * per message, and leaves the cores to the system under test. */
-static int read_burst(struct mosquitto *m, struct run *r)
-{
-    for (int i = 0; i < 1000; i++) {
-        long before = r->packets;
-        if (mosquitto_loop_read(m, 1) != MOSQ_ERR_SUCCESS)
-            return 1;
-        if (r->packets == before)
-            break;
-    }
-    if (!mosquitto_want_write(m))
-        return 0;
-    int fd = mosquitto_socket(m), on = 1, off = 0;
-    setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
-    int rc = mosquitto_loop_write(m, 1);
-    setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof off);
-    return rc != MOSQ_ERR_SUCCESS;
 }
 
 static int run_mqtt(struct run *r, const msgflo_url *u)
@@ -202,7 +175,7 @@ static int run_mqtt(struct run *r, const msgflo_url *u)
     }
     uint64_t deadline = now_ns() + 120000000000ull;
     while (r->received < r->warmup + r->count && now_ns() < deadline && !timed_out(r)) {
-        if (mosquitto_loop(m, 1000, 1) != MOSQ_ERR_SUCCESS || read_burst(m, r) != 0)
+        if (mosquitto_loop(m, 1000, 100) != MOSQ_ERR_SUCCESS)
             break;
     }
     mosquitto_destroy(m);

@@ -42,7 +42,7 @@ static void router_start(struct child *r, struct support_mosquitto *b, char *lin
         support_program("msgflo-router", prog, sizeof prog), b->url, b->dir, b->dir);
     char *argv[] = {"/bin/bash", "-c", cmd, NULL};
     assert_int_equal(child_start(r, argv), 0);
-    assert_true(child_read_line(r, 10000));
+    assert_true(child_read_line(r, 30000));
     assert_non_null(strstr(r->line, "msgflo-router: routing /msgrouter/default/"));
     snprintf(line, len, "%s", r->line);
 }

@@ -446,6 +446,15 @@ int amqp_client_count(struct amqp_client *c, const char *queue)
     return ok ? (int)ok->message_count : -1;
 }
 
+void amqp_client_purge(const char *url, const char *queue)
+{
+    struct amqp_client c;
+    if (amqp_client_open(&c, url) != 0)
+        return;
+    amqp_queue_purge(c.conn, 1, amqp_cstring_bytes(queue)); /* none there: the channel closes */
+    amqp_client_close(&c);
+}
+
 void amqp_client_close(struct amqp_client *c)
 {
     if (!c->conn)

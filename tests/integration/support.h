@@ -142,6 +142,9 @@ char *amqp_client_wait(struct amqp_client *c, int timeout_ms);
 /* Number of ready messages in a queue (passive declare), or -1. */
 int amqp_client_count(struct amqp_client *c, const char *queue);
 void amqp_client_close(struct amqp_client *c);
+/* Empties `queue` on url's broker, on a connection of its own (nothing
+ * when it does not exist). */
+void amqp_client_purge(const char *url, const char *queue);
 
 /* --- discovery ------------------------------------------------------------- */
 

@@ -121,25 +121,18 @@ bool forwarder__on_message(struct forwarder *f, const char *topic,
 {
     if (!json_object_get(f->watched, topic))
         return false; /* not bound, or unwatched and still arriving */
-    if (d && d->forwarding) {
-        /* Its own republications do not come back: the whole chain here,
-         * each target once, as the plugin (router__route). */
-        const char *const *targets;
-        size_t n = router__route(f->table, topic, len, &targets);
-        for (size_t i = 0; i < n; i++) {
-            int rc = transport_forward(f->t, targets[i], d, data, len);
-            if (rc)
-                LOG_WARNING(NS, "forwarding %s -> %s failed: %s", topic, targets[i],
-                            msgflo_strerror(rc));
-        }
-        return true;
-    }
-    if (d && d->retained)
+    /* On a forwarding (MQTT 5) connection its own republications do not
+     * come back: the whole chain here, each target once, as the plugin
+     * (router__route); else each source's own targets (forwarder.h). */
+    bool whole = d && d->forwarding;
+    if (!whole && d && d->retained)
         return true; /* published before the binding, see forwarder.h */
     const char *const *targets;
-    size_t n = router__targets(f->table, topic, len, &targets);
+    size_t n = whole ? router__route(f->table, topic, len, &targets)
+                     : router__targets(f->table, topic, len, &targets);
     for (size_t i = 0; i < n; i++) {
-        int rc = transport_publish_as(f->t, targets[i], data, len, d ? d->qos : 0, false);
+        int rc = whole ? transport_forward(f->t, targets[i], d, data, len)
+                       : transport_publish_as(f->t, targets[i], data, len, d ? d->qos : 0, false);
         if (rc)
             LOG_WARNING(NS, "forwarding %s -> %s failed: %s", topic, targets[i],
                         msgflo_strerror(rc));

@@ -5,6 +5,7 @@
  * broker), autosave__. See docs/msgflo.md. */
 #include "tools/common/cli.h"
 #include "coord/coordinator.h"
+#include "core/log.h"
 #include "library/library.h"
 #include "process/supervisor.h"
 #include "graph/graph_file.h"
@@ -150,6 +151,7 @@ struct app {
     uv_signal_t sigint, sigterm, sigusr1;
     uv_check_t broker_shown;    /* until the embedded broker's URL is printed */
     uv_timer_t waiting;         /* "waiting for ..." until the --graph is first up */
+    uv_prepare_t log_turn;      /* writes the turn's debug lines before the loop waits */
     uint64_t graph_loaded;      /* uv_now() when --graph was loaded */
     bool up;                    /* the first "graph up" line was printed */
     struct live_progress shown; /* what the last "graph" line said */
@@ -401,6 +403,7 @@ static void graph_changed(void *ud)
 /* Tears down in order; every part may be missing (a failed start). */
 static void shutdown_app(struct app *app)
 {
+    log__hold_end(&app->log_turn);
     uv_close((uv_handle_t *)&app->sigint, NULL);
     uv_close((uv_handle_t *)&app->sigterm, NULL);
     uv_close((uv_handle_t *)&app->sigusr1, NULL);
@@ -427,6 +430,7 @@ static void shutdown_app(struct app *app)
 static void on_signal(uv_signal_t *h, int signum)
 {
     struct app *app = h->data;
+    log__flush();
     fprintf(stderr, "msgflo: %s, shutting down\n", signum == SIGINT ? "SIGINT" : "SIGTERM");
     shutdown_app(app);
 }
@@ -521,6 +525,8 @@ static void init_handles(struct app *app)
     app->waiting.data = app;
     if (loop_stats__new(app->loop, &app->stats) != 0)
         app->stats = NULL; /* SIGUSR1 then reports nothing */
+    if (log__hold_per_turn(app->loop, &app->log_turn) != 0)
+        uv_prepare_init(app->loop, &app->log_turn); /* lines written one by one */
 }
 
 static void start_handles(struct app *app, bool embedded_broker, bool graph)

@@ -160,6 +160,87 @@ static void write_problem(enum msgflo_log_level level, const char *ns, const cha
     pthread_mutex_unlock(&last.lock);
 }
 
+/* Debug lines held while a loop turn runs (log__hold_per_turn). */
+#define HELD_BYTES (16 * 1024)
+static struct {
+    pthread_mutex_t lock;
+    bool on;
+    bool at_exit;
+    size_t len;
+    char buf[HELD_BYTES];
+} held = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Writes the held lines (the lock held). */
+static void held_write(void)
+{
+    if (held.len)
+        fwrite(held.buf, 1, held.len, stderr);
+    held.len = 0;
+}
+
+void log__flush(void)
+{
+    pthread_mutex_lock(&held.lock);
+    held_write();
+    pthread_mutex_unlock(&held.lock);
+}
+
+/* Adds a formatted line to the held ones; false when holding is off (the
+ * caller writes it). */
+static bool held_add(const char *when, const char *ns, const char *level, const char *message)
+{
+    pthread_mutex_lock(&held.lock);
+    if (!held.on) {
+        pthread_mutex_unlock(&held.lock);
+        return false;
+    }
+    for (int tries = 0; tries < 2; tries++) {
+        size_t room = sizeof held.buf - held.len;
+        int n = snprintf(held.buf + held.len, room, "%s%s %s: %s\n", when, ns, level, message);
+        if (n >= 0 && (size_t)n < room) {
+            held.len += (size_t)n;
+            pthread_mutex_unlock(&held.lock);
+            return true;
+        }
+        held_write(); /* full: make room, then once more */
+    }
+    pthread_mutex_unlock(&held.lock);
+    return false; /* longer than the whole buffer: written at once */
+}
+
+static void on_prepare(uv_prepare_t *h)
+{
+    (void)h;
+    log__flush();
+}
+
+int log__hold_per_turn(uv_loop_t *loop, uv_prepare_t *h)
+{
+    int rc = uv_prepare_init(loop, h);
+    if (rc == 0)
+        rc = uv_prepare_start(h, on_prepare);
+    if (rc != 0)
+        return rc;
+    uv_unref((uv_handle_t *)h);
+    pthread_mutex_lock(&held.lock);
+    held.on = true;
+    if (!held.at_exit) {
+        held.at_exit = true;
+        atexit(log__flush);
+    }
+    pthread_mutex_unlock(&held.lock);
+    return 0;
+}
+
+void log__hold_end(uv_prepare_t *h)
+{
+    pthread_mutex_lock(&held.lock);
+    held.on = false;
+    held_write();
+    pthread_mutex_unlock(&held.lock);
+    uv_close((uv_handle_t *)h, NULL);
+}
+
 void msgflo_log_stderr(enum msgflo_log_level level, const char *ns, const char *message,
                        void *userdata)
 {
@@ -167,6 +248,7 @@ void msgflo_log_stderr(enum msgflo_log_level level, const char *ns, const char *
     if (level == MSGFLO_LOG_INFO && !msgflo_log_enabled(ns))
         return;
     if (level > MSGFLO_LOG_INFO) {
+        log__flush(); /* in the order they were logged */
         write_problem(level, ns, message);
         return;
     }
@@ -179,8 +261,9 @@ void msgflo_log_stderr(enum msgflo_log_level level, const char *ns, const char *
         size_t n = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
         snprintf(when + n, sizeof when - n, ".%03ldZ ", now.tv_nsec / 1000000);
     }
-    fprintf(stderr, "%s%s %s: %s\n", getenv("DEBUG_HIDE_DATE") ? "" : when, ns,
-            msgflo_log_level_name(level), message);
+    const char *shown = getenv("DEBUG_HIDE_DATE") ? "" : when;
+    if (!held_add(shown, ns, msgflo_log_level_name(level), message))
+        fprintf(stderr, "%s%s %s: %s\n", shown, ns, msgflo_log_level_name(level), message);
 }
 
 /* The capture of this thread (log__capture_begin), or NULL. */

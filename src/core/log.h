@@ -5,6 +5,7 @@
 #include "msgflo/log.h"
 
 #include <stddef.h>
+#include <uv.h>
 
 void log__write(enum msgflo_log_level level, const char *ns, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -18,6 +19,18 @@ void log__set_repeat_window(unsigned ms);
 /* Prints the count of repeats not yet printed, now (a tool does before its
  * last line, so that the line saying why it ends stays the last one). */
 void log__flush_repeats(void);
+
+/* Holds the default handler's debug lines while `loop` runs a turn and writes
+ * them in one write() just before it waits for events (the prepare handle
+ * `h`, which does not keep the loop alive), before a warning or an error, and
+ * at exit: a runtime logging a line per discovery message makes one system
+ * call a loop turn instead of one a line. A crash loses the lines of the turn
+ * it happened in. libuv's error code. */
+int log__hold_per_turn(uv_loop_t *loop, uv_prepare_t *h);
+/* Writes what is held and stops holding; closes `h`. */
+void log__hold_end(uv_prepare_t *h);
+/* Writes what is held now. */
+void log__flush(void);
 
 /* Log lines of a worker thread, kept to be written by the loop thread: the
  * handler (replaceable, msgflo_log_set_handler) need not be thread-safe.

@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <uv.h>
 
 /* What the default handler writes to stderr for `fn`. */
 static char *captured(void (*fn)(void))
@@ -183,6 +185,60 @@ static void test_capture_on_a_worker(void **state)
     assert_null(c.records);
 }
 
+/* Bytes written to stderr so far (a file while captured). */
+static long stderr_size(void)
+{
+    struct stat st;
+    assert_int_equal(fstat(2, &st), 0);
+    return (long)st.st_size;
+}
+
+static void on_work(uv_timer_t *t)
+{
+    (void)t;
+}
+
+static void write_held(void)
+{
+    uv_loop_t loop;
+    uv_prepare_t h;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(log__hold_per_turn(&loop, &h), 0);
+    LOG_DEBUG("msgflo:test", "first");
+    LOG_DEBUG("msgflo:test", "second");
+    assert_int_equal(stderr_size(), 0); /* held while the turn runs */
+    LOG_WARNING("msgflo:test", "a problem");
+    long after_warning = stderr_size();
+    assert_true(after_warning > 0); /* the held lines, then the warning */
+    LOG_DEBUG("msgflo:test", "third");
+    assert_int_equal(stderr_size(), after_warning);
+    uv_timer_t work; /* something for the loop's turn to do */
+    assert_int_equal(uv_timer_init(&loop, &work), 0);
+    assert_int_equal(uv_timer_start(&work, on_work, 0, 0), 0);
+    uv_run(&loop, UV_RUN_NOWAIT); /* the loop is about to wait: written */
+    uv_close((uv_handle_t *)&work, NULL);
+    assert_true(stderr_size() > after_warning);
+    LOG_DEBUG("msgflo:test", "fourth");
+    log__hold_end(&h); /* written, and no longer held */
+    LOG_DEBUG("msgflo:test", "fifth");
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_held_per_turn(void **state)
+{
+    (void)state;
+    setenv("DEBUG_HIDE_DATE", "1", 1);
+    const char *out = captured(write_held);
+    unsetenv("DEBUG_HIDE_DATE");
+    assert_string_equal(out, "msgflo:test debug: first\n"
+                             "msgflo:test debug: second\n"
+                             "msgflo:test warning: a problem\n"
+                             "msgflo:test debug: third\n"
+                             "msgflo:test debug: fourth\n"
+                             "msgflo:test debug: fifth\n");
+}
+
 int main(void)
 {
     setenv("DEBUG", "msgflo:test,-msgflo:other", 1); /* read at the first call */
@@ -192,6 +248,7 @@ int main(void)
         cmocka_unit_test(test_repeated_warnings_collapse),
         cmocka_unit_test(test_repeats_reported_per_window),
         cmocka_unit_test(test_capture_on_a_worker),
+        cmocka_unit_test(test_held_per_turn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -117,7 +117,7 @@ static void check_edges(const struct coordinator *c)
         IN_LIST(struct edge, e->tgt->in_edges, tnext, e, found);
         assert(found);
         assert((e->src_q == NULL) == (e->tgt_q == NULL));
-        if (e->src_q) {
+        if (e->src_q && !coordinator_edges__uncounted(c, e->src_q, e->tgt_q)) {
             const char *parts[] = {e->src_q, e->tgt_q};
             struct bound *b;
             KEY_FIND(c->bound, parts, 2, b);

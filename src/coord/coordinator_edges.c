@@ -100,11 +100,29 @@ static void bound_release(struct coordinator *c, const char *src, const char *tg
     free(b);
 }
 
+bool coordinator_edges__uncounted(const struct coordinator *c, const char *sq, const char *tq)
+{
+    return !transport_has_bindings(c->t) && strcmp(sq, tq) == 0;
+}
+
+/* Frees e's queue names (one string when they are one topic). */
+static void edge_forget_queues(struct edge *e)
+{
+    if (e->tgt_q != e->src_q)
+        free(e->tgt_q);
+    free(e->src_q);
+    e->src_q = e->tgt_q = NULL;
+}
+
 /* Leaves e's binding for the pump to remove (an op does no RPC). */
 static void edge_unbind(struct coordinator *c, struct edge *e)
 {
     if (!e->src_q)
         return;
+    if (coordinator_edges__uncounted(c, e->src_q, e->tgt_q)) {
+        edge_forget_queues(e); /* nothing was bound */
+        return;
+    }
     bound_release(c, e->src_q, e->tgt_q);
     struct unbind *u = malloc(sizeof *u);
     if (u) {
@@ -451,13 +469,18 @@ static void batch_done(struct coordinator *c, struct batch_item *it, int rc, str
     }
     LOG_DEBUG(NS, "bound %s.%s -> %s.%s (%s -> %s)", e->src_role, e->src_port, e->tgt_role,
               e->tgt_port, it->sq, it->tq);
-    if (!bound_add(c, it->sq, it->tq)) {
+    bool uncounted = coordinator_edges__uncounted(c, it->sq, it->tq);
+    if (!uncounted && !bound_add(c, it->sq, it->tq)) {
         /* not recorded as bound (every bound edge is counted): again on the
          * next pump, and binding twice is harmless */
         LOG_ERROR(NS, "out of memory recording %s -> %s; again on the next pump", it->sq, it->tq);
         coordinator_edges__dirty(c, e);
         coordinator__schedule(c);
         goto out;
+    }
+    if (uncounted) {
+        free(it->tq); /* one topic: one string */
+        it->tq = it->sq;
     }
     e->src_q = it->sq;
     e->tgt_q = it->tq;
@@ -787,9 +810,7 @@ void coordinator_edges__clear(struct coordinator *c)
     struct edge *e, *etmp;
     HASH_ITER(hh, c->edges, e, etmp)
     {
-        free(e->src_q);
-        free(e->tgt_q);
-        e->src_q = NULL; /* nothing to unbind */
+        edge_forget_queues(e); /* nothing to unbind */
         coordinator_edges__free(c, e);
     }
     struct found_edge *f, *ftmp;

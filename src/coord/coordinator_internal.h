@@ -108,7 +108,8 @@ struct queue_watch {
  * and tgt: the entries of src_role and tgt_role); `dirty` iff in
  * c->dirty_edges, `pending` iff in c->pending_edges; src_q and tgt_q both
  * NULL or both set, and when set the edge is counted in the `bound` record
- * of the pair; unless edges_unwatched, its source port is watched. */
+ * of the pair (unless coordinator_edges__uncounted); unless edges_unwatched,
+ * its source port is watched. */
 struct edge {
     struct edge *sprev, *snext; /* the source role's edges */
     struct edge *tprev, *tnext; /* the target role's edges */
@@ -401,6 +402,10 @@ void coordinator_edges__pump_unbinds(struct coordinator *c);
 void coordinator_edges__pump_restore(struct coordinator *c);
 /* Reports the automatic edges of role not reported and not in the graph. */
 void coordinator_edges__find_automatic(struct coordinator *c, const char *role);
+/* Whether a binding sq -> tq is one that is not counted in a `bound` record
+ * nor unbound: on MQTT, one topic at both ends forwards nothing (the binder
+ * keeps none either). */
+bool coordinator_edges__uncounted(const struct coordinator *c, const char *sq, const char *tq);
 /* Forgets the automatic edges reported for role, so they are reported again. */
 void coordinator_edges__forget_found(struct coordinator *c, const char *role);
 /* Frees all edges and pending unbinds without a broker call. */

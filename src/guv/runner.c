@@ -223,6 +223,8 @@ struct stats_job {
 static void stats_job_free(void *arg)
 {
     struct stats_job *j = arg;
+    if (!j)
+        return;
     for (size_t i = 0; j->queues && i < j->n; i++)
         free(j->queues[i]);
     free(j->queues);

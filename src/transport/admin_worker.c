@@ -222,11 +222,14 @@ void admin_worker__free(struct admin_worker *w, void (*release)(void *ud), void 
          * loop does not wait for it; the thread frees the worker. */
         pthread_mutex_lock(&j->lock);
         bool finished = j->finished;
+        /* read before the unlock: an orphaned job's thread may free j at once */
+        uv_async_t *wake = j->wake;
+        pthread_t thread = j->thread;
         j->orphaned = !finished;
         pthread_mutex_unlock(&j->lock);
-        uv_close((uv_handle_t *)j->wake, free_handle);
+        uv_close((uv_handle_t *)wake, free_handle);
         if (!finished) {
-            pthread_detach(j->thread);
+            pthread_detach(thread);
             return;
         }
         if (j->threaded)

@@ -73,7 +73,7 @@ static void test_websocket_deadlines(void **state)
     struct http_server *s;
     const struct http_server_events ev = {.text = srv_text};
     const struct http_server_options o = {
-        .limits = {.auth_timeout_ms = 600, .ping_interval_ms = 100, .ping_timeout_ms = 150}};
+        .limits = {.auth_timeout_ms = 1200, .ping_interval_ms = 200, .ping_timeout_ms = 300}};
     assert_int_equal(http_server__new(&loop, &o, &ev, NULL, &s), 0);
     int port = http_server__port(s);
 
@@ -88,34 +88,34 @@ static void test_websocket_deadlines(void **state)
     client_send(&cl[0], "trust");
     client_send(&cl[1], "trust");
     client_send(&cl[3], "hello");
-    run_for(50);
+    run_for(100);
     assert_int_equal(cl[0].messages, 1);
     assert_int_equal(cl[3].messages, 1);
     cl[1].deaf = true;
 
     /* Before the auth deadline: every one still there; the silent ones
-     * got pings (after 100 ms of silence) and answered. */
-    run_for(450);
-    assert_int_equal(http_server__clients(s), 3); /* 1 dropped: no pong within 150 ms */
+     * got pings (after 200 ms of silence) and answered. */
+    run_for(900);
+    assert_int_equal(http_server__clients(s), 3); /* 1 dropped: no pong within 300 ms */
     assert_true(cl[1].gone);
-    assert_true(cl[1].gone_at - t0 >= 200 && cl[1].gone_at - t0 < 500);
+    assert_true(cl[1].gone_at - t0 >= 400 && cl[1].gone_at - t0 < 1000);
     assert_true(cl[0].pings >= 2);
     assert_true(cl[2].pings >= 2);
     assert_false(cl[0].gone || cl[2].gone || cl[3].gone);
 
     /* After it: the guests are closed with 1008; the trusted one stays. */
-    run_for(400);
+    run_for(800);
     assert_true(cl[2].gone && cl[3].gone);
     assert_int_equal(cl[2].close_code, 1008);
     assert_int_equal(cl[3].close_code, 1008);
-    assert_true(cl[2].gone_at - t0 >= 500 && cl[2].gone_at - t0 < 900);
+    assert_true(cl[2].gone_at - t0 >= 1000 && cl[2].gone_at - t0 < 1800);
     assert_false(cl[0].gone);
-    run_for(600); /* several ping rounds more */
+    run_for(1200); /* several ping rounds more */
     assert_false(cl[0].gone);
     assert_true(cl[0].pings >= 8);
     assert_int_equal(http_server__clients(s), 1);
     client_send(&cl[0], "still");
-    run_for(50);
+    run_for(100);
     assert_int_equal(cl[0].messages, 2);
 
     http_server__close(s, NULL, NULL);

@@ -524,9 +524,8 @@ static void init_handles(struct app *app)
     app->sigint.data = app->sigterm.data = app->sigusr1.data = app->broker_shown.data = app;
     app->waiting.data = app;
     if (loop_stats__new(app->loop, &app->stats) != 0)
-        app->stats = NULL; /* SIGUSR1 then reports nothing */
-    if (log__hold_per_turn(app->loop, &app->log_turn) != 0)
-        uv_prepare_init(app->loop, &app->log_turn); /* lines written one by one */
+        app->stats = NULL;                               /* SIGUSR1 then reports nothing */
+    (void)log__hold_per_turn(app->loop, &app->log_turn); /* else lines one by one */
 }
 
 static void start_handles(struct app *app, bool embedded_broker, bool graph)

@@ -401,11 +401,16 @@ make_full:
 
 /* --- MQTT: forwarding, or the broker's router --------------------------------------- */
 
+bool binder__needs_nothing(const struct binder *b, const char *src, const char *tgt)
+{
+    return !b->amqp && strcmp(src, tgt) == 0;
+}
+
 #define ROUTER_TOPIC "/msgrouter/default/"
 
-static bool forwardable(const struct binding *x)
+static bool forwardable(const struct binder *b, const struct binding *x)
 {
-    return x->src && x->tgt && strcmp(x->src, x->tgt) != 0; /* src == tgt needs nothing */
+    return x->src && x->tgt && !binder__needs_nothing(b, x->src, x->tgt);
 }
 
 /* Forwards added[i] src -> tgt from this process (the forwarder, shared
@@ -416,7 +421,7 @@ static bool forwardable(const struct binding *x)
 static int mqtt_forward(struct binder *b, size_t i)
 {
     const struct binding *x = &b->added.items[i];
-    if (b->state[i].sub || !forwardable(x))
+    if (b->state[i].sub || !forwardable(b, x))
         return 0;
     if (x->deadletter)
         LOG_WARNING(NS, "dead-lettering to %s is not possible on MQTT (no nack)", x->deadletter);
@@ -514,7 +519,7 @@ static int mqtt_make_all(struct binder *b, const size_t *only, size_t n_only)
     int rc = 0;
     for (size_t k = 0; k < n; k++) {
         size_t i = only ? only[k] : k;
-        if (!b->state[i].active || !forwardable(&b->added.items[i]))
+        if (!b->state[i].active || !forwardable(b, &b->added.items[i]))
             continue;
         if (b->router == BINDER_ROUTER_NONE) {
             int r = mqtt_forward(b, i);
@@ -596,10 +601,9 @@ static int add(struct binder *b, const struct binding *items, size_t n, bool tru
     int rc = idx && (listed || n <= 1) && (pos || !out) ? 0 : MSGFLO_ENOMEM;
     for (size_t k = 0; pos && k < n; k++)
         pos[k] = -1;
-    bool forwarding = !b->amqp;
     for (size_t k = 0; rc == 0 && k < n; k++) {
         const struct binding *x = &items[k];
-        if (forwarding && x->src && x->tgt && strcmp(x->src, x->tgt) == 0)
+        if (x->src && x->tgt && binder__needs_nothing(b, x->src, x->tgt))
             continue; /* MQTT, one topic: nothing to forward, nothing to keep */
         long i = find(b, x);
         if (i >= 0 && b->state[i].active)
@@ -715,7 +719,7 @@ bool binder__needs_process(const struct binder *b)
     if (b->amqp)
         return false;
     for (size_t i = 0; i < b->added.count; i++) {
-        if (b->state[i].active && forwardable(&b->added.items[i]) && !b->state[i].routed)
+        if (b->state[i].active && forwardable(b, &b->added.items[i]) && !b->state[i].routed)
             return true;
     }
     return false;
@@ -728,7 +732,7 @@ bool binder__settling(const struct binder *b)
     if (json_object_size(b->requests) > 0)
         return true;
     for (size_t i = 0; b->router == BINDER_ROUTER_UNKNOWN && i < b->added.count; i++) {
-        if (b->state[i].active && forwardable(&b->added.items[i]))
+        if (b->state[i].active && forwardable(b, &b->added.items[i]))
             return true;
     }
     return false;

@@ -94,6 +94,11 @@ bool binder__on_message(struct binder *b, const char *queue, const struct transp
  * declared before are declared again if missing). */
 int binder__restore(struct binder *b);
 
+/* Whether src -> tgt needs nothing on this broker: on MQTT a binding whose
+ * two ends are one topic forwards nothing, so it is neither made nor kept
+ * (on AMQP an exchange and a queue of one name are still bound). */
+bool binder__needs_nothing(const struct binder *b, const char *src, const char *tgt);
+
 /* Whether the bindings exist only while this process runs (MQTT with at
  * least one binding not confirmed by the broker's router). */
 bool binder__needs_process(const struct binder *b);

@@ -102,7 +102,7 @@ static void bound_release(struct coordinator *c, const char *src, const char *tg
 
 bool coordinator_edges__uncounted(const struct coordinator *c, const char *sq, const char *tq)
 {
-    return !transport_has_bindings(c->t) && strcmp(sq, tq) == 0;
+    return binder__needs_nothing(c->binder, sq, tq);
 }
 
 /* Frees e's queue names (one string when they are one topic). */

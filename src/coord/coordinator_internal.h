@@ -403,8 +403,7 @@ void coordinator_edges__pump_restore(struct coordinator *c);
 /* Reports the automatic edges of role not reported and not in the graph. */
 void coordinator_edges__find_automatic(struct coordinator *c, const char *role);
 /* Whether a binding sq -> tq is one that is not counted in a `bound` record
- * nor unbound: on MQTT, one topic at both ends forwards nothing (the binder
- * keeps none either). */
+ * nor unbound: one the binder needs nothing for (binder__needs_nothing). */
 bool coordinator_edges__uncounted(const struct coordinator *c, const char *sq, const char *tq);
 /* Forgets the automatic edges reported for role, so they are reported again. */
 void coordinator_edges__forget_found(struct coordinator *c, const char *role);

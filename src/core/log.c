@@ -160,6 +160,9 @@ static void write_problem(enum msgflo_log_level level, const char *ns, const cha
     pthread_mutex_unlock(&last.lock);
 }
 
+/* A debug line: time (or ""), namespace, level name, message. */
+#define DEBUG_LINE "%s%s %s: %s\n"
+
 /* Debug lines held while a loop turn runs (log__hold_per_turn). */
 #define HELD_BYTES (16 * 1024)
 static struct {
@@ -196,7 +199,7 @@ static bool held_add(const char *when, const char *ns, const char *level, const 
     }
     for (int tries = 0; tries < 2; tries++) {
         size_t room = sizeof held.buf - held.len;
-        int n = snprintf(held.buf + held.len, room, "%s%s %s: %s\n", when, ns, level, message);
+        int n = snprintf(held.buf + held.len, room, DEBUG_LINE, when, ns, level, message);
         if (n >= 0 && (size_t)n < room) {
             held.len += (size_t)n;
             pthread_mutex_unlock(&held.lock);
@@ -216,9 +219,8 @@ static void on_prepare(uv_prepare_t *h)
 
 int log__hold_per_turn(uv_loop_t *loop, uv_prepare_t *h)
 {
-    int rc = uv_prepare_init(loop, h);
-    if (rc == 0)
-        rc = uv_prepare_start(h, on_prepare);
+    uv_prepare_init(loop, h); /* cannot fail; log__hold_end closes it */
+    int rc = uv_prepare_start(h, on_prepare);
     if (rc != 0)
         return rc;
     uv_unref((uv_handle_t *)h);
@@ -263,7 +265,7 @@ void msgflo_log_stderr(enum msgflo_log_level level, const char *ns, const char *
     }
     const char *shown = getenv("DEBUG_HIDE_DATE") ? "" : when;
     if (!held_add(shown, ns, msgflo_log_level_name(level), message))
-        fprintf(stderr, "%s%s %s: %s\n", shown, ns, msgflo_log_level_name(level), message);
+        fprintf(stderr, DEBUG_LINE, shown, ns, msgflo_log_level_name(level), message);
 }
 
 /* The capture of this thread (log__capture_begin), or NULL. */

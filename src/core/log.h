@@ -25,7 +25,8 @@ void log__flush_repeats(void);
  * `h`, which does not keep the loop alive), before a warning or an error, and
  * at exit: a runtime logging a line per discovery message makes one system
  * call a loop turn instead of one a line. A crash loses the lines of the turn
- * it happened in. libuv's error code. */
+ * it happened in. `h` is initialised whatever the result (close it with
+ * log__hold_end); on an error (libuv's code) lines are written one by one. */
 int log__hold_per_turn(uv_loop_t *loop, uv_prepare_t *h);
 /* Writes what is held and stops holding; closes `h`. */
 void log__hold_end(uv_prepare_t *h);

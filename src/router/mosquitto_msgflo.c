@@ -10,6 +10,7 @@
  *     plugin_opt_instance default                                         # optional
  *     plugin_opt_status_ttl 15                                            # optional
  */
+#include "router/plugin_properties.h"
 #include "router/router.h"
 
 #include <mosquitto.h>
@@ -17,6 +18,7 @@
 #include <mosquitto_plugin.h>
 #include <mqtt_protocol.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +41,7 @@ struct plugin {
     char *bindings_file; /* NULL: bindings are not kept across restarts */
     time_t status_at;    /* when the status was last published; 0: never */
     long status_ttl;     /* seconds */
+    bool properties_lost_said;
 };
 
 int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
@@ -82,11 +85,16 @@ static int on_message(int event, void *event_data, void *userdata)
          * correlation data, response topic), a copy per target, which the
          * broker owns once the publish succeeded. None from 3.1.1 clients. */
         mosquitto_property *props = NULL;
-        if (m->properties && mosquitto_property_copy_all(&props, m->properties) != 0) {
+        int rc = plugin_properties__copy(m->properties, &props);
+        if (rc != MOSQ_ERR_SUCCESS && !p->properties_lost_said) {
             mosquitto_log_printf(MOSQ_LOG_WARNING,
-                                 "msgflo: out of memory: %s forwarded to %s without properties",
-                                 m->topic, targets[i]);
-            props = NULL;
+                                 "msgflo: %s forwarded to %s without its MQTT 5 properties (%s); "
+                                 "said once",
+                                 m->topic, targets[i],
+                                 rc == MOSQ_ERR_NOMEM           ? "out of memory"
+                                 : rc == MOSQ_ERR_NOT_SUPPORTED ? "no libmosquitto.so.1"
+                                                                : "a property it cannot read");
+            p->properties_lost_said = true;
         }
         if (mosquitto_broker_publish_copy(NULL, targets[i], (int)m->payloadlen, m->payload, m->qos,
                                           m->retain, props) != MOSQ_ERR_SUCCESS)
@@ -135,6 +143,7 @@ static void release(struct plugin *p)
     if (!p)
         return;
     router__free(p->router);
+    plugin_properties__close();
     free(p->bindings_file);
     free(p);
 }
@@ -172,6 +181,10 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
     struct plugin *p = calloc(1, sizeof *p);
     if (!p)
         return MOSQ_ERR_NOMEM;
+    char why[300];
+    if (plugin_properties__open(why, sizeof why))
+        mosquitto_log_printf(MOSQ_LOG_WARNING,
+                             "msgflo: MQTT 5 properties will not be forwarded: %s", why);
     p->id = identifier;
     p->status_ttl = ttl;
     int rc = router__new(instance, "mosquitto_msgflo", &p->router);

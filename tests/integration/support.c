@@ -582,9 +582,12 @@ int support_mosquitto_start(struct support_mosquitto *b, const char *extra)
     if (geteuid() == 0)
         fprintf(f, "user root\n");
     fclose(f);
-    char *argv[] = {access("/usr/sbin/mosquitto", X_OK) == 0 ? "/usr/sbin/mosquitto"
-                                                             : "/usr/local/sbin/mosquitto",
-                    "-c", path, NULL};
+    /* MSGFLO_TEST_MOSQUITTO: another broker (tests/integration/mosquitto-newer). */
+    const char *bin = getenv("MSGFLO_TEST_MOSQUITTO");
+    if (!bin || !*bin)
+        bin = access("/usr/sbin/mosquitto", X_OK) == 0 ? "/usr/sbin/mosquitto"
+                                                       : "/usr/local/sbin/mosquitto";
+    char *argv[] = {(char *)bin, "-c", path, NULL};
     if (child_start(&b->proc, argv) != 0)
         return -1;
     for (int i = 0; i < 200 && !port_open(b->port); i++)

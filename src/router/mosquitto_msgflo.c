@@ -38,9 +38,10 @@
 struct plugin {
     mosquitto_plugin_id_t *id;
     struct router *router;
-    char *bindings_file; /* NULL: bindings are not kept across restarts */
-    time_t status_at;    /* when the status was last published; 0: never */
-    long status_ttl;     /* seconds */
+    char *bindings_file;  /* NULL: bindings are not kept across restarts */
+    time_t status_at;     /* when the status was last published; 0: never */
+    long status_ttl;      /* seconds */
+    bool properties_open; /* plugin_properties__open succeeded for this instance */
     bool properties_lost_said;
 };
 
@@ -143,7 +144,8 @@ static void release(struct plugin *p)
     if (!p)
         return;
     router__free(p->router);
-    plugin_properties__close();
+    if (p->properties_open)
+        plugin_properties__close();
     free(p->bindings_file);
     free(p);
 }
@@ -182,7 +184,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
     if (!p)
         return MOSQ_ERR_NOMEM;
     char why[300];
-    if (plugin_properties__open(why, sizeof why))
+    p->properties_open = plugin_properties__open(why, sizeof why) == 0;
+    if (!p->properties_open)
         mosquitto_log_printf(MOSQ_LOG_WARNING,
                              "msgflo: MQTT 5 properties will not be forwarded: %s", why);
     p->id = identifier;

@@ -106,8 +106,8 @@ int support_mosquitto_prepare(struct support_mosquitto *b);
 int support_mosquitto_new(struct support_mosquitto *b, const char *extra);
 /* Starts mosquitto on b->port (listener on 127.0.0.1, anonymous,
  * set_tcp_nodelay, log to DIR/log, then the `extra` config lines) and waits
- * until it listens. 0 or -1. The broker is /usr/sbin/mosquitto, or the
- * program MSGFLO_TEST_MOSQUITTO names. */
+ * until it listens. 0 or -1. The broker is /usr/sbin/mosquitto (else
+ * /usr/local/sbin/mosquitto), or the program MSGFLO_TEST_MOSQUITTO names. */
 int support_mosquitto_start(struct support_mosquitto *b, const char *extra);
 /* SIGTERM; returns its exit status. */
 int support_mosquitto_stop(struct support_mosquitto *b);

@@ -6,15 +6,11 @@
  *
  * The role comes from --role, else from the YAML's `role`. Sends once by
  * default (--forever false). Exit codes as msgflo-register. */
+#include "tools/common/announce.h"
 #include "tools/common/cli.h"
 #include "foreign/foreign.h"
-#include "msgflo/errors.h"
-#include "msgflo/url.h"
 
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <uv.h>
 
 #define PROG "msgflo-register-foreign"
 
@@ -42,36 +38,11 @@ static const struct cli_spec spec = {
     .epilog = "Exit status: 0 ok, 1 bad definition or broker not reachable, 2 usage error.\n",
 };
 
-struct ctx {
-    int status;
-    bool forever;
-    char broker[512]; /* redacted, for messages */
-};
-
 struct args {
     const char *broker, *role, *path;
     double interval;
     bool forever;
 };
-
-static void on_sent(void *ud, const char *id)
-{
-    struct ctx *ctx = ud;
-    printf("Sent discovery message for %s\n", id);
-    if (ctx->forever)
-        printf("--forever enabled\n");
-    fflush(stdout);
-}
-
-static void on_done(void *ud, int status, const char *why)
-{
-    struct ctx *ctx = ud;
-    if (status) {
-        fprintf(stderr, PROG ": could not send the discovery message to %s: %s\n", ctx->broker,
-                why[0] ? why : msgflo_strerror(status));
-        ctx->status = 1;
-    }
-}
 
 /* Returns -1 to go on, else the exit status. */
 static int parse_args(int argc, char **argv, struct args *a)
@@ -109,53 +80,25 @@ static int parse_args(int argc, char **argv, struct args *a)
     return cli__need_broker(&spec, &a->broker);
 }
 
-/* Announces the participant until done (or stopped). Returns the exit status. */
-static int announce(const struct args *a, json_t **payload, struct ctx *ctx)
-{
-    char err[1024];
-    msgflo_url *url = NULL;
-    if (msgflo_url_parse(a->broker, &url, err, sizeof err) != 0) {
-        fprintf(stderr, PROG ": broker URL %s: %s\n", ctx->broker, err);
-        return 2;
-    }
-    ctx->forever = a->forever;
-    uv_loop_t *loop = uv_default_loop();
-    struct foreign_announcer *an = NULL;
-    static const struct foreign_announcer_events events = {
-        .sent = on_sent,
-        .done = on_done,
-    };
-    int rc =
-        foreign__announcer_new(&an, loop, url, payload, 1, a->interval, a->forever, &events, ctx);
-    if (rc == 0 && (rc = foreign__announcer_stop_on_signals(an)) == 0)
-        rc = foreign__announcer_start(an);
-    if (rc) {
-        fprintf(stderr, PROG ": cannot start: %s\n", msgflo_strerror(rc));
-        if (an)
-            foreign__announcer_stop(an);
-        ctx->status = 1;
-    }
-    uv_run(loop, UV_RUN_DEFAULT);
-    uv_loop_close(loop);
-    return ctx->status;
-}
-
 int main(int argc, char **argv)
 {
     struct args a = {.interval = 60};
-    struct ctx ctx = {0};
     json_t *payload = NULL;
     char err[1024];
     int status = parse_args(argc, argv, &a);
     if (status >= 0)
         return status;
-    if (msgflo_url_redact(a.broker, ctx.broker, sizeof ctx.broker) != 0)
-        snprintf(ctx.broker, sizeof ctx.broker, "the broker");
     if (foreign__load(a.path, a.role, &payload, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    status = announce(&a, &payload, &ctx);
+    status = announce_run(&(struct announce_options){.prog = PROG,
+                                                     .broker = a.broker,
+                                                     .payloads = &payload,
+                                                     .n = 1,
+                                                     .interval = a.interval,
+                                                     .forever = a.forever,
+                                                     .say_forever = true});
     json_decref(payload);
     return status;
 }

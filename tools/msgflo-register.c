@@ -6,15 +6,13 @@
  *
  * Exit codes: 0 ok (or stopped by SIGINT/SIGTERM), 1 a definition is bad or
  * the broker could not be reached, 2 usage error. */
+#include "tools/common/announce.h"
 #include "tools/common/cli.h"
 #include "foreign/foreign.h"
-#include "msgflo/errors.h"
-#include "msgflo/url.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uv.h>
 
 #define PROG "msgflo-register"
 
@@ -51,11 +49,6 @@ struct role_file {
     const char *path; /* points into argv */
 };
 
-struct ctx {
-    int status;
-    char broker[512]; /* redacted, for messages */
-};
-
 struct args {
     struct role_file *roles; /* argc entries */
     size_t n_roles;
@@ -63,23 +56,6 @@ struct args {
     double interval;
     bool forever;
 };
-
-static void on_sent(void *ud, const char *id)
-{
-    (void)ud;
-    printf("Sent discovery message for %s\n", id);
-    fflush(stdout);
-}
-
-static void on_done(void *ud, int status, const char *why)
-{
-    struct ctx *ctx = ud;
-    if (status) {
-        fprintf(stderr, PROG ": could not send the discovery messages to %s: %s\n", ctx->broker,
-                why[0] ? why : msgflo_strerror(status));
-        ctx->status = 1;
-    }
-}
 
 /* --role ROLE:FILE.yaml; a role given again takes the later file.
  * Returns -1 to go on, else the exit status. */
@@ -134,41 +110,10 @@ static int parse_args(int argc, char **argv, struct args *a)
     return cli__need_broker(&spec, &a->broker);
 }
 
-/* Announces the participants until done (or stopped). Returns the exit status. */
-static int announce(const struct args *a, json_t **payloads, struct ctx *ctx)
-{
-    char err[1024];
-    msgflo_url *url = NULL;
-    if (msgflo_url_parse(a->broker, &url, err, sizeof err) != 0) {
-        fprintf(stderr, PROG ": broker URL %s: %s\n", ctx->broker, err);
-        return 2;
-    }
-    uv_loop_t *loop = uv_default_loop();
-    struct foreign_announcer *an = NULL;
-    static const struct foreign_announcer_events events = {
-        .sent = on_sent,
-        .done = on_done,
-    };
-    int rc = foreign__announcer_new(&an, loop, url, payloads, a->n_roles, a->interval, a->forever,
-                                    &events, ctx);
-    if (rc == 0 && (rc = foreign__announcer_stop_on_signals(an)) == 0)
-        rc = foreign__announcer_start(an);
-    if (rc) {
-        fprintf(stderr, PROG ": cannot start: %s\n", msgflo_strerror(rc));
-        if (an)
-            foreign__announcer_stop(an);
-        ctx->status = 1;
-    }
-    uv_run(loop, UV_RUN_DEFAULT);
-    uv_loop_close(loop);
-    return ctx->status;
-}
-
 int main(int argc, char **argv)
 {
     struct args a = {.interval = 60, .forever = true};
     json_t **payloads = NULL;
-    struct ctx ctx = {0};
     char err[1024];
     int status = 1;
     a.roles = calloc((size_t)argc, sizeof *a.roles);
@@ -179,8 +124,6 @@ int main(int argc, char **argv)
     }
     if ((status = parse_args(argc, argv, &a)) >= 0)
         goto out;
-    if (msgflo_url_redact(a.broker, ctx.broker, sizeof ctx.broker) != 0)
-        snprintf(ctx.broker, sizeof ctx.broker, "the broker");
     status = 0;
     for (size_t k = 0; k < a.n_roles; k++) {
         if (foreign__load(a.roles[k].path, a.roles[k].role, &payloads[k], err, sizeof err) != 0) {
@@ -189,7 +132,12 @@ int main(int argc, char **argv)
         }
     }
     if (status == 0)
-        status = announce(&a, payloads, &ctx);
+        status = announce_run(&(struct announce_options){.prog = PROG,
+                                                         .broker = a.broker,
+                                                         .payloads = payloads,
+                                                         .n = a.n_roles,
+                                                         .interval = a.interval,
+                                                         .forever = a.forever});
 out:
     for (size_t k = 0; a.roles && k < a.n_roles; k++) {
         free(a.roles[k].role);

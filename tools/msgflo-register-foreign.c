@@ -93,6 +93,7 @@ int main(int argc, char **argv)
         return 1;
     }
     status = announce_run(&(struct announce_options){.prog = PROG,
+                                                     .what = "discovery message",
                                                      .broker = a.broker,
                                                      .payloads = &payload,
                                                      .n = 1,

@@ -133,6 +133,7 @@ int main(int argc, char **argv)
     }
     if (status == 0)
         status = announce_run(&(struct announce_options){.prog = PROG,
+                                                         .what = "discovery messages",
                                                          .broker = a.broker,
                                                          .payloads = payloads,
                                                          .n = a.n_roles,

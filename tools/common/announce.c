@@ -27,9 +27,8 @@ static void on_done(void *ud, int status, const char *why)
 {
     struct ctx *ctx = ud;
     if (status) {
-        fprintf(stderr, "%s: could not send the discovery %s to %s: %s\n", ctx->o->prog,
-                ctx->o->n == 1 ? "message" : "messages", ctx->broker,
-                why[0] ? why : msgflo_strerror(status));
+        fprintf(stderr, "%s: could not send the %s to %s: %s\n", ctx->o->prog, ctx->o->what,
+                ctx->broker, why[0] ? why : msgflo_strerror(status));
         ctx->status = 1;
     }
 }

@@ -3,8 +3,8 @@
  * when `forever`, printing "Sent discovery message for ROLE" per message.
  *
  *     int status = announce_run(&(struct announce_options){
- *         .prog = "msgflo-register", .broker = url, .payloads = p, .n = 2,
- *         .interval = 60, .forever = true});
+ *         .prog = "msgflo-register", .what = "discovery messages",
+ *         .broker = url, .payloads = p, .n = 2, .interval = 60, .forever = true});
  */
 #ifndef MSGFLO_TOOLS_COMMON_ANNOUNCE_H
 #define MSGFLO_TOOLS_COMMON_ANNOUNCE_H
@@ -15,6 +15,7 @@
 
 struct announce_options {
     const char *prog;   /* for messages */
+    const char *what;   /* for errors: "could not send the WHAT to BROKER" */
     const char *broker; /* URL, as given (redacted in messages) */
     json_t **payloads;  /* n discovery payloads (foreign__load), borrowed */
     size_t n;

@@ -92,14 +92,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    status = announce_run(&(struct announce_options){.prog = PROG,
-                                                     .what = "discovery message",
-                                                     .broker = a.broker,
-                                                     .payloads = &payload,
-                                                     .n = 1,
-                                                     .interval = a.interval,
-                                                     .forever = a.forever,
-                                                     .say_forever = true});
+    status = announce__run(&(struct announce_options){.prog = PROG,
+                                                      .what = "discovery message",
+                                                      .broker = a.broker,
+                                                      .payloads = &payload,
+                                                      .n = 1,
+                                                      .interval = a.interval,
+                                                      .forever = a.forever,
+                                                      .say_forever = true});
     json_decref(payload);
     return status;
 }

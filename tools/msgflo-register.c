@@ -132,13 +132,13 @@ int main(int argc, char **argv)
         }
     }
     if (status == 0)
-        status = announce_run(&(struct announce_options){.prog = PROG,
-                                                         .what = "discovery messages",
-                                                         .broker = a.broker,
-                                                         .payloads = payloads,
-                                                         .n = a.n_roles,
-                                                         .interval = a.interval,
-                                                         .forever = a.forever});
+        status = announce__run(&(struct announce_options){.prog = PROG,
+                                                          .what = "discovery messages",
+                                                          .broker = a.broker,
+                                                          .payloads = payloads,
+                                                          .n = a.n_roles,
+                                                          .interval = a.interval,
+                                                          .forever = a.forever});
 out:
     for (size_t k = 0; a.roles && k < a.n_roles; k++) {
         free(a.roles[k].role);

@@ -33,7 +33,7 @@ static void on_done(void *ud, int status, const char *why)
     }
 }
 
-int announce_run(const struct announce_options *o)
+int announce__run(const struct announce_options *o)
 {
     struct ctx ctx = {.o = o};
     if (msgflo_url_redact(o->broker, ctx.broker, sizeof ctx.broker) != 0)

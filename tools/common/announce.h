@@ -2,7 +2,7 @@
  * participants (foreign.h) on a broker until done, or until SIGINT/SIGTERM
  * when `forever`, printing "Sent discovery message for ROLE" per message.
  *
- *     int status = announce_run(&(struct announce_options){
+ *     int status = announce__run(&(struct announce_options){
  *         .prog = "msgflo-register", .what = "discovery messages",
  *         .broker = url, .payloads = p, .n = 2, .interval = 60, .forever = true});
  */
@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Every pointer is borrowed for the call. */
 struct announce_options {
     const char *prog;   /* for messages */
     const char *what;   /* for errors: "could not send the WHAT to BROKER" */
@@ -28,6 +29,6 @@ struct announce_options {
 
 /* Returns the exit status: 0 sent (or stopped), 1 the broker did not take
  * them, 2 a bad broker URL. */
-int announce_run(const struct announce_options *o);
+int announce__run(const struct announce_options *o);
 
 #endif

@@ -116,6 +116,11 @@ static void on_message(struct session *s, const char *topic, const struct transp
         forwarder__on_message(d->fw, topic, dl, data, len);
         return;
     }
+    /* A request someone published retained, handed out again on every
+     * (re)subscription over MQTT 3.1.1 (MQTT 5 never hands them out here):
+     * it was taken when it was published, as by the plugin. */
+    if (dl && dl->retained && !dl->forwarding)
+        return;
     struct router_replies replies;
     router__control(d->table, topic, data, len, &replies);
     for (size_t i = 0; i < replies.n; i++) {
@@ -163,7 +168,9 @@ static int parse_args(int argc, char **argv, struct daemon *d)
             d->instance = c.value;
     }
     if (router__new(d->instance, PROG, &d->table) != 0)
-        return cli__usage_error(&spec, "--instance '%s': a name without '/', '+' or '#' is needed",
+        return cli__usage_error(&spec,
+                                "--instance '%s': a name of at most 128 bytes without '/', '+' "
+                                "or '#' is needed",
                                 d->instance ? d->instance : "");
     d->instance = router__instance(d->table);
     return cli__need_broker(&spec, &d->broker);

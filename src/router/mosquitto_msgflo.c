@@ -193,8 +193,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
     int rc = router__new(instance, "mosquitto_msgflo", &p->router);
     if (rc) {
         mosquitto_log_printf(MOSQ_LOG_ERR,
-                             rc == -1 ? "msgflo: plugin_opt_instance '%s': a name without '/', "
-                                        "'+' or '#' is needed"
+                             rc == -1 ? "msgflo: plugin_opt_instance '%s': a name of at most 128 "
+                                        "bytes without '/', '+' or '#' is needed"
                                       : "msgflo: out of memory (instance %s)",
                              instance ? instance : "");
         release(p);

@@ -17,7 +17,18 @@ static char *dup_str(const char *s)
 
 static bool bad_name(const char *s)
 {
-    return !*s || strpbrk(s, "/+#") != NULL;
+    return !*s || strlen(s) > ROUTER_MAX_INSTANCE || strpbrk(s, "/+#") != NULL;
+}
+
+/* How many bytes of s to show in a message, at most max, never cutting a
+ * UTF-8 character (the reply carries the message as a JSON string). */
+static int shown(const char *s, size_t max)
+{
+    size_t n = strnlen(s, max);
+    if (s[n])
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    return (int)n;
 }
 
 int router__new(const char *instance, const char *name, struct router **out)
@@ -65,6 +76,7 @@ void router__free(struct router *r)
     free(r->name);
     free(r->control_prefix);
     free(r->out);
+    free(r->order);
     free(r->stack);
     free(r);
 }
@@ -114,7 +126,8 @@ static int check_topic(const struct router *r, const char *what, const char *top
         why = "is a /msgrouter/ control topic";
     if (!why)
         return 0;
-    snprintf(err, errlen, "%s '%.80s%s' %s", what, topic, len > 80 ? "..." : "", why);
+    snprintf(err, errlen, "%s '%.*s%s' %s", what, shown(topic, 80), topic, len > 80 ? "..." : "",
+             why);
     return -1;
 }
 
@@ -194,8 +207,8 @@ int router__add(struct router *r, const char *src, const char *tgt, enum router_
         }
     }
     if (strcmp(src, tgt) == 0) {
-        snprintf(err, errlen, "binding %.80s -> %.80s would loop: source and target are one topic",
-                 src, tgt);
+        snprintf(err, errlen, "binding %.*s -> %.*s would loop: source and target are one topic",
+                 shown(src, 80), src, shown(tgt, 80), tgt);
         return -1;
     }
     int rc = walk(r, tgt, reaches, (void *)src);
@@ -203,9 +216,9 @@ int router__add(struct router *r, const char *src, const char *tgt, enum router_
         return -2;
     if (rc > 0) {
         snprintf(err, errlen,
-                 "binding %.80s -> %.80s would loop: %.80s is already bound (through a chain) to "
-                 "%.80s",
-                 src, tgt, tgt, src);
+                 "binding %.*s -> %.*s would loop: %.*s is already bound (through a chain) to %.*s",
+                 shown(src, 80), src, shown(tgt, 80), tgt, shown(tgt, 80), tgt, shown(src, 80),
+                 src);
         return -1;
     }
     if (r->count >= ROUTER_MAX_BINDINGS) {
@@ -275,15 +288,37 @@ static bool collect(struct router *r, struct router_binding *b, void *ud)
     b->bytes += st->len;
     if (b->from->topic != st->first)
         st->chained = true;
-    if (st->chained) {
-        for (size_t i = 0; i < r->out_n; i++)
-            if (strcmp(r->out[i], b->tgt) == 0)
-                return true;
-    }
     if (grow((void **)&r->out, &r->out_cap, r->out_n + 1, sizeof *r->out))
         return false;
     r->out[r->out_n++] = b->tgt;
     return true;
+}
+
+static int order_cmp(const void *a, const void *b)
+{
+    const struct router_target *x = a, *y = b;
+    int c = strcmp(x->tgt, y->tgt);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* Keeps the first of each target where chains meet: sorts them by text
+ * (n log n, where a scan per target was n squared on a wide fan-out behind a
+ * chain), drops the later ones, keeps the walk's order. */
+static void drop_repeats(struct router *r)
+{
+    if (r->out_n < 2 || grow((void **)&r->order, &r->order_cap, r->out_n, sizeof *r->order))
+        return; /* out of memory: a target may get a message twice */
+    for (size_t i = 0; i < r->out_n; i++)
+        r->order[i] = (struct router_target){.tgt = r->out[i], .i = i};
+    qsort(r->order, r->out_n, sizeof *r->order, order_cmp);
+    for (size_t k = 1; k < r->out_n; k++)
+        if (strcmp(r->order[k].tgt, r->order[k - 1].tgt) == 0)
+            r->out[r->order[k].i] = NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < r->out_n; i++)
+        if (r->out[i])
+            r->out[n++] = r->out[i];
+    r->out_n = n;
 }
 
 size_t router__route(struct router *r, const char *topic, size_t len, const char *const **targets)
@@ -295,6 +330,8 @@ size_t router__route(struct router *r, const char *topic, size_t len, const char
         return 0;
     struct route_state st = {.len = len, .first = s->topic};
     walk(r, topic, collect, &st);
+    if (st.chained)
+        drop_repeats(r);
     *targets = (const char *const *)r->out;
     return r->out_n;
 }
@@ -313,6 +350,19 @@ size_t router__targets(struct router *r, const char *topic, size_t len, const ch
     }
     *targets = (const char *const *)r->out;
     return r->out_n;
+}
+
+int router__type_of(const struct router *r, const char *src, const char *tgt,
+                    enum router_type *type)
+{
+    const struct router_source *s = find(r, src);
+    for (size_t i = 0; s && i < s->n; i++) {
+        if (strcmp(s->bindings[i]->tgt, tgt) == 0) {
+            *type = s->bindings[i]->type;
+            return 0;
+        }
+    }
+    return -1;
 }
 
 bool router__bound(const struct router *r, const char *topic)

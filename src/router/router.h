@@ -31,6 +31,8 @@
 #define ROUTER_PREFIX           "/msgrouter/"
 #define ROUTER_MAX_TOPIC        1024 /* bytes of a bound topic */
 #define ROUTER_MAX_BINDINGS     1000000
+#define ROUTER_MAX_INSTANCE     128       /* bytes of an instance name */
+#define ROUTER_MAX_MESSAGE      268435455 /* bytes of an MQTT payload, at most */
 
 enum router_type { ROUTER_PUBSUB, ROUTER_ROUNDROBIN };
 
@@ -58,7 +60,8 @@ struct router_replies {
 /* `instance` names the router in its topics (/msgrouter/<instance>/...);
  * NULL or "": "default". `name` says what it is in its status ("mosquitto_msgflo",
  * "msgflo-router"). Returns 0, -1 on a bad instance name (empty after the
- * default, or holding '/', '+', '#'), -2 out of memory. */
+ * default, longer than ROUTER_MAX_INSTANCE, or holding '/', '+', '#'), -2
+ * out of memory. */
 int router__new(const char *instance, const char *name, struct router **out);
 void router__free(struct router *r);
 
@@ -90,6 +93,10 @@ size_t router__route(struct router *r, const char *topic, size_t len, const char
  * carries them along a chain. *targets as router__route's. */
 size_t router__targets(struct router *r, const char *topic, size_t len,
                        const char *const **targets);
+
+/* The type of src -> tgt: 0, or -1 when there is no such binding. */
+int router__type_of(const struct router *r, const char *src, const char *tgt,
+                    enum router_type *type);
 
 /* Whether topic is the source of a binding. */
 bool router__bound(const struct router *r, const char *topic);

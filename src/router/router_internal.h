@@ -27,6 +27,12 @@ struct router_source {
     unsigned mark;
 };
 
+/* A target of router__route with its place in the walk's order. */
+struct router_target {
+    const char *tgt;
+    size_t i;
+};
+
 struct router {
     char *instance;
     char *name;
@@ -37,6 +43,8 @@ struct router {
     unsigned generation;
     const char **out; /* router__route's targets */
     size_t out_n, out_cap;
+    struct router_target *order; /* out sorted by text (drop_repeats) */
+    size_t order_cap;
     struct router_source **stack; /* the walk's */
     size_t stack_cap;
 };

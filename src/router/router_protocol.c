@@ -125,34 +125,40 @@ static long read_bindings(json_t *msg, bool with_type, struct change **changes, 
     return (long)n;
 }
 
-/* All or nothing: a refused binding takes back the ones added before it. */
+/* All or nothing: a refused binding takes back the ones added before it, and
+ * the types the ones before it changed. */
 static void add_bindings(struct router *r, struct router_replies *replies, json_t *id,
                          const struct change *c, size_t n)
 {
     char err[512];
     size_t added = 0, existing = 0;
-    bool *fresh = calloc(n ? n : 1, sizeof *fresh);
-    if (!fresh) {
+    /* per change: -1 added by it, else the type its binding had before */
+    int *was = calloc(n ? n : 1, sizeof *was);
+    if (!was) {
         error_reply(r, replies, id, "addbinding", "out of memory");
         return;
     }
     for (size_t i = 0; i < n; i++) {
+        enum router_type before;
+        was[i] = router__type_of(r, c[i].src, c[i].tgt, &before) == 0 ? (int)before : -1;
         int rc = router__add(r, c[i].src, c[i].tgt, c[i].type, err, sizeof err);
         if (rc < 0) {
-            for (size_t j = 0; j < i; j++)
-                if (fresh[j])
+            for (size_t j = i; j-- > 0;) {
+                if (was[j] < 0)
                     router__remove(r, c[j].src, c[j].tgt);
+                else /* an existing binding: no new error */
+                    router__add(r, c[j].src, c[j].tgt, (enum router_type)was[j], NULL, 0);
+            }
             error_reply(r, replies, id, "addbinding", rc == -2 ? "out of memory" : err);
-            free(fresh);
+            free(was);
             return;
         }
-        fresh[i] = rc == 0;
         if (rc == 0)
             added++;
         else
             existing++;
     }
-    free(fresh);
+    free(was);
     json_t *o = result(id, "addbinding");
     json_object_set_new(o, "ok", json_true());
     json_object_set_new(o, "added", json_integer((json_int_t)added));
@@ -190,6 +196,8 @@ static void list_one(const struct router_binding_info *b, void *ud)
     json_array_append_new(ud, o);
 }
 
+/* The list in one message; a list larger than an MQTT message can carry
+ * (hundreds of thousands of long topics) is an error result instead. */
 static void list_bindings(struct router *r, struct router_replies *replies, json_t *id)
 {
     json_t *o = json_object();
@@ -198,7 +206,18 @@ static void list_bindings(struct router *r, struct router_replies *replies, json
     json_t *list = json_array();
     router__each(r, list_one, list);
     json_object_set_new(o, "bindings", list);
+    size_t before = replies->n;
     reply(r, replies, "bindings", o);
+    if (replies->n > before && strlen(replies->items[before].payload) > ROUTER_MAX_MESSAGE) {
+        char err[160];
+        snprintf(err, sizeof err,
+                 "the list of %zu bindings (%zu bytes) is larger than an MQTT message can be",
+                 r->count, strlen(replies->items[before].payload));
+        free(replies->items[before].topic);
+        free(replies->items[before].payload);
+        replies->n = before;
+        error_reply(r, replies, id, "listbindings", err);
+    }
 }
 
 void router__control(struct router *r, const char *topic, const void *payload, size_t len,

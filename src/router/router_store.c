@@ -106,8 +106,9 @@ int router__load(struct router *r, const char *path, char *err, size_t errlen)
         const char *src = json_string_value(json_object_get(b, "src"));
         const char *tgt = json_string_value(json_object_get(b, "tgt"));
         enum router_type type;
-        if (!src || !tgt ||
-            router__type_parse(json_string_value(json_object_get(b, "type")), &type)) {
+        json_t *tv = json_object_get(b, "type");
+        if (!src || !tgt || (tv && !json_is_string(tv)) ||
+            router__type_parse(json_string_value(tv), &type)) {
             snprintf(err, errlen, "%s: bindings[%zu]: needs \"src\", \"tgt\" and a known \"type\"",
                      path, i);
             rc = -1;

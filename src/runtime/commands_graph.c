@@ -263,6 +263,9 @@ static int handle_renamenode(struct protocol *p, const struct protocol_request *
     const char *from = need(l, req, "from"), *to = from ? need(l, req, "to") : NULL;
     if (!to || !node_known(l, req, from))
         return 0;
+    /* checked before the node is taken out of the system to be renamed */
+    if (!*to)
+        return protocol__error(l->p, req, "The new name of the node is empty");
     if (strcmp(from, to) != 0) {
         if (live_graph__node(l->g, to)) {
             char msg[300];

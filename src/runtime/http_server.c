@@ -92,6 +92,7 @@ struct ws_conn {
     /* WebSocket state */
     wslay_event_context_ptr ws;
     struct frag *frags; /* sources of fragmented messages being sent */
+    size_t frag_bytes;  /* their bytes not read by wslay yet (it does not count them) */
     const char *in;     /* bytes being fed to wslay_event_recv */
     size_t in_len;
     int in_recv;           /* inside wslay_event_recv: queue, flush afterwards */
@@ -414,6 +415,13 @@ static const char *reason_of(int status)
 }
 
 /* A path the owner serves (events.request), else 404. */
+/* The length of the request's path, for logs: what follows it (the query)
+ * may hold the secret, which is never logged. */
+static int url_path_len(const struct ws_conn *c)
+{
+    return (int)strcspn(c->url, "?#");
+}
+
 static void route_other(struct ws_conn *c, size_t path_len, bool head_only)
 {
     struct http_server *s = c->server;
@@ -441,7 +449,8 @@ static void route_other(struct ws_conn *c, size_t path_len, bool head_only)
         resp.body_len = resp.body ? strlen(resp.body) : 0;
         resp.content_type = NULL;
     }
-    LOG_DEBUG(NS, "%s %s: %d", head_only ? "HEAD" : "GET", c->url, resp.status);
+    LOG_DEBUG(NS, "%s %.*s: %d", head_only ? "HEAD" : "GET", url_path_len(c), c->url,
+              resp.status); /* the path only: a query may hold the secret */
     respond_typed(c, resp.status, reason_of(resp.status),
                   resp.content_type ? resp.content_type : "text/plain", resp.extra_headers, NULL,
                   resp.body ? resp.body_len : 0, resp.body, head_only);
@@ -538,7 +547,7 @@ static void route(struct ws_conn *c)
     struct http_server *s = c->server;
     enum http_method m = (enum http_method)c->parser.method;
     if (m != HTTP_GET && m != HTTP_HEAD) {
-        LOG_DEBUG(NS, "%s %s: 405", http_method_str(m), c->url);
+        LOG_DEBUG(NS, "%s %.*s: 405", http_method_str(m), url_path_len(c), c->url);
         respond(c, 405, "Method Not Allowed", "Allow: GET, HEAD\r\n", "Method Not Allowed\n",
                 false);
         return;
@@ -557,12 +566,13 @@ static void route(struct ws_conn *c)
         snprintf(body, sizeof body,
                  "Host '%s' is not served here (msgflo --host or --allow-origin names it)\n",
                  shown);
-        LOG_DEBUG(NS, "%s %s for host '%s': 403", http_method_str(m), c->url, shown);
+        LOG_DEBUG(NS, "%s %.*s for host '%s': 403", http_method_str(m), url_path_len(c), c->url,
+                  shown);
         respond(c, 403, "Forbidden", NULL, body, m == HTTP_HEAD);
         return;
     }
     if (root) {
-        LOG_DEBUG(NS, "%s %s: 200", http_method_str(m), c->url);
+        LOG_DEBUG(NS, "%s %.*s: 200", http_method_str(m), url_path_len(c), c->url);
         respond(c, 200, "OK", NULL, s->page ? s->page : "", m == HTTP_HEAD);
     } else {
         route_other(c, path_len, m == HTTP_HEAD);
@@ -1050,6 +1060,7 @@ static ssize_t frag_read(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
     size_t n = f->len - f->off < len ? f->len - f->off : len;
     memcpy(buf, f->data + f->off, n);
     f->off += n;
+    c->frag_bytes -= n;
     if (f->off == f->len) {
         /* wslay does not read a source again after its end. */
         *eof = 1;
@@ -1083,6 +1094,7 @@ static int queue_fragmented(struct ws_conn *c, const char *data, size_t len)
     }
     f->next = c->frags;
     c->frags = f;
+    c->frag_bytes += len;
     return 0;
 }
 
@@ -1090,7 +1102,8 @@ int http_server__send(struct ws_conn *c, const char *data, size_t len)
 {
     if (c->closing || c->state != CONN_WS || wslay_event_get_close_sent(c->ws))
         return MSGFLO_ESTATE;
-    if (wslay_event_get_queued_msg_length(c->ws) + len > MAX_BACKLOG) {
+    /* wslay's count leaves out fragmented messages: theirs is added */
+    if (wslay_event_get_queued_msg_length(c->ws) + c->frag_bytes + len > MAX_BACKLOG) {
         LOG_WARNING(NS, "a client does not read its messages: disconnecting it");
         conn_close(c);
         return MSGFLO_ESTATE;

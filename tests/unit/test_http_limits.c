@@ -1,7 +1,9 @@
 /* The server's WebSocket deadlines with real wslay clients on loopback and
  * short timeouts: a trusted client that answers pings stays, one that stops
  * answering is dropped, a client without a permitted command is closed with
- * 1008 at the auth deadline, http_server__trust lifts that deadline. */
+ * 1008 at the auth deadline, http_server__trust lifts that deadline; a
+ * client that stops reading is disconnected, whatever the size of the
+ * messages it is sent. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -130,11 +132,73 @@ static void test_websocket_deadlines(void **state)
         ws_client__cleanup(&cl[i]);
 }
 
+static struct ws_conn *last_conn;
+
+static void srv_keep(struct http_server *s, struct ws_conn *c, const char *data, size_t len,
+                     void *ud)
+{
+    (void)s;
+    (void)data;
+    (void)len;
+    (void)ud;
+    last_conn = c;
+}
+
+/* A client that stops reading while it is sent messages longer than
+ * max_frame (sent in fragments, which wslay does not count in its queue):
+ * it is disconnected once its backlog passes the bound (16 MiB queued in
+ * the server on top of 16 MiB handed to libuv), not buffered without end. */
+static void test_unread_fragments_bounded(void **state)
+{
+    (void)state;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    uv_timer_t tick;
+    uv_timer_init(&loop, &tick);
+    uv_timer_start(&tick, on_tick, 10, 10);
+    struct http_server *s;
+    const struct http_server_events ev = {.text = srv_keep};
+    const struct http_server_options o = {.max_frame = 4096};
+    assert_int_equal(http_server__new(&loop, &o, &ev, NULL, &s), 0);
+    struct ws_client cl;
+    ws_client__start(&loop, &cl, http_server__port(s));
+    run_until_upgraded(&cl, 1);
+    last_conn = NULL;
+    client_send(&cl, "hello");
+    uint64_t end = uv_now(&loop) + 5000;
+    while (!last_conn && uv_now(&loop) < end)
+        uv_run(&loop, UV_RUN_ONCE);
+    assert_non_null(last_conn);
+    uv_read_stop((uv_stream_t *)&cl.tcp);
+
+    enum { BIG = 2 << 20, MAX_SENDS = 40 }; /* 80 MiB if never stopped */
+    char *big = malloc(BIG);
+    assert_non_null(big);
+    memset(big, 'x', BIG);
+    int sent = 0, rc = 0;
+    while (sent < MAX_SENDS && (rc = http_server__send(last_conn, big, BIG)) == 0) {
+        sent++;
+        for (int k = 0; k < 10; k++)
+            uv_run(&loop, UV_RUN_NOWAIT);
+    }
+    free(big);
+    assert_int_equal(rc, MSGFLO_ESTATE);
+    assert_true(sent >= 8 && sent < MAX_SENDS); /* 16 MiB queued at least */
+
+    http_server__close(s, NULL, NULL);
+    uv_close((uv_handle_t *)&tick, NULL);
+    if (!uv_is_closing((uv_handle_t *)&cl.tcp))
+        uv_close((uv_handle_t *)&cl.tcp, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    ws_client__cleanup(&cl);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_websocket_deadlines),
+        cmocka_unit_test(test_unread_fragments_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

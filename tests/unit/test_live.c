@@ -594,6 +594,10 @@ static void test_remove_and_rename(void **state)
              "add_node Earth core/Drop|add_edge Hello.out Earth.in|watch Earth.out");
     step(f, "graph", "renamenode", "{'from':'Hello','to':'Earth','graph':'bar'}",
          "[['R','graph','error',{'message':'Node Earth already exists'}]]");
+    f->fake.calls[0] = '\0';
+    step(f, "graph", "renamenode", "{'from':'Hello','to':'','graph':'bar'}",
+         "[['R','graph','error',{'message':'The new name of the node is empty'}]]");
+    calls(f, ""); /* Hello was not touched in the system */
     step(f, "graph", "changenode",
          "{'id':'Hello','metadata':{'x':10.6,'y':-3.2,'label':'h'},'graph':'bar'}",
          "[['B','graph','changenode',{'id':'Hello','metadata':{'x':11,'y':-3,'label':'h'},"

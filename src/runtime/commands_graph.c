@@ -155,6 +155,8 @@ static int handle_addnode(struct protocol *p, const struct protocol_request *req
         return 0;
     bool ok;
     const char *id = need(l, req, "id"), *component = id ? need(l, req, "component") : NULL;
+    if (component && (!*id || !*component))
+        return protocol__error(l->p, req, "A node needs a name and a component: one is empty");
     json_t *meta = component ? metadata(l, req, &ok) : NULL;
     if (!component || !ok)
         return 0;

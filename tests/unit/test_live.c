@@ -594,6 +594,9 @@ static void test_remove_and_rename(void **state)
              "add_node Earth core/Drop|add_edge Hello.out Earth.in|watch Earth.out");
     step(f, "graph", "renamenode", "{'from':'Hello','to':'Earth','graph':'bar'}",
          "[['R','graph','error',{'message':'Node Earth already exists'}]]");
+    step(f, "graph", "addnode", "{'id':'','component':'core/Repeat','graph':'bar'}",
+         "[['R','graph','error',{'message':'A node needs a name and a component: one is "
+         "empty'}]]");
     f->fake.calls[0] = '\0';
     step(f, "graph", "renamenode", "{'from':'Hello','to':'','graph':'bar'}",
          "[['R','graph','error',{'message':'The new name of the node is empty'}]]");

@@ -208,11 +208,12 @@ static void list_bindings(struct router *r, struct router_replies *replies, json
     json_object_set_new(o, "bindings", list);
     size_t before = replies->n;
     reply(r, replies, "bindings", o);
-    if (replies->n > before && strlen(replies->items[before].payload) > ROUTER_MAX_MESSAGE) {
+    size_t len = replies->n > before ? strlen(replies->items[before].payload) : 0;
+    if (len > ROUTER_MAX_MESSAGE) {
         char err[160];
         snprintf(err, sizeof err,
                  "the list of %zu bindings (%zu bytes) is larger than an MQTT message can be",
-                 r->count, strlen(replies->items[before].payload));
+                 r->count, len);
         free(replies->items[before].topic);
         free(replies->items[before].payload);
         replies->n = before;

@@ -414,14 +414,8 @@ static const char *reason_of(int status)
     }
 }
 
-/* A path the owner serves (events.request), else 404. */
-/* The length of the request's path, for logs: what follows it (the query)
- * may hold the secret, which is never logged. */
-static int url_path_len(const struct ws_conn *c)
-{
-    return (int)strcspn(c->url, "?#");
-}
-
+/* A path the owner serves (events.request), else 404. Logs name the path
+ * only (path_len bytes of c->url): the query may hold the secret. */
 static void route_other(struct ws_conn *c, size_t path_len, bool head_only)
 {
     struct http_server *s = c->server;
@@ -449,8 +443,7 @@ static void route_other(struct ws_conn *c, size_t path_len, bool head_only)
         resp.body_len = resp.body ? strlen(resp.body) : 0;
         resp.content_type = NULL;
     }
-    LOG_DEBUG(NS, "%s %.*s: %d", head_only ? "HEAD" : "GET", url_path_len(c), c->url,
-              resp.status); /* the path only: a query may hold the secret */
+    LOG_DEBUG(NS, "%s %.*s: %d", head_only ? "HEAD" : "GET", (int)path_len, c->url, resp.status);
     respond_typed(c, resp.status, reason_of(resp.status),
                   resp.content_type ? resp.content_type : "text/plain", resp.extra_headers, NULL,
                   resp.body ? resp.body_len : 0, resp.body, head_only);
@@ -546,13 +539,13 @@ static void route(struct ws_conn *c)
 {
     struct http_server *s = c->server;
     enum http_method m = (enum http_method)c->parser.method;
+    size_t path_len = strcspn(c->url, "?#"); /* logs show the path, never the query */
     if (m != HTTP_GET && m != HTTP_HEAD) {
-        LOG_DEBUG(NS, "%s %.*s: 405", http_method_str(m), url_path_len(c), c->url);
+        LOG_DEBUG(NS, "%s %.*s: 405", http_method_str(m), (int)path_len, c->url);
         respond(c, 405, "Method Not Allowed", "Allow: GET, HEAD\r\n", "Method Not Allowed\n",
                 false);
         return;
     }
-    size_t path_len = strcspn(c->url, "?#");
     bool root = (path_len == 1 && c->url[0] == '/') ||
                 (path_len == 11 && strncmp(c->url, "/index.html", 11) == 0);
     if (root && !origin_policy__serves_host(s->origins,
@@ -566,13 +559,13 @@ static void route(struct ws_conn *c)
         snprintf(body, sizeof body,
                  "Host '%s' is not served here (msgflo --host or --allow-origin names it)\n",
                  shown);
-        LOG_DEBUG(NS, "%s %.*s for host '%s': 403", http_method_str(m), url_path_len(c), c->url,
+        LOG_DEBUG(NS, "%s %.*s for host '%s': 403", http_method_str(m), (int)path_len, c->url,
                   shown);
         respond(c, 403, "Forbidden", NULL, body, m == HTTP_HEAD);
         return;
     }
     if (root) {
-        LOG_DEBUG(NS, "%s %.*s: 200", http_method_str(m), url_path_len(c), c->url);
+        LOG_DEBUG(NS, "%s %.*s: 200", http_method_str(m), (int)path_len, c->url);
         respond(c, 200, "OK", NULL, s->page ? s->page : "", m == HTTP_HEAD);
     } else {
         route_other(c, path_len, m == HTTP_HEAD);

@@ -43,6 +43,14 @@ static void on_tick(uv_timer_t *t)
     (void)t;
 }
 
+/* The loop, with a timer ticking so that UV_RUN_ONCE never blocks long. */
+static void loop_start(uv_timer_t *tick)
+{
+    assert_int_equal(uv_loop_init(&loop), 0);
+    uv_timer_init(&loop, tick);
+    uv_timer_start(tick, on_tick, 10, 10);
+}
+
 static void run_for(uint64_t ms)
 {
     uint64_t end = uv_now(&loop) + ms;
@@ -68,10 +76,8 @@ static void run_until_upgraded(struct ws_client *cl, int n)
 static void test_websocket_deadlines(void **state)
 {
     (void)state;
-    assert_int_equal(uv_loop_init(&loop), 0);
     uv_timer_t tick;
-    uv_timer_init(&loop, &tick);
-    uv_timer_start(&tick, on_tick, 10, 10);
+    loop_start(&tick);
     struct http_server *s;
     const struct http_server_events ev = {.text = srv_text};
     const struct http_server_options o = {
@@ -151,10 +157,8 @@ static void srv_keep(struct http_server *s, struct ws_conn *c, const char *data,
 static void test_unread_fragments_bounded(void **state)
 {
     (void)state;
-    assert_int_equal(uv_loop_init(&loop), 0);
     uv_timer_t tick;
-    uv_timer_init(&loop, &tick);
-    uv_timer_start(&tick, on_tick, 10, 10);
+    loop_start(&tick);
     struct http_server *s;
     const struct http_server_events ev = {.text = srv_keep};
     const struct http_server_options o = {.max_frame = 4096};
